@@ -1,0 +1,161 @@
+//! Typed settings (SPEC S2, S14): parsed from the raw layered sources, every problem
+//! reported at once, secrets redacted in `Debug`.
+
+mod parse;
+pub mod source;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+
+use crate::crypto::{Kek, SigningAlg};
+pub use parse::AdminToken;
+use parse::Parser;
+pub use source::RawSettings;
+
+/// Everything tessera needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Issuer URL without a trailing slash (`iss` claim, discovery).
+    pub issuer: String,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub database_url: SecretString,
+    pub redis_url: SecretString,
+    pub redis_prefix: String,
+    pub kek: Kek,
+    pub admin_tokens: Vec<AdminToken>,
+    pub signing_algs: Vec<SigningAlg>,
+    pub signing_alg: SigningAlg,
+    pub rsa_bits: u32,
+    pub default_audience: String,
+    pub access_token_ttl: Duration,
+    pub clock_leeway: Duration,
+    pub jwks_max_age: Duration,
+    pub jwks_stale_while_revalidate: Duration,
+    pub cors_origins: Vec<String>,
+    pub cors_allow_credentials: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub allow_insecure_http: bool,
+    pub log: String,
+    pub startup_timeout: Duration,
+    pub migrate_on_start: bool,
+    pub http_workers: usize,
+    pub max_body_bytes: usize,
+    pub db_pool_size: usize,
+}
+
+/// One bad setting: the variable an operator would change, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+/// All bad settings found in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {}: {}", e.key, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl ConfigErrors {
+    /// True when some error names this variable (tests and callers match on it).
+    pub fn mentions(&self, env_name: &str) -> bool {
+        self.0.iter().any(|e| e.key == env_name)
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the optional TOML file, then the environment, and validates.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigErrors> {
+        let raw = source::load(config_file).map_err(|message| {
+            ConfigErrors(vec![ConfigError {
+                key: "config".into(),
+                message,
+            }])
+        })?;
+        Self::from_map(raw)
+    }
+
+    /// Builds settings from `(key, value)` pairs, as if they came from the environment
+    /// (keys are the lower-case names without prefix: `issuer`, `database_url`, ...).
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigErrors> {
+        let raw = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), source::RawValue(v.to_owned())))
+            .collect();
+        Self::from_map(raw)
+    }
+
+    /// Parses and validates every setting, collecting all problems.
+    pub fn from_map(raw: RawSettings) -> Result<Self, ConfigErrors> {
+        let mut p = Parser::new(raw);
+        let allow_insecure_http = p.boolean("allow_insecure_http", false);
+        let issuer = p.issuer(allow_insecure_http);
+        let signing_algs = p.signing_algs();
+        let signing_alg = p.signing_alg(&signing_algs);
+        let access_token_ttl = p.seconds("access_token_ttl", 900, 60, 3600);
+        let cors_allow_credentials = p.boolean("cors_allow_credentials", true);
+        let default_audience = p
+            .opt_string("default_audience")
+            .unwrap_or_else(|| issuer.clone().unwrap_or_default());
+        let settings = Settings {
+            public_addr: p.socket_addr("public_addr", "0.0.0.0:8080"),
+            admin_addr: p.socket_addr("admin_addr", "127.0.0.1:8081"),
+            database_url: p.secret_url("database_url", &["postgres", "postgresql"]),
+            redis_url: p.secret_url("redis_url", &["redis", "rediss"]),
+            redis_prefix: p.redis_prefix(),
+            kek: p.kek(),
+            admin_tokens: p.admin_tokens(),
+            rsa_bits: p.rsa_bits(),
+            default_audience,
+            access_token_ttl,
+            clock_leeway: p.seconds("clock_leeway", 30, 0, 300),
+            jwks_max_age: p.seconds("jwks_max_age", 300, 0, 86_400),
+            jwks_stale_while_revalidate: p.seconds("jwks_stale_while_revalidate", 60, 0, 86_400),
+            cors_origins: p.cors_origins(cors_allow_credentials),
+            cors_allow_credentials,
+            trusted_proxies: p.trusted_proxies(),
+            allow_insecure_http,
+            log: p.opt_string("log").unwrap_or_else(|| "info".into()),
+            startup_timeout: p.seconds("startup_timeout", 30, 0, 3600),
+            migrate_on_start: p.boolean("migrate_on_start", true),
+            http_workers: p.integer("http_workers", 0, 0, 256),
+            max_body_bytes: p.integer("max_body_bytes", 16 * 1024, 1024, 1024 * 1024),
+            db_pool_size: p.integer("db_pool_size", 16, 1, 512),
+            issuer: issuer.unwrap_or_default(),
+            signing_algs,
+            signing_alg,
+        };
+        p.finish().map(|()| settings)
+    }
+
+    /// Number of actix workers per listener (0 means one per core).
+    pub fn workers(&self) -> usize {
+        if self.http_workers > 0 {
+            self.http_workers
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
+    /// Whether responses should carry HSTS (issuer served over https).
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}

@@ -1,0 +1,394 @@
+//! Per-key parsing for `Settings` (SPEC S2): each method records an error instead of
+//! failing, so one run reports every bad setting.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use subtle::ConstantTimeEq;
+
+use super::source::{env_name, RawSettings};
+use super::{ConfigError, ConfigErrors};
+use crate::crypto::{Kek, SigningAlg};
+
+/// An admin bearer token as configured: a label for the audit trail and the SHA-256 of
+/// the token (the token itself is never configured or stored).
+#[derive(Clone)]
+pub struct AdminToken {
+    pub label: String,
+    sha256: [u8; 32],
+}
+
+impl AdminToken {
+    /// Constant-time check of a presented token's SHA-256 against this entry.
+    pub fn matches(&self, presented_sha256: &[u8; 32]) -> bool {
+        self.sha256.ct_eq(presented_sha256).into()
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Parser {
+    raw: RawSettings,
+    errors: Vec<ConfigError>,
+}
+
+impl Parser {
+    pub(super) fn new(raw: RawSettings) -> Self {
+        Parser {
+            raw,
+            errors: Vec::new(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Result<(), ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
+    }
+
+    fn error(&mut self, key: &str, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            key: env_name(key),
+            message: message.into(),
+        });
+    }
+
+    /// The value of `key`, or `None` when unset or empty.
+    pub(super) fn opt_string(&mut self, key: &str) -> Option<String> {
+        self.raw
+            .remove(key)
+            .map(|v| v.0.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A secret given directly (`KEY`) or as a file path (`KEY_FILE`), not both.
+    fn secret(&mut self, key: &str) -> Option<String> {
+        let direct = self.opt_string(key);
+        let file_key = format!("{key}_file");
+        let file = self.opt_string(&file_key);
+        match (direct, file) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    key,
+                    format!(
+                        "set either {} or {}, not both",
+                        env_name(key),
+                        env_name(&file_key)
+                    ),
+                );
+                None
+            }
+            (Some(v), None) => Some(v),
+            (None, Some(path)) => match std::fs::read_to_string(&path) {
+                Ok(content) => Some(content.trim().to_owned()),
+                Err(e) => {
+                    self.error(&file_key, format!("cannot read {path}: {}", e.kind()));
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    }
+
+    pub(super) fn boolean(&mut self, key: &str, default: bool) -> bool {
+        match self.opt_string(key).map(|v| v.to_ascii_lowercase()) {
+            None => default,
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
+            Some(_) => {
+                self.error(key, "must be true or false");
+                default
+            }
+        }
+    }
+
+    pub(super) fn integer(&mut self, key: &str, default: usize, min: usize, max: usize) -> usize {
+        let Some(v) = self.opt_string(key) else {
+            return default;
+        };
+        match v.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                self.error(key, format!("must be a whole number from {min} to {max}"));
+                default
+            }
+        }
+    }
+
+    pub(super) fn seconds(&mut self, key: &str, default: u64, min: u64, max: u64) -> Duration {
+        let Some(v) = self.opt_string(key) else {
+            return Duration::from_secs(default);
+        };
+        match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Duration::from_secs(n),
+            _ => {
+                self.error(
+                    key,
+                    format!("must be a number of seconds from {min} to {max}"),
+                );
+                Duration::from_secs(default)
+            }
+        }
+    }
+
+    pub(super) fn socket_addr(&mut self, key: &str, default: &str) -> SocketAddr {
+        let fallback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let v = self.opt_string(key).unwrap_or_else(|| default.to_owned());
+        v.parse().unwrap_or_else(|_| {
+            self.error(key, "must be an IP address and port, such as 0.0.0.0:8080");
+            fallback
+        })
+    }
+
+    pub(super) fn issuer(&mut self, allow_insecure_http: bool) -> Option<String> {
+        let v = self
+            .opt_string("issuer")
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let url = match url::Url::parse(&v) {
+            Ok(url) if url.has_host() && matches!(url.scheme(), "http" | "https") => url,
+            _ => {
+                self.error(
+                    "issuer",
+                    "must be an absolute http(s) URL, such as https://auth.example.com",
+                );
+                return None;
+            }
+        };
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            self.error("issuer", "must not carry a query, fragment or user info");
+            return None;
+        }
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if url.scheme() == "http" && !loopback && !allow_insecure_http {
+            self.error("issuer", "http:// is only allowed for loopback hosts; use https:// or set TESSERA_ALLOW_INSECURE_HTTP=true");
+            return None;
+        }
+        Some(v.trim_end_matches('/').to_owned())
+    }
+
+    pub(super) fn signing_algs(&mut self) -> Vec<SigningAlg> {
+        let v = self
+            .opt_string("signing_algs")
+            .unwrap_or_else(|| "ES256,RS256".into());
+        let mut algs = Vec::new();
+        for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name.parse::<SigningAlg>() {
+                Ok(alg) if !algs.contains(&alg) => algs.push(alg),
+                Ok(_) => {}
+                Err(()) => self.error(
+                    "signing_algs",
+                    format!(
+                        "unsupported algorithm {name:?}; allowed: {}",
+                        SigningAlg::allowed_list()
+                    ),
+                ),
+            }
+        }
+        if !algs.contains(&SigningAlg::Rs256) {
+            self.error(
+                "signing_algs",
+                "must include RS256 (OpenID Connect requires RS256 for ID tokens)",
+            );
+        }
+        algs
+    }
+
+    pub(super) fn signing_alg(&mut self, enabled: &[SigningAlg]) -> SigningAlg {
+        let v = self
+            .opt_string("signing_alg")
+            .unwrap_or_else(|| "ES256".into());
+        match v.parse::<SigningAlg>() {
+            Ok(alg) if enabled.contains(&alg) => alg,
+            Ok(alg) => {
+                self.error(
+                    "signing_alg",
+                    format!("{alg} is not in TESSERA_SIGNING_ALGS"),
+                );
+                alg
+            }
+            Err(()) => {
+                self.error(
+                    "signing_alg",
+                    format!(
+                        "unsupported algorithm {v:?}; allowed: {}",
+                        SigningAlg::allowed_list()
+                    ),
+                );
+                SigningAlg::Es256
+            }
+        }
+    }
+
+    pub(super) fn rsa_bits(&mut self) -> u32 {
+        match self.opt_string("rsa_bits").as_deref() {
+            None | Some("2048") => 2048,
+            Some("3072") => 3072,
+            Some(_) => {
+                self.error("rsa_bits", "must be 2048 or 3072");
+                2048
+            }
+        }
+    }
+
+    pub(super) fn secret_url(&mut self, key: &str, schemes: &[&str]) -> SecretString {
+        let Some(v) = self.secret(key) else {
+            self.error(key, "is required (no embedded mode yet)");
+            return SecretString::from(String::new());
+        };
+        match url::Url::parse(&v) {
+            Ok(url) if schemes.contains(&url.scheme()) => {}
+            // never echo the value: it may carry a password
+            _ => self.error(
+                key,
+                format!("must be a URL with scheme {}", schemes.join(" or ")),
+            ),
+        }
+        SecretString::from(v)
+    }
+
+    pub(super) fn redis_prefix(&mut self) -> String {
+        let v = self
+            .opt_string("redis_prefix")
+            .unwrap_or_else(|| "tessera:".into());
+        let ok = v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.'));
+        if !ok {
+            self.error(
+                "redis_prefix",
+                "must be at most 64 characters of A-Z a-z 0-9 : _ - .",
+            );
+        }
+        v
+    }
+
+    pub(super) fn kek(&mut self) -> Kek {
+        let Some(v) = self.secret("kek") else {
+            self.error("kek", "is required: base64 of 32 random bytes (e.g. `openssl rand -base64 32`), or TESSERA_KEK_FILE");
+            return Kek::zero();
+        };
+        Kek::from_base64(&v).unwrap_or_else(|reason| {
+            self.error("kek", reason);
+            Kek::zero()
+        })
+    }
+
+    pub(super) fn admin_tokens(&mut self) -> Vec<AdminToken> {
+        let Some(v) = self.secret("admin_tokens") else {
+            return Vec::new();
+        };
+        let mut tokens: Vec<AdminToken> = Vec::new();
+        for entry in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match parse_admin_token(entry) {
+                Ok(t) if tokens.iter().any(|o| o.label == t.label) => {
+                    self.error("admin_tokens", format!("label {:?} appears twice", t.label));
+                }
+                Ok(t) => tokens.push(t),
+                Err(reason) => self.error("admin_tokens", reason),
+            }
+        }
+        tokens
+    }
+
+    pub(super) fn cors_origins(&mut self, credentials: bool) -> Vec<String> {
+        let Some(v) = self.opt_string("cors_origins") else {
+            return Vec::new();
+        };
+        let mut origins = Vec::new();
+        for origin in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if origin == "*" {
+                if credentials {
+                    self.error("cors_origins", "\"*\" cannot be combined with credentials (TESSERA_CORS_ALLOW_CREDENTIALS=true); list the origins");
+                } else {
+                    origins.push(origin.to_owned());
+                }
+                continue;
+            }
+            match url::Url::parse(origin) {
+                Ok(u)
+                    if u.has_host()
+                        && matches!(u.scheme(), "http" | "https")
+                        && u.path() == "/"
+                        && !origin.ends_with('/') =>
+                {
+                    origins.push(origin.to_owned())
+                }
+                _ => self.error(
+                    "cors_origins",
+                    format!("{origin:?} is not an origin like https://app.example.com"),
+                ),
+            }
+        }
+        origins
+    }
+
+    pub(super) fn trusted_proxies(&mut self) -> Vec<IpNet> {
+        let Some(v) = self.opt_string("trusted_proxies") else {
+            return Vec::new();
+        };
+        let mut nets = Vec::new();
+        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let parsed = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => nets.push(net),
+                Err(_) => self.error(
+                    "trusted_proxies",
+                    format!("{item:?} is not a CIDR or IP address"),
+                ),
+            }
+        }
+        nets
+    }
+}
+
+/// Parses `label:sha256hex`. A value that is not a 64-hex digest is refused: the token
+/// itself never belongs in configuration.
+fn parse_admin_token(entry: &str) -> Result<AdminToken, String> {
+    let Some((label, value)) = entry.split_once(':') else {
+        return Err("each entry must be label:sha256hex".into());
+    };
+    let label_ok = !label.is_empty()
+        && label.len() <= 64
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !label_ok {
+        return Err(format!(
+            "label {label:?} must be 1-64 characters of A-Z a-z 0-9 _ - ."
+        ));
+    }
+    if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hint = if value.len() < 32 {
+            "the admin token is shorter than 32 characters, and "
+        } else {
+            ""
+        };
+        return Err(format!(
+            "entry {label:?}: {hint}the value must be the SHA-256 hex digest of a token of at least 32 random characters (printf %s \"$TOKEN\" | sha256sum), not the token itself"
+        ));
+    }
+    let mut sha256 = [0u8; 32];
+    hex::decode_to_slice(value, &mut sha256)
+        .map_err(|_| format!("entry {label:?}: invalid hex"))?;
+    Ok(AdminToken {
+        label: label.to_owned(),
+        sha256,
+    })
+}

@@ -1,0 +1,319 @@
+//! The key ring (SPEC S3): per enabled algorithm one `active` (signing) and one `next`
+//! (published, not yet signing) key; rotation; the JWKS served from pre-serialized bytes.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use arc_swap::ArcSwap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jws::JwsSigner;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::{Kek, KeyMaterial, SigningAlg};
+use crate::clock::Clock;
+use crate::store::{KeyStore, NewSigningKey, SigningKeyRow, StoreError};
+
+/// Lifecycle state of a signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Next,
+    Active,
+    Retiring,
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Retiring => "retiring",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+impl FromStr for KeyState {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Next, Self::Active, Self::Retiring, Self::Retired]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error("TESSERA_KEK does not open the stored signing keys: start with the key-encryption key they were sealed under")]
+    KekMismatch,
+    #[error("stored signing key {0} is corrupt")]
+    CorruptKey(String),
+    #[error("key generation failed")]
+    Generation(#[source] anyhow::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key as shown to operators and verifiers (no private material).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublishedKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub state: KeyState,
+    /// Whether the key is currently in the JWKS.
+    pub published: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub activated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retiring_at: Option<OffsetDateTime>,
+    /// When a retiring key leaves the JWKS.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retire_after: Option<OffsetDateTime>,
+    #[schema(value_type = Object)]
+    pub public_jwk: Map<String, Value>,
+}
+
+/// The JWKS body and its strong ETag, computed once per key-ring change.
+#[derive(Debug, Clone)]
+pub struct JwksDocument {
+    pub bytes: Bytes,
+    pub etag: String,
+}
+
+/// The signer for one algorithm's active key.
+#[derive(Debug)]
+pub struct ActiveSigner {
+    pub kid: String,
+    pub signer: Box<dyn JwsSigner>,
+}
+
+struct Snapshot {
+    keys: Vec<PublishedKey>,
+    signers: HashMap<SigningAlg, Arc<ActiveSigner>>,
+    jwks: Arc<JwksDocument>,
+}
+
+/// Settings the key ring needs.
+#[derive(Debug, Clone)]
+pub struct KeyRingConfig {
+    pub algs: Vec<SigningAlg>,
+    pub rsa_bits: u32,
+    /// max access-token TTL + JWKS max-age + leeway: how long a retiring key stays published.
+    pub retire_after: Duration,
+}
+
+pub struct KeyRing {
+    store: Arc<dyn KeyStore>,
+    kek: Kek,
+    config: KeyRingConfig,
+    clock: Arc<dyn Clock>,
+    snapshot: ArcSwap<Snapshot>,
+}
+
+impl KeyRing {
+    /// Loads the ring as stored. Fails with `KekMismatch` when the KEK does not open it.
+    pub async fn load(
+        store: Arc<dyn KeyStore>,
+        kek: Kek,
+        config: KeyRingConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, KeyRingError> {
+        let ring = KeyRing {
+            store,
+            kek,
+            config,
+            clock,
+            snapshot: ArcSwap::from_pointee(empty_snapshot()),
+        };
+        ring.reload().await?;
+        Ok(ring)
+    }
+
+    /// Creates the missing `active`/`next` key of every enabled algorithm, then reloads.
+    pub async fn ensure_keys(&self) -> Result<(), KeyRingError> {
+        let existing = self.snapshot.load().keys.clone();
+        for &alg in &self.config.algs {
+            let has = |state| existing.iter().any(|k| k.alg == alg && k.state == state);
+            if !(has(KeyState::Active) && has(KeyState::Next)) {
+                let (active, next) = (self.generate(alg).await?, self.generate(alg).await?);
+                self.store
+                    .fill_missing_keys(alg, active, next, self.clock.now())
+                    .await?;
+            }
+        }
+        self.reload().await
+    }
+
+    /// Re-reads the keys from the store and swaps in a new snapshot.
+    pub async fn reload(&self) -> Result<(), KeyRingError> {
+        let rows = self.store.list_signing_keys().await?;
+        self.snapshot.store(Arc::new(self.build_snapshot(&rows)?));
+        Ok(())
+    }
+
+    /// Rotates `alg` (or every enabled algorithm): next → active, active → retiring, new next.
+    /// Returns the newly active kid per algorithm.
+    pub async fn rotate(
+        &self,
+        alg: Option<SigningAlg>,
+    ) -> Result<Vec<(SigningAlg, String)>, KeyRingError> {
+        let algs: Vec<SigningAlg> = alg.map_or_else(|| self.config.algs.clone(), |a| vec![a]);
+        let mut rotated = Vec::with_capacity(algs.len());
+        for alg in algs {
+            let new_next = self.generate(alg).await?;
+            let kid = self.store.rotate(alg, new_next, self.clock.now()).await?;
+            rotated.push((alg, kid));
+        }
+        self.reload().await?;
+        Ok(rotated)
+    }
+
+    pub fn jwks(&self) -> Arc<JwksDocument> {
+        self.snapshot.load().jwks.clone()
+    }
+
+    pub fn keys(&self) -> Vec<PublishedKey> {
+        self.snapshot.load().keys.clone()
+    }
+
+    /// The active signer for `alg`, if that algorithm is enabled and has one.
+    pub fn signer(&self, alg: SigningAlg) -> Option<Arc<ActiveSigner>> {
+        self.snapshot.load().signers.get(&alg).cloned()
+    }
+
+    /// Every enabled algorithm can sign.
+    pub fn is_ready(&self) -> bool {
+        let snapshot = self.snapshot.load();
+        self.config
+            .algs
+            .iter()
+            .all(|a| snapshot.signers.contains_key(a))
+    }
+
+    pub fn enabled_algs(&self) -> &[SigningAlg] {
+        &self.config.algs
+    }
+
+    /// Generates and seals a key off the async workers (RSA generation takes ~100 ms+).
+    async fn generate(&self, alg: SigningAlg) -> Result<NewSigningKey, KeyRingError> {
+        let (kek, bits) = (self.kek.clone(), self.config.rsa_bits);
+        tokio::task::spawn_blocking(move || {
+            let material =
+                KeyMaterial::generate(alg, bits).map_err(|e| KeyRingError::Generation(e.into()))?;
+            let private_sealed = kek.seal(material.private_der(), material.kid.as_bytes());
+            Ok(NewSigningKey {
+                kid: material.kid,
+                alg,
+                private_sealed,
+                public_jwk: material.public_jwk,
+            })
+        })
+        .await
+        .map_err(|e| KeyRingError::Generation(e.into()))?
+    }
+
+    fn build_snapshot(&self, rows: &[SigningKeyRow]) -> Result<Snapshot, KeyRingError> {
+        let now = self.clock.now();
+        let mut signers = HashMap::new();
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows.iter().filter(|r| self.config.algs.contains(&r.alg)) {
+            if matches!(row.state, KeyState::Active | KeyState::Next) {
+                let material = self.open(row)?;
+                if row.state == KeyState::Active && row.revoked_at.is_none() {
+                    let signer = material
+                        .signer()
+                        .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
+                    signers.insert(
+                        row.alg,
+                        Arc::new(ActiveSigner {
+                            kid: row.kid.clone(),
+                            signer,
+                        }),
+                    );
+                }
+            }
+            let retire_after = row.retiring_at.map(|at| at + self.config.retire_after);
+            let published = row.revoked_at.is_none()
+                && match row.state {
+                    KeyState::Next | KeyState::Active => true,
+                    KeyState::Retiring => retire_after.is_some_and(|t| now < t),
+                    KeyState::Retired => false,
+                };
+            keys.push(PublishedKey {
+                kid: row.kid.clone(),
+                alg: row.alg,
+                state: row.state,
+                published,
+                created_at: row.created_at,
+                activated_at: row.activated_at,
+                retiring_at: row.retiring_at,
+                retire_after,
+                public_jwk: row.public_jwk.clone(),
+            });
+        }
+        keys.sort_by_key(|k| (state_order(k.state), k.alg, k.created_at));
+        let jwks = Arc::new(jwks_document(keys.iter().filter(|k| k.published)));
+        Ok(Snapshot {
+            keys,
+            signers,
+            jwks,
+        })
+    }
+
+    /// Unseals a stored key and checks that it is the key its kid names.
+    fn open(&self, row: &SigningKeyRow) -> Result<KeyMaterial, KeyRingError> {
+        let der = self
+            .kek
+            .open(&row.private_sealed, row.kid.as_bytes())
+            .map_err(|e| match e {
+                super::SealError::WrongKey => KeyRingError::KekMismatch,
+                super::SealError::Malformed => KeyRingError::CorruptKey(row.kid.clone()),
+            })?;
+        let material = KeyMaterial::from_private_der(row.alg, &der)
+            .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
+        if material.kid != row.kid {
+            return Err(KeyRingError::CorruptKey(row.kid.clone()));
+        }
+        Ok(material)
+    }
+}
+
+fn state_order(state: KeyState) -> u8 {
+    match state {
+        KeyState::Active => 0,
+        KeyState::Next => 1,
+        KeyState::Retiring => 2,
+        KeyState::Retired => 3,
+    }
+}
+
+fn empty_snapshot() -> Snapshot {
+    Snapshot {
+        keys: Vec::new(),
+        signers: HashMap::new(),
+        jwks: Arc::new(jwks_document([].iter())),
+    }
+}
+
+/// `{"keys":[...]}` and a strong ETag over exactly those bytes.
+fn jwks_document<'a>(keys: impl Iterator<Item = &'a PublishedKey>) -> JwksDocument {
+    let keys: Vec<&Map<String, Value>> = keys.map(|k| &k.public_jwk).collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "keys": keys })).unwrap_or_default();
+    let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(Sha256::digest(&body)));
+    JwksDocument {
+        bytes: Bytes::from(body),
+        etag,
+    }
+}

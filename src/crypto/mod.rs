@@ -1,0 +1,14 @@
+//! Cryptography: signing algorithms, key material, the key ring and JWKS (SPEC S3), and
+//! AES-256-GCM sealing of private keys under the KEK.
+
+mod alg;
+mod keyring;
+mod material;
+mod seal;
+
+pub use alg::SigningAlg;
+pub use keyring::{
+    ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyState, PublishedKey,
+};
+pub use material::{thumbprint, KeyMaterial};
+pub use seal::{Kek, SealError};

@@ -1,0 +1,131 @@
+//! Errors as clients see them (SPEC S10): JSON `{error, error_description, fields?}`, never
+//! internal detail; the cause chain goes to the log only.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The JSON error body of every non-OAuth error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `invalid_request`, `unauthorized`, `not_found`.
+    pub error: String,
+    /// Human-readable, safe to show.
+    pub error_description: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{description}")]
+    BadRequest {
+        code: &'static str,
+        description: String,
+        fields: Vec<FieldError>,
+    },
+    #[error("unauthorized")]
+    Unauthorized { realm: &'static str },
+    #[error("not found")]
+    NotFound,
+    /// A dependency is down: 503 with Retry-After, safe description.
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn body(&self) -> ErrorBody {
+        let (error, description, fields) = match self {
+            Self::BadRequest {
+                code,
+                description,
+                fields,
+            } => (*code, description.clone(), fields),
+            Self::Unauthorized { .. } => (
+                "unauthorized",
+                "missing or invalid credentials".into(),
+                &Vec::new(),
+            ),
+            Self::NotFound => ("not_found", "no such resource".into(), &Vec::new()),
+            Self::Unavailable(what) => (
+                "temporarily_unavailable",
+                format!("{what} is temporarily unavailable; retry later"),
+                &Vec::new(),
+            ),
+            Self::Internal(_) => (
+                "server_error",
+                "an internal error occurred".into(),
+                &Vec::new(),
+            ),
+        };
+        let fields = fields
+            .iter()
+            .map(|f| FieldError {
+                field: f.field.clone(),
+                message: f.message.clone(),
+            })
+            .collect();
+        ErrorBody {
+            error: error.into(),
+            error_description: description,
+            fields,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            Self::Unauthorized { realm } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"{realm}\""),
+                ));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable { backend, source } => {
+                tracing::warn!(
+                    backend,
+                    error = format!("{source:#}"),
+                    "backend unavailable"
+                );
+                ApiError::Unavailable(backend)
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! CORS (SPEC S10): an explicit origin allowlist, credentials only for listed origins;
+//! public documents (JWKS, discovery, OpenAPI) are readable from any origin, without
+//! credentials.
+
+use actix_cors::Cors;
+use actix_web::http::{header, Method};
+
+use crate::config::Settings;
+
+const EXPOSED: [&str; 6] = [
+    "x-request-id",
+    "www-authenticate",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+];
+
+/// For the credentialed API scopes (`/oauth2`, `/api/v1`): listed origins only. Unlisted
+/// origins get no CORS headers (the browser then refuses to share the response) rather than
+/// an error, so same-origin and server-to-server callers are unaffected; cookie endpoints
+/// additionally refuse unlisted `Origin`s themselves (SPEC S6).
+pub fn allowlist(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_header("x-request-id")
+        .expose_headers(EXPOSED)
+        .max_age(600)
+        .block_on_origin_mismatch(false);
+    for origin in &settings.cors_origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin().send_wildcard()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    if settings.cors_allow_credentials {
+        cors = cors.supports_credentials();
+    }
+    cors
+}
+
+/// For public, credential-free documents: any origin, GET only, `*`.
+pub fn public_document() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods([Method::GET])
+        .expose_headers(["etag", "x-request-id"])
+        .max_age(3600)
+}

@@ -1,0 +1,173 @@
+//! The response envelope every listener wraps (SPEC S10): `X-Request-Id` (in every
+//! response and every log line of the request), security headers, and JSON error bodies
+//! that replace any framework-generated text (which can carry parser internals).
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
+use tracing::Instrument;
+
+use crate::error::ErrorBody;
+use crate::startup::AppState;
+
+/// The request id, available to handlers through request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// Accepts an inbound id only if it is short and plain (it ends up in logs).
+fn inbound_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get("x-request-id")?.to_str().ok()?;
+    let plain = (8..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    plain.then(|| value.to_owned())
+}
+
+pub async fn envelope(
+    state: web::Data<AppState>,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = inbound_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    // the path only: query strings can carry tokens
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    let hsts = state.settings.is_https();
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request completed"
+        );
+    });
+    match result {
+        Ok(res) => {
+            let (req, res) = res.into_parts();
+            Ok(ServiceResponse::new(
+                req,
+                finish(res.map_into_boxed_body(), &id, hsts),
+            ))
+        }
+        // an inner middleware refused the request: the framework renders this error later,
+        // so it carries the envelope with it
+        Err(inner) => Err(Enveloped { inner, id, hsts }.into()),
+    }
+}
+
+#[derive(Debug)]
+struct Enveloped {
+    inner: actix_web::Error,
+    id: String,
+    hsts: bool,
+}
+
+impl std::fmt::Display for Enveloped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl ResponseError for Enveloped {
+    fn status_code(&self) -> StatusCode {
+        self.inner.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        finish(self.inner.error_response(), &self.id, self.hsts)
+    }
+}
+
+/// Security headers, request id, no `Server`, and a JSON body on every error.
+fn finish(res: HttpResponse<BoxBody>, id: &str, hsts: bool) -> HttpResponse<BoxBody> {
+    let mut res = json_error_body(res);
+    let headers = res.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    headers.remove(header::SERVER);
+    headers.remove("x-powered-by");
+    if let Ok(value) = HeaderValue::from_str(id) {
+        headers.insert(HeaderName::from_static("x-request-id"), value);
+    }
+    res
+}
+
+/// Replaces a non-JSON error body (404 from routing, 405, 413, parser errors) with the
+/// standard JSON error, keeping status and headers.
+fn json_error_body(res: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.append_header((name.clone(), value.clone()));
+        }
+    }
+    let (error, description) = describe(status);
+    builder.json(ErrorBody {
+        error: error.into(),
+        error_description: description.into(),
+        fields: Vec::new(),
+    })
+}
+
+/// Safe code and description for statuses the framework produces on its own.
+pub fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed for this resource")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported content type")
+        }
+        StatusCode::UNAUTHORIZED => ("unauthorized", "missing or invalid credentials"),
+        StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("headers_too_large", "request headers too large")
+        }
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "request timed out"),
+        s if s.is_server_error() => ("server_error", "an internal error occurred"),
+        _ => ("invalid_request", "the request is invalid"),
+    }
+}

@@ -1,0 +1,128 @@
+//! HTTP listeners (SPEC S1, S10): the public and the admin app, each with the response
+//! envelope, body limits and JSON extractor errors. One file per resource below.
+
+pub mod admin;
+pub mod cors;
+pub mod envelope;
+pub mod health;
+pub mod openapi;
+pub mod wellknown;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+
+use crate::error::{ApiError, FieldError};
+use crate::startup::AppState;
+
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const KEEP_ALIVE: Duration = Duration::from_secs(75);
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// JSON, form, path and query extractor settings: size limits and JSON 400s that name the
+/// field but never echo parser internals.
+fn extractor_config(cfg: &mut web::ServiceConfig, max_body: usize) {
+    cfg.app_data(web::PayloadConfig::new(max_body))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body)
+                .error_handler(|err, _| {
+                    let description = match &err {
+                        actix_web::error::JsonPayloadError::ContentType => {
+                            "expected Content-Type: application/json"
+                        }
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                            "request body too large"
+                        }
+                        _ => "request body is not valid JSON for this endpoint",
+                    };
+                    bad_request(description, field_of(&err.to_string())).into()
+                }),
+        )
+        .app_data(
+            web::FormConfig::default()
+                .limit(max_body)
+                .error_handler(|_, _| {
+                    bad_request("request body is not a valid form for this endpoint", None).into()
+                }),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|_, _| bad_request("invalid query parameters", None).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
+}
+
+fn bad_request(description: &str, field: Option<FieldError>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_request",
+        description: description.into(),
+        fields: field.into_iter().collect(),
+    }
+}
+
+/// serde names the offending field in backticks (`unknown field `x``, `missing field `y``).
+fn field_of(message: &str) -> Option<FieldError> {
+    let kind = ["unknown field", "missing field", "duplicate field"]
+        .into_iter()
+        .find(|k| message.contains(k))?;
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(FieldError {
+        field: message[start..start + len].to_owned(),
+        message: kind.to_owned(),
+    })
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// The public listener: OAuth/OIDC, discovery, health, OpenAPI. Nothing administrative.
+pub fn public_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let settings = state.settings.clone();
+    let workers = settings.workers();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(|cfg| extractor_config(cfg, settings.max_body_bytes))
+            .wrap(from_fn(envelope::envelope))
+            .configure(health::routes)
+            .configure(wellknown::routes)
+            .configure(openapi::routes)
+            .default_service(web::to(not_found))
+    });
+    Ok(server
+        .workers(workers)
+        .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run())
+}
+
+/// The admin listener: bearer-token authenticated `/admin/*`.
+pub fn admin_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let max_body = state.settings.max_body_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(|cfg| extractor_config(cfg, max_body))
+            .wrap(from_fn(envelope::envelope))
+            .configure(admin::routes)
+            .default_service(web::to(not_found))
+    });
+    // the admin plane sees little traffic: one worker is plenty
+    Ok(server
+        .workers(1)
+        .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run())
+}

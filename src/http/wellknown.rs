@@ -1,0 +1,128 @@
+//! `/.well-known/*` (SPEC S3, S5): the JWKS from pre-serialized bytes with a strong ETag and
+//! 304s, and the discovery documents (OIDC Discovery 1.0, RFC 8414).
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::cors;
+use crate::config::Settings;
+use crate::crypto::SigningAlg;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/.well-known")
+            .wrap(cors::public_document())
+            .route("/jwks.json", web::get().to(jwks))
+            .route("/openid-configuration", web::get().to(openid_configuration))
+            .route(
+                "/oauth-authorization-server",
+                web::get().to(authorization_server_metadata),
+            ),
+    );
+}
+
+/// A JWK Set (RFC 7517 §5).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwkSet {
+    /// Public keys: `kid`, `kty`, `alg`, `use: "sig"` and the public members only.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<Map<String, Value>>,
+}
+
+/// Provider metadata. Lists only what this version of tessera implements.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscoveryDocument {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub subject_types_supported: Vec<String>,
+    pub id_token_signing_alg_values_supported: Vec<SigningAlg>,
+}
+
+impl DiscoveryDocument {
+    pub fn new(settings: &Settings) -> Self {
+        DiscoveryDocument {
+            issuer: settings.issuer.clone(),
+            jwks_uri: format!("{}/.well-known/jwks.json", settings.issuer),
+            subject_types_supported: vec!["public".into()],
+            id_token_signing_alg_values_supported: settings.signing_algs.clone(),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// `Cache-Control` of the JWKS and discovery documents.
+pub fn cache_control(settings: &Settings) -> HeaderValue {
+    let value = format!(
+        "public, max-age={}, stale-while-revalidate={}",
+        settings.jwks_max_age.as_secs(),
+        settings.jwks_stale_while_revalidate.as_secs()
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+}
+
+/// `If-None-Match` matches the ETag (weak comparison, RFC 9110 §13.1.2).
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        })
+}
+
+/// The published signing keys.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag from an earlier response")),
+    responses(
+        (status = 200, description = "The JWK Set", body = JwkSet,
+            headers(("ETag" = String, description = "Strong validator"), ("Cache-Control" = String))),
+        (status = 304, description = "Unchanged since the given ETag")))]
+pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let doc = state.keyring.jwks();
+    let unchanged = not_modified(&req, &doc.etag);
+    let mut response = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, state.documents.cache_control.clone()))
+        .insert_header((header::ETAG, doc.etag.as_str()));
+    if unchanged {
+        return response.finish();
+    }
+    response
+        .content_type("application/json")
+        .body(doc.bytes.clone())
+}
+
+fn discovery(state: &AppState) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, state.documents.cache_control.clone()))
+        .content_type("application/json")
+        .body(state.documents.discovery.clone())
+}
+
+/// OpenID Connect Discovery 1.0 provider metadata.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, description = "Provider metadata", body = DiscoveryDocument)))]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    discovery(&state)
+}
+
+/// RFC 8414 authorization server metadata (same document).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "Authorization server metadata", body = DiscoveryDocument)))]
+pub async fn authorization_server_metadata(state: web::Data<AppState>) -> HttpResponse {
+    discovery(&state)
+}

@@ -1,0 +1,137 @@
+//! PostgreSQL backend (SPEC S1, S13): pool, migrations (refinery, each exactly once, in a
+//! transaction, serialized across instances), and the store implementations.
+
+mod audit;
+mod keys;
+
+use std::ops::DerefMut;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::NoTls;
+
+use super::{Ping, StoreError};
+use crate::startup::retry::{retry_until, Unreachable};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Advisory lock ids (arbitrary, fixed): migrations and key-ring changes.
+const MIGRATION_LOCK: i64 = 0x7465_7373_0001;
+pub(crate) const KEYRING_LOCK: i64 = 0x7465_7373_0002;
+
+/// The Postgres-backed stores.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+pub(crate) fn unavailable(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Unavailable {
+        backend: "postgres",
+        source: e.into(),
+    }
+}
+
+impl PgStore {
+    /// Builds the pool and waits (with backoff, up to `timeout`) for a first connection.
+    pub async fn connect(
+        url: &SecretString,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, Unreachable> {
+        let config = tokio_postgres::Config::from_str(url.expose_secret()).map_err(|_| {
+            Unreachable::new(
+                "PostgreSQL",
+                "DATABASE_URL is not a valid PostgreSQL URL".into(),
+            )
+        })?;
+        let endpoint = describe(&config);
+        let mut config = config;
+        config.connect_timeout(Duration::from_secs(5));
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| Unreachable::new("PostgreSQL", e.to_string()))?;
+        retry_until("PostgreSQL", &endpoint, timeout, || {
+            let pool = pool.clone();
+            async move { pool.get().await.map(drop) }
+        })
+        .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> anyhow::Result<usize> {
+        use anyhow::Context;
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .context("failed to get a connection for migrations")?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .context("failed to take the migration lock")?;
+        let report = embedded::migrations::runner()
+            .set_grouped(false)
+            .run_async(conn.deref_mut().deref_mut())
+            .await;
+        let unlock = conn
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await;
+        let report = report.context("failed to apply migrations")?;
+        unlock.context("failed to release the migration lock")?;
+        Ok(report.applied_migrations().len())
+    }
+}
+
+/// `host:port/db` for messages: never the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{host}:{port}/{}",
+        config.get_dbname().unwrap_or("postgres")
+    )
+}
+
+#[async_trait]
+impl Ping for PgStore {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(unavailable)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! SPEC S1, S12: the admin plane needs a configured bearer token and exists only on the
+//! admin listener.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, ADMIN_TOKEN};
+
+#[tokio::test]
+async fn admin_keys_without_a_token_is_401_with_a_bearer_challenge() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(format!("{}/admin/keys", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn admin_keys_with_a_wrong_token_is_401() {
+    let app = spawn_app().await;
+    for token in [
+        "wrong-token-but-long-enough-0123456789abcdef",
+        "short",
+        &ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1],
+    ] {
+        let response = app
+            .http
+            .get(format!("{}/admin/keys", app.admin))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
+    }
+    let basic = app
+        .http
+        .get(format!("{}/admin/keys", app.admin))
+        .basic_auth("ops", Some(ADMIN_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn admin_keys_with_the_right_token_is_200() {
+    let app = spawn_app().await;
+    let response = app.admin_get("/admin/keys").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["keys"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn nothing_administrative_answers_on_the_public_listener() {
+    let app = spawn_app().await;
+    for path in ["/admin/keys", "/admin/keys/rotate", "/admin", "/metrics"] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.public))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_second_configured_token_works_and_no_token_configured_means_no_access() {
+    use sha2::Digest;
+    let second = "second-admin-token-6f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let tokens = format!(
+        "{},ci:{}",
+        crate::helpers::admin_tokens_setting(),
+        hex::encode(sha2::Sha256::digest(second))
+    );
+    let app = crate::helpers::spawn_with(&[("admin_tokens", &tokens)]).await;
+    let response = app
+        .http
+        .get(format!("{}/admin/keys", app.admin))
+        .bearer_auth(second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let locked = crate::helpers::spawn_with(&[("admin_tokens", "")]).await;
+    let response = locked.admin_get("/admin/keys").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,233 @@
+//! SPEC S2: every bad setting is refused, each named, all reported at once.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tessera::config::{ConfigErrors, Settings};
+
+use crate::helpers::{admin_tokens_setting, run_cli, test_kek};
+
+fn base() -> Vec<(&'static str, String)> {
+    vec![
+        ("issuer", "https://auth.example.com".into()),
+        (
+            "database_url",
+            "postgres://postgres@127.0.0.1:5432/x".into(),
+        ),
+        ("redis_url", "redis://127.0.0.1:6379".into()),
+        ("kek", test_kek()),
+        ("admin_tokens", admin_tokens_setting()),
+    ]
+}
+
+fn load(overrides: &[(&'static str, &str)]) -> Result<Settings, ConfigErrors> {
+    let mut pairs = base();
+    for (k, v) in overrides {
+        pairs.retain(|(e, _)| e != k);
+        pairs.push((k, (*v).to_owned()));
+    }
+    Settings::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+}
+
+fn refused(overrides: &[(&'static str, &str)], key: &str) -> String {
+    let errors = load(overrides).expect_err("setting should be refused");
+    assert!(
+        errors.mentions(key),
+        "expected an error naming {key}, got: {errors}"
+    );
+    errors.to_string()
+}
+
+#[test]
+fn valid_settings_load_with_defaults() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.issuer, "https://auth.example.com");
+    assert_eq!(s.access_token_ttl.as_secs(), 900);
+    assert_eq!(s.default_audience, "https://auth.example.com");
+    assert_eq!(s.public_addr.to_string(), "0.0.0.0:8080");
+    assert_eq!(s.admin_addr.to_string(), "127.0.0.1:8081");
+    assert!(s.is_https());
+}
+
+#[test]
+fn issuer_that_is_not_an_absolute_url_is_refused() {
+    refused(&[("issuer", "auth.example.com/path")], "TESSERA_ISSUER");
+    refused(&[("issuer", "/relative")], "TESSERA_ISSUER");
+}
+
+#[test]
+fn http_issuer_on_a_non_loopback_host_is_refused_unless_insecure_http_is_allowed() {
+    let message = refused(&[("issuer", "http://auth.example.com")], "TESSERA_ISSUER");
+    assert!(message.contains("TESSERA_ALLOW_INSECURE_HTTP"));
+    assert!(load(&[
+        ("issuer", "http://auth.example.com"),
+        ("allow_insecure_http", "true")
+    ])
+    .is_ok());
+    assert!(load(&[("issuer", "http://127.0.0.1:8080")]).is_ok());
+    assert!(load(&[("issuer", "http://localhost:8080")]).is_ok());
+}
+
+#[test]
+fn kek_that_is_not_32_bytes_is_refused() {
+    refused(&[("kek", &STANDARD.encode([9u8; 16]))], "TESSERA_KEK");
+    refused(&[("kek", "definitely not base64!")], "TESSERA_KEK");
+}
+
+#[test]
+fn kek_that_is_not_random_is_refused() {
+    let message = refused(&[("kek", &STANDARD.encode([b'a'; 32]))], "TESSERA_KEK");
+    assert!(message.contains("random"));
+}
+
+#[test]
+fn missing_kek_is_refused() {
+    let pairs: Vec<_> = base().into_iter().filter(|(k, _)| *k != "kek").collect();
+    let errors = Settings::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap_err();
+    assert!(errors.mentions("TESSERA_KEK"));
+}
+
+#[test]
+fn admin_token_shorter_than_32_characters_is_refused() {
+    let message = refused(
+        &[("admin_tokens", "ops:short-token")],
+        "TESSERA_ADMIN_TOKENS",
+    );
+    assert!(message.contains("shorter than 32"), "{message}");
+}
+
+#[test]
+fn admin_token_given_in_plain_text_is_refused() {
+    let plain = "ops:a-perfectly-long-plaintext-admin-token-of-48-chars";
+    let message = refused(&[("admin_tokens", plain)], "TESSERA_ADMIN_TOKENS");
+    assert!(message.contains("SHA-256"));
+    assert!(
+        !message.contains("a-perfectly-long"),
+        "the token must not be echoed: {message}"
+    );
+}
+
+#[test]
+fn access_token_ttl_over_one_hour_is_refused() {
+    refused(&[("access_token_ttl", "3601")], "TESSERA_ACCESS_TOKEN_TTL");
+    assert_eq!(
+        load(&[("access_token_ttl", "3600")])
+            .unwrap()
+            .access_token_ttl
+            .as_secs(),
+        3600
+    );
+}
+
+#[test]
+fn cors_wildcard_with_credentials_is_refused() {
+    refused(&[("cors_origins", "*")], "TESSERA_CORS_ORIGINS");
+    assert!(load(&[("cors_origins", "*"), ("cors_allow_credentials", "false")]).is_ok());
+    refused(
+        &[("cors_origins", "https://app.example.com/path")],
+        "TESSERA_CORS_ORIGINS",
+    );
+}
+
+#[test]
+fn unsupported_or_inconsistent_signing_algorithms_are_refused() {
+    refused(&[("signing_algs", "ES256,HS256")], "TESSERA_SIGNING_ALGS");
+    refused(&[("signing_algs", "ES256")], "TESSERA_SIGNING_ALGS");
+    refused(&[("signing_alg", "PS256")], "TESSERA_SIGNING_ALG");
+    let s = load(&[
+        ("signing_algs", "eddsa,RS256,ps256"),
+        ("signing_alg", "EdDSA"),
+    ])
+    .unwrap();
+    assert_eq!(s.signing_algs.len(), 3);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let errors = load(&[
+        ("issuer", "nope"),
+        ("kek", "short"),
+        ("access_token_ttl", "abc"),
+        ("public_addr", "not-an-addr"),
+        ("database_url", "mysql://x"),
+    ])
+    .unwrap_err();
+    for key in [
+        "TESSERA_ISSUER",
+        "TESSERA_KEK",
+        "TESSERA_ACCESS_TOKEN_TTL",
+        "TESSERA_PUBLIC_ADDR",
+        "DATABASE_URL",
+    ] {
+        assert!(errors.mentions(key), "{key} missing from: {errors}");
+    }
+    assert_eq!(errors.0.len(), 5, "{errors}");
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let s = load(&[("database_url", "postgres://app:hunter2-db-password@db/x")]).unwrap();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(!debug.contains(&test_kek()), "{debug}");
+    assert!(!debug.contains(&admin_tokens_setting()[4..]), "{debug}");
+}
+
+#[test]
+fn bad_config_makes_the_binary_exit_non_zero_listing_each_bad_key_and_starting_nothing() {
+    let out = run_cli(
+        &["serve"],
+        &[
+            ("TESSERA_ISSUER", "http://auth.example.com"),
+            ("TESSERA_KEK", "c2hvcnQ="),
+            ("TESSERA_ACCESS_TOKEN_TTL", "7200"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "TESSERA_ISSUER",
+        "TESSERA_KEK",
+        "TESSERA_ACCESS_TOKEN_TTL",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ] {
+        assert!(stderr.contains(key), "{key} missing from: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing should have started: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn toml_file_is_read_and_environment_overrides_it() {
+    let dir = std::env::temp_dir().join(format!("tessera-cfg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tessera.toml");
+    std::fs::write(
+        &file,
+        "issuer = \"nope\"\naccess_token_ttl = 99999\nsigning_algs = [\"ES256\", \"RS256\"]\n",
+    )
+    .unwrap();
+    let out = run_cli(
+        &["--config", file.to_str().unwrap(), "serve"],
+        &[("TESSERA_ISSUER", "https://ok.example.com")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("TESSERA_ACCESS_TOKEN_TTL"),
+        "the file's bad TTL is reported: {stderr}"
+    );
+    assert!(
+        !stderr.contains("TESSERA_ISSUER"),
+        "the env issuer overrides the file's: {stderr}"
+    );
+    assert!(
+        !stderr.contains("TESSERA_SIGNING_ALGS"),
+        "TOML lists are accepted: {stderr}"
+    );
+}

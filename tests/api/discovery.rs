@@ -1,0 +1,44 @@
+//! SPEC S5: discovery documents list exactly what exists.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::spawn_with;
+
+#[tokio::test]
+async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer() {
+    let app = spawn_with(&[("issuer", "https://auth.example.com/")]).await;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.public))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let doc: Value = response.json().await.unwrap();
+        assert_eq!(
+            doc["issuer"], "https://auth.example.com",
+            "{path}: no trailing slash"
+        );
+        assert_eq!(
+            doc["jwks_uri"],
+            "https://auth.example.com/.well-known/jwks.json"
+        );
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "RS256"])
+        );
+        assert_eq!(
+            doc["subject_types_supported"],
+            serde_json::json!(["public"])
+        );
+        assert!(
+            doc.get("token_endpoint").is_none(),
+            "{path}: nothing that does not exist yet"
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! SPEC S10: security headers on every response, no server banner, request ids, JSON
+//! errors without internals, CORS.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const HEADERS: [(&str, &str); 5] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+fn assert_hardened(response: &reqwest::Response, what: &str) {
+    for (name, value) in HEADERS {
+        assert_eq!(
+            response.headers().get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{what}: {name}"
+        );
+    }
+    assert!(
+        response.headers().get("server").is_none(),
+        "{what}: Server header leaked"
+    );
+    assert!(response.headers().get("x-powered-by").is_none(), "{what}");
+    assert!(
+        response.headers().get("x-request-id").is_some(),
+        "{what}: no X-Request-Id"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_are_on_a_200_a_404_a_405_and_an_error_on_both_listeners() {
+    let app = spawn_app().await;
+    let ok = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_hardened(&ok, "200");
+
+    let missing = app
+        .http
+        .get(format!("{}/no/such/path", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_hardened(&missing, "404");
+
+    let wrong_method = app
+        .http
+        .post(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert!(wrong_method.status().is_client_error());
+    assert_hardened(&wrong_method, "wrong method");
+
+    let unauthorized = app
+        .http
+        .get(format!("{}/admin/keys", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    assert_hardened(&unauthorized, "401 on admin");
+}
+
+#[tokio::test]
+async fn hsts_is_sent_only_when_the_issuer_is_https() {
+    let plain = spawn_app().await;
+    let response = plain
+        .http
+        .get(format!("{}/healthz", plain.public))
+        .send()
+        .await
+        .unwrap();
+    assert!(response
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
+
+    let tls = crate::helpers::spawn_with(&[("issuer", "https://auth.example.com")]).await;
+    let response = tls
+        .http
+        .get(format!("{}/healthz", tls.public))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
+}
+
+#[tokio::test]
+async fn error_bodies_are_json_with_a_code_and_no_internal_detail() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (Method::GET, "/nope"),
+        (Method::DELETE, "/healthz"),
+        (Method::GET, "/.well-known/nope"),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.public))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{method} {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{method} {path}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].is_string() && body["error_description"].is_string(),
+            "{body}"
+        );
+        let text = body.to_string().to_lowercase();
+        for leak in ["actix", "panicked", "serde", "rust", "postgres", "redis"] {
+            assert!(!text.contains(leak), "{leak} leaked in {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_plain_inbound_one_is_kept() {
+    let app = spawn_app().await;
+    let url = format!("{}/healthz", app.public);
+    let a = app.http.get(&url).send().await.unwrap();
+    let b = app.http.get(&url).send().await.unwrap();
+    assert_ne!(a.headers()["x-request-id"], b.headers()["x-request-id"]);
+
+    let kept = app
+        .http
+        .get(&url)
+        .header("x-request-id", "trace-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-0123456789");
+
+    let hostile = app
+        .http
+        .get(&url)
+        .header("x-request-id", "evil\" injected=1 {}")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(hostile.headers()["x-request-id"], "evil\" injected=1 {}");
+}
+
+#[tokio::test]
+async fn public_documents_are_readable_from_any_origin_without_credentials() {
+    let app = spawn_app().await;
+    for path in [
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/openapi.json",
+    ] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.public))
+            .header("origin", "https://anywhere.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "*",
+            "{path}"
+        );
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_none(),
+            "{path}"
+        );
+    }
+}

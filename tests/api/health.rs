@@ -1,0 +1,147 @@
+//! Liveness and readiness, and what happens when a backend goes away after start-up.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{redis_url, run_cli, spawn_app, spawn_on, Proxy, TestDb};
+
+#[tokio::test]
+async fn healthz_and_readyz_are_ok_when_everything_is_up() {
+    let app = spawn_app().await;
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body["checks"],
+        serde_json::json!({"postgres": "ok", "redis": "ok", "keyring": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn losing_postgres_makes_readyz_503_while_the_jwks_is_still_served_from_memory() {
+    let db = Arc::new(TestDb::new().await);
+    let app = spawn_on(db.clone(), &[]).await;
+
+    db.drop_now().await;
+
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ready.headers().get("retry-after").is_some());
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["postgres"], "unavailable");
+    assert_eq!(body["checks"]["redis"], "ok");
+    assert!(
+        !body.to_string().contains("tessera_t_"),
+        "no internal detail: {body}"
+    );
+    let jwks = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn losing_redis_makes_readyz_503_naming_redis() {
+    let upstream = redis_url().trim_start_matches("redis://").parse().unwrap();
+    let proxy = Proxy::to(upstream).await;
+    let proxied = format!("redis://{}", proxy.addr);
+    let app = spawn_on(Arc::new(TestDb::new().await), &[("redis_url", &proxied)]).await;
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    proxy.cut();
+
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["redis"], "unavailable");
+    assert_eq!(body["checks"]["postgres"], "ok");
+}
+
+#[test]
+fn unreachable_postgres_at_start_is_retried_then_named_with_a_non_zero_exit() {
+    let started = std::time::Instant::now();
+    let out = run_cli(
+        &["serve"],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://postgres:s3cret-pw@127.0.0.1:1/tessera",
+            ),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("TESSERA_KEK", &crate::helpers::test_kek()),
+            ("TESSERA_STARTUP_TIMEOUT", "2"),
+            ("TESSERA_LOG", "error"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("PostgreSQL is unreachable at 127.0.0.1:1/tessera"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("s3cret-pw"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "it retried before giving up"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_redis_at_start_is_named_with_a_non_zero_exit() {
+    let db = TestDb::new().await;
+    let out = run_cli(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &db.url()),
+            ("REDIS_URL", "redis://127.0.0.1:1"),
+            ("TESSERA_KEK", &crate::helpers::test_kek()),
+            ("TESSERA_STARTUP_TIMEOUT", "1"),
+            ("TESSERA_LOG", "error"),
+            ("TESSERA_PUBLIC_ADDR", "127.0.0.1:0"),
+            ("TESSERA_ADMIN_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Redis is unreachable at 127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,12 @@
+//! The one integration-test binary (each file under tests/ would link its own).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin;
+mod config;
+mod discovery;
+mod hardening;
+mod health;
+mod helpers;
+mod keys;
+mod openapi;
