@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    tessera::telemetry::init(&settings.log);
+    let _log_guard = tessera::telemetry::init(&settings.log);
     match run(cli.command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -4,6 +4,7 @@
 
 use actix_cors::Cors;
 use actix_web::http::{header, Method};
+use actix_web::middleware::DefaultHeaders;
 
 use crate::config::Settings;
 
@@ -41,12 +42,11 @@ pub fn allowlist(settings: &Settings) -> Cors {
     cors
 }
 
-/// For public, credential-free documents: any origin, GET only, `*`.
-pub fn public_document() -> Cors {
-    Cors::default()
-        .allow_any_origin()
-        .send_wildcard()
-        .allowed_methods([Method::GET])
-        .expose_headers(["etag", "x-request-id"])
-        .max_age(3600)
+/// For public, credential-free documents (JWKS, discovery, OpenAPI): readable from any
+/// origin. A static header, not a CORS middleware: these are simple GETs that need no
+/// preflight, and this sits on the hottest path (every verifier's JWKS refresh).
+pub fn public_document() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .add((header::ACCESS_CONTROL_EXPOSE_HEADERS, "etag, x-request-id"))
 }
