@@ -1,10 +1,15 @@
 //! tessera: an OAuth 2 / OpenID Connect token issuer.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod error;
+pub mod grants;
 pub mod http;
+pub mod manage;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;

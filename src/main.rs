@@ -5,10 +5,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use tessera::clock::SystemClock;
+use tessera::auth::hashing::PasswordHasher;
+use tessera::clock::{Clock, SystemClock};
 use tessera::config::Settings;
 use tessera::crypto::SigningAlg;
+use tessera::domain::{GrantType, NewClient, Password};
+use tessera::manage;
 use tessera::startup::{Application, Backends};
+use tessera::store::redis::RedisStore;
+use tessera::store::Stores;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +41,69 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage OAuth clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Create a client; prints its JSON, with the secret (shown once) for confidential clients.
+    Create {
+        #[arg(long, env = "TESSERA_CLIENT_NAME")]
+        name: String,
+        /// Allowed grant (repeatable): password, client_credentials, refresh_token.
+        #[arg(
+            long = "grant",
+            required = true,
+            env = "TESSERA_CLIENT_GRANTS",
+            value_delimiter = ','
+        )]
+        grants: Vec<String>,
+        #[arg(
+            long = "audience",
+            env = "TESSERA_CLIENT_AUDIENCES",
+            value_delimiter = ','
+        )]
+        audiences: Vec<String>,
+        #[arg(long = "scope", env = "TESSERA_CLIENT_SCOPES", value_delimiter = ',')]
+        scopes: Vec<String>,
+        #[arg(
+            long = "redirect-uri",
+            env = "TESSERA_CLIENT_REDIRECT_URIS",
+            value_delimiter = ','
+        )]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret).
+        #[arg(long, env = "TESSERA_CLIENT_PUBLIC")]
+        public: bool,
+        /// A first-party client (may use the password grant).
+        #[arg(long, env = "TESSERA_CLIENT_FIRST_PARTY")]
+        first_party: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long, env = "TESSERA_USER_EMAIL")]
+        email: String,
+        #[arg(long, required = true, env = "TESSERA_USER_PASSWORD_STDIN")]
+        password_stdin: bool,
+    },
+    /// Import users from JSON lines with bcrypt or argon2 hashes.
+    Import {
+        /// The .jsonl file.
+        file: PathBuf,
     },
 }
 
@@ -101,6 +169,8 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Keys { command } => keys(command, settings).await,
+        Command::Clients { command } => clients(command, settings).await,
+        Command::Users { command } => users(command, settings).await,
         Command::Openapi => Ok(()),
     }
 }
@@ -143,4 +213,98 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
         serde_json::to_string_pretty(&list).unwrap_or_default()
     );
     Ok(())
+}
+
+async fn stores(settings: &Settings) -> Result<Stores, String> {
+    let backends = Backends::postgres(settings, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let redis = RedisStore::connect(
+        &settings.redis_url,
+        &settings.redis_prefix,
+        settings.startup_timeout,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Stores::new(backends.pg, redis))
+}
+
+async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), String> {
+    let ClientsCommand::Create {
+        name,
+        grants,
+        audiences,
+        scopes,
+        redirect_uris,
+        public,
+        first_party,
+    } = command;
+    let grant_types = grants
+        .iter()
+        .map(|g| {
+            g.parse::<GrantType>().map_err(|()| {
+                format!("unknown grant {g:?}; allowed: password, client_credentials, refresh_token")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let new = NewClient {
+        name,
+        public,
+        first_party,
+        grant_types,
+        scopes,
+        audiences,
+        redirect_uris,
+    };
+    manage::validate_client(&new).map_err(|p| p.join("; "))?;
+    let stores = stores(&settings).await?;
+    let (client, secret) = manage::create_client(&stores, new, SystemClock.now())
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&manage::ClientView::new(&client, secret)).unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> {
+    let stores = stores(&settings).await?;
+    match command {
+        UsersCommand::Create { email, .. } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
+            let password = Password::new(password.trim_end_matches(['\r', '\n']).to_owned());
+            let hasher =
+                PasswordHasher::start(settings.password.hash, 1, 1).map_err(|e| e.to_string())?;
+            let id = manage::create_user(
+                &stores,
+                &hasher,
+                &email,
+                password,
+                settings.password.min_bytes,
+                SystemClock.now(),
+            )
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+            println!("{}", serde_json::json!({ "id": id }));
+            Ok(())
+        }
+        UsersCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let report = manage::import_users(&stores, &text, SystemClock.now()).await;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            if report.errors.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} line(s) were not imported", report.errors.len()))
+            }
+        }
+    }
 }

@@ -46,6 +46,20 @@ pub struct Settings {
     pub http_workers: usize,
     pub max_body_bytes: usize,
     pub db_pool_size: usize,
+    pub password: PasswordSettings,
+    pub refresh_idle_ttl: Duration,
+    pub refresh_absolute_ttl: Duration,
+}
+
+/// Password hashing and policy (SPEC S7).
+#[derive(Debug, Clone)]
+pub struct PasswordSettings {
+    pub hash: crate::auth::hashing::HashParams,
+    /// Hashing threads (0: one per core).
+    pub workers: usize,
+    /// Jobs that may wait for a thread before requests are shed with 503.
+    pub queue: usize,
+    pub min_bytes: usize,
 }
 
 /// One bad setting: the variable an operator would change, and why.
@@ -138,6 +152,18 @@ impl Settings {
             http_workers: p.integer("http_workers", 0, 0, 256),
             max_body_bytes: p.integer("max_body_bytes", 16 * 1024, 1024, 1024 * 1024),
             db_pool_size: p.integer("db_pool_size", 16, 1, 512),
+            password: PasswordSettings {
+                hash: crate::auth::hashing::HashParams {
+                    memory_kib: p.integer("argon2_memory_kib", 19_456, 8, 4 * 1024 * 1024) as u32,
+                    iterations: p.integer("argon2_iterations", 2, 1, 100) as u32,
+                    parallelism: p.integer("argon2_parallelism", 1, 1, 64) as u32,
+                },
+                workers: p.integer("hash_workers", 0, 0, 256),
+                queue: p.integer("hash_queue", 32, 0, 100_000),
+                min_bytes: p.integer("password_min_length", 12, 8, 1024),
+            },
+            refresh_idle_ttl: p.seconds("refresh_idle_ttl", 7 * 86_400, 60, 365 * 86_400),
+            refresh_absolute_ttl: p.seconds("refresh_absolute_ttl", 30 * 86_400, 60, 365 * 86_400),
             issuer: issuer.unwrap_or_default(),
             signing_algs,
             signing_alg,
@@ -149,6 +175,15 @@ impl Settings {
     pub fn workers(&self) -> usize {
         if self.http_workers > 0 {
             self.http_workers
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
+    /// Password-hashing threads.
+    pub fn hash_workers(&self) -> usize {
+        if self.password.workers > 0 {
+            self.password.workers
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         }

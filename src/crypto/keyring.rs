@@ -10,7 +10,7 @@ use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use josekit::jws::JwsSigner;
+use josekit::jws::{JwsSigner, JwsVerifier};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -99,9 +99,18 @@ pub struct ActiveSigner {
     pub signer: Box<dyn JwsSigner>,
 }
 
+/// A verifier for one published key; its algorithm is the only one it accepts.
+#[derive(Debug)]
+pub struct KeyVerifier {
+    pub alg: SigningAlg,
+    pub verifier: Box<dyn JwsVerifier>,
+}
+
 struct Snapshot {
     keys: Vec<PublishedKey>,
     signers: HashMap<SigningAlg, Arc<ActiveSigner>>,
+    /// Published (so never revoked or retired) keys by kid.
+    verifiers: HashMap<String, Arc<KeyVerifier>>,
     jwks: Arc<JwksDocument>,
 }
 
@@ -193,6 +202,11 @@ impl KeyRing {
         self.snapshot.load().signers.get(&alg).cloned()
     }
 
+    /// The verifier of a published key, or `None` for an unknown, retired or revoked kid.
+    pub fn verifier(&self, kid: &str) -> Option<Arc<KeyVerifier>> {
+        self.snapshot.load().verifiers.get(kid).cloned()
+    }
+
     /// Every enabled algorithm can sign.
     pub fn is_ready(&self) -> bool {
         let snapshot = self.snapshot.load();
@@ -264,10 +278,23 @@ impl KeyRing {
             });
         }
         keys.sort_by_key(|k| (state_order(k.state), k.alg, k.created_at));
+        let mut verifiers = HashMap::new();
+        for key in keys.iter().filter(|k| k.published) {
+            let verifier = KeyMaterial::verifier(key.alg, &key.public_jwk)
+                .map_err(|_| KeyRingError::CorruptKey(key.kid.clone()))?;
+            verifiers.insert(
+                key.kid.clone(),
+                Arc::new(KeyVerifier {
+                    alg: key.alg,
+                    verifier,
+                }),
+            );
+        }
         let jwks = Arc::new(jwks_document(keys.iter().filter(|k| k.published)));
         Ok(Snapshot {
             keys,
             signers,
+            verifiers,
             jwks,
         })
     }
@@ -303,6 +330,7 @@ fn empty_snapshot() -> Snapshot {
     Snapshot {
         keys: Vec::new(),
         signers: HashMap::new(),
+        verifiers: HashMap::new(),
         jwks: Arc::new(jwks_document([].iter())),
     }
 }

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use josekit::jwk::alg::ed::EdCurve;
-use josekit::jwk::KeyPair;
-use josekit::jws::{EdDSA, JwsSigner, ES256, PS256, RS256};
+use josekit::jwk::{Jwk, KeyPair};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, PS256, RS256};
 use josekit::JoseError;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -90,6 +90,22 @@ impl KeyMaterial {
             SigningAlg::EdDsa => Box::new(EdDSA.signer_from_der(der)?),
             SigningAlg::Rs256 => Box::new(RS256.signer_from_der(der)?),
             SigningAlg::Ps256 => Box::new(PS256.signer_from_der(der)?),
+        })
+    }
+}
+
+impl KeyMaterial {
+    /// A verifier for a published public JWK, accepting only `alg`.
+    pub fn verifier(
+        alg: SigningAlg,
+        public_jwk: &Map<String, Value>,
+    ) -> Result<Box<dyn JwsVerifier>, JoseError> {
+        let jwk = Jwk::from_map(public_jwk.clone())?;
+        Ok(match alg {
+            SigningAlg::Es256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
+            SigningAlg::EdDsa => Box::new(EdDSA.verifier_from_jwk(&jwk)?),
+            SigningAlg::Rs256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
+            SigningAlg::Ps256 => Box::new(PS256.verifier_from_jwk(&jwk)?),
         })
     }
 }

@@ -8,7 +8,8 @@ mod seal;
 
 pub use alg::SigningAlg;
 pub use keyring::{
-    ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyState, PublishedKey,
+    ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyState, KeyVerifier,
+    PublishedKey,
 };
 pub use material::{thumbprint, KeyMaterial};
 pub use seal::{Kek, SealError};

@@ -1,11 +1,18 @@
 //! HTTP listeners (SPEC S1, S10): the public and the admin app, each with the response
 //! envelope, body limits and JSON extractor errors. One file per resource below.
 
+pub mod account;
 pub mod admin;
+mod bearer;
 pub mod cors;
 pub mod envelope;
+mod form;
 pub mod health;
+pub mod me;
 pub mod openapi;
+pub mod session;
+pub mod token;
+pub mod userinfo;
 pub mod wellknown;
 
 use std::net::TcpListener;
@@ -92,6 +99,7 @@ pub fn public_server(listener: TcpListener, state: web::Data<AppState>) -> std::
             .app_data(state.clone())
             .configure(|cfg| extractor_config(cfg, settings.max_body_bytes))
             .wrap(from_fn(envelope::envelope))
+            .configure(|cfg| api_routes(cfg, &settings))
             .configure(health::routes)
             .configure(wellknown::routes)
             .configure(openapi::routes)
@@ -104,6 +112,26 @@ pub fn public_server(listener: TcpListener, state: web::Data<AppState>) -> std::
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)?
         .run())
+}
+
+/// The OAuth endpoints and the SPA JSON API, behind the CORS allowlist.
+fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) {
+    cfg.service(
+        web::scope("/oauth2")
+            .wrap(cors::allowlist(settings))
+            .route("/token", web::post().to(token::token))
+            .route("/userinfo", web::get().to(userinfo::userinfo))
+            .route("/userinfo", web::post().to(userinfo::userinfo_post)),
+    )
+    .service(
+        web::scope("/api/v1")
+            .wrap(cors::allowlist(settings))
+            .route("/accounts", web::post().to(account::register))
+            .route("/session", web::post().to(session::login))
+            .route("/session", web::delete().to(session::logout))
+            .route("/session/refresh", web::post().to(session::refresh))
+            .route("/me", web::get().to(me::me)),
+    );
 }
 
 /// The admin listener: bearer-token authenticated `/admin/*`.

@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, cors, health, wellknown};
+use super::{account, admin, cors, health, me, session, token, userinfo, wellknown};
 use crate::startup::AppState;
 
 #[derive(OpenApi)]
@@ -23,6 +23,14 @@ use crate::startup::AppState;
         wellknown::openid_configuration,
         wellknown::authorization_server_metadata,
         openapi_json,
+        token::token,
+        userinfo::userinfo,
+        userinfo::userinfo_post,
+        account::register,
+        session::login,
+        session::refresh,
+        session::logout,
+        me::me,
         admin::keys::list_keys,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
@@ -30,6 +38,9 @@ use crate::startup::AppState;
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "discovery", description = "JWKS and provider metadata"),
+        (name = "oauth2", description = "OAuth 2 / OpenID Connect endpoints"),
+        (name = "accounts", description = "Registration and the signed-in account"),
+        (name = "session", description = "SPA login, cookie refresh and logout"),
         (name = "admin", description = "Admin listener only; bearer admin token"),
     )
 )]
@@ -43,6 +54,19 @@ impl Modify for AdminTokenScheme {
         components.add_security_scheme(
             "admin_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }

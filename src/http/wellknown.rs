@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::cors;
 use crate::config::Settings;
 use crate::crypto::SigningAlg;
+use crate::domain::GrantType;
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -39,16 +40,45 @@ pub struct JwkSet {
 pub struct DiscoveryDocument {
     pub issuer: String,
     pub jwks_uri: String,
-    pub subject_types_supported: Vec<String>,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub grant_types_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub scopes_supported: Vec<&'static str>,
+    pub claims_supported: Vec<&'static str>,
+    pub subject_types_supported: Vec<&'static str>,
     pub id_token_signing_alg_values_supported: Vec<SigningAlg>,
 }
 
 impl DiscoveryDocument {
     pub fn new(settings: &Settings) -> Self {
+        let issuer = &settings.issuer;
         DiscoveryDocument {
-            issuer: settings.issuer.clone(),
-            jwks_uri: format!("{}/.well-known/jwks.json", settings.issuer),
-            subject_types_supported: vec!["public".into()],
+            issuer: issuer.clone(),
+            jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            token_endpoint: format!("{issuer}/oauth2/token"),
+            userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
+            grant_types_supported: GrantType::ALL.map(GrantType::as_str).to_vec(),
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            scopes_supported: vec!["openid", "email", "profile"],
+            claims_supported: vec![
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "amr",
+                "sid",
+                "email",
+                "email_verified",
+                "name",
+            ],
+            subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: settings.signing_algs.clone(),
         }
     }

@@ -10,6 +10,7 @@ use actix_web::dev::Server;
 use actix_web::http::header::HeaderValue;
 use actix_web::web::{self, Bytes};
 
+use crate::auth::hashing::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::{KeyRing, KeyRingError};
@@ -31,7 +32,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keyring: Arc<KeyRing>,
     pub stores: Stores,
-    pub redis: RedisStore,
+    pub hasher: Arc<PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub documents: Documents,
 }
@@ -44,11 +45,29 @@ pub enum StartupError {
     Migration(anyhow::Error),
     #[error(transparent)]
     KeyRing(#[from] KeyRingError),
+    #[error("cannot start password hashing: {0}")]
+    Hasher(crate::auth::hashing::HashError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+}
+
+impl Stores {
+    /// The production backends: Postgres for durable data, Redis for sessions.
+    pub fn new(pg: PgStore, redis: RedisStore) -> Self {
+        let pg = Arc::new(pg);
+        let redis = Arc::new(redis);
+        Stores {
+            keys: pg.clone(),
+            users: pg.clone(),
+            clients: pg.clone(),
+            families: redis.clone(),
+            audit: pg.clone(),
+            health: vec![pg, redis],
+        }
+    }
 }
 
 /// The backends as the CLI and the server use them.
@@ -122,12 +141,13 @@ impl Application {
         )
         .await?;
         let keyring = backends.keyring(&settings, clock.clone(), true).await?;
-        let pg = backends.pg;
-        let stores = Stores {
-            keys: Arc::new(pg.clone()),
-            audit: Arc::new(pg.clone()),
-            health: vec![Arc::new(pg), Arc::new(redis.clone())],
-        };
+        let stores = Stores::new(backends.pg, redis);
+        let hasher = PasswordHasher::start(
+            settings.password.hash,
+            settings.hash_workers(),
+            settings.password.queue,
+        )
+        .map_err(StartupError::Hasher)?;
         let documents = Documents {
             discovery: DiscoveryDocument::new(&settings).to_bytes(),
             openapi: Bytes::from(http::openapi::document()),
@@ -149,7 +169,7 @@ impl Application {
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
             stores,
-            redis,
+            hasher: Arc::new(hasher),
             clock,
             documents,
         });

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::crypto::{KeyState, SigningAlg};
+use crate::domain::{Client, ClientId, Email, NewClient, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -99,10 +100,112 @@ pub trait Ping: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// A user to create (the email already normalized, the password already hashed).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub password_hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("a user with this email exists")]
+    Duplicate,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(
+        &self,
+        user: NewUser,
+        now: OffsetDateTime,
+    ) -> Result<User, CreateUserError>;
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError>;
+    /// Replaces the hash only if it is still `old` (a concurrent change wins).
+    async fn replace_password_hash(
+        &self,
+        id: uuid::Uuid,
+        old: &str,
+        new: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn create_client(
+        &self,
+        id: &ClientId,
+        client: NewClient,
+        secret_sha256: Option<[u8; 32]>,
+        now: OffsetDateTime,
+    ) -> Result<Client, StoreError>;
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+}
+
+/// One login session: the refresh-token family (SPEC S4). Times are Unix seconds.
+#[derive(Debug, Clone)]
+pub struct Family {
+    /// base64url of 16 random bytes; also the `sid` claim.
+    pub id: String,
+    pub user_id: uuid::Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub created_at: i64,
+    pub absolute_expiry: i64,
+}
+
+/// What a refresh attempt found.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The presented token was current; it is retired and `next` is current now.
+    Rotated(Family),
+    /// Unknown, expired, revoked, or not the current token.
+    Rejected,
+}
+
+#[async_trait]
+pub trait FamilyStore: Send + Sync {
+    /// Stores a new family whose current refresh token hashes to `current`.
+    async fn create_family(
+        &self,
+        family: &Family,
+        current: &[u8; 32],
+        idle_ttl_secs: i64,
+    ) -> Result<(), StoreError>;
+    /// Atomically checks `presented` (and, if given, the owning client) against the family
+    /// and makes `next` current.
+    async fn rotate(
+        &self,
+        family_id: &str,
+        presented: &[u8; 32],
+        next: &[u8; 32],
+        client_id: Option<&str>,
+        now: i64,
+        idle_ttl_secs: i64,
+    ) -> Result<Rotation, StoreError>;
+    /// Ends the family; with `presented`, only if that is its current or just-retired token.
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        presented: Option<&[u8; 32]>,
+    ) -> Result<bool, StoreError>;
+}
+
 /// The backends the application talks to, behind their traits.
 #[derive(Clone)]
 pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
+    pub users: Arc<dyn UserStore>,
+    pub clients: Arc<dyn ClientStore>,
+    pub families: Arc<dyn FamilyStore>,
     pub audit: Arc<dyn AuditStore>,
     pub health: Vec<Arc<dyn Ping>>,
 }

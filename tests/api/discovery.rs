@@ -37,7 +37,7 @@ async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer() {
             serde_json::json!(["public"])
         );
         assert!(
-            doc.get("token_endpoint").is_none(),
+            doc.get("authorization_endpoint").is_none(),
             "{path}: nothing that does not exist yet"
         );
     }

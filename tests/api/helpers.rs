@@ -328,3 +328,84 @@ impl Proxy {
         self.task.abort();
     }
 }
+
+pub const STRONG_PASSWORD: &str = "correct-Horse-battery-staple-42";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public)
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/accounts"))
+            .json(&serde_json::json!({ "email": email, "password": password, "name": "Test User" }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A registered user with `STRONG_PASSWORD`.
+    pub async fn user(&self, email: &str) {
+        let response = self.register(email, STRONG_PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::CREATED,
+            "{:?}",
+            response.text().await
+        );
+    }
+
+    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth2/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn password_grant(
+        &self,
+        email: &str,
+        password: &str,
+        scope: &str,
+    ) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "password"),
+            ("client_id", "spa"),
+            ("username", email),
+            ("password", password),
+            ("scope", scope),
+        ])
+        .await
+    }
+
+    /// Creates a client directly through the domain layer; returns (id, secret).
+    pub async fn client(
+        &self,
+        grants: &[&str],
+        public: bool,
+        first_party: bool,
+    ) -> (String, Option<String>) {
+        let new = tessera::domain::NewClient {
+            name: "test client".into(),
+            public,
+            first_party,
+            grant_types: grants.iter().map(|g| g.parse().unwrap()).collect(),
+            scopes: vec![
+                "openid".into(),
+                "email".into(),
+                "profile".into(),
+                "api.read".into(),
+            ],
+            audiences: vec!["https://api.example.com".into()],
+            redirect_uris: vec![],
+        };
+        let (client, secret) =
+            tessera::manage::create_client(&self.state.stores, new, self.state.clock.now())
+                .await
+                .unwrap();
+        (client.id.to_string(), secret)
+    }
+}

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod admin;
 mod config;
 mod discovery;
@@ -9,4 +10,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod keys;
+mod logs;
 mod openapi;
+mod session;
+mod tokens;

@@ -2,7 +2,9 @@
 //! transaction, serialized across instances), and the store implementations.
 
 mod audit;
+mod clients;
 mod keys;
+mod users;
 
 use std::ops::DerefMut;
 use std::str::FromStr;

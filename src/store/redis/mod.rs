@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+mod families;
+
 use super::{Ping, StoreError};
 use crate::startup::retry::{retry_until, Unreachable};
 

@@ -1,5 +1,8 @@
 //! Errors as clients see them (SPEC S10): JSON `{error, error_description, fields?}`, never
-//! internal detail; the cause chain goes to the log only.
+//! internal detail; the cause chain goes to the log only. OAuth endpoints use `OAuthError`.
+
+pub mod oauth;
+pub use oauth::OAuthError;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -35,6 +38,13 @@ pub enum ApiError {
     Unauthorized { realm: &'static str },
     #[error("not found")]
     NotFound,
+    /// Wrong email or password (one answer for both).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("{1}")]
+    Forbidden(&'static str, &'static str),
+    #[error("{1}")]
+    Conflict(&'static str, &'static str),
     /// A dependency is down: 503 with Retry-After, safe description.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
@@ -56,6 +66,12 @@ impl ApiError {
                 &Vec::new(),
             ),
             Self::NotFound => ("not_found", "no such resource".into(), &Vec::new()),
+            Self::InvalidCredentials => (
+                "invalid_credentials",
+                "invalid email or password".into(),
+                &Vec::new(),
+            ),
+            Self::Forbidden(code, d) | Self::Conflict(code, d) => (*code, (*d).into(), &Vec::new()),
             Self::Unavailable(what) => (
                 "temporarily_unavailable",
                 format!("{what} is temporarily unavailable; retry later"),
@@ -88,6 +104,9 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(..) => StatusCode::FORBIDDEN,
+            Self::Conflict(..) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,6 +130,23 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(self.body())
+    }
+}
+
+impl From<crate::error::OAuthError> for ApiError {
+    /// For the JSON API, which shares the grant logic with the token endpoint.
+    fn from(e: crate::error::OAuthError) -> Self {
+        use crate::error::OAuthError as O;
+        match e {
+            O::InvalidGrant(_) => ApiError::InvalidCredentials,
+            O::TemporarilyUnavailable => ApiError::Unavailable("the service"),
+            O::Server(e) => ApiError::Internal(e),
+            other => ApiError::BadRequest {
+                code: "invalid_request",
+                description: other.body().error_description,
+                fields: Vec::new(),
+            },
+        }
     }
 }
 

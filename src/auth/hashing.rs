@@ -1,0 +1,264 @@
+//! Password hashing (SPEC S7): argon2id PHC strings on a dedicated, bounded thread pool.
+//! A full queue is refused at once (the caller answers 503 + Retry-After) instead of piling
+//! up work; bcrypt hashes from imports verify and are upgraded at the next login.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+
+use crate::domain::Password;
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every worker is busy and the queue is full: shed the request.
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// Result of checking a password against a stored hash.
+#[derive(Debug)]
+pub enum Verified {
+    No,
+    /// Correct; `rehash` is a new argon2id hash when the stored one is bcrypt or uses
+    /// other parameters.
+    Yes {
+        rehash: Option<String>,
+    },
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+pub struct PasswordHasher {
+    jobs: SyncSender<Job>,
+    depth: Arc<AtomicUsize>,
+    argon2: Argon2<'static>,
+    /// Verified against for unknown users, so their timing matches a wrong password.
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    /// Starts `workers` threads behind a queue of `queue` jobs.
+    pub fn start(params: HashParams, workers: usize, queue: usize) -> Result<Self, HashError> {
+        let argon_params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| HashError::Failed(e.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+        let (jobs, rx) = sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..workers.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || worker(&rx))
+                .map_err(|e| HashError::Failed(e.to_string()))?;
+        }
+        let dummy_hash = hash_with(&argon2, uuid::Uuid::new_v4().to_string().as_bytes())?;
+        Ok(PasswordHasher {
+            jobs,
+            depth: Arc::new(AtomicUsize::new(0)),
+            argon2,
+            dummy_hash,
+        })
+    }
+
+    /// Jobs waiting or running.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let depth = self.depth.clone();
+        depth.fetch_add(1, Ordering::Relaxed);
+        let boxed: Job = Box::new(move || {
+            let _ = tx.send(job());
+            depth.fetch_sub(1, Ordering::Relaxed);
+        });
+        match self.jobs.try_send(boxed) {
+            Ok(()) => rx
+                .await
+                .map_err(|_| HashError::Failed("hash worker stopped".into())),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                Err(HashError::Busy)
+            }
+        }
+    }
+
+    /// A new argon2id PHC string for `password`.
+    pub async fn hash(&self, password: Password) -> Result<String, HashError> {
+        let argon2 = self.argon2.clone();
+        self.run(move || hash_with(&argon2, password.expose().as_bytes()))
+            .await?
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when there is no user.
+    pub async fn verify(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        let argon2 = self.argon2.clone();
+        let (stored, real) = match stored {
+            Some(hash) => (hash, true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let verified = self
+            .run(move || verify_with(&argon2, password.expose().as_bytes(), &stored))
+            .await??;
+        Ok(if real { verified } else { Verified::No })
+    }
+}
+
+fn worker(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return, // the hasher was dropped
+        }
+    }
+}
+
+fn hash_with(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Failed(e.to_string()))
+}
+
+fn verify_with(argon2: &Argon2<'_>, password: &[u8], stored: &str) -> Result<Verified, HashError> {
+    if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Ok(Verified::Yes {
+                rehash: Some(hash_with(argon2, password)?),
+            }),
+            _ => Ok(Verified::No),
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Ok(Verified::No);
+    };
+    let current = argon2.params();
+    let outdated = parsed.algorithm.as_str() != "argon2id"
+        || Params::try_from(&parsed).map_or(true, |p| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                != (current.m_cost(), current.t_cost(), current.p_cost())
+        });
+    // verify with the parameters embedded in the stored hash
+    match Argon2::default().verify_password(password, &parsed) {
+        Ok(()) => Ok(Verified::Yes {
+            rehash: if outdated {
+                Some(hash_with(argon2, password)?)
+            } else {
+                None
+            },
+        }),
+        Err(_) => Ok(Verified::No),
+    }
+}
+
+/// Whether `value` is a hash format `users import` accepts (bcrypt or argon2 PHC).
+pub fn is_importable_hash(value: &str) -> bool {
+    let bcrypt = ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| value.starts_with(p))
+        && value.len() == 60;
+    let argon = value.starts_with("$argon2") && PasswordHash::new(value).is_ok();
+    bcrypt || argon
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: HashParams = HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[tokio::test]
+    async fn argon2id_round_trip_and_wrong_password() {
+        let hasher = PasswordHasher::start(FAST, 1, 4).unwrap();
+        let hash = hasher
+            .hash(Password::new("correct horse battery".into()))
+            .await
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        let ok = hasher
+            .verify(
+                Password::new("correct horse battery".into()),
+                Some(hash.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(ok, Verified::Yes { rehash: None }));
+        let bad = hasher
+            .verify(Password::new("wrong".into()), Some(hash))
+            .await
+            .unwrap();
+        assert!(matches!(bad, Verified::No));
+        let nobody = hasher
+            .verify(Password::new("anything".into()), None)
+            .await
+            .unwrap();
+        assert!(matches!(nobody, Verified::No));
+    }
+
+    #[tokio::test]
+    async fn bcrypt_and_outdated_argon2_hashes_are_upgraded() {
+        let hasher = PasswordHasher::start(FAST, 1, 4).unwrap();
+        let bcrypt_hash = bcrypt::hash("legacy password!", 4).unwrap();
+        assert!(is_importable_hash(&bcrypt_hash));
+        let v = hasher
+            .verify(Password::new("legacy password!".into()), Some(bcrypt_hash))
+            .await
+            .unwrap();
+        assert!(matches!(v, Verified::Yes { rehash: Some(h) } if h.starts_with("$argon2id$")));
+
+        let old = PasswordHasher::start(
+            HashParams {
+                memory_kib: 2048,
+                ..FAST
+            },
+            1,
+            4,
+        )
+        .unwrap();
+        let old_hash = old
+            .hash(Password::new("some password".into()))
+            .await
+            .unwrap();
+        let v = hasher
+            .verify(Password::new("some password".into()), Some(old_hash))
+            .await
+            .unwrap();
+        assert!(matches!(v, Verified::Yes { rehash: Some(h) } if h.contains("m=1024")));
+    }
+}

@@ -1,0 +1,6 @@
+//! Authentication building blocks: password hashing on a bounded pool (SPEC S7), the
+//! password policy, and OAuth client authentication (RFC 6749 §2.3).
+
+pub mod client_auth;
+pub mod hashing;
+pub mod policy;

@@ -1,0 +1,122 @@
+//! OAuth 2 error responses (RFC 6749 §5.2): the RFC code in `Display` (kanidm style), the
+//! web layer maps it to status, `WWW-Authenticate` and no-store headers.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::hashing::HashError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("invalid_request")]
+    InvalidRequest(String),
+    /// Unknown client, wrong secret, or wrong authentication method: one answer for all.
+    #[error("invalid_client")]
+    InvalidClient,
+    #[error("invalid_grant")]
+    InvalidGrant(&'static str),
+    #[error("unauthorized_client")]
+    UnauthorizedClient(&'static str),
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType,
+    #[error("invalid_scope")]
+    InvalidScope(String),
+    /// Wrong `Content-Type` (answered 415, code `invalid_request`).
+    #[error("invalid_request")]
+    UnsupportedMediaType,
+    /// Shed or a backend is down: 503 + Retry-After.
+    #[error("temporarily_unavailable")]
+    TemporarilyUnavailable,
+    #[error("server_error")]
+    Server(#[from] anyhow::Error),
+}
+
+/// RFC 6749 §5.2 error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    pub error: String,
+    pub error_description: String,
+}
+
+impl OAuthError {
+    fn description(&self) -> String {
+        match self {
+            Self::InvalidRequest(d) | Self::InvalidScope(d) => d.clone(),
+            Self::InvalidClient => "client authentication failed".into(),
+            Self::InvalidGrant(d) | Self::UnauthorizedClient(d) => (*d).into(),
+            Self::UnsupportedGrantType => "grant_type is not supported".into(),
+            Self::UnsupportedMediaType => {
+                "Content-Type must be application/x-www-form-urlencoded".into()
+            }
+            Self::TemporarilyUnavailable => "the server is busy; retry later".into(),
+            Self::Server(_) => "an internal error occurred".into(),
+        }
+    }
+
+    pub fn body(&self) -> OAuthErrorBody {
+        OAuthErrorBody {
+            error: self.to_string(),
+            error_description: self.description(),
+        }
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Server(e) = self {
+            tracing::error!(error = format!("{e:#}"), "token endpoint failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        match self {
+            Self::InvalidClient => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
+            }
+            Self::TemporarilyUnavailable => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<HashError> for OAuthError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => OAuthError::TemporarilyUnavailable,
+            HashError::Failed(m) => OAuthError::Server(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable { backend, source } => {
+                tracing::warn!(
+                    backend,
+                    error = format!("{source:#}"),
+                    "backend unavailable"
+                );
+                OAuthError::TemporarilyUnavailable
+            }
+            other => OAuthError::Server(other.into()),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Token issuance (SPEC S4, S5): one file per grant; this module mints the token set a
+//! grant decided on (access token, ID token with `openid`, refresh token for user sessions).
+
+pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Client, Scope, User};
+use crate::error::OAuthError;
+use crate::startup::AppState;
+use crate::store::Family;
+use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, ACCESS_TOKEN_TYP};
+
+/// RFC 6749 §5.1 token response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl std::fmt::Display for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenResponse(REDACTED)")
+    }
+}
+
+/// Scope of the grant: the requested one (which must be within the client's), or all the
+/// client's scopes when none was requested.
+pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<Scope, OAuthError> {
+    let allowed = Scope::from_list(&client.scopes);
+    match requested {
+        None => Ok(allowed),
+        Some(text) => {
+            let scope = Scope::parse(text).map_err(|e| OAuthError::InvalidScope(e.into()))?;
+            if scope.is_subset(&allowed) {
+                Ok(scope)
+            } else {
+                Err(OAuthError::InvalidScope(
+                    "scope exceeds what this client may request".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn access_ttl(state: &AppState, client: &Client) -> Duration {
+    client
+        .access_token_ttl
+        .unwrap_or(state.settings.access_token_ttl)
+        .min(Duration::from_secs(3600))
+}
+
+fn audiences(state: &AppState, client: &Client) -> Audience {
+    if client.audiences.is_empty() {
+        Audience(vec![state.settings.default_audience.clone()])
+    } else {
+        Audience(client.audiences.clone())
+    }
+}
+
+/// Signs an access token for `sub`; `session` is set for user tokens.
+pub fn access_token(
+    state: &AppState,
+    client: &Client,
+    sub: &str,
+    scope: &Scope,
+    session: Option<&Family>,
+) -> Result<(String, u64), OAuthError> {
+    let now = state.clock.now().unix_timestamp();
+    let ttl = access_ttl(state, client).as_secs();
+    let claims = AccessClaims {
+        iss: state.settings.issuer.clone(),
+        sub: sub.to_owned(),
+        aud: audiences(state, client),
+        exp: now + ttl as i64,
+        iat: now,
+        nbf: now,
+        jti: uuid::Uuid::new_v4().simple().to_string(),
+        client_id: client.id.to_string(),
+        scope: scope.to_string(),
+        sid: session.map(|f| f.id.clone()),
+        auth_time: session.map(|f| f.auth_time),
+        amr: session.map(|f| f.amr.clone()),
+    };
+    let token = tokens::sign(
+        &state.keyring,
+        state.settings.signing_alg,
+        ACCESS_TOKEN_TYP,
+        &claims,
+    )?;
+    Ok((token, ttl))
+}
+
+fn id_token(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    family: &Family,
+) -> Result<String, OAuthError> {
+    let now = state.clock.now().unix_timestamp();
+    let with_email = scope.contains("email");
+    let claims = IdClaims {
+        iss: state.settings.issuer.clone(),
+        sub: user.id.to_string(),
+        aud: client.id.to_string(),
+        exp: now + access_ttl(state, client).as_secs() as i64,
+        iat: now,
+        auth_time: family.auth_time,
+        nonce: None,
+        amr: family.amr.clone(),
+        sid: family.id.clone(),
+        email: with_email.then(|| user.email.as_str().to_owned()),
+        email_verified: with_email.then_some(user.email_verified),
+        name: if scope.contains("profile") {
+            user.name.clone()
+        } else {
+            None
+        },
+    };
+    // an ID token algorithm that is not enabled falls back to RS256, which always is
+    let alg = if state.keyring.signer(client.id_token_alg).is_some() {
+        client.id_token_alg
+    } else {
+        crate::crypto::SigningAlg::Rs256
+    };
+    Ok(tokens::sign(&state.keyring, alg, "JWT", &claims)?)
+}
+
+/// Tokens for a user session: access token, ID token with `openid`, and `refresh` when the
+/// client may refresh.
+pub fn user_tokens(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    family: &Family,
+    refresh: Option<&refresh::RefreshToken>,
+) -> Result<TokenResponse, OAuthError> {
+    let (access_token, expires_in) =
+        access_token(state, client, &user.id.to_string(), scope, Some(family))?;
+    let id_token = if scope.contains("openid") {
+        Some(id_token(state, client, user, scope, family)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        scope: scope.to_string(),
+        refresh_token: refresh.map(|r| r.expose().to_owned()),
+        id_token,
+    })
+}
+
+/// Starts a session (refresh family) for a user who just authenticated with `amr`.
+/// The family is stored only when the client may use refresh tokens.
+pub async fn start_session(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    amr: Vec<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = state.clock.now().unix_timestamp();
+    let family = Family {
+        id: refresh::new_family_id(),
+        user_id: user.id,
+        client_id: client.id.to_string(),
+        scope: scope.to_string(),
+        auth_time: now,
+        amr,
+        created_at: now,
+        absolute_expiry: now + state.settings.refresh_absolute_ttl.as_secs() as i64,
+    };
+    let token = if client.allows(crate::domain::GrantType::RefreshToken) {
+        let token =
+            refresh::issue(&family.id).ok_or_else(|| anyhow::anyhow!("family id malformed"))?;
+        let idle = state.settings.refresh_idle_ttl.as_secs() as i64;
+        state
+            .stores
+            .families
+            .create_family(&family, &token.sha256, idle)
+            .await?;
+        Some(token)
+    } else {
+        None
+    };
+    user_tokens(state, client, user, scope, &family, token.as_ref())
+}

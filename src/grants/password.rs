@@ -1,0 +1,84 @@
+//! Password authentication (SPEC S5 `password` grant, S6 login, S7): one generic failure
+//! for unknown users and wrong passwords, with the same work done for both; hashes are
+//! upgraded (bcrypt, old argon2 parameters) after a successful check.
+
+use crate::auth::hashing::{HashError, Verified};
+use crate::domain::{Client, Email, GrantType, Password, User};
+use crate::error::OAuthError;
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+use super::{resolve_scope, start_session, TokenResponse};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<LoginError> for OAuthError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => OAuthError::InvalidGrant("invalid email or password"),
+            LoginError::Hash(e) => e.into(),
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The user whose email and password these are.
+pub async fn verify_credentials(
+    state: &AppState,
+    email: &Email,
+    password: Password,
+) -> Result<User, LoginError> {
+    if password.len() > crate::domain::password::MAX_PASSWORD_BYTES {
+        return Err(LoginError::InvalidCredentials);
+    }
+    let user = state.stores.users.find_user_by_email(email).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = state.hasher.verify(password, stored).await?;
+    match (user, verified) {
+        (Some(user), Verified::Yes { rehash }) => {
+            if let Some(new_hash) = rehash {
+                let now = state.clock.now();
+                if let Err(e) = state
+                    .stores
+                    .users
+                    .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+                    .await
+                {
+                    tracing::warn!(user_id = %user.id, error = %e, "could not upgrade the password hash; will retry at next login");
+                } else {
+                    tracing::info!(user_id = %user.id, "password hash upgraded");
+                }
+            }
+            Ok(user)
+        }
+        _ => Err(LoginError::InvalidCredentials),
+    }
+}
+
+/// `grant_type=password`: first-party clients only.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    username: &str,
+    password: Password,
+    scope: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.first_party || !client.allows(GrantType::Password) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the password grant",
+        ));
+    }
+    let scope = resolve_scope(client, scope)?;
+    let email =
+        Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
+    let user = verify_credentials(state, &email, password).await?;
+    start_session(state, client, &user, &scope, vec!["pwd".into()]).await
+}

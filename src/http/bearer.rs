@@ -1,0 +1,79 @@
+//! Bearer access tokens on resource endpoints (RFC 6750): userinfo and `/api/v1/me`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+
+use crate::error::ErrorBody;
+use crate::startup::AppState;
+use crate::tokens::{verify_access_token, AccessClaims};
+
+/// Why a bearer request was refused (RFC 6750 §3).
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// No credentials at all: challenge without an error code.
+    #[error("missing bearer token")]
+    Missing,
+    #[error("invalid_token")]
+    Invalid,
+    /// The token is fine but belongs to a client, not a user.
+    #[error("invalid_token")]
+    NotAUser,
+}
+
+impl ResponseError for BearerError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::UNAUTHORIZED
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let challenge = match self {
+            Self::Missing => "Bearer realm=\"tessera\"".to_owned(),
+            Self::Invalid => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"".to_owned(),
+            Self::NotAUser => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token does not belong to a user\"".to_owned(),
+        };
+        let (error, description) = match self {
+            Self::Missing => ("unauthorized", "a bearer access token is required"),
+            Self::Invalid => ("invalid_token", "the access token is invalid or expired"),
+            Self::NotAUser => (
+                "invalid_token",
+                "the access token does not belong to a user",
+            ),
+        };
+        HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, challenge))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(ErrorBody {
+                error: error.into(),
+                error_description: description.into(),
+                fields: Vec::new(),
+            })
+    }
+}
+
+/// Verifies the `Authorization: Bearer` token of a user (tokens with a session).
+pub fn user_claims(req: &HttpRequest, state: &AppState) -> Result<AccessClaims, BearerError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(BearerError::Missing)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or(BearerError::Invalid)?;
+    let now = state.clock.now().unix_timestamp();
+    let leeway = state.settings.clock_leeway.as_secs() as i64;
+    let claims = verify_access_token(&state.keyring, &state.settings.issuer, leeway, token, now)
+        .map_err(|reason| {
+            tracing::info!(%reason, "bearer token refused");
+            BearerError::Invalid
+        })?;
+    if claims.sid.is_none() {
+        return Err(BearerError::NotAUser);
+    }
+    Ok(claims)
+}

@@ -1,0 +1,34 @@
+//! `GET /api/v1/me` (SPEC S6): the signed-in user's account.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::account::Account;
+use super::bearer::{user_claims, BearerError};
+use super::userinfo::UserInfoError;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The account of the access token's user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 401, description = "Missing or invalid token", body = crate::error::ErrorBody)))]
+pub async fn me(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, UserInfoError> {
+    let claims = user_claims(&req, &state)?;
+    let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
+    let user = state
+        .stores
+        .users
+        .find_user(id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(BearerError::Invalid)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Account::from(user)))
+}

@@ -1,0 +1,175 @@
+//! The SPA session API (SPEC S6): login, cookie refresh, logout. The refresh token lives
+//! only in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/api/v1/session`, and
+//! every cookie endpoint also requires an allowed `Origin` (CSRF defence on top of SameSite).
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{ClientId, Password};
+use crate::error::ApiError;
+use crate::grants::{self, TokenResponse};
+use crate::startup::AppState;
+use crate::tokens::refresh;
+
+pub const COOKIE: &str = "tessera_rt";
+const COOKIE_PATH: &str = "/api/v1/session";
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+    /// A first-party client; defaults to `spa`.
+    pub client_id: Option<String>,
+}
+
+/// Tokens for the SPA; the refresh token is in the `tessera_rt` cookie, never in the body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionTokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// Refuses a cookie request whose `Origin` is not the issuer's or a listed CORS origin.
+fn require_allowed_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let issuer_origin = url::Url::parse(&state.settings.issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .ok();
+    let allowed = origin.is_some_and(|o| {
+        Some(o) == issuer_origin.as_deref() || state.settings.cors_origins.iter().any(|a| a == o)
+    });
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "origin_not_allowed",
+            "this request must come from an allowed origin",
+        ))
+    }
+}
+
+fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let max_age = state.settings.refresh_absolute_ttl.as_secs() as i64;
+    Cookie::build(COOKIE, value)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path(COOKIE_PATH)
+        .max_age(CookieDuration::seconds(max_age))
+        .finish()
+}
+
+fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if let Some(refresh_token) = tokens.refresh_token {
+        response.cookie(refresh_cookie(state, refresh_token));
+    }
+    response.json(SessionTokens {
+        access_token: tokens.access_token,
+        token_type: tokens.token_type,
+        expires_in: tokens.expires_in,
+        id_token: tokens.id_token,
+    })
+}
+
+/// Logs in with email and password.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session",
+    request_body = Login,
+    params(("Origin" = String, Header, description = "Must be an allowed origin")),
+    responses(
+        (status = 200, description = "Logged in; refresh token set in the tessera_rt cookie", body = SessionTokens),
+        (status = 400, description = "Invalid input", body = crate::error::ErrorBody),
+        (status = 401, description = "Invalid email or password", body = crate::error::ErrorBody),
+        (status = 403, description = "Origin not allowed, or client not first-party", body = crate::error::ErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Login>,
+) -> Result<HttpResponse, ApiError> {
+    require_allowed_origin(&req, &state)?;
+    let Login {
+        email,
+        password,
+        client_id,
+    } = body.into_inner();
+    let client_id = ClientId::parse(client_id.as_deref().unwrap_or("spa"))
+        .map_err(|_| ApiError::Forbidden("client_not_allowed", "unknown client"))?;
+    let client = state
+        .stores
+        .clients
+        .find_client(&client_id)
+        .await?
+        .filter(|c| c.first_party)
+        .ok_or(ApiError::Forbidden(
+            "client_not_allowed",
+            "this client may not log users in",
+        ))?;
+    let tokens =
+        grants::password::grant(&state, &client, &email, Password::new(password), None).await?;
+    Ok(respond(&state, tokens))
+}
+
+/// Rotates the refresh cookie and returns a new access token.
+#[utoipa::path(post, path = "/api/v1/session/refresh", tag = "session",
+    params(("Origin" = String, Header, description = "Must be an allowed origin")),
+    responses(
+        (status = 200, description = "New access token; rotated cookie", body = SessionTokens),
+        (status = 401, description = "No valid refresh cookie", body = crate::error::ErrorBody),
+        (status = 403, description = "Origin not allowed", body = crate::error::ErrorBody),
+        (status = 503, description = "Retry after Retry-After", body = crate::error::ErrorBody)))]
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_allowed_origin(&req, &state)?;
+    let cookie = req
+        .cookie(COOKIE)
+        .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
+    match grants::refresh_token::rotate(&state, None, cookie.value(), None).await {
+        Ok(tokens) => Ok(respond(&state, tokens)),
+        Err(crate::error::OAuthError::InvalidGrant(_)) => {
+            Err(ApiError::Unauthorized { realm: "tessera" })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Logs out: ends the session and clears the cookie.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    params(("Origin" = String, Header, description = "Must be an allowed origin")),
+    responses(
+        (status = 204, description = "Logged out (also when there was no session)"),
+        (status = 403, description = "Origin not allowed", body = crate::error::ErrorBody)))]
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_allowed_origin(&req, &state)?;
+    if let Some((family_id, hash)) = req.cookie(COOKIE).and_then(|c| refresh::parse(c.value())) {
+        if state
+            .stores
+            .families
+            .revoke_family(&family_id, Some(&hash))
+            .await?
+        {
+            tracing::info!(sid = %family_id, "session ended");
+        }
+    }
+    let mut removal = refresh_cookie(&state, String::new());
+    removal.make_removal();
+    Ok(HttpResponse::NoContent().cookie(removal).finish())
+}

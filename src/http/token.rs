@@ -1,0 +1,86 @@
+//! `POST /oauth2/token` (RFC 6749 §3.2, SPEC S5): client authentication, then one grant.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::form::Form;
+use crate::auth::client_auth;
+use crate::domain::Password;
+use crate::error::OAuthError;
+use crate::grants::{self, TokenResponse};
+use crate::startup::AppState;
+
+/// Token request parameters (form-encoded), for the OpenAPI description.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// `password`, `client_credentials` or `refresh_token`.
+    grant_type: String,
+    /// `password` grant: the user's email.
+    username: Option<String>,
+    /// `password` grant.
+    password: Option<String>,
+    /// `refresh_token` grant.
+    refresh_token: Option<String>,
+    /// Space-separated; defaults to everything the client may request.
+    scope: Option<String>,
+    /// With `client_secret_post` or for public clients.
+    client_id: Option<String>,
+    /// With `client_secret_post`.
+    client_secret: Option<String>,
+}
+
+/// Issues tokens.
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "no-store"), ("Pragma" = String, description = "no-cache"))),
+        (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
+        (status = 413, description = "Body too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not form-encoded", body = crate::error::oauth::OAuthErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
+pub async fn token(
+    req: HttpRequest,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let mut form = Form::parse(&req, &body)?;
+    let grant_type = form.require("grant_type")?.to_owned();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().map_err(|_| OAuthError::InvalidClient))
+        .transpose()?;
+    let client_secret = form.take("client_secret");
+    let presented = client_auth::presented(
+        authorization,
+        form.get("client_id"),
+        client_secret.as_deref(),
+    )?;
+    let client = client_auth::authenticate(state.stores.clients.as_ref(), &presented).await?;
+    let password = form.take("password").map(Password::new);
+    let scope = form.get("scope");
+    let response = match grant_type.as_str() {
+        "password" => {
+            let username = form.require("username")?.to_owned();
+            let password = password
+                .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
+            grants::password::grant(&state, &client, &username, password, scope).await?
+        }
+        "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
+        "refresh_token" => {
+            let presented = form.require("refresh_token")?.to_owned();
+            grants::refresh_token::rotate(&state, Some(&client), &presented, scope).await?
+        }
+        _ => return Err(OAuthError::UnsupportedGrantType),
+    };
+    tracing::info!(client_id = %client.id, grant_type, "tokens issued");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}

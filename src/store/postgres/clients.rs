@@ -1,0 +1,82 @@
+//! OAuth clients in Postgres (SPEC S12).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use super::{unavailable, PgStore};
+use crate::domain::{Client, ClientId, GrantType, NewClient};
+use crate::store::{ClientStore, StoreError};
+
+const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds";
+
+fn row_to_client(row: &Row) -> Result<Client, StoreError> {
+    let id: String = row.get("id");
+    let secret: Option<Vec<u8>> = row.get("secret_sha256");
+    let secret_sha256 = match secret {
+        Some(bytes) => Some(
+            bytes
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("client {id}: bad secret digest")))?,
+        ),
+        None => None,
+    };
+    let grants: Vec<String> = row.get("grant_types");
+    let alg: String = row.get("id_token_signed_response_alg");
+    let ttl: Option<i32> = row.get("access_token_ttl_seconds");
+    Ok(Client {
+        id: ClientId::parse(&id).map_err(|_| StoreError::Corrupt(format!("client id {id:?}")))?,
+        name: row.get("name"),
+        secret_sha256,
+        public: row.get("public"),
+        first_party: row.get("first_party"),
+        grant_types: grants
+            .iter()
+            .filter_map(|g| g.parse::<GrantType>().ok())
+            .collect(),
+        scopes: row.get("scopes"),
+        audiences: row.get("audiences"),
+        redirect_uris: row.get("redirect_uris"),
+        id_token_alg: alg
+            .parse()
+            .map_err(|()| StoreError::Corrupt(format!("client {id}: alg {alg}")))?,
+        access_token_ttl: ttl
+            .and_then(|s| u64::try_from(s).ok())
+            .map(std::time::Duration::from_secs),
+    })
+}
+
+#[async_trait]
+impl ClientStore for PgStore {
+    async fn create_client(
+        &self,
+        id: &ClientId,
+        client: NewClient,
+        secret_sha256: Option<[u8; 32]>,
+        now: OffsetDateTime,
+    ) -> Result<Client, StoreError> {
+        let db = self.client().await?;
+        let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        let secret = secret_sha256.map(|s| s.to_vec());
+        let row = db
+            .query_one(
+                &format!("INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"),
+                &[&id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        row_to_client(&row)
+    }
+
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM clients WHERE id = $1"),
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(row_to_client).transpose()
+    }
+}

@@ -1,0 +1,90 @@
+//! Users in Postgres (SPEC S6, S7).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Row;
+
+use super::{unavailable, PgStore};
+use crate::domain::{Email, User};
+use crate::store::{CreateUserError, NewUser, StoreError, UserStore};
+
+const COLUMNS: &str = "id, email, email_verified, name, password_hash, created_at";
+
+fn row_to_user(row: &Row) -> User {
+    User {
+        id: row.get("id"),
+        email: Email::from_stored(row.get("email")),
+        email_verified: row.get("email_verified"),
+        name: row.get("name"),
+        password_hash: row.get("password_hash"),
+        created_at: row.get("created_at"),
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(
+        &self,
+        user: NewUser,
+        now: OffsetDateTime,
+    ) -> Result<User, CreateUserError> {
+        let client = self.client().await?;
+        let id = uuid::Uuid::new_v4();
+        let result = client
+            .query_one(
+                &format!("INSERT INTO users (id, email, email_verified, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"),
+                &[&id, &user.email.as_str(), &user.email_verified, &user.name, &user.password_hash, &now],
+            )
+            .await;
+        match result {
+            Ok(row) => Ok(row_to_user(&row)),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                Err(CreateUserError::Duplicate)
+            }
+            Err(e) => Err(unavailable(e).into()),
+        }
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM users WHERE email = $1"),
+                &[&email.as_str()],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(row.as_ref().map(row_to_user))
+    }
+
+    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(row.as_ref().map(row_to_user))
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: uuid::Uuid,
+        old: &str,
+        new: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
+                &[&id, &old, &new, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+}

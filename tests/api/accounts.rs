@@ -1,0 +1,296 @@
+//! SPEC S6, S7, S14: registration, the password policy, imports with bcrypt and old argon2
+//! hashes upgraded at login, and the CLI for clients and users.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{cli_env, run_cli, spawn_app, spawn_on, TestDb, STRONG_PASSWORD};
+
+#[tokio::test]
+async fn registration_creates_a_normalized_account_and_a_duplicate_is_409() {
+    let app = spawn_app().await;
+    let created = app.register("  Erin@Example.COM ", STRONG_PASSWORD).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["email"], "erin@example.com");
+    assert!(body.get("password").is_none() && body.get("password_hash").is_none());
+
+    let duplicate = app
+        .register("erin@example.com", "another-Strong-passphrase-77")
+        .await;
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        duplicate.json::<Value>().await.unwrap()["error"],
+        "email_taken"
+    );
+
+    let hash: String = app
+        .db
+        .connect()
+        .await
+        .query_one("SELECT password_hash FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+}
+
+#[tokio::test]
+async fn weak_or_invalid_registrations_name_each_failed_rule_and_store_nothing() {
+    let app = spawn_app().await;
+    let weak = app.register("frank@example.com", "password1234").await;
+    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+    let body: Value = weak.json().await.unwrap();
+    let messages: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("too easy to guess")),
+        "{body}"
+    );
+
+    let short_and_personal = app.register("frank@example.com", "frank!").await;
+    let body: Value = short_and_personal.json().await.unwrap();
+    let text = body["fields"].to_string();
+    assert!(
+        text.contains("at least 12 bytes") && text.contains("before the @"),
+        "{body}"
+    );
+
+    let bad_email = app.register("frank-at-example", STRONG_PASSWORD).await;
+    let body: Value = bad_email.json().await.unwrap();
+    assert_eq!(body["fields"][0]["field"], "email", "{body}");
+
+    let unknown_field = app.http.post(app.url("/api/v1/accounts")).json(&serde_json::json!({"email": "f@example.com", "password": STRONG_PASSWORD, "admin": true})).send().await.unwrap();
+    assert_eq!(unknown_field.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        unknown_field.json::<Value>().await.unwrap()["fields"][0]["field"],
+        "admin"
+    );
+
+    let users: i64 = app
+        .db
+        .connect()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 0);
+}
+
+fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let env = cli_env(db);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_cli(args, &env)
+}
+
+#[tokio::test]
+async fn a_bcrypt_imported_user_logs_in_and_is_upgraded_to_argon2id_and_bad_lines_are_reported() {
+    let db = Arc::new(TestDb::new().await);
+    let app = spawn_on(db.clone(), &[]).await;
+    let bcrypt_hash = bcrypt::hash("legacy-Express-password-9", 4).unwrap();
+    let old_argon = {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+        let argon2 =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        argon2
+            .hash_password(
+                b"older-Argon-password-31",
+                &SaltString::generate(&mut rand::rngs::OsRng),
+            )
+            .unwrap()
+            .to_string()
+    };
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4().simple()));
+    let lines = [
+        serde_json::json!({"email": "legacy@example.com", "password_hash": bcrypt_hash, "name": "Legacy"}).to_string(),
+        "{not json".to_owned(),
+        serde_json::json!({"email": "older@example.com", "password_hash": old_argon, "email_verified": true}).to_string(),
+        serde_json::json!({"email": "plain@example.com", "password_hash": "hunter2"}).to_string(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    let out = cli(&db, &["users", "import", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert!(!out.status.success(), "bad lines make the exit non-zero");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["imported"], 2);
+    let failed: Vec<i64> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(failed, vec![2, 4]);
+
+    for (email, password) in [
+        ("legacy@example.com", "legacy-Express-password-9"),
+        ("older@example.com", "older-Argon-password-31"),
+    ] {
+        let login = app.password_grant(email, password, "openid").await;
+        assert_eq!(login.status(), StatusCode::OK, "{email}");
+        let hash: String = db
+            .connect()
+            .await
+            .query_one(
+                "SELECT password_hash FROM users WHERE email = $1",
+                &[&email],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{email} upgraded: {hash}"
+        );
+        let again = app.password_grant(email, password, "openid").await;
+        assert_eq!(
+            again.status(),
+            StatusCode::OK,
+            "{email} logs in with the upgraded hash"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cli_clients_create_prints_the_secret_once_and_it_authenticates() {
+    let db = Arc::new(TestDb::new().await);
+    let app = spawn_on(db.clone(), &[]).await;
+    let out = cli(
+        &db,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "billing",
+            "--grant",
+            "client_credentials",
+            "--audience",
+            "https://billing.example.com",
+            "--scope",
+            "billing.read",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+    assert_eq!(client["public"], false);
+    assert!(secret.len() >= 43);
+
+    let stored: Vec<u8> = db
+        .connect()
+        .await
+        .query_one("SELECT secret_sha256 FROM clients WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored.len(), 32, "only the SHA-256 is stored");
+    assert!(!String::from_utf8_lossy(&stored).contains(secret));
+
+    let token = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::OK);
+
+    let public = cli(
+        &db,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "mobile",
+            "--grant",
+            "refresh_token",
+            "--public",
+        ],
+    );
+    let public: Value = serde_json::from_slice(&public.stdout).unwrap();
+    assert!(public.get("client_secret").is_none());
+
+    let refused = cli(
+        &db,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "bad",
+            "--grant",
+            "client_credentials",
+            "--public",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr)
+        .contains("public client cannot use client_credentials"));
+}
+
+#[tokio::test]
+async fn cli_users_create_reads_the_password_from_stdin_and_applies_the_policy() {
+    use std::io::Write;
+    let db = Arc::new(TestDb::new().await);
+    let app = spawn_on(db.clone(), &[]).await;
+    let run = |password: &'static str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.args([
+            "users",
+            "create",
+            "--email",
+            "gina@example.com",
+            "--password-stdin",
+        ])
+        .env_clear();
+        for (k, v) in cli_env(&db) {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = run("gina1234\n");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12 bytes"));
+    let ok = run("correct-Horse-battery-staple-42\n");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        app.password_grant("gina@example.com", STRONG_PASSWORD, "openid")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

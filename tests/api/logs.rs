@@ -1,0 +1,152 @@
+//! SPEC S10: passwords, tokens and secrets never reach the logs, at any level we ship.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_with, STRONG_PASSWORD};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_and_client_flows() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug,tessera=trace")
+        .with_current_span(true)
+        .with_writer(move || writer.clone())
+        .init();
+    let origin = "https://app.example.com";
+    let app = spawn_with(&[("cors_origins", origin)]).await;
+
+    app.user("ivy@example.com").await;
+    let _ = app
+        .password_grant("ivy@example.com", "Wrong-password-but-long-1", "openid")
+        .await;
+    let grant: Value = app
+        .password_grant("ivy@example.com", STRONG_PASSWORD, "openid email")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = grant["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed: Value = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", &refresh),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let _ = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", &refresh),
+        ])
+        .await;
+    let (id, secret) = app.client(&["client_credentials"], false, false).await;
+    let secret = secret.unwrap();
+    let cc: Value = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let _ = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", "Wrong-secret-value-123"),
+        ])
+        .await;
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let info = app
+        .http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK);
+    let spa = app
+        .http
+        .post(app.url("/api/v1/session"))
+        .header("origin", origin)
+        .json(&serde_json::json!({"email": "ivy@example.com", "password": STRONG_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = spa.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let _ = app
+        .http
+        .post(app.url("/api/v1/session/refresh"))
+        .header("origin", origin)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let _ = app.admin_get("/admin/keys").send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("tokens issued") && logs.contains("request_id"),
+        "the capture saw the flows:\n{logs}"
+    );
+    let cookie_value = cookie.trim_start_matches("tessera_rt=").to_owned();
+    let secrets = [
+        ("password", STRONG_PASSWORD.to_owned()),
+        ("wrong password", "Wrong-password-but-long-1".to_owned()),
+        ("refresh token", refresh),
+        (
+            "rotated refresh token",
+            refreshed["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+        ("cookie refresh token", cookie_value),
+        ("access token", access),
+        ("id token", grant["id_token"].as_str().unwrap().to_owned()),
+        (
+            "client access token",
+            cc["access_token"].as_str().unwrap().to_owned(),
+        ),
+        ("client secret", secret),
+        ("wrong client secret", "Wrong-secret-value-123".to_owned()),
+        ("admin token", crate::helpers::ADMIN_TOKEN.to_owned()),
+    ];
+    for (what, value) in secrets {
+        // also the signature part alone, in case a token is split when logged
+        let fragment = value.rsplit('.').next().unwrap_or(&value).to_owned();
+        assert!(
+            !logs.contains(&value) && !logs.contains(&fragment),
+            "{what} leaked into the logs"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! SPEC S6: the SPA session API with the refresh token in a locked-down cookie.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_with, TestApp, STRONG_PASSWORD};
+
+const ORIGIN: &str = "https://app.example.com";
+
+async fn app() -> TestApp {
+    spawn_with(&[("cors_origins", ORIGIN)]).await
+}
+
+fn refresh_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("tessera_rt="))
+}
+
+async fn login(app: &TestApp, origin: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": "hana@example.com", "password": STRONG_PASSWORD}));
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_and_logout_use_it() {
+    let app = app().await;
+    app.user("hana@example.com").await;
+
+    let response = login(&app, Some(ORIGIN)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        response.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let cookie = refresh_cookie(&response).expect("refresh cookie");
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/api/v1/session",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "never in the body");
+    let access = body["access_token"].as_str().unwrap();
+
+    let me: Value = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "hana@example.com");
+
+    let value = cookie.split(';').next().unwrap().to_owned();
+    let refreshed = app
+        .http
+        .post(app.url("/api/v1/session/refresh"))
+        .header("origin", ORIGIN)
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let rotated = refresh_cookie(&refreshed).unwrap();
+    let rotated_value = rotated.split(';').next().unwrap().to_owned();
+    assert_ne!(rotated_value, value);
+
+    let old = app
+        .http
+        .post(app.url("/api/v1/session/refresh"))
+        .header("origin", ORIGIN)
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.status(),
+        StatusCode::UNAUTHORIZED,
+        "the rotated-out cookie is dead"
+    );
+
+    let logout = app
+        .http
+        .delete(app.url("/api/v1/session"))
+        .header("origin", ORIGIN)
+        .header("cookie", &rotated_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert!(
+        refresh_cookie(&logout).unwrap().contains("Max-Age=0"),
+        "cookie cleared"
+    );
+    let after = app
+        .http
+        .post(app.url("/api/v1/session/refresh"))
+        .header("origin", ORIGIN)
+        .header("cookie", &rotated_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session is over"
+    );
+}
+
+#[tokio::test]
+async fn cookie_endpoints_refuse_a_missing_or_foreign_origin() {
+    let app = app().await;
+    app.user("hana@example.com").await;
+    for origin in [None, Some("https://evil.example.com")] {
+        let response = login(&app, origin).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        assert!(refresh_cookie(&response).is_none());
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "origin_not_allowed"
+        );
+    }
+    let refresh = app
+        .http
+        .post(app.url("/api/v1/session/refresh"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), StatusCode::FORBIDDEN);
+    let logout = app
+        .http
+        .delete(app.url("/api/v1/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_client_that_is_not_first_party_cannot_log_users_in_through_the_spa_api() {
+    let app = app().await;
+    app.user("hana@example.com").await;
+    let (id, _) = app
+        .client(&["password", "refresh_token"], false, false)
+        .await;
+    let response = app.http.post(app.url("/api/v1/session")).header("origin", ORIGIN)
+        .json(&serde_json::json!({"email": "hana@example.com", "password": STRONG_PASSWORD, "client_id": id})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,527 @@
+//! SPEC S4, S5: the token endpoint, offline verification by an independent library,
+//! userinfo, and the OAuth error contract.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, spawn_with, TestApp, STRONG_PASSWORD};
+
+async fn verify_with_pyjwt(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/verify_access_token.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .args([
+            script,
+            &app.url("/.well-known/jwks.json"),
+            token,
+            "http://127.0.0.1:8080",
+            audience,
+            "ES256",
+        ])
+        .output()
+        .await
+        .expect("python3 is needed for interop tests");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if out.status.success() {
+        Ok(serde_json::from_str(&stdout).unwrap())
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+#[tokio::test]
+async fn register_then_login_gives_an_access_token_that_pyjwt_verifies_offline_and_userinfo_returns_the_user(
+) {
+    let app = spawn_app().await;
+    app.user("alice@example.com").await;
+
+    let response = app
+        .password_grant("alice@example.com", STRONG_PASSWORD, "openid email profile")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["pragma"], "no-cache");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(body["refresh_token"].as_str().unwrap().starts_with("tsr_"));
+    let access = body["access_token"].as_str().unwrap();
+
+    let claims = verify_with_pyjwt(&app, access, "http://127.0.0.1:8080")
+        .await
+        .unwrap();
+    assert_eq!(claims["client_id"], "spa");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    assert!(claims["sid"].is_string() && claims["auth_time"].is_i64());
+    assert!(
+        verify_with_pyjwt(&app, access, "https://someone-else.example")
+            .await
+            .is_err(),
+        "wrong aud must fail"
+    );
+
+    let id_token = body["id_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(&base64_part(id_token, 0)).unwrap();
+    assert_eq!(header["alg"], "RS256", "ID tokens default to RS256");
+    let id_claims: Value = serde_json::from_slice(&base64_part(id_token, 1)).unwrap();
+    assert_eq!(id_claims["aud"], "spa");
+    assert_eq!(id_claims["email"], "alice@example.com");
+    assert_eq!(id_claims["sid"], claims["sid"]);
+
+    let info: Value = app
+        .http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], claims["sub"]);
+    assert_eq!(info["email"], "alice@example.com");
+    assert_eq!(info["name"], "Test User");
+}
+
+fn base64_part(token: &str, index: usize) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(index).unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn userinfo_refuses_bad_tokens_with_an_invalid_token_challenge() {
+    let app = spawn_app().await;
+    let missing = app
+        .http
+        .get(app.url("/oauth2/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\""
+    );
+    for token in ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."] {
+        let response = app
+            .http
+            .get(app.url("/oauth2/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
+        assert!(response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""));
+    }
+}
+
+#[tokio::test]
+async fn client_credentials_works_with_basic_and_post_auth_and_refuses_wrong_secrets_and_public_clients(
+) {
+    let app = spawn_app().await;
+    let (id, secret) = app.client(&["client_credentials"], false, false).await;
+    let secret = secret.unwrap();
+
+    let basic = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "api.read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::OK);
+    let body: Value = basic.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let claims = verify_with_pyjwt(
+        &app,
+        body["access_token"].as_str().unwrap(),
+        "https://api.example.com",
+    )
+    .await
+    .unwrap();
+    assert_eq!(claims["sub"], id.as_str());
+    assert_eq!(claims["scope"], "api.read");
+
+    let post = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!(post.status(), StatusCode::OK);
+
+    let wrong = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", "not-the-secret"),
+        ])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+
+    let unknown = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth("c_nobody", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+
+    let public = app
+        .token(&[("grant_type", "client_credentials"), ("client_id", "spa")])
+        .await;
+    assert_eq!(public.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        public.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+
+    let userinfo = app
+        .http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.status(),
+        StatusCode::UNAUTHORIZED,
+        "a client token has no user"
+    );
+}
+
+#[tokio::test]
+async fn password_grant_by_a_client_that_is_not_first_party_is_unauthorized_client() {
+    let app = spawn_app().await;
+    app.user("bob@example.com").await;
+    let (id, secret) = app.client(&["password"], false, false).await;
+    let response = app
+        .token(&[
+            ("grant_type", "password"),
+            ("client_id", &id),
+            ("client_secret", &secret.unwrap()),
+            ("username", "bob@example.com"),
+            ("password", STRONG_PASSWORD),
+        ])
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_byte_identical_errors() {
+    let app = spawn_app().await;
+    app.user("carol@example.com").await;
+    let wrong = app
+        .password_grant("carol@example.com", "Wrong-password-but-long", "openid")
+        .await;
+    let unknown = app
+        .password_grant("nobody@example.com", STRONG_PASSWORD, "openid")
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let (wrong, unknown) = (wrong.bytes().await.unwrap(), unknown.bytes().await.unwrap());
+    assert_eq!(wrong, unknown);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&wrong).unwrap()["error"],
+        "invalid_grant"
+    );
+
+    let origin = [("origin", "http://127.0.0.1:8080")];
+    let login = |email: &'static str, password: &'static str| {
+        let mut request = app
+            .http
+            .post(app.url("/api/v1/session"))
+            .json(&serde_json::json!({"email": email, "password": password}));
+        for (k, v) in origin {
+            request = request.header(k, v);
+        }
+        request.send()
+    };
+    let spa_wrong = login("carol@example.com", "Wrong-password-but-long")
+        .await
+        .unwrap();
+    let spa_unknown = login("nobody@example.com", STRONG_PASSWORD).await.unwrap();
+    assert_eq!(spa_wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        spa_wrong.bytes().await.unwrap(),
+        spa_unknown.bytes().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn refresh_grant_rotates_and_the_old_refresh_token_stops_working() {
+    let app = spawn_app().await;
+    app.user("dave@example.com").await;
+    let first: Value = app
+        .password_grant("dave@example.com", STRONG_PASSWORD, "openid email")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = first["refresh_token"].as_str().unwrap();
+
+    let refreshed = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", old),
+        ])
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let second: Value = refreshed.json().await.unwrap();
+    let new = second["refresh_token"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(second["scope"], "email openid");
+    let sid = |token: &Value| {
+        serde_json::from_slice::<Value>(&base64_part(token["access_token"].as_str().unwrap(), 1))
+            .unwrap()["sid"]
+            .clone()
+    };
+    assert_eq!(sid(&first), sid(&second), "same session");
+
+    let narrower = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", new),
+            ("scope", "openid email profile"),
+        ])
+        .await;
+    assert_eq!(
+        narrower.json::<Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+
+    let other_client = app.client(&["refresh_token"], false, true).await;
+    let stolen = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &other_client.0),
+            ("client_secret", other_client.1.as_deref().unwrap()),
+            ("refresh_token", new),
+        ])
+        .await;
+    assert_eq!(
+        stolen.json::<Value>().await.unwrap()["error"],
+        "invalid_grant",
+        "another client cannot use it"
+    );
+
+    let garbage = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", "tsr_nope"),
+        ])
+        .await;
+    assert_eq!(
+        garbage.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn malformed_token_requests_get_specific_errors_and_change_nothing() {
+    let app = spawn_app().await;
+    let error = |r: reqwest::Response| async move {
+        (
+            r.status(),
+            r.json::<Value>().await.unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+
+    let missing = app.token(&[("client_id", "spa")]).await;
+    assert_eq!(
+        error(missing).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let unknown = app
+        .token(&[("grant_type", "authorization_code"), ("client_id", "spa")])
+        .await;
+    assert_eq!(
+        error(unknown).await,
+        (StatusCode::BAD_REQUEST, "unsupported_grant_type".into())
+    );
+    let duplicate = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&grant_type=password&client_id=spa")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error(duplicate).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let json = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .json(&serde_json::json!({"grant_type": "password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let not_utf8 = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&client_id=spa&username=%ff%fe")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error(not_utf8).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let long = "x".repeat(5000);
+    let oversized = app
+        .token(&[
+            ("grant_type", "password"),
+            ("client_id", "spa"),
+            ("username", &long),
+            ("password", "x"),
+        ])
+        .await;
+    assert_eq!(
+        error(oversized).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let malformed_email = app
+        .password_grant("not-an-email", STRONG_PASSWORD, "openid")
+        .await;
+    assert_eq!(
+        error(malformed_email).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let huge = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=".to_owned() + &"x".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let bad_scope = app
+        .password_grant("x@example.com", STRONG_PASSWORD, "openid admin")
+        .await;
+    assert_eq!(
+        error(bad_scope).await,
+        (StatusCode::BAD_REQUEST, "invalid_scope".into())
+    );
+
+    let users: i64 = app
+        .db
+        .connect()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 0);
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_503_with_retry_after_at_once() {
+    let app = spawn_with(&[
+        ("hash_workers", "1"),
+        ("hash_queue", "1"),
+        ("argon2_memory_kib", "65536"),
+        ("argon2_iterations", "4"),
+    ])
+    .await;
+    let started = std::time::Instant::now();
+    let requests = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            let begun = std::time::Instant::now();
+            let response = app
+                .password_grant(&format!("u{i}@example.com"), STRONG_PASSWORD, "openid")
+                .await;
+            (
+                response.status(),
+                response.headers().get("retry-after").cloned(),
+                begun.elapsed(),
+            )
+        }
+    });
+    let results = futures_util::future::join_all(requests).await;
+    let shed: Vec<_> = results
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    let served: Vec<_> = results
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::BAD_REQUEST)
+        .collect();
+    assert!(!shed.is_empty(), "some requests must be shed: {results:?}");
+    assert!(
+        !served.is_empty(),
+        "some requests must be served: {results:?}"
+    );
+    assert!(
+        shed.iter().all(|(_, retry, _)| retry.is_some()),
+        "503 carries Retry-After"
+    );
+    let slowest_served = served.iter().map(|(_, _, t)| *t).max().unwrap();
+    let fastest_shed = shed.iter().map(|(_, _, t)| *t).min().unwrap();
+    assert!(
+        fastest_shed < slowest_served,
+        "shedding does not wait for a hash ({fastest_shed:?} vs {slowest_served:?}, total {:?})",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn discovery_lists_the_token_endpoint_grants_and_auth_methods() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
+    assert_eq!(
+        doc["userinfo_endpoint"],
+        "http://127.0.0.1:8080/oauth2/userinfo"
+    );
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["password", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+}
