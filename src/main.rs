@@ -226,7 +226,7 @@ async fn stores(settings: &Settings) -> Result<Stores, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    Ok(Stores::new(backends.pg, redis))
+    Ok(Stores::new(backends.pg, redis, std::time::Duration::ZERO))
 }
 
 async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), String> {

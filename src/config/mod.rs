@@ -49,6 +49,7 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub refresh_idle_ttl: Duration,
     pub refresh_absolute_ttl: Duration,
+    pub client_cache_ttl: Duration,
 }
 
 /// Password hashing and policy (SPEC S7).
@@ -164,6 +165,7 @@ impl Settings {
             },
             refresh_idle_ttl: p.seconds("refresh_idle_ttl", 7 * 86_400, 60, 365 * 86_400),
             refresh_absolute_ttl: p.seconds("refresh_absolute_ttl", 30 * 86_400, 60, 365 * 86_400),
+            client_cache_ttl: p.seconds("client_cache_ttl", 5, 0, 300),
             issuer: issuer.unwrap_or_default(),
             signing_algs,
             signing_alg,

@@ -55,14 +55,23 @@ pub enum StartupError {
 }
 
 impl Stores {
-    /// The production backends: Postgres for durable data, Redis for sessions.
-    pub fn new(pg: PgStore, redis: RedisStore) -> Self {
+    /// The production backends: Postgres for durable data, Redis for sessions; client
+    /// lookups cached for `client_cache_ttl` (zero: not cached).
+    pub fn new(pg: PgStore, redis: RedisStore, client_cache_ttl: std::time::Duration) -> Self {
         let pg = Arc::new(pg);
         let redis = Arc::new(redis);
+        let clients: Arc<dyn crate::store::ClientStore> = if client_cache_ttl.is_zero() {
+            pg.clone()
+        } else {
+            Arc::new(crate::store::cache::CachedClients::new(
+                pg.clone(),
+                client_cache_ttl,
+            ))
+        };
         Stores {
             keys: pg.clone(),
             users: pg.clone(),
-            clients: pg.clone(),
+            clients,
             families: redis.clone(),
             audit: pg.clone(),
             health: vec![pg, redis],
@@ -141,7 +150,7 @@ impl Application {
         )
         .await?;
         let keyring = backends.keyring(&settings, clock.clone(), true).await?;
-        let stores = Stores::new(backends.pg, redis);
+        let stores = Stores::new(backends.pg, redis, settings.client_cache_ttl);
         let hasher = PasswordHasher::start(
             settings.password.hash,
             settings.hash_workers(),

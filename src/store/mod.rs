@@ -1,6 +1,7 @@
 //! Storage traits between domain logic and the backends (lldap style): a second backend
 //! (the planned embedded mode) is a second `impl`, not `if`s across the code.
 
+pub mod cache;
 pub mod postgres;
 pub mod redis;
 

@@ -525,3 +525,40 @@ async fn discovery_lists_the_token_endpoint_grants_and_auth_methods() {
         serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
     );
 }
+
+#[tokio::test]
+async fn a_client_changed_elsewhere_is_seen_once_the_client_cache_ttl_has_passed() {
+    let app = spawn_with(&[("client_cache_ttl", "1")]).await;
+    let (id, secret) = app.client(&["client_credentials"], false, false).await;
+    let secret = secret.unwrap();
+    let ok = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    // another instance (or an operator) deletes the client directly in the database
+    app.db
+        .connect()
+        .await
+        .execute("DELETE FROM clients WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    let after = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "the cached client must expire"
+    );
+}

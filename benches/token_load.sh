@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Password logins/s against the raw argon2id verification rate measured in the same run,
+# and client_credentials tokens/s (ES256) on keep-alive connections.
+#   bash benches/token_load.sh [duration_seconds]
+# Needs wrk (installed from Debian if missing), PostgreSQL and Redis (scripts/services).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bash scripts/services
+cargo build --release --quiet --bin tessera --example hash_rate
+
+DB=tessera_bench_$$
+psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
+WORK=$(mktemp -d)
+cleanup() {
+  kill "${TPID:-}" 2>/dev/null || true; wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
+  TESSERA_REDIS_PREFIX="bench$$:" TESSERA_KEK="$(openssl rand -base64 32)" \
+  TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 TESSERA_LOG=warn \
+  TESSERA_HASH_QUEUE=256
+./target/release/tessera serve >"$WORK/tessera.log" 2>&1 &
+TPID=$!
+for _ in $(seq 1 100); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.2; done
+
+PASSWORD=correct-Horse-battery-staple-42
+curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
+  -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}"
+CLIENT=$(./target/release/tessera clients create --name bench --grant client_credentials)
+ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
+SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
+
+cat >"$WORK/login.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "grant_type=password&client_id=spa&scope=openid&username=bench%40example.com&password=$PASSWORD"
+LUA
+cat >"$WORK/cc.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
+wrk.body = "grant_type=client_credentials"
+LUA
+ok_rate() { # wrk output file -> successful requests per second
+  python3 - "$1" "$DURATION" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+total = int(re.search(r"(\d+) requests in", text).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f}")
+PY
+}
+
+echo "== raw argon2id (same parameters, one thread per core)" >&2
+RAW=$(./target/release/examples/hash_rate "$DURATION" | tee /dev/stderr | sed 's/.*per_second=//')
+echo "== password grant logins" >&2
+wrk -t2 -c8 -d"${DURATION}s" --latency -s "$WORK/login.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/login.txt"
+grep -E "Requests/sec|Non-2xx|  50%|  99%" "$WORK/login.txt" >&2 || true
+LOGINS=$(ok_rate "$WORK/login.txt")
+echo "== client_credentials" >&2
+wrk -t1 -c64 -d"${DURATION}s" --latency -s "$WORK/cc.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/cc.txt"
+grep -E "Requests/sec|Non-2xx|  50%|  99%" "$WORK/cc.txt" >&2 || true
+CC=$(ok_rate "$WORK/cc.txt")
+
+echo
+echo "raw_argon2_per_s=$RAW logins_per_s=$LOGINS ratio=$(python3 -c "print(f'{$LOGINS/$RAW:.3f}')")"
+echo "client_credentials_per_s=$CC"
