@@ -77,3 +77,44 @@ pub fn user_claims(req: &HttpRequest, state: &AppState) -> Result<AccessClaims, 
     }
     Ok(claims)
 }
+
+/// Errors of resource endpoints that need the token's user.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    #[error(transparent)]
+    Bearer(#[from] BearerError),
+    #[error(transparent)]
+    Api(#[from] crate::error::ApiError),
+}
+
+impl ResponseError for ResourceError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Bearer(e) => e.status_code(),
+            Self::Api(e) => e.status_code(),
+        }
+    }
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Bearer(e) => e.error_response(),
+            Self::Api(e) => e.error_response(),
+        }
+    }
+}
+
+/// The verified claims and the user they belong to (a deleted user's token is invalid).
+pub async fn token_user(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
+    let claims = user_claims(req, state)?;
+    let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
+    let user = state
+        .stores
+        .users
+        .find_user(id)
+        .await
+        .map_err(crate::error::ApiError::from)?
+        .ok_or(BearerError::Invalid)?;
+    Ok((claims, user))
+}

@@ -4,9 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::account::Account;
-use super::bearer::{user_claims, BearerError};
-use super::userinfo::UserInfoError;
-use crate::error::ApiError;
+use super::bearer::{token_user, ResourceError};
 use crate::startup::AppState;
 
 /// The account of the access token's user.
@@ -18,16 +16,8 @@ use crate::startup::AppState;
 pub async fn me(
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, UserInfoError> {
-    let claims = user_claims(&req, &state)?;
-    let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
-    let user = state
-        .stores
-        .users
-        .find_user(id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(BearerError::Invalid)?;
+) -> Result<HttpResponse, ResourceError> {
+    let (_, user) = token_user(&req, &state).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Account::from(user)))

@@ -5,8 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::bearer::{user_claims, BearerError};
-use crate::error::ApiError;
+use super::bearer::{token_user, ResourceError};
 use crate::startup::AppState;
 
 /// Standard claims; `email*` with scope `email`, `name` with scope `profile`.
@@ -21,29 +20,6 @@ pub struct UserInfo {
     pub name: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UserInfoError {
-    #[error(transparent)]
-    Bearer(#[from] BearerError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-}
-
-impl actix_web::ResponseError for UserInfoError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        match self {
-            Self::Bearer(e) => e.status_code(),
-            Self::Api(e) => e.status_code(),
-        }
-    }
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Bearer(e) => e.error_response(),
-            Self::Api(e) => e.error_response(),
-        }
-    }
-}
-
 /// The user behind a bearer access token.
 #[utoipa::path(get, path = "/oauth2/userinfo", tag = "oauth2",
     security(("bearer" = [])),
@@ -53,16 +29,8 @@ impl actix_web::ResponseError for UserInfoError {
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, UserInfoError> {
-    let claims = user_claims(&req, &state)?;
-    let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
-    let user = state
-        .stores
-        .users
-        .find_user(id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(BearerError::Invalid)?;
+) -> Result<HttpResponse, ResourceError> {
+    let (claims, user) = token_user(&req, &state).await?;
     let (email, profile) = (claims.has_scope("email"), claims.has_scope("profile"));
     let info = UserInfo {
         sub: claims.sub,
@@ -84,6 +52,6 @@ pub async fn userinfo(
 pub async fn userinfo_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, UserInfoError> {
+) -> Result<HttpResponse, ResourceError> {
     userinfo(req, state).await
 }
