@@ -9,6 +9,7 @@ pub mod error;
 pub mod grants;
 pub mod http;
 pub mod manage;
+pub mod revocation;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -50,6 +50,7 @@ pub struct Settings {
     pub refresh_idle_ttl: Duration,
     pub refresh_absolute_ttl: Duration,
     pub client_cache_ttl: Duration,
+    pub refresh_grace: Duration,
 }
 
 /// Password hashing and policy (SPEC S7).
@@ -166,6 +167,7 @@ impl Settings {
             refresh_idle_ttl: p.seconds("refresh_idle_ttl", 7 * 86_400, 60, 365 * 86_400),
             refresh_absolute_ttl: p.seconds("refresh_absolute_ttl", 30 * 86_400, 60, 365 * 86_400),
             client_cache_ttl: p.seconds("client_cache_ttl", 5, 0, 300),
+            refresh_grace: p.seconds("refresh_grace", 10, 0, 300),
             issuer: issuer.unwrap_or_default(),
             signing_algs,
             signing_alg,

@@ -186,6 +186,7 @@ pub async fn start_session(
         created_at: now,
         absolute_expiry: now + state.settings.refresh_absolute_ttl.as_secs() as i64,
     };
+    // the family is stored either way: it is the session that revokes its access tokens
     let token = if client.allows(crate::domain::GrantType::RefreshToken) {
         let token =
             refresh::issue(&family.id).ok_or_else(|| anyhow::anyhow!("family id malformed"))?;
@@ -193,10 +194,16 @@ pub async fn start_session(
         state
             .stores
             .families
-            .create_family(&family, &token.sha256, idle)
+            .create_family(&family, Some(&token.sha256), idle)
             .await?;
         Some(token)
     } else {
+        let ttl = (access_ttl(state, client) + state.settings.clock_leeway).as_secs() as i64;
+        state
+            .stores
+            .families
+            .create_family(&family, None, ttl)
+            .await?;
         None
     };
     user_tokens(state, client, user, scope, &family, token.as_ref())

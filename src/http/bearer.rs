@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::ErrorBody;
 use crate::startup::AppState;
-use crate::tokens::{verify_access_token, AccessClaims};
+use crate::tokens::AccessClaims;
 
 /// Why a bearer request was refused (RFC 6750 §3).
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +50,11 @@ impl ResponseError for BearerError {
     }
 }
 
-/// Verifies the `Authorization: Bearer` token of a user (tokens with a session).
-pub fn user_claims(req: &HttpRequest, state: &AppState) -> Result<AccessClaims, BearerError> {
+/// The active (verified and not revoked) bearer token of a user.
+pub async fn user_claims(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<AccessClaims, ResourceError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -65,15 +68,12 @@ pub fn user_claims(req: &HttpRequest, state: &AppState) -> Result<AccessClaims, 
         })
         .map(str::trim)
         .ok_or(BearerError::Invalid)?;
-    let now = state.clock.now().unix_timestamp();
-    let leeway = state.settings.clock_leeway.as_secs() as i64;
-    let claims = verify_access_token(&state.keyring, &state.settings.issuer, leeway, token, now)
-        .map_err(|reason| {
-            tracing::info!(%reason, "bearer token refused");
-            BearerError::Invalid
-        })?;
+    let claims = crate::revocation::active_access_token(state, token)
+        .await
+        .map_err(crate::error::ApiError::from)?
+        .ok_or(BearerError::Invalid)?;
     if claims.sid.is_none() {
-        return Err(BearerError::NotAUser);
+        return Err(BearerError::NotAUser.into());
     }
     Ok(claims)
 }
@@ -107,7 +107,7 @@ pub async fn token_user(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
-    let claims = user_claims(req, state)?;
+    let claims = user_claims(req, state).await?;
     let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
     let user = state
         .stores

@@ -10,6 +10,7 @@ mod form;
 pub mod health;
 pub mod me;
 pub mod openapi;
+pub mod revoke;
 pub mod session;
 pub mod token;
 pub mod userinfo;
@@ -120,6 +121,8 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
         web::scope("/oauth2")
             .wrap(cors::allowlist(settings))
             .route("/token", web::post().to(token::token))
+            .route("/revoke", web::post().to(revoke::revoke))
+            .route("/introspect", web::post().to(revoke::introspect))
             .route("/userinfo", web::get().to(userinfo::userinfo))
             .route("/userinfo", web::post().to(userinfo::userinfo_post)),
     )

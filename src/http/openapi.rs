@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, admin, cors, health, me, session, token, userinfo, wellknown};
+use super::{account, admin, cors, health, me, revoke, session, token, userinfo, wellknown};
 use crate::startup::AppState;
 
 #[derive(OpenApi)]
@@ -24,6 +24,8 @@ use crate::startup::AppState;
         wellknown::authorization_server_metadata,
         openapi_json,
         token::token,
+        revoke::revoke,
+        revoke::introspect,
         userinfo::userinfo,
         userinfo::userinfo_post,
         account::register,

@@ -139,7 +139,15 @@ pub async fn refresh(
     let cookie = req
         .cookie(COOKIE)
         .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
-    match grants::refresh_token::rotate(&state, None, cookie.value(), None).await {
+    match grants::refresh_token::rotate(
+        &state,
+        None,
+        cookie.value(),
+        None,
+        super::token::peer_ip(&req),
+    )
+    .await
+    {
         Ok(tokens) => Ok(respond(&state, tokens)),
         Err(crate::error::OAuthError::InvalidGrant(_)) => {
             Err(ApiError::Unauthorized { realm: "tessera" })
@@ -159,11 +167,15 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_allowed_origin(&req, &state)?;
+    // the presented access token (if any) stops working now, not at its expiry
+    if let Ok(claims) = super::bearer::user_claims(&req, &state).await {
+        crate::revocation::blocklist(&state, &claims).await?;
+    }
     if let Some((family_id, hash)) = req.cookie(COOKIE).and_then(|c| refresh::parse(c.value())) {
         if state
             .stores
             .families
-            .revoke_family(&family_id, Some(&hash))
+            .revoke_family(&family_id, Some(&hash), None)
             .await?
         {
             tracing::info!(sid = %family_id, "session ended");

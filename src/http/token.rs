@@ -31,6 +31,11 @@ pub struct TokenRequest {
     client_secret: Option<String>,
 }
 
+/// The client's IP for the audit trail (socket peer; proxy headers come with issue 6).
+pub fn peer_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
 /// Issues tokens.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
@@ -74,7 +79,8 @@ pub async fn token(
         "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
         "refresh_token" => {
             let presented = form.require("refresh_token")?.to_owned();
-            grants::refresh_token::rotate(&state, Some(&client), &presented, scope).await?
+            grants::refresh_token::rotate(&state, Some(&client), &presented, scope, peer_ip(&req))
+                .await?
         }
         _ => return Err(OAuthError::UnsupportedGrantType),
     };

@@ -73,6 +73,7 @@ impl Stores {
             users: pg.clone(),
             clients,
             families: redis.clone(),
+            revocations: redis.clone(),
             audit: pg.clone(),
             health: vec![pg, redis],
         }

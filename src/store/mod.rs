@@ -85,6 +85,9 @@ pub trait KeyStore: Send + Sync {
 pub struct AuditEvent {
     pub event_type: &'static str,
     pub actor: Option<String>,
+    pub user_id: Option<uuid::Uuid>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
     pub outcome: &'static str,
     pub detail: Value,
 }
@@ -168,36 +171,79 @@ pub struct Family {
 pub enum Rotation {
     /// The presented token was current; it is retired and `next` is current now.
     Rotated(Family),
-    /// Unknown, expired, revoked, or not the current token.
+    /// The presented token was retired within the grace window: answer with the token that
+    /// rotation issued (sealed under the KEK).
+    Grace(Family, String),
+    /// An older token of this family was presented: the family is gone.
+    Reused(Family),
+    /// Unknown, expired, revoked, foreign, or not a token of this family.
     Rejected,
+}
+
+/// One refresh request's parameters for `FamilyStore::rotate`.
+#[derive(Debug)]
+pub struct RotateRequest<'a> {
+    pub family_id: &'a str,
+    pub presented: &'a [u8; 32],
+    pub next: &'a [u8; 32],
+    /// The next token sealed under the KEK, kept only for the grace window.
+    pub sealed_next: &'a str,
+    /// The client that must own the family (`None`: any).
+    pub client_id: Option<&'a str>,
+    pub now: i64,
+    pub idle_ttl_secs: i64,
+    pub grace_secs: i64,
 }
 
 #[async_trait]
 pub trait FamilyStore: Send + Sync {
-    /// Stores a new family whose current refresh token hashes to `current`.
+    /// Stores a new family; `current` is its refresh token's hash (`None`: a session
+    /// without refresh tokens, kept for `ttl_secs` so its access tokens can be revoked).
     async fn create_family(
         &self,
         family: &Family,
-        current: &[u8; 32],
-        idle_ttl_secs: i64,
+        current: Option<&[u8; 32]>,
+        ttl_secs: i64,
     ) -> Result<(), StoreError>;
-    /// Atomically checks `presented` (and, if given, the owning client) against the family
-    /// and makes `next` current.
-    async fn rotate(
-        &self,
-        family_id: &str,
-        presented: &[u8; 32],
-        next: &[u8; 32],
-        client_id: Option<&str>,
-        now: i64,
-        idle_ttl_secs: i64,
-    ) -> Result<Rotation, StoreError>;
-    /// Ends the family; with `presented`, only if that is its current or just-retired token.
+    /// Atomically checks the presented token against the family and rotates, answers a
+    /// retry within the grace window, or detects reuse and deletes the family.
+    async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
+    /// Ends the family; with `presented`, only if it is a token of this family (current or
+    /// retired); with `client_id`, only if that client owns it.
     async fn revoke_family(
         &self,
         family_id: &str,
         presented: Option<&[u8; 32]>,
+        client_id: Option<&str>,
     ) -> Result<bool, StoreError>;
+    /// The family, if it is alive.
+    async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError>;
+    /// Whether `hash` is the family's current refresh token.
+    async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError>;
+}
+
+/// What is known about an access token's revocation (SPEC S4), read in one round trip.
+#[derive(Debug, Default)]
+pub struct TokenState {
+    pub blocklisted: bool,
+    /// For user tokens: whether the session (refresh family) still exists.
+    pub session_alive: Option<bool>,
+    /// Tokens of this user issued before this time (Unix s) are invalid.
+    pub cutoff: Option<i64>,
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Blocklists an access token's `jti` for the rest of its lifetime.
+    async fn blocklist(&self, jti: &str, ttl_secs: i64) -> Result<(), StoreError>;
+    /// Invalidates every access token of `user` issued before `at` (O(1)).
+    async fn set_cutoff(&self, user: uuid::Uuid, at: i64, ttl_secs: i64) -> Result<(), StoreError>;
+    async fn token_state(
+        &self,
+        jti: &str,
+        sid: Option<&str>,
+        user: Option<uuid::Uuid>,
+    ) -> Result<TokenState, StoreError>;
 }
 
 /// The backends the application talks to, behind their traits.
@@ -207,6 +253,7 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub clients: Arc<dyn ClientStore>,
     pub families: Arc<dyn FamilyStore>,
+    pub revocations: Arc<dyn RevocationStore>,
     pub audit: Arc<dyn AuditStore>,
     pub health: Vec<Arc<dyn Ping>>,
 }

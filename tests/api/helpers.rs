@@ -303,12 +303,23 @@ pub fn cli_env(db: &TestDb) -> Vec<(&'static str, String)> {
 /// A loopback TCP proxy to a backend, which a test can cut to simulate an outage.
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
     pub async fn to(upstream: std::net::SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::listen("127.0.0.1:0".parse().unwrap(), upstream).await
+    }
+
+    /// Listens again on the same address after `cut` (the backend "comes back").
+    pub async fn restart(self) -> Self {
+        self.cut();
+        Self::listen(self.addr, self.upstream).await
+    }
+
+    async fn listen(at: std::net::SocketAddr, upstream: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(at).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
@@ -320,7 +331,11 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, task }
+        Proxy {
+            addr,
+            upstream,
+            task,
+        }
     }
 
     /// Stops accepting and drops every open connection.

@@ -12,5 +12,6 @@ mod helpers;
 mod keys;
 mod logs;
 mod openapi;
+mod rotation;
 mod session;
 mod tokens;

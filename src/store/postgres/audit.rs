@@ -12,8 +12,8 @@ impl AuditStore for PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO audit_events (at, event_type, actor, outcome, detail) VALUES ($1, $2, $3, $4, $5)",
-                &[&at, &event.event_type, &event.actor, &event.outcome, &event.detail],
+                "INSERT INTO audit_events (at, event_type, actor, user_id, client_id, ip, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&at, &event.event_type, &event.actor, &event.user_id, &event.client_id, &event.ip, &event.outcome, &event.detail],
             )
             .await
             .map_err(unavailable)?;

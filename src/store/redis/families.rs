@@ -1,11 +1,14 @@
-//! Refresh-token families in Redis (SPEC S4): one hash per family under a `{family id}`
-//! hash tag, so every key a script touches lands in one Redis Cluster slot. Only SHA-256
-//! digests of refresh tokens are stored.
+//! Refresh-token families and revocation state in Redis (SPEC S4). A family is a hash plus
+//! a set of retired token hashes, both under a `{family id}` hash tag, so each script
+//! touches one Redis Cluster slot. Only SHA-256 digests of refresh tokens are stored; the
+//! token a rotation issued is kept sealed under the KEK for the grace window only.
 
 use async_trait::async_trait;
 
 use super::{unavailable, RedisStore};
-use crate::store::{Family, FamilyStore, Rotation, StoreError};
+use crate::store::{
+    Family, FamilyStore, RevocationStore, RotateRequest, Rotation, StoreError, TokenState,
+};
 
 static ROTATE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(include_str!("rotate.lua")));
@@ -16,6 +19,32 @@ impl RedisStore {
     fn family_key(&self, family_id: &str) -> String {
         self.key(&["fam", &format!("{{{family_id}}}")])
     }
+
+    fn retired_key(&self, family_id: &str) -> String {
+        self.key(&["fam", &format!("{{{family_id}}}"), "retired"])
+    }
+}
+
+/// Parses the family fields a script returns after its status.
+fn family_from(family_id: &str, fields: &[String]) -> Result<Family, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("family {family_id}: {what}"));
+    let [user_id, client_id, scope, auth_time, amr, created_at, abs_exp, ..] = fields else {
+        return Err(corrupt("short reply"));
+    };
+    Ok(Family {
+        id: family_id.to_owned(),
+        user_id: user_id.parse().map_err(|_| corrupt("user_id"))?,
+        client_id: client_id.clone(),
+        scope: scope.clone(),
+        auth_time: auth_time.parse().map_err(|_| corrupt("auth_time"))?,
+        amr: amr
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        created_at: created_at.parse().map_err(|_| corrupt("created_at"))?,
+        absolute_expiry: abs_exp.parse().map_err(|_| corrupt("abs_exp"))?,
+    })
 }
 
 #[async_trait]
@@ -23,11 +52,11 @@ impl FamilyStore for RedisStore {
     async fn create_family(
         &self,
         family: &Family,
-        current: &[u8; 32],
-        idle_ttl_secs: i64,
+        current: Option<&[u8; 32]>,
+        ttl_secs: i64,
     ) -> Result<(), StoreError> {
         let key = self.family_key(&family.id);
-        let ttl = idle_ttl_secs
+        let ttl = ttl_secs
             .min(family.absolute_expiry - family.created_at)
             .max(1);
         let mut conn = self.connection();
@@ -44,7 +73,7 @@ impl FamilyStore for RedisStore {
                     ("created_at", family.created_at.to_string()),
                     ("abs_exp", family.absolute_expiry.to_string()),
                     ("last_used", family.created_at.to_string()),
-                    ("current", hex::encode(current)),
+                    ("current", current.map(hex::encode).unwrap_or_default()),
                 ],
             )
             .ignore()
@@ -55,63 +84,143 @@ impl FamilyStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn rotate(
-        &self,
-        family_id: &str,
-        presented: &[u8; 32],
-        next: &[u8; 32],
-        client_id: Option<&str>,
-        now: i64,
-        idle_ttl_secs: i64,
-    ) -> Result<Rotation, StoreError> {
+    async fn rotate(&self, r: RotateRequest<'_>) -> Result<Rotation, StoreError> {
         let mut conn = self.connection();
         let reply: Vec<String> = ROTATE
-            .key(self.family_key(family_id))
-            .arg(hex::encode(presented))
-            .arg(hex::encode(next))
-            .arg(now)
-            .arg(idle_ttl_secs)
-            .arg(client_id.unwrap_or_default())
+            .key(self.family_key(r.family_id))
+            .key(self.retired_key(r.family_id))
+            .arg(hex::encode(r.presented))
+            .arg(hex::encode(r.next))
+            .arg(r.now)
+            .arg(r.idle_ttl_secs)
+            .arg(r.client_id.unwrap_or_default())
+            .arg(r.grace_secs)
+            .arg(r.sealed_next)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        match reply.as_slice() {
-            [status, user_id, client_id, scope, auth_time, amr, created_at, abs_exp]
-                if status == "rotated" =>
-            {
-                let corrupt =
-                    |what: &str| StoreError::Corrupt(format!("family {family_id}: {what}"));
-                Ok(Rotation::Rotated(Family {
-                    id: family_id.to_owned(),
-                    user_id: user_id.parse().map_err(|_| corrupt("user_id"))?,
-                    client_id: client_id.clone(),
-                    scope: scope.clone(),
-                    auth_time: auth_time.parse().map_err(|_| corrupt("auth_time"))?,
-                    amr: amr
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    created_at: created_at.parse().map_err(|_| corrupt("created_at"))?,
-                    absolute_expiry: abs_exp.parse().map_err(|_| corrupt("abs_exp"))?,
-                }))
-            }
-            _ => Ok(Rotation::Rejected),
-        }
+        let Some((status, fields)) = reply.split_first() else {
+            return Ok(Rotation::Rejected);
+        };
+        Ok(match status.as_str() {
+            "rotated" => Rotation::Rotated(family_from(r.family_id, fields)?),
+            "grace" => Rotation::Grace(
+                family_from(r.family_id, fields)?,
+                fields.get(7).cloned().unwrap_or_default(),
+            ),
+            "reused" => Rotation::Reused(family_from(r.family_id, fields)?),
+            _ => Rotation::Rejected,
+        })
     }
 
     async fn revoke_family(
         &self,
         family_id: &str,
         presented: Option<&[u8; 32]>,
+        client_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut conn = self.connection();
         let revoked: i64 = REVOKE
             .key(self.family_key(family_id))
+            .key(self.retired_key(family_id))
             .arg(presented.map(hex::encode).unwrap_or_default())
+            .arg(client_id.unwrap_or_default())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(revoked == 1)
+    }
+
+    async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {
+        let mut conn = self.connection();
+        let names = [
+            "user_id",
+            "client_id",
+            "scope",
+            "auth_time",
+            "amr",
+            "created_at",
+            "abs_exp",
+        ];
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.family_key(family_id))
+            .arg(&names[..])
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match values.into_iter().collect::<Option<Vec<String>>>() {
+            Some(fields) => family_from(family_id, &fields).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self
+            .current_hash(family_id)
+            .await?
+            .is_some_and(|c| c == hex::encode(hash)))
+    }
+}
+
+impl RedisStore {
+    async fn current_hash(&self, family_id: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("HGET")
+            .arg(self.family_key(family_id))
+            .arg("current")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn blocklist(&self, jti: &str, ttl_secs: i64) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("SET")
+            .arg(self.key(&["bl", jti]))
+            .arg(1)
+            .arg("EX")
+            .arg(ttl_secs.max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_cutoff(&self, user: uuid::Uuid, at: i64, ttl_secs: i64) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("SET")
+            .arg(self.key(&["cutoff", &user.to_string()]))
+            .arg(at)
+            .arg("EX")
+            .arg(ttl_secs.max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn token_state(
+        &self,
+        jti: &str,
+        sid: Option<&str>,
+        user: Option<uuid::Uuid>,
+    ) -> Result<TokenState, StoreError> {
+        // separate commands in one pipeline: keys in different slots stay Cluster-safe
+        let mut pipe = redis::pipe();
+        pipe.exists(self.key(&["bl", jti]));
+        pipe.exists(self.family_key(sid.unwrap_or("-")));
+        pipe.get(self.key(&[
+            "cutoff",
+            &user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
+        ]));
+        let mut conn = self.connection();
+        let (blocklisted, alive, cutoff): (bool, bool, Option<i64>) =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(TokenState {
+            blocklisted,
+            session_alive: sid.map(|_| alive),
+            cutoff: user.and(cutoff),
+        })
     }
 }

@@ -1,0 +1,123 @@
+//! Token revocation and status (SPEC S4, S5): RFC 7009 revocation, RFC 7662 introspection,
+//! and the check every resource endpoint makes: an access token is active only if its
+//! signature, type, issuer and times verify, its `jti` is not blocklisted, its session
+//! (refresh family) still exists, and it was issued after its user's cutoff.
+
+use serde_json::{json, Value};
+
+use crate::domain::Client;
+use crate::error::OAuthError;
+use crate::startup::AppState;
+use crate::store::StoreError;
+use crate::tokens::{refresh, verify_access_token, AccessClaims};
+
+/// The claims of an active access token, or `None` if it is invalid or revoked.
+pub async fn active_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<AccessClaims>, StoreError> {
+    let now = state.clock.now().unix_timestamp();
+    let leeway = state.settings.clock_leeway.as_secs() as i64;
+    let claims =
+        match verify_access_token(&state.keyring, &state.settings.issuer, leeway, token, now) {
+            Ok(claims) => claims,
+            Err(reason) => {
+                tracing::debug!(%reason, "access token refused");
+                return Ok(None);
+            }
+        };
+    let user = claims
+        .sid
+        .as_ref()
+        .and_then(|_| claims.sub.parse::<uuid::Uuid>().ok());
+    let status = state
+        .stores
+        .revocations
+        .token_state(&claims.jti, claims.sid.as_deref(), user)
+        .await?;
+    let revoked = status.blocklisted
+        || status.session_alive == Some(false)
+        || status.cutoff.is_some_and(|cutoff| claims.iat < cutoff);
+    Ok((!revoked).then_some(claims))
+}
+
+/// Blocklists an access token for the rest of its lifetime.
+pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), StoreError> {
+    let remaining = claims.exp + state.settings.clock_leeway.as_secs() as i64
+        - state.clock.now().unix_timestamp();
+    if remaining > 0 {
+        state
+            .stores
+            .revocations
+            .blocklist(&claims.jti, remaining)
+            .await?;
+    }
+    Ok(())
+}
+
+/// RFC 7009: revokes a refresh token (its whole family) or an access token (its `jti`)
+/// if `client` owns it; anything else is silently accepted.
+pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
+    if let Some((family_id, hash)) = refresh::parse(token) {
+        if state
+            .stores
+            .families
+            .revoke_family(&family_id, Some(&hash), Some(client.id.as_str()))
+            .await?
+        {
+            tracing::info!(sid = %family_id, client_id = %client.id, "refresh token family revoked");
+        }
+        return Ok(());
+    }
+    if let Some(claims) = active_access_token(state, token).await? {
+        if claims.client_id == client.id.as_str() {
+            blocklist(state, &claims).await?;
+            tracing::info!(jti = %claims.jti, client_id = %client.id, "access token revoked");
+        }
+    }
+    Ok(())
+}
+
+/// RFC 7662: the token's status; claims only for an active access token, or for a
+/// refresh token of the asking client.
+pub async fn introspect(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Value, OAuthError> {
+    let inactive = json!({ "active": false });
+    if let Some((family_id, _)) = refresh::parse(token) {
+        let Some(family) = state.stores.families.find_family(&family_id).await? else {
+            return Ok(inactive);
+        };
+        // a retired token of a live family is not active: rotation would treat it as reuse
+        let current = refresh_is_current(state, &family_id, token).await?;
+        if family.client_id != client.id.as_str() || !current {
+            return Ok(inactive);
+        }
+        return Ok(json!({
+            "active": true, "token_type": "refresh_token", "client_id": family.client_id, "sub": family.user_id.to_string(),
+            "scope": family.scope, "exp": family.absolute_expiry, "iat": family.created_at, "iss": state.settings.issuer, "sid": family.id,
+        }));
+    }
+    let Some(claims) = active_access_token(state, token).await? else {
+        return Ok(inactive);
+    };
+    let mut body = serde_json::to_value(&claims).map_err(|e| OAuthError::Server(e.into()))?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("active".into(), Value::Bool(true));
+        map.insert("token_type".into(), Value::String("Bearer".into()));
+    }
+    Ok(body)
+}
+
+async fn refresh_is_current(
+    state: &AppState,
+    family_id: &str,
+    token: &str,
+) -> Result<bool, StoreError> {
+    let Some((_, hash)) = refresh::parse(token) else {
+        return Ok(false);
+    };
+    state.stores.families.is_current(family_id, &hash).await
+}

@@ -1,0 +1,337 @@
+//! SPEC S4, S5: refresh rotation with retry grace and reuse detection, revocation,
+//! introspection, the blocklist, and what happens under races and Redis outages.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{redis_url, spawn_on, spawn_with, Proxy, TestApp, TestDb, STRONG_PASSWORD};
+
+async fn login(app: &TestApp, email: &str) -> Value {
+    app.user(email).await;
+    let response = app
+        .password_grant(email, STRONG_PASSWORD, "openid email")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.token(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", "spa"),
+        ("refresh_token", token),
+    ])
+    .await
+}
+
+/// A confidential client that may introspect and revoke (the resource server).
+async fn introspector(app: &TestApp) -> (String, String) {
+    let (id, secret) = app.client(&["client_credentials"], false, false).await;
+    (id, secret.unwrap())
+}
+
+async fn introspect(app: &TestApp, client: &(String, String), token: &str) -> Value {
+    let response = app
+        .http
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_within_grace_all_get_the_same_new_token_and_rotate_once() {
+    let app = spawn_app_with_grace("10").await;
+    let first = login(&app, "jo@example.com").await;
+    let token = first["refresh_token"].as_str().unwrap().to_owned();
+
+    let attempts = (0..50).map(|_| refresh(&app, &token));
+    let responses = futures_util::future::join_all(attempts).await;
+    let mut new_tokens = std::collections::HashSet::new();
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        new_tokens.insert(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        new_tokens.len(),
+        1,
+        "every retry got the same new refresh token"
+    );
+    let new = new_tokens.into_iter().next().unwrap();
+    assert_ne!(new, token);
+    // exactly one rotation: the new token is current and rotates normally
+    let next = refresh(&app, &new).await;
+    assert_eq!(next.status(), StatusCode::OK, "the family stayed alive");
+}
+
+async fn spawn_app_with_grace(grace: &str) -> TestApp {
+    spawn_with(&[("refresh_grace", grace)]).await
+}
+
+#[tokio::test]
+async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tokens_and_is_audited()
+{
+    let app = spawn_app_with_grace("1").await;
+    let resource = introspector(&app).await;
+    let first = login(&app, "kim@example.com").await;
+    let old = first["refresh_token"].as_str().unwrap().to_owned();
+    let rotated: Value = refresh(&app, &old).await.json().await.unwrap();
+    let access = rotated["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&app, &resource, &access).await["active"], true);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let reuse = refresh(&app, &old).await;
+    assert_eq!(reuse.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reuse.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    let current = refresh(&app, rotated["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        current.json::<Value>().await.unwrap()["error"],
+        "invalid_grant",
+        "the whole family is revoked"
+    );
+    assert_eq!(
+        introspect(&app, &resource, &access).await,
+        serde_json::json!({"active": false})
+    );
+    let userinfo = app
+        .http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+
+    let row = app.db.connect().await.query_one("SELECT user_id, client_id, ip, detail FROM audit_events WHERE event_type = 'refresh_token_reuse'", &[]).await.unwrap();
+    let (client_id, ip, detail): (String, Option<String>, Value) =
+        (row.get(1), row.get(2), row.get(3));
+    assert_eq!(client_id, "spa");
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    assert!(detail["family"].is_string());
+}
+
+#[tokio::test]
+async fn a_forged_token_with_a_known_session_id_is_rejected_without_revoking_the_session() {
+    let app = spawn_app().await;
+    let first = login(&app, "lee@example.com").await;
+    let real = first["refresh_token"].as_str().unwrap();
+    // same family prefix (public as `sid`), random tail
+    let forged = format!("{}{}", &real[..26], "A".repeat(real.len() - 26));
+    assert_eq!(
+        refresh(&app, &forged).await.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    assert_eq!(
+        refresh(&app, real).await.status(),
+        StatusCode::OK,
+        "the real session survives"
+    );
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_with(&[]).await
+}
+
+#[tokio::test]
+async fn rotating_on_one_instance_and_reusing_on_another_is_detected() {
+    let db = Arc::new(TestDb::new().await);
+    let a = spawn_on(db.clone(), &[("refresh_grace", "0")]).await;
+    let b = spawn_on(db.clone(), &[("refresh_grace", "0")]).await;
+    let first = login(&a, "max@example.com").await;
+    let old = first["refresh_token"].as_str().unwrap();
+    let rotated: Value = refresh(&a, old).await.json().await.unwrap();
+
+    let reuse = refresh(&b, old).await;
+    assert_eq!(
+        reuse.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let after = refresh(&a, rotated["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        after.json::<Value>().await.unwrap()["error"],
+        "invalid_grant",
+        "revoked for both"
+    );
+}
+
+#[tokio::test]
+async fn revoke_racing_refresh_always_ends_with_the_family_revoked() {
+    let app = spawn_app().await;
+    let resource = introspector(&app).await;
+    for round in 0..10 {
+        let first = login(&app, &format!("race{round}@example.com")).await;
+        let token = first["refresh_token"].as_str().unwrap().to_owned();
+        let revoke = app
+            .http
+            .post(app.url("/oauth2/revoke"))
+            .form(&[("token", token.as_str()), ("client_id", "spa")])
+            .send();
+        let (revoked, refreshed) = tokio::join!(revoke, refresh(&app, &token));
+        assert_eq!(revoked.unwrap().status(), StatusCode::OK);
+        let refreshed: Value = refreshed.json().await.unwrap();
+        if let Some(new) = refreshed["refresh_token"].as_str() {
+            assert_eq!(
+                refresh(&app, new).await.json::<Value>().await.unwrap()["error"],
+                "invalid_grant",
+                "round {round}"
+            );
+            let access = refreshed["access_token"].as_str().unwrap();
+            assert_eq!(
+                introspect(&app, &resource, access).await["active"],
+                false,
+                "round {round}"
+            );
+        }
+        assert_eq!(
+            refresh(&app, &token).await.json::<Value>().await.unwrap()["error"],
+            "invalid_grant",
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unknown_or_foreign_tokens(
+) {
+    let app = spawn_app().await;
+    let resource = introspector(&app).await;
+    let first = login(&app, "ned@example.com").await;
+    let access = first["access_token"].as_str().unwrap();
+    let active = introspect(&app, &resource, access).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], "spa");
+    assert!(active["sub"].is_string() && active["jti"].is_string() && active["exp"].is_i64());
+
+    let foreign = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&resource.0, Some(&resource.1))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::OK);
+    assert_eq!(
+        introspect(&app, &resource, access).await["active"],
+        true,
+        "another client cannot revoke it"
+    );
+
+    let own = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .form(&[
+            ("token", access),
+            ("client_id", "spa"),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &resource, access).await["active"], false);
+    assert_eq!(
+        app.http
+            .get(app.url("/oauth2/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let unknown = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .form(&[("token", "whatever"), ("client_id", "spa")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::OK);
+    assert_eq!(
+        introspect(&app, &resource, "garbage").await,
+        serde_json::json!({"active": false})
+    );
+    let unauthenticated = app
+        .http
+        .post(app.url("/oauth2/introspect"))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unauthenticated.status(),
+        StatusCode::BAD_REQUEST,
+        "client_id is required"
+    );
+}
+
+#[tokio::test]
+async fn redis_going_away_during_refresh_answers_503_and_recovers_without_a_restart() {
+    let upstream: std::net::SocketAddr =
+        redis_url().trim_start_matches("redis://").parse().unwrap();
+    let mut proxy = Proxy::to(upstream).await;
+    let proxied = format!("redis://{}", proxy.addr);
+    let app = spawn_on(Arc::new(TestDb::new().await), &[("redis_url", &proxied)]).await;
+    let first = login(&app, "ola@example.com").await;
+    let token = first["refresh_token"].as_str().unwrap();
+
+    proxy.cut();
+    let down = refresh(&app, token).await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.headers().get("retry-after").is_some());
+    assert!(
+        !down.text().await.unwrap().contains("tsr_"),
+        "no token issued while Redis is down"
+    );
+
+    proxy = proxy.restart().await;
+    let mut recovered = None;
+    for _ in 0..20 {
+        let response = refresh(&app, token).await;
+        if response.status() == StatusCode::OK {
+            recovered = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        recovered.is_some(),
+        "refresh works again once Redis is back"
+    );
+    drop(proxy);
+}
+
+#[tokio::test]
+async fn discovery_lists_revocation_and_introspection() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["revocation_endpoint"],
+        "http://127.0.0.1:8080/oauth2/revoke"
+    );
+    assert_eq!(
+        doc["introspection_endpoint"],
+        "http://127.0.0.1:8080/oauth2/introspect"
+    );
+}
