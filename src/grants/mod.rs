@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::domain::{Client, Scope, User};
 use crate::error::OAuthError;
 use crate::startup::AppState;
-use crate::store::Family;
+use crate::store::{Family, SessionMeta};
 use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, ACCESS_TOKEN_TYP};
 
 /// RFC 6749 §5.1 token response.
@@ -174,6 +174,7 @@ pub async fn start_session(
     user: &User,
     scope: &Scope,
     amr: Vec<String>,
+    meta: &SessionMeta,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now().unix_timestamp();
     let family = Family {
@@ -194,7 +195,7 @@ pub async fn start_session(
         state
             .stores
             .families
-            .create_family(&family, Some(&token.sha256), idle)
+            .create_family(&family, meta, Some(&token.sha256), idle)
             .await?;
         Some(token)
     } else {
@@ -202,7 +203,7 @@ pub async fn start_session(
         state
             .stores
             .families
-            .create_family(&family, None, ttl)
+            .create_family(&family, meta, None, ttl)
             .await?;
         None
     };

@@ -6,7 +6,7 @@ use crate::auth::hashing::{HashError, Verified};
 use crate::domain::{Client, Email, GrantType, Password, User};
 use crate::error::OAuthError;
 use crate::startup::AppState;
-use crate::store::StoreError;
+use crate::store::{SessionMeta, StoreError};
 
 use super::{resolve_scope, start_session, TokenResponse};
 
@@ -70,6 +70,7 @@ pub async fn grant(
     username: &str,
     password: Password,
     scope: Option<&str>,
+    meta: &SessionMeta,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.first_party || !client.allows(GrantType::Password) {
         return Err(OAuthError::UnauthorizedClient(
@@ -80,5 +81,71 @@ pub async fn grant(
     let email =
         Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
     let user = verify_credentials(state, &email, password).await?;
-    start_session(state, client, &user, &scope, vec!["pwd".into()]).await
+    start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("the new password is not acceptable")]
+    Policy(Vec<crate::error::FieldError>),
+    #[error("the password was changed concurrently")]
+    Concurrent,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Changes a user's password (SPEC S6): needs the current one; ends every other session
+/// and invalidates every access token issued before now (the per-user cutoff).
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: Password,
+    new: Password,
+    keep_session: &str,
+) -> Result<(), ChangeError> {
+    match state
+        .hasher
+        .verify(current, Some(user.password_hash.clone()))
+        .await?
+    {
+        Verified::Yes { .. } => {}
+        Verified::No => return Err(ChangeError::WrongPassword),
+    }
+    let problems = crate::auth::policy::check(
+        &new,
+        &user.email,
+        user.name.as_deref(),
+        state.settings.password.min_bytes,
+    );
+    if !problems.is_empty() {
+        return Err(ChangeError::Policy(problems));
+    }
+    let new_hash = state.hasher.hash(new).await?;
+    let now = state.clock.now();
+    if !state
+        .stores
+        .users
+        .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+        .await?
+    {
+        return Err(ChangeError::Concurrent);
+    }
+    let ended = state
+        .stores
+        .families
+        .revoke_user_sessions(user.id, Some(keep_session))
+        .await?;
+    // outlives every access token issued before it
+    let ttl = (std::time::Duration::from_secs(3600) + state.settings.clock_leeway).as_secs() as i64;
+    state
+        .stores
+        .revocations
+        .set_cutoff(user.id, now.unix_timestamp(), ttl)
+        .await?;
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
+    Ok(())
 }

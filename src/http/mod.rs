@@ -12,6 +12,7 @@ pub mod me;
 pub mod openapi;
 pub mod revoke;
 pub mod session;
+pub mod sessions;
 pub mod token;
 pub mod userinfo;
 pub mod wellknown;
@@ -133,7 +134,10 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/session", web::post().to(session::login))
             .route("/session", web::delete().to(session::logout))
             .route("/session/refresh", web::post().to(session::refresh))
-            .route("/me", web::get().to(me::me)),
+            .route("/me", web::get().to(me::me))
+            .route("/me/sessions", web::get().to(sessions::list))
+            .route("/me/sessions/{id}", web::delete().to(sessions::end))
+            .route("/me/password", web::post().to(sessions::change)),
     );
 }
 

@@ -7,7 +7,9 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, admin, cors, health, me, revoke, session, token, userinfo, wellknown};
+use super::{
+    account, admin, cors, health, me, revoke, session, sessions, token, userinfo, wellknown,
+};
 use crate::startup::AppState;
 
 #[derive(OpenApi)]
@@ -33,6 +35,9 @@ use crate::startup::AppState;
         session::refresh,
         session::logout,
         me::me,
+        sessions::list,
+        sessions::end,
+        sessions::change,
         admin::keys::list_keys,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),

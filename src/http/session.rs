@@ -118,8 +118,15 @@ pub async fn login(
             "client_not_allowed",
             "this client may not log users in",
         ))?;
-    let tokens =
-        grants::password::grant(&state, &client, &email, Password::new(password), None).await?;
+    let tokens = grants::password::grant(
+        &state,
+        &client,
+        &email,
+        Password::new(password),
+        None,
+        &super::token::session_meta(&req),
+    )
+    .await?;
     Ok(respond(&state, tokens))
 }
 

@@ -36,6 +36,19 @@ pub fn peer_ip(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
 
+/// Where a session is being started from (IP and a bounded User-Agent).
+pub fn session_meta(req: &HttpRequest) -> crate::store::SessionMeta {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    crate::store::SessionMeta {
+        ip: peer_ip(req),
+        user_agent,
+    }
+}
+
 /// Issues tokens.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
@@ -74,7 +87,15 @@ pub async fn token(
             let username = form.require("username")?.to_owned();
             let password = password
                 .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
-            grants::password::grant(&state, &client, &username, password, scope).await?
+            grants::password::grant(
+                &state,
+                &client,
+                &username,
+                password,
+                scope,
+                &session_meta(&req),
+            )
+            .await?
         }
         "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
         "refresh_token" => {

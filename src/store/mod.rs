@@ -166,6 +166,24 @@ pub struct Family {
     pub absolute_expiry: i64,
 }
 
+/// Where a session was started (shown in the session list).
+#[derive(Debug, Clone, Default)]
+pub struct SessionMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A session as its user sees it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub last_used: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// What a refresh attempt found.
 #[derive(Debug)]
 pub enum Rotation {
@@ -202,9 +220,18 @@ pub trait FamilyStore: Send + Sync {
     async fn create_family(
         &self,
         family: &Family,
+        meta: &SessionMeta,
         current: Option<&[u8; 32]>,
         ttl_secs: i64,
     ) -> Result<(), StoreError>;
+    /// The user's live sessions (dead entries of the per-user index are dropped).
+    async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError>;
+    /// Revokes every session of `user` except `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user: uuid::Uuid,
+        keep: Option<&str>,
+    ) -> Result<usize, StoreError>;
     /// Atomically checks the presented token against the family and rotates, answers a
     /// retry within the grace window, or detects reuse and deletes the family.
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;

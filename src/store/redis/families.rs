@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use super::{unavailable, RedisStore};
 use crate::store::{
-    Family, FamilyStore, RevocationStore, RotateRequest, Rotation, StoreError, TokenState,
+    Family, FamilyStore, RevocationStore, RotateRequest, Rotation, SessionInfo, SessionMeta,
+    StoreError, TokenState,
 };
 
 static ROTATE: std::sync::LazyLock<redis::Script> =
@@ -18,6 +19,10 @@ static REVOKE: std::sync::LazyLock<redis::Script> =
 impl RedisStore {
     fn family_key(&self, family_id: &str) -> String {
         self.key(&["fam", &format!("{{{family_id}}}")])
+    }
+
+    fn sessions_key(&self, user: uuid::Uuid) -> String {
+        self.key(&["user", &format!("{{{user}}}"), "sessions"])
     }
 
     fn retired_key(&self, family_id: &str) -> String {
@@ -52,16 +57,20 @@ impl FamilyStore for RedisStore {
     async fn create_family(
         &self,
         family: &Family,
+        meta: &SessionMeta,
         current: Option<&[u8; 32]>,
         ttl_secs: i64,
     ) -> Result<(), StoreError> {
         let key = self.family_key(&family.id);
+        let index = self.sessions_key(family.user_id);
         let ttl = ttl_secs
             .min(family.absolute_expiry - family.created_at)
             .max(1);
+        let index_ttl = (family.absolute_expiry - family.created_at).max(1);
         let mut conn = self.connection();
+        // not MULTI: the per-user index lives in another slot; it is advisory (entries of
+        // dead families are dropped when listed)
         redis::pipe()
-            .atomic()
             .hset_multiple(
                 &key,
                 &[
@@ -74,14 +83,93 @@ impl FamilyStore for RedisStore {
                     ("abs_exp", family.absolute_expiry.to_string()),
                     ("last_used", family.created_at.to_string()),
                     ("current", current.map(hex::encode).unwrap_or_default()),
+                    ("ip", meta.ip.clone().unwrap_or_default()),
+                    ("user_agent", meta.user_agent.clone().unwrap_or_default()),
                 ],
             )
             .ignore()
             .expire(&key, ttl)
             .ignore()
+            .sadd(&index, &family.id)
+            .ignore()
+            .expire(&index, index_ttl)
+            .ignore()
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
+    }
+
+    async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut conn = self.connection();
+        let index = self.sessions_key(user);
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&index)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HMGET").arg(self.family_key(id)).arg(
+                &[
+                    "user_id",
+                    "client_id",
+                    "created_at",
+                    "last_used",
+                    "ip",
+                    "user_agent",
+                ][..],
+            );
+        }
+        let rows: Vec<Vec<Option<String>>> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await.map_err(unavailable)?
+        };
+        let mut sessions = Vec::new();
+        let mut dead = Vec::new();
+        for (id, row) in ids.into_iter().zip(rows) {
+            match row.as_slice() {
+                [Some(owner), Some(client_id), Some(created), Some(last), ip, ua]
+                    if *owner == user.to_string() =>
+                {
+                    sessions.push(SessionInfo {
+                        id,
+                        client_id: client_id.clone(),
+                        created_at: created.parse().unwrap_or_default(),
+                        last_used: last.parse().unwrap_or_default(),
+                        ip: ip.clone().filter(|s| !s.is_empty()),
+                        user_agent: ua.clone().filter(|s| !s.is_empty()),
+                    })
+                }
+                _ => dead.push(id),
+            }
+        }
+        if !dead.is_empty() {
+            redis::cmd("SREM")
+                .arg(&index)
+                .arg(dead)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(sessions)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: uuid::Uuid,
+        keep: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let mut revoked = 0;
+        for session in self.list_sessions(user).await? {
+            if Some(session.id.as_str()) != keep
+                && self.revoke_family(&session.id, None, None).await?
+            {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     async fn rotate(&self, r: RotateRequest<'_>) -> Result<Rotation, StoreError> {
