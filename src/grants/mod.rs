@@ -139,22 +139,28 @@ fn id_token(
     Ok(tokens::sign(&state.keyring, alg, "JWT", &claims)?)
 }
 
-/// Tokens for a user session: access token, ID token with `openid`, and `refresh` when the
-/// client may refresh.
+/// Tokens for a user session: access token, ID token with `openid` (which needs `user`),
+/// and `refresh` when the client may refresh.
 pub fn user_tokens(
     state: &AppState,
     client: &Client,
-    user: &User,
+    user: Option<&User>,
     scope: &Scope,
     family: &Family,
     refresh: Option<&refresh::RefreshToken>,
 ) -> Result<TokenResponse, OAuthError> {
-    let (access_token, expires_in) =
-        access_token(state, client, &user.id.to_string(), scope, Some(family))?;
-    let id_token = if scope.contains("openid") {
-        Some(id_token(state, client, user, scope, family)?)
-    } else {
-        None
+    let (access_token, expires_in) = access_token(
+        state,
+        client,
+        &family.user_id.to_string(),
+        scope,
+        Some(family),
+    )?;
+    let id_token = match user {
+        Some(user) if scope.contains("openid") => {
+            Some(id_token(state, client, user, scope, family)?)
+        }
+        _ => None,
     };
     Ok(TokenResponse {
         access_token,
@@ -207,5 +213,5 @@ pub async fn start_session(
             .await?;
         None
     };
-    user_tokens(state, client, user, scope, &family, token.as_ref())
+    user_tokens(state, client, Some(user), scope, &family, token.as_ref())
 }

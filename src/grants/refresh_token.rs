@@ -81,13 +81,21 @@ pub async fn rotate(
         }
     };
     let scope = narrowed_scope(&family, scope)?;
-    let user = state
-        .stores
-        .users
-        .find_user(family.user_id)
-        .await?
-        .ok_or(INVALID)?;
-    user_tokens(state, &client, &user, &scope, &family, Some(&token))
+    // the user's record is only needed for ID-token claims; a deleted user's sessions are
+    // revoked with the user, so the family alone vouches for the access token
+    let user = if scope.contains("openid") {
+        Some(
+            state
+                .stores
+                .users
+                .find_user(family.user_id)
+                .await?
+                .ok_or(INVALID)?,
+        )
+    } else {
+        None
+    };
+    user_tokens(state, &client, user.as_ref(), &scope, &family, Some(&token))
 }
 
 fn unseal(state: &AppState, family_id: &str, sealed: &str) -> Option<RefreshToken> {

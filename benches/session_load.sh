@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Refresh-token rotations/s (every request rotates a real token chain), introspections/s,
+# and the Redis commands one refresh costs (INFO commandstats over the refresh run).
+#   bash benches/session_load.sh [duration_seconds] [connections]
+# Needs wrk (installed from Debian if missing), PostgreSQL and Redis (scripts/services).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNS=${2:-32}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bash scripts/services
+cargo build --release --quiet --bin tessera
+
+DB=tessera_bench_$$
+psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
+WORK=$(mktemp -d)
+cleanup() {
+  kill "${TPID:-}" 2>/dev/null || true; wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
+  TESSERA_REDIS_PREFIX="bench$$:" TESSERA_KEK="$(openssl rand -base64 32)" \
+  TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 TESSERA_LOG=warn
+./target/release/tessera serve >"$WORK/tessera.log" 2>&1 &
+TPID=$!
+for _ in $(seq 1 100); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.2; done
+
+PASSWORD=correct-Horse-battery-staple-42
+curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
+  -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}"
+CLIENT=$(./target/release/tessera clients create --name bench --grant client_credentials)
+ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
+SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
+
+# one session per connection; scope without openid: access token only (ES256), as an SPA refresh
+for _ in $(seq 1 $((CONNS + 8))); do
+  curl -sf localhost:18080/oauth2/token -d grant_type=password -d client_id=spa -d scope=email \
+    -d username=bench@example.com --data-urlencode "password=$PASSWORD"
+  echo
+done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$WORK/tokens"
+ACCESS=$(curl -sf localhost:18080/oauth2/token -d grant_type=password -d client_id=spa -d scope=email \
+  -d username=bench@example.com --data-urlencode "password=$PASSWORD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+cat >"$WORK/refresh.lua" <<LUA
+local tokens = {}
+for line in io.lines("$WORK/tokens") do tokens[#tokens + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+request = function()
+  local token = table.remove(tokens, 1) or "tsr_exhausted"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=spa&refresh_token=" .. token)
+end
+response = function(status, headers, body)
+  local token = body:match('"refresh_token":"(tsr_[^"]+)"')
+  if token then tokens[#tokens + 1] = token end
+end
+LUA
+cat >"$WORK/introspect.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
+wrk.body = "token=$ACCESS"
+LUA
+ok_rate() {
+  python3 - "$1" "$DURATION" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+total = int(re.search(r"(\d+) requests in", text).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f}")
+PY
+}
+redis_calls() { redis-cli INFO commandstats | python3 -c 'import re,sys; print(sum(int(m) for m in re.findall(r"calls=(\d+)", sys.stdin.read())))'; }
+evalsha_calls() { redis-cli INFO commandstats | python3 -c 'import re,sys; m=re.search(r"cmdstat_evalsha:calls=(\d+)", sys.stdin.read()); print(m.group(1) if m else 0)'; }
+
+echo "== refresh_token rotation (-t1 -c$CONNS, each connection its own chain)" >&2
+BEFORE=$(redis_calls); EBEFORE=$(evalsha_calls)
+wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/refresh.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/refresh.txt"
+AFTER=$(redis_calls); EAFTER=$(evalsha_calls)
+grep -E "requests in|Requests/sec|Non-2xx|  50%|  99%" "$WORK/refresh.txt" >&2 || true
+REFRESH=$(ok_rate "$WORK/refresh.txt")
+TOTAL=$(awk '/requests in/ {print $1}' "$WORK/refresh.txt")
+if [ -n "${PROFILE_INTROSPECTION:-}" ]; then
+  (sleep 3; perf record -F 1999 -g -p "$TPID" -o "$PROFILE_INTROSPECTION" -- sleep 5 >/dev/null 2>&1) &
+fi
+echo "== introspection of an access token (-t1 -c64)" >&2
+wrk -t1 -c64 -d"${DURATION}s" --latency -s "$WORK/introspect.lua" http://127.0.0.1:18080/oauth2/introspect >"$WORK/introspect.txt"
+grep -E "Requests/sec|Non-2xx|  50%|  99%" "$WORK/introspect.txt" >&2 || true
+INTRO=$(ok_rate "$WORK/introspect.txt")
+
+echo
+echo "refreshes_per_s=$REFRESH introspections_per_s=$INTRO"
+echo "redis_round_trips_per_refresh=$(python3 -c "print(f'{($EAFTER-$EBEFORE)/$TOTAL:.2f}')") (EVALSHA) redis_commands_per_refresh=$(python3 -c "print(f'{($AFTER-$BEFORE)/$TOTAL:.2f}')") (including the script's own and INFO)"
