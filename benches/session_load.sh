@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Refresh-token rotations/s (every request rotates a real token chain), introspections/s,
-# and the Redis commands one refresh costs (INFO commandstats over the refresh run).
+# Refresh-token rotations/s (every request rotates a real token chain), introspections/s
+# over 1,000 distinct access tokens round-robin, and the Redis commands one refresh costs
+# (INFO commandstats over the refresh run).
 #   bash benches/session_load.sh [duration_seconds] [connections]
+# TESSERA_VERIFIED_TOKEN_CACHE=0 turns the verified-signature cache off for comparison.
 # Needs wrk (installed from Debian if missing), PostgreSQL and Redis (scripts/services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +43,9 @@ for _ in $(seq 1 $((CONNS + 8))); do
     -d username=bench@example.com --data-urlencode "password=$PASSWORD"
   echo
 done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$WORK/tokens"
-ACCESS=$(curl -sf localhost:18080/oauth2/token -d grant_type=password -d client_id=spa -d scope=email \
-  -d username=bench@example.com --data-urlencode "password=$PASSWORD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+for _ in $(seq 1 1000); do
+  curl -sf -u "$ID:$SECRET" localhost:18080/oauth2/token -d grant_type=client_credentials; echo
+done | python3 -c 'import json,sys; [print(json.loads(l)["access_token"]) for l in sys.stdin if l.strip()]' >"$WORK/access"
 
 cat >"$WORK/refresh.lua" <<LUA
 local tokens = {}
@@ -62,7 +65,12 @@ cat >"$WORK/introspect.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
-wrk.body = "token=$ACCESS"
+local tokens, next = {}, 0
+for line in io.lines("$WORK/access") do tokens[#tokens + 1] = line end
+request = function()
+  next = next % #tokens + 1
+  return wrk.format(nil, nil, nil, "token=" .. tokens[next])
+end
 LUA
 ok_rate() {
   python3 - "$1" "$DURATION" <<'PY'
@@ -86,7 +94,7 @@ TOTAL=$(awk '/requests in/ {print $1}' "$WORK/refresh.txt")
 if [ -n "${PROFILE_INTROSPECTION:-}" ]; then
   (sleep 3; perf record -F 1999 -g -p "$TPID" -o "$PROFILE_INTROSPECTION" -- sleep 5 >/dev/null 2>&1) &
 fi
-echo "== introspection of an access token (-t1 -c64)" >&2
+echo "== introspection, 1,000 distinct access tokens round-robin (-t1 -c64), cache entries: ${TESSERA_VERIFIED_TOKEN_CACHE:-10000}" >&2
 wrk -t1 -c64 -d"${DURATION}s" --latency -s "$WORK/introspect.lua" http://127.0.0.1:18080/oauth2/introspect >"$WORK/introspect.txt"
 grep -E "Requests/sec|Non-2xx|  50%|  99%" "$WORK/introspect.txt" >&2 || true
 INTRO=$(ok_rate "$WORK/introspect.txt")

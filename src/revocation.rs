@@ -9,7 +9,7 @@ use crate::domain::Client;
 use crate::error::OAuthError;
 use crate::startup::AppState;
 use crate::store::StoreError;
-use crate::tokens::{refresh, verify_access_token, AccessClaims};
+use crate::tokens::{refresh, AccessClaims};
 
 /// The claims of an active access token, or `None` if it is invalid or revoked.
 pub async fn active_access_token(
@@ -18,14 +18,17 @@ pub async fn active_access_token(
 ) -> Result<Option<AccessClaims>, StoreError> {
     let now = state.clock.now().unix_timestamp();
     let leeway = state.settings.clock_leeway.as_secs() as i64;
-    let claims =
-        match verify_access_token(&state.keyring, &state.settings.issuer, leeway, token, now) {
-            Ok(claims) => claims,
-            Err(reason) => {
-                tracing::debug!(%reason, "access token refused");
-                return Ok(None);
-            }
-        };
+    let verified =
+        state
+            .verified_tokens
+            .verify(&state.keyring, &state.settings.issuer, leeway, token, now);
+    let claims = match verified {
+        Ok(claims) => claims,
+        Err(reason) => {
+            tracing::debug!(%reason, "access token refused");
+            return Ok(None);
+        }
+    };
     let user = claims
         .sid
         .as_ref()

@@ -51,6 +51,7 @@ pub struct Settings {
     pub refresh_absolute_ttl: Duration,
     pub client_cache_ttl: Duration,
     pub refresh_grace: Duration,
+    pub verified_token_cache: usize,
 }
 
 /// Password hashing and policy (SPEC S7).
@@ -168,6 +169,7 @@ impl Settings {
             refresh_absolute_ttl: p.seconds("refresh_absolute_ttl", 30 * 86_400, 60, 365 * 86_400),
             client_cache_ttl: p.seconds("client_cache_ttl", 5, 0, 300),
             refresh_grace: p.seconds("refresh_grace", 10, 0, 300),
+            verified_token_cache: p.integer("verified_token_cache", 10_000, 0, 1_000_000),
             issuer: issuer.unwrap_or_default(),
             signing_algs,
             signing_alg,

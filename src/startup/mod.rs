@@ -33,6 +33,8 @@ pub struct AppState {
     pub keyring: Arc<KeyRing>,
     pub stores: Stores,
     pub hasher: Arc<PasswordHasher>,
+    /// Access tokens whose signature verified (see `VerifiedTokens`).
+    pub verified_tokens: crate::tokens::VerifiedTokens,
     pub clock: Arc<dyn Clock>,
     pub documents: Documents,
 }
@@ -175,11 +177,13 @@ impl Application {
         let public_port = port(&public_listener, settings.public_addr)?;
         let admin_port = port(&admin_listener, settings.admin_addr)?;
         let (public_addr, admin_addr) = (settings.public_addr, settings.admin_addr);
+        let verified_tokens = crate::tokens::VerifiedTokens::new(settings.verified_token_cache);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
             stores,
             hasher: Arc::new(hasher),
+            verified_tokens,
             clock,
             documents,
         });

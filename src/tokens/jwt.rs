@@ -60,6 +60,16 @@ pub fn verify_access_token(
     token: &str,
     now: i64,
 ) -> Result<AccessClaims, InvalidToken> {
+    let (claims, _) = verify_signature(keyring, token)?;
+    check_claims(&claims, issuer, leeway_secs, now)?;
+    Ok(claims)
+}
+
+/// Header, key, `typ` and signature; returns the claims and the kid that verified them.
+fn verify_signature(
+    keyring: &KeyRing,
+    token: &str,
+) -> Result<(AccessClaims, String), InvalidToken> {
     if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
         return Err(InvalidToken::Malformed);
     }
@@ -83,6 +93,16 @@ pub fn verify_access_token(
         .map_err(|_| InvalidToken::Signature)?;
     let claims: AccessClaims =
         serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)?;
+    Ok((claims, kid.to_owned()))
+}
+
+/// Issuer and time checks, made on every use (cached or not).
+fn check_claims(
+    claims: &AccessClaims,
+    issuer: &str,
+    leeway_secs: i64,
+    now: i64,
+) -> Result<(), InvalidToken> {
     if claims.iss != issuer {
         return Err(InvalidToken::WrongIssuer);
     }
@@ -92,5 +112,62 @@ pub fn verify_access_token(
     if claims.nbf - leeway_secs > now {
         return Err(InvalidToken::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
+}
+
+/// Tokens whose signature already verified, by SHA-256 of the whole token: resource
+/// servers introspect the same token on every request it carries, and the signature check
+/// is most of that cost. A hit still requires the signing key to be published (an
+/// emergency-revoked kid fails at once) and repeats the issuer and time checks;
+/// revocation state is never cached. Bounded: past `capacity` entries it starts over.
+pub struct VerifiedTokens {
+    entries: std::sync::RwLock<std::collections::HashMap<[u8; 32], (AccessClaims, String)>>,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    pub fn new(capacity: usize) -> Self {
+        VerifiedTokens {
+            entries: std::sync::RwLock::new(std::collections::HashMap::new()),
+            capacity,
+        }
+    }
+
+    pub fn verify(
+        &self,
+        keyring: &KeyRing,
+        issuer: &str,
+        leeway_secs: i64,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, InvalidToken> {
+        use sha2::{Digest, Sha256};
+        if self.capacity == 0 {
+            return verify_access_token(keyring, issuer, leeway_secs, token, now);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|e| e.get(&digest).cloned());
+        let (claims, kid) = match cached {
+            Some(hit) => hit,
+            None => {
+                let verified = verify_signature(keyring, token)?;
+                if let Ok(mut entries) = self.entries.write() {
+                    if entries.len() >= self.capacity {
+                        entries.clear();
+                    }
+                    entries.insert(digest, verified.clone());
+                }
+                verified
+            }
+        };
+        if keyring.verifier(&kid).is_none() {
+            return Err(InvalidToken::UnknownKey);
+        }
+        check_claims(&claims, issuer, leeway_secs, now)?;
+        Ok(claims)
+    }
 }

@@ -6,4 +6,4 @@ mod jwt;
 pub mod refresh;
 
 pub use claims::{AccessClaims, Audience, IdClaims};
-pub use jwt::{sign, verify_access_token, InvalidToken, ACCESS_TOKEN_TYP};
+pub use jwt::{sign, verify_access_token, InvalidToken, VerifiedTokens, ACCESS_TOKEN_TYP};

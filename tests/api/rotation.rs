@@ -553,3 +553,46 @@ async fn spa_logout_also_blocklists_the_presented_access_token() {
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(introspect(&app, &resource, &access).await["active"], false);
 }
+
+#[tokio::test]
+async fn a_cached_verification_still_expires_and_a_tampered_copy_is_still_refused() {
+    let clock = Arc::new(tessera::clock::FixedClock::starting_now());
+    let app = crate::helpers::try_spawn_on(Arc::new(TestDb::new().await), &[], clock.clone())
+        .await
+        .unwrap();
+    let resource = introspector(&app).await;
+    let issued: Value = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &resource.0),
+            ("client_secret", &resource.1),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&app, &resource, &token).await["active"], true);
+    assert_eq!(
+        introspect(&app, &resource, &token).await["active"],
+        true,
+        "served from the cache"
+    );
+
+    // flip a character well inside the signature (the last one may only carry padding bits)
+    let mut chars: Vec<char> = token.chars().collect();
+    let at = chars.len() - 10;
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    let tampered: String = chars.into_iter().collect();
+    assert_eq!(
+        introspect(&app, &resource, &tampered).await["active"],
+        false
+    );
+
+    clock.advance(std::time::Duration::from_secs(20 * 60));
+    assert_eq!(
+        introspect(&app, &resource, &token).await["active"],
+        false,
+        "expired despite the cache"
+    );
+}
