@@ -596,3 +596,30 @@ async fn a_cached_verification_still_expires_and_a_tampered_copy_is_still_refuse
         "expired despite the cache"
     );
 }
+
+#[tokio::test]
+async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed() {
+    let clock = Arc::new(tessera::clock::FixedClock::starting_now());
+    let app = crate::helpers::try_spawn_on(
+        Arc::new(TestDb::new().await),
+        &[("refresh_absolute_ttl", "3600")],
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let first = login(&app, "tess@example.com").await;
+    let token = first["refresh_token"].as_str().unwrap();
+    clock.advance(std::time::Duration::from_secs(1800));
+    let renewed: Value = refresh(&app, token).await.json().await.unwrap();
+    let token = renewed["refresh_token"]
+        .as_str()
+        .expect("within the lifetime")
+        .to_owned();
+
+    clock.advance(std::time::Duration::from_secs(1801));
+    let expired = refresh(&app, &token).await;
+    assert_eq!(
+        expired.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+}
