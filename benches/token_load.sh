@@ -10,23 +10,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 bash scripts/services
 cargo build --release --quiet --bin tessera --example hash_rate
 
-DB=tessera_bench_$$
-psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
-WORK=$(mktemp -d)
-cleanup() {
-  kill "${TPID:-}" 2>/dev/null || true; wait 2>/dev/null || true
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
-  redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
-  TESSERA_REDIS_PREFIX="bench$$:" TESSERA_KEK="$(openssl rand -base64 32)" \
-  TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 TESSERA_LOG=warn \
-  TESSERA_HASH_QUEUE=256
-./target/release/tessera serve >"$WORK/tessera.log" 2>&1 &
-TPID=$!
-for _ in $(seq 1 100); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.2; done
+export TESSERA_HASH_QUEUE=256
+source benches/lib.sh
+start_tessera
 
 PASSWORD=correct-Horse-battery-staple-42
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \

@@ -1,0 +1,25 @@
+# Shared set-up for the load scripts: source it, then call start_tessera.
+# start_tessera creates a throw-away database, a work dir ($WORK) and a Redis prefix, starts
+# the release binary on 127.0.0.1:18080/18081 with the caller's TESSERA_* settings, waits
+# until it is ready, and removes everything on exit. The server's pid is in $TPID.
+
+start_tessera() {
+  DB=tessera_bench_$$
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
+  WORK=$(mktemp -d)
+  trap cleanup_tessera EXIT
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
+    TESSERA_REDIS_PREFIX="bench$$:" TESSERA_KEK="$(openssl rand -base64 32)" \
+    TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 \
+    TESSERA_LOG=${TESSERA_LOG:-warn}
+  ./target/release/tessera serve >"$WORK/tessera.log" 2>&1 &
+  TPID=$!
+  for _ in $(seq 1 100); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.2; done
+}
+
+cleanup_tessera() {
+  kill "${TPID:-}" 2>/dev/null || true; wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true
+  rm -rf "$WORK"
+}
