@@ -1,5 +1,6 @@
 //! tessera: an OAuth 2 / OpenID Connect token issuer.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod grants;
 pub mod http;
 pub mod manage;
+pub mod metrics;
 pub mod revocation;
 pub mod startup;
 pub mod store;

@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 use tessera::auth::hashing::PasswordHasher;
 use tessera::clock::{Clock, SystemClock};
 use tessera::config::Settings;
-use tessera::crypto::SigningAlg;
 use tessera::domain::{GrantType, NewClient, Password};
 use tessera::manage;
 use tessera::startup::{Application, Backends};
@@ -89,6 +88,20 @@ enum ClientsCommand {
         #[arg(long, env = "TESSERA_CLIENT_FIRST_PARTY")]
         first_party: bool,
     },
+    /// List clients (JSON).
+    List,
+    /// Issue a new secret (printed once); the old one stops working.
+    RotateSecret {
+        /// The client id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
+    /// Delete a client and end every session issued to it.
+    Delete {
+        /// The client id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +118,11 @@ enum UsersCommand {
         /// The .jsonl file.
         file: PathBuf,
     },
+    /// End every session of a user and invalidate their access tokens.
+    RevokeSessions {
+        /// The user id (UUID).
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +134,12 @@ enum KeysCommand {
         /// Rotate only this algorithm (ES256, EdDSA, RS256, PS256).
         #[arg(long, env = "TESSERA_ROTATE_ALG")]
         alg: Option<String>,
+    },
+    /// Emergency revocation: unpublish a key at once and reject its tokens.
+    Revoke {
+        /// The key id (a thumbprint: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
     },
 }
 
@@ -136,7 +160,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let _log_guard = tessera::telemetry::init(&settings.log);
+    let target = match cli.command {
+        Command::Serve => tessera::telemetry::LogTarget::Stdout,
+        _ => tessera::telemetry::LogTarget::Stderr,
+    };
+    let _log_guard = tessera::telemetry::init(&settings.log, target);
     match run(cli.command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -175,43 +203,50 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
     }
 }
 
+fn operator() -> manage::Operator {
+    manage::Operator {
+        actor: "cli".to_owned(),
+        now: SystemClock.now(),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
-    let alg = match &command {
-        KeysCommand::Rotate { alg: Some(name) } => {
-            let alg: SigningAlg = name.parse().map_err(|()| {
-                format!(
-                    "unsupported algorithm {name:?}; allowed: {}",
-                    SigningAlg::allowed_list()
-                )
-            })?;
-            if !settings.signing_algs.contains(&alg) {
-                return Err(format!("{alg} is not enabled (TESSERA_SIGNING_ALGS)"));
-            }
-            Some(alg)
-        }
-        _ => None,
-    };
-    let backends = Backends::postgres(&settings, true)
+    let stores = stores(&settings).await?;
+    let backends = Backends::postgres(&settings, false)
         .await
         .map_err(|e| e.to_string())?;
     let ring = backends
         .keyring(&settings, Arc::new(SystemClock), true)
         .await
         .map_err(|e| e.to_string())?;
-    if let KeysCommand::Rotate { .. } = command {
-        let rotated = ring
-            .rotate(alg)
-            .await
-            .map_err(|e| format!("rotation failed: {e}"))?;
-        for (alg, kid) in rotated {
-            eprintln!("tessera: {alg} now signs with {kid}");
+    match command {
+        KeysCommand::List => {}
+        KeysCommand::Rotate { alg } => {
+            let rotated = manage::rotate_keys(&ring, &stores, alg.as_deref(), &operator())
+                .await
+                .map_err(|e| format!("rotation failed: {e}"))?;
+            for (alg, kid) in rotated {
+                eprintln!("tessera: {alg} now signs with {kid}");
+            }
+        }
+        KeysCommand::Revoke { kid } => {
+            let promoted = manage::revoke_key(&ring, &stores, &kid, &operator())
+                .await
+                .map_err(|e| format!("revocation of {kid} failed: {e}"))?;
+            eprintln!("tessera: {kid} revoked");
+            if let Some(active) = promoted {
+                eprintln!("tessera: {active} now signs in its place");
+            }
         }
     }
-    let list = serde_json::json!({ "keys": ring.keys() });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&list).unwrap_or_default()
-    );
+    print_json(&serde_json::json!({ "keys": ring.keys() }));
     Ok(())
 }
 
@@ -230,41 +265,70 @@ async fn stores(settings: &Settings) -> Result<Stores, String> {
 }
 
 async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), String> {
-    let ClientsCommand::Create {
-        name,
-        grants,
-        audiences,
-        scopes,
-        redirect_uris,
-        public,
-        first_party,
-    } = command;
-    let grant_types = grants
-        .iter()
-        .map(|g| {
-            g.parse::<GrantType>().map_err(|()| {
-                format!("unknown grant {g:?}; allowed: password, client_credentials, refresh_token")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let new = NewClient {
-        name,
-        public,
-        first_party,
-        grant_types,
-        scopes,
-        audiences,
-        redirect_uris,
-    };
-    manage::validate_client(&new).map_err(|p| p.join("; "))?;
     let stores = stores(&settings).await?;
-    let (client, secret) = manage::create_client(&stores, new, SystemClock.now())
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&manage::ClientView::new(&client, secret)).unwrap_or_default()
-    );
+    match command {
+        ClientsCommand::Create {
+            name,
+            grants,
+            audiences,
+            scopes,
+            redirect_uris,
+            public,
+            first_party,
+        } => {
+            let grant_types = grants
+                .iter()
+                .map(|g| {
+                    g.parse::<GrantType>().map_err(|()| {
+                        format!("unknown grant {g:?}; allowed: password, client_credentials, refresh_token")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let new = NewClient {
+                name,
+                public,
+                first_party,
+                grant_types,
+                scopes,
+                audiences,
+                redirect_uris,
+            };
+            let (client, secret) = manage::create_client(&stores, new, &operator())
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&manage::ClientView::new(&client, secret));
+        }
+        ClientsCommand::List => {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = stores
+                    .clients
+                    .list_clients(after.as_ref(), 500)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                after = page.last().map(|c| c.id.clone());
+                let done = page.len() < 500;
+                all.extend(page.iter().map(|c| manage::ClientView::new(c, None)));
+                if done {
+                    break;
+                }
+            }
+            print_json(&serde_json::json!({ "clients": all }));
+        }
+        ClientsCommand::RotateSecret { id } => {
+            let (client, secret) = manage::rotate_client_secret(&stores, &id, &operator())
+                .await
+                .map_err(|e| format!("client {id}: {e}"))?;
+            print_json(&manage::ClientView::new(&client, Some(secret)));
+        }
+        ClientsCommand::Delete { id } => {
+            let ended = manage::delete_client(&stores, &id, &operator())
+                .await
+                .map_err(|e| format!("client {id}: {e}"))?;
+            print_json(&serde_json::json!({ "deleted": id, "sessions_revoked": ended }));
+        }
+    }
     Ok(())
 }
 
@@ -279,32 +343,44 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
             let password = Password::new(password.trim_end_matches(['\r', '\n']).to_owned());
             let hasher =
                 PasswordHasher::start(settings.password.hash, 1, 1).map_err(|e| e.to_string())?;
-            let id = manage::create_user(
+            let request = manage::UserRequest {
+                email,
+                password,
+                name: None,
+                email_verified: false,
+            };
+            let user = manage::create_user(
                 &stores,
                 &hasher,
-                &email,
-                password,
+                request,
                 settings.password.min_bytes,
-                SystemClock.now(),
+                &operator(),
             )
             .await
-            .map_err(|e| format!("{e:#}"))?;
-            println!("{}", serde_json::json!({ "id": id }));
+            .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::json!({ "id": user.id }));
             Ok(())
         }
         UsersCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let report = manage::import_users(&stores, &text, SystemClock.now()).await;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            let report = manage::import_users(&stores, &text, &operator()).await;
+            print_json(&report);
             if report.errors.is_empty() {
                 Ok(())
             } else {
                 Err(format!("{} line(s) were not imported", report.errors.len()))
             }
+        }
+        UsersCommand::RevokeSessions { id } => {
+            let user: uuid::Uuid = id
+                .parse()
+                .map_err(|_| format!("{id:?} is not a user id (UUID)"))?;
+            let ended = manage::revoke_user_sessions(&stores, &settings, user, &operator())
+                .await
+                .map_err(|e| format!("user {id}: {e}"))?;
+            print_json(&serde_json::json!({ "user": id, "sessions_revoked": ended }));
+            Ok(())
         }
     }
 }

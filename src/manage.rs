@@ -1,6 +1,7 @@
-//! Operator actions shared by the CLI and (later) the admin API (SPEC S12, S14): creating
-//! clients with server-generated secrets, creating users, importing users with bcrypt or
-//! argon2 hashes.
+//! Operator actions shared by the CLI and the admin API (SPEC S3, S12, S14): key rotation
+//! and revocation, clients with server-generated secrets, users, imports with bcrypt or
+//! argon2 hashes. Each change is announced to the other instances and audited with the
+//! operator who made it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -10,10 +11,17 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use serde_json::json;
+
 use crate::auth::hashing::{is_importable_hash, PasswordHasher};
 use crate::auth::policy;
+use crate::config::Settings;
+use crate::crypto::{KeyRing, KeyRingError, SigningAlg};
 use crate::domain::{Client, ClientId, Email, GrantType, NewClient, Password, Scope};
-use crate::store::{CreateUserError, NewUser, Stores};
+use crate::error::ApiError;
+use crate::store::{
+    AuditEvent, Change, CreateUserError, KeyRevocation, NewUser, StoreError, Stores,
+};
 
 /// Client JSON (SPEC S14); `client_secret` only when created or rotated.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,6 +50,137 @@ impl ClientView {
             redirect_uris: client.redirect_uris.clone(),
             public: client.public,
             first_party: client.first_party,
+        }
+    }
+}
+
+/// Why an operator action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// Bad input: the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such resource")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    KeyRing(#[from] KeyRingError),
+    #[error(transparent)]
+    Hash(#[from] crate::auth::hashing::HashError),
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Invalid(description) => ApiError::BadRequest {
+                code: "invalid_request",
+                description,
+                fields: Vec::new(),
+            },
+            ManageError::NotFound => ApiError::NotFound,
+            ManageError::Conflict(description) => ApiError::Conflict("conflict", description),
+            ManageError::Store(e) => e.into(),
+            ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
+            ManageError::KeyRing(e) => ApiError::Internal(e.into()),
+            ManageError::Hash(crate::auth::hashing::HashError::Busy) => {
+                ApiError::Unavailable("password hashing")
+            }
+            ManageError::Hash(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// Who did it and when, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub actor: String,
+    pub now: OffsetDateTime,
+}
+
+async fn audit(stores: &Stores, operator: &Operator, event: AuditEvent) {
+    let event = event.actor(operator.actor.clone());
+    crate::audit::record_at(stores, event, operator.now).await;
+}
+
+async fn announce(stores: &Stores, change: Change) {
+    if let Err(e) = stores.changes.publish(&change).await {
+        tracing::warn!(error = %e, change = %change.to_message(), "could not announce a change; peers catch up by polling or cache expiry");
+    }
+}
+
+/// Rotates every enabled algorithm, or only `alg`.
+pub async fn rotate_keys(
+    keyring: &KeyRing,
+    stores: &Stores,
+    alg: Option<&str>,
+    operator: &Operator,
+) -> Result<Vec<(SigningAlg, String)>, ManageError> {
+    let alg = alg.map(|name| enabled_alg(keyring, name)).transpose()?;
+    let rotated = keyring.rotate(alg).await?;
+    announce(stores, Change::Keys).await;
+    let detail = json!({
+        "rotated": rotated.iter().map(|(alg, kid)| json!({"alg": alg, "active_kid": kid})).collect::<Vec<_>>(),
+    });
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("key_rotated", "ok").detail(detail),
+    )
+    .await;
+    Ok(rotated)
+}
+
+fn enabled_alg(keyring: &KeyRing, name: &str) -> Result<SigningAlg, ManageError> {
+    let enabled = || {
+        keyring
+            .enabled_algs()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let alg: SigningAlg = name.parse().map_err(|()| {
+        ManageError::Invalid(format!(
+            "unsupported algorithm {name:?}; allowed: {}",
+            enabled()
+        ))
+    })?;
+    if !keyring.enabled_algs().contains(&alg) {
+        return Err(ManageError::Invalid(format!(
+            "{alg} is not enabled (TESSERA_SIGNING_ALGS); allowed: {}",
+            enabled()
+        )));
+    }
+    Ok(alg)
+}
+
+/// Emergency revocation of `kid`; returns the kid promoted to active, if any.
+pub async fn revoke_key(
+    keyring: &KeyRing,
+    stores: &Stores,
+    kid: &str,
+    operator: &Operator,
+) -> Result<Option<String>, ManageError> {
+    if kid.is_empty() || kid.len() > 128 {
+        return Err(ManageError::NotFound);
+    }
+    match keyring.revoke(kid).await? {
+        KeyRevocation::NotFound => Err(ManageError::NotFound),
+        KeyRevocation::AlreadyRevoked => Err(ManageError::Conflict("this key is already revoked")),
+        KeyRevocation::Revoked { was, promoted } => {
+            announce(stores, Change::Keys).await;
+            tracing::warn!(kid, state = was.as_str(), promoted = ?promoted, "signing key revoked");
+            let detail = json!({ "kid": kid, "was": was, "promoted": promoted });
+            audit(
+                stores,
+                operator,
+                AuditEvent::new("key_revoked", "ok").detail(detail),
+            )
+            .await;
+            Ok(promoted)
         }
     }
 }
@@ -92,46 +231,278 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
 pub async fn create_client(
     stores: &Stores,
     new: NewClient,
-    now: OffsetDateTime,
-) -> anyhow::Result<(Client, Option<String>)> {
-    validate_client(&new).map_err(|p| anyhow::anyhow!(p.join("; ")))?;
-    let id = ClientId::parse(&format!("c_{}", random_b64(12))).map_err(|e| anyhow::anyhow!(e))?;
+    operator: &Operator,
+) -> Result<(Client, Option<String>), ManageError> {
+    validate_client(&new).map_err(|p| ManageError::Invalid(p.join("; ")))?;
+    let id = ClientId::parse(&format!("c_{}", random_b64(12)))
+        .map_err(|e| ManageError::Invalid(e.into()))?;
     let secret = (!new.public).then(|| random_b64(32));
-    let digest = secret
-        .as_ref()
-        .map(|s| <[u8; 32]>::from(Sha256::digest(s.as_bytes())));
-    let client = stores.clients.create_client(&id, new, digest, now).await?;
+    let digest = secret.as_deref().map(secret_digest);
+    let client = stores
+        .clients
+        .create_client(&id, new, digest, operator.now)
+        .await?;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("client_created", "ok").client(id.as_str()),
+    )
+    .await;
     Ok((client, secret))
+}
+
+fn secret_digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Editable fields of a client; absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    pub name: Option<String>,
+    pub first_party: Option<bool>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scopes: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+pub fn parse_client_id(id: &str) -> Result<ClientId, ManageError> {
+    ClientId::parse(id).map_err(|_| ManageError::NotFound)
+}
+
+async fn existing_client(stores: &Stores, id: &ClientId) -> Result<Client, ManageError> {
+    stores
+        .clients
+        .find_client(id)
+        .await?
+        .ok_or(ManageError::NotFound)
+}
+
+/// Applies `patch` (validated as a whole, as on creation).
+pub async fn update_client(
+    stores: &Stores,
+    id: &str,
+    patch: ClientPatch,
+    operator: &Operator,
+) -> Result<Client, ManageError> {
+    let id = parse_client_id(id)?;
+    let mut client = existing_client(stores, &id).await?;
+    if let Some(name) = patch.name {
+        client.name = name;
+    }
+    if let Some(first_party) = patch.first_party {
+        client.first_party = first_party;
+    }
+    if let Some(grants) = patch.grant_types {
+        client.grant_types = grants;
+    }
+    if let Some(scopes) = patch.scopes {
+        client.scopes = scopes;
+    }
+    if let Some(audiences) = patch.audiences {
+        client.audiences = audiences;
+    }
+    if let Some(uris) = patch.redirect_uris {
+        client.redirect_uris = uris;
+    }
+    validate_client(&NewClient {
+        name: client.name.clone(),
+        public: client.public,
+        first_party: client.first_party,
+        grant_types: client.grant_types.clone(),
+        scopes: client.scopes.clone(),
+        audiences: client.audiences.clone(),
+        redirect_uris: client.redirect_uris.clone(),
+    })
+    .map_err(|p| ManageError::Invalid(p.join("; ")))?;
+    if !stores.clients.update_client(&client, operator.now).await? {
+        return Err(ManageError::NotFound);
+    }
+    announce(stores, Change::Client(id.clone())).await;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("client_updated", "ok").client(id.as_str()),
+    )
+    .await;
+    Ok(client)
+}
+
+/// A new secret for a confidential client, shown once; the old one stops working at once
+/// here and on other instances as soon as they hear of it.
+pub async fn rotate_client_secret(
+    stores: &Stores,
+    id: &str,
+    operator: &Operator,
+) -> Result<(Client, String), ManageError> {
+    let id = parse_client_id(id)?;
+    let client = existing_client(stores, &id).await?;
+    if client.public {
+        return Err(ManageError::Conflict("a public client has no secret"));
+    }
+    let secret = random_b64(32);
+    if !stores
+        .clients
+        .set_client_secret(&id, secret_digest(&secret), operator.now)
+        .await?
+    {
+        return Err(ManageError::NotFound);
+    }
+    announce(stores, Change::Client(id.clone())).await;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("client_secret_rotated", "ok").client(id.as_str()),
+    )
+    .await;
+    Ok((client, secret))
+}
+
+/// Deletes a client and ends every session issued to it; returns how many ended.
+pub async fn delete_client(
+    stores: &Stores,
+    id: &str,
+    operator: &Operator,
+) -> Result<usize, ManageError> {
+    let id = parse_client_id(id)?;
+    if !stores.clients.delete_client(&id).await? {
+        return Err(ManageError::NotFound);
+    }
+    // no instance may start new sessions for it before its families are swept
+    announce(stores, Change::Client(id.clone())).await;
+    let ended = stores.families.revoke_client_sessions(id.as_str()).await?;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("client_deleted", "ok")
+            .client(id.as_str())
+            .detail(json!({ "sessions_revoked": ended })),
+    )
+    .await;
+    Ok(ended)
+}
+
+/// Ends every session of `user` and invalidates the access tokens issued so far.
+pub async fn revoke_user_sessions(
+    stores: &Stores,
+    settings: &Settings,
+    user: uuid::Uuid,
+    operator: &Operator,
+) -> Result<usize, ManageError> {
+    if stores.users.find_user(user).await?.is_none() {
+        return Err(ManageError::NotFound);
+    }
+    let ended = end_everything(stores, settings, user, operator.now).await?;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("user_sessions_revoked", "ok")
+            .user(user)
+            .detail(json!({ "sessions_revoked": ended })),
+    )
+    .await;
+    Ok(ended)
+}
+
+async fn end_everything(
+    stores: &Stores,
+    settings: &Settings,
+    user: uuid::Uuid,
+    now: OffsetDateTime,
+) -> Result<usize, ManageError> {
+    let ended = stores.families.revoke_user_sessions(user, None).await?;
+    stores
+        .revocations
+        .set_cutoff(
+            user,
+            now.unix_timestamp(),
+            crate::revocation::cutoff_ttl(settings),
+        )
+        .await?;
+    Ok(ended)
+}
+
+/// Deletes a user after ending their sessions and access tokens.
+pub async fn delete_user(
+    stores: &Stores,
+    settings: &Settings,
+    user: uuid::Uuid,
+    operator: &Operator,
+) -> Result<usize, ManageError> {
+    if stores.users.find_user(user).await?.is_none() {
+        return Err(ManageError::NotFound);
+    }
+    // sessions first: a failure leaves the account in place to retry, never a live
+    // session of a deleted user
+    let ended = end_everything(stores, settings, user, operator.now).await?;
+    if !stores.users.delete_user(user).await? {
+        return Err(ManageError::NotFound);
+    }
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("user_deleted", "ok")
+            .user(user)
+            .detail(json!({ "sessions_revoked": ended })),
+    )
+    .await;
+    Ok(ended)
+}
+
+/// A user to create by an operator.
+pub struct UserRequest {
+    pub email: String,
+    pub password: Password,
+    pub name: Option<String>,
+    pub email_verified: bool,
 }
 
 /// Creates a user with a password that passes the policy.
 pub async fn create_user(
     stores: &Stores,
     hasher: &PasswordHasher,
-    email: &str,
-    password: Password,
+    request: UserRequest,
     min_bytes: usize,
-    now: OffsetDateTime,
-) -> anyhow::Result<uuid::Uuid> {
-    let email = Email::parse(email).map_err(|e| anyhow::anyhow!(e))?;
-    let problems = policy::check(&password, &email, None, min_bytes);
+    operator: &Operator,
+) -> Result<crate::domain::User, ManageError> {
+    let email = Email::parse(&request.email).map_err(|e| ManageError::Invalid(e.into()))?;
+    let name = match request.name.map(|n| n.trim().to_owned()) {
+        Some(n) if n.is_empty() || n.chars().count() > 200 => {
+            return Err(ManageError::Invalid(
+                "name must be 1 to 200 characters".into(),
+            ))
+        }
+        other => other,
+    };
+    let problems = policy::check(&request.password, &email, name.as_deref(), min_bytes);
     if !problems.is_empty() {
         let list: Vec<String> = problems
             .into_iter()
             .map(|p| format!("password {}", p.message))
             .collect();
-        anyhow::bail!(list.join("; "));
+        return Err(ManageError::Invalid(list.join("; ")));
     }
-    let password_hash = hasher.hash(password).await?;
+    let password_hash = hasher.hash(request.password).await?;
     let user = NewUser {
         email,
-        name: None,
-        email_verified: false,
+        name,
+        email_verified: request.email_verified,
         password_hash,
     };
-    match stores.users.create_user(user, now).await {
-        Ok(user) => Ok(user.id),
-        Err(CreateUserError::Duplicate) => anyhow::bail!("a user with this email exists"),
+    match stores.users.create_user(user, operator.now).await {
+        Ok(user) => {
+            audit(
+                stores,
+                operator,
+                AuditEvent::new("user_created", "ok").user(user.id),
+            )
+            .await;
+            Ok(user)
+        }
+        Err(CreateUserError::Duplicate) => {
+            Err(ManageError::Conflict("a user with this email exists"))
+        }
         Err(CreateUserError::Store(e)) => Err(e.into()),
     }
 }
@@ -160,13 +531,13 @@ pub struct ImportError {
 }
 
 /// Imports JSON lines; a bad line is reported by number and the rest still imported.
-pub async fn import_users(stores: &Stores, jsonl: &str, now: OffsetDateTime) -> ImportReport {
+pub async fn import_users(stores: &Stores, jsonl: &str, operator: &Operator) -> ImportReport {
     let mut report = ImportReport::default();
     for (index, raw) in jsonl.lines().enumerate() {
         if raw.trim().is_empty() {
             continue;
         }
-        match import_line(stores, raw, now).await {
+        match import_line(stores, raw, operator.now).await {
             Ok(()) => report.imported += 1,
             Err(error) => report.errors.push(ImportError {
                 line: index + 1,
@@ -174,6 +545,13 @@ pub async fn import_users(stores: &Stores, jsonl: &str, now: OffsetDateTime) -> 
             }),
         }
     }
+    let detail = json!({ "imported": report.imported, "refused": report.errors.len() });
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("users_imported", "ok").detail(detail),
+    )
+    .await;
     report
 }
 
@@ -201,6 +579,9 @@ async fn import_line(stores: &Stores, raw: &str, now: OffsetDateTime) -> Result<
     match stores.users.create_user(user, now).await {
         Ok(_) => Ok(()),
         Err(CreateUserError::Duplicate) => Err("a user with this email exists".into()),
-        Err(CreateUserError::Store(e)) => Err(format!("storage failed: {e}")),
+        Err(CreateUserError::Store(e)) => {
+            tracing::warn!(error = %e, "user import line failed in storage");
+            Err("storage unavailable; retry this line".into())
+        }
     }
 }

@@ -44,6 +44,12 @@ pub async fn active_access_token(
     Ok((!revoked).then_some(claims))
 }
 
+/// How long a per-user cutoff must live: past every access token issued before it (the
+/// longest configurable TTL is 1 h) plus clock leeway.
+pub fn cutoff_ttl(settings: &crate::config::Settings) -> i64 {
+    (std::time::Duration::from_secs(3600) + settings.clock_leeway).as_secs() as i64
+}
+
 /// Blocklists an access token for the rest of its lifetime.
 pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), StoreError> {
     let remaining = claims.exp + state.settings.clock_leeway.as_secs() as i64

@@ -9,14 +9,41 @@ use std::io::BufWriter;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{fmt, EnvFilter};
 
-/// Installs the global JSON subscriber writing to stdout. Call once, from `main`, and keep
-/// the guard until exit: dropping it flushes what is buffered.
-pub fn init(filter: &str) -> WorkerGuard {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+/// Crates whose debug output carries query parameters (password hashes, secret digests,
+/// sealed keys): capped at info whatever `TESSERA_LOG` asks for.
+const PARAMETER_LOGGERS: [&str; 1] = ["tokio_postgres"];
+
+/// The filter for `TESSERA_LOG` (invalid: `info`), with the parameter loggers capped.
+pub fn filter(spec: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in PARAMETER_LOGGERS {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+/// Where log lines go: the server logs to stdout; CLI commands to stderr, because their
+/// stdout is the JSON result scripts parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    Stderr,
+}
+
+/// Installs the global JSON subscriber. Call once, from `main`, and keep the guard until
+/// exit: dropping it flushes what is buffered.
+pub fn init(filter: &str, target: LogTarget) -> WorkerGuard {
+    let filter = self::filter(filter);
+    let sink: Box<dyn std::io::Write + Send> = match target {
+        LogTarget::Stdout => Box::new(std::io::stdout()),
+        LogTarget::Stderr => Box::new(std::io::stderr()),
+    };
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(4096)
-        .finish(BufWriter::with_capacity(64 * 1024, std::io::stdout()));
+        .finish(BufWriter::with_capacity(64 * 1024, sink));
     let _ = fmt()
         .json()
         .with_env_filter(filter)

@@ -52,6 +52,11 @@ pub struct Settings {
     pub client_cache_ttl: Duration,
     pub refresh_grace: Duration,
     pub verified_token_cache: usize,
+    /// Scheduled key rotation (`None`: off).
+    pub key_rotation_interval: Option<Duration>,
+    /// How often each instance checks the stored key-ring version (the fallback to the
+    /// Redis change notification) and whether a scheduled rotation is due.
+    pub keyring_poll_interval: Duration,
 }
 
 /// Password hashing and policy (SPEC S7).
@@ -131,6 +136,9 @@ impl Settings {
         let default_audience = p
             .opt_string("default_audience")
             .unwrap_or_else(|| issuer.clone().unwrap_or_default());
+        let clock_leeway = p.seconds("clock_leeway", 30, 0, 300);
+        let jwks_max_age = p.seconds("jwks_max_age", 300, 0, 86_400);
+        let key_rotation_interval = p.rotation_interval(jwks_max_age + clock_leeway);
         let settings = Settings {
             public_addr: p.socket_addr("public_addr", "0.0.0.0:8080"),
             admin_addr: p.socket_addr("admin_addr", "127.0.0.1:8081"),
@@ -142,8 +150,8 @@ impl Settings {
             rsa_bits: p.rsa_bits(),
             default_audience,
             access_token_ttl,
-            clock_leeway: p.seconds("clock_leeway", 30, 0, 300),
-            jwks_max_age: p.seconds("jwks_max_age", 300, 0, 86_400),
+            clock_leeway,
+            jwks_max_age,
             jwks_stale_while_revalidate: p.seconds("jwks_stale_while_revalidate", 60, 0, 86_400),
             cors_origins: p.cors_origins(cors_allow_credentials),
             cors_allow_credentials,
@@ -170,6 +178,8 @@ impl Settings {
             client_cache_ttl: p.seconds("client_cache_ttl", 5, 0, 300),
             refresh_grace: p.seconds("refresh_grace", 10, 0, 300),
             verified_token_cache: p.integer("verified_token_cache", 10_000, 0, 1_000_000),
+            key_rotation_interval,
+            keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),
             issuer: issuer.unwrap_or_default(),
             signing_algs,
             signing_alg,

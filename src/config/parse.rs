@@ -125,6 +125,27 @@ impl Parser {
         }
     }
 
+    /// `key_rotation_interval`: unset or 0 turns scheduled rotation off. A next key must
+    /// have been in every verifier's cached JWKS before it signs, so the interval is at
+    /// least `min` (JWKS max-age + clock leeway).
+    pub(super) fn rotation_interval(&mut self, min: Duration) -> Option<Duration> {
+        let key = "key_rotation_interval";
+        let interval = self.seconds(key, 0, 0, 365 * 86_400);
+        if interval.is_zero() {
+            return None;
+        }
+        if interval < min.max(Duration::from_secs(1)) {
+            self.error(
+                key,
+                format!(
+                    "must be 0 (off) or at least TESSERA_JWKS_MAX_AGE + TESSERA_CLOCK_LEEWAY = {} s, so verifiers hold a key before it signs",
+                    min.as_secs()
+                ),
+            );
+        }
+        Some(interval)
+    }
+
     pub(super) fn seconds(&mut self, key: &str, default: u64, min: u64, max: u64) -> Duration {
         let Some(v) = self.opt_string(key) else {
             return Duration::from_secs(default);

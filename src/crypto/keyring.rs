@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::{Kek, KeyMaterial, SigningAlg};
 use crate::clock::Clock;
-use crate::store::{KeyStore, NewSigningKey, SigningKeyRow, StoreError};
+use crate::store::{KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
 
 /// Lifecycle state of a signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -107,6 +108,11 @@ pub struct KeyVerifier {
 }
 
 struct Snapshot {
+    /// The store's key-ring version this snapshot was read at.
+    version: i64,
+    /// The next time the published set changes without anyone acting: a retiring key
+    /// leaves the JWKS, or a scheduled rotation is due.
+    next_change: Option<OffsetDateTime>,
     keys: Vec<PublishedKey>,
     signers: HashMap<SigningAlg, Arc<ActiveSigner>>,
     /// Published (so never revoked or retired) keys by kid.
@@ -121,6 +127,10 @@ pub struct KeyRingConfig {
     pub rsa_bits: u32,
     /// max access-token TTL + JWKS max-age + leeway: how long a retiring key stays published.
     pub retire_after: Duration,
+    /// Scheduled rotation: an active key older than this is rotated (`None`: never).
+    pub rotation_interval: Option<Duration>,
+    pub jwks_max_age: Duration,
+    pub jwks_stale_while_revalidate: Duration,
 }
 
 pub struct KeyRing {
@@ -167,9 +177,27 @@ impl KeyRing {
 
     /// Re-reads the keys from the store and swaps in a new snapshot.
     pub async fn reload(&self) -> Result<(), KeyRingError> {
+        // the version first: a change landing in between is picked up by the next check
+        let version = self.store.version().await?;
         let rows = self.store.list_signing_keys().await?;
-        self.snapshot.store(Arc::new(self.build_snapshot(&rows)?));
+        self.snapshot
+            .store(Arc::new(self.build_snapshot(version, &rows)?));
         Ok(())
+    }
+
+    /// Reloads if another instance changed the ring or a timed change is due; the periodic
+    /// fallback to change notifications. Returns whether it reloaded.
+    pub async fn refresh(&self) -> Result<bool, KeyRingError> {
+        let (version, next_change) = {
+            let snapshot = self.snapshot.load();
+            (snapshot.version, snapshot.next_change)
+        };
+        let due = next_change.is_some_and(|at| self.clock.now() >= at);
+        if due || self.store.version().await? != version {
+            self.reload().await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Rotates `alg` (or every enabled algorithm): next → active, active → retiring, new next.
@@ -182,11 +210,97 @@ impl KeyRing {
         let mut rotated = Vec::with_capacity(algs.len());
         for alg in algs {
             let new_next = self.generate(alg).await?;
-            let kid = self.store.rotate(alg, new_next, self.clock.now()).await?;
-            rotated.push((alg, kid));
+            if let Some(kid) = self
+                .store
+                .rotate(alg, new_next, None, self.clock.now())
+                .await?
+            {
+                rotated.push((alg, kid));
+            }
         }
         self.reload().await?;
         Ok(rotated)
+    }
+
+    /// The scheduled rotation: rotates each algorithm whose active key is older than the
+    /// rotation interval. Safe on every instance at once: the store re-checks under its
+    /// lock, so exactly one rotation happens per due key.
+    pub async fn rotate_due(&self) -> Result<Vec<(SigningAlg, String)>, KeyRingError> {
+        let Some(interval) = self.config.rotation_interval else {
+            return Ok(Vec::new());
+        };
+        let now = self.clock.now();
+        let due_before = now - interval;
+        let due: Vec<SigningAlg> = self
+            .snapshot
+            .load()
+            .keys
+            .iter()
+            .filter(|k| k.state == KeyState::Active)
+            .filter(|k| k.activated_at.is_some_and(|at| at <= due_before))
+            .map(|k| k.alg)
+            .collect();
+        let mut rotated = Vec::new();
+        for alg in due {
+            let new_next = self.generate(alg).await?;
+            if let Some(kid) = self
+                .store
+                .rotate(alg, new_next, Some(due_before), now)
+                .await?
+            {
+                rotated.push((alg, kid));
+            }
+        }
+        if !rotated.is_empty() {
+            self.reload().await?;
+        }
+        Ok(rotated)
+    }
+
+    /// Emergency revocation: the key leaves the JWKS and stops verifying at once on this
+    /// instance (others follow on the change notification). Revoking an active key promotes
+    /// its `next`, and a fresh `next` is generated first, so the ring can always sign.
+    pub async fn revoke(&self, kid: &str) -> Result<KeyRevocation, KeyRingError> {
+        let rows = self.store.list_signing_keys().await?;
+        let replacement = match rows.iter().find(|r| r.kid == kid) {
+            Some(row) if self.config.algs.contains(&row.alg) => Some(self.generate(row.alg).await?),
+            _ => None,
+        };
+        let outcome = self
+            .store
+            .revoke(kid, replacement, self.clock.now())
+            .await?;
+        self.reload().await?;
+        Ok(outcome)
+    }
+
+    /// The store version of the loaded snapshot.
+    pub fn version(&self) -> i64 {
+        self.snapshot.load().version
+    }
+
+    /// `Cache-Control` for the JWKS: the configured max-age, cut so that no cache keeps
+    /// the document past the next timed change of the key set.
+    pub fn cache_control(&self) -> HeaderValue {
+        let (max_age, swr) = {
+            let snapshot = self.snapshot.load();
+            let (max_age, swr) = (
+                self.config.jwks_max_age.as_secs(),
+                self.config.jwks_stale_while_revalidate.as_secs(),
+            );
+            match snapshot.next_change {
+                Some(at) => {
+                    let left = (at - self.clock.now()).whole_seconds().max(0) as u64;
+                    let max_age = max_age.min(left);
+                    (max_age, swr.min(left - max_age))
+                }
+                None => (max_age, swr),
+            }
+        };
+        HeaderValue::from_str(&format!(
+            "public, max-age={max_age}, stale-while-revalidate={swr}"
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
     }
 
     pub fn jwks(&self) -> Arc<JwksDocument> {
@@ -238,7 +352,11 @@ impl KeyRing {
         .map_err(|e| KeyRingError::Generation(e.into()))?
     }
 
-    fn build_snapshot(&self, rows: &[SigningKeyRow]) -> Result<Snapshot, KeyRingError> {
+    fn build_snapshot(
+        &self,
+        version: i64,
+        rows: &[SigningKeyRow],
+    ) -> Result<Snapshot, KeyRingError> {
         let now = self.clock.now();
         let mut signers = HashMap::new();
         let mut keys = Vec::with_capacity(rows.len());
@@ -291,7 +409,18 @@ impl KeyRing {
             );
         }
         let jwks = Arc::new(jwks_document(keys.iter().filter(|k| k.published)));
+        let unpublish = keys
+            .iter()
+            .filter(|k| k.published)
+            .filter_map(|k| k.retire_after);
+        let scheduled = keys
+            .iter()
+            .filter(|k| k.state == KeyState::Active)
+            .filter_map(|k| Some(k.activated_at? + self.config.rotation_interval?));
+        let next_change = unpublish.chain(scheduled).min();
         Ok(Snapshot {
+            version,
+            next_change,
             keys,
             signers,
             verifiers,
@@ -328,6 +457,8 @@ fn state_order(state: KeyState) -> u8 {
 
 fn empty_snapshot() -> Snapshot {
     Snapshot {
+        version: 0,
+        next_change: None,
         keys: Vec::new(),
         signers: HashMap::new(),
         verifiers: HashMap::new(),

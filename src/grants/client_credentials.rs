@@ -30,6 +30,7 @@ pub fn grant(
     // by default: what the client may request, less the scopes that describe a user
     scope = scope.without(&USER_SCOPES);
     let (access_token, expires_in) = access_token(state, client, client.id.as_str(), &scope, None)?;
+    crate::metrics::token_issued("client_credentials");
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

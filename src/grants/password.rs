@@ -6,7 +6,8 @@ use crate::auth::hashing::{HashError, Verified};
 use crate::domain::{Client, Email, GrantType, Password, User};
 use crate::error::OAuthError;
 use crate::startup::AppState;
-use crate::store::{SessionMeta, StoreError};
+use crate::store::{AuditEvent, SessionMeta, StoreError};
+use serde_json::json;
 
 use super::{resolve_scope, start_session, TokenResponse};
 
@@ -14,6 +15,12 @@ use super::{resolve_scope, start_session, TokenResponse};
 pub enum LoginError {
     #[error("invalid email or password")]
     InvalidCredentials,
+    #[error("invalid email or password")]
+    WrongPassword(uuid::Uuid),
+    /// No such user: answered exactly like a wrong password, told apart only in the
+    /// audit trail and metrics.
+    #[error("invalid email or password")]
+    UnknownUser,
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -23,7 +30,9 @@ pub enum LoginError {
 impl From<LoginError> for OAuthError {
     fn from(e: LoginError) -> Self {
         match e {
-            LoginError::InvalidCredentials => OAuthError::InvalidGrant("invalid email or password"),
+            LoginError::InvalidCredentials
+            | LoginError::WrongPassword(_)
+            | LoginError::UnknownUser => OAuthError::InvalidGrant("invalid email or password"),
             LoginError::Hash(e) => e.into(),
             LoginError::Store(e) => e.into(),
         }
@@ -59,7 +68,8 @@ pub async fn verify_credentials(
             }
             Ok(user)
         }
-        _ => Err(LoginError::InvalidCredentials),
+        (None, _) => Err(LoginError::UnknownUser),
+        (Some(user), _) => Err(LoginError::WrongPassword(user.id)),
     }
 }
 
@@ -80,8 +90,46 @@ pub async fn grant(
     let scope = resolve_scope(client, scope)?;
     let email =
         Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
-    let user = verify_credentials(state, &email, password).await?;
-    start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await
+    let user = match verify_credentials(state, &email, password).await {
+        Ok(user) => user,
+        Err(e) => {
+            login_failed(state, client, meta, &e).await;
+            return Err(e.into());
+        }
+    };
+    let tokens = start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await?;
+    crate::metrics::token_issued("password");
+    let event = AuditEvent::new("login_succeeded", "ok")
+        .user(user.id)
+        .client(client.id.as_str())
+        .ip(meta.ip.clone())
+        .detail(json!({ "amr": ["pwd"] }));
+    crate::audit::record(state, event).await;
+    Ok(tokens)
+}
+
+/// Counts and audits a failed login. The attempted email is not kept (an unknown one
+/// could be a user's password typed into the wrong field); a known account is named by id.
+async fn login_failed(state: &AppState, client: &Client, meta: &SessionMeta, error: &LoginError) {
+    let (reason, user) = match error {
+        LoginError::InvalidCredentials => ("invalid_credentials", None),
+        LoginError::WrongPassword(user) => ("wrong_password", Some(*user)),
+        LoginError::UnknownUser => ("unknown_user", None),
+        LoginError::Hash(crate::auth::hashing::HashError::Busy) => ("overloaded", None),
+        LoginError::Hash(_) | LoginError::Store(_) => ("unavailable", None),
+    };
+    crate::metrics::login_failed(reason);
+    if matches!(error, LoginError::Hash(_) | LoginError::Store(_)) {
+        return;
+    }
+    let mut event = AuditEvent::new("login_failed", "denied")
+        .client(client.id.as_str())
+        .ip(meta.ip.clone())
+        .detail(json!({ "reason": reason }));
+    if let Some(user) = user {
+        event = event.user(user);
+    }
+    crate::audit::record(state, event).await;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,8 +187,7 @@ pub async fn change_password(
         .families
         .revoke_user_sessions(user.id, Some(keep_session))
         .await?;
-    // outlives every access token issued before it
-    let ttl = (std::time::Duration::from_secs(3600) + state.settings.clock_leeway).as_secs() as i64;
+    let ttl = crate::revocation::cutoff_ttl(&state.settings);
     state
         .stores
         .revocations

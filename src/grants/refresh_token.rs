@@ -95,7 +95,9 @@ pub async fn rotate(
     } else {
         None
     };
-    user_tokens(state, &client, user.as_ref(), &scope, &family, Some(&token))
+    let tokens = user_tokens(state, &client, user.as_ref(), &scope, &family, Some(&token))?;
+    crate::metrics::token_issued("refresh_token");
+    Ok(tokens)
 }
 
 fn unseal(state: &AppState, family_id: &str, sealed: &str) -> Option<RefreshToken> {
@@ -130,16 +132,11 @@ fn narrowed_scope(family: &Family, requested: Option<&str>) -> Result<Scope, OAu
 /// The family is already deleted (so its access tokens introspect inactive); record it.
 async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
     tracing::warn!(sid = %family.id, user_id = %family.user_id, client_id = %family.client_id, "refresh token reuse: session revoked");
-    let event = AuditEvent {
-        event_type: "refresh_token_reuse",
-        actor: None,
-        user_id: Some(family.user_id),
-        client_id: Some(family.client_id.clone()),
-        ip,
-        outcome: "revoked",
-        detail: serde_json::json!({ "family": family.id }),
-    };
-    if let Err(e) = state.stores.audit.record(event, state.clock.now()).await {
-        tracing::error!(error = %e, sid = %family.id, "could not write the reuse audit event");
-    }
+    crate::metrics::reuse_detected();
+    let event = AuditEvent::new("refresh_token_reuse", "revoked")
+        .user(family.user_id)
+        .client(family.client_id.clone())
+        .ip(ip)
+        .detail(serde_json::json!({ "family": family.id }));
+    crate::audit::record(state, event).await;
 }

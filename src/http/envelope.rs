@@ -51,6 +51,7 @@ pub async fn envelope(
     let span = tracing::info_span!("request", request_id = %id);
     // cheap clones (enum, shared bytes); the path only: query strings can carry tokens
     let (method, uri) = (req.method().clone(), req.uri().clone());
+    let route = req.match_pattern();
     let started = Instant::now();
     let hsts = state.settings.is_https();
     let result = next.call(req).instrument(span.clone()).await;
@@ -59,6 +60,12 @@ pub async fn envelope(
         Err(e) => e.as_response_error().status_code(),
     };
     span.in_scope(|| log_completion(&method, uri.path(), status, started));
+    crate::metrics::request(
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        status.as_u16(),
+        started.elapsed(),
+    );
     match result {
         Ok(res) => {
             let (req, res) = res.into_parts();

@@ -76,7 +76,7 @@ fn bad_request(description: &str, field: Option<FieldError>) -> ApiError {
 }
 
 /// serde names the offending field in backticks (`unknown field `x``, `missing field `y``).
-fn field_of(message: &str) -> Option<FieldError> {
+pub(crate) fn field_of(message: &str) -> Option<FieldError> {
     let kind = ["unknown field", "missing field", "duplicate field"]
         .into_iter()
         .find(|k| message.contains(k))?;

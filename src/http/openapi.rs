@@ -16,7 +16,7 @@ use crate::startup::AppState;
 #[openapi(
     info(
         title = "tessera",
-        description = "OAuth 2 / OpenID Connect token issuer. Public endpoints are served on the public listener; `/admin/*` only on the admin listener, with an admin bearer token."
+        description = "OAuth 2 / OpenID Connect token issuer. Public endpoints are served on the public listener; `/admin/*` only on the admin listener, with an admin bearer token; `/metrics` (Prometheus) only on the admin listener."
     ),
     paths(
         health::healthz,
@@ -39,6 +39,22 @@ use crate::startup::AppState;
         sessions::end,
         sessions::change,
         admin::keys::list_keys,
+        admin::keys::rotate,
+        admin::keys::revoke,
+        admin::clients::create,
+        admin::clients::list,
+        admin::clients::get,
+        admin::clients::update,
+        admin::clients::delete,
+        admin::clients::rotate_secret,
+        admin::users::create,
+        admin::users::find,
+        admin::users::get,
+        admin::users::revoke_sessions,
+        admin::users::delete,
+        admin::users::import,
+        admin::audit::list,
+        admin::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&AdminTokenScheme),

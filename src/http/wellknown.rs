@@ -142,7 +142,7 @@ pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::CACHE_CONTROL, state.documents.cache_control.clone()))
+        .insert_header((header::CACHE_CONTROL, state.keyring.cache_control()))
         .insert_header((header::ETAG, doc.etag.as_str()));
     if unchanged {
         return response.finish();

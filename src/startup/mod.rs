@@ -2,6 +2,7 @@
 //! bind the public and admin listeners that share one `AppState`.
 
 pub mod retry;
+pub mod watch;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -77,6 +78,7 @@ impl Stores {
             families: redis.clone(),
             revocations: redis.clone(),
             audit: pg.clone(),
+            changes: redis.clone(),
             health: vec![pg, redis],
         }
     }
@@ -113,6 +115,9 @@ impl Backends {
             algs: settings.signing_algs.clone(),
             rsa_bits: settings.rsa_bits,
             retire_after: settings.access_token_ttl + settings.jwks_max_age + settings.clock_leeway,
+            rotation_interval: settings.key_rotation_interval,
+            jwks_max_age: settings.jwks_max_age,
+            jwks_stale_while_revalidate: settings.jwks_stale_while_revalidate,
         };
         let ring = KeyRing::load(
             Arc::new(self.pg.clone()),
@@ -153,7 +158,8 @@ impl Application {
         )
         .await?;
         let keyring = backends.keyring(&settings, clock.clone(), true).await?;
-        let stores = Stores::new(backends.pg, redis, settings.client_cache_ttl);
+        let stores = Stores::new(backends.pg, redis.clone(), settings.client_cache_ttl);
+        crate::metrics::install();
         let hasher = PasswordHasher::start(
             settings.password.hash,
             settings.hash_workers(),
@@ -187,6 +193,7 @@ impl Application {
             clock,
             documents,
         });
+        watch::spawn(state.clone(), redis);
         let public = http::public_server(public_listener, state.clone()).map_err(|source| {
             StartupError::Bind {
                 addr: public_addr,

@@ -2,7 +2,7 @@
 //! endpoint looks a client up on every request, which made Postgres the bottleneck of
 //! `client_credentials`. Entries (including "no such client") live for the TTL, so a client
 //! change made elsewhere takes effect within it; changes made through this instance call
-//! `invalidate`.
+//! `invalidate` (and so do changes announced by other instances).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -33,7 +33,7 @@ impl CachedClients {
         }
     }
 
-    pub fn invalidate(&self, id: &ClientId) {
+    fn forget(&self, id: &ClientId) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(id.as_str());
         }
@@ -53,7 +53,7 @@ impl ClientStore for CachedClients {
             .inner
             .create_client(id, client, secret_sha256, now)
             .await?;
-        self.invalidate(id);
+        self.forget(id);
         Ok(created)
     }
 
@@ -73,5 +73,44 @@ impl ClientStore for CachedClients {
             entries.insert(id.as_str().to_owned(), (Instant::now(), client.clone()));
         }
         Ok(client)
+    }
+
+    async fn list_clients(
+        &self,
+        after: Option<&ClientId>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError> {
+        self.inner.list_clients(after, limit).await
+    }
+
+    async fn update_client(
+        &self,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let updated = self.inner.update_client(client, now).await;
+        self.forget(&client.id);
+        updated
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &ClientId,
+        secret_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let updated = self.inner.set_client_secret(id, secret_sha256, now).await;
+        self.forget(id);
+        updated
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let deleted = self.inner.delete_client(id).await;
+        self.forget(id);
+        deleted
+    }
+
+    fn invalidate(&self, id: &ClientId) {
+        self.forget(id);
     }
 }

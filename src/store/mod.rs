@@ -71,13 +71,41 @@ pub trait KeyStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Promotes `next` to `active`, moves the old `active` to `retiring` and stores
-    /// `new_next`. Returns the kid that is now active.
+    /// `new_next`. With `due_before`, only if the active key was activated before it (the
+    /// scheduled rotation: whichever instance gets there first rotates, the others see it
+    /// done). Returns the kid that is now active, or `None` when not due.
     async fn rotate(
         &self,
         alg: SigningAlg,
         new_next: NewSigningKey,
+        due_before: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<String, StoreError>;
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Emergency revocation (SPEC S3): the key is retired and marked revoked at once. If it
+    /// was `active`, `next` is promoted; if it was `active` or `next`, `replacement` (a key
+    /// of the same algorithm, when given) becomes the new `next`.
+    async fn revoke(
+        &self,
+        kid: &str,
+        replacement: Option<NewSigningKey>,
+        now: OffsetDateTime,
+    ) -> Result<KeyRevocation, StoreError>;
+
+    /// A number that changes with every change to the key ring (instances poll it).
+    async fn version(&self) -> Result<i64, StoreError>;
+}
+
+/// What `KeyStore::revoke` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRevocation {
+    /// Revoked; it was in this state. `promoted` is the kid that became active, if any.
+    Revoked {
+        was: KeyState,
+        promoted: Option<String>,
+    },
+    AlreadyRevoked,
+    NotFound,
 }
 
 /// An auth or admin event for the audit trail (SPEC S10).
@@ -92,9 +120,72 @@ pub struct AuditEvent {
     pub detail: Value,
 }
 
+/// A stored audit event.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    /// Increasing; pass the last one seen as `before` to page back in time.
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The admin token label, `cli`, `scheduler`, or none for end-user events.
+    pub actor: Option<String>,
+    pub user_id: Option<uuid::Uuid>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub outcome: String,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+/// Filters for reading the trail, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub user: Option<uuid::Uuid>,
+    pub event_type: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    /// Only events with a smaller id (keyset pagination).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn record(&self, event: AuditEvent, at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn list_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// A change other instances must act on at once (SPEC S3 propagation; client caches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The key ring changed: reload it.
+    Keys,
+    /// A client changed or was deleted: drop it from caches.
+    Client(ClientId),
+}
+
+impl Change {
+    pub fn to_message(&self) -> String {
+        match self {
+            Change::Keys => "keys".to_owned(),
+            Change::Client(id) => format!("client:{id}"),
+        }
+    }
+
+    pub fn from_message(message: &str) -> Option<Self> {
+        match message.split_once(':') {
+            None if message == "keys" => Some(Change::Keys),
+            Some(("client", id)) => ClientId::parse(id).ok().map(Change::Client),
+            _ => None,
+        }
+    }
+}
+
+/// Announces changes to every instance sharing the backend.
+#[async_trait]
+pub trait ChangeBus: Send + Sync {
+    async fn publish(&self, change: &Change) -> Result<(), StoreError>;
 }
 
 /// A backend that readiness checks can ping.
@@ -130,6 +221,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<User, CreateUserError>;
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError>;
+    /// Deletes the user; false if there was none.
+    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError>;
     /// Replaces the hash only if it is still `old` (a concurrent change wins).
     async fn replace_password_hash(
         &self,
@@ -150,6 +243,26 @@ pub trait ClientStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Client, StoreError>;
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+    /// Clients ordered by id, starting after `after` (keyset pagination).
+    async fn list_clients(
+        &self,
+        after: Option<&ClientId>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError>;
+    /// Stores the editable fields of `client` (name, first_party, grants, scopes,
+    /// audiences, redirect URIs). Returns false if the client is gone.
+    async fn update_client(&self, client: &Client, now: OffsetDateTime)
+        -> Result<bool, StoreError>;
+    /// Replaces a confidential client's secret digest. False if no such confidential client.
+    async fn set_client_secret(
+        &self,
+        id: &ClientId,
+        secret_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+    /// Forgets anything cached about `id` (a change announced by another instance).
+    fn invalidate(&self, _id: &ClientId) {}
 }
 
 /// One login session: the refresh-token family (SPEC S4). Times are Unix seconds.
@@ -232,6 +345,8 @@ pub trait FamilyStore: Send + Sync {
         user: uuid::Uuid,
         keep: Option<&str>,
     ) -> Result<usize, StoreError>;
+    /// Revokes every session (refresh family) issued to `client_id`; returns how many.
+    async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError>;
     /// Atomically checks the presented token against the family and rotates, answers a
     /// retry within the grace window, or detects reuse and deletes the family.
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
@@ -282,5 +397,6 @@ pub struct Stores {
     pub families: Arc<dyn FamilyStore>,
     pub revocations: Arc<dyn RevocationStore>,
     pub audit: Arc<dyn AuditStore>,
+    pub changes: Arc<dyn ChangeBus>,
     pub health: Vec<Arc<dyn Ping>>,
 }

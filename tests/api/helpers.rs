@@ -232,9 +232,62 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn admin_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.admin_call(reqwest::Method::GET, path)
+    }
+
+    /// A request to the admin listener with the admin token.
+    pub fn admin_call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
-            .get(format!("{}{path}", self.admin))
+            .request(method, format!("{}{path}", self.admin))
             .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// The kid in a JWT's header.
+    pub fn kid_of(token: &str) -> String {
+        use base64::Engine;
+        let header = token.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    }
+
+    /// The kids in this instance's JWKS.
+    pub async fn jwks_kids(&self) -> Vec<String> {
+        let jwks: serde_json::Value = self
+            .http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Introspects `token` as a confidential client of this app.
+    pub async fn introspect_as(
+        &self,
+        client: &(String, Option<String>),
+        token: &str,
+    ) -> serde_json::Value {
+        self.http
+            .post(self.url("/oauth2/introspect"))
+            .basic_auth(&client.0, client.1.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 }
 
@@ -417,10 +470,13 @@ impl TestApp {
             audiences: vec!["https://api.example.com".into()],
             redirect_uris: vec![],
         };
-        let (client, secret) =
-            tessera::manage::create_client(&self.state.stores, new, self.state.clock.now())
-                .await
-                .unwrap();
+        let operator = tessera::manage::Operator {
+            actor: "test".into(),
+            now: self.state.clock.now(),
+        };
+        let (client, secret) = tessera::manage::create_client(&self.state.stores, new, &operator)
+            .await
+            .unwrap();
         (client.id.to_string(), secret)
     }
 }

@@ -22,12 +22,15 @@ impl Write for Capture {
 }
 
 #[tokio::test]
-async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_and_client_flows() {
+async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client_and_admin_flows() {
     let capture = Capture::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter("debug,tessera=trace")
+        // the filter the binary builds from TESSERA_LOG, at the most verbose level
+        .with_env_filter(tessera::telemetry::filter(
+            "trace,tokio_postgres=trace,hyper=debug",
+        ))
         .with_current_span(true)
         .with_writer(move || writer.clone())
         .init();
@@ -114,6 +117,44 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_and_cl
         .await
         .unwrap();
     let _ = app.admin_get("/admin/keys").send().await.unwrap();
+    // admin flows: secrets shown once to the operator, never to the log
+    let created: Value = app
+        .admin_call(reqwest::Method::POST, "/admin/clients")
+        .json(&serde_json::json!({"name": "svc", "grant_types": ["client_credentials"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_id = created["client_id"].as_str().unwrap().to_owned();
+    let rotated: Value = app
+        .admin_call(
+            reqwest::Method::POST,
+            &format!("/admin/clients/{admin_id}/secret"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_password = "Admin-set-passphrase-for-Zoe-7";
+    let _ = app
+        .admin_call(reqwest::Method::POST, "/admin/users")
+        .json(&serde_json::json!({"email": "zoe@example.com", "password": admin_password}))
+        .send()
+        .await
+        .unwrap();
+    let imported_hash = "$2b$04$abcdefghijklmnopqrstuu5Jq6cR0xjHqUq0h3e5mQzWJ8Yf0G7xK";
+    let _ = app
+        .admin_call(reqwest::Method::POST, "/admin/users/import")
+        .body(format!(
+            "{{\"email\":\"imp@example.com\",\"password_hash\":\"{imported_hash}\"}}\n{{\"email\":\"bad\",\"password_hash\":\"{imported_hash}\"}}"
+        ))
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -140,13 +181,26 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_and_cl
         ("client secret", secret),
         ("wrong client secret", "Wrong-secret-value-123".to_owned()),
         ("admin token", crate::helpers::ADMIN_TOKEN.to_owned()),
+        (
+            "admin-created client secret",
+            created["client_secret"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "rotated client secret",
+            rotated["client_secret"].as_str().unwrap().to_owned(),
+        ),
+        ("admin-set password", admin_password.to_owned()),
+        ("imported hash", imported_hash.to_owned()),
     ];
     for (what, value) in secrets {
         // also the signature part alone, in case a token is split when logged
         let fragment = value.rsplit('.').next().unwrap_or(&value).to_owned();
         assert!(
             !logs.contains(&value) && !logs.contains(&fragment),
-            "{what} leaked into the logs"
+            "{what} leaked into the logs: {}",
+            logs.lines()
+                .find(|l| l.contains(&fragment))
+                .unwrap_or_default()
         );
     }
 }

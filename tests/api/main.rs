@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod admin_api;
 mod config;
 mod discovery;
 mod hardening;
@@ -12,6 +13,7 @@ mod helpers;
 mod keys;
 mod logs;
 mod openapi;
+mod propagation;
 mod rotation;
 mod session;
 mod tokens;

@@ -1,17 +1,25 @@
 //! The admin plane (SPEC S12), served only on the admin listener: every `/admin/*` call
-//! needs `Authorization: Bearer <token>` whose SHA-256 matches a configured entry.
+//! needs `Authorization: Bearer <token>` whose SHA-256 matches a configured entry, and is
+//! audited with the token's label, method, path and outcome. `/metrics` (Prometheus) is
+//! served beside it without a token: the admin listener is private by deployment.
 
+pub mod audit;
+pub mod clients;
 pub mod keys;
+pub mod users;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, HttpMessage};
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
+use actix_web::{web, HttpMessage, HttpResponse};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
+use crate::manage::Operator;
 use crate::startup::AppState;
+use crate::store::AuditEvent;
 
 /// Shortest and longest bearer we hash; anything else is refused before hashing.
 const MIN_TOKEN_LEN: usize = 32;
@@ -27,8 +35,73 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .wrap(from_fn(require_admin))
-            .configure(keys::routes),
-    );
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .configure(keys::routes)
+            .configure(clients::routes)
+            .configure(users::routes)
+            .configure(audit::routes),
+    )
+    .route("/metrics", web::get().to(metrics));
+}
+
+/// Prometheus text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "admin",
+    responses((status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain; version=0.0.4")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(crate::metrics::render(&state))
+}
+
+/// The acting operator for `manage` calls.
+pub(crate) fn operator(state: &AppState, admin: &AdminPrincipal) -> Operator {
+    Operator {
+        actor: admin.label.clone(),
+        now: state.clock.now(),
+    }
+}
+
+/// A 400 naming the bad parameter.
+pub(crate) fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_request",
+        description: format!("{field}: {message}"),
+        fields: vec![FieldError {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }],
+    }
+}
+
+/// A page size within `1..=max` (`default` when absent).
+pub(crate) fn page_limit(
+    limit: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(invalid("limit", &format!("must be from 1 to {max}"))),
+    }
+}
+
+/// A JSON body that may be absent (empty means all defaults); unknown fields are refused.
+pub(crate) fn parse_optional_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let message = e.to_string();
+        ApiError::BadRequest {
+            code: "invalid_request",
+            description: "request body is not valid JSON for this endpoint".into(),
+            fields: super::field_of(&message).into_iter().collect(),
+        }
+    })
 }
 
 async fn require_admin(
@@ -55,17 +128,37 @@ async fn require_admin(
                 found.or(hit.then(|| entry.label.clone()))
             })
     });
-    match label {
-        Some(label) => {
-            req.extensions_mut().insert(AdminPrincipal { label });
-            next.call(req).await
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let Some(label) = label else {
+        tracing::warn!(path, "admin authentication failed");
+        let event = AuditEvent::new("admin_auth_failed", "denied")
+            .ip(ip)
+            .detail(json!({ "method": method, "path": path }));
+        crate::audit::record(&state, event).await;
+        return Err(ApiError::Unauthorized {
+            realm: "tessera-admin",
         }
-        None => {
-            tracing::warn!(path = req.path(), "admin authentication failed");
-            Err(ApiError::Unauthorized {
-                realm: "tessera-admin",
-            }
-            .into())
-        }
-    }
+        .into());
+    };
+    req.extensions_mut().insert(AdminPrincipal {
+        label: label.clone(),
+    });
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    let outcome = match status.as_u16() {
+        500.. => "failed",
+        400.. => "refused",
+        _ => "ok",
+    };
+    let event = AuditEvent::new("admin_request", outcome)
+        .actor(label)
+        .ip(ip)
+        .detail(json!({ "method": method, "path": path, "status": status.as_u16() }));
+    crate::audit::record(&state, event).await;
+    result
 }

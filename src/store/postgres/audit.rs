@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
-use crate::store::{AuditEvent, AuditStore, StoreError};
+use crate::store::{AuditEvent, AuditQuery, AuditRecord, AuditStore, StoreError};
 
 #[async_trait]
 impl AuditStore for PgStore {
@@ -18,5 +18,33 @@ impl AuditStore for PgStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn list_events(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, at, event_type, actor, user_id, client_id, ip, outcome, detail FROM audit_events \
+                 WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR event_type = $2) \
+                 AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::bigint IS NULL OR id < $4) \
+                 ORDER BY id DESC LIMIT $5",
+                &[&q.user, &q.event_type, &q.since, &q.before, &q.limit],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditRecord {
+                id: r.get("id"),
+                at: r.get("at"),
+                event_type: r.get("event_type"),
+                actor: r.get("actor"),
+                user_id: r.get("user_id"),
+                client_id: r.get("client_id"),
+                ip: r.get("ip"),
+                outcome: r.get("outcome"),
+                detail: r.get("detail"),
+            })
+            .collect())
     }
 }

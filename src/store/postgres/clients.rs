@@ -79,4 +79,65 @@ impl ClientStore for PgStore {
             .map_err(unavailable)?;
         row.as_ref().map(row_to_client).transpose()
     }
+
+    async fn list_clients(
+        &self,
+        after: Option<&ClientId>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError> {
+        let db = self.client().await?;
+        let after = after.map_or("", |a| a.as_str());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = db
+            .query(
+                &format!("SELECT {COLUMNS} FROM clients WHERE id > $1 ORDER BY id LIMIT $2"),
+                &[&after, &limit],
+            )
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(row_to_client).collect()
+    }
+
+    async fn update_client(
+        &self,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let db = self.client().await?;
+        let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        let n = db
+            .execute(
+                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8 WHERE id = $1",
+                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &ClientId,
+        secret_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let db = self.client().await?;
+        let n = db
+            .execute(
+                "UPDATE clients SET secret_sha256 = $2, updated_at = $3 WHERE id = $1 AND NOT public",
+                &[&id.as_str(), &secret_sha256.to_vec(), &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let db = self.client().await?;
+        let n = db
+            .execute("DELETE FROM clients WHERE id = $1", &[&id.as_str()])
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
 }

@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::{unavailable, PgStore, KEYRING_LOCK};
 use crate::crypto::{KeyState, SigningAlg};
-use crate::store::{KeyStore, NewSigningKey, SigningKeyRow, StoreError};
+use crate::store::{KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
 
 const SELECT: &str = "SELECT kid, alg, state, private_sealed, public_jwk, created_at, activated_at, retiring_at, revoked_at FROM signing_keys";
 
@@ -92,9 +92,7 @@ impl KeyStore for PgStore {
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYRING_LOCK])
-            .await
-            .map_err(unavailable)?;
+        lock(&tx).await?;
         let mut inserted = false;
         if kid_in_state(&tx, alg, KeyState::Active).await?.is_none() {
             insert(&tx, &active, KeyState::Active, now).await?;
@@ -104,6 +102,9 @@ impl KeyStore for PgStore {
             insert(&tx, &next, KeyState::Next, now).await?;
             inserted = true;
         }
+        if inserted {
+            bump_version(&tx).await?;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(inserted)
     }
@@ -112,13 +113,25 @@ impl KeyStore for PgStore {
         &self,
         alg: SigningAlg,
         new_next: NewSigningKey,
+        due_before: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYRING_LOCK])
-            .await
-            .map_err(unavailable)?;
+        lock(&tx).await?;
+        if let Some(due) = due_before {
+            let activated: Option<Option<OffsetDateTime>> = tx
+                .query_opt(
+                    "SELECT activated_at FROM signing_keys WHERE alg = $1 AND state = 'active'",
+                    &[&alg.as_str()],
+                )
+                .await
+                .map_err(unavailable)?
+                .map(|r| r.get(0));
+            if activated.flatten().is_some_and(|at| at > due) {
+                return Ok(None);
+            }
+        }
         let next = kid_in_state(&tx, alg, KeyState::Next)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("no next key for {alg}")))?;
@@ -128,14 +141,93 @@ impl KeyStore for PgStore {
         )
         .await
         .map_err(unavailable)?;
+        promote(&tx, &next, now).await?;
+        insert(&tx, &new_next, KeyState::Next, now).await?;
+        bump_version(&tx).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(next))
+    }
+
+    async fn revoke(
+        &self,
+        kid: &str,
+        replacement: Option<NewSigningKey>,
+        now: OffsetDateTime,
+    ) -> Result<KeyRevocation, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        lock(&tx).await?;
+        let Some(row) = tx
+            .query_opt(&format!("{SELECT} WHERE kid = $1"), &[&kid])
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(KeyRevocation::NotFound);
+        };
+        let key = row_to_key(&row)?;
+        if key.revoked_at.is_some() {
+            return Ok(KeyRevocation::AlreadyRevoked);
+        }
         tx.execute(
-            "UPDATE signing_keys SET state = 'active', activated_at = $2 WHERE kid = $1",
-            &[&next, &now],
+            "UPDATE signing_keys SET state = 'retired', retired_at = $2, revoked_at = $2 WHERE kid = $1",
+            &[&kid, &now],
         )
         .await
         .map_err(unavailable)?;
-        insert(&tx, &new_next, KeyState::Next, now).await?;
+        let mut promoted = None;
+        if key.state == KeyState::Active {
+            if let Some(next) = kid_in_state(&tx, key.alg, KeyState::Next).await? {
+                promote(&tx, &next, now).await?;
+                promoted = Some(next);
+            }
+        }
+        let needs_next = matches!(key.state, KeyState::Active | KeyState::Next);
+        if let Some(replacement) = replacement.filter(|r| needs_next && r.alg == key.alg) {
+            insert(&tx, &replacement, KeyState::Next, now).await?;
+        }
+        bump_version(&tx).await?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(next)
+        Ok(KeyRevocation::Revoked {
+            was: key.state,
+            promoted,
+        })
     }
+
+    async fn version(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT version FROM keyring_version", &[])
+            .await
+            .map_err(unavailable)?;
+        Ok(row.get(0))
+    }
+}
+
+/// Serializes key-ring changes across instances (released at commit or rollback).
+async fn lock(tx: &impl GenericClient) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYRING_LOCK])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+async fn promote(
+    tx: &impl GenericClient,
+    kid: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE signing_keys SET state = 'active', activated_at = $2 WHERE kid = $1",
+        &[&kid, &now],
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+async fn bump_version(tx: &impl GenericClient) -> Result<(), StoreError> {
+    tx.execute("UPDATE keyring_version SET version = version + 1", &[])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
 }

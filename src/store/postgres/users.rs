@@ -70,6 +70,15 @@ impl UserStore for PgStore {
         Ok(row.as_ref().map(row_to_user))
     }
 
+    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM users WHERE id = $1", &[&id])
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
     async fn replace_password_hash(
         &self,
         id: uuid::Uuid,

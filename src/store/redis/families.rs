@@ -25,6 +25,10 @@ impl RedisStore {
         self.key(&["user", &format!("{{{user}}}"), "sessions"])
     }
 
+    fn client_sessions_key(&self, client_id: &str) -> String {
+        self.key(&["client", &format!("{{{client_id}}}"), "sessions"])
+    }
+
     fn retired_key(&self, family_id: &str) -> String {
         self.key(&["fam", &format!("{{{family_id}}}"), "retired"])
     }
@@ -63,6 +67,7 @@ impl FamilyStore for RedisStore {
     ) -> Result<(), StoreError> {
         let key = self.family_key(&family.id);
         let index = self.sessions_key(family.user_id);
+        let by_client = self.client_sessions_key(&family.client_id);
         let ttl = ttl_secs
             .min(family.absolute_expiry - family.created_at)
             .max(1);
@@ -93,6 +98,10 @@ impl FamilyStore for RedisStore {
             .sadd(&index, &family.id)
             .ignore()
             .expire(&index, index_ttl)
+            .ignore()
+            .sadd(&by_client, &family.id)
+            .ignore()
+            .expire(&by_client, index_ttl)
             .ignore()
             .query_async::<()>(&mut conn)
             .await
@@ -169,6 +178,29 @@ impl FamilyStore for RedisStore {
                 revoked += 1;
             }
         }
+        Ok(revoked)
+    }
+
+    async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError> {
+        let mut conn = self.connection();
+        let index = self.client_sessions_key(client_id);
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&index)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut revoked = 0;
+        for id in &ids {
+            // the client check keeps a stale index entry from touching another client's family
+            if self.revoke_family(id, None, Some(client_id)).await? {
+                revoked += 1;
+            }
+        }
+        redis::cmd("DEL")
+            .arg(&index)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
         Ok(revoked)
     }
 

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod families;
 
-use super::{Ping, StoreError};
+use super::{Change, ChangeBus, Ping, StoreError};
 use crate::startup::retry::{retry_until, Unreachable};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,6 +17,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// A shared, self-reconnecting Redis connection and the key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
 }
@@ -40,6 +41,7 @@ impl RedisStore {
         })
         .await?;
         Ok(RedisStore {
+            client,
             conn,
             prefix: prefix.to_owned(),
         })
@@ -58,6 +60,40 @@ impl RedisStore {
 
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// The channel instances announce changes on (SPEC S1: key-ring change notifications).
+    fn changes_channel(&self) -> String {
+        self.key(&["changes"])
+    }
+
+    /// A dedicated connection subscribed to the change channel.
+    pub async fn subscribe_changes(&self) -> Result<redis::aio::PubSub, StoreError> {
+        let mut pubsub = tokio::time::timeout(REQUEST_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                backend: "redis",
+                source: e.into(),
+            })?
+            .map_err(unavailable)?;
+        pubsub
+            .subscribe(self.changes_channel())
+            .await
+            .map_err(unavailable)?;
+        Ok(pubsub)
+    }
+}
+
+#[async_trait]
+impl ChangeBus for RedisStore {
+    async fn publish(&self, change: &Change) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("PUBLISH")
+            .arg(self.changes_channel())
+            .arg(change.to_message())
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 }
 

@@ -1,0 +1,238 @@
+//! `/admin/users` (SPEC S12): create, find, end sessions, delete, bulk import.
+
+use actix_web::web::{self, ReqData};
+use actix_web::HttpResponse;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{operator, AdminPrincipal};
+use crate::domain::{Email, Password, User};
+use crate::error::ApiError;
+use crate::manage::{self, ImportReport, UserRequest};
+use crate::startup::AppState;
+
+/// Largest import body: about 20,000 lines of bcrypt users.
+const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users", web::post().to(create))
+        .route("/users", web::get().to(find))
+        .service(
+            web::resource("/users/import")
+                .app_data(web::PayloadConfig::new(MAX_IMPORT_BYTES))
+                .route(web::post().to(import)),
+        )
+        .route("/users/{id}", web::get().to(get))
+        .route("/users/{id}", web::delete().to(delete))
+        .route(
+            "/users/{id}/revoke-sessions",
+            web::post().to(revoke_sessions),
+        );
+}
+
+/// A user as operators see it (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        UserView {
+            id: user.id,
+            email: user.email.as_str().to_owned(),
+            email_verified: user.email_verified,
+            name: user.name.clone(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    #[schema(max_length = 254)]
+    pub email: String,
+    /// Must pass the password policy (length, strength, not containing the email).
+    #[schema(min_length = 8, max_length = 1024)]
+    pub password: String,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+/// Creates a user with a password.
+#[utoipa::path(post, path = "/admin/users", tag = "admin",
+    security(("admin_token" = [])),
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 400, description = "Invalid email, name or password (each rule named)", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
+        (status = 409, description = "A user with this email exists", body = crate::error::ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: ReqData<AdminPrincipal>,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let request = UserRequest {
+        email: body.email,
+        password: Password::new(body.password),
+        name: body.name,
+        email_verified: body.email_verified,
+    };
+    let user = manage::create_user(
+        &state.stores,
+        &state.hasher,
+        request,
+        state.settings.password.min_bytes,
+        &operator(&state, &admin),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(UserView::from(&user)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FindQuery {
+    /// The email to look up (normalized as at login).
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+}
+
+/// Looks a user up by email: an empty list when there is none.
+#[utoipa::path(get, path = "/admin/users", tag = "admin",
+    security(("admin_token" = [])),
+    params(FindQuery),
+    responses(
+        (status = 200, description = "Zero or one user", body = UserList),
+        (status = 400, description = "Missing or malformed email", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+pub async fn find(
+    state: web::Data<AppState>,
+    query: web::Query<FindQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&query.email).map_err(|e| super::invalid("email", e))?;
+    let user = state.stores.users.find_user_by_email(&email).await?;
+    Ok(HttpResponse::Ok().json(UserList {
+        users: user.iter().map(UserView::from).collect(),
+    }))
+}
+
+fn user_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// One user.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state
+        .stores
+        .users
+        .find_user(user_id(&id)?)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsRevoked {
+    pub sessions_revoked: usize,
+}
+
+/// Ends every session of the user; their access tokens stop introspecting as active.
+#[utoipa::path(post, path = "/admin/users/{id}/revoke-sessions", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Sessions ended", body = SessionsRevoked),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+pub async fn revoke_sessions(
+    state: web::Data<AppState>,
+    admin: ReqData<AdminPrincipal>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ended = manage::revoke_user_sessions(
+        &state.stores,
+        &state.settings,
+        user_id(&id)?,
+        &operator(&state, &admin),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(SessionsRevoked {
+        sessions_revoked: ended,
+    }))
+}
+
+/// Deletes the user after ending every session and access token.
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Deleted", body = SessionsRevoked),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    admin: ReqData<AdminPrincipal>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ended = manage::delete_user(
+        &state.stores,
+        &state.settings,
+        user_id(&id)?,
+        &operator(&state, &admin),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(SessionsRevoked {
+        sessions_revoked: ended,
+    }))
+}
+
+/// Imports JSON lines `{"email","password_hash","name"?,"email_verified"?}` with bcrypt
+/// (`$2a$`/`$2b$`/`$2y$`) or argon2 PHC hashes; each refused line is reported by number and
+/// the others are still imported. Up to 4 MiB per request.
+#[utoipa::path(post, path = "/admin/users/import", tag = "admin",
+    security(("admin_token" = [])),
+    request_body(content = String, content_type = "application/x-ndjson",
+        description = "One JSON object per line"),
+    responses(
+        (status = 200, description = "What was imported and what was refused", body = ImportReport),
+        (status = 400, description = "The body is not UTF-8 text", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 4 MiB", body = crate::error::ErrorBody)))]
+pub async fn import(
+    state: web::Data<AppState>,
+    admin: ReqData<AdminPrincipal>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest {
+        code: "invalid_request",
+        description: "the import must be UTF-8 JSON lines".into(),
+        fields: Vec::new(),
+    })?;
+    let report = manage::import_users(&state.stores, text, &operator(&state, &admin)).await;
+    Ok(HttpResponse::Ok().json(report))
+}

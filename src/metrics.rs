@@ -1,0 +1,97 @@
+//! Prometheus metrics (SPEC S10), served on the admin listener at `/metrics`.
+//!
+//! One process-wide recorder (the `metrics` facade); counters and histograms are recorded
+//! where things happen, gauges that describe state (key ages, key-ring version, hash
+//! queue) are set just before each scrape.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::startup::AppState;
+
+const REQUEST_DURATION: &str = "tessera_http_request_duration_seconds";
+
+/// Latency buckets, seconds: from a JWKS hit (~50 µs) to a queued login (seconds).
+const BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder once per process (later calls return the same handle; `None` if
+/// another recorder was installed first).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), &BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// One finished HTTP request: count and latency by route pattern (never the raw path, so
+/// ids do not explode the series), method and status.
+pub fn request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let method = match method {
+        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => method.to_owned(),
+        _ => "other".to_owned(),
+    };
+    histogram!(
+        REQUEST_DURATION,
+        "route" => route.to_owned(),
+        "method" => method,
+        "status" => status.to_string()
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// Tokens issued, by grant (`password`, `refresh_token`, `client_credentials`, `session`).
+pub fn token_issued(grant: &'static str) {
+    counter!("tessera_tokens_issued_total", "grant" => grant).increment(1);
+}
+
+/// A failed login, by reason (`invalid_credentials`, `unknown_user`, `overloaded`, ...).
+pub fn login_failed(reason: &'static str) {
+    counter!("tessera_login_failures_total", "reason" => reason).increment(1);
+}
+
+pub fn reuse_detected() {
+    counter!("tessera_refresh_token_reuse_total").increment(1);
+}
+
+/// The Prometheus text exposition, with the state gauges refreshed.
+pub fn render(state: &AppState) -> String {
+    let Some(handle) = install() else {
+        return String::new();
+    };
+    let now = state.clock.now();
+    for key in state.keyring.keys() {
+        if key.state == crate::crypto::KeyState::Active {
+            let age = key
+                .activated_at
+                .map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+            gauge!("tessera_signing_key_age_seconds", "alg" => key.alg.as_str()).set(age);
+        }
+    }
+    gauge!("tessera_keyring_version").set(state.keyring.version() as f64);
+    gauge!("tessera_hash_queue_depth").set(state.hasher.queue_depth() as f64);
+    handle.render()
+}
+
+/// Drains histogram samples into their buckets (call periodically).
+pub fn upkeep() {
+    if let Some(handle) = install() {
+        handle.run_upkeep();
+    }
+}
