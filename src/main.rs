@@ -135,6 +135,14 @@ enum KeysCommand {
         #[arg(long, env = "TESSERA_ROTATE_ALG")]
         alg: Option<String>,
     },
+    /// Import a PEM private key as the next key of its algorithm (signs from the next rotation).
+    Import {
+        /// The PEM file (PKCS#8, SEC1 or PKCS#1), e.g. keys/signing.pem.
+        file: PathBuf,
+        /// The algorithm (default: from the key type; RSA keys default to RS256).
+        #[arg(long, env = "TESSERA_IMPORT_ALG")]
+        alg: Option<String>,
+    },
     /// Emergency revocation: unpublish a key at once and reject its tokens.
     Revoke {
         /// The key id (a thumbprint: it may start with `-`).
@@ -235,6 +243,14 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
             for (alg, kid) in rotated {
                 eprintln!("tessera: {alg} now signs with {kid}");
             }
+        }
+        KeysCommand::Import { file, alg } => {
+            let pem =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let kid = manage::import_key(&ring, &stores, alg.as_deref(), pem, &operator())
+                .await
+                .map_err(|e| format!("import failed: {e}"))?;
+            eprintln!("tessera: imported {kid} as the next key; it signs after the next rotation");
         }
         KeysCommand::Revoke { kid } => {
             let promoted = manage::revoke_key(&ring, &stores, &kid, &operator())

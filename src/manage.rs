@@ -20,7 +20,7 @@ use crate::crypto::{KeyRing, KeyRingError, SigningAlg};
 use crate::domain::{Client, ClientId, Email, GrantType, NewClient, Password, Scope};
 use crate::error::ApiError;
 use crate::store::{
-    AuditEvent, Change, CreateUserError, KeyRevocation, NewUser, StoreError, Stores,
+    AuditEvent, Change, CreateUserError, KeyImport, KeyRevocation, NewUser, StoreError, Stores,
 };
 
 /// Client JSON (SPEC S14); `client_secret` only when created or rotated.
@@ -131,6 +131,34 @@ pub async fn rotate_keys(
     )
     .await;
     Ok(rotated)
+}
+
+/// Imports a PEM private key (S3: `keys/` is its mount point) as the `next` key of its
+/// algorithm: published now, signing from the following rotation. Returns the kid.
+pub async fn import_key(
+    keyring: &KeyRing,
+    stores: &Stores,
+    alg: Option<&str>,
+    pem: Vec<u8>,
+    operator: &Operator,
+) -> Result<String, ManageError> {
+    let alg = alg.map(|name| enabled_alg(keyring, name)).transpose()?;
+    let (kid, alg, outcome) = keyring.import(alg, pem).await.map_err(|e| match e {
+        KeyRingError::Import(message) => ManageError::Invalid(message),
+        other => other.into(),
+    })?;
+    let KeyImport::Imported { replaced } = outcome else {
+        return Err(ManageError::Conflict("this key is already in the key ring"));
+    };
+    announce(stores, Change::Keys).await;
+    let detail = json!({ "kid": kid, "alg": alg, "replaced_next": replaced });
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("key_imported", "ok").detail(detail),
+    )
+    .await;
+    Ok(kid)
 }
 
 fn enabled_alg(keyring: &KeyRing, name: &str) -> Result<SigningAlg, ManageError> {

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::{Kek, KeyMaterial, SigningAlg};
 use crate::clock::Clock;
-use crate::store::{KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
+use crate::store::{KeyImport, KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
 
 /// Lifecycle state of a signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -59,6 +59,8 @@ pub enum KeyRingError {
     KekMismatch,
     #[error("stored signing key {0} is corrupt")]
     CorruptKey(String),
+    #[error("cannot import the key: {0}")]
+    Import(String),
     #[error("key generation failed")]
     Generation(#[source] anyhow::Error),
     #[error(transparent)]
@@ -272,6 +274,39 @@ impl KeyRing {
             .await?;
         self.reload().await?;
         Ok(outcome)
+    }
+
+    /// Imports a PEM private key as its algorithm's `next` key. Returns its kid and what
+    /// the store did.
+    pub async fn import(
+        &self,
+        alg: Option<SigningAlg>,
+        pem: Vec<u8>,
+    ) -> Result<(String, SigningAlg, KeyImport), KeyRingError> {
+        let kek = self.kek.clone();
+        let key = tokio::task::spawn_blocking(move || {
+            let material = KeyMaterial::import_pem(alg, &pem)
+                .map_err(|e| KeyRingError::Import(e.to_string()))?;
+            let private_sealed = kek.seal(material.private_der(), material.kid.as_bytes());
+            Ok::<_, KeyRingError>(NewSigningKey {
+                kid: material.kid,
+                alg: material.alg,
+                private_sealed,
+                public_jwk: material.public_jwk,
+            })
+        })
+        .await
+        .map_err(|e| KeyRingError::Generation(e.into()))??;
+        if !self.config.algs.contains(&key.alg) {
+            return Err(KeyRingError::Import(format!(
+                "{} is not enabled (TESSERA_SIGNING_ALGS)",
+                key.alg
+            )));
+        }
+        let (kid, alg) = (key.kid.clone(), key.alg);
+        let outcome = self.store.import_next(key, self.clock.now()).await?;
+        self.reload().await?;
+        Ok((kid, alg, outcome))
     }
 
     /// The store version of the loaded snapshot.

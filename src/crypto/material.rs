@@ -56,6 +56,45 @@ impl KeyMaterial {
         Self::from_pair(alg, pair.as_ref())
     }
 
+    /// Reads a PEM private key (PKCS#8, or SEC1/PKCS#1) for `alg`.
+    pub fn from_private_pem(alg: SigningAlg, pem: &[u8]) -> Result<Self, JoseError> {
+        let pair: Box<dyn KeyPair> = match alg {
+            SigningAlg::Es256 => Box::new(ES256.key_pair_from_pem(pem)?),
+            SigningAlg::EdDsa => Box::new(EdDSA.key_pair_from_pem(pem)?),
+            SigningAlg::Rs256 => Box::new(RS256.key_pair_from_pem(pem)?),
+            SigningAlg::Ps256 => Box::new(PS256.key_pair_from_pem(pem)?),
+        };
+        let material = Self::from_pair(alg, pair.as_ref())?;
+        // RSA below 2048 bits is refused (NIST SP 800-131A); n is base64url, 4 chars per 3 bytes
+        let n_bytes = material
+            .public_jwk
+            .get("n")
+            .and_then(Value::as_str)
+            .map_or(usize::MAX, |n| n.len() * 3 / 4);
+        if n_bytes < 256 {
+            return Err(JoseError::InvalidKeyFormat(anyhow::anyhow!(
+                "RSA keys must have at least 2048 bits"
+            )));
+        }
+        Ok(material)
+    }
+
+    /// Reads a PEM private key, taking the algorithm from the key type when `alg` is not
+    /// given (EC P-256: ES256, Ed25519: EdDSA, RSA: RS256).
+    pub fn import_pem(alg: Option<SigningAlg>, pem: &[u8]) -> Result<Self, JoseError> {
+        if let Some(alg) = alg {
+            return Self::from_private_pem(alg, pem);
+        }
+        [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Rs256]
+            .into_iter()
+            .find_map(|alg| Self::from_private_pem(alg, pem).ok())
+            .ok_or_else(|| {
+                JoseError::InvalidKeyFormat(anyhow::anyhow!(
+                    "not a PEM private key for ES256 (P-256), EdDSA (Ed25519) or RSA (2048+ bits)"
+                ))
+            })
+    }
+
     fn from_pair(alg: SigningAlg, pair: &dyn KeyPair) -> Result<Self, JoseError> {
         let full = pair.to_jwk_public_key();
         let mut public_jwk: Map<String, Value> = full

@@ -92,8 +92,25 @@ pub trait KeyStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<KeyRevocation, StoreError>;
 
+    /// Makes an imported key the `next` key of its algorithm (it signs from the following
+    /// rotation on). The `next` key it replaces never signed and is retired.
+    async fn import_next(
+        &self,
+        key: NewSigningKey,
+        now: OffsetDateTime,
+    ) -> Result<KeyImport, StoreError>;
+
     /// A number that changes with every change to the key ring (instances poll it).
     async fn version(&self) -> Result<i64, StoreError>;
+}
+
+/// What `KeyStore::import_next` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyImport {
+    /// Imported as `next`, replacing this kid (if there was a next key).
+    Imported { replaced: Option<String> },
+    /// A key with this kid is already stored.
+    AlreadyKnown,
 }
 
 /// What `KeyStore::revoke` found.

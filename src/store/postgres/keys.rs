@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::{unavailable, PgStore, KEYRING_LOCK};
 use crate::crypto::{KeyState, SigningAlg};
-use crate::store::{KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
+use crate::store::{KeyImport, KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
 
 const SELECT: &str = "SELECT kid, alg, state, private_sealed, public_jwk, created_at, activated_at, retiring_at, revoked_at FROM signing_keys";
 
@@ -191,6 +191,34 @@ impl KeyStore for PgStore {
             was: key.state,
             promoted,
         })
+    }
+
+    async fn import_next(
+        &self,
+        key: NewSigningKey,
+        now: OffsetDateTime,
+    ) -> Result<KeyImport, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        lock(&tx).await?;
+        let known = tx
+            .query_opt("SELECT 1 FROM signing_keys WHERE kid = $1", &[&key.kid])
+            .await
+            .map_err(unavailable)?;
+        if known.is_some() {
+            return Ok(KeyImport::AlreadyKnown);
+        }
+        let replaced = kid_in_state(&tx, key.alg, KeyState::Next).await?;
+        tx.execute(
+            "UPDATE signing_keys SET state = 'retired', retired_at = $2 WHERE alg = $1 AND state = 'next'",
+            &[&key.alg.as_str(), &now],
+        )
+        .await
+        .map_err(unavailable)?;
+        insert(&tx, &key, KeyState::Next, now).await?;
+        bump_version(&tx).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(KeyImport::Imported { replaced })
     }
 
     async fn version(&self) -> Result<i64, StoreError> {
