@@ -2,6 +2,8 @@
 # start_tessera creates a throw-away database, a work dir ($WORK) and a Redis prefix, starts
 # the release binary on 127.0.0.1:18080/18081 with the caller's TESSERA_* settings, waits
 # until it is ready, and removes everything on exit. The server's pid is in $TPID.
+# Rate limits and lockout are off unless the caller sets them: every load comes from one
+# address and a few accounts, which the production defaults would (rightly) refuse.
 
 start_tessera() {
   DB=tessera_bench_$$
@@ -11,7 +13,12 @@ start_tessera() {
   export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
     TESSERA_REDIS_PREFIX="bench$$:" TESSERA_KEK="$(openssl rand -base64 32)" \
     TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 \
-    TESSERA_LOG=${TESSERA_LOG:-warn}
+    TESSERA_LOG=${TESSERA_LOG:-warn} \
+    TESSERA_RATE_LIMIT_LOGIN_IP=${TESSERA_RATE_LIMIT_LOGIN_IP:-0} \
+    TESSERA_RATE_LIMIT_LOGIN_ACCOUNT=${TESSERA_RATE_LIMIT_LOGIN_ACCOUNT:-0} \
+    TESSERA_RATE_LIMIT_REGISTER_IP=${TESSERA_RATE_LIMIT_REGISTER_IP:-0} \
+    TESSERA_RATE_LIMIT_TOKEN_CLIENT=${TESSERA_RATE_LIMIT_TOKEN_CLIENT:-0} \
+    TESSERA_LOCKOUT_THRESHOLD=${TESSERA_LOCKOUT_THRESHOLD:-0}
   ./target/release/tessera serve >"$WORK/tessera.log" 2>&1 &
   TPID=$!
   for _ in $(seq 1 100); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.2; done

@@ -1,5 +1,6 @@
 //! tessera: an OAuth 2 / OpenID Connect token issuer.
 
+pub mod abuse;
 pub mod audit;
 pub mod auth;
 pub mod clock;

@@ -118,6 +118,11 @@ enum UsersCommand {
         /// The .jsonl file.
         file: PathBuf,
     },
+    /// Clear a user's failed-login count and lock.
+    Unlock {
+        /// The user id (UUID).
+        id: String,
+    },
     /// End every session of a user and invalidate their access tokens.
     RevokeSessions {
         /// The user id (UUID).
@@ -387,6 +392,16 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
             } else {
                 Err(format!("{} line(s) were not imported", report.errors.len()))
             }
+        }
+        UsersCommand::Unlock { id } => {
+            let user: uuid::Uuid = id
+                .parse()
+                .map_err(|_| format!("{id:?} is not a user id (UUID)"))?;
+            manage::unlock_user(&stores, user, &operator())
+                .await
+                .map_err(|e| format!("user {id}: {e}"))?;
+            print_json(&serde_json::json!({ "unlocked": id }));
+            Ok(())
         }
         UsersCommand::RevokeSessions { id } => {
             let user: uuid::Uuid = id

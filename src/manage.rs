@@ -451,6 +451,28 @@ async fn end_everything(
     Ok(ended)
 }
 
+/// Clears a user's failed-login count and any lock (SPEC S9, S12).
+pub async fn unlock_user(
+    stores: &Stores,
+    user: uuid::Uuid,
+    operator: &Operator,
+) -> Result<(), ManageError> {
+    let Some(found) = stores.users.find_user(user).await? else {
+        return Err(ManageError::NotFound);
+    };
+    stores
+        .limits
+        .clear_lockout(&crate::abuse::account_key(&found.email))
+        .await?;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("user_unlocked", "ok").user(user),
+    )
+    .await;
+    Ok(())
+}
+
 /// Deletes a user after ending their sessions and access tokens.
 pub async fn delete_user(
     stores: &Stores,

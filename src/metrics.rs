@@ -66,6 +66,11 @@ pub fn login_failed(reason: &'static str) {
     counter!("tessera_login_failures_total", "reason" => reason).increment(1);
 }
 
+/// A request refused by a rate limit, by bucket.
+pub fn rate_limited(bucket: &'static str) {
+    counter!("tessera_rate_limited_total", "bucket" => bucket).increment(1);
+}
+
 pub fn reuse_detected() {
     counter!("tessera_refresh_token_reuse_total").increment(1);
 }

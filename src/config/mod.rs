@@ -52,11 +52,32 @@ pub struct Settings {
     pub client_cache_ttl: Duration,
     pub refresh_grace: Duration,
     pub verified_token_cache: usize,
+    pub abuse: AbuseSettings,
     /// Scheduled key rotation (`None`: off).
     pub key_rotation_interval: Option<Duration>,
     /// How often each instance checks the stored key-ring version (the fallback to the
     /// Redis change notification) and whether a scheduled rotation is due.
     pub keyring_poll_interval: Duration,
+}
+
+/// At most `count` requests per `period` (SPEC S9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub period: Duration,
+}
+
+/// Rate limits and lockout (SPEC S9); `None`: that limit is off.
+#[derive(Debug, Clone)]
+pub struct AbuseSettings {
+    pub login_per_ip: Option<RateLimit>,
+    pub login_per_account: Option<RateLimit>,
+    pub register_per_ip: Option<RateLimit>,
+    pub token_per_client: Option<RateLimit>,
+    /// Consecutive failed logins before an account locks (0: no lockout).
+    pub lockout_threshold: u32,
+    pub lockout_base: Duration,
+    pub lockout_max: Duration,
 }
 
 /// Password hashing and policy (SPEC S7).
@@ -178,6 +199,15 @@ impl Settings {
             client_cache_ttl: p.seconds("client_cache_ttl", 5, 0, 300),
             refresh_grace: p.seconds("refresh_grace", 10, 0, 300),
             verified_token_cache: p.integer("verified_token_cache", 10_000, 0, 1_000_000),
+            abuse: AbuseSettings {
+                login_per_ip: p.rate_limit("rate_limit_login_ip", 10, 900),
+                login_per_account: p.rate_limit("rate_limit_login_account", 10, 900),
+                register_per_ip: p.rate_limit("rate_limit_register_ip", 20, 3600),
+                token_per_client: p.rate_limit("rate_limit_token_client", 600, 60),
+                lockout_threshold: p.integer("lockout_threshold", 5, 0, 1000) as u32,
+                lockout_base: p.seconds("lockout_base", 60, 1, 86_400),
+                lockout_max: p.seconds("lockout_max", 3600, 1, 7 * 86_400),
+            },
             key_rotation_interval,
             keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),
             issuer: issuer.unwrap_or_default(),

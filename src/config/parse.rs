@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use subtle::ConstantTimeEq;
 
 use super::source::{env_name, RawSettings};
-use super::{ConfigError, ConfigErrors};
+use super::{ConfigError, ConfigErrors, RateLimit};
 use crate::crypto::{Kek, SigningAlg};
 
 /// An admin bearer token as configured: a label for the audit trail and the SHA-256 of
@@ -356,6 +356,46 @@ impl Parser {
             }
         }
         origins
+    }
+
+    /// A rate limit written `COUNT/SECONDS` (e.g. `10/900`); `0` or `off` turns it off.
+    pub(super) fn rate_limit(&mut self, key: &str, count: u32, seconds: u64) -> Option<RateLimit> {
+        let default = RateLimit {
+            count,
+            period: Duration::from_secs(seconds),
+        };
+        let Some(v) = self.opt_string(key) else {
+            return Some(default);
+        };
+        if v == "0" || v.eq_ignore_ascii_case("off") {
+            return None;
+        }
+        let parsed = v.split_once('/').and_then(|(c, s)| {
+            let count = c
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|c| (1..=1_000_000).contains(c))?;
+            let secs = s
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=7 * 86_400).contains(s))?;
+            Some(RateLimit {
+                count,
+                period: Duration::from_secs(secs),
+            })
+        });
+        match parsed {
+            Some(limit) => Some(limit),
+            None => {
+                self.error(
+                    key,
+                    "must be COUNT/SECONDS (1 to 1000000 requests per 1 s to 7 days), or 0 to turn it off",
+                );
+                Some(default)
+            }
+        }
     }
 
     pub(super) fn trusted_proxies(&mut self) -> Vec<IpNet> {

@@ -45,6 +45,9 @@ pub enum ApiError {
     Forbidden(&'static str, &'static str),
     #[error("{1}")]
     Conflict(&'static str, &'static str),
+    /// A rate limit or an account lock: 429 with Retry-After and RateLimit-*.
+    #[error("too many requests")]
+    TooManyRequests(crate::abuse::Throttled),
     /// A dependency is down: 503 with Retry-After, safe description.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
@@ -72,6 +75,11 @@ impl ApiError {
                 &Vec::new(),
             ),
             Self::Forbidden(code, d) | Self::Conflict(code, d) => (*code, (*d).into(), &Vec::new()),
+            Self::TooManyRequests(t) => (
+                "too_many_requests",
+                format!("too many attempts; retry in {} s", t.retry_after),
+                &Vec::new(),
+            ),
             Self::Unavailable(what) => (
                 "temporarily_unavailable",
                 format!("{what} is temporarily unavailable; retry later"),
@@ -108,6 +116,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(..) => StatusCode::FORBIDDEN,
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -127,6 +136,11 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
+            Self::TooManyRequests(throttled) => {
+                for header in throttled.headers() {
+                    response.insert_header(header);
+                }
+            }
             _ => {}
         }
         response.json(self.body())
@@ -140,12 +154,22 @@ impl From<crate::error::OAuthError> for ApiError {
         match e {
             O::InvalidGrant(_) => ApiError::InvalidCredentials,
             O::TemporarilyUnavailable => ApiError::Unavailable("the service"),
+            O::TooManyRequests(t) => ApiError::TooManyRequests(t),
             O::Server(e) => ApiError::Internal(e),
             other => ApiError::BadRequest {
                 code: "invalid_request",
                 description: other.body().error_description,
                 fields: Vec::new(),
             },
+        }
+    }
+}
+
+impl From<crate::abuse::Refused> for ApiError {
+    fn from(e: crate::abuse::Refused) -> Self {
+        match e {
+            crate::abuse::Refused::Throttled(t) => ApiError::TooManyRequests(t),
+            crate::abuse::Refused::Store(e) => e.into(),
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum OAuthError {
     /// Wrong `Content-Type` (answered 415, code `invalid_request`).
     #[error("invalid_request")]
     UnsupportedMediaType,
+    /// A rate limit or an account lock: 429 + Retry-After + RateLimit-*.
+    #[error("too_many_requests")]
+    TooManyRequests(crate::abuse::Throttled),
     /// Shed or a backend is down: 503 + Retry-After.
     #[error("temporarily_unavailable")]
     TemporarilyUnavailable,
@@ -48,6 +51,9 @@ impl OAuthError {
             Self::InvalidClient => "client authentication failed".into(),
             Self::InvalidGrant(d) | Self::UnauthorizedClient(d) => (*d).into(),
             Self::UnsupportedGrantType => "grant_type is not supported".into(),
+            Self::TooManyRequests(t) => {
+                format!("too many attempts; retry in {} s", t.retry_after)
+            }
             Self::UnsupportedMediaType => {
                 "Content-Type must be application/x-www-form-urlencoded".into()
             }
@@ -70,6 +76,7 @@ impl ResponseError for OAuthError {
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -90,9 +97,23 @@ impl ResponseError for OAuthError {
             Self::TemporarilyUnavailable => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
+            Self::TooManyRequests(throttled) => {
+                for header in throttled.headers() {
+                    response.insert_header(header);
+                }
+            }
             _ => {}
         }
         response.json(self.body())
+    }
+}
+
+impl From<crate::abuse::Refused> for OAuthError {
+    fn from(e: crate::abuse::Refused) -> Self {
+        match e {
+            crate::abuse::Refused::Throttled(t) => OAuthError::TooManyRequests(t),
+            crate::abuse::Refused::Store(e) => e.into(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! for unknown users and wrong passwords, with the same work done for both; hashes are
 //! upgraded (bcrypt, old argon2 parameters) after a successful check.
 
+use crate::abuse::{self, Bucket};
 use crate::auth::hashing::{HashError, Verified};
 use crate::domain::{Client, Email, GrantType, Password, User};
 use crate::error::OAuthError;
@@ -90,8 +91,17 @@ pub async fn grant(
     let scope = resolve_scope(client, scope)?;
     let email =
         Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
+    let ip = meta.ip.as_deref();
+    abuse::check(state, Bucket::LoginPerIp, ip.unwrap_or_default()).await?;
+    abuse::check(state, Bucket::LoginPerAccount, email.as_str()).await?;
+    abuse::login_attempt(state, &email, ip).await?;
     let user = match verify_credentials(state, &email, password).await {
-        Ok(user) => user,
+        Ok(user) => {
+            if let Err(e) = abuse::clear_lockout(state, &email).await {
+                tracing::warn!(user_id = %user.id, error = %e, "could not clear the failed-login count");
+            }
+            user
+        }
         Err(e) => {
             login_failed(state, client, meta, &e).await;
             return Err(e.into());

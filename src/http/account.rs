@@ -61,11 +61,15 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
         (status = 201, description = "Created", body = Account),
         (status = 400, description = "Invalid input; `fields` names each problem", body = crate::error::ErrorBody),
         (status = 409, description = "The email is taken", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many registrations from this address; retry after Retry-After", body = crate::error::ErrorBody),
         (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
 pub async fn register(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
+    let ip = super::token::peer_ip(&req).unwrap_or_default();
+    crate::abuse::check(&state, crate::abuse::Bucket::RegisterPerIp, &ip).await?;
     let Registration {
         email,
         password,

@@ -51,6 +51,7 @@ use crate::startup::AppState;
         admin::users::find,
         admin::users::get,
         admin::users::revoke_sessions,
+        admin::users::unlock,
         admin::users::delete,
         admin::users::import,
         admin::audit::list,

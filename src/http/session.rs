@@ -94,6 +94,7 @@ fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
         (status = 400, description = "Invalid input", body = crate::error::ErrorBody),
         (status = 401, description = "Invalid email or password", body = crate::error::ErrorBody),
         (status = 403, description = "Origin not allowed, or client not first-party", body = crate::error::ErrorBody),
+        (status = 429, description = "Rate limit or account lock: retry after Retry-After", body = crate::error::ErrorBody),
         (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
 pub async fn login(
     req: HttpRequest,

@@ -31,9 +31,13 @@ pub struct TokenRequest {
     client_secret: Option<String>,
 }
 
-/// The client's IP for the audit trail (socket peer; proxy headers come with issue 6).
+/// The client's IP (SPEC S9: the socket peer, or what trusted proxies forwarded).
 pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    crate::abuse::client_ip(req, trusted).map(|ip| ip.to_string())
 }
 
 /// Where a session is being started from (IP and a bounded User-Agent).
@@ -60,6 +64,7 @@ pub fn session_meta(req: &HttpRequest) -> crate::store::SessionMeta {
         (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
         (status = 413, description = "Body too large", body = crate::error::ErrorBody),
         (status = 415, description = "Not form-encoded", body = crate::error::oauth::OAuthErrorBody),
+        (status = 429, description = "Rate limit or account lock: retry after Retry-After (RateLimit-* headers)", body = crate::error::oauth::OAuthErrorBody),
         (status = 503, description = "Busy; retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
 pub async fn token(
     req: HttpRequest,
@@ -79,6 +84,13 @@ pub async fn token(
         form.get("client_id"),
         client_secret.as_deref(),
     )?;
+    // before authentication, so guessing a client's secret is throttled too
+    crate::abuse::check(
+        &state,
+        crate::abuse::Bucket::TokenPerClient,
+        presented.id.as_str(),
+    )
+    .await?;
     let client = client_auth::authenticate(state.stores.clients.as_ref(), &presented).await?;
     let password = form.take("password").map(Password::new);
     let scope = form.get("scope");

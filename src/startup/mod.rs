@@ -79,6 +79,7 @@ impl Stores {
             revocations: redis.clone(),
             audit: pg.clone(),
             changes: redis.clone(),
+            limits: redis.clone(),
             health: vec![pg, redis],
         }
     }

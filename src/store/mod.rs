@@ -205,6 +205,49 @@ pub trait ChangeBus: Send + Sync {
     async fn publish(&self, change: &Change) -> Result<(), StoreError>;
 }
 
+/// One rate-limiter hit (SPEC S9), times in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// Until the limiter is fully replenished.
+    pub reset_ms: u64,
+    /// When refused: until the next request would be allowed.
+    pub retry_after_ms: u64,
+}
+
+/// Lockout policy for `LimitStore::login_attempt`.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub base_secs: u64,
+    pub max_secs: u64,
+}
+
+/// Shared, atomic abuse counters (SPEC S9): every instance sees the same counts.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Counts a request against `key` (GCRA: `limit` per `period_ms`, bursts up to
+    /// `limit`), or refuses it.
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        period_ms: u64,
+        now_ms: i64,
+    ) -> Result<RateDecision, StoreError>;
+    /// Counts a password attempt on `account` before it is checked; answers
+    /// `Some(retry_after_secs)` when the account is locked (or this attempt locked it).
+    async fn login_attempt(
+        &self,
+        account: &str,
+        policy: LockoutPolicy,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError>;
+    /// A successful login or an operator unlock: the count and any lock are gone.
+    async fn clear_lockout(&self, account: &str) -> Result<(), StoreError>;
+}
+
 /// A backend that readiness checks can ping.
 #[async_trait]
 pub trait Ping: Send + Sync {
@@ -415,5 +458,6 @@ pub struct Stores {
     pub revocations: Arc<dyn RevocationStore>,
     pub audit: Arc<dyn AuditStore>,
     pub changes: Arc<dyn ChangeBus>,
+    pub limits: Arc<dyn LimitStore>,
     pub health: Vec<Arc<dyn Ping>>,
 }

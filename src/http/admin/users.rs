@@ -28,7 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/users/{id}/revoke-sessions",
             web::post().to(revoke_sessions),
-        );
+        )
+        .route("/users/{id}/unlock", web::post().to(unlock));
 }
 
 /// A user as operators see it (never the password hash).
@@ -184,6 +185,29 @@ pub async fn revoke_sessions(
     Ok(HttpResponse::Ok().json(SessionsRevoked {
         sessions_revoked: ended,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unlocked {
+    pub unlocked: uuid::Uuid,
+}
+
+/// Clears the account's failed-login count and lock, so the user can log in at once.
+#[utoipa::path(post, path = "/admin/users/{id}/unlock", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Unlocked", body = Unlocked),
+        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+pub async fn unlock(
+    state: web::Data<AppState>,
+    admin: ReqData<AdminPrincipal>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = user_id(&id)?;
+    manage::unlock_user(&state.stores, user, &operator(&state, &admin)).await?;
+    Ok(HttpResponse::Ok().json(Unlocked { unlocked: user }))
 }
 
 /// Deletes the user after ending every session and access token.

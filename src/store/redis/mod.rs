@@ -8,6 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 mod families;
+mod limits;
 
 use super::{Change, ChangeBus, Ping, StoreError};
 use crate::startup::retry::{retry_until, Unreachable};

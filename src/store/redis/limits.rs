@@ -1,0 +1,79 @@
+//! Rate limits and account lockout in Redis (SPEC S9): each check is one Lua call on one
+//! key, so concurrent requests on any instance are counted exactly.
+
+use async_trait::async_trait;
+
+use super::{unavailable, RedisStore};
+use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
+
+static GCRA: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("gcra.lua")));
+static LOCKOUT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("lockout.lua")));
+
+/// How long lockout state outlives the last attempt: a day of good behaviour resets the
+/// doubling.
+const LOCKOUT_MEMORY_SECS: u64 = 86_400;
+
+impl RedisStore {
+    fn lockout_key(&self, account: &str) -> String {
+        self.key(&["lock", account])
+    }
+}
+
+#[async_trait]
+impl LimitStore for RedisStore {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        period_ms: u64,
+        now_ms: i64,
+    ) -> Result<RateDecision, StoreError> {
+        let mut conn = self.connection();
+        let (allowed, remaining, reset_ms, retry_after_ms): (i64, i64, i64, i64) = GCRA
+            .key(self.key(&["rl", key]))
+            .arg(now_ms)
+            .arg(limit)
+            .arg(period_ms)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let non_negative = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(RateDecision {
+            allowed: allowed == 1,
+            remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
+            reset_ms: non_negative(reset_ms),
+            retry_after_ms: non_negative(retry_after_ms),
+        })
+    }
+
+    async fn login_attempt(
+        &self,
+        account: &str,
+        policy: LockoutPolicy,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.connection();
+        let (allowed, retry_after): (i64, i64) = LOCKOUT
+            .key(self.lockout_key(account))
+            .arg(now)
+            .arg(policy.threshold)
+            .arg(policy.base_secs)
+            .arg(policy.max_secs)
+            .arg(LOCKOUT_MEMORY_SECS)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok((allowed != 1).then(|| u64::try_from(retry_after).unwrap_or(1).max(1)))
+    }
+
+    async fn clear_lockout(&self, account: &str) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("DEL")
+            .arg(self.lockout_key(account))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+}
