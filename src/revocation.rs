@@ -112,12 +112,33 @@ pub async fn introspect(
     let Some(claims) = active_access_token(state, token).await? else {
         return Ok(inactive);
     };
+    if !serves_audience(state, client, &claims) {
+        tracing::debug!(client_id = %client.id, "introspection of a token meant for another audience");
+        return Ok(inactive);
+    }
     let mut body = serde_json::to_value(&claims).map_err(|e| OAuthError::Server(e.into()))?;
     if let Some(map) = body.as_object_mut() {
         map.insert("active".into(), Value::Bool(true));
         map.insert("token_type".into(), Value::String("Bearer".into()));
     }
     Ok(body)
+}
+
+/// RFC 7662 §4: a resource server only learns about tokens meant for it. The asking client
+/// serves the token if it issued it, or the token's `aud` names the client, one of the
+/// client's configured audiences, or the default audience (tokens of clients without
+/// audiences of their own).
+fn serves_audience(
+    state: &AppState,
+    client: &Client,
+    claims: &crate::tokens::AccessClaims,
+) -> bool {
+    claims.client_id == client.id.as_str()
+        || claims.aud.0.iter().any(|aud| {
+            aud == client.id.as_str()
+                || *aud == state.settings.default_audience
+                || client.audiences.contains(aud)
+        })
 }
 
 async fn refresh_is_current(

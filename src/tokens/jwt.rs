@@ -1,7 +1,7 @@
 //! JWS compact signing and access-token verification (RFC 7515, RFC 9068). Verification
 //! selects the key by `kid` among published keys only, accepts only that key's algorithm
 //! (so `none`, HMAC and algorithm confusion are impossible), never fetches `jku`/`x5u` or
-//! trusts an embedded `jwk`, and checks `typ`, `iss`, `exp` and `nbf`.
+//! trusts an embedded `jwk`, and checks `typ`, `iss`, `aud` (present), `exp` and `nbf`.
 
 use josekit::jws::JwsHeader;
 use serde::Serialize;
@@ -46,6 +46,8 @@ pub enum InvalidToken {
     WrongType,
     #[error("wrong issuer")]
     WrongIssuer,
+    #[error("no audience")]
+    NoAudience,
     #[error("expired")]
     Expired,
     #[error("not yet valid")]
@@ -105,6 +107,10 @@ fn check_claims(
 ) -> Result<(), InvalidToken> {
     if claims.iss != issuer {
         return Err(InvalidToken::WrongIssuer);
+    }
+    // tessera never issues a token without an audience (SPEC S4)
+    if claims.aud.0.is_empty() || claims.aud.0.iter().any(String::is_empty) {
+        return Err(InvalidToken::NoAudience);
     }
     if claims.exp + leeway_secs <= now {
         return Err(InvalidToken::Expired);

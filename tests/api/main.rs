@@ -11,6 +11,7 @@ mod discovery;
 mod hardening;
 mod health;
 mod helpers;
+mod jwt_attacks;
 mod keys;
 mod logs;
 mod openapi;
