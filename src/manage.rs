@@ -219,6 +219,9 @@ fn random_b64(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// Longest list in a client definition.
+const MAX_LIST: usize = 32;
+
 /// Checks a client definition; every problem is listed.
 pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
@@ -234,9 +237,19 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     if new
         .scopes
         .iter()
-        .any(|s| Scope::parse(s).map_or(true, |p| p.iter().count() != 1))
+        .any(|s| s.len() > 128 || Scope::parse(s).map_or(true, |p| p.iter().count() != 1))
     {
-        problems.push("each scope must be one scope token".to_owned());
+        problems.push("each scope must be one scope token of at most 128 characters".to_owned());
+    }
+    for (name, len) in [
+        ("grant_types", new.grant_types.len()),
+        ("scopes", new.scopes.len()),
+        ("audiences", new.audiences.len()),
+        ("redirect_uris", new.redirect_uris.len()),
+    ] {
+        if len > MAX_LIST {
+            problems.push(format!("at most {MAX_LIST} {name}"));
+        }
     }
     if new.audiences.iter().any(|a| a.is_empty() || a.len() > 256) {
         problems.push("audiences must be 1 to 256 characters".to_owned());
@@ -244,9 +257,12 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     if new
         .redirect_uris
         .iter()
-        .any(|u| url::Url::parse(u).map_or(true, |u| u.fragment().is_some()))
+        .any(|u| u.len() > 2048 || url::Url::parse(u).map_or(true, |u| u.fragment().is_some()))
     {
-        problems.push("redirect URIs must be absolute URLs without a fragment".to_owned());
+        problems.push(
+            "redirect URIs must be absolute URLs of at most 2048 characters without a fragment"
+                .to_owned(),
+        );
     }
     if problems.is_empty() {
         Ok(())

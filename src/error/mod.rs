@@ -45,6 +45,15 @@ pub enum ApiError {
     Forbidden(&'static str, &'static str),
     #[error("{1}")]
     Conflict(&'static str, &'static str),
+    /// Request headers over the size limit (RFC 6585).
+    #[error("request headers too large")]
+    HeadersTooLarge,
+    /// A body over the size limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A body in a media type the endpoint does not take.
+    #[error("unsupported media type")]
+    UnsupportedMediaType(&'static str),
     /// A rate limit or an account lock: 429 with Retry-After and RateLimit-*.
     #[error("too many requests")]
     TooManyRequests(crate::abuse::Throttled),
@@ -75,6 +84,21 @@ impl ApiError {
                 &Vec::new(),
             ),
             Self::Forbidden(code, d) | Self::Conflict(code, d) => (*code, (*d).into(), &Vec::new()),
+            Self::HeadersTooLarge => (
+                "headers_too_large",
+                "request headers too large".into(),
+                &Vec::new(),
+            ),
+            Self::PayloadTooLarge => (
+                "payload_too_large",
+                "request body too large".into(),
+                &Vec::new(),
+            ),
+            Self::UnsupportedMediaType(expected) => (
+                "unsupported_media_type",
+                format!("expected Content-Type: {expected}"),
+                &Vec::new(),
+            ),
             Self::TooManyRequests(t) => (
                 "too_many_requests",
                 format!("too many attempts; retry in {} s", t.retry_after),
@@ -117,6 +141,9 @@ impl ResponseError for ApiError {
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -30,6 +30,21 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
+/// Request headers tessera reads, all together (names and values). actix-web has no
+/// setting of its own below its 128 KiB head buffer.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+fn headers_too_large(req: &ServiceRequest) -> bool {
+    let mut total = 0usize;
+    for (name, value) in req.headers() {
+        total += name.as_str().len() + value.len();
+        if total > MAX_HEADER_BYTES {
+            return true;
+        }
+    }
+    false
+}
+
 /// Accepts an inbound id only if it is short and plain (it ends up in logs).
 fn inbound_request_id(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get("x-request-id")?.to_str().ok()?;
@@ -54,7 +69,11 @@ pub async fn envelope(
     let route = req.match_pattern();
     let started = Instant::now();
     let hsts = state.settings.is_https();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = if headers_too_large(&req) {
+        Err(crate::error::ApiError::HeadersTooLarge.into())
+    } else {
+        next.call(req).instrument(span.clone()).await
+    };
     let status = match &result {
         Ok(res) => res.status(),
         Err(e) => e.as_response_error().status_code(),

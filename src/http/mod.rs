@@ -42,11 +42,11 @@ fn extractor_config(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .error_handler(|err, _| {
                     let description = match &err {
                         actix_web::error::JsonPayloadError::ContentType => {
-                            "expected Content-Type: application/json"
+                            return ApiError::UnsupportedMediaType("application/json").into();
                         }
                         actix_web::error::JsonPayloadError::Overflow { .. }
                         | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                            "request body too large"
+                            return ApiError::PayloadTooLarge.into();
                         }
                         _ => "request body is not valid JSON for this endpoint",
                     };

@@ -192,3 +192,62 @@ async fn public_documents_are_readable_from_any_origin_without_credentials() {
         );
     }
 }
+
+#[tokio::test]
+async fn json_endpoints_answer_415_413_and_400_naming_the_field_and_oversized_headers_431() {
+    let app = crate::helpers::spawn_app().await;
+    let origin = "http://127.0.0.1:8080";
+    let endpoints = [
+        (app.url("/api/v1/accounts"), false),
+        (app.url("/api/v1/session"), false),
+        (format!("{}/admin/clients", app.admin), true),
+    ];
+    for (url, admin) in &endpoints {
+        let request = |body: String, content_type: &str| {
+            let mut request = app
+                .http
+                .post(url)
+                .header("origin", origin)
+                .header("content-type", content_type)
+                .body(body);
+            if *admin {
+                request = request.bearer_auth(crate::helpers::ADMIN_TOKEN);
+            }
+            request
+        };
+        let wrong_type = request("{}".into(), "text/plain").send().await.unwrap();
+        assert_eq!(
+            wrong_type.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{url}"
+        );
+        let body: serde_json::Value = wrong_type.json().await.unwrap();
+        assert_eq!(body["error"], "unsupported_media_type");
+
+        let big = format!("{{\"email\":\"{}\"}}", "a".repeat(17 * 1024));
+        let too_big = request(big, "application/json").send().await.unwrap();
+        assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE, "{url}");
+
+        let unknown = request(r#"{"is_admin":true}"#.into(), "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), StatusCode::BAD_REQUEST, "{url}");
+        let body: serde_json::Value = unknown.json().await.unwrap();
+        assert_eq!(body["fields"][0]["field"], "is_admin", "{url}: {body}");
+    }
+    let header = |size: usize| {
+        app.http
+            .get(app.url("/healthz"))
+            .header("x-padding", "p".repeat(size))
+            .send()
+    };
+    assert_eq!(header(4 * 1024).await.unwrap().status(), StatusCode::OK);
+    let refused = header(20 * 1024).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "headers_too_large");
+}

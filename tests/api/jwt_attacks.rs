@@ -284,7 +284,7 @@ async fn forged_and_tampered_access_tokens_are_refused_by_introspection_and_user
         ("two segments", format!("{h}.{p}")),
         ("four segments", format!("{h}.{p}.{s}.{s}")),
         ("not base64", format!("{h}.{p}.!!!!")),
-        ("huge", format!("{h}.{}.{s}", "A".repeat(20_000))),
+        ("huge", format!("{h}.{}.{s}", "A".repeat(9_000))),
     ];
     for (name, token) in &attacks {
         let v = verdicts(&app, &introspector, token).await;
