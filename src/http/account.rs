@@ -17,10 +17,13 @@ const MAX_NAME_CHARS: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// At most 254 bytes.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// 12 to 1024 bytes, strong (zxcvbn ≥ 3), not containing the email's local part.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// At most 200 characters.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
 }
 

@@ -20,9 +20,12 @@ const COOKIE_PATH: &str = "/api/v1/session";
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    #[schema(max_length = 1024)]
     pub password: String,
     /// A first-party client; defaults to `spa`.
+    #[schema(max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
     pub client_id: Option<String>,
 }
 

@@ -16,6 +16,7 @@ use crate::startup::AppState;
 #[allow(dead_code)]
 pub struct TokenRequest {
     /// `password`, `client_credentials` or `refresh_token`.
+    #[schema(max_length = 2048)]
     grant_type: String,
     /// `password` grant: the user's email.
     username: Option<String>,

@@ -8,6 +8,7 @@ mod admin;
 mod admin_api;
 mod config;
 mod discovery;
+mod fuzz;
 mod hardening;
 mod health;
 mod helpers;
