@@ -46,9 +46,32 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
     depth: Arc<AtomicUsize>,
+    /// Jobs the pool holds at most: running plus queued.
+    capacity: usize,
     argon2: Argon2<'static>,
     /// Verified against for unknown users, so their timing matches a wrong password.
     dummy_hash: String,
+}
+
+/// Lowers the calling hashing thread's CPU priority (Linux: SCHED_BATCH, nice ≈ 10), so a
+/// login flood that keeps every hashing thread busy does not take the cores from the HTTP
+/// workers: JWKS, refresh and introspection keep their latency, logins queue and are shed.
+/// Best effort: where it is refused the thread keeps the normal priority.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        let priority = thread_priority::ThreadPriorityValue::try_from(25u8)
+            .map(thread_priority::ThreadPriority::Crossplatform)
+            .unwrap_or(thread_priority::ThreadPriority::Min);
+        let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+        if let Err(e) = set_thread_priority_and_policy(thread_native_id(), priority, policy) {
+            tracing::warn!(error = ?e, "could not lower the hashing thread's priority");
+        }
+    }
 }
 
 impl PasswordHasher {
@@ -68,7 +91,10 @@ impl PasswordHasher {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || worker(&rx))
+                .spawn(move || {
+                    yield_to_requests();
+                    worker(&rx)
+                })
                 .map_err(|e| HashError::Failed(e.to_string()))?;
         }
         // on a short-lived thread, so no long-lived thread keeps an argon2 buffer for it
@@ -81,6 +107,7 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             jobs,
             depth: Arc::new(AtomicUsize::new(0)),
+            capacity: workers.max(1) + queue,
             argon2,
             dummy_hash,
         })
@@ -89,6 +116,12 @@ impl PasswordHasher {
     /// Jobs waiting or running.
     pub fn queue_depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Whether a job would be refused now: callers shed before doing other work for it
+    /// (a database lookup per refused login is what a flood would otherwise cost).
+    pub fn is_saturated(&self) -> bool {
+        self.queue_depth() >= self.capacity
     }
 
     async fn run<T: Send + 'static>(

@@ -49,6 +49,9 @@ pub async fn verify_credentials(
     if password.len() > crate::domain::password::MAX_PASSWORD_BYTES {
         return Err(LoginError::InvalidCredentials);
     }
+    if state.hasher.is_saturated() {
+        return Err(LoginError::Hash(HashError::Busy));
+    }
     let user = state.stores.users.find_user_by_email(email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
