@@ -21,6 +21,9 @@ pub enum Bucket {
     LoginPerAccount,
     RegisterPerIp,
     TokenPerClient,
+    ForgotPerEmail,
+    ForgotPerIp,
+    ResetPerIp,
 }
 
 impl Bucket {
@@ -30,6 +33,9 @@ impl Bucket {
             Bucket::LoginPerAccount => "login-account",
             Bucket::RegisterPerIp => "register-ip",
             Bucket::TokenPerClient => "token-client",
+            Bucket::ForgotPerEmail => "forgot-email",
+            Bucket::ForgotPerIp => "forgot-ip",
+            Bucket::ResetPerIp => "reset-ip",
         }
     }
 
@@ -40,6 +46,9 @@ impl Bucket {
             Bucket::LoginPerAccount => abuse.login_per_account,
             Bucket::RegisterPerIp => abuse.register_per_ip,
             Bucket::TokenPerClient => abuse.token_per_client,
+            Bucket::ForgotPerEmail => abuse.forgot_per_email,
+            Bucket::ForgotPerIp => abuse.forgot_per_ip,
+            Bucket::ResetPerIp => abuse.reset_per_ip,
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod grants;
 pub mod http;
 pub mod manage;
 pub mod metrics;
+pub mod notify;
+pub mod reset;
 pub mod revocation;
 pub mod startup;
 pub mod store;

@@ -53,6 +53,7 @@ pub struct Settings {
     pub refresh_grace: Duration,
     pub verified_token_cache: usize,
     pub abuse: AbuseSettings,
+    pub notify: NotifySettings,
     /// Scheduled key rotation (`None`: off).
     pub key_rotation_interval: Option<Duration>,
     /// How often each instance checks the stored key-ring version (the fallback to the
@@ -73,11 +74,26 @@ pub struct AbuseSettings {
     pub login_per_ip: Option<RateLimit>,
     pub login_per_account: Option<RateLimit>,
     pub register_per_ip: Option<RateLimit>,
+    pub forgot_per_email: Option<RateLimit>,
+    pub forgot_per_ip: Option<RateLimit>,
+    pub reset_per_ip: Option<RateLimit>,
     pub token_per_client: Option<RateLimit>,
     /// Consecutive failed logins before an account locks (0: no lockout).
     pub lockout_threshold: u32,
     pub lockout_base: Duration,
     pub lockout_max: Duration,
+}
+
+/// Password-reset delivery (SPEC S7).
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// POST reset messages here; without it they go to the log sink.
+    pub webhook_url: Option<SecretString>,
+    /// The SPA's reset page; links are `<url>#token=<token>`.
+    pub reset_url: Option<String>,
+    /// Development only: the log sink prints reset links, tokens included.
+    pub log_links: bool,
+    pub reset_ttl: Duration,
 }
 
 /// Password hashing and policy (SPEC S7).
@@ -203,10 +219,19 @@ impl Settings {
                 login_per_ip: p.rate_limit("rate_limit_login_ip", 10, 900),
                 login_per_account: p.rate_limit("rate_limit_login_account", 10, 900),
                 register_per_ip: p.rate_limit("rate_limit_register_ip", 20, 3600),
+                forgot_per_email: p.rate_limit("rate_limit_forgot_email", 3, 86_400),
+                forgot_per_ip: p.rate_limit("rate_limit_forgot_ip", 20, 3600),
+                reset_per_ip: p.rate_limit("rate_limit_reset_ip", 20, 3600),
                 token_per_client: p.rate_limit("rate_limit_token_client", 600, 60),
                 lockout_threshold: p.integer("lockout_threshold", 5, 0, 1000) as u32,
                 lockout_base: p.seconds("lockout_base", 60, 1, 86_400),
                 lockout_max: p.seconds("lockout_max", 3600, 1, 7 * 86_400),
+            },
+            notify: NotifySettings {
+                webhook_url: p.opt_secret_url("notify_webhook_url", &["http", "https"]),
+                reset_url: p.opt_url("password_reset_url"),
+                log_links: p.boolean("notify_log_links", false),
+                reset_ttl: p.seconds("password_reset_ttl", 900, 60, 86_400),
             },
             key_rotation_interval,
             keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),

@@ -282,6 +282,36 @@ impl Parser {
         SecretString::from(v)
     }
 
+    /// An optional URL that may carry credentials (never echoed in errors).
+    pub(super) fn opt_secret_url(&mut self, key: &str, schemes: &[&str]) -> Option<SecretString> {
+        let v = self.secret(key)?;
+        match url::Url::parse(&v) {
+            Ok(url) if schemes.contains(&url.scheme()) && url.host().is_some() => {}
+            _ => self.error(
+                key,
+                format!(
+                    "must be an absolute URL with scheme {}",
+                    schemes.join(" or ")
+                ),
+            ),
+        }
+        Some(SecretString::from(v))
+    }
+
+    /// An optional public URL (echoed in errors is fine).
+    pub(super) fn opt_url(&mut self, key: &str) -> Option<String> {
+        let v = self.opt_string(key)?;
+        match url::Url::parse(&v) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.fragment().is_none() => {
+                Some(v)
+            }
+            _ => {
+                self.error(key, "must be an absolute http(s) URL without a fragment");
+                None
+            }
+        }
+    }
+
     pub(super) fn redis_prefix(&mut self) -> String {
         let v = self
             .opt_string("redis_prefix")

@@ -10,6 +10,7 @@ mod form;
 pub mod health;
 pub mod me;
 pub mod openapi;
+pub mod password;
 pub mod revoke;
 pub mod session;
 pub mod sessions;
@@ -137,7 +138,9 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/me", web::get().to(me::me))
             .route("/me/sessions", web::get().to(sessions::list))
             .route("/me/sessions/{id}", web::delete().to(sessions::end))
-            .route("/me/password", web::post().to(sessions::change)),
+            .route("/me/password", web::post().to(sessions::change))
+            .route("/password/forgot", web::post().to(password::forgot))
+            .route("/password/reset", web::post().to(password::reset)),
     );
 }
 

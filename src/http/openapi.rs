@@ -8,7 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, cors, health, me, revoke, session, sessions, token, userinfo, wellknown,
+    account, admin, cors, health, me, password, revoke, session, sessions, token, userinfo,
+    wellknown,
 };
 use crate::startup::AppState;
 
@@ -38,6 +39,8 @@ use crate::startup::AppState;
         sessions::list,
         sessions::end,
         sessions::change,
+        password::forgot,
+        password::reset,
         admin::keys::list_keys,
         admin::keys::rotate,
         admin::keys::revoke,

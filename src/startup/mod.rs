@@ -38,6 +38,8 @@ pub struct AppState {
     pub verified_tokens: crate::tokens::VerifiedTokens,
     pub clock: Arc<dyn Clock>,
     pub documents: Documents,
+    /// Delivers password-reset tokens.
+    pub notifier: Arc<dyn crate::notify::Notifier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,8 @@ pub enum StartupError {
     Migration(anyhow::Error),
     #[error(transparent)]
     KeyRing(#[from] KeyRingError),
+    #[error("cannot set up notifications: {0}")]
+    Notifier(crate::notify::NotifyError),
     #[error("cannot start password hashing: {0}")]
     Hasher(crate::auth::hashing::HashError),
     #[error("cannot listen on {addr}: {source}")]
@@ -80,6 +84,7 @@ impl Stores {
             audit: pg.clone(),
             changes: redis.clone(),
             limits: redis.clone(),
+            resets: pg.clone(),
             health: vec![pg, redis],
         }
     }
@@ -134,6 +139,24 @@ impl Backends {
     }
 }
 
+/// The webhook when one is configured, else the log sink.
+fn notifier(
+    settings: &Settings,
+) -> Result<Arc<dyn crate::notify::Notifier>, crate::notify::NotifyError> {
+    use secrecy::ExposeSecret;
+    let notify = &settings.notify;
+    Ok(match &notify.webhook_url {
+        Some(url) => Arc::new(crate::notify::WebhookNotifier::new(
+            url.expose_secret().to_owned(),
+            notify.reset_url.clone(),
+        )?),
+        None => Arc::new(crate::notify::LogNotifier {
+            show_links: notify.log_links,
+            reset_url: notify.reset_url.clone(),
+        }),
+    })
+}
+
 pub struct Application {
     public_port: u16,
     admin_port: u16,
@@ -185,6 +208,7 @@ impl Application {
         let admin_port = port(&admin_listener, settings.admin_addr)?;
         let (public_addr, admin_addr) = (settings.public_addr, settings.admin_addr);
         let verified_tokens = crate::tokens::VerifiedTokens::new(settings.verified_token_cache);
+        let notifier = notifier(&settings).map_err(StartupError::Notifier)?;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
@@ -193,6 +217,7 @@ impl Application {
             verified_tokens,
             clock,
             documents,
+            notifier,
         });
         watch::spawn(state.clone(), redis);
         let public = http::public_server(public_listener, state.clone()).map_err(|source| {

@@ -173,6 +173,30 @@ pub trait AuditStore: Send + Sync {
     async fn list_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// Password reset tokens (SPEC S7), by the SHA-256 of the token.
+#[async_trait]
+pub trait ResetStore: Send + Sync {
+    async fn create_reset(
+        &self,
+        token_sha256: [u8; 32],
+        user: uuid::Uuid,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The user of an unused, unexpired token (without using it).
+    async fn find_reset(
+        &self,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError>;
+    /// Uses the token: succeeds once, for an unused, unexpired token of a live user.
+    async fn consume_reset(
+        &self,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError>;
+}
+
 /// A change other instances must act on at once (SPEC S3 propagation; client caches).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -281,6 +305,13 @@ pub trait UserStore: Send + Sync {
     ) -> Result<User, CreateUserError>;
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError>;
+    /// Sets a new password hash (a reset: the old one is not known). False if no such user.
+    async fn set_password_hash(
+        &self,
+        id: uuid::Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Deletes the user; false if there was none.
     async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError>;
     /// Replaces the hash only if it is still `old` (a concurrent change wins).
@@ -459,5 +490,6 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     pub changes: Arc<dyn ChangeBus>,
     pub limits: Arc<dyn LimitStore>,
+    pub resets: Arc<dyn ResetStore>,
     pub health: Vec<Arc<dyn Ping>>,
 }

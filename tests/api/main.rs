@@ -17,6 +17,7 @@ mod keys;
 mod logs;
 mod openapi;
 mod propagation;
+mod reset;
 mod rotation;
 mod session;
 mod tokens;

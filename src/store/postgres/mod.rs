@@ -4,6 +4,7 @@
 mod audit;
 mod clients;
 mod keys;
+mod resets;
 mod users;
 
 use std::ops::DerefMut;

@@ -70,6 +70,23 @@ impl UserStore for PgStore {
         Ok(row.as_ref().map(row_to_user))
     }
 
+    async fn set_password_hash(
+        &self,
+        id: uuid::Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                &[&id, &hash, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
     async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let n = client

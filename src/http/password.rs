@@ -1,0 +1,109 @@
+//! `POST /api/v1/password/forgot` and `POST /api/v1/password/reset` (SPEC S6, S7).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::abuse::{self, Bucket};
+use crate::domain::{Email, Password};
+use crate::error::ApiError;
+use crate::reset::{self, ResetError};
+use crate::startup::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Forgot {
+    #[schema(format = "email", max_length = 254)]
+    pub email: String,
+}
+
+/// Starts a password reset. Always `202` with nothing in the body, at the same speed,
+/// whether or not the email has an account: the token is issued and delivered (webhook or
+/// log sink) after the answer.
+#[utoipa::path(post, path = "/api/v1/password/forgot", tag = "accounts",
+    request_body = Forgot,
+    responses(
+        (status = 202, description = "Accepted; if the email has an account, a reset token is on its way"),
+        (status = 400, description = "Not an email address", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many requests for this email or from this address; retry after Retry-After", body = crate::error::ErrorBody)))]
+pub async fn forgot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Forgot>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| ApiError::BadRequest {
+        code: "invalid_request",
+        description: format!("email: {e}"),
+        fields: vec![crate::error::FieldError {
+            field: "email".into(),
+            message: e.into(),
+        }],
+    })?;
+    let ip = super::token::peer_ip(&req);
+    abuse::check(
+        &state,
+        Bucket::ForgotPerIp,
+        ip.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    abuse::check(&state, Bucket::ForgotPerEmail, email.as_str()).await?;
+    let state = state.into_inner();
+    tokio::spawn(async move { reset::request(&state, email, ip).await });
+    Ok(HttpResponse::Accepted().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reset {
+    /// The `tsp_…` token from the reset message.
+    #[schema(max_length = 64)]
+    pub token: String,
+    /// Same policy as registration.
+    #[schema(min_length = 8, max_length = 1024)]
+    pub new_password: String,
+}
+
+/// Sets a new password with a reset token (single use, 15 minutes by default). Every
+/// session ends and every earlier access token stops working.
+#[utoipa::path(post, path = "/api/v1/password/reset", tag = "accounts",
+    request_body = Reset,
+    responses(
+        (status = 204, description = "The password is set; log in with it"),
+        (status = 400, description = "Invalid, used or expired token (`invalid_token`), or a password the policy refuses (`fields` names each rule)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = crate::error::ErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
+pub async fn reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Reset>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = super::token::peer_ip(&req);
+    abuse::check(
+        &state,
+        Bucket::ResetPerIp,
+        ip.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let Reset {
+        token,
+        new_password,
+    } = body.into_inner();
+    match reset::complete(&state, &token, Password::new(new_password), ip).await {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(ResetError::InvalidToken) => Err(ApiError::BadRequest {
+            code: "invalid_token",
+            description: "the reset token is invalid, used or expired".into(),
+            fields: Vec::new(),
+        }),
+        Err(ResetError::Policy(fields)) => Err(ApiError::BadRequest {
+            code: "invalid_request",
+            description: "the new password is not acceptable".into(),
+            fields,
+        }),
+        Err(ResetError::Hash(crate::auth::hashing::HashError::Busy)) => {
+            Err(ApiError::Unavailable("password hashing"))
+        }
+        Err(ResetError::Hash(e)) => Err(ApiError::Internal(e.into())),
+        Err(ResetError::Store(e)) => Err(e.into()),
+    }
+}

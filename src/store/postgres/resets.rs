@@ -1,0 +1,61 @@
+//! Password reset tokens in Postgres (SPEC S7).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{unavailable, PgStore};
+use crate::store::{ResetStore, StoreError};
+
+#[async_trait]
+impl ResetStore for PgStore {
+    async fn create_reset(
+        &self,
+        token_sha256: [u8; 32],
+        user: uuid::Uuid,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO password_resets (token_sha256, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&token_sha256.to_vec(), &user, &now, &expires_at],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_reset(
+        &self,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+                &[&token_sha256.to_vec(), &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn consume_reset(
+        &self,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
+        let client = self.client().await?;
+        // one statement: two concurrent uses cannot both succeed
+        let row = client
+            .query_opt(
+                "UPDATE password_resets SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+                &[&token_sha256.to_vec(), &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
