@@ -225,8 +225,11 @@ const MAX_LIST: usize = 32;
 /// Checks a client definition; every problem is listed.
 pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
-    if new.name.trim().is_empty() || new.name.chars().count() > 200 {
-        problems.push("name must be 1 to 200 characters".to_owned());
+    if new.name.trim().is_empty()
+        || new.name.chars().count() > 200
+        || new.name.chars().any(char::is_control)
+    {
+        problems.push("name must be 1 to 200 characters, none a control character".to_owned());
     }
     if new.grant_types.is_empty() {
         problems.push("at least one grant is required".to_owned());
@@ -251,8 +254,12 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
             problems.push(format!("at most {MAX_LIST} {name}"));
         }
     }
-    if new.audiences.iter().any(|a| a.is_empty() || a.len() > 256) {
-        problems.push("audiences must be 1 to 256 characters".to_owned());
+    if new
+        .audiences
+        .iter()
+        .any(|a| a.is_empty() || a.len() > 256 || a.chars().any(char::is_control))
+    {
+        problems.push("audiences must be 1 to 256 characters, none a control character".to_owned());
     }
     if new
         .redirect_uris
@@ -363,14 +370,20 @@ pub async fn update_client(
     if !stores.clients.update_client(&client, operator.now).await? {
         return Err(ManageError::NotFound);
     }
-    announce(stores, Change::Client(id.clone())).await;
-    audit(
+    client_changed(
         stores,
         operator,
-        AuditEvent::new("client_updated", "ok").client(id.as_str()),
+        &id,
+        AuditEvent::new("client_updated", "ok"),
     )
     .await;
     Ok(client)
+}
+
+/// Tells the other instances to drop `id` from their caches and audits the change.
+async fn client_changed(stores: &Stores, operator: &Operator, id: &ClientId, event: AuditEvent) {
+    announce(stores, Change::Client(id.clone())).await;
+    audit(stores, operator, event.client(id.as_str())).await;
 }
 
 /// A new secret for a confidential client, shown once; the old one stops working at once
@@ -393,11 +406,11 @@ pub async fn rotate_client_secret(
     {
         return Err(ManageError::NotFound);
     }
-    announce(stores, Change::Client(id.clone())).await;
-    audit(
+    client_changed(
         stores,
         operator,
-        AuditEvent::new("client_secret_rotated", "ok").client(id.as_str()),
+        &id,
+        AuditEvent::new("client_secret_rotated", "ok"),
     )
     .await;
     Ok((client, secret))
@@ -533,14 +546,8 @@ pub async fn create_user(
     operator: &Operator,
 ) -> Result<crate::domain::User, ManageError> {
     let email = Email::parse(&request.email).map_err(|e| ManageError::Invalid(e.into()))?;
-    let name = match request.name.map(|n| n.trim().to_owned()) {
-        Some(n) if n.is_empty() || n.chars().count() > 200 => {
-            return Err(ManageError::Invalid(
-                "name must be 1 to 200 characters".into(),
-            ))
-        }
-        other => other,
-    };
+    let name = crate::domain::display_name(request.name.as_deref())
+        .map_err(|e| ManageError::Invalid(format!("name {e}")))?;
     let problems = policy::check(&request.password, &email, name.as_deref(), min_bytes);
     if !problems.is_empty() {
         let list: Vec<String> = problems
@@ -632,10 +639,8 @@ async fn import_line(stores: &Stores, raw: &str, now: OffsetDateTime) -> Result<
     if !is_importable_hash(&line.password_hash) {
         return Err("password_hash must be a bcrypt ($2a$/$2b$/$2y$) or argon2 PHC hash".into());
     }
-    let name = line
-        .name
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty() && n.chars().count() <= 200);
+    let name =
+        crate::domain::display_name(line.name.as_deref()).map_err(|e| format!("name {e}"))?;
     let user = NewUser {
         email,
         name,

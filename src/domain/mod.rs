@@ -21,3 +21,21 @@ pub struct User {
     pub password_hash: String,
     pub created_at: time::OffsetDateTime,
 }
+
+/// Longest display name (SPEC S7 limits).
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A user's display name: trimmed, absent when blank, at most 200 characters and free of
+/// control characters (NUL and friends cannot be stored and have no place in a name).
+pub fn display_name(input: Option<&str>) -> Result<Option<String>, &'static str> {
+    let Some(name) = input.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err("must be at most 200 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(Some(name.to_owned()))
+}

@@ -11,8 +11,6 @@ use crate::error::{ApiError, FieldError};
 use crate::startup::AppState;
 use crate::store::{CreateUserError, NewUser};
 
-const MAX_NAME_CHARS: usize = 200;
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
@@ -83,13 +81,10 @@ pub async fn register(
     let email = Email::parse(&email)
         .map_err(|e| problems.push(field("email", e)))
         .ok();
-    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NAME_CHARS)
-    {
-        problems.push(field("name", "must be at most 200 characters"));
-    }
+    let name = crate::domain::display_name(name.as_deref())
+        .map_err(|e| problems.push(field("name", e)))
+        .ok()
+        .flatten();
     if let Some(email) = &email {
         problems.extend(policy::check(
             &password,

@@ -74,9 +74,13 @@ async fn five_failures_lock_the_account_for_a_minute_doubling_and_unknown_emails
     assert_eq!(retry_after(&locked), 120);
 
     // an operator unlocks; a success then clears the count entirely
-    let (_, found) = admin(&app, Method::GET, "/admin/users?email=lock%40example.com").await;
+    let (_, found) = app
+        .admin_json(Method::GET, "/admin/users?email=lock%40example.com", None)
+        .await;
     let id = found["users"][0]["id"].as_str().unwrap().to_owned();
-    let (status, _) = admin(&app, Method::POST, &format!("/admin/users/{id}/unlock")).await;
+    let (status, _) = app
+        .admin_json(Method::POST, &format!("/admin/users/{id}/unlock"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         login(&app, "lock@example.com", STRONG_PASSWORD)
@@ -94,16 +98,21 @@ async fn five_failures_lock_the_account_for_a_minute_doubling_and_unknown_emails
         StatusCode::OK,
         "a success reset the count: four failures do not lock"
     );
-    let (status, _) = admin(
-        &app,
-        Method::POST,
-        "/admin/users/00000000-0000-0000-0000-000000000000/unlock",
-    )
-    .await;
+    let (status, _) = app
+        .admin_json(
+            Method::POST,
+            "/admin/users/00000000-0000-0000-0000-000000000000/unlock",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, events) = admin(&app, Method::GET, "/admin/audit?type=account_locked").await;
+    let (_, events) = app
+        .admin_json(Method::GET, "/admin/audit?type=account_locked", None)
+        .await;
     assert!(!events["events"].as_array().unwrap().is_empty());
-    let (_, events) = admin(&app, Method::GET, "/admin/audit?type=user_unlocked").await;
+    let (_, events) = app
+        .admin_json(Method::GET, "/admin/audit?type=user_unlocked", None)
+        .await;
     assert_eq!(events["events"][0]["user_id"], id.as_str());
 }
 
@@ -151,12 +160,6 @@ async fn parallel_guesses_cannot_exceed_the_threshold() {
         (5, 25),
         "exactly the threshold reached the password check"
     );
-}
-
-async fn admin(app: &TestApp, method: Method, path: &str) -> (StatusCode, Value) {
-    let response = app.admin_call(method, path).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -360,7 +363,9 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy_and_the_rightmost
         login_from(&app, "garbage, 203.0.113.3", "d@example.com").await,
         StatusCode::BAD_REQUEST
     );
-    let (_, events) = admin(&app, Method::GET, "/admin/audit?type=login_failed").await;
+    let (_, events) = app
+        .admin_json(Method::GET, "/admin/audit?type=login_failed", None)
+        .await;
     let ips: Vec<&str> = events["events"]
         .as_array()
         .unwrap()

@@ -294,3 +294,49 @@ async fn cli_users_create_reads_the_password_from_stdin_and_applies_the_policy()
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn control_characters_in_names_are_refused_with_400_not_stored_or_500() {
+    // found by the schemathesis run: PostgreSQL cannot store NUL, which surfaced as a 503
+    let app = crate::helpers::spawn_app().await;
+    for name in ["Ada\u{0}Lovelace", "tab\tname", "bell\u{7}"] {
+        let response = app
+            .http
+            .post(app.url("/api/v1/accounts"))
+            .json(&serde_json::json!({"email": "nul@example.com", "password": STRONG_PASSWORD, "name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["fields"][0]["field"], "name", "{body}");
+        let (status, _) = app
+            .admin_json(
+                reqwest::Method::POST,
+                "/admin/users",
+                Some(serde_json::json!({"email": "nul2@example.com", "password": STRONG_PASSWORD, "name": name})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "admin: {name:?}");
+        let (status, _) = app
+            .admin_json(
+                reqwest::Method::POST,
+                "/admin/clients",
+                Some(serde_json::json!({"name": name, "grant_types": ["client_credentials"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "client: {name:?}");
+    }
+    let line = serde_json::json!({"email": "imp@example.com", "password_hash": "$2b$04$abcdefghijklmnopqrstuu5Jq6cR0xjHqUq0h3e5mQzWJ8Yf0G7xK", "name": "a\u{0}b"});
+    let report: serde_json::Value = app
+        .admin_call(reqwest::Method::POST, "/admin/users/import")
+        .body(line.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["imported"], 0);
+    assert_eq!(report["errors"][0]["line"], 1);
+}

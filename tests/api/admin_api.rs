@@ -7,25 +7,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_on, TestApp, TestDb, ADMIN_TOKEN, STRONG_PASSWORD};
 
-async fn admin_json(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.admin_call(method, path);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> StatusCode {
     app.http
         .post(app.url("/oauth2/token"))
@@ -38,9 +19,7 @@ async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> StatusCode
 }
 
 async fn create_service(app: &TestApp) -> (String, String) {
-    let (status, body) = admin_json(
-        app,
-        Method::POST,
+    let (status, body) = app.admin_json(Method::POST,
         "/admin/clients",
         Some(json!({"name": "billing", "grant_types": ["client_credentials"], "scopes": ["api.read"], "audiences": ["https://api.example.com"]})),
     )
@@ -59,22 +38,22 @@ async fn client_lifecycle_create_read_list_patch_and_bad_input() {
     assert_eq!(secret.len(), 43, "32 random bytes, base64url");
     assert_eq!(client_credentials(&app, &id, &secret).await, StatusCode::OK);
 
-    let (status, one) = admin_json(&app, Method::GET, &format!("/admin/clients/{id}"), None).await;
+    let (status, one) = app
+        .admin_json(Method::GET, &format!("/admin/clients/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["name"], "billing");
     assert!(one.get("client_secret").is_none(), "a secret is shown once");
 
-    let (status, page) = admin_json(&app, Method::GET, "/admin/clients?limit=1", None).await;
+    let (status, page) = app
+        .admin_json(Method::GET, "/admin/clients?limit=1", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["clients"].as_array().unwrap().len(), 1);
     let after = page["next_after"].as_str().unwrap().to_owned();
-    let (_, rest) = admin_json(
-        &app,
-        Method::GET,
-        &format!("/admin/clients?after={after}"),
-        None,
-    )
-    .await;
+    let (_, rest) = app
+        .admin_json(Method::GET, &format!("/admin/clients?after={after}"), None)
+        .await;
     let mut ids: Vec<String> = std::iter::once(page["clients"][0]["client_id"].clone())
         .chain(
             rest["clients"]
@@ -91,13 +70,13 @@ async fn client_lifecycle_create_read_list_patch_and_bad_input() {
     expected.sort();
     assert_eq!(ids, expected);
 
-    let (status, patched) = admin_json(
-        &app,
-        Method::PATCH,
-        &format!("/admin/clients/{id}"),
-        Some(json!({"name": "billing v2", "scopes": ["api.read", "api.write"]})),
-    )
-    .await;
+    let (status, patched) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/admin/clients/{id}"),
+            Some(json!({"name": "billing v2", "scopes": ["api.read", "api.write"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(patched["name"], "billing v2");
     assert_eq!(patched["grant_types"], json!(["client_credentials"]));
@@ -115,16 +94,18 @@ async fn client_lifecycle_create_read_list_patch_and_bad_input() {
             StatusCode::BAD_REQUEST,
         ),
     ] {
-        let (got, text) = admin_json(
-            &app,
-            Method::PATCH,
-            &format!("/admin/clients/{id}"),
-            Some(body.clone()),
-        )
-        .await;
+        let (got, text) = app
+            .admin_json(
+                Method::PATCH,
+                &format!("/admin/clients/{id}"),
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(got, status, "{body}: {text}");
     }
-    let (_, unchanged) = admin_json(&app, Method::GET, &format!("/admin/clients/{id}"), None).await;
+    let (_, unchanged) = app
+        .admin_json(Method::GET, &format!("/admin/clients/{id}"), None)
+        .await;
     assert_eq!(
         unchanged["name"], "billing v2",
         "refused patches changed nothing"
@@ -140,28 +121,32 @@ async fn client_lifecycle_create_read_list_patch_and_bad_input() {
         } else {
             Method::GET
         };
-        let (status, _) = admin_json(&app, method, path, None).await;
+        let (status, _) = app.admin_json(method, path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (status, body) = admin_json(
-        &app,
-        Method::POST,
-        "/admin/clients",
-        Some(json!({"name": "x", "grant_types": ["client_credentials"], "public": true})),
-    )
-    .await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/admin/clients",
+            Some(json!({"name": "x", "grant_types": ["client_credentials"], "public": true})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error_description"]
         .as_str()
         .unwrap()
         .contains("public client"));
-    let (status, _) = admin_json(&app, Method::POST, "/admin/clients/spa/secret", None).await;
+    let (status, _) = app
+        .admin_json(Method::POST, "/admin/clients/spa/secret", None)
+        .await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
         "a public client has no secret"
     );
-    let (status, _) = admin_json(&app, Method::GET, "/admin/clients?limit=0", None).await;
+    let (status, _) = app
+        .admin_json(Method::GET, "/admin/clients?limit=0", None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -179,13 +164,9 @@ async fn secret_rotation_makes_the_old_secret_401_and_the_new_200_on_every_insta
         "B has it cached now"
     );
 
-    let (status, body) = admin_json(
-        &a,
-        Method::POST,
-        &format!("/admin/clients/{id}/secret"),
-        None,
-    )
-    .await;
+    let (status, body) = a
+        .admin_json(Method::POST, &format!("/admin/clients/{id}/secret"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let new = body["client_secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
@@ -210,9 +191,7 @@ async fn secret_rotation_makes_the_old_secret_401_and_the_new_200_on_every_insta
 async fn deleting_a_client_revokes_its_sessions_and_its_access_tokens_stop_introspecting() {
     let app = spawn_app().await;
     let (resource, secret) = create_service(&app).await;
-    let (status, spa2) = admin_json(
-        &app,
-        Method::POST,
+    let (status, spa2) = app.admin_json(Method::POST,
         "/admin/clients",
         Some(json!({"name": "app 2", "grant_types": ["password", "refresh_token"], "public": true, "first_party": true, "scopes": ["openid"]})),
     )
@@ -238,13 +217,9 @@ async fn deleting_a_client_revokes_its_sessions_and_its_access_tokens_stop_intro
     let doomed = login(spa2.clone()).await;
     let kept = login("spa".to_owned()).await;
 
-    let (status, body) = admin_json(
-        &app,
-        Method::DELETE,
-        &format!("/admin/clients/{spa2}"),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .admin_json(Method::DELETE, &format!("/admin/clients/{spa2}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sessions_revoked"], 1);
     let introspector = (resource, Some(secret));
@@ -269,22 +244,16 @@ async fn deleting_a_client_revokes_its_sessions_and_its_access_tokens_stop_intro
         StatusCode::UNAUTHORIZED,
         "the client is gone"
     );
-    let (status, _) = admin_json(
-        &app,
-        Method::DELETE,
-        &format!("/admin/clients/{spa2}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .admin_json(Method::DELETE, &format!("/admin/clients/{spa2}"), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn users_create_find_revoke_sessions_and_delete() {
     let app = spawn_app().await;
-    let (status, user) = admin_json(
-        &app,
-        Method::POST,
+    let (status, user) = app.admin_json(Method::POST,
         "/admin/users",
         Some(json!({"email": " Ada@Example.COM ", "password": STRONG_PASSWORD, "name": "Ada", "email_verified": true})),
     )
@@ -316,29 +285,23 @@ async fn users_create_find_revoke_sessions_and_delete() {
             "role",
         ),
     ] {
-        let (got, text) = admin_json(&app, Method::POST, "/admin/users", Some(body.clone())).await;
+        let (got, text) = app
+            .admin_json(Method::POST, "/admin/users", Some(body.clone()))
+            .await;
         assert_eq!(got, status, "{body}");
         assert!(text.to_string().contains(mentions), "{text}");
     }
 
-    let (status, found) = admin_json(
-        &app,
-        Method::GET,
-        "/admin/users?email=ADA%40example.com",
-        None,
-    )
-    .await;
+    let (status, found) = app
+        .admin_json(Method::GET, "/admin/users?email=ADA%40example.com", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["users"][0]["id"], id.as_str());
-    let (_, none) = admin_json(
-        &app,
-        Method::GET,
-        "/admin/users?email=nobody%40example.com",
-        None,
-    )
-    .await;
+    let (_, none) = app
+        .admin_json(Method::GET, "/admin/users?email=nobody%40example.com", None)
+        .await;
     assert_eq!(none["users"], json!([]));
-    let (status, _) = admin_json(&app, Method::GET, "/admin/users", None).await;
+    let (status, _) = app.admin_json(Method::GET, "/admin/users", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "email is required");
 
     let first = app
@@ -353,13 +316,13 @@ async fn users_create_find_revoke_sessions_and_delete() {
         true
     );
 
-    let (status, body) = admin_json(
-        &app,
-        Method::POST,
-        &format!("/admin/users/{id}/revoke-sessions"),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            &format!("/admin/users/{id}/revoke-sessions"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sessions_revoked"], 1);
     assert_eq!(
@@ -375,7 +338,9 @@ async fn users_create_find_revoke_sessions_and_delete() {
         .await;
     assert_eq!(refreshed.status(), StatusCode::BAD_REQUEST);
 
-    let (status, _) = admin_json(&app, Method::DELETE, &format!("/admin/users/{id}"), None).await;
+    let (status, _) = app
+        .admin_json(Method::DELETE, &format!("/admin/users/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let login = app
         .password_grant("ada@example.com", STRONG_PASSWORD, "openid")
@@ -389,16 +354,16 @@ async fn users_create_find_revoke_sessions_and_delete() {
         format!("/admin/users/{id}"),
         "/admin/users/not-a-uuid".to_owned(),
     ] {
-        let (status, _) = admin_json(&app, Method::GET, &path, None).await;
+        let (status, _) = app.admin_json(Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (status, _) = admin_json(
-        &app,
-        Method::POST,
-        &format!("/admin/users/{id}/revoke-sessions"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .admin_json(
+            Method::POST,
+            &format!("/admin/users/{id}/revoke-sessions"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -475,12 +440,15 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
         .await
         .unwrap();
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
-    admin_json(&app, Method::GET, "/admin/keys", None).await;
-    admin_json(&app, Method::POST, "/admin/keys/rotate", None).await;
-    admin_json(&app, Method::GET, "/admin/clients/nope", None).await;
+    app.admin_json(Method::GET, "/admin/keys", None).await;
+    app.admin_json(Method::POST, "/admin/keys/rotate", None)
+        .await;
+    app.admin_json(Method::GET, "/admin/clients/nope", None)
+        .await;
 
-    let (status, page) =
-        admin_json(&app, Method::GET, "/admin/audit?type=admin_request", None).await;
+    let (status, page) = app
+        .admin_json(Method::GET, "/admin/audit?type=admin_request", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let calls: Vec<(String, String, String)> = page["events"]
         .as_array()
@@ -502,18 +470,18 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
     );
     assert!(calls.contains(&expect("POST", "/admin/keys/rotate", "ok")));
     assert!(calls.contains(&expect("GET", "/admin/clients/nope", "refused")));
-    let (_, rotated) = admin_json(&app, Method::GET, "/admin/audit?type=key_rotated", None).await;
+    let (_, rotated) = app
+        .admin_json(Method::GET, "/admin/audit?type=key_rotated", None)
+        .await;
     assert_eq!(rotated["events"][0]["actor"], "ops");
-    let (_, failed_auth) = admin_json(
-        &app,
-        Method::GET,
-        "/admin/audit?type=admin_auth_failed",
-        None,
-    )
-    .await;
+    let (_, failed_auth) = app
+        .admin_json(Method::GET, "/admin/audit?type=admin_auth_failed", None)
+        .await;
     assert_eq!(failed_auth["events"][0]["outcome"], "denied");
 
-    let (_, logins) = admin_json(&app, Method::GET, "/admin/audit?type=login_failed", None).await;
+    let (_, logins) = app
+        .admin_json(Method::GET, "/admin/audit?type=login_failed", None)
+        .await;
     let reasons: Vec<&str> = logins["events"]
         .as_array()
         .unwrap()
@@ -522,13 +490,9 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
         .collect();
     assert_eq!(reasons, ["unknown_user", "wrong_password"]);
     let user = logins["events"][1]["user_id"].as_str().unwrap().to_owned();
-    let (_, mine) = admin_json(
-        &app,
-        Method::GET,
-        &format!("/admin/audit?user={user}"),
-        None,
-    )
-    .await;
+    let (_, mine) = app
+        .admin_json(Method::GET, &format!("/admin/audit?user={user}"), None)
+        .await;
     let types: Vec<&str> = mine["events"]
         .as_array()
         .unwrap()
@@ -540,7 +504,9 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
     assert!(!text.contains(STRONG_PASSWORD) && !text.contains("wrong-password-123456"));
 
     // keyset paging walks the whole trail once, newest first
-    let (_, all) = admin_json(&app, Method::GET, "/admin/audit?limit=1000", None).await;
+    let (_, all) = app
+        .admin_json(Method::GET, "/admin/audit?limit=1000", None)
+        .await;
     let all_ids: Vec<i64> = all["events"]
         .as_array()
         .unwrap()
@@ -550,7 +516,7 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
     let mut paged = Vec::new();
     let mut path = "/admin/audit?limit=2".to_owned();
     loop {
-        let (_, page) = admin_json(&app, Method::GET, &path, None).await;
+        let (_, page) = app.admin_json(Method::GET, &path, None).await;
         paged.extend(
             page["events"]
                 .as_array()
@@ -569,13 +535,9 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
     // the paging calls themselves were audited after `all` was read
     assert_eq!(&paged[paged.len() - all_ids.len()..], &all_ids[..]);
 
-    let (_, future) = admin_json(
-        &app,
-        Method::GET,
-        "/admin/audit?since=2999-01-01T00:00:00Z",
-        None,
-    )
-    .await;
+    let (_, future) = app
+        .admin_json(Method::GET, "/admin/audit?since=2999-01-01T00:00:00Z", None)
+        .await;
     assert_eq!(future["events"], json!([]));
     for bad in [
         "user=nope",
@@ -584,8 +546,9 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
         "limit=5000",
         "colour=red",
     ] {
-        let (status, body) =
-            admin_json(&app, Method::GET, &format!("/admin/audit?{bad}"), None).await;
+        let (status, body) = app
+            .admin_json(Method::GET, &format!("/admin/audit?{bad}"), None)
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }
@@ -699,13 +662,9 @@ async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_
     assert_eq!(client_credentials(&app, &id, &new).await, StatusCode::OK);
 
     app.user("cli@example.com").await;
-    let (_, found) = admin_json(
-        &app,
-        Method::GET,
-        "/admin/users?email=cli%40example.com",
-        None,
-    )
-    .await;
+    let (_, found) = app
+        .admin_json(Method::GET, "/admin/users?email=cli%40example.com", None)
+        .await;
     let user = found["users"][0]["id"].as_str().unwrap().to_owned();
     app.password_grant("cli@example.com", STRONG_PASSWORD, "openid")
         .await;
@@ -737,6 +696,8 @@ async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let (_, audit) = admin_json(&app, Method::GET, "/admin/audit?type=client_deleted", None).await;
+    let (_, audit) = app
+        .admin_json(Method::GET, "/admin/audit?type=client_deleted", None)
+        .await;
     assert_eq!(audit["events"][0]["actor"], "cli");
 }

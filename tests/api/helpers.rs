@@ -242,6 +242,32 @@ impl TestApp {
             .bearer_auth(ADMIN_TOKEN)
     }
 
+    /// An admin call with an optional JSON body: the status and the JSON (or text) answer.
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = self.admin_call(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, value)
+    }
+
+    /// `GET /admin/keys`: every key that is not retired.
+    pub async fn admin_keys(&self) -> Vec<serde_json::Value> {
+        let (_, body) = self
+            .admin_json(reqwest::Method::GET, "/admin/keys", None)
+            .await;
+        body["keys"].as_array().unwrap().clone()
+    }
+
     /// The kid in a JWT's header.
     pub fn kid_of(token: &str) -> String {
         use base64::Engine;

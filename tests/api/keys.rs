@@ -26,18 +26,6 @@ async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
     body["keys"].as_array().unwrap().clone()
 }
 
-async fn admin_keys(app: &crate::helpers::TestApp) -> Vec<Value> {
-    let body: Value = app
-        .admin_get("/admin/keys")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["keys"].as_array().unwrap().clone()
-}
-
 fn kids_in_state(keys: &[Value], alg: &str, state: &str) -> Vec<String> {
     keys.iter()
         .filter(|k| k["alg"] == alg && k["state"] == state)
@@ -49,7 +37,7 @@ fn kids_in_state(keys: &[Value], alg: &str, state: &str) -> Vec<String> {
 async fn serve_on_a_fresh_database_creates_one_active_and_one_next_key_per_enabled_algorithm() {
     let app = spawn_app().await;
 
-    let keys = admin_keys(&app).await;
+    let keys = app.admin_keys().await;
     for alg in ["ES256", "RS256"] {
         assert_eq!(kids_in_state(&keys, alg, "active").len(), 1, "{alg} active");
         assert_eq!(kids_in_state(&keys, alg, "next").len(), 1, "{alg} next");
@@ -211,7 +199,7 @@ fn base64_of(seed: &[u8]) -> String {
 async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_active_as_retiring() {
     let db = Arc::new(TestDb::new().await);
     let app = spawn_on(db.clone(), &[]).await;
-    let before = admin_keys(&app).await;
+    let before = app.admin_keys().await;
 
     let env = cli_env(&db);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -223,7 +211,7 @@ async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_ac
     );
     app.state.keyring.reload().await.unwrap();
 
-    let after = admin_keys(&app).await;
+    let after = app.admin_keys().await;
     let published: HashSet<String> = jwks(&app)
         .await
         .iter()
@@ -267,7 +255,7 @@ async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_ac
 async fn cli_keys_rotate_of_one_algorithm_leaves_the_others_alone_and_refuses_unknown_ones() {
     let db = Arc::new(TestDb::new().await);
     let app = spawn_on(db.clone(), &[]).await;
-    let before = admin_keys(&app).await;
+    let before = app.admin_keys().await;
     let env = cli_env(&db);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
@@ -337,7 +325,7 @@ async fn cli_keys_import_makes_a_pem_key_the_next_key_which_signs_after_the_next
     let env = cli_env(&db);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.push(("TESSERA_SIGNING_ALGS", "ES256,EdDSA,RS256"));
-    let before = admin_keys(&app).await;
+    let before = app.admin_keys().await;
 
     let file = pem("p256");
     let out = run_cli(&["keys", "import", file.to_str().unwrap()], &env);

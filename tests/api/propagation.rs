@@ -42,18 +42,6 @@ async fn signed_kid_is_published(app: &TestApp, client: &(String, Option<String>
     kid
 }
 
-async fn admin_keys(app: &TestApp) -> Vec<Value> {
-    let body: Value = app
-        .admin_get("/admin/keys")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["keys"].as_array().unwrap().clone()
-}
-
 fn kid_in_state(keys: &[Value], alg: &str, state: &str) -> String {
     keys.iter()
         .find(|k| k["alg"] == alg && k["state"] == state)
@@ -84,7 +72,7 @@ async fn a_verifier_that_cached_the_jwks_before_a_rotation_verifies_every_token_
         .text()
         .await
         .unwrap();
-    let before = kid_in_state(&admin_keys(&app).await, "ES256", "next");
+    let before = kid_in_state(&app.admin_keys().await, "ES256", "next");
 
     let response = rotate(&app, None).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -228,7 +216,7 @@ async fn emergency_revocation_unpublishes_the_key_and_its_tokens_go_inactive_on_
     let kid = TestApp::kid_of(&token_b);
     assert_eq!(TestApp::kid_of(&token_a), kid);
     assert_eq!(b.introspect_as(&client, &token_a).await["active"], true);
-    let next = kid_in_state(&admin_keys(&a).await, "ES256", "next");
+    let next = kid_in_state(&a.admin_keys().await, "ES256", "next");
 
     let response = a
         .admin_call(Method::POST, &format!("/admin/keys/{kid}/revoke"))
@@ -267,7 +255,7 @@ async fn emergency_revocation_unpublishes_the_key_and_its_tokens_go_inactive_on_
     }
     assert_eq!(signed_kid_is_published(&b, &client).await, next);
     // the ring still has an active and a next key for ES256, and the revoked key is gone
-    let keys = admin_keys(&a).await;
+    let keys = a.admin_keys().await;
     assert_eq!(kid_in_state(&keys, "ES256", "active"), next);
     let new_next = kid_in_state(&keys, "ES256", "next");
     assert!(new_next != kid && new_next != next);
@@ -284,7 +272,7 @@ async fn emergency_revocation_unpublishes_the_key_and_its_tokens_go_inactive_on_
 #[tokio::test]
 async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_the_allowed_ones() {
     let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
-    let before = admin_keys(&app).await;
+    let before = app.admin_keys().await;
     for kid in [
         "no-such-kid",
         "..%2F..%2Fetc%2Fpasswd",
@@ -310,7 +298,7 @@ async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_th
         assert!(text.contains(mentions), "{body}: {text}");
     }
     assert_eq!(
-        admin_keys(&app).await,
+        app.admin_keys().await,
         before,
         "nothing changed on bad input"
     );
@@ -319,7 +307,7 @@ async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_th
 #[tokio::test]
 async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpublishes_it() {
     let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
-    let keys = admin_keys(&app).await;
+    let keys = app.admin_keys().await;
     let (active, next) = (
         kid_in_state(&keys, "RS256", "active"),
         kid_in_state(&keys, "RS256", "next"),
@@ -332,7 +320,7 @@ async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpubl
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert!(body["promoted"].is_null());
-    let keys = admin_keys(&app).await;
+    let keys = app.admin_keys().await;
     assert_eq!(kid_in_state(&keys, "RS256", "active"), active);
     assert_ne!(kid_in_state(&keys, "RS256", "next"), next);
 
@@ -347,7 +335,7 @@ async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpubl
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!app.jwks_kids().await.contains(&active));
-    assert_eq!(admin_keys(&app).await.len(), 4);
+    assert_eq!(app.admin_keys().await.len(), 4);
 }
 
 #[tokio::test]
@@ -367,17 +355,17 @@ async fn the_scheduled_rotation_runs_once_per_due_key_however_many_instances_che
     let c = try_spawn_on(db.clone(), &overrides, clock.clone())
         .await
         .unwrap();
-    let before = admin_keys(&a).await;
+    let before = a.admin_keys().await;
     let next = kid_in_state(&before, "ES256", "next");
 
     // not due: nothing happens
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(admin_keys(&a).await, before);
+    assert_eq!(a.admin_keys().await, before);
 
     clock.advance(Duration::from_secs(86_400));
     let started = Instant::now();
     loop {
-        if kid_in_state(&admin_keys(&c).await, "ES256", "active") == next {
+        if kid_in_state(&c.admin_keys().await, "ES256", "active") == next {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -385,7 +373,7 @@ async fn the_scheduled_rotation_runs_once_per_due_key_however_many_instances_che
     }
     // give every instance more polls: none may rotate again
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let keys = admin_keys(&b).await;
+    let keys = b.admin_keys().await;
     for alg in ["ES256", "RS256"] {
         let retiring = keys
             .iter()
@@ -429,7 +417,7 @@ async fn a_retiring_key_stays_published_for_ttl_plus_max_age_plus_leeway_and_jwk
     let app = try_spawn_on(db, &[("keyring_poll_interval", "1")], clock.clone())
         .await
         .unwrap();
-    let old = kid_in_state(&admin_keys(&app).await, "ES256", "active");
+    let old = kid_in_state(&app.admin_keys().await, "ES256", "active");
     assert_eq!(
         rotate(&app, Some(r#"{"alg":"ES256"}"#)).await.status(),
         StatusCode::OK

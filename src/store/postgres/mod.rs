@@ -33,10 +33,28 @@ pub struct PgStore {
     pool: Pool,
 }
 
+/// A failed call: `Unavailable` (503, retry) when the database could not be reached or is
+/// overloaded; a statement the database refused for its content is a bug, not an outage.
 pub(crate) fn unavailable(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Unavailable {
-        backend: "postgres",
-        source: e.into(),
+    let source: anyhow::Error = e.into();
+    let refused = source
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .map(|code| code.code().to_owned())
+        // 08 connection, 53 resources, 57 operator intervention, 40 rollback: retryable
+        .filter(|code| {
+            !["08", "53", "57", "40"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        });
+    match refused {
+        Some(code) => {
+            StoreError::Other(source.context(format!("postgres refused the statement ({code})")))
+        }
+        None => StoreError::Unavailable {
+            backend: "postgres",
+            source,
+        },
     }
 }
 
