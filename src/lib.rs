@@ -12,6 +12,7 @@ pub mod grants;
 pub mod http;
 pub mod manage;
 pub mod metrics;
+pub mod mfa;
 pub mod notify;
 pub mod reset;
 pub mod revocation;

@@ -53,6 +53,8 @@ pub struct Settings {
     pub refresh_grace: Duration,
     pub verified_token_cache: usize,
     pub abuse: AbuseSettings,
+    /// The issuer name authenticator apps show next to TOTP accounts.
+    pub totp_issuer: String,
     pub notify: NotifySettings,
     /// Scheduled key rotation (`None`: off).
     pub key_rotation_interval: Option<Duration>,
@@ -227,6 +229,9 @@ impl Settings {
                 lockout_base: p.seconds("lockout_base", 60, 1, 86_400),
                 lockout_max: p.seconds("lockout_max", 3600, 1, 7 * 86_400),
             },
+            totp_issuer: p
+                .opt_string("totp_issuer")
+                .unwrap_or_else(|| "tessera".into()),
             notify: NotifySettings {
                 webhook_url: p.opt_secret_url("notify_webhook_url", &["http", "https"]),
                 reset_url: p.opt_url("password_reset_url"),

@@ -182,6 +182,7 @@ impl From<crate::error::OAuthError> for ApiError {
             O::InvalidGrant(_) => ApiError::InvalidCredentials,
             O::TemporarilyUnavailable => ApiError::Unavailable("the service"),
             O::TooManyRequests(t) => ApiError::TooManyRequests(t),
+            O::MfaRequired(_) => ApiError::Forbidden("mfa_required", "a second factor is required"),
             O::Server(e) => ApiError::Internal(e),
             other => ApiError::BadRequest {
                 code: "invalid_request",

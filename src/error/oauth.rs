@@ -27,6 +27,10 @@ pub enum OAuthError {
     /// Wrong `Content-Type` (answered 415, code `invalid_request`).
     #[error("invalid_request")]
     UnsupportedMediaType,
+    /// The password was right and the user has MFA: continue with the mfa-otp grant
+    /// (or `POST /api/v1/session/mfa`) and this token.
+    #[error("mfa_required")]
+    MfaRequired(String),
     /// A rate limit or an account lock: 429 + Retry-After + RateLimit-*.
     #[error("too_many_requests")]
     TooManyRequests(crate::abuse::Throttled),
@@ -54,6 +58,9 @@ impl OAuthError {
             Self::TooManyRequests(t) => {
                 format!("too many attempts; retry in {} s", t.retry_after)
             }
+            Self::MfaRequired(_) => {
+                "a second factor is required: use grant urn:tessera:grant-type:mfa-otp with this mfa_token".into()
+            }
             Self::UnsupportedMediaType => {
                 "Content-Type must be application/x-www-form-urlencoded".into()
             }
@@ -77,6 +84,7 @@ impl ResponseError for OAuthError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::MfaRequired(_) => StatusCode::FORBIDDEN,
             Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -103,6 +111,14 @@ impl ResponseError for OAuthError {
                 }
             }
             _ => {}
+        }
+        if let Self::MfaRequired(token) = self {
+            let body = self.body();
+            return response.json(serde_json::json!({
+                "error": body.error,
+                "error_description": body.error_description,
+                "mfa_token": token,
+            }));
         }
         response.json(self.body())
     }

@@ -99,17 +99,28 @@ pub async fn grant(
     abuse::check(state, Bucket::LoginPerAccount, email.as_str()).await?;
     abuse::login_attempt(state, &email, ip).await?;
     let user = match verify_credentials(state, &email, password).await {
-        Ok(user) => {
-            if let Err(e) = abuse::clear_lockout(state, &email).await {
-                tracing::warn!(user_id = %user.id, error = %e, "could not clear the failed-login count");
-            }
-            user
-        }
+        Ok(user) => user,
         Err(e) => {
             login_failed(state, client, meta, &e).await;
             return Err(e.into());
         }
     };
+    if crate::mfa::is_enabled(state, &user).await? {
+        let pending = crate::mfa::PendingLogin {
+            user_id: user.id,
+            client_id: client.id.to_string(),
+            scope: scope.to_string(),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+        };
+        let token = crate::mfa::issue_mfa_token(state, &pending).await?;
+        // the failure count is cleared only by a complete login: a known password must not
+        // reset the allowance for guessing the second factor
+        return Err(OAuthError::MfaRequired(token));
+    }
+    if let Err(e) = abuse::clear_lockout(state, &email).await {
+        tracing::warn!(user_id = %user.id, error = %e, "could not clear the failed-login count");
+    }
     let tokens = start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await?;
     crate::metrics::token_issued("password");
     let event = AuditEvent::new("login_succeeded", "ok")
@@ -208,4 +219,67 @@ pub async fn change_password(
         .await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
     Ok(())
+}
+
+/// `grant_type=urn:tessera:grant-type:mfa-otp` (SPEC S5) and the SPA's
+/// `POST /api/v1/session/mfa`: completes a password login with a TOTP code or a recovery
+/// code. Wrong codes count toward the account's lockout; the MFA token is used up only by
+/// a success, so a typo does not restart the login.
+pub async fn mfa_grant(
+    state: &AppState,
+    client: &Client,
+    mfa_token: &str,
+    otp: Option<&str>,
+    recovery_code: Option<&str>,
+    ip: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    const INVALID: OAuthError = OAuthError::InvalidGrant("mfa_token is invalid or expired");
+    let pending = crate::mfa::peek_mfa_token(state, mfa_token)
+        .await?
+        .ok_or(INVALID)?;
+    if pending.client_id != client.id.as_str() {
+        return Err(INVALID);
+    }
+    let user = state
+        .stores
+        .users
+        .find_user(pending.user_id)
+        .await?
+        .ok_or(INVALID)?;
+    abuse::login_attempt(state, &user.email, ip.as_deref()).await?;
+    match crate::mfa::verify(state, &user, otp, recovery_code).await {
+        Ok(()) => {}
+        Err(crate::mfa::MfaError::Store(e)) => return Err(e.into()),
+        Err(_) => {
+            crate::metrics::login_failed("wrong_otp");
+            let event = AuditEvent::new("mfa_failed", "denied")
+                .user(user.id)
+                .client(client.id.as_str())
+                .ip(ip);
+            crate::audit::record(state, event).await;
+            return Err(OAuthError::InvalidGrant("the code is not valid"));
+        }
+    }
+    if !crate::mfa::take_mfa_token(state, mfa_token).await? {
+        return Err(INVALID);
+    }
+    if let Err(e) = abuse::clear_lockout(state, &user.email).await {
+        tracing::warn!(user_id = %user.id, error = %e, "could not clear the failed-login count");
+    }
+    let scope = crate::domain::Scope::parse(&pending.scope)
+        .map_err(|_| OAuthError::InvalidScope("the login's scope is no longer valid".into()))?;
+    let meta = SessionMeta {
+        ip: pending.ip.clone(),
+        user_agent: pending.user_agent.clone(),
+    };
+    let amr = vec!["pwd".to_owned(), "otp".to_owned()];
+    let tokens = start_session(state, client, &user, &scope, amr, &meta).await?;
+    crate::metrics::token_issued("mfa_otp");
+    let event = AuditEvent::new("login_succeeded", "ok")
+        .user(user.id)
+        .client(client.id.as_str())
+        .ip(meta.ip)
+        .detail(json!({ "amr": ["pwd", "otp"] }));
+    crate::audit::record(state, event).await;
+    Ok(tokens)
 }

@@ -9,6 +9,7 @@ pub mod envelope;
 mod form;
 pub mod health;
 pub mod me;
+pub mod mfa;
 pub mod openapi;
 pub mod password;
 pub mod revoke;
@@ -135,6 +136,14 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/session", web::post().to(session::login))
             .route("/session", web::delete().to(session::logout))
             .route("/session/refresh", web::post().to(session::refresh))
+            .route("/session/mfa", web::post().to(session::mfa))
+            .route("/me/mfa/totp", web::post().to(mfa::setup))
+            .route("/me/mfa/totp", web::delete().to(mfa::disable))
+            .route("/me/mfa/totp/confirm", web::post().to(mfa::confirm))
+            .route(
+                "/me/mfa/recovery-codes",
+                web::post().to(mfa::recovery_codes),
+            )
             .route("/me", web::get().to(me::me))
             .route("/me/sessions", web::get().to(sessions::list))
             .route("/me/sessions/{id}", web::delete().to(sessions::end))

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, cors, health, me, password, revoke, session, sessions, token, userinfo,
+    account, admin, cors, health, me, mfa, password, revoke, session, sessions, token, userinfo,
     wellknown,
 };
 use crate::startup::AppState;
@@ -39,6 +39,11 @@ use crate::startup::AppState;
         sessions::list,
         sessions::end,
         sessions::change,
+        session::mfa,
+        mfa::setup,
+        mfa::confirm,
+        mfa::disable,
+        mfa::recovery_codes,
         password::forgot,
         password::reset,
         admin::keys::list_keys,

@@ -93,7 +93,7 @@ fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
     request_body = Login,
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
-        (status = 200, description = "Logged in; refresh token set in the tessera_rt cookie", body = SessionTokens),
+        (status = 200, description = "Logged in (refresh token set in the tessera_rt cookie), or `mfa_required` with an `mfa_token` for POST /api/v1/session/mfa", body = LoginResponse),
         (status = 400, description = "Invalid input", body = crate::error::ErrorBody),
         (status = 401, description = "Invalid email or password", body = crate::error::ErrorBody),
         (status = 403, description = "Origin not allowed, or client not first-party", body = crate::error::ErrorBody),
@@ -122,7 +122,7 @@ pub async fn login(
             "client_not_allowed",
             "this client may not log users in",
         ))?;
-    let tokens = grants::password::grant(
+    let result = grants::password::grant(
         &state,
         &client,
         &email,
@@ -130,8 +130,96 @@ pub async fn login(
         None,
         &super::token::session_meta(&req),
     )
-    .await?;
-    Ok(respond(&state, tokens))
+    .await;
+    match result {
+        Ok(tokens) => Ok(respond(&state, tokens)),
+        Err(crate::error::OAuthError::MfaRequired(mfa_token)) => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(MfaChallenge {
+                mfa_required: true,
+                mfa_token,
+            })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The answer to a correct password when the user has MFA: continue at
+/// `POST /api/v1/session/mfa` with this token (single use, 5 minutes).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaChallenge {
+    pub mfa_required: bool,
+    pub mfa_token: String,
+}
+
+/// Either tokens, or the MFA challenge.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    Tokens(SessionTokens),
+    Mfa(MfaChallenge),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaLogin {
+    #[schema(max_length = 128)]
+    pub mfa_token: String,
+    /// A 6-digit TOTP code...
+    #[schema(max_length = 16)]
+    pub code: Option<String>,
+    /// ...or one of the user's recovery codes.
+    #[schema(max_length = 32)]
+    pub recovery_code: Option<String>,
+}
+
+/// Completes a login that answered `mfa_required`.
+#[utoipa::path(post, path = "/api/v1/session/mfa", tag = "session",
+    request_body = MfaLogin,
+    params(("Origin" = String, Header, description = "Must be an allowed origin")),
+    responses(
+        (status = 200, description = "Logged in; refresh token set in the tessera_rt cookie", body = SessionTokens),
+        (status = 400, description = "Invalid input", body = crate::error::ErrorBody),
+        (status = 401, description = "Wrong, replayed or expired code, or an invalid or used mfa_token", body = crate::error::ErrorBody),
+        (status = 403, description = "Origin not allowed", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts: the account is locked for Retry-After seconds", body = crate::error::ErrorBody)))]
+pub async fn mfa(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<MfaLogin>,
+) -> Result<HttpResponse, ApiError> {
+    require_allowed_origin(&req, &state)?;
+    let MfaLogin {
+        mfa_token,
+        code,
+        recovery_code,
+    } = body.into_inner();
+    let pending = crate::mfa::peek_mfa_token(&state, &mfa_token)
+        .await?
+        .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
+    let client_id = ClientId::parse(&pending.client_id)
+        .map_err(|_| ApiError::Unauthorized { realm: "tessera" })?;
+    let client = state
+        .stores
+        .clients
+        .find_client(&client_id)
+        .await?
+        .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
+    match grants::password::mfa_grant(
+        &state,
+        &client,
+        &mfa_token,
+        code.as_deref(),
+        recovery_code.as_deref(),
+        super::token::peer_ip(&req),
+    )
+    .await
+    {
+        Ok(tokens) => Ok(respond(&state, tokens)),
+        Err(crate::error::OAuthError::InvalidGrant(_)) => {
+            Err(ApiError::Unauthorized { realm: "tessera" })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Rotates the refresh cookie and returns a new access token.

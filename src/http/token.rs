@@ -30,7 +30,16 @@ pub struct TokenRequest {
     client_id: Option<String>,
     /// With `client_secret_post`.
     client_secret: Option<String>,
+    /// `urn:tessera:grant-type:mfa-otp`: the token a password login answered with.
+    mfa_token: Option<String>,
+    /// `urn:tessera:grant-type:mfa-otp`: a 6-digit TOTP code...
+    otp: Option<String>,
+    /// ...or one of the user's recovery codes.
+    recovery_code: Option<String>,
 }
+
+/// The grant that completes a password login with a second factor (SPEC S5).
+pub const MFA_OTP_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
 
 /// The client's IP (SPEC S9: the socket peer, or what trusted proxies forwarded).
 pub fn peer_ip(req: &HttpRequest) -> Option<String> {
@@ -63,6 +72,7 @@ pub fn session_meta(req: &HttpRequest) -> crate::store::SessionMeta {
             headers(("Cache-Control" = String, description = "no-store"), ("Pragma" = String, description = "no-cache"))),
         (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
         (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
+        (status = 403, description = "`mfa_required`, with an `mfa_token` for the mfa-otp grant", body = crate::error::oauth::OAuthErrorBody),
         (status = 413, description = "Body too large", body = crate::error::ErrorBody),
         (status = 415, description = "Not form-encoded", body = crate::error::oauth::OAuthErrorBody),
         (status = 429, description = "Rate limit or account lock: retry after Retry-After (RateLimit-* headers)", body = crate::error::oauth::OAuthErrorBody),
@@ -115,6 +125,23 @@ pub async fn token(
             let presented = form.require("refresh_token")?.to_owned();
             grants::refresh_token::rotate(&state, Some(&client), &presented, scope, peer_ip(&req))
                 .await?
+        }
+        MFA_OTP_GRANT => {
+            if !client.first_party || !client.allows(crate::domain::GrantType::Password) {
+                return Err(OAuthError::UnauthorizedClient(
+                    "this client may not use the password grant",
+                ));
+            }
+            let mfa_token = form.require("mfa_token")?.to_owned();
+            grants::password::mfa_grant(
+                &state,
+                &client,
+                &mfa_token,
+                form.get("otp"),
+                form.get("recovery_code"),
+                peer_ip(&req),
+            )
+            .await?
         }
         _ => return Err(OAuthError::UnsupportedGrantType),
     };

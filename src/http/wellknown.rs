@@ -74,7 +74,11 @@ impl DiscoveryDocument {
                 "client_secret_post",
                 "none",
             ],
-            grant_types_supported: GrantType::ALL.map(GrantType::as_str).to_vec(),
+            grant_types_supported: GrantType::ALL
+                .map(GrantType::as_str)
+                .into_iter()
+                .chain([super::token::MFA_OTP_GRANT])
+                .collect(),
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",

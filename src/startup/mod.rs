@@ -85,6 +85,8 @@ impl Stores {
             changes: redis.clone(),
             limits: redis.clone(),
             resets: pg.clone(),
+            mfa: pg.clone(),
+            mfa_tokens: redis.clone(),
             health: vec![pg, redis],
         }
     }

@@ -15,6 +15,7 @@ mod helpers;
 mod jwt_attacks;
 mod keys;
 mod logs;
+mod mfa;
 mod openapi;
 mod propagation;
 mod reset;

@@ -518,7 +518,12 @@ async fn discovery_lists_the_token_endpoint_grants_and_auth_methods() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["password", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "password",
+            "refresh_token",
+            "client_credentials",
+            "urn:tessera:grant-type:mfa-otp"
+        ])
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],

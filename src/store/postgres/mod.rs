@@ -4,6 +4,7 @@
 mod audit;
 mod clients;
 mod keys;
+mod mfa;
 mod resets;
 mod users;
 

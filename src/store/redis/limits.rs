@@ -77,3 +77,41 @@ impl LimitStore for RedisStore {
             .map_err(unavailable)
     }
 }
+
+#[async_trait]
+impl crate::store::MfaTokenStore for RedisStore {
+    async fn put_mfa_token(
+        &self,
+        digest: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("SET")
+            .arg(self.key(&["mfa", digest]))
+            .arg(value)
+            .arg("EX")
+            .arg(ttl_secs.max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("GET")
+            .arg(self.key(&["mfa", digest]))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.connection();
+        redis::cmd("GETDEL")
+            .arg(self.key(&["mfa", digest]))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+}
