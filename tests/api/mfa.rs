@@ -374,3 +374,43 @@ async fn wrong_codes_count_toward_the_lockout() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn a_code_from_more_than_one_step_ago_is_refused() {
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = try_spawn_on(Arc::new(TestDb::new().await), &[], clock.clone())
+        .await
+        .unwrap();
+    app.user("mfa@example.com").await;
+    let access: Value = login(&app).await.json().await.unwrap();
+    let access = access["access_token"].as_str().unwrap().to_owned();
+    let setup: Value = bearer_post(&app, &access, "/api/v1/me/mfa/totp", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let code = pyotp_code(&secret, &clock);
+    let confirm = bearer_post(
+        &app,
+        &access,
+        "/api/v1/me/mfa/totp/confirm",
+        Some(json!({"code": code})),
+    )
+    .await;
+    assert_eq!(confirm.status(), StatusCode::OK);
+    clock.advance(Duration::from_secs(30));
+    let unused = pyotp_code(&secret, &clock);
+    clock.advance(Duration::from_secs(90));
+    let mfa_token = challenge(&app).await;
+    assert_eq!(
+        mfa_grant(&app, &mfa_token, "otp", &unused).await.status(),
+        StatusCode::BAD_REQUEST,
+        "three steps old"
+    );
+    let fresh = pyotp_code(&secret, &clock);
+    assert_eq!(
+        mfa_grant(&app, &mfa_token, "otp", &fresh).await.status(),
+        StatusCode::OK
+    );
+}
