@@ -164,6 +164,8 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         .await
         .unwrap();
     assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    // MFA: enrolment, a TOTP code, the mfa_token, a recovery code
+    let mfa = mfa_flow(&app).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -200,12 +202,20 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         ),
         ("admin-set password", admin_password.to_owned()),
         ("imported hash", imported_hash.to_owned()),
+        ("TOTP secret", mfa.secret),
+        ("mfa token", mfa.mfa_token),
+        ("recovery code", mfa.recovery_code),
+        ("MFA access token", mfa.access_token),
     ];
     assert!(
         logs.contains("password reset issued"),
         "the reset went through the log sink"
     );
     assert!(!logs.contains("tsp_"), "a reset token leaked into the logs");
+    assert!(
+        !appears_as_number(&logs, &mfa.code),
+        "a TOTP code leaked into the logs"
+    );
     for (what, value) in secrets {
         // also the signature part alone, in case a token is split when logged
         let fragment = value.rsplit('.').next().unwrap_or(&value).to_owned();
@@ -217,4 +227,89 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
                 .unwrap_or_default()
         );
     }
+}
+
+struct MfaSecrets {
+    secret: String,
+    code: String,
+    mfa_token: String,
+    recovery_code: String,
+    access_token: String,
+}
+
+/// Enrols ivy in TOTP (a code from pyotp confirms it), then logs in with the password and a
+/// recovery code; returns every secret the flow handled.
+async fn mfa_flow(app: &crate::helpers::TestApp) -> MfaSecrets {
+    let login = app
+        .password_grant("ivy@example.com", STRONG_PASSWORD, "openid")
+        .await;
+    let access: Value = login.json().await.unwrap();
+    let access = access["access_token"].as_str().unwrap().to_owned();
+    let setup: Value = app
+        .http
+        .post(app.url("/api/v1/me/mfa/totp"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
+    let now = tessera::clock::Clock::now(&tessera::clock::SystemClock).unix_timestamp();
+    let out = std::process::Command::new("python3")
+        .args([script, &secret, &now.to_string()])
+        .output()
+        .expect("python3 is needed for interop tests");
+    let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let confirmed: Value = app
+        .http
+        .post(app.url("/api/v1/me/mfa/totp/confirm"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recovery_code = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+    let challenge: Value = app
+        .password_grant("ivy@example.com", STRONG_PASSWORD, "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
+    let tokens: Value = app
+        .token(&[
+            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
+            ("client_id", "spa"),
+            ("mfa_token", &mfa_token),
+            ("recovery_code", &recovery_code),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    MfaSecrets {
+        secret,
+        code,
+        mfa_token,
+        recovery_code,
+        access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Whether `code` (6 digits) stands in `text` as a number of its own: not inside a longer
+/// run of digits or a decimal (timestamps and latencies are full of six-digit runs).
+fn appears_as_number(text: &str, code: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices(code).any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + code.len()).copied();
+        let joined = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit() || b == b'.');
+        !joined(before) && !joined(after)
+    })
 }
