@@ -450,7 +450,8 @@ pub async fn revoke_user_sessions(
     if stores.users.find_user(user).await?.is_none() {
         return Err(ManageError::NotFound);
     }
-    let ended = end_everything(stores, settings, user, operator.now).await?;
+    let ended =
+        crate::revocation::end_user_sessions(stores, settings, user, None, operator.now).await?;
     audit(
         stores,
         operator,
@@ -459,24 +460,6 @@ pub async fn revoke_user_sessions(
             .detail(json!({ "sessions_revoked": ended })),
     )
     .await;
-    Ok(ended)
-}
-
-async fn end_everything(
-    stores: &Stores,
-    settings: &Settings,
-    user: uuid::Uuid,
-    now: OffsetDateTime,
-) -> Result<usize, ManageError> {
-    let ended = stores.families.revoke_user_sessions(user, None).await?;
-    stores
-        .revocations
-        .set_cutoff(
-            user,
-            now.unix_timestamp(),
-            crate::revocation::cutoff_ttl(settings),
-        )
-        .await?;
     Ok(ended)
 }
 
@@ -514,7 +497,8 @@ pub async fn delete_user(
     }
     // sessions first: a failure leaves the account in place to retry, never a live
     // session of a deleted user
-    let ended = end_everything(stores, settings, user, operator.now).await?;
+    let ended =
+        crate::revocation::end_user_sessions(stores, settings, user, None, operator.now).await?;
     if !stores.users.delete_user(user).await? {
         return Err(ManageError::NotFound);
     }

@@ -130,20 +130,9 @@ pub async fn complete(
     {
         return Err(ResetError::InvalidToken);
     }
-    let ended = state
-        .stores
-        .families
-        .revoke_user_sessions(user.id, None)
-        .await?;
-    state
-        .stores
-        .revocations
-        .set_cutoff(
-            user.id,
-            now.unix_timestamp(),
-            crate::revocation::cutoff_ttl(&state.settings),
-        )
-        .await?;
+    let ended =
+        crate::revocation::end_user_sessions(&state.stores, &state.settings, user.id, None, now)
+            .await?;
     if let Err(e) = crate::abuse::clear_lockout(state, &user.email).await {
         tracing::warn!(user_id = %user.id, error = %e, "could not clear the lockout after a reset");
     }

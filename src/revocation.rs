@@ -46,8 +46,26 @@ pub async fn active_access_token(
 
 /// How long a per-user cutoff must live: past every access token issued before it (the
 /// longest configurable TTL is 1 h) plus clock leeway.
-pub fn cutoff_ttl(settings: &crate::config::Settings) -> i64 {
+fn cutoff_ttl(settings: &crate::config::Settings) -> i64 {
     (std::time::Duration::from_secs(3600) + settings.clock_leeway).as_secs() as i64
+}
+
+/// Ends every session of `user` except `keep` and invalidates every access token issued
+/// before `now` (the per-user cutoff): password change and reset, admin revocation and
+/// deletion. Returns how many sessions ended.
+pub async fn end_user_sessions(
+    stores: &crate::store::Stores,
+    settings: &crate::config::Settings,
+    user: uuid::Uuid,
+    keep: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let ended = stores.families.revoke_user_sessions(user, keep).await?;
+    stores
+        .revocations
+        .set_cutoff(user, now.unix_timestamp(), cutoff_ttl(settings))
+        .await?;
+    Ok(ended)
 }
 
 /// Blocklists an access token for the rest of its lifetime.

@@ -206,17 +206,14 @@ pub async fn change_password(
     {
         return Err(ChangeError::Concurrent);
     }
-    let ended = state
-        .stores
-        .families
-        .revoke_user_sessions(user.id, Some(keep_session))
-        .await?;
-    let ttl = crate::revocation::cutoff_ttl(&state.settings);
-    state
-        .stores
-        .revocations
-        .set_cutoff(user.id, now.unix_timestamp(), ttl)
-        .await?;
+    let ended = crate::revocation::end_user_sessions(
+        &state.stores,
+        &state.settings,
+        user.id,
+        Some(keep_session),
+        now,
+    )
+    .await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
     Ok(())
 }
