@@ -107,6 +107,7 @@ async fn audit(stores: &Stores, operator: &Operator, event: AuditEvent) {
 
 async fn announce(stores: &Stores, change: Change) {
     if let Err(e) = stores.changes.publish(&change).await {
+        // peers catch up through the version poll (keys) or the cache TTL (clients)
         tracing::warn!(error = %e, change = %change.to_message(), "could not announce a change; peers catch up by polling or cache expiry");
     }
 }
@@ -120,16 +121,7 @@ pub async fn rotate_keys(
 ) -> Result<Vec<(SigningAlg, String)>, ManageError> {
     let alg = alg.map(|name| enabled_alg(keyring, name)).transpose()?;
     let rotated = keyring.rotate(alg).await?;
-    announce(stores, Change::Keys).await;
-    let detail = json!({
-        "rotated": rotated.iter().map(|(alg, kid)| json!({"alg": alg, "active_kid": kid})).collect::<Vec<_>>(),
-    });
-    audit(
-        stores,
-        operator,
-        AuditEvent::new("key_rotated", "ok").detail(detail),
-    )
-    .await;
+    rotated_keys(stores, operator, &rotated).await;
     Ok(rotated)
 }
 
@@ -159,6 +151,20 @@ pub async fn import_key(
     )
     .await;
     Ok(kid)
+}
+
+/// Announces a rotation to the other instances and audits it (operators and the schedule).
+pub async fn rotated_keys(stores: &Stores, operator: &Operator, rotated: &[(SigningAlg, String)]) {
+    announce(stores, Change::Keys).await;
+    let detail = json!({
+        "rotated": rotated.iter().map(|(alg, kid)| json!({"alg": alg, "active_kid": kid})).collect::<Vec<_>>(),
+    });
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("key_rotated", "ok").detail(detail),
+    )
+    .await;
 }
 
 fn enabled_alg(keyring: &KeyRing, name: &str) -> Result<SigningAlg, ManageError> {

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use super::AppState;
 use crate::store::redis::RedisStore;
-use crate::store::{AuditEvent, Change};
+use crate::store::Change;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -79,24 +79,14 @@ async fn scheduled_rotation(state: &AppState) {
     match state.keyring.rotate_due().await {
         Ok(rotated) if rotated.is_empty() => {}
         Ok(rotated) => {
-            let kids: Vec<String> = rotated.iter().map(|(_, kid)| kid.clone()).collect();
+            let kids: Vec<&str> = rotated.iter().map(|(_, kid)| kid.as_str()).collect();
             tracing::info!(?kids, "scheduled key rotation");
-            announce(state, &Change::Keys).await;
-            let detail = serde_json::json!({
-                "rotated": rotated.iter().map(|(alg, kid)| serde_json::json!({"alg": alg, "active_kid": kid})).collect::<Vec<_>>(),
-            });
-            let event = AuditEvent::new("key_rotated", "ok")
-                .actor("scheduler")
-                .detail(detail);
-            crate::audit::record(state, event).await;
+            let operator = crate::manage::Operator {
+                actor: "scheduler".to_owned(),
+                now: state.clock.now(),
+            };
+            crate::manage::rotated_keys(&state.stores, &operator, &rotated).await;
         }
         Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
-    }
-}
-
-/// Publishes a change; other instances also catch up through the poll if this fails.
-pub async fn announce(state: &AppState, change: &Change) {
-    if let Err(e) = state.stores.changes.publish(change).await {
-        tracing::warn!(error = %e, change = %change.to_message(), "could not announce a change; peers catch up by polling");
     }
 }
