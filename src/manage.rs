@@ -446,6 +446,17 @@ pub async fn delete_client(
     Ok(ended)
 }
 
+async fn existing_user(
+    stores: &Stores,
+    id: uuid::Uuid,
+) -> Result<crate::domain::User, ManageError> {
+    stores
+        .users
+        .find_user(id)
+        .await?
+        .ok_or(ManageError::NotFound)
+}
+
 /// Ends every session of `user` and invalidates the access tokens issued so far.
 pub async fn revoke_user_sessions(
     stores: &Stores,
@@ -453,9 +464,7 @@ pub async fn revoke_user_sessions(
     user: uuid::Uuid,
     operator: &Operator,
 ) -> Result<usize, ManageError> {
-    if stores.users.find_user(user).await?.is_none() {
-        return Err(ManageError::NotFound);
-    }
+    existing_user(stores, user).await?;
     let ended =
         crate::revocation::end_user_sessions(stores, settings, user, None, operator.now).await?;
     audit(
@@ -475,9 +484,7 @@ pub async fn unlock_user(
     user: uuid::Uuid,
     operator: &Operator,
 ) -> Result<(), ManageError> {
-    let Some(found) = stores.users.find_user(user).await? else {
-        return Err(ManageError::NotFound);
-    };
+    let found = existing_user(stores, user).await?;
     stores
         .limits
         .clear_lockout(&crate::abuse::account_key(&found.email))
@@ -498,9 +505,7 @@ pub async fn delete_user(
     user: uuid::Uuid,
     operator: &Operator,
 ) -> Result<usize, ManageError> {
-    if stores.users.find_user(user).await?.is_none() {
-        return Err(ManageError::NotFound);
-    }
+    existing_user(stores, user).await?;
     // sessions first: a failure leaves the account in place to retry, never a live
     // session of a deleted user
     let ended =

@@ -221,10 +221,12 @@ pub async fn change_password(
 /// `grant_type=urn:tessera:grant-type:mfa-otp` (SPEC S5) and the SPA's
 /// `POST /api/v1/session/mfa`: completes a password login with a TOTP code or a recovery
 /// code. Wrong codes count toward the account's lockout; the MFA token is used up only by
-/// a success, so a typo does not restart the login.
+/// a success, so a typo does not restart the login. With `client` (the token endpoint) the
+/// login must be that client's; without (the SPA endpoint) it continues with the client
+/// the password login used.
 pub async fn mfa_grant(
     state: &AppState,
-    client: &Client,
+    client: Option<&Client>,
     mfa_token: &str,
     otp: Option<&str>,
     recovery_code: Option<&str>,
@@ -234,9 +236,21 @@ pub async fn mfa_grant(
     let pending = crate::mfa::peek_mfa_token(state, mfa_token)
         .await?
         .ok_or(INVALID)?;
-    if pending.client_id != client.id.as_str() {
-        return Err(INVALID);
-    }
+    let client = match client {
+        Some(c) if c.id.as_str() == pending.client_id => c.clone(),
+        Some(_) => return Err(INVALID),
+        None => {
+            let id = crate::domain::ClientId::parse(&pending.client_id).map_err(|_| INVALID)?;
+            state
+                .stores
+                .clients
+                .find_client(&id)
+                .await?
+                .filter(|c| c.first_party)
+                .ok_or(INVALID)?
+        }
+    };
+    let client = &client;
     let user = state
         .stores
         .users

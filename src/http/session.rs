@@ -193,20 +193,9 @@ pub async fn mfa(
         code,
         recovery_code,
     } = body.into_inner();
-    let pending = crate::mfa::peek_mfa_token(&state, &mfa_token)
-        .await?
-        .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
-    let client_id = ClientId::parse(&pending.client_id)
-        .map_err(|_| ApiError::Unauthorized { realm: "tessera" })?;
-    let client = state
-        .stores
-        .clients
-        .find_client(&client_id)
-        .await?
-        .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
     match grants::password::mfa_grant(
         &state,
-        &client,
+        None,
         &mfa_token,
         code.as_deref(),
         recovery_code.as_deref(),

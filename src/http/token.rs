@@ -135,7 +135,7 @@ pub async fn token(
             let mfa_token = form.require("mfa_token")?.to_owned();
             grants::password::mfa_grant(
                 &state,
-                &client,
+                Some(&client),
                 &mfa_token,
                 form.get("otp"),
                 form.get("recovery_code"),
