@@ -215,16 +215,21 @@ async fn audit(state: &AppState, user: &User, event_type: &'static str) {
     crate::audit::record(state, AuditEvent::new(event_type, "ok").user(user.id)).await;
 }
 
-/// `xxxxx-xxxxx`: 50 random bits in Crockford-free base32 (A-Z, 2-7).
+/// `xxxx-xxxx-xxxx-xxxx`: 80 random bits in base32 (A-Z, 2-7), so the stored SHA-256 cannot
+/// be brute-forced offline.
 fn recovery_code() -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut raw = [0u8; 10];
+    let mut raw = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut raw);
-    let chars: String = raw
+    let chars: Vec<char> = raw
         .iter()
         .map(|b| ALPHABET[usize::from(b & 31)] as char)
         .collect();
-    format!("{}-{}", &chars[..5], &chars[5..])
+    chars
+        .chunks(4)
+        .map(|group| group.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Codes are compared case- and dash-insensitively.
