@@ -10,6 +10,8 @@
 # Rate limits and lockout are off (benches/lib.sh): the flood would otherwise be refused
 # by them before it reached the pool, which is what production wants but not what this
 # measures. Needs wrk, PostgreSQL and Redis.
+# FLOOD_NICE=19 runs the flood's wrk at the lowest priority, as if the attacker were on
+# another machine; by default (0) it competes for the same two cores as everything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -93,7 +95,7 @@ FLOOD_CONNS=64
 OFFER=$(python3 -c "print($CAPACITY * $FACTOR)")
 PACE=$(python3 -c "print(max(1, int($FLOOD_CONNS * 1000 / $OFFER)))")
 echo "== flood: ${FACTOR}x capacity = $OFFER logins/s offered ($FLOOD_CONNS connections, ${PACE} ms apart)" >&2
-PACE_MS=$PACE wrk -t1 -c$FLOOD_CONNS -d"$((DURATION + 4))s" --latency -s "$WORK/login.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/flood.txt" &
+PACE_MS=$PACE nice -n "${FLOOD_NICE:-0}" wrk -t1 -c$FLOOD_CONNS -d"$((DURATION + 4))s" --latency -s "$WORK/login.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/flood.txt" &
 FLOOD=$!
 sleep 2
 paced_load flood

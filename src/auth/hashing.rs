@@ -2,7 +2,9 @@
 //! A full queue is refused at once (the caller answers 503 + Retry-After) instead of piling
 //! up work; bcrypt hashes from imports verify and are upgraded at the next login.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -45,12 +47,42 @@ type Job = Box<dyn FnOnce() + Send>;
 
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
+    /// Set when a request that did not ask for a hash has been served; the yielding hashing
+    /// thread clears it (see [`YIELD_WINDOW`]).
+    other_requests: Arc<AtomicBool>,
     depth: Arc<AtomicUsize>,
     /// Jobs the pool holds at most: running plus queued.
     capacity: usize,
     argon2: Argon2<'static>,
     /// Verified against for unknown users, so their timing matches a wrong password.
     dummy_hash: String,
+}
+
+/// How long the yielding hashing thread waits between looks at whether other requests are
+/// being served. Hashing threads are one per core; while requests other than hashing ones
+/// keep arriving, one of them (the last) stays off the CPU, so the HTTP workers, Redis and
+/// PostgreSQL always find a free core and a login flood does not slow JWKS, refresh or
+/// introspection (SPEC S7). With only logins to serve, every core hashes.
+/// Measured (BENCHMARKS.md, 2 cores): with both threads hashing through a 5x login flood,
+/// JWKS p99 rose 2.3-4.6x and refresh p99 6-23x over idle, whatever the priority (SCHED_BATCH
+/// or SCHED_IDLE); with one core left free, 1.4-2.0x and 0.9-1.8x.
+const YIELD_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+
+tokio::task_local! {
+    /// Whether the current request asked the pool for a hash (see [`track_request`]).
+    static HASH_BOUND: Cell<bool>;
+}
+
+/// Runs one request's future and tells whether it asked the pool for a hash (including a
+/// refused one), so the caller can tell the hasher about the others with
+/// [`PasswordHasher::request_served`].
+pub async fn track_request<F: Future>(request: F) -> (F::Output, bool) {
+    HASH_BOUND
+        .scope(Cell::new(false), async move {
+            let output = request.await;
+            (output, HASH_BOUND.with(Cell::get))
+        })
+        .await
 }
 
 /// Lowers the calling hashing thread's CPU priority (Linux: SCHED_BATCH, nice ≈ 10), so a
@@ -87,13 +119,17 @@ impl PasswordHasher {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
         let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
-        for n in 0..workers.max(1) {
+        let other_requests = Arc::new(AtomicBool::new(false));
+        let workers = workers.max(1);
+        for n in 0..workers {
             let rx = rx.clone();
+            // with a single thread there is no core to give up: it always hashes
+            let yields = (workers > 1 && n == workers - 1).then(|| other_requests.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
                     yield_to_requests();
-                    worker(&rx)
+                    worker(&rx, yields.as_deref())
                 })
                 .map_err(|e| HashError::Failed(e.to_string()))?;
         }
@@ -106,11 +142,21 @@ impl PasswordHasher {
         .map_err(|_| HashError::Failed("dummy hash thread panicked".into()))??;
         Ok(PasswordHasher {
             jobs,
+            other_requests,
             depth: Arc::new(AtomicUsize::new(0)),
             capacity: workers.max(1) + queue,
             argon2,
             dummy_hash,
         })
+    }
+
+    /// Notes that a request which did not hash was served: the yielding hashing thread
+    /// leaves its core to such requests for the next [`YIELD_WINDOW`]. A load and a store
+    /// only when the flag is clear, so busy HTTP workers mostly share the cache line.
+    pub fn request_served(&self) {
+        if !self.other_requests.load(Ordering::Relaxed) {
+            self.other_requests.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Jobs waiting or running.
@@ -128,6 +174,8 @@ impl PasswordHasher {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        // outside a tracked request (CLI, tests) there is nothing to mark
+        let _ = HASH_BOUND.try_with(|bound| bound.set(true));
         let (tx, rx) = tokio::sync::oneshot::channel();
         let depth = self.depth.clone();
         depth.fetch_add(1, Ordering::Relaxed);
@@ -171,8 +219,15 @@ impl PasswordHasher {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>) {
+/// A hashing thread's loop. `yields` is set for the one thread that stays off the CPU while
+/// other requests are being served.
+fn worker(rx: &Mutex<Receiver<Job>>, yields: Option<&AtomicBool>) {
     loop {
+        if let Some(other_requests) = yields {
+            while other_requests.swap(false, Ordering::Relaxed) {
+                std::thread::sleep(YIELD_WINDOW);
+            }
+        }
         let job = match rx.lock() {
             Ok(guard) => guard.recv(),
             Err(_) => return,
@@ -369,6 +424,73 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(bad, Verified::No));
+    }
+
+    /// Runs `jobs` jobs of 40 ms at once: the most that ran at the same time, and how many
+    /// the yielding thread (the last of two) ran.
+    async fn overlap(hasher: &PasswordHasher, jobs: usize) -> (usize, usize) {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let runs = (0..jobs).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            hasher.run(move || {
+                most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(40));
+                running.fetch_sub(1, Ordering::SeqCst);
+                std::thread::current().name() == Some("argon2-1")
+            })
+        });
+        let on_yielding = futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap())
+            .count();
+        (most.load(Ordering::SeqCst), on_yielding)
+    }
+
+    #[tokio::test]
+    async fn one_hashing_thread_stays_off_the_cpu_while_other_requests_are_served() {
+        let hasher = Arc::new(PasswordHasher::start(FAST, 2, 16).unwrap());
+        // only hashing: both threads hash
+        let (most, _) = overlap(&hasher, 6).await;
+        assert_eq!(most, 2, "with only hashing to do, every thread hashes");
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let traffic = {
+            let (hasher, stop) = (hasher.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    hasher.request_served();
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        // the yielding thread may already wait for a job, and takes that one; then it yields
+        let (_, on_yielding) = overlap(&hasher, 8).await;
+        assert!(
+            on_yielding <= 1,
+            "the yielding thread ran {on_yielding} of 8 jobs while requests were served"
+        );
+        stop.store(true, Ordering::SeqCst);
+        traffic.join().unwrap();
+
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (most, on_yielding) = overlap(&hasher, 6).await;
+        assert_eq!(
+            most, 2,
+            "once requests stop, the core is used for hashing again"
+        );
+        assert!(on_yielding >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_tracked_request_tells_whether_it_asked_for_a_hash() {
+        let hasher = PasswordHasher::start(FAST, 1, 4).unwrap();
+        let (hash, hashed) = track_request(hasher.hash(Password::new("a password".into()))).await;
+        assert!(hash.is_ok() && hashed);
+        let (_, hashed) = track_request(async {}).await;
+        assert!(!hashed);
     }
 
     #[tokio::test]

@@ -72,7 +72,12 @@ pub async fn envelope(
     let result = if headers_too_large(&req) {
         Err(crate::error::ApiError::HeadersTooLarge.into())
     } else {
-        next.call(req).instrument(span.clone()).await
+        let (result, hashed) =
+            crate::auth::hashing::track_request(next.call(req).instrument(span.clone())).await;
+        if !hashed {
+            state.hasher.request_served();
+        }
+        result
     };
     let status = match &result {
         Ok(res) => res.status(),
@@ -100,11 +105,14 @@ pub async fn envelope(
 }
 
 /// Failures at info (server errors at warn); successes only at debug: a line per JWKS fetch
-/// costs about a third of the throughput and tells an operator nothing.
+/// costs about a third of the throughput and tells an operator nothing. A `503` is at info:
+/// a shed login is the pool doing its job (a warn line per request would turn a login flood
+/// into a log flood), and an unreachable backend is logged at warn where it is found.
 fn log_completion(method: &Method, path: &str, status: StatusCode, started: Instant) {
     let (status, latency_ms) = (status.as_u16(), started.elapsed().as_secs_f64() * 1000.0);
     let method = method.as_str();
     match status {
+        503 => tracing::info!(method, path, status, latency_ms, "request refused"),
         500.. => tracing::warn!(method, path, status, latency_ms, "request failed"),
         400.. => tracing::info!(method, path, status, latency_ms, "request refused"),
         _ => tracing::debug!(method, path, status, latency_ms, "request completed"),
