@@ -73,9 +73,10 @@ tokio::task_local! {
     static HASH_BOUND: Cell<bool>;
 }
 
-/// Runs one request's future and tells whether it asked the pool for a hash (including a
-/// refused one), so the caller can tell the hasher about the others with
-/// [`PasswordHasher::request_served`].
+/// Runs one request's future and tells whether it asked the pool for a hash (a job the full
+/// queue refused included), so the caller can tell the hasher about the others with
+/// [`PasswordHasher::request_served`]. A login shed by [`PasswordHasher::is_saturated`]
+/// before it asks counts as other traffic: answering it needs a core too.
 pub async fn track_request<F: Future>(request: F) -> (F::Output, bool) {
     HASH_BOUND
         .scope(Cell::new(false), async move {
@@ -144,7 +145,7 @@ impl PasswordHasher {
             jobs,
             other_requests,
             depth: Arc::new(AtomicUsize::new(0)),
-            capacity: workers.max(1) + queue,
+            capacity: workers + queue,
             argon2,
             dummy_hash,
         })

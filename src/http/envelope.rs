@@ -112,9 +112,8 @@ fn log_completion(method: &Method, path: &str, status: StatusCode, started: Inst
     let (status, latency_ms) = (status.as_u16(), started.elapsed().as_secs_f64() * 1000.0);
     let method = method.as_str();
     match status {
-        503 => tracing::info!(method, path, status, latency_ms, "request refused"),
+        400..=499 | 503 => tracing::info!(method, path, status, latency_ms, "request refused"),
         500.. => tracing::warn!(method, path, status, latency_ms, "request failed"),
-        400.. => tracing::info!(method, path, status, latency_ms, "request refused"),
         _ => tracing::debug!(method, path, status, latency_ms, "request completed"),
     }
 }
