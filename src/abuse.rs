@@ -18,9 +18,9 @@ use crate::store::{AuditEvent, LockoutPolicy, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
     LoginPerIp,
-    LoginPerAccount,
     RegisterPerIp,
-    TokenPerClient,
+    /// Failed client authentications per (client id, client address).
+    ClientAuthFailures,
     ForgotPerEmail,
     ForgotPerIp,
     ResetPerIp,
@@ -30,9 +30,8 @@ impl Bucket {
     fn name(self) -> &'static str {
         match self {
             Bucket::LoginPerIp => "login-ip",
-            Bucket::LoginPerAccount => "login-account",
             Bucket::RegisterPerIp => "register-ip",
-            Bucket::TokenPerClient => "token-client",
+            Bucket::ClientAuthFailures => "client-auth-failures",
             Bucket::ForgotPerEmail => "forgot-email",
             Bucket::ForgotPerIp => "forgot-ip",
             Bucket::ResetPerIp => "reset-ip",
@@ -43,14 +42,45 @@ impl Bucket {
         let abuse = &settings.abuse;
         match self {
             Bucket::LoginPerIp => abuse.login_per_ip,
-            Bucket::LoginPerAccount => abuse.login_per_account,
             Bucket::RegisterPerIp => abuse.register_per_ip,
-            Bucket::TokenPerClient => abuse.token_per_client,
+            Bucket::ClientAuthFailures => abuse.client_auth_failures,
             Bucket::ForgotPerEmail => abuse.forgot_per_email,
             Bucket::ForgotPerIp => abuse.forgot_per_ip,
             Bucket::ResetPerIp => abuse.reset_per_ip,
         }
     }
+
+    /// Per-address buckets count an IPv6 client per /64: one host has a whole /64 to
+    /// pick addresses from.
+    fn per_address(self) -> bool {
+        matches!(
+            self,
+            Bucket::LoginPerIp | Bucket::RegisterPerIp | Bucket::ForgotPerIp | Bucket::ResetPerIp
+        )
+    }
+}
+
+/// The network an address belongs to, as the key it is counted under: IPv4 to
+/// `v4_prefix` bits, IPv6 to /64. Anything that is not an address counts as itself.
+pub fn network(address: &str, v4_prefix: u8) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => ipnet::Ipv4Net::new(v4, v4_prefix.min(32))
+            .map(|n| n.trunc().to_string())
+            .unwrap_or_else(|_| v4.to_string()),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => network(&v4.to_string(), v4_prefix),
+            None => ipnet::Ipv6Net::new(v6, 64)
+                .map(|n| n.trunc().to_string())
+                .unwrap_or_else(|_| v6.to_string()),
+        },
+        Err(_) => address.to_owned(),
+    }
+}
+
+/// The network a lockout counts failures per (SPEC S9): IPv4 /24, IPv6 /64.
+fn lockout_network(ip: Option<&str>) -> String {
+    ip.map(|ip| network(ip, 24))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A refused request: answered `429` with `Retry-After` and `RateLimit-*` headers.
@@ -98,7 +128,12 @@ pub async fn check(state: &AppState, bucket: Bucket, subject: &str) -> Result<()
     let Some(limit) = bucket.limit(&state.settings) else {
         return Ok(());
     };
-    let key = format!("{}:{}", bucket.name(), digest(&[subject]));
+    let subject = if bucket.per_address() {
+        network(subject, 32)
+    } else {
+        subject.to_owned()
+    };
+    let key = format!("{}:{}", bucket.name(), digest(&[&subject]));
     let period_ms = limit.period.as_millis() as u64;
     let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
     let decision = state
@@ -123,33 +158,46 @@ pub fn account_key(email: &Email) -> String {
     digest(&["account", email.as_str()])
 }
 
-/// Counts a password attempt on `email`'s account before the password is checked, so
-/// parallel guesses cannot pass the threshold; refuses while the account is locked.
+/// Counts a password attempt on `email`'s account from `ip`'s network before the password
+/// is checked, so parallel guesses cannot pass the threshold; refuses while the account is
+/// locked for that network, or while the account's ceiling is reached and the network is
+/// not one the account signed in from recently (SPEC S9).
 pub async fn login_attempt(
     state: &AppState,
     email: &Email,
     ip: Option<&str>,
 ) -> Result<(), Refused> {
     let abuse = &state.settings.abuse;
-    if abuse.lockout_threshold == 0 {
+    let ceiling = abuse.lockout_account_ceiling;
+    if abuse.lockout_threshold == 0 && ceiling.is_none() {
         return Ok(());
     }
     let policy = LockoutPolicy {
-        threshold: abuse.lockout_threshold,
+        // a threshold of 0 turns the per-network lock off, not every attempt into a lock
+        threshold: if abuse.lockout_threshold == 0 {
+            u32::MAX
+        } else {
+            abuse.lockout_threshold
+        },
         base_secs: abuse.lockout_base.as_secs(),
         max_secs: abuse.lockout_max.as_secs(),
+        ceiling: ceiling.map_or(0, |c| c.count),
+        ceiling_period_secs: ceiling.map_or(1, |c| c.period.as_secs()),
     };
     let now = state.clock.now().unix_timestamp();
     let Some(retry_after) = state
         .stores
         .limits
-        .login_attempt(&account_key(email), policy, now)
+        .login_attempt(&account_key(email), &lockout_network(ip), policy, now)
         .await?
     else {
         return Ok(());
     };
     crate::metrics::login_failed("locked");
-    tracing::info!(retry_after, "login refused: account locked");
+    tracing::info!(
+        retry_after,
+        "login refused: account locked for this network"
+    );
     let user = state.stores.users.find_user_by_email(email).await?;
     let mut event = AuditEvent::new("account_locked", "denied")
         .ip(ip.map(str::to_owned))
@@ -165,9 +213,82 @@ pub async fn login_attempt(
     }))
 }
 
-/// A successful login or an unlock clears the account's failure count and lock.
-pub async fn clear_lockout(state: &AppState, email: &Email) -> Result<(), StoreError> {
-    state.stores.limits.clear_lockout(&account_key(email)).await
+/// A complete sign-in from `ip`: that network's failure count and lock are cleared and the
+/// network is remembered as the account's (exempt from the ceiling). Logged, not fatal.
+pub async fn login_succeeded(state: &AppState, email: &Email, ip: Option<&str>) {
+    let remember = state.settings.abuse.known_network_ttl.as_secs();
+    if let Err(e) = state
+        .stores
+        .limits
+        .login_succeeded(&account_key(email), &lockout_network(ip), remember)
+        .await
+    {
+        tracing::warn!(error = %e, "could not clear the failed-login count");
+    }
+}
+
+/// A password reset or an operator unlock clears every network's count and lock.
+pub async fn clear_lockout(stores: &crate::store::Stores, email: &Email) -> Result<(), StoreError> {
+    stores.limits.clear_lockout(&account_key(email)).await
+}
+
+/// Authenticates a client at the token, revocation and introspection endpoints, limiting
+/// *failed* authentications per (client id, client address) (SPEC S9): a correct secret is
+/// never limited, so nobody can lock a client out by guessing at it, while guesses from one
+/// address are cut off after the allowance. A pair over its allowance is remembered in
+/// process memory, so further attempts from it, right or wrong, are refused without a
+/// Redis call; another instance learns it at the pair's next failure there.
+pub async fn authenticate_client(
+    state: &AppState,
+    presented: &crate::auth::client_auth::Presented,
+    ip: Option<&str>,
+) -> Result<crate::domain::Client, crate::error::OAuthError> {
+    use crate::error::OAuthError;
+    let Some(limit) = Bucket::ClientAuthFailures.limit(&state.settings) else {
+        return crate::auth::client_auth::authenticate(state.stores.clients.as_ref(), presented)
+            .await;
+    };
+    let pair = digest(&[presented.id.as_str(), &network(ip.unwrap_or_default(), 32)]);
+    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    if let Some(until_ms) = state.blocked_clients.get(&pair) {
+        if until_ms > now_ms {
+            crate::metrics::rate_limited(Bucket::ClientAuthFailures.name());
+            let retry_after = u64::try_from(until_ms - now_ms)
+                .unwrap_or(0)
+                .div_ceil(1000)
+                .max(1);
+            return Err(OAuthError::TooManyRequests(Throttled {
+                limit: limit.count,
+                retry_after,
+                reset: retry_after,
+            }));
+        }
+    }
+    match crate::auth::client_auth::authenticate(state.stores.clients.as_ref(), presented).await {
+        Err(OAuthError::InvalidClient) => {
+            let key = format!("{}:{pair}", Bucket::ClientAuthFailures.name());
+            let decision = state
+                .stores
+                .limits
+                .hit(&key, limit.count, limit.period.as_millis() as u64, now_ms)
+                .await?;
+            if decision.allowed {
+                return Err(OAuthError::InvalidClient);
+            }
+            let retry_after_ms = decision.retry_after_ms.max(1000);
+            state
+                .blocked_clients
+                .insert(pair, now_ms + retry_after_ms as i64);
+            crate::metrics::rate_limited(Bucket::ClientAuthFailures.name());
+            tracing::info!(client_id = %presented.id, "client authentication failures over the limit");
+            Err(OAuthError::TooManyRequests(Throttled {
+                limit: limit.count,
+                retry_after: retry_after_ms.div_ceil(1000),
+                reset: decision.reset_ms.div_ceil(1000),
+            }))
+        }
+        other => other,
+    }
 }
 
 /// The client's address (SPEC S9): the socket peer, unless the peer is a trusted proxy;

@@ -1,5 +1,8 @@
 //! tessera: an OAuth 2 / OpenID Connect token issuer.
 
+#[macro_use]
+mod redact;
+
 pub mod abuse;
 pub mod audit;
 pub mod auth;
@@ -16,6 +19,7 @@ pub mod mfa;
 pub mod notify;
 pub mod reset;
 pub mod revocation;
+pub mod rewrap;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -35,7 +35,11 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
-    Openapi,
+    Openapi {
+        /// The admin listener's document (`openapi/admin.json`) instead of the public one.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Inspect or rotate signing keys.
     Keys {
         #[command(subcommand)]
@@ -148,6 +152,9 @@ enum KeysCommand {
         #[arg(long, env = "TESSERA_IMPORT_ALG")]
         alg: Option<String>,
     },
+    /// Re-seal every private key and TOTP secret under a new KEK (TESSERA_NEW_KEK or
+    /// TESSERA_NEW_KEK_FILE), in one transaction; then restart every instance with it.
+    Rewrap,
     /// Emergency revocation: unpublish a key at once and reject its tokens.
     Revoke {
         /// The key id (a thumbprint: it may start with `-`).
@@ -162,8 +169,12 @@ const EXIT_CONFIG: u8 = 2;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Openapi = cli.command {
-        print!("{}", tessera::http::openapi::document());
+    if let Command::Openapi { admin } = cli.command {
+        if admin {
+            print!("{}", tessera::http::openapi::admin_document());
+        } else {
+            print!("{}", tessera::http::openapi::document());
+        }
         return ExitCode::SUCCESS;
     }
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -209,10 +220,13 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             println!("{{\"applied_migrations\":{applied}}}");
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::Rewrap,
+        } => rewrap(settings).await,
         Command::Keys { command } => keys(command, settings).await,
         Command::Clients { command } => clients(command, settings).await,
         Command::Users { command } => users(command, settings).await,
-        Command::Openapi => Ok(()),
+        Command::Openapi { .. } => Ok(()),
     }
 }
 
@@ -240,7 +254,7 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     match command {
-        KeysCommand::List => {}
+        KeysCommand::List | KeysCommand::Rewrap => {}
         KeysCommand::Rotate { alg } => {
             let rotated = manage::rotate_keys(&ring, &stores, alg.as_deref(), &operator())
                 .await
@@ -268,6 +282,27 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
         }
     }
     print_json(&serde_json::json!({ "keys": ring.keys() }));
+    Ok(())
+}
+
+async fn rewrap(settings: Settings) -> Result<(), String> {
+    let new = settings.new_kek.as_ref().ok_or(
+        "keys rewrap needs the new KEK in TESSERA_NEW_KEK or TESSERA_NEW_KEK_FILE (base64 of 32 random bytes)",
+    )?;
+    if new.same_as(&settings.kek) {
+        return Err("TESSERA_NEW_KEK is the KEK in use; nothing to do".into());
+    }
+    // no migration and no key generation: only what is stored is re-sealed
+    let backends = Backends::postgres(&settings, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = tessera::rewrap::rewrap(&backends.pg, &settings.kek, new)
+        .await
+        .map_err(|e| format!("rewrap failed: {e}"))?;
+    eprintln!(
+        "tessera: re-sealed under the new KEK; restart every instance with it as TESSERA_KEK"
+    );
+    print_json(&report);
     Ok(())
 }
 

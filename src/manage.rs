@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use serde_json::json;
 
-use crate::auth::hashing::{is_importable_hash, PasswordHasher};
+use crate::auth::hashing::{importable_hash, PasswordHasher};
 use crate::auth::policy;
 use crate::config::Settings;
 use crate::crypto::{KeyRing, KeyRingError, SigningAlg};
@@ -485,10 +485,7 @@ pub async fn unlock_user(
     operator: &Operator,
 ) -> Result<(), ManageError> {
     let found = existing_user(stores, user).await?;
-    stores
-        .limits
-        .clear_lockout(&crate::abuse::account_key(&found.email))
-        .await?;
+    crate::abuse::clear_lockout(stores, &found.email).await?;
     audit(
         stores,
         operator,
@@ -631,9 +628,7 @@ async fn import_line(stores: &Stores, raw: &str, now: OffsetDateTime) -> Result<
         )
     })?;
     let email = Email::parse(&line.email).map_err(str::to_owned)?;
-    if !is_importable_hash(&line.password_hash) {
-        return Err("password_hash must be a bcrypt ($2a$/$2b$/$2y$) or argon2 PHC hash".into());
-    }
+    importable_hash(&line.password_hash).map_err(|reason| format!("password_hash {reason}"))?;
     let name =
         crate::domain::display_name(line.name.as_deref()).map_err(|e| format!("name {e}"))?;
     let user = NewUser {

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
+use crate::crypto::Purpose;
 use crate::domain::User;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, StoreError};
@@ -52,7 +53,7 @@ fn totp(secret: Vec<u8>, issuer: &str, account: &str) -> Result<TOTP, MfaError> 
 }
 
 /// What setup returns to the user, once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TotpSetup {
     /// Base32, for typing into an authenticator.
     pub secret: String,
@@ -61,13 +62,18 @@ pub struct TotpSetup {
     pub qr_png: String,
 }
 
+redacted_debug!(TotpSetup);
+
 /// Starts (or restarts) enrolment: a new secret, pending until confirmed.
 pub async fn setup(state: &AppState, user: &User) -> Result<TotpSetup, MfaError> {
     let secret = match Secret::generate_secret().to_bytes() {
         Ok(bytes) => bytes,
         Err(_) => return Err(MfaError::Corrupt),
     };
-    let sealed = state.settings.kek.seal(&secret, user.id.as_bytes());
+    let sealed = state
+        .settings
+        .kek
+        .seal(Purpose::TotpSecret, &secret, user.id.as_bytes());
     if !state
         .stores
         .mfa
@@ -112,7 +118,7 @@ async fn check_code(
     let secret = state
         .settings
         .kek
-        .open(&row.secret_sealed, user.id.as_bytes())
+        .open(Purpose::TotpSecret, &row.secret_sealed, user.id.as_bytes())
         .map_err(|_| MfaError::Corrupt)?;
     let totp = totp(secret, &state.settings.totp_issuer, user.email.as_str())?;
     let now = state.clock.now().unix_timestamp().max(0) as u64;
@@ -246,10 +252,18 @@ fn recovery_digest(code: &str) -> [u8; 32] {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub user_id: uuid::Uuid,
+    /// `password_fingerprint` of the user when the password step passed.
+    pub password: String,
     pub client_id: String,
     pub scope: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// A digest of the user's stored password hash: a pending MFA login carries it, so a
+/// password change or reset in between voids the login (SPEC S7).
+pub fn password_fingerprint(user: &User) -> String {
+    hex::encode(&Sha256::digest(user.password_hash.as_bytes())[..16])
 }
 
 fn mfa_digest(token: &str) -> String {

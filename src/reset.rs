@@ -130,10 +130,13 @@ pub async fn complete(
     {
         return Err(ResetError::InvalidToken);
     }
+    // every other reset link of this user dies with this one; pending MFA logins die
+    // with the old password hash they are bound to
+    state.stores.resets.revoke_user_resets(user.id, now).await?;
     let ended =
         crate::revocation::end_user_sessions(&state.stores, &state.settings, user.id, None, now)
             .await?;
-    if let Err(e) = crate::abuse::clear_lockout(state, &user.email).await {
+    if let Err(e) = crate::abuse::clear_lockout(&state.stores, &user.email).await {
         tracing::warn!(user_id = %user.id, error = %e, "could not clear the lockout after a reset");
     }
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");

@@ -85,14 +85,14 @@ pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), St
 /// RFC 7009: revokes a refresh token (its whole family) or an access token (its `jti`)
 /// if `client` owns it; anything else is silently accepted.
 pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
-    if let Some((family_id, hash)) = refresh::parse(token) {
+    if let Some(presented) = refresh::parse(token) {
         if state
             .stores
             .families
-            .revoke_family(&family_id, Some(&hash), Some(client.id.as_str()))
+            .revoke_family(&presented.sid, Some(client.id.as_str()))
             .await?
         {
-            tracing::info!(sid = %family_id, client_id = %client.id, "refresh token family revoked");
+            tracing::info!(sid = %presented.sid, client_id = %client.id, "refresh token family revoked");
         }
         return Ok(());
     }
@@ -113,12 +113,16 @@ pub async fn introspect(
     token: &str,
 ) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
-    if let Some((family_id, _)) = refresh::parse(token) {
-        let Some(family) = state.stores.families.find_family(&family_id).await? else {
+    if let Some(presented) = refresh::parse(token) {
+        let Some(family) = state.stores.families.find_family(&presented.sid).await? else {
             return Ok(inactive);
         };
         // a retired token of a live family is not active: rotation would treat it as reuse
-        let current = refresh_is_current(state, &family_id, token).await?;
+        let current = state
+            .stores
+            .families
+            .is_current(&presented.sid, &presented.sha256)
+            .await?;
         if family.client_id != client.id.as_str() || !current {
             return Ok(inactive);
         }
@@ -157,15 +161,4 @@ fn serves_audience(
                 || *aud == state.settings.default_audience
                 || client.audiences.contains(aud)
         })
-}
-
-async fn refresh_is_current(
-    state: &AppState,
-    family_id: &str,
-    token: &str,
-) -> Result<bool, StoreError> {
-    let Some((_, hash)) = refresh::parse(token) else {
-        return Ok(false);
-    };
-    state.stores.families.is_current(family_id, &hash).await
 }

@@ -56,6 +56,10 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     /// Verified against for unknown users, so their timing matches a wrong password.
     dummy_hash: String,
+    /// `hash_cost::kind` of the dummy hash (the configured argon2 parameters).
+    dummy_kind: String,
+    /// What a failed check is padded to (see `hash_cost`).
+    failure_floor: super::hash_cost::FailureFloor,
 }
 
 /// How long the yielding hashing thread waits between looks at whether other requests are
@@ -147,7 +151,12 @@ impl PasswordHasher {
             depth: Arc::new(AtomicUsize::new(0)),
             capacity: workers + queue,
             argon2,
+            dummy_kind: format!(
+                "argon2:{},{},{}",
+                params.memory_kib, params.iterations, params.parallelism
+            ),
             dummy_hash,
+            failure_floor: Default::default(),
         })
     }
 
@@ -202,21 +211,39 @@ impl PasswordHasher {
             .await?
     }
 
-    /// Checks `password` against `stored`, or against the dummy hash when there is no user.
+    /// Checks `password` against `stored`, or against the dummy hash when there is no user
+    /// or the stored hash's cost is out of bounds. A refusal takes at least as long as the
+    /// slowest kind of hash checked so far (`hash_cost`), so its timing tells nothing.
     pub async fn verify(
         &self,
         password: Password,
         stored: Option<String>,
     ) -> Result<Verified, HashError> {
         let argon2 = self.argon2.clone();
-        let (stored, real) = match stored {
-            Some(hash) => (hash, true),
-            None => (self.dummy_hash.clone(), false),
+        let (stored, kind, real) = match stored.map(|hash| (super::hash_cost::kind(&hash), hash)) {
+            Some((Ok(kind), hash)) => (hash, kind, true),
+            Some((Err(reason), _)) => {
+                tracing::warn!(%reason, "stored password hash refused; checked against the dummy hash");
+                (self.dummy_hash.clone(), self.dummy_kind.clone(), false)
+            }
+            None => (self.dummy_hash.clone(), self.dummy_kind.clone(), false),
         };
-        let verified = self
-            .run(move || verify_with(&argon2, password.expose().as_bytes(), &stored))
-            .await??;
-        Ok(if real { verified } else { Verified::No })
+        let (verified, took) = self
+            .run(move || {
+                let started = std::time::Instant::now();
+                let verified = verify_with(&argon2, password.expose().as_bytes(), &stored);
+                (verified, started.elapsed())
+            })
+            .await?;
+        let verified = if real { verified? } else { Verified::No };
+        self.failure_floor.observe(&kind, took);
+        if matches!(verified, Verified::No) {
+            let floor = self.failure_floor.floor();
+            if floor > took {
+                tokio::time::sleep(floor - took).await;
+            }
+        }
+        Ok(verified)
     }
 }
 
@@ -345,14 +372,10 @@ fn verify_with(argon2: &Argon2<'_>, password: &[u8], stored: &str) -> Result<Ver
     }
 }
 
-/// Whether `value` is a hash format `users import` accepts (bcrypt or argon2 PHC).
-pub fn is_importable_hash(value: &str) -> bool {
-    let bcrypt = ["$2a$", "$2b$", "$2y$"]
-        .iter()
-        .any(|p| value.starts_with(p))
-        && value.len() == 60;
-    let argon = value.starts_with("$argon2") && PasswordHash::new(value).is_ok();
-    bcrypt || argon
+/// Whether `value` is a hash `users import` accepts: bcrypt or argon2 PHC, with a cost
+/// within `hash_cost`'s bounds; otherwise why not.
+pub fn importable_hash(value: &str) -> Result<(), String> {
+    super::hash_cost::kind(value).map(|_| ())
 }
 
 #[cfg(test)]
@@ -498,7 +521,7 @@ mod tests {
     async fn bcrypt_and_outdated_argon2_hashes_are_upgraded() {
         let hasher = PasswordHasher::start(FAST, 1, 4).unwrap();
         let bcrypt_hash = bcrypt::hash("legacy password!", 4).unwrap();
-        assert!(is_importable_hash(&bcrypt_hash));
+        assert!(importable_hash(&bcrypt_hash).is_ok());
         let v = hasher
             .verify(Password::new("legacy password!".into()), Some(bcrypt_hash))
             .await

@@ -2,5 +2,6 @@
 //! password policy, and OAuth client authentication (RFC 6749 §2.3).
 
 pub mod client_auth;
+pub mod hash_cost;
 pub mod hashing;
 pub mod policy;

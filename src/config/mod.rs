@@ -27,6 +27,8 @@ pub struct Settings {
     pub redis_url: SecretString,
     pub redis_prefix: String,
     pub kek: Kek,
+    /// `keys rewrap` only: the KEK everything is re-sealed under.
+    pub new_kek: Option<Kek>,
     pub admin_tokens: Vec<AdminToken>,
     pub signing_algs: Vec<SigningAlg>,
     pub signing_alg: SigningAlg,
@@ -74,16 +76,22 @@ pub struct RateLimit {
 #[derive(Debug, Clone)]
 pub struct AbuseSettings {
     pub login_per_ip: Option<RateLimit>,
-    pub login_per_account: Option<RateLimit>,
     pub register_per_ip: Option<RateLimit>,
     pub forgot_per_email: Option<RateLimit>,
     pub forgot_per_ip: Option<RateLimit>,
     pub reset_per_ip: Option<RateLimit>,
-    pub token_per_client: Option<RateLimit>,
-    /// Consecutive failed logins before an account locks (0: no lockout).
+    /// Failed client authentications per (client id, client address); successful ones are
+    /// never limited, so nobody can lock a client out.
+    pub client_auth_failures: Option<RateLimit>,
+    /// Consecutive failed logins from one network before the account locks for that
+    /// network (0: no lockout).
     pub lockout_threshold: u32,
     pub lockout_base: Duration,
     pub lockout_max: Duration,
+    /// Password attempts on one account across every network it has not signed in from
+    /// within `known_network_ttl`; past it, only those networks may still try.
+    pub lockout_account_ceiling: Option<RateLimit>,
+    pub known_network_ttl: Duration,
 }
 
 /// Password-reset delivery (SPEC S7).
@@ -178,6 +186,14 @@ impl Settings {
         let clock_leeway = p.seconds("clock_leeway", 30, 0, 300);
         let jwks_max_age = p.seconds("jwks_max_age", 300, 0, 86_400);
         let key_rotation_interval = p.rotation_interval(jwks_max_age + clock_leeway);
+        p.removed(
+            "rate_limit_login_account",
+            "a per-account limit let anyone block an account's owner (SPEC S9); see TESSERA_LOCKOUT_ACCOUNT_CEILING",
+        );
+        p.removed(
+            "rate_limit_token_client",
+            "only failed client authentications are limited now (TESSERA_RATE_LIMIT_CLIENT_AUTH_FAILURES)",
+        );
         let settings = Settings {
             public_addr: p.socket_addr("public_addr", "0.0.0.0:8080"),
             admin_addr: p.socket_addr("admin_addr", "127.0.0.1:8081"),
@@ -185,6 +201,7 @@ impl Settings {
             redis_url: p.secret_url("redis_url", &["redis", "rediss"]),
             redis_prefix: p.redis_prefix(),
             kek: p.kek(),
+            new_kek: p.new_kek(),
             admin_tokens: p.admin_tokens(),
             rsa_bits: p.rsa_bits(),
             default_audience,
@@ -219,15 +236,16 @@ impl Settings {
             verified_token_cache: p.integer("verified_token_cache", 10_000, 0, 1_000_000),
             abuse: AbuseSettings {
                 login_per_ip: p.rate_limit("rate_limit_login_ip", 10, 900),
-                login_per_account: p.rate_limit("rate_limit_login_account", 10, 900),
                 register_per_ip: p.rate_limit("rate_limit_register_ip", 20, 3600),
                 forgot_per_email: p.rate_limit("rate_limit_forgot_email", 3, 86_400),
                 forgot_per_ip: p.rate_limit("rate_limit_forgot_ip", 20, 3600),
                 reset_per_ip: p.rate_limit("rate_limit_reset_ip", 20, 3600),
-                token_per_client: p.rate_limit("rate_limit_token_client", 600, 60),
+                client_auth_failures: p.rate_limit("rate_limit_client_auth_failures", 20, 60),
                 lockout_threshold: p.integer("lockout_threshold", 5, 0, 1000) as u32,
                 lockout_base: p.seconds("lockout_base", 60, 1, 86_400),
                 lockout_max: p.seconds("lockout_max", 3600, 1, 7 * 86_400),
+                lockout_account_ceiling: p.rate_limit("lockout_account_ceiling", 100, 3600),
+                known_network_ttl: p.seconds("known_network_ttl", 30 * 86_400, 3600, 365 * 86_400),
             },
             totp_issuer: p
                 .opt_string("totp_issuer")

@@ -63,6 +63,13 @@ impl Parser {
         });
     }
 
+    /// Refuses a setting that no longer exists, saying what replaced it.
+    pub(super) fn removed(&mut self, key: &str, why: &str) {
+        if self.opt_string(key).is_some() {
+            self.error(key, format!("was removed: {why}; unset it"));
+        }
+    }
+
     /// The value of `key`, or `None` when unset or empty.
     pub(super) fn opt_string(&mut self, key: &str) -> Option<String> {
         self.raw
@@ -337,6 +344,18 @@ impl Parser {
             self.error("kek", reason);
             Kek::zero()
         })
+    }
+
+    /// The KEK `keys rewrap` re-seals under (`TESSERA_NEW_KEK` or `_FILE`); optional.
+    pub(super) fn new_kek(&mut self) -> Option<Kek> {
+        let v = self.secret("new_kek")?;
+        match Kek::from_base64(&v) {
+            Ok(kek) => Some(kek),
+            Err(reason) => {
+                self.error("new_kek", reason);
+                None
+            }
+        }
     }
 
     pub(super) fn admin_tokens(&mut self) -> Vec<AdminToken> {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{Kek, KeyMaterial, SigningAlg};
+use super::{Kek, KeyMaterial, Purpose, SigningAlg};
 use crate::clock::Clock;
 use crate::store::{KeyImport, KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
 
@@ -287,7 +287,11 @@ impl KeyRing {
         let key = tokio::task::spawn_blocking(move || {
             let material = KeyMaterial::import_pem(alg, &pem)
                 .map_err(|e| KeyRingError::Import(e.to_string()))?;
-            let private_sealed = kek.seal(material.private_der(), material.kid.as_bytes());
+            let private_sealed = kek.seal(
+                Purpose::SigningKey,
+                material.private_der(),
+                material.kid.as_bytes(),
+            );
             Ok::<_, KeyRingError>(NewSigningKey {
                 kid: material.kid,
                 alg: material.alg,
@@ -375,7 +379,11 @@ impl KeyRing {
         tokio::task::spawn_blocking(move || {
             let material =
                 KeyMaterial::generate(alg, bits).map_err(|e| KeyRingError::Generation(e.into()))?;
-            let private_sealed = kek.seal(material.private_der(), material.kid.as_bytes());
+            let private_sealed = kek.seal(
+                Purpose::SigningKey,
+                material.private_der(),
+                material.kid.as_bytes(),
+            );
             Ok(NewSigningKey {
                 kid: material.kid,
                 alg,
@@ -467,7 +475,8 @@ impl KeyRing {
     fn open(&self, row: &SigningKeyRow) -> Result<KeyMaterial, KeyRingError> {
         let der = self
             .kek
-            .open(&row.private_sealed, row.kid.as_bytes())
+            .open(Purpose::SigningKey, &row.private_sealed, row.kid.as_bytes())
+            .map(zeroize::Zeroizing::new)
             .map_err(|e| match e {
                 super::SealError::WrongKey => KeyRingError::KekMismatch,
                 super::SealError::Malformed => KeyRingError::CorruptKey(row.kid.clone()),

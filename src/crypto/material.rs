@@ -19,7 +19,8 @@ const PUBLIC_MEMBERS: [&str; 6] = ["kty", "crv", "x", "y", "n", "e"];
 pub struct KeyMaterial {
     pub alg: SigningAlg,
     pub kid: String,
-    private_der: Vec<u8>,
+    /// Wiped when the material is dropped.
+    private_der: zeroize::Zeroizing<Vec<u8>>,
     /// Public JWK including `kid`, `alg` and `use: "sig"`.
     pub public_jwk: Map<String, Value>,
 }
@@ -112,7 +113,7 @@ impl KeyMaterial {
         Ok(KeyMaterial {
             alg,
             kid,
-            private_der: pair.to_der_private_key(),
+            private_der: zeroize::Zeroizing::new(pair.to_der_private_key()),
             public_jwk,
         })
     }

@@ -12,4 +12,4 @@ pub use keyring::{
     PublishedKey,
 };
 pub use material::{thumbprint, KeyMaterial};
-pub use seal::{Kek, SealError};
+pub use seal::{Kek, Purpose, SealError};

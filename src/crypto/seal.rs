@@ -1,20 +1,67 @@
-//! AES-256-GCM sealing of private signing keys under the key-encryption key (SPEC S3).
+//! AES-256-GCM sealing under the key-encryption key (SPEC S3): private signing keys, TOTP
+//! secrets and refresh grace blobs.
 //!
-//! Format: `0x01 || nonce(12) || ciphertext+tag`; the kid is bound as associated data, so a
-//! sealed blob moved to another row does not open.
+//! The KEK itself seals nothing. Each purpose has its own subkey, derived with
+//! HKDF-SHA-256 (`info` = the purpose's label), so no single AES-GCM key seals an unbounded
+//! number of random-nonce messages across purposes, and a blob of one purpose never opens
+//! as another. Format: `0x02 || nonce(12) || ciphertext+tag`, the row's identity (kid, user
+//! id, family id) bound as associated data. Blobs of format `0x01` (sealed directly under
+//! the KEK by earlier versions) still open for signing keys and TOTP secrets; `tessera keys
+//! rewrap` re-seals them in the current format.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use hkdf::Hkdf;
 use rand::RngCore;
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
 
-const VERSION: u8 = 1;
+const LEGACY: u8 = 1;
+const VERSION: u8 = 2;
 const NONCE_LEN: usize = 12;
+const HKDF_SALT: &[u8] = b"tessera kek subkeys";
 
-/// The 32-byte key-encryption key. Never printed.
+/// What a sealed blob holds; each has its own subkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    SigningKey,
+    TotpSecret,
+    GraceToken,
+}
+
+impl Purpose {
+    const ALL: [Purpose; 3] = [
+        Purpose::SigningKey,
+        Purpose::TotpSecret,
+        Purpose::GraceToken,
+    ];
+
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::SigningKey => b"tessera/v2/signing-key",
+            Purpose::TotpSecret => b"tessera/v2/totp-secret",
+            Purpose::GraceToken => b"tessera/v2/refresh-grace",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Purpose::SigningKey => 0,
+            Purpose::TotpSecret => 1,
+            Purpose::GraceToken => 2,
+        }
+    }
+}
+
+/// The 32-byte key-encryption key and its per-purpose subkeys. Never printed; every copy
+/// of the key bytes is wiped when dropped (the ciphers through aes-gcm's `zeroize`).
 #[derive(Clone)]
-pub struct Kek([u8; 32]);
+pub struct Kek {
+    master: Zeroizing<[u8; 32]>,
+    subkeys: [Aes256Gcm; 3],
+}
 
 impl std::fmt::Debug for Kek {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,37 +80,58 @@ pub enum SealError {
 impl Kek {
     /// Placeholder used only while collecting configuration errors.
     pub(crate) fn zero() -> Self {
-        Kek([0; 32])
+        Self::from_bytes([0; 32])
+    }
+
+    fn from_bytes(mut key: [u8; 32]) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), &key);
+        let subkeys = Purpose::ALL.map(|purpose| {
+            let mut subkey = Zeroizing::new([0u8; 32]);
+            // 32 bytes is far below HKDF-SHA-256's 8160-byte output limit
+            let _ = hkdf.expand(purpose.label(), subkey.as_mut());
+            Aes256Gcm::new(subkey.as_ref().into())
+        });
+        let master = Zeroizing::new(key);
+        key.zeroize();
+        Kek { master, subkeys }
     }
 
     /// Parses base64 of exactly 32 bytes that look random.
     pub fn from_base64(value: &str) -> Result<Self, String> {
-        let bytes = STANDARD
-            .decode(value.trim())
-            .map_err(|_| "must be base64 (standard alphabet) of 32 random bytes".to_owned())?;
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(value.trim())
+                .map_err(|_| "must be base64 (standard alphabet) of 32 random bytes".to_owned())?,
+        );
         let key: [u8; 32] = bytes
+            .as_slice()
             .try_into()
-            .map_err(|b: Vec<u8>| format!("must decode to exactly 32 bytes, got {}", b.len()))?;
+            .map_err(|_| format!("must decode to exactly 32 bytes, got {}", bytes.len()))?;
         // 32 random bytes have ~30 distinct values; fewer than 16 means a typed or padded key
         let mut seen = [false; 256];
         key.iter().for_each(|b| seen[usize::from(*b)] = true);
         if seen.iter().filter(|s| **s).count() < 16 {
             return Err("does not look like 32 random bytes (too many repeated bytes); generate one with `openssl rand -base64 32`".into());
         }
-        Ok(Kek(key))
+        Ok(Self::from_bytes(key))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new((&self.0).into())
+    /// Whether two KEKs are the same key (constant time).
+    pub fn same_as(&self, other: &Kek) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.master.as_ref().ct_eq(other.master.as_ref()))
     }
 
-    /// Seals `plaintext`, binding it to `aad` (the kid).
-    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+    fn legacy_cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(self.master.as_ref().into())
+    }
+
+    /// Seals `plaintext` for `purpose`, binding it to `aad` (the row's identity).
+    pub fn seal(&self, purpose: Purpose, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         // encryption with a valid 32-byte key and 12-byte nonce cannot fail for our sizes
-        let ciphertext = self
-            .cipher()
+        let ciphertext = self.subkeys[purpose.index()]
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -79,13 +147,18 @@ impl Kek {
         out
     }
 
-    /// Opens a blob made by `seal` with the same `aad`.
-    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, SealError> {
-        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+    /// Opens a blob made by `seal` with the same purpose and `aad`.
+    pub fn open(&self, purpose: Purpose, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < 1 + NONCE_LEN + 16 {
             return Err(SealError::Malformed);
         }
+        let cipher = match sealed[0] {
+            VERSION => self.subkeys[purpose.index()].clone(),
+            LEGACY if purpose != Purpose::GraceToken => self.legacy_cipher(),
+            _ => return Err(SealError::Malformed),
+        };
         let (nonce, ciphertext) = sealed[1..].split_at(NONCE_LEN);
-        self.cipher()
+        cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -94,6 +167,36 @@ impl Kek {
                 },
             )
             .map_err(|_| SealError::WrongKey)
+    }
+
+    /// Opens `sealed` with this KEK and seals it again under `new` (`keys rewrap`). The
+    /// plaintext is wiped before this returns.
+    pub fn reseal(
+        &self,
+        new: &Kek,
+        purpose: Purpose,
+        sealed: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        let plain = Zeroizing::new(self.open(purpose, sealed, aad)?);
+        Ok(new.seal(purpose, &plain, aad))
+    }
+
+    /// Seals under the KEK directly, as versions before subkeys did (tests of the upgrade).
+    #[cfg(test)]
+    pub fn seal_legacy(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        let nonce = [7u8; NONCE_LEN];
+        let ciphertext = self
+            .legacy_cipher()
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .unwrap_or_default();
+        [&[LEGACY][..], &nonce, &ciphertext].concat()
     }
 }
 
@@ -109,12 +212,66 @@ mod tests {
     }
 
     #[test]
-    fn sealed_key_opens_only_with_the_same_kek_and_kid() {
-        let sealed = kek(1).seal(b"private", b"kid-1");
-        assert_eq!(kek(1).open(&sealed, b"kid-1").unwrap(), b"private");
-        assert_eq!(kek(2).open(&sealed, b"kid-1"), Err(SealError::WrongKey));
-        assert_eq!(kek(1).open(&sealed, b"kid-2"), Err(SealError::WrongKey));
+    fn sealed_key_opens_only_with_the_same_kek_kid_and_purpose() {
+        let sealed = kek(1).seal(Purpose::SigningKey, b"private", b"kid-1");
+        assert_eq!(sealed[0], VERSION);
+        assert_eq!(
+            kek(1).open(Purpose::SigningKey, &sealed, b"kid-1").unwrap(),
+            b"private"
+        );
+        assert_eq!(
+            kek(2).open(Purpose::SigningKey, &sealed, b"kid-1"),
+            Err(SealError::WrongKey)
+        );
+        assert_eq!(
+            kek(1).open(Purpose::SigningKey, &sealed, b"kid-2"),
+            Err(SealError::WrongKey)
+        );
+        assert_eq!(
+            kek(1).open(Purpose::TotpSecret, &sealed, b"kid-1"),
+            Err(SealError::WrongKey)
+        );
         assert!(!sealed.windows(7).any(|w| w == b"private"));
+    }
+
+    #[test]
+    fn no_purpose_seals_under_the_kek_itself() {
+        let k = kek(1);
+        let sealed = k.seal(Purpose::TotpSecret, b"secret", b"user");
+        // the raw KEK does not open a subkey blob
+        let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
+        let raw = k.legacy_cipher().decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ct,
+                aad: b"user",
+            },
+        );
+        assert!(raw.is_err());
+    }
+
+    #[test]
+    fn legacy_blobs_open_and_reseal_into_subkey_blobs_under_a_new_kek() {
+        let (old, new) = (kek(1), kek(2));
+        let legacy = old.seal_legacy(b"private", b"kid-1");
+        assert_eq!(
+            old.open(Purpose::SigningKey, &legacy, b"kid-1").unwrap(),
+            b"private"
+        );
+        assert!(old.open(Purpose::GraceToken, &legacy, b"kid-1").is_err());
+        let resealed = old
+            .reseal(&new, Purpose::SigningKey, &legacy, b"kid-1")
+            .unwrap();
+        assert_eq!(resealed[0], VERSION);
+        assert_eq!(
+            new.open(Purpose::SigningKey, &resealed, b"kid-1").unwrap(),
+            b"private"
+        );
+        assert!(old.open(Purpose::SigningKey, &resealed, b"kid-1").is_err());
+        assert_eq!(
+            new.reseal(&old, Purpose::SigningKey, &legacy, b"kid-1"),
+            Err(SealError::WrongKey)
+        );
     }
 
     #[test]
@@ -123,5 +280,6 @@ mod tests {
         assert!(Kek::from_base64(&STANDARD.encode([1u8; 16])).is_err());
         assert!(Kek::from_base64("not base64!").is_err());
         assert_eq!(format!("{:?}", kek(3)), "Kek(REDACTED)");
+        assert!(kek(3).same_as(&kek(3)) && !kek(3).same_as(&kek(4)));
     }
 }

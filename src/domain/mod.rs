@@ -12,7 +12,7 @@ pub use password::Password;
 pub use scope::Scope;
 
 /// A user as stored (the password hash stays in the store layer's hands).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct User {
     pub id: uuid::Uuid,
     pub email: Email,
@@ -21,6 +21,8 @@ pub struct User {
     pub password_hash: String,
     pub created_at: time::OffsetDateTime,
 }
+
+redacted_debug!(User, id, email_verified);
 
 /// Longest display name (SPEC S7 limits).
 pub const MAX_NAME_CHARS: usize = 200;

@@ -17,7 +17,7 @@ use crate::store::{Family, SessionMeta};
 use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, ACCESS_TOKEN_TYP};
 
 /// RFC 6749 §5.1 token response.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
@@ -29,6 +29,8 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
 }
+
+redacted_debug!(TokenResponse, token_type, expires_in, scope);
 
 impl std::fmt::Display for TokenResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -183,8 +185,9 @@ pub async fn start_session(
     meta: &SessionMeta,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now().unix_timestamp();
+    let handle = refresh::Handle::generate();
     let family = Family {
-        id: refresh::new_family_id(),
+        id: handle.sid(),
         user_id: user.id,
         client_id: client.id.to_string(),
         scope: scope.to_string(),
@@ -195,8 +198,7 @@ pub async fn start_session(
     };
     // the family is stored either way: it is the session that revokes its access tokens
     let token = if client.allows(crate::domain::GrantType::RefreshToken) {
-        let token =
-            refresh::issue(&family.id).ok_or_else(|| anyhow::anyhow!("family id malformed"))?;
+        let token = handle.issue();
         let idle = state.settings.refresh_idle_ttl.as_secs() as i64;
         state
             .stores

@@ -56,7 +56,7 @@ pub async fn verify_credentials(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
     match (user, verified) {
-        (Some(user), Verified::Yes { rehash }) => {
+        (Some(mut user), Verified::Yes { rehash }) => {
             if let Some(new_hash) = rehash {
                 let now = state.clock.now();
                 if let Err(e) = state
@@ -68,6 +68,7 @@ pub async fn verify_credentials(
                     tracing::warn!(user_id = %user.id, error = %e, "could not upgrade the password hash; will retry at next login");
                 } else {
                     tracing::info!(user_id = %user.id, "password hash upgraded");
+                    user.password_hash = new_hash;
                 }
             }
             Ok(user)
@@ -96,7 +97,6 @@ pub async fn grant(
         Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
     let ip = meta.ip.as_deref();
     abuse::check(state, Bucket::LoginPerIp, ip.unwrap_or_default()).await?;
-    abuse::check(state, Bucket::LoginPerAccount, email.as_str()).await?;
     abuse::login_attempt(state, &email, ip).await?;
     let user = match verify_credentials(state, &email, password).await {
         Ok(user) => user,
@@ -108,6 +108,7 @@ pub async fn grant(
     if crate::mfa::is_enabled(state, &user).await? {
         let pending = crate::mfa::PendingLogin {
             user_id: user.id,
+            password: crate::mfa::password_fingerprint(&user),
             client_id: client.id.to_string(),
             scope: scope.to_string(),
             ip: meta.ip.clone(),
@@ -118,9 +119,7 @@ pub async fn grant(
         // reset the allowance for guessing the second factor
         return Err(OAuthError::MfaRequired(token));
     }
-    if let Err(e) = abuse::clear_lockout(state, &email).await {
-        tracing::warn!(user_id = %user.id, error = %e, "could not clear the failed-login count");
-    }
+    abuse::login_succeeded(state, &email, ip).await;
     let tokens = start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await?;
     crate::metrics::token_issued("password");
     let event = AuditEvent::new("login_succeeded", "ok")
@@ -206,6 +205,8 @@ pub async fn change_password(
     {
         return Err(ChangeError::Concurrent);
     }
+    // outstanding reset links stop working; pending MFA logins are bound to the old hash
+    state.stores.resets.revoke_user_resets(user.id, now).await?;
     let ended = crate::revocation::end_user_sessions(
         &state.stores,
         &state.settings,
@@ -246,16 +247,18 @@ pub async fn mfa_grant(
                 .clients
                 .find_client(&id)
                 .await?
-                .filter(|c| c.first_party)
+                .filter(|c| c.is_spa_client())
                 .ok_or(INVALID)?
         }
     };
     let client = &client;
+    // a password change or reset since the password step voids the pending login
     let user = state
         .stores
         .users
         .find_user(pending.user_id)
         .await?
+        .filter(|u| crate::mfa::password_fingerprint(u) == pending.password)
         .ok_or(INVALID)?;
     abuse::login_attempt(state, &user.email, ip.as_deref()).await?;
     match crate::mfa::verify(state, &user, otp, recovery_code).await {
@@ -274,9 +277,7 @@ pub async fn mfa_grant(
     if !crate::mfa::take_mfa_token(state, mfa_token).await? {
         return Err(INVALID);
     }
-    if let Err(e) = abuse::clear_lockout(state, &user.email).await {
-        tracing::warn!(user_id = %user.id, error = %e, "could not clear the failed-login count");
-    }
+    abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
     let scope = crate::domain::Scope::parse(&pending.scope)
         .map_err(|_| OAuthError::InvalidScope("the login's scope is no longer valid".into()))?;
     let meta = SessionMeta {

@@ -7,6 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use crate::crypto::Purpose;
 use crate::domain::{Client, ClientId, GrantType, Scope};
 use crate::error::OAuthError;
 use crate::startup::AppState;
@@ -18,45 +19,48 @@ use super::{user_tokens, TokenResponse};
 const INVALID: OAuthError =
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked");
 
-/// Rotates `presented`; with `client` the family must belong to it (the OAuth endpoint),
-/// without it the family's own client is used (the SPA cookie endpoint). `ip` is for the
-/// audit trail.
+/// Rotates `presented` for `client`, which must own the family (SPEC S4). The OAuth
+/// endpoint passes the authenticated client; the SPA cookie endpoint passes the family's
+/// own client after checking that it may use the cookie API (`spa_family_client`). There is
+/// no path that rotates a family without naming its client. `ip` is for the audit trail.
 pub async fn rotate(
     state: &AppState,
-    client: Option<&Client>,
+    client: &Client,
     presented: &str,
     scope: Option<&str>,
     ip: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
-    if let Some(client) = client {
-        if !client.allows(GrantType::RefreshToken) {
-            return Err(OAuthError::UnauthorizedClient(
-                "this client may not use refresh tokens",
-            ));
-        }
+    if !client.allows(GrantType::RefreshToken) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use refresh tokens",
+        ));
     }
-    let Some((family_id, presented_hash)) = refresh::parse(presented) else {
+    let Some(presented) = refresh::parse(presented) else {
         return Err(INVALID);
     };
-    let next = refresh::issue(&family_id).ok_or(INVALID)?;
-    let sealed_next = STANDARD.encode(
-        state
-            .settings
-            .kek
-            .seal(next.expose().as_bytes(), family_id.as_bytes()),
-    );
+    let family_id = presented.sid.as_str();
+    let next = presented.handle.issue();
     let request = RotateRequest {
-        family_id: &family_id,
-        presented: &presented_hash,
+        family_id,
+        presented: &presented.sha256,
         next: &next.sha256,
-        sealed_next: &sealed_next,
-        client_id: client.map(|c| c.id.as_str()),
+        client_id: client.id.as_str(),
         now: state.clock.now().unix_timestamp(),
         idle_ttl_secs: state.settings.refresh_idle_ttl.as_secs() as i64,
         grace_secs: state.settings.refresh_grace.as_secs() as i64,
     };
     let (family, token) = match state.stores.families.rotate(request).await? {
-        Rotation::Rotated(family) => (family, next),
+        Rotation::Rotated(family) => {
+            if !state.settings.refresh_grace.is_zero() {
+                let sealed = seal(state, &next);
+                state
+                    .stores
+                    .families
+                    .keep_grace_token(&family.id, &next.sha256, &sealed)
+                    .await?;
+            }
+            (family, next)
+        }
         Rotation::Grace(family, sealed) => {
             let token = unseal(state, &family.id, &sealed).ok_or(INVALID)?;
             tracing::info!(sid = %family.id, "refresh retried within the grace window");
@@ -67,18 +71,6 @@ pub async fn rotate(
             return Err(INVALID);
         }
         Rotation::Rejected => return Err(INVALID),
-    };
-    let client = match client {
-        Some(c) => c.clone(),
-        None => {
-            let id = ClientId::parse(&family.client_id).map_err(|_| INVALID)?;
-            state
-                .stores
-                .clients
-                .find_client(&id)
-                .await?
-                .ok_or(INVALID)?
-        }
     };
     let scope = narrowed_scope(&family, scope)?;
     // the user's record is only needed for ID-token claims; a deleted user's sessions are
@@ -95,20 +87,55 @@ pub async fn rotate(
     } else {
         None
     };
-    let tokens = user_tokens(state, &client, user.as_ref(), &scope, &family, Some(&token))?;
+    let tokens = user_tokens(state, client, user.as_ref(), &scope, &family, Some(&token))?;
     crate::metrics::token_issued("refresh_token");
     Ok(tokens)
 }
 
+/// The client of the family a cookie's refresh token belongs to, if the SPA cookie API may
+/// rotate it: the client still exists, is public and first-party, and allows `password`
+/// and `refresh_token` (SPEC S6). Anything else is the same `invalid_grant` as a bad token.
+pub async fn spa_family_client(state: &AppState, presented: &str) -> Result<Client, OAuthError> {
+    let presented = refresh::parse(presented).ok_or(INVALID)?;
+    let family = state
+        .stores
+        .families
+        .find_family(&presented.sid)
+        .await?
+        .ok_or(INVALID)?;
+    let id = ClientId::parse(&family.client_id).map_err(|_| INVALID)?;
+    state
+        .stores
+        .clients
+        .find_client(&id)
+        .await?
+        .filter(|c| c.is_spa_client() && c.allows(GrantType::RefreshToken))
+        .ok_or(INVALID)
+}
+
+/// The rotation's new token sealed for the grace window, only after the rotation
+/// succeeded (refused attempts seal nothing), under the grace-blob subkey.
+fn seal(state: &AppState, next: &RefreshToken) -> String {
+    STANDARD.encode(state.settings.kek.seal(
+        Purpose::GraceToken,
+        next.expose().as_bytes(),
+        next.family_id.as_bytes(),
+    ))
+}
+
 fn unseal(state: &AppState, family_id: &str, sealed: &str) -> Option<RefreshToken> {
     let bytes = STANDARD.decode(sealed).ok()?;
-    let plain = state.settings.kek.open(&bytes, family_id.as_bytes()).ok()?;
+    let plain = state
+        .settings
+        .kek
+        .open(Purpose::GraceToken, &bytes, family_id.as_bytes())
+        .ok()?;
     let token = String::from_utf8(plain).ok()?;
-    let (_, sha256) = refresh::parse(&token)?;
-    Some(RefreshToken {
+    let parsed = refresh::parse(&token)?;
+    (parsed.sid == family_id).then(|| RefreshToken {
         token: token.into(),
-        family_id: family_id.to_owned(),
-        sha256,
+        family_id: parsed.sid,
+        sha256: parsed.sha256,
     })
 }
 

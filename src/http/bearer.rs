@@ -18,6 +18,10 @@ pub enum BearerError {
     /// The token is fine but belongs to a client, not a user.
     #[error("invalid_token")]
     NotAUser,
+    /// A user's token minted for another API or by a third-party client: not for the
+    /// account API (SPEC S6).
+    #[error("invalid_token")]
+    NotForAccountApi,
 }
 
 impl ResponseError for BearerError {
@@ -30,6 +34,7 @@ impl ResponseError for BearerError {
             Self::Missing => "Bearer realm=\"tessera\"".to_owned(),
             Self::Invalid => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"".to_owned(),
             Self::NotAUser => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token does not belong to a user\"".to_owned(),
+            Self::NotForAccountApi => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token is not meant for the account API\"".to_owned(),
         };
         let (error, description) = match self {
             Self::Missing => ("unauthorized", "a bearer access token is required"),
@@ -37,6 +42,10 @@ impl ResponseError for BearerError {
             Self::NotAUser => (
                 "invalid_token",
                 "the access token does not belong to a user",
+            ),
+            Self::NotForAccountApi => (
+                "invalid_token",
+                "the access token is not meant for the account API",
             ),
         };
         HttpResponse::Unauthorized()
@@ -116,5 +125,31 @@ pub async fn token_user(
         .await
         .map_err(crate::error::ApiError::from)?
         .ok_or(BearerError::Invalid)?;
+    Ok((claims, user))
+}
+
+/// The user behind a token for the account API (`/api/v1/me*`, SPEC S6): its `aud` must
+/// include the issuer and it must have been issued to a first-party client, so a token
+/// minted for another service (or by a third-party app) cannot manage the account.
+pub async fn account_user(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
+    let (claims, user) = token_user(req, state).await?;
+    if !claims.aud.0.iter().any(|aud| *aud == state.settings.issuer) {
+        return Err(BearerError::NotForAccountApi.into());
+    }
+    let client_id =
+        crate::domain::ClientId::parse(&claims.client_id).map_err(|_| BearerError::Invalid)?;
+    let first_party = state
+        .stores
+        .clients
+        .find_client(&client_id)
+        .await
+        .map_err(crate::error::ApiError::from)?
+        .is_some_and(|c| c.first_party);
+    if !first_party {
+        return Err(BearerError::NotForAccountApi.into());
+    }
     Ok((claims, user))
 }

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::account::Account;
-use super::bearer::{token_user, ResourceError};
+use super::bearer::{account_user, ResourceError};
 use crate::startup::AppState;
 
 /// The account of the access token's user.
@@ -17,7 +17,7 @@ pub async fn me(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ResourceError> {
-    let (_, user) = token_user(&req, &state).await?;
+    let (_, user) = account_user(&req, &state).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Account::from(user)))

@@ -162,6 +162,7 @@ pub fn admin_server(listener: TcpListener, state: web::Data<AppState>) -> std::i
             .configure(|cfg| extractor_config(cfg, max_body))
             .wrap(from_fn(envelope::envelope))
             .configure(admin::routes)
+            .configure(openapi::admin_routes)
             .default_service(web::to(not_found))
     });
     // the admin plane sees little traffic: one worker is plenty

@@ -1,6 +1,7 @@
-//! The OpenAPI document (SPEC S13), generated from the handlers' utoipa annotations;
-//! `tessera openapi` prints it, `openapi/openapi.json` is the committed copy, and the public
-//! listener serves it at `/openapi.json`.
+//! The OpenAPI documents (SPEC S13), one per listener, generated from the handlers' utoipa
+//! annotations: `tessera openapi` prints the public one (`openapi/openapi.json`), `tessera
+//! openapi --admin` the admin one (`openapi/admin.json`); each listener serves its own at
+//! `/openapi.json`.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -13,11 +14,12 @@ use super::{
 };
 use crate::startup::AppState;
 
+/// The public listener's document (`/openapi.json` there; `openapi/openapi.json`).
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "tessera",
-        description = "OAuth 2 / OpenID Connect token issuer. Public endpoints are served on the public listener; `/admin/*` only on the admin listener, with an admin bearer token; `/metrics` (Prometheus) only on the admin listener."
+        description = "OAuth 2 / OpenID Connect token issuer: the public listener. The admin API is described by the admin listener's own `/openapi.json` (`openapi/admin.json`)."
     ),
     paths(
         health::healthz,
@@ -46,6 +48,28 @@ use crate::startup::AppState;
         mfa::recovery_codes,
         password::forgot,
         password::reset,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
+    modifiers(&AdminTokenScheme, &CommonResponses),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "discovery", description = "JWKS and provider metadata"),
+        (name = "oauth2", description = "OAuth 2 / OpenID Connect endpoints"),
+        (name = "accounts", description = "Registration and the signed-in account"),
+        (name = "session", description = "SPA login, cookie refresh and logout"),
+    )
+)]
+pub struct PublicApi;
+
+/// The admin listener's document (`/openapi.json` there; `openapi/admin.json`).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tessera admin",
+        description = "The admin listener of tessera (never the public one): `/admin/*` with an admin bearer token, `/metrics` (Prometheus)."
+    ),
+    paths(
+        admin_openapi_json,
         admin::keys::list_keys,
         admin::keys::rotate,
         admin::keys::revoke,
@@ -66,17 +90,74 @@ use crate::startup::AppState;
         admin::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
-    modifiers(&AdminTokenScheme),
-    tags(
-        (name = "health", description = "Liveness and readiness"),
-        (name = "discovery", description = "JWKS and provider metadata"),
-        (name = "oauth2", description = "OAuth 2 / OpenID Connect endpoints"),
-        (name = "accounts", description = "Registration and the signed-in account"),
-        (name = "session", description = "SPA login, cookie refresh and logout"),
-        (name = "admin", description = "Admin listener only; bearer admin token"),
-    )
+    modifiers(&AdminTokenScheme, &CommonResponses),
+    tags((name = "admin", description = "Admin listener only; bearer admin token")),
 )]
-pub struct ApiDoc;
+pub struct AdminApi;
+
+/// Answers every endpoint can give that its handler does not produce itself: a body that
+/// is too large (413), of the wrong type (415) or malformed (400) where there is a body,
+/// and a backend outage (503) wherever a backend is asked. Added once here instead of on
+/// every handler; a handler's own description of the same status wins.
+struct CommonResponses;
+
+/// Endpoints answered from memory: no backend outage reaches them.
+const FROM_MEMORY: [&str; 7] = [
+    "/healthz",
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/openapi.json",
+    "/metrics",
+    "/readyz",
+];
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    for (status, description) in [
+                        ("400", "Malformed or invalid body"),
+                        ("413", "Body too large"),
+                        ("415", "Wrong Content-Type"),
+                    ] {
+                        responses
+                            .entry(status.to_owned())
+                            .or_insert_with(|| error(description));
+                    }
+                }
+                if !FROM_MEMORY.contains(&path.as_str()) {
+                    responses.entry("503".to_owned()).or_insert_with(|| {
+                        error("A backend is unavailable: retry after Retry-After")
+                    });
+                }
+            }
+        }
+    }
+}
 
 struct AdminTokenScheme;
 
@@ -103,9 +184,19 @@ impl Modify for AdminTokenScheme {
     }
 }
 
-/// The document as committed in `openapi/openapi.json` (pretty JSON, trailing newline).
+/// The public listener's document as committed in `openapi/openapi.json` (pretty JSON,
+/// trailing newline).
 pub fn document() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    pretty(PublicApi::openapi())
+}
+
+/// The admin listener's document as committed in `openapi/admin.json`.
+pub fn admin_document() -> String {
+    pretty(AdminApi::openapi())
+}
+
+fn pretty(doc: utoipa::openapi::OpenApi) -> String {
+    let mut json = doc.to_pretty_json().unwrap_or_default();
     json.push('\n');
     json
 }
@@ -118,12 +209,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The admin listener serves its own document.
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(admin_openapi_json));
+}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "discovery",
-    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "OpenAPI 3.1 document of the public listener", content_type = "application/json", body = Object)))]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .content_type("application/json")
         .body(state.documents.openapi.clone())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "admin",
+    responses((status = 200, description = "OpenAPI 3.1 document of the admin listener", content_type = "application/json", body = Object)))]
+pub async fn admin_openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json")
+        .body(state.documents.admin_openapi.clone())
 }

@@ -38,7 +38,8 @@ async fn authenticated(
     let secret = form.take("client_secret");
     let presented =
         client_auth::presented(authorization, form.get("client_id"), secret.as_deref())?;
-    let client = client_auth::authenticate(state.stores.clients.as_ref(), &presented).await?;
+    let ip = super::token::peer_ip(req);
+    let client = crate::abuse::authenticate_client(state, &presented, ip.as_deref()).await?;
     let token = form
         .take("token")
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
@@ -60,6 +61,7 @@ async fn authenticated(
         (status = 200, description = "Revoked, or the token was unknown or not the client's"),
         (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
         (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::error::oauth::OAuthErrorBody),
         (status = 503, description = "Retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
 pub async fn revoke(
     req: HttpRequest,
@@ -80,7 +82,8 @@ pub async fn revoke(
     responses(
         (status = 200, description = "`{\"active\": false}` or the active token's claims", content_type = "application/json", body = Object),
         (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
+        (status = 401, description = "invalid_client: unauthenticated, or a public client (only confidential clients may introspect)", body = crate::error::oauth::OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::error::oauth::OAuthErrorBody),
         (status = 503, description = "Retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
 pub async fn introspect(
     req: HttpRequest,
@@ -88,6 +91,10 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = authenticated(&req, &body, &state).await?;
+    // RFC 7662 §2.1 / SPEC S5: a public client proves nothing by naming itself
+    if client.public {
+        return Err(OAuthError::InvalidClient);
+    }
     let status = revocation::introspect(&state, &client, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

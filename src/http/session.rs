@@ -30,7 +30,7 @@ pub struct Login {
 }
 
 /// Tokens for the SPA; the refresh token is in the `tessera_rt` cookie, never in the body.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionTokens {
     pub access_token: String,
     pub token_type: &'static str,
@@ -38,6 +38,8 @@ pub struct SessionTokens {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
 }
+
+redacted_debug!(SessionTokens, token_type, expires_in);
 
 /// Refuses a cookie request whose `Origin` is not the issuer's or a listed CORS origin.
 fn require_allowed_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
@@ -112,15 +114,17 @@ pub async fn login(
     } = body.into_inner();
     let client_id = ClientId::parse(client_id.as_deref().unwrap_or("spa"))
         .map_err(|_| ApiError::Forbidden("client_not_allowed", "unknown client"))?;
+    // only public first-party clients: a confidential client must prove its secret at
+    // /oauth2/token, and this endpoint takes none
     let client = state
         .stores
         .clients
         .find_client(&client_id)
         .await?
-        .filter(|c| c.first_party)
+        .filter(|c| c.is_spa_client())
         .ok_or(ApiError::Forbidden(
             "client_not_allowed",
-            "this client may not log users in",
+            "this client may not log users in here",
         ))?;
     let result = grants::password::grant(
         &state,
@@ -145,11 +149,13 @@ pub async fn login(
 
 /// The answer to a correct password when the user has MFA: continue at
 /// `POST /api/v1/session/mfa` with this token (single use, 5 minutes).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct MfaChallenge {
     pub mfa_required: bool,
     pub mfa_token: String,
 }
+
+redacted_debug!(MfaChallenge, mfa_required);
 
 /// Either tokens, or the MFA challenge.
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,15 +233,18 @@ pub async fn refresh(
     let cookie = req
         .cookie(COOKIE)
         .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
-    match grants::refresh_token::rotate(
-        &state,
-        None,
-        cookie.value(),
-        None,
-        super::token::peer_ip(&req),
-    )
-    .await
-    {
+    let rotated = async {
+        let client = grants::refresh_token::spa_family_client(&state, cookie.value()).await?;
+        grants::refresh_token::rotate(
+            &state,
+            &client,
+            cookie.value(),
+            None,
+            super::token::peer_ip(&req),
+        )
+        .await
+    };
+    match rotated.await {
         Ok(tokens) => Ok(respond(&state, tokens)),
         Err(crate::error::OAuthError::InvalidGrant(_)) => {
             Err(ApiError::Unauthorized { realm: "tessera" })
@@ -259,14 +268,14 @@ pub async fn logout(
     if let Ok(claims) = super::bearer::user_claims(&req, &state).await {
         crate::revocation::blocklist(&state, &claims).await?;
     }
-    if let Some((family_id, hash)) = req.cookie(COOKIE).and_then(|c| refresh::parse(c.value())) {
+    if let Some(presented) = req.cookie(COOKIE).and_then(|c| refresh::parse(c.value())) {
         if state
             .stores
             .families
-            .revoke_family(&family_id, Some(&hash), None)
+            .revoke_family(&presented.sid, None)
             .await?
         {
-            tracing::info!(sid = %family_id, "session ended");
+            tracing::info!(sid = %presented.sid, "session ended");
         }
     }
     let mut removal = refresh_cookie(&state, String::new());

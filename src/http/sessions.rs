@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::bearer::{token_user, ResourceError};
+use super::bearer::{account_user, ResourceError};
 use crate::domain::Password;
 use crate::error::ApiError;
 use crate::grants::password::{change_password, ChangeError};
@@ -44,7 +44,7 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ResourceError> {
-    let (claims, user) = token_user(&req, &state).await?;
+    let (claims, user) = account_user(&req, &state).await?;
     let sessions = state
         .stores
         .families
@@ -82,7 +82,7 @@ pub async fn end(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ResourceError> {
-    let (_, user) = token_user(&req, &state).await?;
+    let (_, user) = account_user(&req, &state).await?;
     let id = id.into_inner();
     if id.len() > 64 {
         return Err(ApiError::NotFound.into());
@@ -98,7 +98,7 @@ pub async fn end(
             state
                 .stores
                 .families
-                .revoke_family(&id, None, None)
+                .revoke_family(&id, None)
                 .await
                 .map_err(ApiError::from)?;
             tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
@@ -131,7 +131,7 @@ pub async fn change(
     state: web::Data<AppState>,
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ResourceError> {
-    let (claims, user) = token_user(&req, &state).await?;
+    let (claims, user) = account_user(&req, &state).await?;
     let PasswordChange {
         current_password,
         new_password,

@@ -95,14 +95,8 @@ pub async fn token(
         form.get("client_id"),
         client_secret.as_deref(),
     )?;
-    // before authentication, so guessing a client's secret is throttled too
-    crate::abuse::check(
-        &state,
-        crate::abuse::Bucket::TokenPerClient,
-        presented.id.as_str(),
-    )
-    .await?;
-    let client = client_auth::authenticate(state.stores.clients.as_ref(), &presented).await?;
+    let ip = peer_ip(&req);
+    let client = crate::abuse::authenticate_client(&state, &presented, ip.as_deref()).await?;
     let password = form.take("password").map(Password::new);
     let scope = form.get("scope");
     let response = match grant_type.as_str() {
@@ -123,8 +117,7 @@ pub async fn token(
         "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
         "refresh_token" => {
             let presented = form.require("refresh_token")?.to_owned();
-            grants::refresh_token::rotate(&state, Some(&client), &presented, scope, peer_ip(&req))
-                .await?
+            grants::refresh_token::rotate(&state, &client, &presented, scope, peer_ip(&req)).await?
         }
         MFA_OTP_GRANT => {
             if !client.first_party || !client.allows(crate::domain::GrantType::Password) {

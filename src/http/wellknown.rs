@@ -72,7 +72,6 @@ impl DiscoveryDocument {
             introspection_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
-                "none",
             ],
             grant_types_supported: GrantType::ALL
                 .map(GrantType::as_str)

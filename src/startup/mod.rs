@@ -25,6 +25,7 @@ use retry::Unreachable;
 pub struct Documents {
     pub discovery: Bytes,
     pub openapi: Bytes,
+    pub admin_openapi: Bytes,
     pub cache_control: HeaderValue,
 }
 
@@ -40,7 +41,16 @@ pub struct AppState {
     pub documents: Documents,
     /// Delivers password-reset tokens.
     pub notifier: Arc<dyn crate::notify::Notifier>,
+    /// (client id, address) pairs over their failed-authentication allowance, with the
+    /// time (Unix ms) they may try again (SPEC S9; see `abuse::authenticate_client`).
+    pub blocked_clients: moka::sync::Cache<String, i64>,
+    /// The last `/readyz` result (backends pinged at most once a second).
+    pub readiness: http::health::Readiness,
 }
+
+/// The most (client id, address) pairs remembered as blocked; beyond it the least recently
+/// used are forgotten (and counted in Redis again at their next failure).
+const BLOCKED_CLIENT_PAIRS: u64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -195,6 +205,7 @@ impl Application {
         let documents = Documents {
             discovery: DiscoveryDocument::new(&settings).to_bytes(),
             openapi: Bytes::from(http::openapi::document()),
+            admin_openapi: Bytes::from(http::openapi::admin_document()),
             cache_control: http::wellknown::cache_control(&settings),
         };
         let bind =
@@ -211,6 +222,11 @@ impl Application {
         let (public_addr, admin_addr) = (settings.public_addr, settings.admin_addr);
         let verified_tokens = crate::tokens::VerifiedTokens::new(settings.verified_token_cache);
         let notifier = notifier(&settings).map_err(StartupError::Notifier)?;
+        // an entry is never needed past its limit's period (the longest retry-after)
+        let blocked_ttl = settings
+            .abuse
+            .client_auth_failures
+            .map_or(std::time::Duration::from_secs(60), |l| l.period);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
@@ -220,6 +236,11 @@ impl Application {
             clock,
             documents,
             notifier,
+            blocked_clients: moka::sync::Cache::builder()
+                .max_capacity(BLOCKED_CLIENT_PAIRS)
+                .time_to_live(blocked_ttl)
+                .build(),
+            readiness: Default::default(),
         });
         watch::spawn(state.clone(), redis);
         let public = http::public_server(public_listener, state.clone()).map_err(|source| {

@@ -195,6 +195,13 @@ pub trait ResetStore: Send + Sync {
         token_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<uuid::Uuid>, StoreError>;
+    /// Makes every outstanding reset token of `user` unusable (a completed reset or a
+    /// password change, SPEC S7); returns how many.
+    async fn revoke_user_resets(
+        &self,
+        user: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 /// A user's TOTP enrolment as stored.
@@ -299,12 +306,17 @@ pub struct RateDecision {
     pub retry_after_ms: u64,
 }
 
-/// Lockout policy for `LimitStore::login_attempt`.
+/// Lockout policy for `LimitStore::login_attempt` (SPEC S9).
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
+    /// Consecutive failures from one network that lock the account for that network.
     pub threshold: u32,
     pub base_secs: u64,
     pub max_secs: u64,
+    /// Attempts per `ceiling_period_secs` from networks the account has not signed in from
+    /// recently, across all of them (0: no ceiling).
+    pub ceiling: u32,
+    pub ceiling_period_secs: u64,
 }
 
 /// Shared, atomic abuse counters (SPEC S9): every instance sees the same counts.
@@ -319,15 +331,26 @@ pub trait LimitStore: Send + Sync {
         period_ms: u64,
         now_ms: i64,
     ) -> Result<RateDecision, StoreError>;
-    /// Counts a password attempt on `account` before it is checked; answers
-    /// `Some(retry_after_secs)` when the account is locked (or this attempt locked it).
+    /// Counts a password attempt on `account` from `network` before it is checked; answers
+    /// `Some(retry_after_secs)` when the account is locked for that network (or this
+    /// attempt locked it), or the account's ceiling is reached and `network` is not one it
+    /// signed in from within the remembered time.
     async fn login_attempt(
         &self,
         account: &str,
+        network: &str,
         policy: LockoutPolicy,
         now: i64,
     ) -> Result<Option<u64>, StoreError>;
-    /// A successful login or an operator unlock: the count and any lock are gone.
+    /// A successful login from `network`: its count and lock are gone, and the network is
+    /// remembered as the account's for `remember_secs` (exempt from the ceiling).
+    async fn login_succeeded(
+        &self,
+        account: &str,
+        network: &str,
+        remember_secs: u64,
+    ) -> Result<(), StoreError>;
+    /// A reset or an operator unlock: every network's count and lock, and the ceiling.
     async fn clear_lockout(&self, account: &str) -> Result<(), StoreError>;
 }
 
@@ -418,7 +441,7 @@ pub trait ClientStore: Send + Sync {
 /// One login session: the refresh-token family (SPEC S4). Times are Unix seconds.
 #[derive(Debug, Clone)]
 pub struct Family {
-    /// base64url of 16 random bytes; also the `sid` claim.
+    /// The session id (`sid` claim): a one-way digest of the family's secret handle.
     pub id: String,
     pub user_id: uuid::Uuid,
     pub client_id: String,
@@ -467,10 +490,8 @@ pub struct RotateRequest<'a> {
     pub family_id: &'a str,
     pub presented: &'a [u8; 32],
     pub next: &'a [u8; 32],
-    /// The next token sealed under the KEK, kept only for the grace window.
-    pub sealed_next: &'a str,
-    /// The client that must own the family (`None`: any).
-    pub client_id: Option<&'a str>,
+    /// The client that must own the family: every rotation checks it.
+    pub client_id: &'a str,
     pub now: i64,
     pub idle_ttl_secs: i64,
     pub grace_secs: i64,
@@ -500,12 +521,20 @@ pub trait FamilyStore: Send + Sync {
     /// Atomically checks the presented token against the family and rotates, answers a
     /// retry within the grace window, or detects reuse and deletes the family.
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
-    /// Ends the family; with `presented`, only if it is a token of this family (current or
-    /// retired); with `client_id`, only if that client owns it.
+    /// Keeps `sealed`, the token a rotation just issued (sealed under the grace subkey),
+    /// for a retry within the grace window, if `next` is still the family's current token.
+    async fn keep_grace_token(
+        &self,
+        family_id: &str,
+        next: &[u8; 32],
+        sealed: &str,
+    ) -> Result<(), StoreError>;
+    /// Ends the family and drops its index entries; with `client_id`, only if that client
+    /// owns it. Callers holding a presented token have proved they hold the family's
+    /// secret handle (its `sid` is derived from it).
     async fn revoke_family(
         &self,
         family_id: &str,
-        presented: Option<&[u8; 32]>,
         client_id: Option<&str>,
     ) -> Result<bool, StoreError>;
     /// The family, if it is alive.
@@ -536,6 +565,40 @@ pub trait RevocationStore: Send + Sync {
         sid: Option<&str>,
         user: Option<uuid::Uuid>,
     ) -> Result<TokenState, StoreError>;
+}
+
+/// One sealed item `keys rewrap` re-seals, named by its row.
+#[derive(Debug, Clone, Copy)]
+pub enum SealedItem<'a> {
+    SigningKey(&'a str),
+    TotpSecret(uuid::Uuid),
+}
+
+impl std::fmt::Display for SealedItem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealedItem::SigningKey(kid) => write!(f, "signing key {kid}"),
+            SealedItem::TotpSecret(user) => write!(f, "TOTP secret of user {user}"),
+        }
+    }
+}
+
+/// Opens an item under the current KEK and seals it under the new one.
+pub type Resealer<'a> = dyn Fn(SealedItem<'_>, &[u8]) -> Result<Vec<u8>, RewrapError> + Sync + 'a;
+
+/// What `keys rewrap` re-sealed.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct RewrapReport {
+    pub signing_keys: usize,
+    pub totp_secrets: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RewrapError {
+    #[error("{item} does not open with the current KEK ({reason}); nothing was changed")]
+    Unseal { item: String, reason: String },
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 /// The backends the application talks to, behind their traits.

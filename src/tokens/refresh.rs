@@ -1,18 +1,75 @@
 //! Opaque refresh tokens (SPEC S4): `tsr_` + base64url of 32 random bytes. The first 16
-//! bytes are the (random) family id, so the family's Redis keys can share a hash tag and
-//! rotation stays one Lua call; the last 16 are fresh per token. Only SHA-256 is stored.
+//! bytes are the family's secret handle, the same in every token of the family and never
+//! shown anywhere else; the last 16 are fresh per token. The session id (`sid`, in access
+//! and ID tokens, logs and the session list) is a one-way digest of the handle, so knowing
+//! a `sid` tells nothing about any token, while rotation still finds the family from the
+//! token alone (one Lua call on one hash tag). Only SHA-256 of a token is stored.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 const PREFIX: &str = "tsr_";
+/// Domain separation for the handle → sid digest.
+const SID_CONTEXT: &[u8] = b"tessera refresh family sid v1\0";
+
+/// A family's secret handle: the first half of each of its tokens.
+#[derive(Clone)]
+pub struct Handle([u8; 16]);
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handle(REDACTED)")
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Handle {
+    /// A new family.
+    pub fn generate() -> Self {
+        let mut handle = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut handle);
+        Handle(handle)
+    }
+
+    /// The family's session id: base64url of the first 16 bytes of
+    /// SHA-256(context || handle). Preimage resistance keeps the handle secret.
+    pub fn sid(&self) -> String {
+        let digest = Sha256::new()
+            .chain_update(SID_CONTEXT)
+            .chain_update(self.0)
+            .finalize();
+        URL_SAFE_NO_PAD.encode(&digest[..16])
+    }
+
+    /// A new token of this family.
+    pub fn issue(&self) -> RefreshToken {
+        let mut raw = [0u8; 32];
+        raw[..16].copy_from_slice(&self.0);
+        rand::rngs::OsRng.fill_bytes(&mut raw[16..]);
+        let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
+        raw.zeroize();
+        let sha256 = Sha256::digest(token.as_bytes()).into();
+        RefreshToken {
+            token: token.into(),
+            family_id: self.sid(),
+            sha256,
+        }
+    }
+}
 
 /// A refresh token: the secret string and what is stored of it.
 pub struct RefreshToken {
     pub token: SecretString,
+    /// The family's session id (`sid`).
     pub family_id: String,
     pub sha256: [u8; 32],
 }
@@ -25,46 +82,35 @@ impl std::fmt::Debug for RefreshToken {
     }
 }
 
-/// A new family id (base64url of 16 random bytes).
-pub fn new_family_id() -> String {
-    let mut id = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut id);
-    URL_SAFE_NO_PAD.encode(id)
-}
-
-/// A new token in `family_id`.
-pub fn issue(family_id: &str) -> Option<RefreshToken> {
-    let id = URL_SAFE_NO_PAD
-        .decode(family_id)
-        .ok()
-        .filter(|b| b.len() == 16)?;
-    let mut raw = [0u8; 32];
-    raw[..16].copy_from_slice(&id);
-    rand::rngs::OsRng.fill_bytes(&mut raw[16..]);
-    let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
-    let sha256 = Sha256::digest(token.as_bytes()).into();
-    Some(RefreshToken {
-        token: token.into(),
-        family_id: family_id.to_owned(),
-        sha256,
-    })
-}
-
-/// Parses a presented token into (family id, SHA-256); `None` if it is not one of ours.
-pub fn parse(presented: &str) -> Option<(String, [u8; 32])> {
-    let body = presented.strip_prefix(PREFIX)?;
-    if body.len() != 43 {
-        return None;
-    }
-    let raw = URL_SAFE_NO_PAD.decode(body).ok()?;
-    let family_id = URL_SAFE_NO_PAD.encode(raw.get(..16)?);
-    Some((family_id, Sha256::digest(presented.as_bytes()).into()))
-}
-
 impl RefreshToken {
     pub fn expose(&self) -> &str {
         self.token.expose_secret()
     }
+}
+
+/// A presented token, taken apart.
+#[derive(Debug)]
+pub struct Presented {
+    pub handle: Handle,
+    /// The family's session id.
+    pub sid: String,
+    pub sha256: [u8; 32],
+}
+
+/// Parses a presented token; `None` if it is not one of ours.
+pub fn parse(presented: &str) -> Option<Presented> {
+    let body = presented.strip_prefix(PREFIX)?;
+    if body.len() != 43 {
+        return None;
+    }
+    let mut raw = URL_SAFE_NO_PAD.decode(body).ok()?;
+    let handle = Handle(raw.get(..16)?.try_into().ok()?);
+    raw.zeroize();
+    Some(Presented {
+        sid: handle.sid(),
+        handle,
+        sha256: Sha256::digest(presented.as_bytes()).into(),
+    })
 }
 
 #[cfg(test)]
@@ -73,15 +119,29 @@ mod tests {
 
     #[test]
     fn tokens_carry_their_family_and_hash_to_what_is_stored() {
-        let family = new_family_id();
-        let token = issue(&family).unwrap();
+        let handle = Handle::generate();
+        let token = handle.issue();
         assert!(token.expose().starts_with("tsr_") && token.expose().len() == 47);
-        let (parsed_family, hash) = parse(token.expose()).unwrap();
-        assert_eq!(parsed_family, family);
-        assert_eq!(hash, token.sha256);
-        let other = issue(&family).unwrap();
+        let parsed = parse(token.expose()).unwrap();
+        assert_eq!(parsed.sid, handle.sid());
+        assert_eq!(parsed.sid, token.family_id);
+        assert_eq!(parsed.sha256, token.sha256);
+        let other = handle.issue();
         assert_ne!(other.expose(), token.expose());
+        assert_eq!(parse(other.expose()).unwrap().sid, parsed.sid);
         assert!(parse("tsr_short").is_none());
         assert!(parse("xyz_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").is_none());
+    }
+
+    #[test]
+    fn the_session_id_shares_no_bytes_with_the_token() {
+        let handle = Handle::generate();
+        let token = handle.issue();
+        let raw = URL_SAFE_NO_PAD.decode(&token.expose()[4..]).unwrap();
+        let sid = URL_SAFE_NO_PAD.decode(handle.sid()).unwrap();
+        assert_eq!(sid.len(), 16);
+        // no 4-byte run of the sid appears anywhere in the token
+        assert!(sid.windows(4).all(|w| !raw.windows(4).any(|r| r == w)));
+        assert_eq!(format!("{handle:?}"), "Handle(REDACTED)");
     }
 }

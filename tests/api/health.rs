@@ -77,6 +77,8 @@ async fn losing_redis_makes_readyz_503_naming_redis() {
     assert_eq!(ready.status(), StatusCode::OK);
 
     proxy.cut();
+    // readiness is answered from a result at most a second old (issue 12)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     let ready = app
         .http
@@ -88,6 +90,46 @@ async fn losing_redis_makes_readyz_503_naming_redis() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["redis"], "unavailable");
     assert_eq!(body["checks"]["postgres"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_pings_the_backends_at_most_once_a_second_whoever_asks() {
+    let db = Arc::new(TestDb::new().await);
+    let proxy = Proxy::to(crate::helpers::pg_addr()).await;
+    let url = crate::helpers::db_url_via(&db, &proxy);
+    // no key-ring poll during the measurement: only readiness talks to Postgres
+    let app = spawn_on(
+        db,
+        &[("database_url", &url), ("keyring_poll_interval", "60")],
+    )
+    .await;
+    let ready = || async {
+        app.http
+            .get(format!("{}/readyz", app.public))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ready().await, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let before = proxy.bytes_sent();
+    assert_eq!(ready().await, StatusCode::OK);
+    let one_ping = proxy.bytes_sent() - before;
+    assert!(one_ping > 0, "a stale result is refreshed");
+    let before = proxy.bytes_sent();
+    let started = std::time::Instant::now();
+    let mut asked = 0;
+    while started.elapsed() < std::time::Duration::from_millis(800) && asked < 300 {
+        assert_eq!(ready().await, StatusCode::OK);
+        asked += 1;
+    }
+    let spent = proxy.bytes_sent() - before;
+    assert!(asked >= 50, "only {asked} requests in 0.8 s");
+    assert!(
+        spent <= one_ping,
+        "{asked} readiness checks in under a second sent {spent} bytes to Postgres ({one_ping} per ping)"
+    );
 }
 
 #[test]

@@ -150,7 +150,13 @@ async fn private_keys_are_sealed_at_rest_and_a_restart_with_the_same_kek_reuses_
         );
         assert!(!String::from_utf8_lossy(&sealed).contains("PRIVATE KEY"));
         // but it opens with the KEK to exactly the key the kid names
-        let der = kek.open(&sealed, kid.as_bytes()).unwrap();
+        let der = kek
+            .open(
+                tessera::crypto::Purpose::SigningKey,
+                &sealed,
+                kid.as_bytes(),
+            )
+            .unwrap();
         assert!(!sealed
             .windows(der.len().min(32))
             .any(|w| w == &der[..der.len().min(32)]));

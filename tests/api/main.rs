@@ -6,6 +6,7 @@ mod abuse;
 mod accounts;
 mod admin;
 mod admin_api;
+mod client_security;
 mod config;
 mod discovery;
 mod fuzz;

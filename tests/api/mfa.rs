@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera::clock::{Clock, FixedClock};
 
-use crate::helpers::{try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{claims, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const MFA_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
@@ -65,15 +65,6 @@ async fn challenge(app: &TestApp) -> String {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "mfa_required");
     body["mfa_token"].as_str().unwrap().to_owned()
-}
-
-fn claims(token: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 #[tokio::test]
@@ -328,7 +319,7 @@ async fn wrong_codes_count_toward_the_lockout() {
     let clock = Arc::new(FixedClock::starting_now());
     let app = try_spawn_on(
         Arc::new(TestDb::new().await),
-        &[("rate_limit_login_account", "0")],
+        &[("lockout_account_ceiling", "0")],
         clock.clone(),
     )
     .await

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -126,8 +128,22 @@ async fn a_forged_token_with_a_known_session_id_is_rejected_without_revoking_the
     let app = spawn_app().await;
     let first = login(&app, "lee@example.com").await;
     let real = first["refresh_token"].as_str().unwrap();
-    // same family prefix (public as `sid`), random tail
-    let forged = format!("{}{}", &real[..26], "A".repeat(real.len() - 26));
+    // what an attacker can know of a session: its id (the `sid` of every access token,
+    // the session list, the logs); a token built from it, with any tail
+    let sid = crate::helpers::claims(first["access_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sid_bytes = URL_SAFE_NO_PAD.decode(&sid).unwrap();
+    assert_eq!(sid_bytes.len(), 16);
+    let forged = format!(
+        "tsr_{}",
+        URL_SAFE_NO_PAD.encode([sid_bytes.as_slice(), &[0x41; 16]].concat())
+    );
+    assert!(
+        !real.contains(&sid) && !real.contains(&forged[4..26]),
+        "the session id is no part of the refresh token"
+    );
     assert_eq!(
         refresh(&app, &forged).await.json::<Value>().await.unwrap()["error"],
         "invalid_grant"

@@ -6,6 +6,7 @@ mod clients;
 mod keys;
 mod mfa;
 mod resets;
+mod rewrap;
 mod users;
 
 use std::ops::DerefMut;

@@ -58,4 +58,19 @@ impl ResetStore for PgStore {
             .map_err(unavailable)?;
         Ok(row.map(|r| r.get(0)))
     }
+
+    async fn revoke_user_resets(
+        &self,
+        user: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+                &[&user, &now],
+            )
+            .await
+            .map_err(unavailable)
+    }
 }

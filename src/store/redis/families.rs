@@ -1,7 +1,10 @@
-//! Refresh-token families and revocation state in Redis (SPEC S4). A family is a hash plus
-//! a set of retired token hashes, both under a `{family id}` hash tag, so each script
-//! touches one Redis Cluster slot. Only SHA-256 digests of refresh tokens are stored; the
-//! token a rotation issued is kept sealed under the KEK for the grace window only.
+//! Refresh-token families and revocation state in Redis (SPEC S4, S9). A family is one
+//! hash under a `{sid}` hash tag, so each script touches one Redis Cluster slot; its size
+//! stays constant however often it rotates. Each user and each client has an index of its
+//! families (a sorted set scored by absolute expiry): expired members are trimmed when a
+//! family is added, dead ones when the index is listed, and ending a family removes its
+//! entries. Only SHA-256 digests of refresh tokens are stored; the token a rotation issued
+//! is kept sealed under the KEK for the grace window only.
 
 use async_trait::async_trait;
 
@@ -13,8 +16,13 @@ use crate::store::{
 
 static ROTATE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(include_str!("rotate.lua")));
+static GRACE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("grace.lua")));
 static REVOKE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(include_str!("revoke.lua")));
+
+/// How many index members one round of a client-wide revocation reads.
+const REVOKE_BATCH: isize = 500;
 
 impl RedisStore {
     fn family_key(&self, family_id: &str) -> String {
@@ -22,15 +30,28 @@ impl RedisStore {
     }
 
     fn sessions_key(&self, user: uuid::Uuid) -> String {
-        self.key(&["user", &format!("{{{user}}}"), "sessions"])
+        self.key(&["user", &format!("{{{user}}}"), "families"])
     }
 
     fn client_sessions_key(&self, client_id: &str) -> String {
-        self.key(&["client", &format!("{{{client_id}}}"), "sessions"])
+        self.key(&["client", &format!("{{{client_id}}}"), "families"])
     }
 
-    fn retired_key(&self, family_id: &str) -> String {
-        self.key(&["fam", &format!("{{{family_id}}}"), "retired"])
+    /// Drops an ended family from its user's and its client's index.
+    async fn unindex(
+        &self,
+        family_id: &str,
+        user: &str,
+        client_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        if let Ok(user) = user.parse::<uuid::Uuid>() {
+            pipe.zrem(self.sessions_key(user), family_id).ignore();
+        }
+        pipe.zrem(self.client_sessions_key(client_id), family_id)
+            .ignore();
+        let mut conn = self.connection();
+        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
     }
 }
 
@@ -73,8 +94,8 @@ impl FamilyStore for RedisStore {
             .max(1);
         let index_ttl = (family.absolute_expiry - family.created_at).max(1);
         let mut conn = self.connection();
-        // not MULTI: the per-user index lives in another slot; it is advisory (entries of
-        // dead families are dropped when listed)
+        // not MULTI: the indexes live in other slots; they are advisory (dead members are
+        // dropped when listed, expired ones trimmed here)
         redis::pipe()
             .hset_multiple(
                 &key,
@@ -95,11 +116,15 @@ impl FamilyStore for RedisStore {
             .ignore()
             .expire(&key, ttl)
             .ignore()
-            .sadd(&index, &family.id)
+            .zrembyscore(&index, "-inf", family.created_at)
+            .ignore()
+            .zadd(&index, &family.id, family.absolute_expiry)
             .ignore()
             .expire(&index, index_ttl)
             .ignore()
-            .sadd(&by_client, &family.id)
+            .zrembyscore(&by_client, "-inf", family.created_at)
+            .ignore()
+            .zadd(&by_client, &family.id, family.absolute_expiry)
             .ignore()
             .expire(&by_client, index_ttl)
             .ignore()
@@ -111,8 +136,10 @@ impl FamilyStore for RedisStore {
     async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.connection();
         let index = self.sessions_key(user);
-        let ids: Vec<String> = redis::cmd("SMEMBERS")
+        let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(&index)
+            .arg(0)
+            .arg(-1)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -154,7 +181,7 @@ impl FamilyStore for RedisStore {
             }
         }
         if !dead.is_empty() {
-            redis::cmd("SREM")
+            redis::cmd("ZREM")
                 .arg(&index)
                 .arg(dead)
                 .query_async::<()>(&mut conn)
@@ -172,9 +199,7 @@ impl FamilyStore for RedisStore {
     ) -> Result<usize, StoreError> {
         let mut revoked = 0;
         for session in self.list_sessions(user).await? {
-            if Some(session.id.as_str()) != keep
-                && self.revoke_family(&session.id, None, None).await?
-            {
+            if Some(session.id.as_str()) != keep && self.revoke_family(&session.id, None).await? {
                 revoked += 1;
             }
         }
@@ -182,21 +207,37 @@ impl FamilyStore for RedisStore {
     }
 
     async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError> {
-        let mut conn = self.connection();
         let index = self.client_sessions_key(client_id);
-        let ids: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(&index)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
         let mut revoked = 0;
-        for id in &ids {
-            // the client check keeps a stale index entry from touching another client's family
-            if self.revoke_family(id, None, Some(client_id)).await? {
-                revoked += 1;
+        // in batches, so a client with a million sessions is never read whole; every round
+        // removes what it read, so the loop ends
+        loop {
+            let mut conn = self.connection();
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(0)
+                .arg(REVOKE_BATCH - 1)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if ids.is_empty() {
+                break;
             }
+            for id in &ids {
+                // the client check keeps a stale entry from touching another client's family
+                if self.revoke_family(id, Some(client_id)).await? {
+                    revoked += 1;
+                }
+            }
+            redis::cmd("ZREM")
+                .arg(&index)
+                .arg(&ids)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
         }
-        redis::cmd("DEL")
+        let mut conn = self.connection();
+        redis::cmd("UNLINK")
             .arg(&index)
             .query_async::<()>(&mut conn)
             .await
@@ -208,14 +249,12 @@ impl FamilyStore for RedisStore {
         let mut conn = self.connection();
         let reply: Vec<String> = ROTATE
             .key(self.family_key(r.family_id))
-            .key(self.retired_key(r.family_id))
             .arg(hex::encode(r.presented))
             .arg(hex::encode(r.next))
             .arg(r.now)
             .arg(r.idle_ttl_secs)
-            .arg(r.client_id.unwrap_or_default())
+            .arg(r.client_id)
             .arg(r.grace_secs)
-            .arg(r.sealed_next)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -228,27 +267,52 @@ impl FamilyStore for RedisStore {
                 family_from(r.family_id, fields)?,
                 fields.get(7).cloned().unwrap_or_default(),
             ),
-            "reused" => Rotation::Reused(family_from(r.family_id, fields)?),
+            "reused" => {
+                let family = family_from(r.family_id, fields)?;
+                self.unindex(&family.id, &family.user_id.to_string(), &family.client_id)
+                    .await?;
+                Rotation::Reused(family)
+            }
             _ => Rotation::Rejected,
         })
+    }
+
+    async fn keep_grace_token(
+        &self,
+        family_id: &str,
+        next: &[u8; 32],
+        sealed: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        GRACE
+            .key(self.family_key(family_id))
+            .arg(hex::encode(next))
+            .arg(sealed)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn revoke_family(
         &self,
         family_id: &str,
-        presented: Option<&[u8; 32]>,
         client_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut conn = self.connection();
-        let revoked: i64 = REVOKE
+        let ended: Vec<String> = REVOKE
             .key(self.family_key(family_id))
-            .key(self.retired_key(family_id))
-            .arg(presented.map(hex::encode).unwrap_or_default())
             .arg(client_id.unwrap_or_default())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(revoked == 1)
+        match ended.as_slice() {
+            [user, client] => {
+                self.unindex(family_id, user, client).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {

@@ -15,9 +15,16 @@ static LOCKOUT: std::sync::LazyLock<redis::Script> =
 /// doubling.
 const LOCKOUT_MEMORY_SECS: u64 = 86_400;
 
+/// How long an epoch outlives the last reset: past the longest lock plus its memory.
+const EPOCH_MEMORY_SECS: u64 = 8 * 86_400;
+
 impl RedisStore {
-    fn lockout_key(&self, account: &str) -> String {
-        self.key(&["lock", account])
+    /// A key of `account`'s lockout state; all of them share the account's hash tag.
+    fn lockout_key(&self, account: &str, parts: &[&str]) -> String {
+        let tag = format!("{{{account}}}");
+        let mut all = vec!["lock", tag.as_str()];
+        all.extend_from_slice(parts);
+        self.key(&all)
     }
 }
 
@@ -51,27 +58,60 @@ impl LimitStore for RedisStore {
     async fn login_attempt(
         &self,
         account: &str,
+        network: &str,
         policy: LockoutPolicy,
         now: i64,
     ) -> Result<Option<u64>, StoreError> {
         let mut conn = self.connection();
         let (allowed, retry_after): (i64, i64) = LOCKOUT
-            .key(self.lockout_key(account))
+            .key(self.lockout_key(account, &["net", network]))
+            .key(self.lockout_key(account, &["ceiling"]))
+            .key(self.lockout_key(account, &["known", network]))
+            .key(self.lockout_key(account, &["epoch"]))
             .arg(now)
             .arg(policy.threshold)
             .arg(policy.base_secs)
             .arg(policy.max_secs)
             .arg(LOCKOUT_MEMORY_SECS)
+            .arg(policy.ceiling)
+            .arg(policy.ceiling_period_secs.max(1))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok((allowed != 1).then(|| u64::try_from(retry_after).unwrap_or(1).max(1)))
     }
 
+    async fn login_succeeded(
+        &self,
+        account: &str,
+        network: &str,
+        remember_secs: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        redis::pipe()
+            .del(self.lockout_key(account, &["net", network]))
+            .ignore()
+            .set_ex(
+                self.lockout_key(account, &["known", network]),
+                1,
+                remember_secs.max(1),
+            )
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn clear_lockout(&self, account: &str) -> Result<(), StoreError> {
         let mut conn = self.connection();
-        redis::cmd("DEL")
-            .arg(self.lockout_key(account))
+        let epoch = self.lockout_key(account, &["epoch"]);
+        redis::pipe()
+            .incr(&epoch, 1)
+            .ignore()
+            .expire(&epoch, EPOCH_MEMORY_SECS as i64)
+            .ignore()
+            .del(self.lockout_key(account, &["ceiling"]))
+            .ignore()
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)

@@ -1,0 +1,78 @@
+//! Redacting `Debug` for types that hold secrets (SPEC S2: secrets never printed): a
+//! `{:?}` of them shows the type and its harmless fields, never a hash, token or code.
+
+/// Implements `Debug` for `$ty` showing only the named fields.
+macro_rules! redacted_debug {
+    ($ty:ty $(, $field:ident)* $(,)?) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{Email, User};
+
+    const SECRET: &str = "SECRET-VALUE-1234567890";
+
+    fn assert_redacted(debug: String) {
+        assert!(!debug.contains(SECRET), "a secret reached Debug: {debug}");
+        assert!(debug.contains(".."), "not the redacting Debug: {debug}");
+    }
+
+    #[test]
+    fn every_type_holding_a_secret_has_a_redacting_debug() {
+        let user = User {
+            id: uuid::Uuid::nil(),
+            email: Email::parse("someone@example.com").unwrap(),
+            email_verified: true,
+            name: None,
+            password_hash: SECRET.into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_redacted(format!("{user:?}"));
+        let setup = crate::mfa::TotpSetup {
+            secret: SECRET.into(),
+            otpauth_uri: format!("otpauth://totp/x?secret={SECRET}"),
+            qr_png: SECRET.into(),
+        };
+        assert_redacted(format!("{setup:?}"));
+        let codes = crate::http::mfa::RecoveryCodes {
+            recovery_codes: vec![SECRET.into()],
+        };
+        assert_redacted(format!("{codes:?}"));
+        let challenge = crate::http::session::MfaChallenge {
+            mfa_required: true,
+            mfa_token: SECRET.into(),
+        };
+        assert_redacted(format!("{challenge:?}"));
+        let session = crate::http::session::SessionTokens {
+            access_token: SECRET.into(),
+            token_type: "Bearer",
+            expires_in: 900,
+            id_token: Some(SECRET.into()),
+        };
+        assert_redacted(format!("{session:?}"));
+        let response = crate::grants::TokenResponse {
+            access_token: SECRET.into(),
+            token_type: "Bearer",
+            expires_in: 900,
+            scope: "openid".into(),
+            refresh_token: Some(SECRET.into()),
+            id_token: Some(SECRET.into()),
+        };
+        assert_redacted(format!("{response:?}"));
+        assert_redacted(format!(
+            "{:?}",
+            crate::http::session::LoginResponse::Mfa(crate::http::session::MfaChallenge {
+                mfa_required: true,
+                mfa_token: SECRET.into(),
+            })
+        ));
+    }
+}
