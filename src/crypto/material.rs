@@ -48,6 +48,11 @@ impl KeyMaterial {
 
     /// Rebuilds material from a PKCS#8 DER private key (stored or imported).
     pub fn from_private_der(alg: SigningAlg, der: &[u8]) -> Result<Self, JoseError> {
+        if !super::der::well_formed(der) {
+            return Err(JoseError::InvalidKeyFormat(anyhow::anyhow!(
+                "not a well-formed DER private key"
+            )));
+        }
         let pair: Box<dyn KeyPair> = match alg {
             SigningAlg::Es256 => Box::new(ES256.key_pair_from_der(der)?),
             SigningAlg::EdDsa => Box::new(EdDSA.key_pair_from_der(der)?),
@@ -59,6 +64,11 @@ impl KeyMaterial {
 
     /// Reads a PEM private key (PKCS#8, or SEC1/PKCS#1) for `alg`.
     pub fn from_private_pem(alg: SigningAlg, pem: &[u8]) -> Result<Self, JoseError> {
+        if !pem_body_well_formed(pem) {
+            return Err(JoseError::InvalidKeyFormat(anyhow::anyhow!(
+                "not a well-formed PEM private key"
+            )));
+        }
         let pair: Box<dyn KeyPair> = match alg {
             SigningAlg::Es256 => Box::new(ES256.key_pair_from_pem(pem)?),
             SigningAlg::EdDsa => Box::new(EdDSA.key_pair_from_pem(pem)?),
@@ -169,6 +179,34 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
     }
     let canonical = serde_json::to_vec(&members).ok()?;
     Some(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical)))
+}
+
+/// Whether every PEM block's body is well-formed DER (josekit would parse it next).
+fn pem_body_well_formed(pem: &[u8]) -> bool {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let Ok(text) = std::str::from_utf8(pem) else {
+        return false;
+    };
+    let mut body = String::new();
+    let mut blocks = 0;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("-----BEGIN") {
+            body.clear();
+        } else if line.starts_with("-----END") {
+            let Ok(der) = STANDARD.decode(&body) else {
+                return false;
+            };
+            if !super::der::well_formed(&der) {
+                return false;
+            }
+            blocks += 1;
+        } else if !line.contains(':') {
+            // RFC 1421 headers (`Proc-Type: …`) are not part of the body
+            body.push_str(line);
+        }
+    }
+    blocks > 0
 }
 
 #[cfg(test)]

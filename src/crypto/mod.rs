@@ -2,6 +2,7 @@
 //! AES-256-GCM sealing of private keys under the KEK.
 
 mod alg;
+mod der;
 mod keyring;
 mod material;
 mod seal;

@@ -3,23 +3,28 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse;
+mod account_security;
 mod accounts;
 mod admin;
 mod admin_api;
 mod client_security;
 mod config;
+mod deploy;
 mod discovery;
 mod fuzz;
 mod hardening;
 mod health;
 mod helpers;
 mod jwt_attacks;
+mod kek;
 mod keys;
 mod logs;
 mod mfa;
 mod openapi;
 mod propagation;
+mod refresh_state;
 mod reset;
+mod reset_tokens;
 mod rotation;
 mod session;
 mod tokens;

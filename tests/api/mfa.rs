@@ -17,7 +17,7 @@ const ORIGIN: &str = "http://127.0.0.1:8080";
 const MFA_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
 
 /// The code pyotp computes for `secret` at the app's (injected) current time.
-fn pyotp_code(secret: &str, clock: &FixedClock) -> String {
+pub(crate) fn pyotp_code(secret: &str, clock: &FixedClock) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
     let out = std::process::Command::new("python3")
         .args([script, secret, &clock.now().unix_timestamp().to_string()])

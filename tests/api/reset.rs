@@ -10,16 +10,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{spawn_on, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
 
-const NEW_PASSWORD: &str = "another-Long-passphrase-77";
+pub(crate) const NEW_PASSWORD: &str = "another-Long-passphrase-77";
 
 /// A loopback webhook receiver: records each JSON body, answers 204 after `delay`.
-struct Webhook {
-    url: String,
+pub(crate) struct Webhook {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Webhook {
-    async fn start(delay: Duration) -> Self {
+    pub(crate) async fn start(delay: Duration) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks/tessera", listener.local_addr().unwrap());
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -67,7 +67,7 @@ impl Webhook {
         Webhook { url, bodies }
     }
 
-    async fn wait_for(&self, count: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Value> {
         let started = Instant::now();
         loop {
             let bodies = self.bodies.lock().unwrap().clone();
@@ -83,7 +83,7 @@ impl Webhook {
     }
 }
 
-async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
+pub(crate) async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
     app.http
         .post(app.url("/api/v1/password/forgot"))
         .json(&json!({ "email": email }))
@@ -92,7 +92,7 @@ async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.http
         .post(app.url("/api/v1/password/reset"))
         .json(&json!({ "token": token, "new_password": password }))
