@@ -1,10 +1,12 @@
-//! AES-256-GCM sealing under the key-encryption key (SPEC S3): private signing keys, TOTP
-//! secrets and refresh grace blobs.
+//! AES-256-GCM sealing under the key-encryption key (SPEC S3): private signing keys and TOTP
+//! secrets; and the keyed derivation of a rotation's next refresh token.
 //!
 //! The KEK itself seals nothing. Each purpose has its own subkey, derived with
 //! HKDF-SHA-256 (`info` = the purpose's label), so no single AES-GCM key seals an unbounded
 //! number of random-nonce messages across purposes, and a blob of one purpose never opens
-//! as another. Format: `0x02 || nonce(12) || ciphertext+tag`, the row's identity (kid, user
+//! as another. Refresh rotation seals nothing at all: the token a rotation issues is an HMAC
+//! (under its own subkey) of the token it replaces, so a retry within the grace window is
+//! answered by deriving the same token again, and no blob is kept or sealed per rotation. Format: `0x02 || nonce(12) || ciphertext+tag`, the row's identity (kid, user
 //! id, family id) bound as associated data. Blobs of format `0x01` (sealed directly under
 //! the KEK by earlier versions) still open for signing keys and TOTP secrets; `tessera keys
 //! rewrap` re-seals them in the current format.
@@ -14,6 +16,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
@@ -28,21 +31,15 @@ const HKDF_SALT: &[u8] = b"tessera kek subkeys";
 pub enum Purpose {
     SigningKey,
     TotpSecret,
-    GraceToken,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 3] = [
-        Purpose::SigningKey,
-        Purpose::TotpSecret,
-        Purpose::GraceToken,
-    ];
+    const ALL: [Purpose; 2] = [Purpose::SigningKey, Purpose::TotpSecret];
 
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::SigningKey => b"tessera/v2/signing-key",
             Purpose::TotpSecret => b"tessera/v2/totp-secret",
-            Purpose::GraceToken => b"tessera/v2/refresh-grace",
         }
     }
 
@@ -50,17 +47,21 @@ impl Purpose {
         match self {
             Purpose::SigningKey => 0,
             Purpose::TotpSecret => 1,
-            Purpose::GraceToken => 2,
         }
     }
 }
+
+/// HKDF label of the refresh-rotation MAC key.
+const REFRESH_LABEL: &[u8] = b"tessera/v2/refresh-rotation";
 
 /// The 32-byte key-encryption key and its per-purpose subkeys. Never printed; every copy
 /// of the key bytes is wiped when dropped (the ciphers through aes-gcm's `zeroize`).
 #[derive(Clone)]
 pub struct Kek {
     master: Zeroizing<[u8; 32]>,
-    subkeys: [Aes256Gcm; 3],
+    subkeys: [Aes256Gcm; 2],
+    /// Keys the derivation of a rotation's next refresh token (see `next_refresh_secret`).
+    refresh_mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Kek {
@@ -91,9 +92,18 @@ impl Kek {
             let _ = hkdf.expand(purpose.label(), subkey.as_mut());
             Aes256Gcm::new(subkey.as_ref().into())
         });
+        let mut refresh_key = Zeroizing::new([0u8; 32]);
+        let _ = hkdf.expand(REFRESH_LABEL, refresh_key.as_mut());
+        // HMAC takes keys of any length: this cannot fail
+        let refresh_mac = <Hmac<Sha256> as Mac>::new_from_slice(refresh_key.as_ref())
+            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
         let master = Zeroizing::new(key);
         key.zeroize();
-        Kek { master, subkeys }
+        Kek {
+            master,
+            subkeys,
+            refresh_mac,
+        }
     }
 
     /// Parses base64 of exactly 32 bytes that look random.
@@ -120,6 +130,18 @@ impl Kek {
     pub fn same_as(&self, other: &Kek) -> bool {
         use subtle::ConstantTimeEq;
         bool::from(self.master.as_ref().ct_eq(other.master.as_ref()))
+    }
+
+    /// The secret half of the refresh token a rotation issues in place of the token whose
+    /// SHA-256 is `replaced`: deterministic, so a retry of the same rotation gets the same
+    /// token, and unpredictable without the KEK.
+    pub fn next_refresh_secret(&self, replaced: &[u8; 32]) -> [u8; 16] {
+        let mut mac = self.refresh_mac.clone();
+        mac.update(replaced);
+        let tag = mac.finalize().into_bytes();
+        let mut secret = [0u8; 16];
+        secret.copy_from_slice(&tag[..16]);
+        secret
     }
 
     fn legacy_cipher(&self) -> Aes256Gcm {
@@ -154,7 +176,7 @@ impl Kek {
         }
         let cipher = match sealed[0] {
             VERSION => self.subkeys[purpose.index()].clone(),
-            LEGACY if purpose != Purpose::GraceToken => self.legacy_cipher(),
+            LEGACY => self.legacy_cipher(),
             _ => return Err(SealError::Malformed),
         };
         let (nonce, ciphertext) = sealed[1..].split_at(NONCE_LEN);
@@ -258,7 +280,6 @@ mod tests {
             old.open(Purpose::SigningKey, &legacy, b"kid-1").unwrap(),
             b"private"
         );
-        assert!(old.open(Purpose::GraceToken, &legacy, b"kid-1").is_err());
         let resealed = old
             .reseal(&new, Purpose::SigningKey, &legacy, b"kid-1")
             .unwrap();
@@ -281,5 +302,23 @@ mod tests {
         assert!(Kek::from_base64("not base64!").is_err());
         assert_eq!(format!("{:?}", kek(3)), "Kek(REDACTED)");
         assert!(kek(3).same_as(&kek(3)) && !kek(3).same_as(&kek(4)));
+    }
+
+    #[test]
+    fn the_next_refresh_secret_is_the_same_for_a_retry_and_unlike_any_other() {
+        let (a, b) = (kek(1), kek(2));
+        let replaced = [9u8; 32];
+        assert_eq!(
+            a.next_refresh_secret(&replaced),
+            a.next_refresh_secret(&replaced)
+        );
+        assert_ne!(
+            a.next_refresh_secret(&replaced),
+            a.next_refresh_secret(&[8u8; 32])
+        );
+        assert_ne!(
+            a.next_refresh_secret(&replaced),
+            b.next_refresh_secret(&replaced)
+        );
     }
 }

@@ -1,18 +1,15 @@
 //! `grant_type=refresh_token` (RFC 6749 §6, SPEC S4): the presented token is checked and
-//! replaced in one atomic Redis step. A retry of the just-retired token within the grace
-//! window gets the same new refresh token (and an access token for the same session); an
-//! older token of the family is theft: the family is revoked (its access tokens with it)
-//! and the event audited.
+//! replaced in one atomic Redis step. The new token is derived from the presented one (an
+//! HMAC under a KEK subkey), so a retry of the just-retired token within the grace window
+//! gets the same new refresh token (and an access token for the same session) without any
+//! token being stored or sealed; an older token of the family is theft: the family is
+//! revoked (its access tokens with it) and the event audited.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-
-use crate::crypto::Purpose;
 use crate::domain::{Client, ClientId, GrantType, Scope};
 use crate::error::OAuthError;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, Family, RotateRequest, Rotation};
-use crate::tokens::refresh::{self, RefreshToken};
+use crate::tokens::refresh;
 
 use super::{user_tokens, TokenResponse};
 
@@ -39,7 +36,10 @@ pub async fn rotate(
         return Err(INVALID);
     };
     let family_id = presented.sid.as_str();
-    let next = presented.handle.issue();
+    // derived from the presented token: a retry of this rotation derives the same one
+    let next = presented
+        .handle
+        .issue_after(&state.settings.kek, &presented.sha256);
     let request = RotateRequest {
         family_id,
         presented: &presented.sha256,
@@ -49,22 +49,11 @@ pub async fn rotate(
         idle_ttl_secs: state.settings.refresh_idle_ttl.as_secs() as i64,
         grace_secs: state.settings.refresh_grace.as_secs() as i64,
     };
-    let (family, token) = match state.stores.families.rotate(request).await? {
-        Rotation::Rotated(family) => {
-            if !state.settings.refresh_grace.is_zero() {
-                let sealed = seal(state, &next);
-                state
-                    .stores
-                    .families
-                    .keep_grace_token(&family.id, &next.sha256, &sealed)
-                    .await?;
-            }
-            (family, next)
-        }
-        Rotation::Grace(family, sealed) => {
-            let token = unseal(state, &family.id, &sealed).ok_or(INVALID)?;
+    let family = match state.stores.families.rotate(request).await? {
+        Rotation::Rotated(family) => family,
+        Rotation::Grace(family) => {
             tracing::info!(sid = %family.id, "refresh retried within the grace window");
-            (family, token)
+            family
         }
         Rotation::Reused(family) => {
             reuse_detected(state, &family, ip).await;
@@ -87,7 +76,7 @@ pub async fn rotate(
     } else {
         None
     };
-    let tokens = user_tokens(state, client, user.as_ref(), &scope, &family, Some(&token))?;
+    let tokens = user_tokens(state, client, user.as_ref(), &scope, &family, Some(&next))?;
     crate::metrics::token_issued("refresh_token");
     Ok(tokens)
 }
@@ -111,32 +100,6 @@ pub async fn spa_family_client(state: &AppState, presented: &str) -> Result<Clie
         .await?
         .filter(|c| c.is_spa_client() && c.allows(GrantType::RefreshToken))
         .ok_or(INVALID)
-}
-
-/// The rotation's new token sealed for the grace window, only after the rotation
-/// succeeded (refused attempts seal nothing), under the grace-blob subkey.
-fn seal(state: &AppState, next: &RefreshToken) -> String {
-    STANDARD.encode(state.settings.kek.seal(
-        Purpose::GraceToken,
-        next.expose().as_bytes(),
-        next.family_id.as_bytes(),
-    ))
-}
-
-fn unseal(state: &AppState, family_id: &str, sealed: &str) -> Option<RefreshToken> {
-    let bytes = STANDARD.decode(sealed).ok()?;
-    let plain = state
-        .settings
-        .kek
-        .open(Purpose::GraceToken, &bytes, family_id.as_bytes())
-        .ok()?;
-    let token = String::from_utf8(plain).ok()?;
-    let parsed = refresh::parse(&token)?;
-    (parsed.sid == family_id).then(|| RefreshToken {
-        token: token.into(),
-        family_id: parsed.sid,
-        sha256: parsed.sha256,
-    })
 }
 
 fn narrowed_scope(family: &Family, requested: Option<&str>) -> Result<Scope, OAuthError> {

@@ -475,9 +475,9 @@ pub struct SessionInfo {
 pub enum Rotation {
     /// The presented token was current; it is retired and `next` is current now.
     Rotated(Family),
-    /// The presented token was retired within the grace window: answer with the token that
-    /// rotation issued (sealed under the KEK).
-    Grace(Family, String),
+    /// The presented token was retired within the grace window by the rotation that made
+    /// the (derived) next token current: answer with that token again.
+    Grace(Family),
     /// An older token of this family was presented: the family is gone.
     Reused(Family),
     /// Unknown, expired, revoked, foreign, or not a token of this family.
@@ -521,14 +521,6 @@ pub trait FamilyStore: Send + Sync {
     /// Atomically checks the presented token against the family and rotates, answers a
     /// retry within the grace window, or detects reuse and deletes the family.
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
-    /// Keeps `sealed`, the token a rotation just issued (sealed under the grace subkey),
-    /// for a retry within the grace window, if `next` is still the family's current token.
-    async fn keep_grace_token(
-        &self,
-        family_id: &str,
-        next: &[u8; 32],
-        sealed: &str,
-    ) -> Result<(), StoreError>;
     /// Ends the family and drops its index entries; with `client_id`, only if that client
     /// owns it. Callers holding a presented token have proved they hold the family's
     /// secret handle (its `sid` is derived from it).

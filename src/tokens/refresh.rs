@@ -3,7 +3,10 @@
 //! shown anywhere else; the last 16 are fresh per token. The session id (`sid`, in access
 //! and ID tokens, logs and the session list) is a one-way digest of the handle, so knowing
 //! a `sid` tells nothing about any token, while rotation still finds the family from the
-//! token alone (one Lua call on one hash tag). Only SHA-256 of a token is stored.
+//! token alone (one Lua call on one hash tag). A family's first token is random; each
+//! rotation derives the next one from the token it replaces (an HMAC under a KEK subkey),
+//! so a retried rotation answers the same token without storing it. Only SHA-256 of a
+//! token is stored.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -50,11 +53,24 @@ impl Handle {
         URL_SAFE_NO_PAD.encode(&digest[..16])
     }
 
-    /// A new token of this family.
+    /// The family's first token.
     pub fn issue(&self) -> RefreshToken {
+        let mut secret = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        self.token(secret)
+    }
+
+    /// The token a rotation issues in place of the token hashed `replaced`: derived with
+    /// the KEK's refresh subkey, so a retry of the rotation derives the same one.
+    pub fn issue_after(&self, kek: &crate::crypto::Kek, replaced: &[u8; 32]) -> RefreshToken {
+        self.token(kek.next_refresh_secret(replaced))
+    }
+
+    fn token(&self, mut secret: [u8; 16]) -> RefreshToken {
         let mut raw = [0u8; 32];
         raw[..16].copy_from_slice(&self.0);
-        rand::rngs::OsRng.fill_bytes(&mut raw[16..]);
+        raw[16..].copy_from_slice(&secret);
+        secret.zeroize();
         let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
         raw.zeroize();
         let sha256 = Sha256::digest(token.as_bytes()).into();

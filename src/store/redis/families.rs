@@ -3,8 +3,8 @@
 //! stays constant however often it rotates. Each user and each client has an index of its
 //! families (a sorted set scored by absolute expiry): expired members are trimmed when a
 //! family is added, dead ones when the index is listed, and ending a family removes its
-//! entries. Only SHA-256 digests of refresh tokens are stored; the token a rotation issued
-//! is kept sealed under the KEK for the grace window only.
+//! entries. Only SHA-256 digests of refresh tokens are stored; a retry within the grace
+//! window derives the same next token again, so no token is kept in any form.
 
 use async_trait::async_trait;
 
@@ -16,8 +16,6 @@ use crate::store::{
 
 static ROTATE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(include_str!("rotate.lua")));
-static GRACE: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(include_str!("grace.lua")));
 static REVOKE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(include_str!("revoke.lua")));
 
@@ -50,7 +48,7 @@ impl RedisStore {
         }
         pipe.zrem(self.client_sessions_key(client_id), family_id)
             .ignore();
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
     }
 }
@@ -93,7 +91,7 @@ impl FamilyStore for RedisStore {
             .min(family.absolute_expiry - family.created_at)
             .max(1);
         let index_ttl = (family.absolute_expiry - family.created_at).max(1);
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         // not MULTI: the indexes live in other slots; they are advisory (dead members are
         // dropped when listed, expired ones trimmed here)
         redis::pipe()
@@ -107,7 +105,6 @@ impl FamilyStore for RedisStore {
                     ("amr", family.amr.join(",")),
                     ("created_at", family.created_at.to_string()),
                     ("abs_exp", family.absolute_expiry.to_string()),
-                    ("last_used", family.created_at.to_string()),
                     ("current", current.map(hex::encode).unwrap_or_default()),
                     ("ip", meta.ip.clone().unwrap_or_default()),
                     ("user_agent", meta.user_agent.clone().unwrap_or_default()),
@@ -134,7 +131,7 @@ impl FamilyStore for RedisStore {
     }
 
     async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let index = self.sessions_key(user);
         let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(&index)
@@ -150,7 +147,7 @@ impl FamilyStore for RedisStore {
                     "user_id",
                     "client_id",
                     "created_at",
-                    "last_used",
+                    "rotated_at",
                     "ip",
                     "user_agent",
                 ][..],
@@ -165,14 +162,19 @@ impl FamilyStore for RedisStore {
         let mut dead = Vec::new();
         for (id, row) in ids.into_iter().zip(rows) {
             match row.as_slice() {
-                [Some(owner), Some(client_id), Some(created), Some(last), ip, ua]
+                [Some(owner), Some(client_id), Some(created), rotated, ip, ua]
                     if *owner == user.to_string() =>
                 {
+                    let created_at = created.parse().unwrap_or_default();
                     sessions.push(SessionInfo {
                         id,
                         client_id: client_id.clone(),
-                        created_at: created.parse().unwrap_or_default(),
-                        last_used: last.parse().unwrap_or_default(),
+                        created_at,
+                        // the last rotation, or the login when it never rotated
+                        last_used: rotated
+                            .as_deref()
+                            .and_then(|r| r.parse().ok())
+                            .unwrap_or(created_at),
                         ip: ip.clone().filter(|s| !s.is_empty()),
                         user_agent: ua.clone().filter(|s| !s.is_empty()),
                     })
@@ -212,7 +214,7 @@ impl FamilyStore for RedisStore {
         // in batches, so a client with a million sessions is never read whole; every round
         // removes what it read, so the loop ends
         loop {
-            let mut conn = self.connection();
+            let mut conn = self.connection().await;
             let ids: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&index)
                 .arg(0)
@@ -236,7 +238,7 @@ impl FamilyStore for RedisStore {
                 .await
                 .map_err(unavailable)?;
         }
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("UNLINK")
             .arg(&index)
             .query_async::<()>(&mut conn)
@@ -246,7 +248,7 @@ impl FamilyStore for RedisStore {
     }
 
     async fn rotate(&self, r: RotateRequest<'_>) -> Result<Rotation, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let reply: Vec<String> = ROTATE
             .key(self.family_key(r.family_id))
             .arg(hex::encode(r.presented))
@@ -263,10 +265,7 @@ impl FamilyStore for RedisStore {
         };
         Ok(match status.as_str() {
             "rotated" => Rotation::Rotated(family_from(r.family_id, fields)?),
-            "grace" => Rotation::Grace(
-                family_from(r.family_id, fields)?,
-                fields.get(7).cloned().unwrap_or_default(),
-            ),
+            "grace" => Rotation::Grace(family_from(r.family_id, fields)?),
             "reused" => {
                 let family = family_from(r.family_id, fields)?;
                 self.unindex(&family.id, &family.user_id.to_string(), &family.client_id)
@@ -277,29 +276,12 @@ impl FamilyStore for RedisStore {
         })
     }
 
-    async fn keep_grace_token(
-        &self,
-        family_id: &str,
-        next: &[u8; 32],
-        sealed: &str,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.connection();
-        GRACE
-            .key(self.family_key(family_id))
-            .arg(hex::encode(next))
-            .arg(sealed)
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
     async fn revoke_family(
         &self,
         family_id: &str,
         client_id: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let ended: Vec<String> = REVOKE
             .key(self.family_key(family_id))
             .arg(client_id.unwrap_or_default())
@@ -316,7 +298,7 @@ impl FamilyStore for RedisStore {
     }
 
     async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let names = [
             "user_id",
             "client_id",
@@ -348,7 +330,7 @@ impl FamilyStore for RedisStore {
 
 impl RedisStore {
     async fn current_hash(&self, family_id: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("HGET")
             .arg(self.family_key(family_id))
             .arg("current")
@@ -361,7 +343,7 @@ impl RedisStore {
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn blocklist(&self, jti: &str, ttl_secs: i64) -> Result<(), StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["bl", jti]))
             .arg(1)
@@ -373,7 +355,7 @@ impl RevocationStore for RedisStore {
     }
 
     async fn set_cutoff(&self, user: uuid::Uuid, at: i64, ttl_secs: i64) -> Result<(), StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["cutoff", &user.to_string()]))
             .arg(at)
@@ -398,7 +380,7 @@ impl RevocationStore for RedisStore {
             "cutoff",
             &user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
         ]));
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let (blocklisted, alive, cutoff): (bool, bool, Option<i64>) =
             pipe.query_async(&mut conn).await.map_err(unavailable)?;
         Ok(TokenState {

@@ -37,7 +37,7 @@ impl LimitStore for RedisStore {
         period_ms: u64,
         now_ms: i64,
     ) -> Result<RateDecision, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let (allowed, remaining, reset_ms, retry_after_ms): (i64, i64, i64, i64) = GCRA
             .key(self.key(&["rl", key]))
             .arg(now_ms)
@@ -62,7 +62,7 @@ impl LimitStore for RedisStore {
         policy: LockoutPolicy,
         now: i64,
     ) -> Result<Option<u64>, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let (allowed, retry_after): (i64, i64) = LOCKOUT
             .key(self.lockout_key(account, &["net", network]))
             .key(self.lockout_key(account, &["ceiling"]))
@@ -87,7 +87,7 @@ impl LimitStore for RedisStore {
         network: &str,
         remember_secs: u64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::pipe()
             .del(self.lockout_key(account, &["net", network]))
             .ignore()
@@ -103,7 +103,7 @@ impl LimitStore for RedisStore {
     }
 
     async fn clear_lockout(&self, account: &str) -> Result<(), StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         let epoch = self.lockout_key(account, &["epoch"]);
         redis::pipe()
             .incr(&epoch, 1)
@@ -126,7 +126,7 @@ impl crate::store::MfaTokenStore for RedisStore {
         value: &str,
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["mfa", digest]))
             .arg(value)
@@ -138,7 +138,7 @@ impl crate::store::MfaTokenStore for RedisStore {
     }
 
     async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("GET")
             .arg(self.key(&["mfa", digest]))
             .query_async(&mut conn)
@@ -147,7 +147,7 @@ impl crate::store::MfaTokenStore for RedisStore {
     }
 
     async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("GETDEL")
             .arg(self.key(&["mfa", digest]))
             .query_async(&mut conn)

@@ -19,8 +19,25 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct RedisStore {
     client: redis::Client,
+    config: ConnectionManagerConfig,
     conn: ConnectionManager,
     prefix: String,
+    /// Identifies this store's connections in each thread's `LOCAL` map.
+    id: u64,
+}
+
+/// Tells stores apart in `LOCAL` (several apps share a test process).
+static NEXT_STORE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long a thread waits before trying to open its own connection again after a failure.
+const LOCAL_RETRY: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// Each HTTP worker thread's own connection per store (see `RedisStore::connection`),
+    /// or when it last failed to open one.
+    static LOCAL: std::cell::RefCell<
+        std::collections::HashMap<u64, Result<ConnectionManager, std::time::Instant>>,
+    > = std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 impl RedisStore {
@@ -43,8 +60,10 @@ impl RedisStore {
         .await?;
         Ok(RedisStore {
             client,
+            config,
             conn,
             prefix: prefix.to_owned(),
+            id: NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -59,8 +78,35 @@ impl RedisStore {
         &self.prefix
     }
 
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
+    /// A connection for this thread. An HTTP worker (a single-threaded runtime) gets one of
+    /// its own, whose driver runs on the worker's thread, so a command and its reply never
+    /// hop between threads (measured: refresh rotations 17,300/s with one shared
+    /// connection, see BENCHMARKS.md for the per-worker figure). Elsewhere, and while a
+    /// worker cannot open its own, the shared connection serves; both reconnect by
+    /// themselves after an outage.
+    pub async fn connection(&self) -> ConnectionManager {
+        let worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if !worker {
+            return self.conn.clone();
+        }
+        let known = LOCAL.with(|local| local.borrow().get(&self.id).cloned());
+        match known {
+            Some(Ok(conn)) => return conn,
+            Some(Err(failed)) if failed.elapsed() < LOCAL_RETRY => return self.conn.clone(),
+            _ => {}
+        }
+        let opened = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            ConnectionManager::new_with_config(self.client.clone(), self.config.clone()),
+        )
+        .await;
+        let entry = match opened {
+            Ok(Ok(conn)) => Ok(conn),
+            _ => Err(std::time::Instant::now()),
+        };
+        LOCAL.with(|local| local.borrow_mut().insert(self.id, entry.clone()));
+        entry.unwrap_or_else(|_| self.conn.clone())
     }
 
     /// The channel instances announce changes on (SPEC S1: key-ring change notifications).
@@ -88,7 +134,7 @@ impl RedisStore {
 #[async_trait]
 impl ChangeBus for RedisStore {
     async fn publish(&self, change: &Change) -> Result<(), StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection().await;
         redis::cmd("PUBLISH")
             .arg(self.changes_channel())
             .arg(change.to_message())
@@ -112,7 +158,7 @@ impl Ping for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.connection().await;
         let reply: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
