@@ -23,9 +23,7 @@ start_tessera
 PASSWORD=correct-Horse-battery-staple-42
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}"
-CLIENT=$(./target/release/tessera clients create --name bench --grant client_credentials)
-ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
-SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
+bench_client
 
 for n in $(seq 0 $((CONNS + 7))); do
   curl -sf --interface "127.0.0.$((n / 10 + 2))" localhost:18080/oauth2/token -d grant_type=password \
@@ -57,15 +55,6 @@ response = function(status, headers, body)
   if at then tail = tail + 1; tokens[tail] = body:sub(at + 17, at + 63) end
 end
 LUA
-ok_rate() { # wrk output file -> successful requests per second
-  python3 - "$1" "$DURATION" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-total = int(re.search(r"(\d+) requests in", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f}")
-PY
-}
 
 echo "== client_credentials (-t1 -c64, basic auth, default limits)" >&2
 wrk -t1 -c64 -d"${DURATION}s" --latency -s "$WORK/cc.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/cc.txt"

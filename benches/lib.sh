@@ -29,3 +29,22 @@ cleanup_tessera() {
   redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true
   rm -rf "$WORK"
 }
+
+# Successful requests per second in a wrk output file ($1) over $DURATION seconds.
+ok_rate() {
+  python3 - "$1" "$DURATION" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+total = int(re.search(r"(\d+) requests in", text).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f}")
+PY
+}
+
+# A confidential client_credentials client: sets ID and SECRET.
+bench_client() {
+  local client
+  client=$(./target/release/tessera clients create --name bench --grant client_credentials)
+  ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$client")
+  SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$client")
+}

@@ -19,9 +19,7 @@ start_tessera
 PASSWORD=correct-Horse-battery-staple-42
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}"
-CLIENT=$(./target/release/tessera clients create --name bench --grant client_credentials)
-ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
-SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
+bench_client
 
 # one session per connection; scope without openid: access token only (ES256), as an SPA refresh
 for _ in $(seq 1 $((CONNS + 8))); do
@@ -58,15 +56,6 @@ request = function()
   return wrk.format(nil, nil, nil, "token=" .. tokens[next])
 end
 LUA
-ok_rate() {
-  python3 - "$1" "$DURATION" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-total = int(re.search(r"(\d+) requests in", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f}")
-PY
-}
 redis_calls() { redis-cli INFO commandstats | python3 -c 'import re,sys; print(sum(int(m) for m in re.findall(r"calls=(\d+)", sys.stdin.read())))'; }
 evalsha_calls() { redis-cli INFO commandstats | python3 -c 'import re,sys; m=re.search(r"cmdstat_evalsha:calls=(\d+)", sys.stdin.read()); print(m.group(1) if m else 0)'; }
 

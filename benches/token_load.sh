@@ -17,9 +17,7 @@ start_tessera
 PASSWORD=correct-Horse-battery-staple-42
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}"
-CLIENT=$(./target/release/tessera clients create --name bench --grant client_credentials)
-ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
-SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
+bench_client
 
 cat >"$WORK/login.lua" <<LUA
 wrk.method = "POST"
@@ -32,15 +30,6 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
 wrk.body = "grant_type=client_credentials"
 LUA
-ok_rate() { # wrk output file -> successful requests per second
-  python3 - "$1" "$DURATION" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-total = int(re.search(r"(\d+) requests in", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f}")
-PY
-}
 
 echo "== raw argon2id (same parameters, one thread per core)" >&2
 RAW=$(./target/release/examples/hash_rate "$DURATION" | tee /dev/stderr | sed 's/.*per_second=//')

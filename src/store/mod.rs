@@ -2,6 +2,8 @@
 //! (the planned embedded mode) is a second `impl`, not `if`s across the code.
 
 pub mod cache;
+mod rewrap;
+pub use rewrap::{Resealer, RewrapError, RewrapReport, SealedItem};
 pub mod postgres;
 pub mod redis;
 
@@ -557,40 +559,6 @@ pub trait RevocationStore: Send + Sync {
         sid: Option<&str>,
         user: Option<uuid::Uuid>,
     ) -> Result<TokenState, StoreError>;
-}
-
-/// One sealed item `keys rewrap` re-seals, named by its row.
-#[derive(Debug, Clone, Copy)]
-pub enum SealedItem<'a> {
-    SigningKey(&'a str),
-    TotpSecret(uuid::Uuid),
-}
-
-impl std::fmt::Display for SealedItem<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SealedItem::SigningKey(kid) => write!(f, "signing key {kid}"),
-            SealedItem::TotpSecret(user) => write!(f, "TOTP secret of user {user}"),
-        }
-    }
-}
-
-/// Opens an item under the current KEK and seals it under the new one.
-pub type Resealer<'a> = dyn Fn(SealedItem<'_>, &[u8]) -> Result<Vec<u8>, RewrapError> + Sync + 'a;
-
-/// What `keys rewrap` re-sealed.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
-pub struct RewrapReport {
-    pub signing_keys: usize,
-    pub totp_secrets: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RewrapError {
-    #[error("{item} does not open with the current KEK ({reason}); nothing was changed")]
-    Unseal { item: String, reason: String },
-    #[error(transparent)]
-    Store(StoreError),
 }
 
 /// The backends the application talks to, behind their traits.

@@ -177,7 +177,7 @@ async fn changing_the_second_factor_needs_a_recent_sign_in_or_the_password_and_e
         .unwrap()
         .to_owned();
 
-    let code = crate::mfa::pyotp_code(&secret, &clock);
+    let code = crate::helpers::pyotp_code(&secret, &clock);
     let stale_confirm = app
         .http
         .post(app.url("/api/v1/me/mfa/totp/confirm"))

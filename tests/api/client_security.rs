@@ -257,15 +257,7 @@ async fn only_confidential_clients_may_introspect() {
         .unwrap();
     assert_eq!(confidential["active"], true);
 
-    let discovery: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = app.get_json("/.well-known/openid-configuration").await;
     let methods = discovery["introspection_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap();

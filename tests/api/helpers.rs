@@ -279,17 +279,21 @@ impl TestApp {
         header["kid"].as_str().unwrap().to_owned()
     }
 
-    /// The kids in this instance's JWKS.
-    pub async fn jwks_kids(&self) -> Vec<String> {
-        let jwks: serde_json::Value = self
-            .http
-            .get(self.url("/.well-known/jwks.json"))
+    /// `GET path` on the public listener, as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The kids in this instance's JWKS.
+    pub async fn jwks_kids(&self) -> Vec<String> {
+        let jwks = self.get_json("/.well-known/jwks.json").await;
         jwks["keys"]
             .as_array()
             .unwrap()
@@ -466,6 +470,22 @@ pub fn pg_addr() -> std::net::SocketAddr {
 
 pub const STRONG_PASSWORD: &str = "correct-Horse-battery-staple-42";
 
+/// The code pyotp (an independent TOTP implementation) computes for `secret` at `clock`'s
+/// current time.
+pub fn pyotp_code(secret: &str, clock: &tessera::clock::FixedClock) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
+    let out = std::process::Command::new("python3")
+        .args([script, secret, &clock.now().unix_timestamp().to_string()])
+        .output()
+        .expect("python3 is needed for interop tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// The claims of a JWT, unverified (for assertions on what was issued).
 pub fn claims(token: &str) -> serde_json::Value {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -480,6 +500,39 @@ pub fn claims(token: &str) -> serde_json::Value {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.public)
+    }
+
+    /// Turns TOTP on for `email` (a user with `STRONG_PASSWORD`) and returns its secret;
+    /// the code is pyotp's at `clock`'s time, so advance the clock before the next one.
+    pub async fn enrol_totp(&self, email: &str, clock: &tessera::clock::FixedClock) -> String {
+        let login: serde_json::Value = self
+            .password_grant(email, STRONG_PASSWORD, "openid")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let access = login["access_token"].as_str().unwrap();
+        let setup: serde_json::Value = self
+            .http
+            .post(self.url("/api/v1/me/mfa/totp"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = setup["secret"].as_str().unwrap().to_owned();
+        let confirmed = self
+            .http
+            .post(self.url("/api/v1/me/mfa/totp/confirm"))
+            .bearer_auth(access)
+            .json(&serde_json::json!({"code": pyotp_code(&secret, clock)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirmed.status(), reqwest::StatusCode::OK);
+        secret
     }
 
     pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {

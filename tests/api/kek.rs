@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tessera::clock::FixedClock;
 
@@ -58,33 +58,7 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
     let clock = Arc::new(FixedClock::starting_now());
     let app = try_spawn_on(db.clone(), &[], clock.clone()).await.unwrap();
     app.user("kek@example.com").await;
-    let login: Value = app
-        .password_grant("kek@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap();
-    let setup: Value = app
-        .http
-        .post(app.url("/api/v1/me/mfa/totp"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let confirm = app
-        .http
-        .post(app.url("/api/v1/me/mfa/totp/confirm"))
-        .bearer_auth(access)
-        .json(&json!({"code": crate::mfa::pyotp_code(&secret, &clock)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(confirm.status(), StatusCode::OK);
+    let secret = app.enrol_totp("kek@example.com", &clock).await;
     let kids = jwks_kids(&app).await;
     let before = sealed_rows(&db).await;
     assert!(
@@ -161,7 +135,7 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
             ("grant_type", "urn:tessera:grant-type:mfa-otp"),
             ("client_id", "spa"),
             ("mfa_token", challenge["mfa_token"].as_str().unwrap()),
-            ("otp", &crate::mfa::pyotp_code(&secret, &clock)),
+            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
         ])
         .await;
     assert_eq!(signed_in.status(), StatusCode::OK);

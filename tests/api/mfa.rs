@@ -9,27 +9,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tessera::clock::{Clock, FixedClock};
+use tessera::clock::FixedClock;
 
 use crate::helpers::{claims, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const MFA_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
-
-/// The code pyotp computes for `secret` at the app's (injected) current time.
-pub(crate) fn pyotp_code(secret: &str, clock: &FixedClock) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
-    let out = std::process::Command::new("python3")
-        .args([script, secret, &clock.now().unix_timestamp().to_string()])
-        .output()
-        .expect("python3 is needed for interop tests");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 async fn bearer_post(
     app: &TestApp,
@@ -117,7 +102,7 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
     )
     .await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
-    let code = pyotp_code(&secret, &clock);
+    let code = crate::helpers::pyotp_code(&secret, &clock);
     let confirmed = bearer_post(
         &app,
         &access,
@@ -152,7 +137,7 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
     let malformed = mfa_grant(&app, &mfa_token, "otp", "12ab56").await;
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     clock.advance(Duration::from_secs(30));
-    let fresh = pyotp_code(&secret, &clock);
+    let fresh = crate::helpers::pyotp_code(&secret, &clock);
     let tokens = mfa_grant(&app, &mfa_token, "otp", &fresh).await;
     assert_eq!(
         tokens.status(),
@@ -223,7 +208,7 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
         .http
         .post(app.url("/api/v1/session/mfa"))
         .header("origin", ORIGIN)
-        .json(&json!({"mfa_token": spa["mfa_token"], "code": pyotp_code(&secret, &clock)}))
+        .json(&json!({"mfa_token": spa["mfa_token"], "code": crate::helpers::pyotp_code(&secret, &clock)}))
         .send()
         .await
         .unwrap();
@@ -244,7 +229,7 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
         &app,
         &spa_access,
         "/api/v1/me/mfa/recovery-codes",
-        Some(json!({"code": pyotp_code(&secret, &clock)})),
+        Some(json!({"code": crate::helpers::pyotp_code(&secret, &clock)})),
     )
     .await;
     assert_eq!(regenerated.status(), StatusCode::OK);
@@ -258,7 +243,7 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
 
     // disabling needs the password and a code
     clock.advance(Duration::from_secs(30));
-    let code = pyotp_code(&secret, &clock);
+    let code = crate::helpers::pyotp_code(&secret, &clock);
     let disable = |password: &str, code: &str| {
         app.http
             .delete(app.url("/api/v1/me/mfa/totp"))
@@ -333,7 +318,7 @@ async fn wrong_codes_count_toward_the_lockout() {
         .await
         .unwrap();
     let secret = setup["secret"].as_str().unwrap().to_owned();
-    let code = pyotp_code(&secret, &clock);
+    let code = crate::helpers::pyotp_code(&secret, &clock);
     assert_eq!(
         bearer_post(
             &app,
@@ -381,7 +366,7 @@ async fn a_code_from_more_than_one_step_ago_is_refused() {
         .await
         .unwrap();
     let secret = setup["secret"].as_str().unwrap().to_owned();
-    let code = pyotp_code(&secret, &clock);
+    let code = crate::helpers::pyotp_code(&secret, &clock);
     let confirm = bearer_post(
         &app,
         &access,
@@ -391,7 +376,7 @@ async fn a_code_from_more_than_one_step_ago_is_refused() {
     .await;
     assert_eq!(confirm.status(), StatusCode::OK);
     clock.advance(Duration::from_secs(30));
-    let unused = pyotp_code(&secret, &clock);
+    let unused = crate::helpers::pyotp_code(&secret, &clock);
     clock.advance(Duration::from_secs(90));
     let mfa_token = challenge(&app).await;
     assert_eq!(
@@ -399,7 +384,7 @@ async fn a_code_from_more_than_one_step_ago_is_refused() {
         StatusCode::BAD_REQUEST,
         "three steps old"
     );
-    let fresh = pyotp_code(&secret, &clock);
+    let fresh = crate::helpers::pyotp_code(&secret, &clock);
     assert_eq!(
         mfa_grant(&app, &mfa_token, "otp", &fresh).await.status(),
         StatusCode::OK

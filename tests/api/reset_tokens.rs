@@ -52,33 +52,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
     app.user("two@example.com").await;
 
     // a user with TOTP, so a correct password leaves a pending MFA login behind
-    let first: Value = app
-        .password_grant("two@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let access = first["access_token"].as_str().unwrap();
-    let setup: Value = app
-        .http
-        .post(app.url("/api/v1/me/mfa/totp"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let confirmed = app
-        .http
-        .post(app.url("/api/v1/me/mfa/totp/confirm"))
-        .bearer_auth(access)
-        .json(&json!({"code": crate::mfa::pyotp_code(&secret, &clock)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(confirmed.status(), StatusCode::OK);
+    let secret = app.enrol_totp("two@example.com", &clock).await;
     clock.advance(Duration::from_secs(30));
 
     let pending = mfa_challenge(&app, STRONG_PASSWORD).await;
@@ -98,7 +72,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
             ("grant_type", "urn:tessera:grant-type:mfa-otp"),
             ("client_id", "spa"),
             ("mfa_token", &pending),
-            ("otp", &crate::mfa::pyotp_code(&secret, &clock)),
+            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
         ])
         .await;
     assert_eq!(step.status(), StatusCode::BAD_REQUEST);
@@ -115,7 +89,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
             ("grant_type", "urn:tessera:grant-type:mfa-otp"),
             ("client_id", "spa"),
             ("mfa_token", &pending),
-            ("otp", &crate::mfa::pyotp_code(&secret, &clock)),
+            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
         ])
         .await
         .json()
@@ -143,7 +117,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
             ("grant_type", "urn:tessera:grant-type:mfa-otp"),
             ("client_id", "spa"),
             ("mfa_token", &pending),
-            ("otp", &crate::mfa::pyotp_code(&secret, &clock)),
+            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
         ])
         .await;
     assert_eq!(step.status(), StatusCode::BAD_REQUEST);
