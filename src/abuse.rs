@@ -77,10 +77,11 @@ pub fn network(address: &str, v4_prefix: u8) -> String {
     }
 }
 
-/// The network a lockout counts failures per (SPEC S9): IPv4 /24, IPv6 /64.
+/// The network a lockout counts failures per (SPEC S9): IPv4 /24, IPv6 /64; as a digest,
+/// like every other limiter subject, so no address is stored in clear.
 fn lockout_network(ip: Option<&str>) -> String {
-    ip.map(|ip| network(ip, 24))
-        .unwrap_or_else(|| "unknown".into())
+    let network = ip.map_or_else(|| "unknown".into(), |ip| network(ip, 24));
+    digest(&["network", &network])
 }
 
 /// A refused request: answered `429` with `Retry-After` and `RateLimit-*` headers.

@@ -117,15 +117,22 @@ pub async fn token_user(
     state: &AppState,
 ) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
     let claims = user_claims(req, state).await?;
+    let user = user_of(&claims, state).await?;
+    Ok((claims, user))
+}
+
+async fn user_of(
+    claims: &AccessClaims,
+    state: &AppState,
+) -> Result<crate::domain::User, ResourceError> {
     let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
-    let user = state
+    Ok(state
         .stores
         .users
         .find_user(id)
         .await
         .map_err(crate::error::ApiError::from)?
-        .ok_or(BearerError::Invalid)?;
-    Ok((claims, user))
+        .ok_or(BearerError::Invalid)?)
 }
 
 /// The user behind a token for the account API (`/api/v1/me*`, SPEC S6): its `aud` must
@@ -135,7 +142,7 @@ pub async fn account_user(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
-    let (claims, user) = token_user(req, state).await?;
+    let claims = user_claims(req, state).await?;
     if !claims.aud.0.iter().any(|aud| *aud == state.settings.issuer) {
         return Err(BearerError::NotForAccountApi.into());
     }
@@ -151,5 +158,6 @@ pub async fn account_user(
     if !first_party {
         return Err(BearerError::NotForAccountApi.into());
     }
+    let user = user_of(&claims, state).await?;
     Ok((claims, user))
 }

@@ -231,3 +231,38 @@ fn toml_file_is_read_and_environment_overrides_it() {
         "TOML lists are accepted: {stderr}"
     );
 }
+
+#[test]
+fn removed_limits_are_refused_with_what_replaced_them() {
+    let text = refused(
+        &[("rate_limit_login_account", "10/900")],
+        "TESSERA_RATE_LIMIT_LOGIN_ACCOUNT",
+    );
+    assert!(text.contains("TESSERA_LOCKOUT_ACCOUNT_CEILING"), "{text}");
+    let text = refused(
+        &[("rate_limit_token_client", "600/60")],
+        "TESSERA_RATE_LIMIT_TOKEN_CLIENT",
+    );
+    assert!(
+        text.contains("TESSERA_RATE_LIMIT_CLIENT_AUTH_FAILURES"),
+        "{text}"
+    );
+    let new_kek = refused(&[("new_kek", "short")], "TESSERA_NEW_KEK");
+    assert!(!new_kek.contains("short"), "{new_kek}");
+    let defaults = load(&[]).unwrap();
+    assert_eq!(
+        defaults
+            .abuse
+            .client_auth_failures
+            .map(|l| (l.count, l.period.as_secs())),
+        Some((20, 60))
+    );
+    assert_eq!(
+        defaults
+            .abuse
+            .lockout_account_ceiling
+            .map(|l| (l.count, l.period.as_secs())),
+        Some((100, 3600))
+    );
+    assert_eq!(defaults.abuse.known_network_ttl.as_secs(), 30 * 86_400);
+}
