@@ -41,7 +41,21 @@ pub async fn active_access_token(
     let revoked = status.blocklisted
         || status.session_alive == Some(false)
         || status.cutoff.is_some_and(|cutoff| claims.iat < cutoff);
-    Ok((!revoked).then_some(claims))
+    if revoked {
+        return Ok(None);
+    }
+    // a client's own token (no session) lives only as long as the client: deleting a
+    // client must end its client_credentials tokens as it ends its users' sessions
+    if claims.sid.is_none() {
+        let exists = match crate::domain::ClientId::parse(&claims.client_id) {
+            Ok(id) => state.stores.clients.find_client(&id).await?.is_some(),
+            Err(_) => false,
+        };
+        if !exists {
+            return Ok(None);
+        }
+    }
+    Ok(Some(claims))
 }
 
 /// How long a per-user cutoff must live: past every access token issued before it (the

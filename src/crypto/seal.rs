@@ -113,17 +113,18 @@ impl Kek {
                 .decode(value.trim())
                 .map_err(|_| "must be base64 (standard alphabet) of 32 random bytes".to_owned())?,
         );
-        let key: [u8; 32] = bytes
+        let mut key: [u8; 32] = bytes
             .as_slice()
             .try_into()
             .map_err(|_| format!("must decode to exactly 32 bytes, got {}", bytes.len()))?;
         // 32 random bytes have ~30 distinct values; fewer than 16 means a typed or padded key
         let mut seen = [false; 256];
         key.iter().for_each(|b| seen[usize::from(*b)] = true);
-        if seen.iter().filter(|s| **s).count() < 16 {
-            return Err("does not look like 32 random bytes (too many repeated bytes); generate one with `openssl rand -base64 32`".into());
-        }
-        Ok(Self::from_bytes(key))
+        let distinct = seen.iter().filter(|s| **s).count();
+        seen.zeroize();
+        let kek = (distinct >= 16).then(|| Self::from_bytes(key));
+        key.zeroize();
+        kek.ok_or_else(|| "does not look like 32 random bytes (too many repeated bytes); generate one with `openssl rand -base64 32`".into())
     }
 
     /// Whether two KEKs are the same key (constant time).

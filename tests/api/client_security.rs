@@ -312,3 +312,29 @@ async fn an_unknown_client_id_repeated_costs_one_lookup_not_one_per_request() {
         "a repeated unknown id is answered from the cache"
     );
 }
+
+#[tokio::test]
+async fn a_deleted_clients_own_tokens_stop_introspecting_as_active() {
+    let app = spawn_with(&[]).await;
+    let (service, service_secret) = app.client(&["client_credentials"], false, false).await;
+    let token: Value = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&service, service_secret)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let (resource, resource_secret) = app.client(&["client_credentials"], false, false).await;
+    let resource = (resource, resource_secret);
+    assert_eq!(app.introspect_as(&resource, token).await["active"], true);
+    let (status, _) = app
+        .admin_json(Method::DELETE, &format!("/admin/clients/{service}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.introspect_as(&resource, token).await["active"], false);
+}
