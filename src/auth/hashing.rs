@@ -161,7 +161,7 @@ impl PasswordHasher {
     }
 
     /// Notes that a request which did not hash was served: the yielding hashing thread
-    /// leaves its core to such requests for the next [`YIELD_WINDOW`]. A load and a store
+    /// leaves its core to such requests for the next `YIELD_WINDOW`. A load and a store
     /// only when the flag is clear, so busy HTTP workers mostly share the cache line.
     pub fn request_served(&self) {
         if !self.other_requests.load(Ordering::Relaxed) {

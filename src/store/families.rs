@@ -1,0 +1,102 @@
+//! Refresh-token families: one login session each (SPEC S4, S9).
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// One login session: the refresh-token family (SPEC S4). Times are Unix seconds.
+#[derive(Debug, Clone)]
+pub struct Family {
+    /// The session id (`sid` claim): a one-way digest of the family's secret handle.
+    pub id: String,
+    pub user_id: uuid::Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub created_at: i64,
+    pub absolute_expiry: i64,
+}
+
+/// Where a session was started (shown in the session list).
+#[derive(Debug, Clone, Default)]
+pub struct SessionMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A session as its user sees it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub last_used: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// What a refresh attempt found.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The presented token was current; it is retired and `next` is current now.
+    Rotated(Family),
+    /// The presented token was retired within the grace window by the rotation that made
+    /// the (derived) next token current: answer with that token again.
+    Grace(Family),
+    /// An older token of this family was presented: the family is gone.
+    Reused(Family),
+    /// Unknown, expired, revoked, foreign, or not a token of this family.
+    Rejected,
+}
+
+/// One refresh request's parameters for `FamilyStore::rotate`.
+#[derive(Debug)]
+pub struct RotateRequest<'a> {
+    pub family_id: &'a str,
+    pub presented: &'a [u8; 32],
+    pub next: &'a [u8; 32],
+    /// The client that must own the family: every rotation checks it.
+    pub client_id: &'a str,
+    pub now: i64,
+    pub idle_ttl_secs: i64,
+    pub grace_secs: i64,
+}
+
+#[async_trait]
+pub trait FamilyStore: Send + Sync {
+    /// Stores a new family; `current` is its refresh token's hash (`None`: a session
+    /// without refresh tokens, kept for `ttl_secs` so its access tokens can be revoked).
+    async fn create_family(
+        &self,
+        family: &Family,
+        meta: &SessionMeta,
+        current: Option<&[u8; 32]>,
+        ttl_secs: i64,
+    ) -> Result<(), StoreError>;
+    /// The user's live sessions (dead entries of the per-user index are dropped).
+    async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError>;
+    /// Revokes every session of `user` except `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user: uuid::Uuid,
+        keep: Option<&str>,
+    ) -> Result<usize, StoreError>;
+    /// Revokes every session (refresh family) issued to `client_id`; returns how many.
+    async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError>;
+    /// Atomically checks the presented token against the family and rotates, answers a
+    /// retry within the grace window, or detects reuse and deletes the family.
+    async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
+    /// Ends the family and drops its index entries; with `client_id`, only if that client
+    /// owns it. Callers holding a presented token have proved they hold the family's
+    /// secret handle (its `sid` is derived from it).
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        client_id: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// The family, if it is alive.
+    async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError>;
+    /// Whether `hash` is the family's current refresh token.
+    async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,65 @@
+//! TOTP enrolments, recovery codes and pending MFA logins (SPEC S5, S6, S8).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::StoreError;
+
+/// A user's TOTP enrolment as stored.
+#[derive(Debug, Clone)]
+pub struct TotpRow {
+    pub secret_sealed: Vec<u8>,
+    pub confirmed: bool,
+    pub last_step: i64,
+}
+
+/// TOTP secrets and recovery codes (SPEC S8).
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    async fn totp(&self, user: uuid::Uuid) -> Result<Option<TotpRow>, StoreError>;
+    /// Stores a pending secret (replacing a pending one); false if TOTP is already confirmed.
+    async fn set_pending_totp(
+        &self,
+        user: uuid::Uuid,
+        secret_sealed: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Accepts time step `step` once: only if it is later than every step accepted before.
+    /// With `confirm`, also marks the secret confirmed.
+    async fn use_step(
+        &self,
+        user: uuid::Uuid,
+        step: i64,
+        confirm: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Replaces every recovery code of `user`.
+    async fn replace_recovery_codes(
+        &self,
+        user: uuid::Uuid,
+        codes_sha256: &[[u8; 32]],
+    ) -> Result<(), StoreError>;
+    /// Uses a recovery code once.
+    async fn use_recovery_code(
+        &self,
+        user: uuid::Uuid,
+        code_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Removes TOTP and recovery codes.
+    async fn delete_totp(&self, user: uuid::Uuid) -> Result<(), StoreError>;
+}
+
+/// Short-lived single-use MFA login tokens (SPEC S5, S6), by SHA-256.
+#[async_trait]
+pub trait MfaTokenStore: Send + Sync {
+    async fn put_mfa_token(
+        &self,
+        digest: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError>;
+    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
+    /// Takes it away: `Some` for exactly one caller.
+    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
+}

@@ -1,0 +1,29 @@
+//! Access-token revocation state: the blocklist and per-user cut-offs (SPEC S4).
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// What is known about an access token's revocation (SPEC S4), read in one round trip.
+#[derive(Debug, Default)]
+pub struct TokenState {
+    pub blocklisted: bool,
+    /// For user tokens: whether the session (refresh family) still exists.
+    pub session_alive: Option<bool>,
+    /// Tokens of this user issued before this time (Unix s) are invalid.
+    pub cutoff: Option<i64>,
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Blocklists an access token's `jti` for the rest of its lifetime.
+    async fn blocklist(&self, jti: &str, ttl_secs: i64) -> Result<(), StoreError>;
+    /// Invalidates every access token of `user` issued before `at` (O(1)).
+    async fn set_cutoff(&self, user: uuid::Uuid, at: i64, ttl_secs: i64) -> Result<(), StoreError>;
+    async fn token_state(
+        &self,
+        jti: &str,
+        sid: Option<&str>,
+        user: Option<uuid::Uuid>,
+    ) -> Result<TokenState, StoreError>;
+}

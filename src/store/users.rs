@@ -1,0 +1,52 @@
+//! Accounts (SPEC S6, S7).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::StoreError;
+use crate::domain::{Email, User};
+
+/// A user to create (the email already normalized, the password already hashed).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub password_hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("a user with this email exists")]
+    Duplicate,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(
+        &self,
+        user: NewUser,
+        now: OffsetDateTime,
+    ) -> Result<User, CreateUserError>;
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError>;
+    /// Sets a new password hash (a reset: the old one is not known). False if no such user.
+    async fn set_password_hash(
+        &self,
+        id: uuid::Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the user; false if there was none.
+    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError>;
+    /// Replaces the hash only if it is still `old` (a concurrent change wins).
+    async fn replace_password_hash(
+        &self,
+        id: uuid::Uuid,
+        old: &str,
+        new: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
