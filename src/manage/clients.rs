@@ -1,0 +1,274 @@
+//! Client actions shared by the CLI and the admin API (SPEC S12, S14): clients with
+//! server-generated secrets, validated as a whole, announced and audited.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use serde_json::json;
+
+use crate::domain::{Client, ClientId, GrantType, NewClient, Scope};
+use crate::store::{AuditEvent, Change, Stores};
+
+use super::{announce, audit, ManageError, Operator};
+
+/// Client JSON (SPEC S14); `client_secret` only when created or rotated.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub name: String,
+    pub grant_types: Vec<GrantType>,
+    pub audiences: Vec<String>,
+    pub scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub public: bool,
+    pub first_party: bool,
+}
+
+impl ClientView {
+    pub fn new(client: &Client, secret: Option<String>) -> Self {
+        ClientView {
+            client_id: client.id.to_string(),
+            client_secret: secret,
+            name: client.name.clone(),
+            grant_types: client.grant_types.clone(),
+            audiences: client.audiences.clone(),
+            scopes: client.scopes.clone(),
+            redirect_uris: client.redirect_uris.clone(),
+            public: client.public,
+            first_party: client.first_party,
+        }
+    }
+}
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Longest list in a client definition.
+const MAX_LIST: usize = 32;
+
+/// Checks a client definition; every problem is listed.
+pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    if new.name.trim().is_empty()
+        || new.name.chars().count() > 200
+        || new.name.chars().any(char::is_control)
+    {
+        problems.push("name must be 1 to 200 characters, none a control character".to_owned());
+    }
+    if new.grant_types.is_empty() {
+        problems.push("at least one grant is required".to_owned());
+    }
+    if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
+        problems.push("a public client cannot use client_credentials".to_owned());
+    }
+    if new
+        .scopes
+        .iter()
+        .any(|s| s.len() > 128 || Scope::parse(s).map_or(true, |p| p.iter().count() != 1))
+    {
+        problems.push("each scope must be one scope token of at most 128 characters".to_owned());
+    }
+    for (name, len) in [
+        ("grant_types", new.grant_types.len()),
+        ("scopes", new.scopes.len()),
+        ("audiences", new.audiences.len()),
+        ("redirect_uris", new.redirect_uris.len()),
+    ] {
+        if len > MAX_LIST {
+            problems.push(format!("at most {MAX_LIST} {name}"));
+        }
+    }
+    if new
+        .audiences
+        .iter()
+        .any(|a| a.is_empty() || a.len() > 256 || a.chars().any(char::is_control))
+    {
+        problems.push("audiences must be 1 to 256 characters, none a control character".to_owned());
+    }
+    if new
+        .redirect_uris
+        .iter()
+        .any(|u| u.len() > 2048 || url::Url::parse(u).map_or(true, |u| u.fragment().is_some()))
+    {
+        problems.push(
+            "redirect URIs must be absolute URLs of at most 2048 characters without a fragment"
+                .to_owned(),
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Creates a client; a confidential one gets a 32-byte secret, returned once.
+pub async fn create_client(
+    stores: &Stores,
+    new: NewClient,
+    operator: &Operator,
+) -> Result<(Client, Option<String>), ManageError> {
+    validate_client(&new).map_err(|p| ManageError::Invalid(p.join("; ")))?;
+    let id = ClientId::parse(&format!("c_{}", random_b64(12)))
+        .map_err(|e| ManageError::Invalid(e.into()))?;
+    let secret = (!new.public).then(|| random_b64(32));
+    let digest = secret.as_deref().map(secret_digest);
+    let client = stores
+        .clients
+        .create_client(&id, new, digest, operator.now)
+        .await?;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("client_created", "ok").client(id.as_str()),
+    )
+    .await;
+    Ok((client, secret))
+}
+
+fn secret_digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Editable fields of a client; absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    pub name: Option<String>,
+    pub first_party: Option<bool>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scopes: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+pub fn parse_client_id(id: &str) -> Result<ClientId, ManageError> {
+    ClientId::parse(id).map_err(|_| ManageError::NotFound)
+}
+
+async fn existing_client(stores: &Stores, id: &ClientId) -> Result<Client, ManageError> {
+    stores
+        .clients
+        .find_client(id)
+        .await?
+        .ok_or(ManageError::NotFound)
+}
+
+/// Applies `patch` (validated as a whole, as on creation).
+pub async fn update_client(
+    stores: &Stores,
+    id: &str,
+    patch: ClientPatch,
+    operator: &Operator,
+) -> Result<Client, ManageError> {
+    let id = parse_client_id(id)?;
+    let mut client = existing_client(stores, &id).await?;
+    if let Some(name) = patch.name {
+        client.name = name;
+    }
+    if let Some(first_party) = patch.first_party {
+        client.first_party = first_party;
+    }
+    if let Some(grants) = patch.grant_types {
+        client.grant_types = grants;
+    }
+    if let Some(scopes) = patch.scopes {
+        client.scopes = scopes;
+    }
+    if let Some(audiences) = patch.audiences {
+        client.audiences = audiences;
+    }
+    if let Some(uris) = patch.redirect_uris {
+        client.redirect_uris = uris;
+    }
+    validate_client(&NewClient {
+        name: client.name.clone(),
+        public: client.public,
+        first_party: client.first_party,
+        grant_types: client.grant_types.clone(),
+        scopes: client.scopes.clone(),
+        audiences: client.audiences.clone(),
+        redirect_uris: client.redirect_uris.clone(),
+    })
+    .map_err(|p| ManageError::Invalid(p.join("; ")))?;
+    if !stores.clients.update_client(&client, operator.now).await? {
+        return Err(ManageError::NotFound);
+    }
+    client_changed(
+        stores,
+        operator,
+        &id,
+        AuditEvent::new("client_updated", "ok"),
+    )
+    .await;
+    Ok(client)
+}
+
+/// Tells the other instances to drop `id` from their caches and audits the change.
+async fn client_changed(stores: &Stores, operator: &Operator, id: &ClientId, event: AuditEvent) {
+    announce(stores, Change::Client(id.clone())).await;
+    audit(stores, operator, event.client(id.as_str())).await;
+}
+
+/// A new secret for a confidential client, shown once; the old one stops working at once
+/// here and on other instances as soon as they hear of it.
+pub async fn rotate_client_secret(
+    stores: &Stores,
+    id: &str,
+    operator: &Operator,
+) -> Result<(Client, String), ManageError> {
+    let id = parse_client_id(id)?;
+    let client = existing_client(stores, &id).await?;
+    if client.public {
+        return Err(ManageError::Conflict("a public client has no secret"));
+    }
+    let secret = random_b64(32);
+    if !stores
+        .clients
+        .set_client_secret(&id, secret_digest(&secret), operator.now)
+        .await?
+    {
+        return Err(ManageError::NotFound);
+    }
+    client_changed(
+        stores,
+        operator,
+        &id,
+        AuditEvent::new("client_secret_rotated", "ok"),
+    )
+    .await;
+    Ok((client, secret))
+}
+
+/// Deletes a client and ends every session issued to it; returns how many ended.
+pub async fn delete_client(
+    stores: &Stores,
+    id: &str,
+    operator: &Operator,
+) -> Result<usize, ManageError> {
+    let id = parse_client_id(id)?;
+    if !stores.clients.delete_client(&id).await? {
+        return Err(ManageError::NotFound);
+    }
+    // no instance may start new sessions for it before its families are swept
+    announce(stores, Change::Client(id.clone())).await;
+    let ended = stores.families.revoke_client_sessions(id.as_str()).await?;
+    audit(
+        stores,
+        operator,
+        AuditEvent::new("client_deleted", "ok")
+            .client(id.as_str())
+            .detail(json!({ "sessions_revoked": ended })),
+    )
+    .await;
+    Ok(ended)
+}

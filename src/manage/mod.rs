@@ -1,0 +1,77 @@
+//! Operator actions shared by the CLI and the admin API (SPEC S3, S12, S14): key rotation
+//! and revocation, clients with server-generated secrets, users, imports with bcrypt or
+//! argon2 hashes. Each change is announced to the other instances and audited with the
+//! operator who made it.
+
+use time::OffsetDateTime;
+
+use crate::crypto::KeyRingError;
+use crate::error::ApiError;
+use crate::store::{AuditEvent, Change, StoreError, Stores};
+
+mod clients;
+mod import;
+mod keys;
+mod users;
+pub use clients::*;
+pub use import::*;
+pub use keys::*;
+pub use users::*;
+
+/// Why an operator action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// Bad input: the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such resource")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    KeyRing(#[from] KeyRingError),
+    #[error(transparent)]
+    Hash(#[from] crate::auth::hashing::HashError),
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Invalid(description) => ApiError::BadRequest {
+                code: "invalid_request",
+                description,
+                fields: Vec::new(),
+            },
+            ManageError::NotFound => ApiError::NotFound,
+            ManageError::Conflict(description) => ApiError::Conflict("conflict", description),
+            ManageError::Store(e) => e.into(),
+            ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
+            ManageError::KeyRing(e) => ApiError::Internal(e.into()),
+            ManageError::Hash(crate::auth::hashing::HashError::Busy) => {
+                ApiError::Unavailable("password hashing")
+            }
+            ManageError::Hash(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// Who did it and when, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub actor: String,
+    pub now: OffsetDateTime,
+}
+
+async fn audit(stores: &Stores, operator: &Operator, event: AuditEvent) {
+    let event = event.actor(operator.actor.clone());
+    crate::audit::record_at(stores, event, operator.now).await;
+}
+
+async fn announce(stores: &Stores, change: Change) {
+    if let Err(e) = stores.changes.publish(&change).await {
+        // peers catch up through the version poll (keys) or the cache TTL (clients)
+        tracing::warn!(error = %e, change = %change.to_message(), "could not announce a change; peers catch up by polling or cache expiry");
+    }
+}
