@@ -4,4 +4,5 @@
 pub mod client_auth;
 pub mod hash_cost;
 pub mod hashing;
+mod password_hash;
 pub mod policy;
