@@ -283,24 +283,11 @@ impl KeyRing {
         alg: Option<SigningAlg>,
         pem: Vec<u8>,
     ) -> Result<(String, SigningAlg, KeyImport), KeyRingError> {
-        let kek = self.kek.clone();
-        let key = tokio::task::spawn_blocking(move || {
-            let material = KeyMaterial::import_pem(alg, &pem)
-                .map_err(|e| KeyRingError::Import(e.to_string()))?;
-            let private_sealed = kek.seal(
-                Purpose::SigningKey,
-                material.private_der(),
-                material.kid.as_bytes(),
-            );
-            Ok::<_, KeyRingError>(NewSigningKey {
-                kid: material.kid,
-                alg: material.alg,
-                private_sealed,
-                public_jwk: material.public_jwk,
+        let key = self
+            .sealed_off_thread(move || {
+                KeyMaterial::import_pem(alg, &pem).map_err(|e| KeyRingError::Import(e.to_string()))
             })
-        })
-        .await
-        .map_err(|e| KeyRingError::Generation(e.into()))??;
+            .await?;
         if !self.config.algs.contains(&key.alg) {
             return Err(KeyRingError::Import(format!(
                 "{} is not enabled (TESSERA_SIGNING_ALGS)",
@@ -375,10 +362,22 @@ impl KeyRing {
 
     /// Generates and seals a key off the async workers (RSA generation takes ~100 ms+).
     async fn generate(&self, alg: SigningAlg) -> Result<NewSigningKey, KeyRingError> {
-        let (kek, bits) = (self.kek.clone(), self.config.rsa_bits);
+        let bits = self.config.rsa_bits;
+        self.sealed_off_thread(move || {
+            KeyMaterial::generate(alg, bits).map_err(|e| KeyRingError::Generation(e.into()))
+        })
+        .await
+    }
+
+    /// Makes key material with `make` and seals it into a row, off the async workers: the
+    /// one path from material to a stored key, for generated and imported keys alike.
+    async fn sealed_off_thread(
+        &self,
+        make: impl FnOnce() -> Result<KeyMaterial, KeyRingError> + Send + 'static,
+    ) -> Result<NewSigningKey, KeyRingError> {
+        let kek = self.kek.clone();
         tokio::task::spawn_blocking(move || {
-            let material =
-                KeyMaterial::generate(alg, bits).map_err(|e| KeyRingError::Generation(e.into()))?;
+            let material = make()?;
             let private_sealed = kek.seal(
                 Purpose::SigningKey,
                 material.private_der(),
@@ -386,7 +385,7 @@ impl KeyRing {
             );
             Ok(NewSigningKey {
                 kid: material.kid,
-                alg,
+                alg: material.alg,
                 private_sealed,
                 public_jwk: material.public_jwk,
             })
