@@ -306,10 +306,13 @@ async fn an_unknown_client_id_repeated_costs_one_lookup_not_one_per_request() {
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(
-        proxy.bytes_sent() - before,
-        0,
-        "a repeated unknown id is answered from the cache"
+    // not one lookup more: the cache answers. ("Nothing at all" would be the wrong measure:
+    // the first lookup's prepared statement is closed after its answer, and those 15 bytes
+    // can cross the proxy inside the measured window.)
+    let spent = proxy.bytes_sent() - before;
+    assert!(
+        spent < one_lookup,
+        "100 requests for a cached unknown id sent {spent} bytes to Postgres ({one_lookup} per lookup)"
     );
 }
 
