@@ -38,17 +38,55 @@ impl std::fmt::Debug for AdminToken {
 pub(super) struct Parser {
     raw: RawSettings,
     errors: Vec<ConfigError>,
+    /// Every key a setting asked for: what a leftover key is compared with.
+    known: Vec<String>,
 }
+
+/// `TESSERA_*` variables that are command-line flags (clap reads them), not settings.
+const CLI_FLAGS: [&str; 12] = [
+    "config",
+    "client_audiences",
+    "client_first_party",
+    "client_grants",
+    "client_name",
+    "client_public",
+    "client_redirect_uris",
+    "client_scopes",
+    "import_alg",
+    "rotate_alg",
+    "user_email",
+    "user_password_stdin",
+];
 
 impl Parser {
     pub(super) fn new(raw: RawSettings) -> Self {
         Parser {
             raw,
             errors: Vec::new(),
+            known: Vec::new(),
         }
     }
 
-    pub(super) fn finish(self) -> Result<(), ConfigErrors> {
+    /// Reports every key no setting asked for (a typo such as `TESSERA_ACCES_TOKEN_TTL`
+    /// would otherwise be ignored silently), with the closest known name, then all errors.
+    pub(super) fn finish(mut self) -> Result<(), ConfigErrors> {
+        let unknown: Vec<String> = std::mem::take(&mut self.raw)
+            .into_keys()
+            .filter(|k| !CLI_FLAGS.contains(&k.as_str()))
+            .collect();
+        for key in unknown {
+            let closest = self
+                .known
+                .iter()
+                .map(|k| (strsim::levenshtein(k, &key), k))
+                .filter(|(distance, _)| *distance <= key.len().max(6) / 3)
+                .min();
+            let message = match closest {
+                Some((_, k)) => format!("is not a setting; did you mean {}?", env_name(k)),
+                None => "is not a setting tessera knows (see README, Configuration)".into(),
+            };
+            self.error(&key, message);
+        }
         if self.errors.is_empty() {
             Ok(())
         } else {
@@ -68,10 +106,13 @@ impl Parser {
         if self.opt_string(key).is_some() {
             self.error(key, format!("was removed: {why}; unset it"));
         }
+        // never offered as the closest name to a typo
+        self.known.pop();
     }
 
     /// The value of `key`, or `None` when unset or empty.
     pub(super) fn opt_string(&mut self, key: &str) -> Option<String> {
+        self.known.push(key.to_owned());
         self.raw
             .remove(key)
             .map(|v| v.0.trim().to_owned())

@@ -266,3 +266,38 @@ fn removed_limits_are_refused_with_what_replaced_them() {
     );
     assert_eq!(defaults.abuse.known_network_ttl.as_secs(), 30 * 86_400);
 }
+
+#[test]
+fn an_unknown_setting_is_reported_with_the_closest_known_name() {
+    let text = refused(&[("acces_token_ttl", "600")], "TESSERA_ACCES_TOKEN_TTL");
+    assert!(
+        text.contains("did you mean TESSERA_ACCESS_TOKEN_TTL?"),
+        "{text}"
+    );
+    let text = refused(&[("frobnicate", "1")], "TESSERA_FROBNICATE");
+    assert!(text.contains("is not a setting"), "{text}");
+    // reported with every other problem, not instead of them
+    let errors = load(&[("acces_token_ttl", "600"), ("issuer", "not a url")]).unwrap_err();
+    assert!(errors.mentions("TESSERA_ISSUER") && errors.mentions("TESSERA_ACCES_TOKEN_TTL"));
+    // command-line flags read from the environment are not settings, and not typos
+    assert!(load(&[("rotate_alg", "ES256"), ("client_name", "x")]).is_ok());
+}
+
+#[test]
+fn a_typo_in_the_environment_stops_the_binary_naming_the_variable() {
+    let out = run_cli(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x"),
+            ("REDIS_URL", "redis://127.0.0.1:1"),
+            ("TESSERA_KEK", &test_kek()),
+            ("TESSERA_REFRESH_GRACE_SECS", "5"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("TESSERA_REFRESH_GRACE_SECS") && stderr.contains("TESSERA_REFRESH_GRACE"),
+        "{stderr}"
+    );
+}
