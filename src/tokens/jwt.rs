@@ -125,17 +125,21 @@ fn check_claims(
 /// servers introspect the same token on every request it carries, and the signature check
 /// is most of that cost. A hit still requires the signing key to be published (an
 /// emergency-revoked kid fails at once) and repeats the issuer and time checks;
-/// revocation state is never cached. Bounded: past `capacity` entries it starts over.
+/// revocation state is never cached. Bounded by quick_cache (CLOCK-Pro: tokens seen once
+/// cannot push out the ones in use, and a hit costs little more than a hash-map read; an
+/// expired token's entry fails its time check and ages out).
 pub struct VerifiedTokens {
-    entries: std::sync::RwLock<std::collections::HashMap<[u8; 32], (AccessClaims, String)>>,
-    capacity: usize,
+    /// By SHA-256 of the token: its claims and kid. `None`: caching is off.
+    entries: Option<quick_cache::sync::Cache<[u8; 32], Verified>>,
 }
+
+/// A verified token's claims and the kid that signed it.
+type Verified = std::sync::Arc<(AccessClaims, String)>;
 
 impl VerifiedTokens {
     pub fn new(capacity: usize) -> Self {
         VerifiedTokens {
-            entries: std::sync::RwLock::new(std::collections::HashMap::new()),
-            capacity,
+            entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity)),
         }
     }
 
@@ -148,32 +152,23 @@ impl VerifiedTokens {
         now: i64,
     ) -> Result<AccessClaims, InvalidToken> {
         use sha2::{Digest, Sha256};
-        if self.capacity == 0 {
+        let Some(entries) = &self.entries else {
             return verify_access_token(keyring, issuer, leeway_secs, token, now);
-        }
+        };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = self
-            .entries
-            .read()
-            .ok()
-            .and_then(|e| e.get(&digest).cloned());
-        let (claims, kid) = match cached {
+        let verified = match entries.get(&digest) {
             Some(hit) => hit,
             None => {
-                let verified = verify_signature(keyring, token)?;
-                if let Ok(mut entries) = self.entries.write() {
-                    if entries.len() >= self.capacity {
-                        entries.clear();
-                    }
-                    entries.insert(digest, verified.clone());
-                }
+                let verified = std::sync::Arc::new(verify_signature(keyring, token)?);
+                entries.insert(digest, verified.clone());
                 verified
             }
         };
-        if keyring.verifier(&kid).is_none() {
+        let (claims, kid) = verified.as_ref();
+        if keyring.verifier(kid).is_none() {
             return Err(InvalidToken::UnknownKey);
         }
-        check_claims(&claims, issuer, leeway_secs, now)?;
-        Ok(claims)
+        check_claims(claims, issuer, leeway_secs, now)?;
+        Ok(claims.clone())
     }
 }
