@@ -105,12 +105,7 @@ async fn the_account_api_refuses_tokens_for_other_audiences_and_third_party_clie
     );
 
     // the SPA's token (aud = the issuer, first-party client) works...
-    let own: Value = app
-        .password_grant("aud@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let own = app.login("aud@example.com", "openid").await;
     let own = own["access_token"].as_str().unwrap();
     assert_eq!(
         bearer(&app, Method::GET, "/api/v1/me", own).await.status(),
@@ -150,15 +145,8 @@ async fn changing_the_second_factor_needs_a_recent_sign_in_or_the_password_and_e
         .await
         .unwrap();
     app.user("fresh@example.com").await;
-    let login = || async {
-        app.password_grant("fresh@example.com", STRONG_PASSWORD, "openid")
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
-    let other = login().await;
-    let this = login().await;
+    let other = app.login("fresh@example.com", "openid").await;
+    let this = app.login("fresh@example.com", "openid").await;
     let access = this["access_token"].as_str().unwrap();
 
     clock.advance(Duration::from_secs(6 * 60));
@@ -198,22 +186,16 @@ async fn changing_the_second_factor_needs_a_recent_sign_in_or_the_password_and_e
     assert_eq!(confirmed.status(), StatusCode::OK);
 
     // the other session ended; this one goes on
-    let app = &app;
-    let refresh = |token: String| async move {
-        app.token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "spa"),
-            ("refresh_token", &token),
-        ])
-        .await
-        .status()
-    };
     assert_eq!(
-        refresh(other["refresh_token"].as_str().unwrap().to_owned()).await,
+        app.refresh(other["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        refresh(this["refresh_token"].as_str().unwrap().to_owned()).await,
+        app.refresh(this["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
         StatusCode::OK
     );
 }

@@ -192,23 +192,12 @@ async fn failed_client_authentications_are_limited_per_address_and_never_lock_th
 
     // refreshes by the public `spa` client (every user together) are not limited at all
     app.user("many@example.com").await;
-    let mut refresh_token = app
-        .password_grant("many@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["refresh_token"]
+    let mut refresh_token = app.login("many@example.com", "openid").await["refresh_token"]
         .as_str()
         .unwrap()
         .to_owned();
     for _ in 0..30 {
-        let response = app
-            .token(&[
-                ("grant_type", "refresh_token"),
-                ("client_id", "spa"),
-                ("refresh_token", &refresh_token),
-            ])
-            .await;
+        let response = app.refresh(&refresh_token).await;
         assert_eq!(response.status(), StatusCode::OK);
         refresh_token = response.json::<Value>().await.unwrap()["refresh_token"]
             .as_str()
@@ -221,12 +210,7 @@ async fn failed_client_authentications_are_limited_per_address_and_never_lock_th
 async fn only_confidential_clients_may_introspect() {
     let app = spawn_with(&[]).await;
     app.user("i@example.com").await;
-    let access = app
-        .password_grant("i@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
+    let access = app.login("i@example.com", "openid").await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -243,19 +227,11 @@ async fn only_confidential_clients_may_introspect() {
     assert_eq!(body["error"], "invalid_client");
     assert!(body.get("sub").is_none() && body.get("active").is_none());
 
-    let (id, secret) = app.client(&["client_credentials"], false, false).await;
-    let confidential: Value = app
-        .http
-        .post(app.url("/oauth2/introspect"))
-        .basic_auth(&id, secret)
-        .form(&[("token", access.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(confidential["active"], true);
+    let confidential = app.client(&["client_credentials"], false, false).await;
+    assert_eq!(
+        app.introspect_as(&confidential, &access).await["active"],
+        true
+    );
 
     let discovery = app.get_json("/.well-known/openid-configuration").await;
     let methods = discovery["introspection_endpoint_auth_methods_supported"]

@@ -505,12 +505,7 @@ impl TestApp {
     /// Turns TOTP on for `email` (a user with `STRONG_PASSWORD`) and returns its secret;
     /// the code is pyotp's at `clock`'s time, so advance the clock before the next one.
     pub async fn enrol_totp(&self, email: &str, clock: &tessera::clock::FixedClock) -> String {
-        let login: serde_json::Value = self
-            .password_grant(email, STRONG_PASSWORD, "openid")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let login = self.login(email, "openid").await;
         let access = login["access_token"].as_str().unwrap();
         let setup: serde_json::Value = self
             .http
@@ -562,6 +557,24 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A password grant for `email` (with `STRONG_PASSWORD`, client `spa`) that must
+    /// succeed: its token response.
+    pub async fn login(&self, email: &str, scope: &str) -> serde_json::Value {
+        let response = self.password_grant(email, STRONG_PASSWORD, scope).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// `grant_type=refresh_token` for the public `spa` client.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
     }
 
     pub async fn password_grant(

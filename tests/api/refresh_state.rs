@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{claims, redis_url, spawn_with, TestApp, STRONG_PASSWORD};
+use crate::helpers::{claims, redis_url, spawn_with, TestApp};
 
 async fn redis(app: &TestApp) -> redis::aio::MultiplexedConnection {
     let _ = app;
@@ -38,13 +38,7 @@ async fn footprint(app: &TestApp) -> (Vec<String>, i64) {
 }
 
 async fn rotate(app: &TestApp, token: &str) -> String {
-    let response = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "spa"),
-            ("refresh_token", token),
-        ])
-        .await;
+    let response = app.refresh(token).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json::<Value>().await.unwrap()["refresh_token"]
         .as_str()
@@ -56,12 +50,7 @@ async fn rotate(app: &TestApp, token: &str) -> String {
 async fn a_family_keeps_a_constant_size_however_often_it_rotates_and_ending_it_leaves_nothing() {
     let app = spawn_with(&[("refresh_grace", "0")]).await;
     app.user("mem@example.com").await;
-    let login: Value = app
-        .password_grant("mem@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login = app.login("mem@example.com", "openid").await;
     let sid = claims(login["access_token"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
@@ -118,33 +107,16 @@ async fn a_family_keeps_a_constant_size_however_often_it_rotates_and_ending_it_l
 async fn an_older_token_of_a_family_is_still_reuse_and_the_reuse_empties_the_indexes() {
     let app = spawn_with(&[("refresh_grace", "0")]).await;
     app.user("old@example.com").await;
-    let login: Value = app
-        .password_grant("old@example.com", STRONG_PASSWORD, "openid")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login = app.login("old@example.com", "openid").await;
     let oldest = login["refresh_token"].as_str().unwrap().to_owned();
     let mut token = rotate(&app, &oldest).await;
     for _ in 0..5 {
         token = rotate(&app, &token).await;
     }
     // the first token, six generations back, is reuse: the family ends
-    let reused = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "spa"),
-            ("refresh_token", &oldest),
-        ])
-        .await;
+    let reused = app.refresh(&oldest).await;
     assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
-    let current = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "spa"),
-            ("refresh_token", &token),
-        ])
-        .await;
+    let current = app.refresh(&token).await;
     assert_eq!(
         current.status(),
         StatusCode::BAD_REQUEST,
