@@ -78,15 +78,24 @@ async fn require_recent_auth(
         ));
     };
     counted(state, user, req).await?;
+    current_password(state, user, password).await
+}
+
+/// The user's current password, checked on the hashing pool; one longer than any password
+/// can be is wrong without being hashed.
+async fn current_password(state: &AppState, user: &User, password: String) -> Result<(), ApiError> {
+    if password.len() > crate::domain::password::MAX_PASSWORD_BYTES {
+        return Err(ApiError::InvalidCredentials);
+    }
     let verified = state
         .hasher
         .verify(Password::new(password), Some(user.password_hash.clone()))
         .await
         .map_err(|_| ApiError::Unavailable("password hashing"))?;
-    if !matches!(verified, Verified::Yes { .. }) {
-        return Err(ApiError::InvalidCredentials);
+    match verified {
+        Verified::Yes { .. } => Ok(()),
+        Verified::No => Err(ApiError::InvalidCredentials),
     }
-    Ok(())
 }
 
 /// A change of the second factor ends every other session of the user (SPEC S6).
@@ -212,14 +221,7 @@ pub async fn disable(
     let (claims, user) = account_user(&req, &state).await?;
     counted(&state, &user, &req).await?;
     let Disable { password, code } = body.into_inner();
-    let verified = state
-        .hasher
-        .verify(Password::new(password), Some(user.password_hash.clone()))
-        .await
-        .map_err(|_| ApiError::Unavailable("password hashing"))?;
-    if !matches!(verified, Verified::Yes { .. }) {
-        return Err(ApiError::InvalidCredentials.into());
-    }
+    current_password(&state, &user, password).await?;
     mfa::verify(&state, &user, Some(&code), None)
         .await
         .map_err(ApiError::from)?;
