@@ -3,6 +3,7 @@
 
 mod parse;
 pub mod source;
+mod unknown;
 
 use std::net::SocketAddr;
 use std::path::Path;

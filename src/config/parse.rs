@@ -42,22 +42,6 @@ pub(super) struct Parser {
     known: Vec<String>,
 }
 
-/// `TESSERA_*` variables that are command-line flags (clap reads them), not settings.
-const CLI_FLAGS: [&str; 12] = [
-    "config",
-    "client_audiences",
-    "client_first_party",
-    "client_grants",
-    "client_name",
-    "client_public",
-    "client_redirect_uris",
-    "client_scopes",
-    "import_alg",
-    "rotate_alg",
-    "user_email",
-    "user_password_stdin",
-];
-
 impl Parser {
     pub(super) fn new(raw: RawSettings) -> Self {
         Parser {
@@ -70,21 +54,8 @@ impl Parser {
     /// Reports every key no setting asked for (a typo such as `TESSERA_ACCES_TOKEN_TTL`
     /// would otherwise be ignored silently), with the closest known name, then all errors.
     pub(super) fn finish(mut self) -> Result<(), ConfigErrors> {
-        let unknown: Vec<String> = std::mem::take(&mut self.raw)
-            .into_keys()
-            .filter(|k| !CLI_FLAGS.contains(&k.as_str()))
-            .collect();
-        for key in unknown {
-            let closest = self
-                .known
-                .iter()
-                .map(|k| (strsim::levenshtein(k, &key), k))
-                .filter(|(distance, _)| *distance <= key.len().max(6) / 3)
-                .min();
-            let message = match closest {
-                Some((_, k)) => format!("is not a setting; did you mean {}?", env_name(k)),
-                None => "is not a setting tessera knows (see README, Configuration)".into(),
-            };
+        let leftover = std::mem::take(&mut self.raw);
+        for (key, message) in super::unknown::report(leftover.into_keys(), &self.known) {
             self.error(&key, message);
         }
         if self.errors.is_empty() {
