@@ -3,24 +3,18 @@
 #[macro_use]
 mod redact;
 
-pub mod abuse;
-pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
-pub mod error;
-pub mod grants;
 pub mod http;
-pub mod manage;
 pub mod metrics;
-pub mod mfa;
 pub mod notify;
-pub mod reset;
-pub mod revocation;
-pub mod rewrap;
+pub mod service;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const REQUEST_DURATION: &str = "tessera_http_request_duration_seconds";
 

@@ -27,6 +27,23 @@ pub trait Notifier: Send + Sync {
     async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError>;
 }
 
+/// The webhook when one is configured, else the log sink.
+pub fn from_settings(
+    settings: &crate::config::Settings,
+) -> Result<std::sync::Arc<dyn Notifier>, NotifyError> {
+    let notify = &settings.notify;
+    Ok(match &notify.webhook_url {
+        Some(url) => std::sync::Arc::new(WebhookNotifier::new(
+            url.expose_secret().to_owned(),
+            notify.reset_url.clone(),
+        )?),
+        None => std::sync::Arc::new(LogNotifier {
+            show_links: notify.log_links,
+            reset_url: notify.reset_url.clone(),
+        }),
+    })
+}
+
 /// `<reset_url>#token=<token>`: in the fragment, so it never reaches a server log or a
 /// `Referer`.
 fn reset_link(base: Option<&str>, token: &SecretString) -> Option<String> {

@@ -36,7 +36,7 @@ mod tests {
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         assert_redacted(format!("{user:?}"));
-        let setup = crate::mfa::TotpSetup {
+        let setup = crate::service::mfa::TotpSetup {
             secret: SECRET.into(),
             otpauth_uri: format!("otpauth://totp/x?secret={SECRET}"),
             qr_png: SECRET.into(),
@@ -58,7 +58,7 @@ mod tests {
             id_token: Some(SECRET.into()),
         };
         assert_redacted(format!("{session:?}"));
-        let response = crate::grants::TokenResponse {
+        let response = crate::service::grants::TokenResponse {
             access_token: SECRET.into(),
             token_type: "Bearer",
             expires_in: 900,

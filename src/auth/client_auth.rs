@@ -8,9 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::OAuthError;
 use crate::domain::{Client, ClientId};
-use crate::error::OAuthError;
-use crate::store::ClientStore;
 
 const MAX_SECRET_LEN: usize = 256;
 
@@ -71,12 +70,9 @@ fn form_decode(value: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// The client, if the presented credentials authenticate it.
-pub async fn authenticate(
-    clients: &dyn ClientStore,
-    presented: &Presented,
-) -> Result<Client, OAuthError> {
-    let client = clients.find_client(&presented.id).await?;
+/// The client, if the presented credentials authenticate it; `client` is the stored client
+/// with the presented id, if any.
+pub fn verify(client: Option<Client>, presented: &Presented) -> Result<Client, OAuthError> {
     let secret = presented
         .secret
         .as_ref()

@@ -12,35 +12,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 pub use super::password_hash::importable_hash;
 use super::password_hash::{hash_with, verify_with};
+pub use super::password_hash::{HashError, HashParams, Verified};
 use crate::domain::Password;
-
-/// argon2id cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashParams {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum HashError {
-    /// Every worker is busy and the queue is full: shed the request.
-    #[error("password hashing is saturated")]
-    Busy,
-    #[error("password hashing failed: {0}")]
-    Failed(String),
-}
-
-/// Result of checking a password against a stored hash.
-#[derive(Debug)]
-pub enum Verified {
-    No,
-    /// Correct; `rehash` is a new argon2id hash when the stored one is bcrypt or uses
-    /// other parameters.
-    Yes {
-        rehash: Option<String>,
-    },
-}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -262,6 +235,15 @@ fn worker(rx: &Mutex<Receiver<Job>>, yields: Option<&AtomicBool>) {
         match job {
             Ok(job) => job(),
             Err(_) => return, // the hasher was dropped
+        }
+    }
+}
+
+impl From<HashError> for crate::domain::OAuthError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => crate::domain::OAuthError::TemporarilyUnavailable,
+            HashError::Failed(m) => crate::domain::OAuthError::Server(anyhow::anyhow!(m)),
         }
     }
 }

@@ -7,7 +7,33 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
-use super::hashing::{HashError, Verified};
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every worker is busy and the queue is full: shed the request.
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// Result of checking a password against a stored hash.
+#[derive(Debug)]
+pub enum Verified {
+    No,
+    /// Correct; `rehash` is a new argon2id hash when the stored one is bcrypt or uses
+    /// other parameters.
+    Yes {
+        rehash: Option<String>,
+    },
+}
 
 /// Largest argon2 memory a stored hash may ask for (KiB); beyond it the hash is refused
 /// rather than allocated (hashes come from imports too).

@@ -1,8 +1,8 @@
 //! Password policy (SPEC S7): length in bytes, zxcvbn strength, and not containing the
 //! email's local part. Every failed rule is reported.
 
+use crate::domain::FieldError;
 use crate::domain::{Email, Password};
-use crate::error::FieldError;
 
 /// zxcvbn's cost grows with length; the first 128 characters decide the score.
 const STRENGTH_PREFIX_CHARS: usize = 128;

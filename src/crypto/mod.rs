@@ -1,16 +1,13 @@
-//! Cryptography: signing algorithms, key material, the key ring and JWKS (SPEC S3), and
-//! AES-256-GCM sealing of private keys under the KEK.
+//! Cryptography: signing algorithms, key material and key states (SPEC S3), and
+//! AES-256-GCM sealing under HKDF subkeys of the KEK.
 
 mod alg;
 mod der;
-mod keyring;
+mod key_state;
 mod material;
 mod seal;
 
 pub use alg::SigningAlg;
-pub use keyring::{
-    ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyState, KeyVerifier,
-    PublishedKey,
-};
+pub use key_state::KeyState;
 pub use material::{thumbprint, KeyMaterial};
 pub use seal::{Kek, Purpose, SealError};

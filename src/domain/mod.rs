@@ -3,11 +3,13 @@
 
 mod client;
 mod email;
+mod error;
 pub mod password;
 mod scope;
 
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use email::Email;
+pub use error::{FieldError, OAuthError, Throttled};
 pub use password::Password;
 pub use scope::Scope;
 

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::auth::policy;
 use crate::domain::{Email, Password};
-use crate::error::{ApiError, FieldError};
-use crate::startup::AppState;
+use crate::http::error::{ApiError, FieldError};
+use crate::state::AppState;
 use crate::store::{CreateUserError, NewUser};
 
 #[derive(Deserialize, ToSchema)]
@@ -60,17 +60,17 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     request_body = Registration,
     responses(
         (status = 201, description = "Created", body = Account),
-        (status = 400, description = "Invalid input; `fields` names each problem", body = crate::error::ErrorBody),
-        (status = 409, description = "The email is taken", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many registrations from this address; retry after Retry-After", body = crate::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid input; `fields` names each problem", body = crate::http::error::ErrorBody),
+        (status = 409, description = "The email is taken", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many registrations from this address; retry after Retry-After", body = crate::http::error::ErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn register(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = super::token::peer_ip(&req).unwrap_or_default();
-    crate::abuse::check(&state, crate::abuse::Bucket::RegisterPerIp, &ip).await?;
+    let ip = super::extract::peer_ip(&req).unwrap_or_default();
+    crate::service::abuse::check(&state, crate::service::abuse::Bucket::RegisterPerIp, &ip).await?;
     let Registration {
         email,
         password,

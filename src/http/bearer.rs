@@ -3,8 +3,8 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use crate::error::ErrorBody;
-use crate::startup::AppState;
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 use crate::tokens::AccessClaims;
 
 /// Why a bearer request was refused (RFC 6750 §3).
@@ -77,9 +77,9 @@ pub async fn user_claims(
         })
         .map(str::trim)
         .ok_or(BearerError::Invalid)?;
-    let claims = crate::revocation::active_access_token(state, token)
+    let claims = crate::service::revocations::active_access_token(state, token)
         .await
-        .map_err(crate::error::ApiError::from)?
+        .map_err(crate::http::error::ApiError::from)?
         .ok_or(BearerError::Invalid)?;
     if claims.sid.is_none() {
         return Err(BearerError::NotAUser.into());
@@ -93,7 +93,7 @@ pub enum ResourceError {
     #[error(transparent)]
     Bearer(#[from] BearerError),
     #[error(transparent)]
-    Api(#[from] crate::error::ApiError),
+    Api(#[from] crate::http::error::ApiError),
 }
 
 impl ResponseError for ResourceError {
@@ -131,7 +131,7 @@ async fn user_of(
         .users
         .find_user(id)
         .await
-        .map_err(crate::error::ApiError::from)?
+        .map_err(crate::http::error::ApiError::from)?
         .ok_or(BearerError::Invalid)?)
 }
 
@@ -153,7 +153,7 @@ pub async fn account_user(
         .clients
         .find_client(&client_id)
         .await
-        .map_err(crate::error::ApiError::from)?
+        .map_err(crate::http::error::ApiError::from)?
         .is_some_and(|c| c.first_party);
     if !first_party {
         return Err(BearerError::NotForAccountApi.into());

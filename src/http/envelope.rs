@@ -12,8 +12,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
 
-use crate::error::ErrorBody;
-use crate::startup::AppState;
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 /// The request id, available to handlers through request extensions.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ pub async fn envelope(
     let started = Instant::now();
     let hsts = state.settings.is_https();
     let result = if headers_too_large(&req) {
-        Err(crate::error::ApiError::HeadersTooLarge.into())
+        Err(crate::http::error::ApiError::HeadersTooLarge.into())
     } else {
         let (result, hashed) =
             crate::auth::hashing::track_request(next.call(req).instrument(span.clone())).await;

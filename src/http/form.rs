@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::HttpRequest;
 use percent_encoding::percent_decode_str;
 
-use crate::error::OAuthError;
+use crate::domain::OAuthError;
 
 /// Longest value of any single parameter (passwords are the longest legitimate input).
 const MAX_VALUE_BYTES: usize = 2048;

@@ -5,14 +5,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::account::Account;
 use super::bearer::{account_user, ResourceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The account of the access token's user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = Account),
-        (status = 401, description = "Missing or invalid token", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody)))]
 pub async fn me(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use super::bearer::{account_user, ResourceError};
 use crate::auth::hashing::Verified;
 use crate::domain::{Password, User};
-use crate::error::ApiError;
-use crate::mfa::{self, MfaError, TotpSetup};
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::service::mfa::{self, MfaError, TotpSetup};
+use crate::state::AppState;
 use crate::tokens::AccessClaims;
 
 impl From<MfaError> for ApiError {
@@ -41,14 +41,14 @@ fn no_store() -> actix_web::HttpResponseBuilder {
 
 /// A wrong code counts toward the account's lockout, like a wrong password.
 async fn counted(state: &AppState, user: &User, req: &HttpRequest) -> Result<(), ApiError> {
-    let ip = super::token::peer_ip(req);
-    crate::abuse::login_attempt(state, &user.email, ip.as_deref()).await?;
+    let ip = super::extract::peer_ip(req);
+    crate::service::abuse::login_attempt(state, &user.email, ip.as_deref()).await?;
     Ok(())
 }
 
 async fn cleared(state: &AppState, user: &User, req: &HttpRequest) {
-    let ip = super::token::peer_ip(req);
-    crate::abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
+    let ip = super::extract::peer_ip(req);
+    crate::service::abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
 }
 
 /// How recent a sign-in must be to change the second factor without the password again.
@@ -128,11 +128,11 @@ pub struct Reauth {
     request_body(content = Option<Reauth>, content_type = "application/json"),
     responses(
         (status = 200, description = "The secret, shown once", body = TotpSetup),
-        (status = 400, description = "Invalid body", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::error::ErrorBody),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::error::ErrorBody),
-        (status = 409, description = "TOTP is already enabled", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid body", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::http::error::ErrorBody),
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::http::error::ErrorBody),
+        (status = 409, description = "TOTP is already enabled", body = crate::http::error::ErrorBody)))]
 pub async fn setup(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -170,11 +170,11 @@ redacted_debug!(RecoveryCodes);
     request_body = Code,
     responses(
         (status = 200, description = "TOTP is on", body = RecoveryCodes),
-        (status = 400, description = "Wrong, used or malformed code (`invalid_code`)", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::error::ErrorBody),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::error::ErrorBody),
-        (status = 409, description = "Already enabled, or no setup started", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many wrong codes: the account is locked", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Wrong, used or malformed code (`invalid_code`)", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::http::error::ErrorBody),
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Already enabled, or no setup started", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many wrong codes: the account is locked", body = crate::http::error::ErrorBody)))]
 pub async fn confirm(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -209,10 +209,10 @@ pub struct Disable {
     request_body = Disable,
     responses(
         (status = 204, description = "TOTP is off; the recovery codes are gone"),
-        (status = 400, description = "Wrong code (`invalid_code`)", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, or wrong password", body = crate::error::ErrorBody),
-        (status = 409, description = "TOTP is not enabled", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many wrong attempts: the account is locked", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Wrong code (`invalid_code`)", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token, or wrong password", body = crate::http::error::ErrorBody),
+        (status = 409, description = "TOTP is not enabled", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many wrong attempts: the account is locked", body = crate::http::error::ErrorBody)))]
 pub async fn disable(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -237,11 +237,11 @@ pub async fn disable(
     request_body = Code,
     responses(
         (status = 200, description = "The new codes, shown once", body = RecoveryCodes),
-        (status = 400, description = "Wrong code (`invalid_code`)", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::error::ErrorBody),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::error::ErrorBody),
-        (status = 409, description = "TOTP is not enabled", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many wrong codes: the account is locked", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Wrong code (`invalid_code`)", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::http::error::ErrorBody),
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::http::error::ErrorBody),
+        (status = 409, description = "TOTP is not enabled", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many wrong codes: the account is locked", body = crate::http::error::ErrorBody)))]
 pub async fn recovery_codes(
     req: HttpRequest,
     state: web::Data<AppState>,

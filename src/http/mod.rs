@@ -6,6 +6,8 @@ pub mod admin;
 mod bearer;
 pub mod cors;
 pub mod envelope;
+pub mod error;
+pub mod extract;
 mod form;
 pub mod health;
 pub mod me;
@@ -27,8 +29,8 @@ use actix_web::http::KeepAlive;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::error::{ApiError, FieldError};
-use crate::startup::AppState;
+use crate::state::AppState;
+use error::{ApiError, FieldError};
 
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE: Duration = Duration::from_secs(75);

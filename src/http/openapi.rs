@@ -12,7 +12,7 @@ use super::{
     account, admin, cors, health, me, mfa, password, revoke, session, sessions, token, userinfo,
     wellknown,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The public listener's document (`/openapi.json` there; `openapi/openapi.json`).
 #[derive(OpenApi)]
@@ -49,7 +49,7 @@ use crate::startup::AppState;
         password::forgot,
         password::reset,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
+    components(schemas(crate::http::error::ErrorBody, crate::domain::FieldError)),
     modifiers(&AdminTokenScheme, &CommonResponses),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -89,7 +89,7 @@ pub struct PublicApi;
         admin::audit::list,
         admin::metrics,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
+    components(schemas(crate::http::error::ErrorBody, crate::domain::FieldError)),
     modifiers(&AdminTokenScheme, &CommonResponses),
     tags((name = "admin", description = "Admin listener only; bearer admin token")),
 )]

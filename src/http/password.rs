@@ -4,11 +4,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::abuse::{self, Bucket};
 use crate::domain::{Email, Password};
-use crate::error::ApiError;
-use crate::reset::{self, ResetError};
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::service::abuse::{self, Bucket};
+use crate::service::reset::{self, ResetError};
+use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -24,8 +24,8 @@ pub struct Forgot {
     request_body = Forgot,
     responses(
         (status = 202, description = "Accepted; if the email has an account, a reset token is on its way"),
-        (status = 400, description = "Not an email address", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many requests for this email or from this address; retry after Retry-After", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Not an email address", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many requests for this email or from this address; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn forgot(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -34,12 +34,12 @@ pub async fn forgot(
     let email = Email::parse(&body.email).map_err(|e| ApiError::BadRequest {
         code: "invalid_request",
         description: format!("email: {e}"),
-        fields: vec![crate::error::FieldError {
+        fields: vec![crate::domain::FieldError {
             field: "email".into(),
             message: e.into(),
         }],
     })?;
-    let ip = super::token::peer_ip(&req);
+    let ip = super::extract::peer_ip(&req);
     abuse::check(
         &state,
         Bucket::ForgotPerIp,
@@ -69,15 +69,15 @@ pub struct Reset {
     request_body = Reset,
     responses(
         (status = 204, description = "The password is set; log in with it"),
-        (status = 400, description = "Invalid, used or expired token (`invalid_token`), or a password the policy refuses (`fields` names each rule)", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = crate::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid, used or expired token (`invalid_token`), or a password the policy refuses (`fields` names each rule)", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = crate::http::error::ErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn reset(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Reset>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = super::token::peer_ip(&req);
+    let ip = super::extract::peer_ip(&req);
     abuse::check(
         &state,
         Bucket::ResetPerIp,

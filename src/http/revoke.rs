@@ -8,9 +8,9 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::form::Form;
 use crate::auth::client_auth;
 use crate::domain::Client;
-use crate::error::OAuthError;
-use crate::revocation;
-use crate::startup::AppState;
+use crate::domain::OAuthError;
+use crate::service::revocations;
+use crate::state::AppState;
 
 /// RFC 7009 / RFC 7662 request parameters (form-encoded), for the OpenAPI description.
 #[derive(Debug, utoipa::ToSchema)]
@@ -38,8 +38,9 @@ async fn authenticated(
     let secret = form.take("client_secret");
     let presented =
         client_auth::presented(authorization, form.get("client_id"), secret.as_deref())?;
-    let ip = super::token::peer_ip(req);
-    let client = crate::abuse::authenticate_client(state, &presented, ip.as_deref()).await?;
+    let ip = super::extract::peer_ip(req);
+    let client =
+        crate::service::abuse::authenticate_client(state, &presented, ip.as_deref()).await?;
     let token = form
         .take("token")
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
@@ -59,17 +60,17 @@ async fn authenticated(
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "Revoked, or the token was unknown or not the client's"),
-        (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::error::oauth::OAuthErrorBody),
-        (status = 503, description = "Retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
+        (status = 400, description = "RFC 6749 §5.2 error", body = crate::http::error::OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = crate::http::error::OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::http::error::OAuthErrorBody),
+        (status = 503, description = "Retry after Retry-After", body = crate::http::error::OAuthErrorBody)))]
 pub async fn revoke(
     req: HttpRequest,
     body: Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = authenticated(&req, &body, &state).await?;
-    revocation::revoke(&state, &client, &token).await?;
+    revocations::revoke(&state, &client, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
@@ -81,10 +82,10 @@ pub async fn revoke(
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "`{\"active\": false}` or the active token's claims", content_type = "application/json", body = Object),
-        (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
-        (status = 401, description = "invalid_client: unauthenticated, or a public client (only confidential clients may introspect)", body = crate::error::oauth::OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::error::oauth::OAuthErrorBody),
-        (status = 503, description = "Retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
+        (status = 400, description = "RFC 6749 §5.2 error", body = crate::http::error::OAuthErrorBody),
+        (status = 401, description = "invalid_client: unauthenticated, or a public client (only confidential clients may introspect)", body = crate::http::error::OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::http::error::OAuthErrorBody),
+        (status = 503, description = "Retry after Retry-After", body = crate::http::error::OAuthErrorBody)))]
 pub async fn introspect(
     req: HttpRequest,
     body: Bytes,
@@ -95,7 +96,7 @@ pub async fn introspect(
     if client.public {
         return Err(OAuthError::InvalidClient);
     }
-    let status = revocation::introspect(&state, &client, &token).await?;
+    let status = revocations::introspect(&state, &client, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

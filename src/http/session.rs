@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{ClientId, Password};
-use crate::error::ApiError;
-use crate::grants::{self, TokenResponse};
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::service::grants::{self, TokenResponse};
+use crate::state::AppState;
 use crate::tokens::refresh;
 
 pub const COOKIE: &str = "tessera_rt";
@@ -96,11 +96,11 @@ fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 200, description = "Logged in (refresh token set in the tessera_rt cookie), or `mfa_required` with an `mfa_token` for POST /api/v1/session/mfa", body = LoginResponse),
-        (status = 400, description = "Invalid input", body = crate::error::ErrorBody),
-        (status = 401, description = "Invalid email or password", body = crate::error::ErrorBody),
-        (status = 403, description = "Origin not allowed, or client not first-party", body = crate::error::ErrorBody),
-        (status = 429, description = "Rate limit or account lock: retry after Retry-After", body = crate::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid input", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Invalid email or password", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Origin not allowed, or client not first-party", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Rate limit or account lock: retry after Retry-After", body = crate::http::error::ErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -132,12 +132,12 @@ pub async fn login(
         &email,
         Password::new(password),
         None,
-        &super::token::session_meta(&req),
+        &super::extract::session_meta(&req),
     )
     .await;
     match result {
         Ok(tokens) => Ok(respond(&state, tokens)),
-        Err(crate::error::OAuthError::MfaRequired(mfa_token)) => Ok(HttpResponse::Ok()
+        Err(crate::domain::OAuthError::MfaRequired(mfa_token)) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(MfaChallenge {
                 mfa_required: true,
@@ -184,10 +184,10 @@ pub struct MfaLogin {
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 200, description = "Logged in; refresh token set in the tessera_rt cookie", body = SessionTokens),
-        (status = 400, description = "Invalid input", body = crate::error::ErrorBody),
-        (status = 401, description = "Wrong, replayed or expired code, or an invalid or used mfa_token", body = crate::error::ErrorBody),
-        (status = 403, description = "Origin not allowed", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many attempts: the account is locked for Retry-After seconds", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid input", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Wrong, replayed or expired code, or an invalid or used mfa_token", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many attempts: the account is locked for Retry-After seconds", body = crate::http::error::ErrorBody)))]
 pub async fn mfa(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -205,12 +205,12 @@ pub async fn mfa(
         &mfa_token,
         code.as_deref(),
         recovery_code.as_deref(),
-        super::token::peer_ip(&req),
+        super::extract::peer_ip(&req),
     )
     .await
     {
         Ok(tokens) => Ok(respond(&state, tokens)),
-        Err(crate::error::OAuthError::InvalidGrant(_)) => {
+        Err(crate::domain::OAuthError::InvalidGrant(_)) => {
             Err(ApiError::Unauthorized { realm: "tessera" })
         }
         Err(e) => Err(e.into()),
@@ -222,9 +222,9 @@ pub async fn mfa(
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 200, description = "New access token; rotated cookie", body = SessionTokens),
-        (status = 401, description = "No valid refresh cookie", body = crate::error::ErrorBody),
-        (status = 403, description = "Origin not allowed", body = crate::error::ErrorBody),
-        (status = 503, description = "Retry after Retry-After", body = crate::error::ErrorBody)))]
+        (status = 401, description = "No valid refresh cookie", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody),
+        (status = 503, description = "Retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -240,13 +240,13 @@ pub async fn refresh(
             &client,
             cookie.value(),
             None,
-            super::token::peer_ip(&req),
+            super::extract::peer_ip(&req),
         )
         .await
     };
     match rotated.await {
         Ok(tokens) => Ok(respond(&state, tokens)),
-        Err(crate::error::OAuthError::InvalidGrant(_)) => {
+        Err(crate::domain::OAuthError::InvalidGrant(_)) => {
             Err(ApiError::Unauthorized { realm: "tessera" })
         }
         Err(e) => Err(e.into()),
@@ -258,7 +258,7 @@ pub async fn refresh(
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 204, description = "Logged out (also when there was no session)"),
-        (status = 403, description = "Origin not allowed", body = crate::error::ErrorBody)))]
+        (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody)))]
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -266,7 +266,7 @@ pub async fn logout(
     require_allowed_origin(&req, &state)?;
     // the presented access token (if any) stops working now, not at its expiry
     if let Ok(claims) = super::bearer::user_claims(&req, &state).await {
-        crate::revocation::blocklist(&state, &claims).await?;
+        crate::service::revocations::blocklist(&state, &claims).await?;
     }
     if let Some(presented) = req.cookie(COOKIE).and_then(|c| refresh::parse(c.value())) {
         if state

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 
 use super::bearer::{account_user, ResourceError};
 use crate::domain::Password;
-use crate::error::ApiError;
-use crate::grants::password::{change_password, ChangeError};
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::service::grants::password::{change_password, ChangeError};
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
@@ -39,7 +39,7 @@ pub struct SessionList {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Sessions", body = SessionList),
-        (status = 401, description = "Missing or invalid token", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody)))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -75,8 +75,8 @@ pub async fn list(
     params(("id" = String, Path, description = "Session id")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "Missing or invalid token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such session of this user", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such session of this user", body = crate::http::error::ErrorBody)))]
 pub async fn end(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -122,10 +122,10 @@ pub struct PasswordChange {
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; refresh this session to get a new access token"),
-        (status = 400, description = "The new password fails the policy; `fields` names each rule", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, or wrong current password", body = crate::error::ErrorBody),
-        (status = 409, description = "Changed concurrently; retry", body = crate::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::ErrorBody)))]
+        (status = 400, description = "The new password fails the policy; `fields` names each rule", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token, or wrong current password", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Changed concurrently; retry", body = crate::http::error::ErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -4,12 +4,13 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
+use super::extract::{peer_ip, session_meta};
 use super::form::Form;
 use crate::auth::client_auth;
+use crate::domain::OAuthError;
 use crate::domain::Password;
-use crate::error::OAuthError;
-use crate::grants::{self, TokenResponse};
-use crate::startup::AppState;
+use crate::service::grants::{self, TokenResponse};
+use crate::state::AppState;
 
 /// Token request parameters (form-encoded), for the OpenAPI description.
 #[derive(Debug, utoipa::ToSchema)]
@@ -41,28 +42,6 @@ pub struct TokenRequest {
 /// The grant that completes a password login with a second factor (SPEC S5).
 pub const MFA_OTP_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
 
-/// The client's IP (SPEC S9: the socket peer, or what trusted proxies forwarded).
-pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    let trusted = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.settings.trusted_proxies.as_slice())
-        .unwrap_or_default();
-    crate::abuse::client_ip(req, trusted).map(|ip| ip.to_string())
-}
-
-/// Where a session is being started from (IP and a bounded User-Agent).
-pub fn session_meta(req: &HttpRequest) -> crate::store::SessionMeta {
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
-    crate::store::SessionMeta {
-        ip: peer_ip(req),
-        user_agent,
-    }
-}
-
 /// Issues tokens.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
@@ -70,13 +49,13 @@ pub fn session_meta(req: &HttpRequest) -> crate::store::SessionMeta {
     responses(
         (status = 200, description = "Tokens", body = TokenResponse,
             headers(("Cache-Control" = String, description = "no-store"), ("Pragma" = String, description = "no-cache"))),
-        (status = 400, description = "RFC 6749 §5.2 error", body = crate::error::oauth::OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = crate::error::oauth::OAuthErrorBody),
-        (status = 403, description = "`mfa_required`, with an `mfa_token` for the mfa-otp grant", body = crate::error::oauth::OAuthErrorBody),
-        (status = 413, description = "Body too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not form-encoded", body = crate::error::oauth::OAuthErrorBody),
-        (status = 429, description = "Rate limit or account lock: retry after Retry-After (RateLimit-* headers)", body = crate::error::oauth::OAuthErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::error::oauth::OAuthErrorBody)))]
+        (status = 400, description = "RFC 6749 §5.2 error", body = crate::http::error::OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = crate::http::error::OAuthErrorBody),
+        (status = 403, description = "`mfa_required`, with an `mfa_token` for the mfa-otp grant", body = crate::http::error::OAuthErrorBody),
+        (status = 413, description = "Body too large", body = crate::http::error::ErrorBody),
+        (status = 415, description = "Not form-encoded", body = crate::http::error::OAuthErrorBody),
+        (status = 429, description = "Rate limit or account lock: retry after Retry-After (RateLimit-* headers)", body = crate::http::error::OAuthErrorBody),
+        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::OAuthErrorBody)))]
 pub async fn token(
     req: HttpRequest,
     body: Bytes,
@@ -96,7 +75,8 @@ pub async fn token(
         client_secret.as_deref(),
     )?;
     let ip = peer_ip(&req);
-    let client = crate::abuse::authenticate_client(&state, &presented, ip.as_deref()).await?;
+    let client =
+        crate::service::abuse::authenticate_client(&state, &presented, ip.as_deref()).await?;
     let password = form.take("password").map(Password::new);
     let scope = form.get("scope");
     let response = match grant_type.as_str() {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::bearer::{token_user, ResourceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Standard claims; `email*` with scope `email`, `name` with scope `profile`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,7 +25,7 @@ pub struct UserInfo {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
-        (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::http::error::ErrorBody)))]
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -48,7 +48,7 @@ pub async fn userinfo(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
-        (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::http::error::ErrorBody)))]
 pub async fn userinfo_post(
     req: HttpRequest,
     state: web::Data<AppState>,

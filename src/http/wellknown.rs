@@ -1,7 +1,7 @@
 //! `/.well-known/*` (SPEC S3, S5): the JWKS from pre-serialized bytes with a strong ETag and
 //! 304s, and the discovery documents (OIDC Discovery 1.0, RFC 8414).
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -12,7 +12,7 @@ use super::cors;
 use crate::config::Settings;
 use crate::crypto::SigningAlg;
 use crate::domain::GrantType;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -108,13 +108,12 @@ impl DiscoveryDocument {
 }
 
 /// `Cache-Control` of the JWKS and discovery documents.
-pub fn cache_control(settings: &Settings) -> HeaderValue {
-    let value = format!(
+pub fn cache_control(settings: &Settings) -> String {
+    format!(
         "public, max-age={}, stale-while-revalidate={}",
         settings.jwks_max_age.as_secs(),
         settings.jwks_stale_while_revalidate.as_secs()
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+    )
 }
 
 /// `If-None-Match` matches the ETag (weak comparison, RFC 9110 §13.1.2).

@@ -1,56 +1,19 @@
 //! Application assembly (SPEC S1): connect the backends, migrate, open the key ring, and
 //! bind the public and admin listeners that share one `AppState`.
 
-pub mod retry;
-pub mod watch;
-
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::http::header::HeaderValue;
 use actix_web::web::{self, Bytes};
 
 use crate::auth::hashing::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::crypto::{KeyRing, KeyRingError};
 use crate::http::{self, wellknown::DiscoveryDocument};
-use crate::store::postgres::PgStore;
-use crate::store::redis::RedisStore;
-use crate::store::Stores;
-use retry::Unreachable;
-
-/// Documents computed once at start-up and served as bytes.
-pub struct Documents {
-    pub discovery: Bytes,
-    pub openapi: Bytes,
-    pub admin_openapi: Bytes,
-    pub cache_control: HeaderValue,
-}
-
-/// Shared by every worker of both listeners.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub keyring: Arc<KeyRing>,
-    pub stores: Stores,
-    pub hasher: Arc<PasswordHasher>,
-    /// Access tokens whose signature verified (see `VerifiedTokens`).
-    pub verified_tokens: crate::tokens::VerifiedTokens,
-    pub clock: Arc<dyn Clock>,
-    pub documents: Documents,
-    /// Delivers password-reset tokens.
-    pub notifier: Arc<dyn crate::notify::Notifier>,
-    /// (client id, address) pairs over their failed-authentication allowance, with the
-    /// time (Unix ms) they may try again (SPEC S9; see `abuse::authenticate_client`).
-    pub blocked_clients: moka::sync::Cache<String, i64>,
-    /// The last `/readyz` result (backends pinged at most once a second).
-    pub readiness: http::health::Readiness,
-}
-
-/// The most (client id, address) pairs remembered as blocked; beyond it the least recently
-/// used are forgotten (and counted in Redis again at their next failure).
-const BLOCKED_CLIENT_PAIRS: u64 = 100_000;
+use crate::state::{AppState, Documents};
+use crate::store::retry::Unreachable;
+use crate::tokens::{KeyRing, KeyRingConfig, KeyRingError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -66,107 +29,9 @@ pub enum StartupError {
     Hasher(crate::auth::hashing::HashError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-impl Stores {
-    /// The production backends: Postgres for durable data, Redis for sessions; client
-    /// lookups cached for `client_cache_ttl` (zero: not cached).
-    pub fn new(pg: PgStore, redis: RedisStore, client_cache_ttl: std::time::Duration) -> Self {
-        let pg = Arc::new(pg);
-        let redis = Arc::new(redis);
-        let clients: Arc<dyn crate::store::ClientStore> = if client_cache_ttl.is_zero() {
-            pg.clone()
-        } else {
-            Arc::new(crate::store::cache::CachedClients::new(
-                pg.clone(),
-                client_cache_ttl,
-            ))
-        };
-        Stores {
-            keys: pg.clone(),
-            users: pg.clone(),
-            clients,
-            families: redis.clone(),
-            revocations: redis.clone(),
-            audit: pg.clone(),
-            changes: redis.clone(),
-            limits: redis.clone(),
-            resets: pg.clone(),
-            mfa: pg.clone(),
-            mfa_tokens: redis.clone(),
-            health: vec![pg, redis],
-        }
-    }
-}
-
-/// The backends as the CLI and the server use them.
-pub struct Backends {
-    pub pg: PgStore,
-}
-
-impl Backends {
-    /// Connects to Postgres (with bounded retry) and migrates when asked to.
-    pub async fn postgres(settings: &Settings, migrate: bool) -> Result<Self, StartupError> {
-        let pg = PgStore::connect(
-            &settings.database_url,
-            settings.db_pool_size,
-            settings.startup_timeout,
-        )
-        .await?;
-        if migrate {
-            pg.migrate().await.map_err(StartupError::Migration)?;
-        }
-        Ok(Backends { pg })
-    }
-
-    /// Opens the key ring over Postgres (creating missing keys when `fill` is set).
-    pub async fn keyring(
-        &self,
-        settings: &Settings,
-        clock: Arc<dyn Clock>,
-        fill: bool,
-    ) -> Result<KeyRing, KeyRingError> {
-        let config = crate::crypto::KeyRingConfig {
-            algs: settings.signing_algs.clone(),
-            rsa_bits: settings.rsa_bits,
-            retire_after: settings.access_token_ttl + settings.jwks_max_age + settings.clock_leeway,
-            rotation_interval: settings.key_rotation_interval,
-            jwks_max_age: settings.jwks_max_age,
-            jwks_stale_while_revalidate: settings.jwks_stale_while_revalidate,
-        };
-        let ring = KeyRing::load(
-            Arc::new(self.pg.clone()),
-            settings.kek.clone(),
-            config,
-            clock,
-        )
-        .await?;
-        if fill {
-            ring.ensure_keys().await?;
-        }
-        Ok(ring)
-    }
-}
-
-/// The webhook when one is configured, else the log sink.
-fn notifier(
-    settings: &Settings,
-) -> Result<Arc<dyn crate::notify::Notifier>, crate::notify::NotifyError> {
-    use secrecy::ExposeSecret;
-    let notify = &settings.notify;
-    Ok(match &notify.webhook_url {
-        Some(url) => Arc::new(crate::notify::WebhookNotifier::new(
-            url.expose_secret().to_owned(),
-            notify.reset_url.clone(),
-        )?),
-        None => Arc::new(crate::notify::LogNotifier {
-            show_links: notify.log_links,
-            reset_url: notify.reset_url.clone(),
-        }),
-    })
 }
 
 pub struct Application {
@@ -175,6 +40,14 @@ pub struct Application {
     public: Server,
     admin: Server,
     state: web::Data<AppState>,
+}
+
+/// A bound listener and its port.
+fn bind(addr: SocketAddr) -> Result<(TcpListener, u16), StartupError> {
+    let fail = |source| StartupError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).map_err(fail)?;
+    let port = listener.local_addr().map_err(fail)?.port();
+    Ok((listener, port))
 }
 
 impl Application {
@@ -186,15 +59,23 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let backends = Backends::postgres(&settings, settings.migrate_on_start).await?;
-        let redis = RedisStore::connect(
-            &settings.redis_url,
-            &settings.redis_prefix,
-            settings.startup_timeout,
+        let backend = crate::store::connect(&settings).await?;
+        if settings.migrate_on_start {
+            backend
+                .migrator
+                .migrate()
+                .await
+                .map_err(StartupError::Migration)?;
+        }
+        let stores = backend.stores;
+        let keyring = KeyRing::load(
+            stores.keys.clone(),
+            settings.kek.clone(),
+            KeyRingConfig::new(&settings),
+            clock.clone(),
         )
         .await?;
-        let keyring = backends.keyring(&settings, clock.clone(), true).await?;
-        let stores = Stores::new(backends.pg, redis.clone(), settings.client_cache_ttl);
+        keyring.ensure_keys().await?;
         crate::metrics::install();
         let hasher = PasswordHasher::start(
             settings.password.hash,
@@ -208,41 +89,15 @@ impl Application {
             admin_openapi: Bytes::from(http::openapi::admin_document()),
             cache_control: http::wellknown::cache_control(&settings),
         };
-        let bind =
-            |addr| TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source });
-        let (public_listener, admin_listener) =
-            (bind(settings.public_addr)?, bind(settings.admin_addr)?);
-        let port = |l: &TcpListener, addr| {
-            l.local_addr()
-                .map(|a| a.port())
-                .map_err(|source| StartupError::Bind { addr, source })
-        };
-        let public_port = port(&public_listener, settings.public_addr)?;
-        let admin_port = port(&admin_listener, settings.admin_addr)?;
         let (public_addr, admin_addr) = (settings.public_addr, settings.admin_addr);
-        let verified_tokens = crate::tokens::VerifiedTokens::new(settings.verified_token_cache);
-        let notifier = notifier(&settings).map_err(StartupError::Notifier)?;
-        // an entry is never needed past its limit's period (the longest retry-after)
-        let blocked_ttl = settings
-            .abuse
-            .client_auth_failures
-            .map_or(std::time::Duration::from_secs(60), |l| l.period);
-        let state = web::Data::new(AppState {
-            settings: Arc::new(settings),
-            keyring: Arc::new(keyring),
-            stores,
-            hasher: Arc::new(hasher),
-            verified_tokens,
-            clock,
-            documents,
-            notifier,
-            blocked_clients: moka::sync::Cache::builder()
-                .max_capacity(BLOCKED_CLIENT_PAIRS)
-                .time_to_live(blocked_ttl)
-                .build(),
-            readiness: Default::default(),
-        });
-        watch::spawn(state.clone(), redis);
+        let (public_listener, public_port) = bind(public_addr)?;
+        let (admin_listener, admin_port) = bind(admin_addr)?;
+        let notifier = crate::notify::from_settings(&settings).map_err(StartupError::Notifier)?;
+        let state = Arc::new(AppState::new(
+            settings, stores, keyring, hasher, clock, documents, notifier,
+        ));
+        crate::service::watch::spawn(state.clone());
+        let state = web::Data::from(state);
         let public = http::public_server(public_listener, state.clone()).map_err(|source| {
             StartupError::Bind {
                 addr: public_addr,

@@ -1,6 +1,7 @@
 //! Changes other instances must act on at once (SPEC S3 propagation, client caches).
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 
 use super::StoreError;
 use crate::domain::ClientId;
@@ -31,8 +32,13 @@ impl Change {
     }
 }
 
-/// Announces changes to every instance sharing the backend.
+/// The changes announced after a subscription started, in order; it ends when the
+/// subscription is interrupted (subscribe again, then re-check what may have been missed).
+pub type ChangeStream = BoxStream<'static, Change>;
+
+/// Announces changes to every instance sharing the backend, and delivers them.
 #[async_trait]
 pub trait ChangeBus: Send + Sync {
     async fn publish(&self, change: &Change) -> Result<(), StoreError>;
+    async fn subscribe(&self) -> Result<ChangeStream, StoreError>;
 }

@@ -6,7 +6,9 @@ mod audit;
 pub mod cache;
 mod changes;
 mod clients;
+mod connect;
 mod families;
+mod health;
 mod keys;
 mod limits;
 mod mfa;
@@ -17,21 +19,22 @@ mod users;
 pub use audit::*;
 pub use changes::*;
 pub use clients::*;
+pub use connect::{connect, Backend, Migrator};
 pub use families::*;
+pub use health::{Checks, Ping, Readiness};
 pub use keys::*;
 pub use limits::*;
 pub use mfa::*;
 pub use resets::*;
 pub use revocations::*;
-pub use rewrap::{Resealer, RewrapError, RewrapReport, SealedItem};
+pub use rewrap::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
 pub use users::*;
 
 pub mod postgres;
 pub mod redis;
+pub mod retry;
 
 use std::sync::Arc;
-
-use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,13 +52,6 @@ pub enum StoreError {
     Other(#[from] anyhow::Error),
 }
 
-/// A backend that readiness checks can ping.
-#[async_trait]
-pub trait Ping: Send + Sync {
-    fn name(&self) -> &'static str;
-    async fn ping(&self) -> Result<(), StoreError>;
-}
-
 /// The backends the application talks to, behind their traits.
 #[derive(Clone)]
 pub struct Stores {
@@ -70,5 +66,25 @@ pub struct Stores {
     pub resets: Arc<dyn ResetStore>,
     pub mfa: Arc<dyn MfaStore>,
     pub mfa_tokens: Arc<dyn MfaTokenStore>,
+    /// Everything sealed under the KEK, for `keys rewrap`.
+    pub sealed: Arc<dyn SealedStore>,
     pub health: Vec<Arc<dyn Ping>>,
+}
+
+/// A backend outage is `temporarily_unavailable` (503) to OAuth clients; anything else
+/// is a server error whose cause goes to the log only.
+impl From<StoreError> for crate::domain::OAuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable { backend, source } => {
+                tracing::warn!(
+                    backend,
+                    error = format!("{source:#}"),
+                    "backend unavailable"
+                );
+                crate::domain::OAuthError::TemporarilyUnavailable
+            }
+            other => crate::domain::OAuthError::Server(other.into()),
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! What a backend's `keys rewrap` works with (SPEC S3): the sealed items it holds, named by
 //! their rows, and the closure that re-seals each under the new KEK.
 
+use async_trait::async_trait;
+
 use super::StoreError;
 
 /// One sealed item `keys rewrap` re-seals, named by its row.
@@ -35,4 +37,11 @@ pub enum RewrapError {
     Unseal { item: String, reason: String },
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// A backend holding items sealed under the KEK.
+#[async_trait]
+pub trait SealedStore: Send + Sync {
+    /// Re-seals every item with `reseal` in one transaction: all or nothing.
+    async fn rewrap(&self, reseal: &Resealer<'_>) -> Result<RewrapReport, RewrapError>;
 }

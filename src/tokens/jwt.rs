@@ -7,7 +7,8 @@ use josekit::jws::JwsHeader;
 use serde::Serialize;
 
 use super::AccessClaims;
-use crate::crypto::{KeyRing, SigningAlg};
+use super::KeyRing;
+use crate::crypto::SigningAlg;
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 const MAX_TOKEN_BYTES: usize = 8 * 1024;

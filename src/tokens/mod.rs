@@ -1,9 +1,13 @@
-//! Tokens (SPEC S4): JWT access and ID tokens signed by the key ring, verification with an
+//! Tokens (SPEC S3, S4): the key ring and its JWKS, JWT access and ID tokens signed by it, verification with an
 //! explicit algorithm allowlist, and opaque refresh tokens.
 
 mod claims;
 mod jwt;
+mod keyring;
 pub mod refresh;
 
 pub use claims::{AccessClaims, Audience, IdClaims};
 pub use jwt::{sign, verify_access_token, InvalidToken, VerifiedTokens, ACCESS_TOKEN_TYP};
+pub use keyring::{
+    ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyVerifier, PublishedKey,
+};

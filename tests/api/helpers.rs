@@ -11,7 +11,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tessera::clock::{Clock, SystemClock};
 use tessera::config::Settings;
-use tessera::startup::{AppState, Application, StartupError};
+use tessera::startup::{Application, StartupError};
+use tessera::state::AppState;
 use tokio_postgres::NoTls;
 
 /// A fixed, random-looking KEK for tests.
@@ -93,7 +94,7 @@ async fn ensure_template(admin: &tokio_postgres::Client) -> String {
         )
         .await
         .unwrap();
-        store.migrate().await.unwrap();
+        tessera::store::Migrator::migrate(&store).await.unwrap();
         drop(store);
         admin
             .execute(
@@ -614,13 +615,14 @@ impl TestApp {
             audiences: vec!["https://api.example.com".into()],
             redirect_uris: vec![],
         };
-        let operator = tessera::manage::Operator {
+        let operator = tessera::service::admin::Operator {
             actor: "test".into(),
             now: self.state.clock.now(),
         };
-        let (client, secret) = tessera::manage::create_client(&self.state.stores, new, &operator)
-            .await
-            .unwrap();
+        let (client, secret) =
+            tessera::service::admin::create_client(&self.state.stores, new, &operator)
+                .await
+                .unwrap();
         (client.id.to_string(), secret)
     }
 }

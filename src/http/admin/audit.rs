@@ -4,8 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{AuditQuery, AuditRecord};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -42,8 +42,8 @@ pub struct AuditPage {
     params(AuditParams),
     responses(
         (status = 200, description = "A page of events", body = AuditPage),
-        (status = 400, description = "A malformed filter (named)", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+        (status = 400, description = "A malformed filter (named)", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<AuditParams>,

@@ -8,9 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{operator, AdminPrincipal};
 use crate::domain::{GrantType, NewClient};
-use crate::error::ApiError;
-use crate::manage::{self, ClientPatch, ClientView};
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::service::admin::{self, ClientPatch, ClientView};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/clients", web::post().to(create))
@@ -47,8 +47,8 @@ pub struct CreateClient {
     request_body = CreateClient,
     responses(
         (status = 201, description = "Created", body = ClientView),
-        (status = 400, description = "Invalid definition", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid definition", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
@@ -65,7 +65,7 @@ pub async fn create(
         redirect_uris: body.redirect_uris,
     };
     let (client, secret) =
-        manage::create_client(&state.stores, new, &operator(&state, &admin)).await?;
+        admin::create_client(&state.stores, new, &operator(&state, &admin)).await?;
     Ok(HttpResponse::Created().json(ClientView::new(&client, secret)))
 }
 
@@ -91,8 +91,8 @@ pub struct ClientList {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of clients", body = ClientList),
-        (status = 400, description = "Bad paging parameters", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Bad paging parameters", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
@@ -122,13 +122,13 @@ pub async fn list(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client", body = ClientView),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such client", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such client", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = manage::parse_client_id(&id)?;
+    let id = admin::parse_client_id(&id)?;
     let client = state
         .stores
         .clients
@@ -146,16 +146,16 @@ pub async fn get(
     request_body = ClientPatch,
     responses(
         (status = 200, description = "The updated client", body = ClientView),
-        (status = 400, description = "Invalid change", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such client", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid change", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such client", body = crate::http::error::ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     id: web::Path<String>,
     patch: web::Json<ClientPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = manage::update_client(
+    let client = admin::update_client(
         &state.stores,
         &id,
         patch.into_inner(),
@@ -177,15 +177,15 @@ pub struct Deleted {
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such client", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such client", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let ended = manage::delete_client(&state.stores, &id, &operator(&state, &admin)).await?;
+    let ended = admin::delete_client(&state.stores, &id, &operator(&state, &admin)).await?;
     Ok(HttpResponse::Ok().json(Deleted {
         deleted: id,
         sessions_revoked: ended,
@@ -198,15 +198,15 @@ pub async fn delete(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client with its new `client_secret`", body = ClientView),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such client", body = crate::error::ErrorBody),
-        (status = 409, description = "A public client has no secret", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such client", body = crate::http::error::ErrorBody),
+        (status = 409, description = "A public client has no secret", body = crate::http::error::ErrorBody)))]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (client, secret) =
-        manage::rotate_client_secret(&state.stores, &id, &operator(&state, &admin)).await?;
+        admin::rotate_client_secret(&state.stores, &id, &operator(&state, &admin)).await?;
     Ok(HttpResponse::Ok().json(ClientView::new(&client, Some(secret))))
 }

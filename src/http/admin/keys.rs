@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{operator, parse_optional_json, AdminPrincipal};
-use crate::crypto::{PublishedKey, SigningAlg};
-use crate::error::ApiError;
-use crate::manage;
-use crate::startup::AppState;
+use crate::crypto::SigningAlg;
+use crate::http::error::ApiError;
+use crate::service::admin;
+use crate::state::AppState;
+use crate::tokens::PublishedKey;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/keys", web::get().to(list_keys))
@@ -28,7 +29,7 @@ pub struct KeyList {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The key ring", body = KeyList),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
 pub async fn list_keys(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(KeyList {
         keys: state.keyring.keys(),
@@ -63,15 +64,15 @@ pub struct RotateResponse {
     request_body(content = Option<RotateRequest>, content_type = "application/json"),
     responses(
         (status = 200, description = "Rotated", body = RotateResponse),
-        (status = 400, description = "Unsupported or disabled algorithm (the message lists the allowed ones)", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Unsupported or disabled algorithm (the message lists the allowed ones)", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
 pub async fn rotate(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: RotateRequest = parse_optional_json(&body)?;
-    let rotated = manage::rotate_keys(
+    let rotated = admin::rotate_keys(
         &state.keyring,
         &state.stores,
         request.alg.as_deref(),
@@ -103,16 +104,16 @@ pub struct RevokeResponse {
     params(("kid" = String, Path, description = "Key id (JWK thumbprint)")),
     responses(
         (status = 200, description = "Revoked", body = RevokeResponse),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such key", body = crate::error::ErrorBody),
-        (status = 409, description = "Already revoked", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such key", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Already revoked", body = crate::http::error::ErrorBody)))]
 pub async fn revoke(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     kid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kid = kid.into_inner();
-    let promoted = manage::revoke_key(
+    let promoted = admin::revoke_key(
         &state.keyring,
         &state.stores,
         &kid,

@@ -16,9 +16,9 @@ use actix_web::{web, HttpMessage, HttpResponse};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, FieldError};
-use crate::manage::Operator;
-use crate::startup::AppState;
+use crate::http::error::{ApiError, FieldError};
+use crate::service::admin::Operator;
+use crate::state::AppState;
 use crate::store::AuditEvent;
 
 /// Shortest and longest bearer we hash; anything else is refused before hashing.
@@ -136,7 +136,7 @@ async fn require_admin(
         let event = AuditEvent::new("admin_auth_failed", "denied")
             .ip(ip)
             .detail(json!({ "method": method, "path": path }));
-        crate::audit::record(&state, event).await;
+        crate::service::audit::record(&state, event).await;
         return Err(ApiError::Unauthorized {
             realm: "tessera-admin",
         }
@@ -159,6 +159,6 @@ async fn require_admin(
         .actor(label)
         .ip(ip)
         .detail(json!({ "method": method, "path": path, "status": status.as_u16() }));
-    crate::audit::record(&state, event).await;
+    crate::service::audit::record(&state, event).await;
     result
 }

@@ -8,9 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{operator, AdminPrincipal};
 use crate::domain::{Email, Password, User};
-use crate::error::ApiError;
-use crate::manage::{self, ImportReport, UserRequest};
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::service::admin::{self, ImportReport, UserRequest};
+use crate::state::AppState;
 
 /// Largest import body: about 20,000 lines of bcrypt users.
 const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
@@ -75,9 +75,9 @@ pub struct CreateUser {
     request_body = CreateUser,
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 400, description = "Invalid email, name or password (each rule named)", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 409, description = "A user with this email exists", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Invalid email, name or password (each rule named)", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 409, description = "A user with this email exists", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
@@ -90,7 +90,7 @@ pub async fn create(
         name: body.name,
         email_verified: body.email_verified,
     };
-    let user = manage::create_user(
+    let user = admin::create_user(
         &state.stores,
         &state.hasher,
         request,
@@ -119,8 +119,8 @@ pub struct UserList {
     params(FindQuery),
     responses(
         (status = 200, description = "Zero or one user", body = UserList),
-        (status = 400, description = "Missing or malformed email", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody)))]
+        (status = 400, description = "Missing or malformed email", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
 pub async fn find(
     state: web::Data<AppState>,
     query: web::Query<FindQuery>,
@@ -142,8 +142,8 @@ fn user_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -168,14 +168,14 @@ pub struct SessionsRevoked {
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Sessions ended", body = SessionsRevoked),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ended = manage::revoke_user_sessions(
+    let ended = admin::revoke_user_sessions(
         &state.stores,
         &state.settings,
         user_id(&id)?,
@@ -198,15 +198,15 @@ pub struct Unlocked {
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Unlocked", body = Unlocked),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
 pub async fn unlock(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user_id(&id)?;
-    manage::unlock_user(&state.stores, user, &operator(&state, &admin)).await?;
+    admin::unlock_user(&state.stores, user, &operator(&state, &admin)).await?;
     Ok(HttpResponse::Ok().json(Unlocked { unlocked: user }))
 }
 
@@ -216,14 +216,14 @@ pub async fn unlock(
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Deleted", body = SessionsRevoked),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::error::ErrorBody)))]
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ended = manage::delete_user(
+    let ended = admin::delete_user(
         &state.stores,
         &state.settings,
         user_id(&id)?,
@@ -244,9 +244,9 @@ pub async fn delete(
         description = "One JSON object per line"),
     responses(
         (status = 200, description = "What was imported and what was refused", body = ImportReport),
-        (status = 400, description = "The body is not UTF-8 text", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 4 MiB", body = crate::error::ErrorBody)))]
+        (status = 400, description = "The body is not UTF-8 text", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        (status = 413, description = "Body over 4 MiB", body = crate::http::error::ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
     admin: ReqData<AdminPrincipal>,
@@ -257,6 +257,6 @@ pub async fn import(
         description: "the import must be UTF-8 JSON lines".into(),
         fields: Vec::new(),
     })?;
-    let report = manage::import_users(&state.stores, text, &operator(&state, &admin)).await;
+    let report = admin::import_users(&state.stores, text, &operator(&state, &admin)).await;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::NoTls;
 
 use super::{Ping, StoreError};
-use crate::startup::retry::{retry_until, Unreachable};
+use crate::store::retry::{retry_until, Unreachable};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -105,9 +105,11 @@ impl PgStore {
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(unavailable)
     }
+}
 
-    /// Applies pending migrations; returns how many were applied.
-    pub async fn migrate(&self) -> anyhow::Result<usize> {
+#[async_trait]
+impl crate::store::Migrator for PgStore {
+    async fn migrate(&self) -> anyhow::Result<usize> {
         use anyhow::Context;
         let mut conn = self
             .pool

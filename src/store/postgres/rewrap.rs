@@ -2,12 +2,15 @@
 //! transaction under the key-ring lock, or nothing changed.
 
 use super::{unavailable, PgStore, KEYRING_LOCK};
-use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, StoreError};
+use async_trait::async_trait;
 
-impl PgStore {
+use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore, StoreError};
+
+#[async_trait]
+impl SealedStore for PgStore {
     /// Re-seals every private signing key and TOTP secret with `reseal`. If any item fails
     /// to re-seal, the transaction is rolled back and the error names the item.
-    pub async fn rewrap(&self, reseal: &Resealer<'_>) -> Result<RewrapReport, RewrapError> {
+    async fn rewrap(&self, reseal: &Resealer<'_>) -> Result<RewrapReport, RewrapError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYRING_LOCK])

@@ -4,14 +4,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 mod families;
 mod limits;
 
-use super::{Change, ChangeBus, Ping, StoreError};
-use crate::startup::retry::{retry_until, Unreachable};
+use super::{Change, ChangeBus, ChangeStream, Ping, StoreError};
+use crate::store::retry::{retry_until, Unreachable};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -113,22 +114,6 @@ impl RedisStore {
     fn changes_channel(&self) -> String {
         self.key(&["changes"])
     }
-
-    /// A dedicated connection subscribed to the change channel.
-    pub async fn subscribe_changes(&self) -> Result<redis::aio::PubSub, StoreError> {
-        let mut pubsub = tokio::time::timeout(REQUEST_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|e| StoreError::Unavailable {
-                backend: "redis",
-                source: e.into(),
-            })?
-            .map_err(unavailable)?;
-        pubsub
-            .subscribe(self.changes_channel())
-            .await
-            .map_err(unavailable)?;
-        Ok(pubsub)
-    }
 }
 
 #[async_trait]
@@ -141,6 +126,31 @@ impl ChangeBus for RedisStore {
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
+    }
+
+    async fn subscribe(&self) -> Result<ChangeStream, StoreError> {
+        let mut pubsub = tokio::time::timeout(REQUEST_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                backend: "redis",
+                source: e.into(),
+            })?
+            .map_err(unavailable)?;
+        pubsub
+            .subscribe(self.changes_channel())
+            .await
+            .map_err(unavailable)?;
+        let changes = pubsub.into_on_message().filter_map(|message| {
+            let change = message
+                .get_payload::<String>()
+                .ok()
+                .and_then(|payload| Change::from_message(&payload));
+            if change.is_none() {
+                tracing::debug!("ignored an unknown change notification");
+            }
+            std::future::ready(change)
+        });
+        Ok(changes.boxed())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use time::OffsetDateTime;
 
 use crate::store::{AuditEvent, Stores};

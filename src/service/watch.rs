@@ -1,43 +1,38 @@
-//! Keeping instances in step (SPEC S3): each instance listens for change notifications on
-//! Redis pub/sub (key ring reloads and client-cache invalidations take effect at once),
+//! Keeping instances in step (SPEC S3): each instance follows the store's change
+//! notifications (key ring reloads and client-cache invalidations take effect at once),
 //! and polls the stored key-ring version as the fallback for a missed notification. The
 //! same loop unpublishes retiring keys when their time comes and runs the scheduled
 //! rotation, which the store serializes so exactly one instance performs each one.
 
 use std::time::Duration;
 
-use actix_web::web;
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 
-use super::AppState;
-use crate::store::redis::RedisStore;
+use crate::state::AppState;
 use crate::store::Change;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Starts the listener and the poller on the current runtime.
-pub fn spawn(state: web::Data<AppState>, redis: RedisStore) {
-    tokio::spawn(listen(state.clone(), redis));
+pub fn spawn(state: Arc<AppState>) {
+    tokio::spawn(listen(state.clone()));
     tokio::spawn(poll(state));
 }
 
-async fn listen(state: web::Data<AppState>, redis: RedisStore) {
+async fn listen(state: Arc<AppState>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match redis.subscribe_changes().await {
-            Ok(pubsub) => {
+        match state.stores.changes.subscribe().await {
+            Ok(mut changes) => {
                 backoff = Duration::from_millis(100);
                 // anything announced while unsubscribed was missed: check now
                 refresh_keys(&state).await;
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Ok(payload) = message.get_payload::<String>() else {
-                        continue;
-                    };
-                    match Change::from_message(&payload) {
-                        Some(Change::Keys) => reload_keys(&state).await,
-                        Some(Change::Client(id)) => state.stores.clients.invalidate(&id),
-                        None => tracing::debug!("ignored an unknown change notification"),
+                while let Some(change) = changes.next().await {
+                    match change {
+                        Change::Keys => reload_keys(&state).await,
+                        Change::Client(id) => state.stores.clients.invalidate(&id),
                     }
                 }
                 tracing::warn!("change notifications interrupted; resubscribing");
@@ -49,7 +44,7 @@ async fn listen(state: web::Data<AppState>, redis: RedisStore) {
     }
 }
 
-async fn poll(state: web::Data<AppState>) {
+async fn poll(state: Arc<AppState>) {
     let mut ticks = tokio::time::interval(state.settings.keyring_poll_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -81,11 +76,11 @@ async fn scheduled_rotation(state: &AppState) {
         Ok(rotated) => {
             let kids: Vec<&str> = rotated.iter().map(|(_, kid)| kid.as_str()).collect();
             tracing::info!(?kids, "scheduled key rotation");
-            let operator = crate::manage::Operator {
+            let operator = crate::service::admin::Operator {
                 actor: "scheduler".to_owned(),
                 now: state.clock.now(),
             };
-            crate::manage::rotated_keys(&state.stores, &operator, &rotated).await;
+            crate::service::admin::rotated_keys(&state.stores, &operator, &rotated).await;
         }
         Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
     }

@@ -249,6 +249,21 @@ pub async fn rotate_client_secret(
     Ok((client, secret))
 }
 
+/// Every client (never a secret), in id order, read a page at a time.
+pub async fn all_clients(stores: &Stores) -> Result<Vec<ClientView>, ManageError> {
+    const PAGE: usize = 500;
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = stores.clients.list_clients(after.as_ref(), PAGE).await?;
+        after = page.last().map(|c| c.id.clone());
+        all.extend(page.iter().map(|c| ClientView::new(c, None)));
+        if page.len() < PAGE {
+            return Ok(all);
+        }
+    }
+}
+
 /// Deletes a client and ends every session issued to it; returns how many ended.
 pub async fn delete_client(
     stores: &Stores,

@@ -3,8 +3,9 @@
 
 use serde_json::json;
 
-use crate::crypto::{KeyRing, KeyRingError, SigningAlg};
+use crate::crypto::SigningAlg;
 use crate::store::{AuditEvent, Change, KeyImport, KeyRevocation, Stores};
+use crate::tokens::{KeyRing, KeyRingError};
 
 use super::{announce, audit, ManageError, Operator};
 

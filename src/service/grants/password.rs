@@ -2,11 +2,11 @@
 //! for unknown users and wrong passwords, with the same work done for both; hashes are
 //! upgraded (bcrypt, old argon2 parameters) after a successful check.
 
-use crate::abuse::{self, Bucket};
 use crate::auth::hashing::{HashError, Verified};
+use crate::domain::OAuthError;
 use crate::domain::{Client, Email, GrantType, Password, User};
-use crate::error::OAuthError;
-use crate::startup::AppState;
+use crate::service::abuse::{self, Bucket};
+use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta, StoreError};
 use serde_json::json;
 
@@ -105,16 +105,16 @@ pub async fn grant(
             return Err(e.into());
         }
     };
-    if crate::mfa::is_enabled(state, &user).await? {
-        let pending = crate::mfa::PendingLogin {
+    if crate::service::mfa::is_enabled(state, &user).await? {
+        let pending = crate::service::mfa::PendingLogin {
             user_id: user.id,
-            password: crate::mfa::password_fingerprint(&user),
+            password: crate::service::mfa::password_fingerprint(&user),
             client_id: client.id.to_string(),
             scope: scope.to_string(),
             ip: meta.ip.clone(),
             user_agent: meta.user_agent.clone(),
         };
-        let token = crate::mfa::issue_mfa_token(state, &pending).await?;
+        let token = crate::service::mfa::issue_mfa_token(state, &pending).await?;
         // the failure count is cleared only by a complete login: a known password must not
         // reset the allowance for guessing the second factor
         return Err(OAuthError::MfaRequired(token));
@@ -127,7 +127,7 @@ pub async fn grant(
         .client(client.id.as_str())
         .ip(meta.ip.clone())
         .detail(json!({ "amr": ["pwd"] }));
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
     Ok(tokens)
 }
 
@@ -152,7 +152,7 @@ async fn login_failed(state: &AppState, client: &Client, meta: &SessionMeta, err
     if let Some(user) = user {
         event = event.user(user);
     }
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +160,7 @@ pub enum ChangeError {
     #[error("the current password is wrong")]
     WrongPassword,
     #[error("the new password is not acceptable")]
-    Policy(Vec<crate::error::FieldError>),
+    Policy(Vec<crate::domain::FieldError>),
     #[error("the password was changed concurrently")]
     Concurrent,
     #[error(transparent)]
@@ -207,7 +207,7 @@ pub async fn change_password(
     }
     // outstanding reset links stop working; pending MFA logins are bound to the old hash
     state.stores.resets.revoke_user_resets(user.id, now).await?;
-    let ended = crate::revocation::end_user_sessions(
+    let ended = crate::service::revocations::end_user_sessions(
         &state.stores,
         &state.settings,
         user.id,
@@ -234,7 +234,7 @@ pub async fn mfa_grant(
     ip: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     const INVALID: OAuthError = OAuthError::InvalidGrant("mfa_token is invalid or expired");
-    let pending = crate::mfa::peek_mfa_token(state, mfa_token)
+    let pending = crate::service::mfa::peek_mfa_token(state, mfa_token)
         .await?
         .ok_or(INVALID)?;
     let client = match client {
@@ -258,23 +258,23 @@ pub async fn mfa_grant(
         .users
         .find_user(pending.user_id)
         .await?
-        .filter(|u| crate::mfa::password_fingerprint(u) == pending.password)
+        .filter(|u| crate::service::mfa::password_fingerprint(u) == pending.password)
         .ok_or(INVALID)?;
     abuse::login_attempt(state, &user.email, ip.as_deref()).await?;
-    match crate::mfa::verify(state, &user, otp, recovery_code).await {
+    match crate::service::mfa::verify(state, &user, otp, recovery_code).await {
         Ok(()) => {}
-        Err(crate::mfa::MfaError::Store(e)) => return Err(e.into()),
+        Err(crate::service::mfa::MfaError::Store(e)) => return Err(e.into()),
         Err(_) => {
             crate::metrics::login_failed("wrong_otp");
             let event = AuditEvent::new("mfa_failed", "denied")
                 .user(user.id)
                 .client(client.id.as_str())
                 .ip(ip);
-            crate::audit::record(state, event).await;
+            crate::service::audit::record(state, event).await;
             return Err(OAuthError::InvalidGrant("the code is not valid"));
         }
     }
-    if !crate::mfa::take_mfa_token(state, mfa_token).await? {
+    if !crate::service::mfa::take_mfa_token(state, mfa_token).await? {
         return Err(INVALID);
     }
     abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
@@ -292,6 +292,6 @@ pub async fn mfa_grant(
         .client(client.id.as_str())
         .ip(meta.ip)
         .detail(json!({ "amr": ["pwd", "otp"] }));
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
     Ok(tokens)
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::OAuthError;
 use crate::domain::{Client, Scope, User};
-use crate::error::OAuthError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Family, SessionMeta};
 use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, ACCESS_TOKEN_TYP};
 

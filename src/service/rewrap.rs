@@ -4,12 +4,11 @@
 //! re-sealed: a retry in flight during the switch gets `invalid_grant` at worst.
 
 use crate::crypto::{Kek, Purpose};
-use crate::store::postgres::PgStore;
-use crate::store::{RewrapError, RewrapReport, SealedItem};
+use crate::store::{RewrapError, RewrapReport, SealedItem, SealedStore};
 
 /// Re-seals everything `store` holds from `current` to `new`.
 pub async fn rewrap(
-    store: &PgStore,
+    store: &dyn SealedStore,
     current: &Kek,
     new: &Kek,
 ) -> Result<RewrapReport, RewrapError> {

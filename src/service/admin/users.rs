@@ -31,7 +31,8 @@ pub async fn revoke_user_sessions(
 ) -> Result<usize, ManageError> {
     existing_user(stores, user).await?;
     let ended =
-        crate::revocation::end_user_sessions(stores, settings, user, None, operator.now).await?;
+        crate::service::revocations::end_user_sessions(stores, settings, user, None, operator.now)
+            .await?;
     audit(
         stores,
         operator,
@@ -50,7 +51,7 @@ pub async fn unlock_user(
     operator: &Operator,
 ) -> Result<(), ManageError> {
     let found = existing_user(stores, user).await?;
-    crate::abuse::clear_lockout(stores, &found.email).await?;
+    crate::service::abuse::clear_lockout(stores, &found.email).await?;
     audit(
         stores,
         operator,
@@ -71,7 +72,8 @@ pub async fn delete_user(
     // sessions first: a failure leaves the account in place to retry, never a live
     // session of a deleted user
     let ended =
-        crate::revocation::end_user_sessions(stores, settings, user, None, operator.now).await?;
+        crate::service::revocations::end_user_sessions(stores, settings, user, None, operator.now)
+            .await?;
     if !stores.users.delete_user(user).await? {
         return Err(ManageError::NotFound);
     }

@@ -1,13 +1,17 @@
-//! Errors as clients see them (SPEC S10): JSON `{error, error_description, fields?}`, never
-//! internal detail; the cause chain goes to the log only. OAuth endpoints use `OAuthError`.
-
-pub mod oauth;
-pub use oauth::OAuthError;
+//! Errors as clients see them (SPEC S10), and the one place that maps domain errors to
+//! responses: status, headers and a JSON body `{error, error_description, fields?}` (or
+//! RFC 6749 §5.2 for `OAuthError`), never internal detail; the cause chain goes to the log.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+pub use crate::domain::{FieldError, OAuthError, Throttled};
+use crate::service::abuse::Refused;
+use crate::service::admin::ManageError;
+use crate::store::StoreError;
+use crate::tokens::KeyRingError;
 
 /// The JSON error body of every non-OAuth error.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,12 +22,6 @@ pub struct ErrorBody {
     pub error_description: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +54,7 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     /// A rate limit or an account lock: 429 with Retry-After and RateLimit-*.
     #[error("too many requests")]
-    TooManyRequests(crate::abuse::Throttled),
+    TooManyRequests(Throttled),
     /// A dependency is down: 503 with Retry-After, safe description.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
@@ -115,17 +113,10 @@ impl ApiError {
                 &Vec::new(),
             ),
         };
-        let fields = fields
-            .iter()
-            .map(|f| FieldError {
-                field: f.field.clone(),
-                message: f.message.clone(),
-            })
-            .collect();
         ErrorBody {
             error: error.into(),
             error_description: description,
-            fields,
+            fields: fields.clone(),
         }
     }
 }
@@ -163,21 +154,17 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
-            Self::TooManyRequests(throttled) => {
-                for header in throttled.headers() {
-                    response.insert_header(header);
-                }
-            }
+            Self::TooManyRequests(throttled) => throttle_headers(&mut response, throttled),
             _ => {}
         }
         response.json(self.body())
     }
 }
 
-impl From<crate::error::OAuthError> for ApiError {
+impl From<crate::domain::OAuthError> for ApiError {
     /// For the JSON API, which shares the grant logic with the token endpoint.
-    fn from(e: crate::error::OAuthError) -> Self {
-        use crate::error::OAuthError as O;
+    fn from(e: crate::domain::OAuthError) -> Self {
+        use crate::domain::OAuthError as O;
         match e {
             O::InvalidGrant(_) => ApiError::InvalidCredentials,
             O::TemporarilyUnavailable => ApiError::Unavailable("the service"),
@@ -186,26 +173,26 @@ impl From<crate::error::OAuthError> for ApiError {
             O::Server(e) => ApiError::Internal(e),
             other => ApiError::BadRequest {
                 code: "invalid_request",
-                description: other.body().error_description,
+                description: other.description(),
                 fields: Vec::new(),
             },
         }
     }
 }
 
-impl From<crate::abuse::Refused> for ApiError {
-    fn from(e: crate::abuse::Refused) -> Self {
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
         match e {
-            crate::abuse::Refused::Throttled(t) => ApiError::TooManyRequests(t),
-            crate::abuse::Refused::Store(e) => e.into(),
+            Refused::Throttled(t) => ApiError::TooManyRequests(t),
+            Refused::Store(e) => e.into(),
         }
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         match e {
-            crate::store::StoreError::Unavailable { backend, source } => {
+            StoreError::Unavailable { backend, source } => {
                 tracing::warn!(
                     backend,
                     error = format!("{source:#}"),
@@ -214,6 +201,93 @@ impl From<crate::store::StoreError> for ApiError {
                 ApiError::Unavailable(backend)
             }
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// RFC 6749 §5.2 error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    pub error: String,
+    pub error_description: String,
+}
+
+pub fn oauth_body(e: &OAuthError) -> OAuthErrorBody {
+    OAuthErrorBody {
+        error: e.to_string(),
+        error_description: e.description(),
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::MfaRequired(_) => StatusCode::FORBIDDEN,
+            Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Server(e) = self {
+            tracing::error!(error = format!("{e:#}"), "token endpoint failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        match self {
+            Self::InvalidClient => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
+            }
+            Self::TemporarilyUnavailable => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::TooManyRequests(throttled) => throttle_headers(&mut response, throttled),
+            _ => {}
+        }
+        if let Self::MfaRequired(token) = self {
+            let body = oauth_body(self);
+            return response.json(serde_json::json!({
+                "error": body.error,
+                "error_description": body.error_description,
+                "mfa_token": token,
+            }));
+        }
+        response.json(oauth_body(self))
+    }
+}
+
+/// The headers of a `429` (SPEC S9; draft-ietf-httpapi-ratelimit-headers).
+fn throttle_headers(response: &mut HttpResponseBuilder, throttled: &Throttled) {
+    response
+        .insert_header((header::RETRY_AFTER, throttled.retry_after.to_string()))
+        .insert_header(("ratelimit-limit", throttled.limit.to_string()))
+        .insert_header(("ratelimit-remaining", "0"))
+        .insert_header(("ratelimit-reset", throttled.reset.to_string()));
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Invalid(description) => ApiError::BadRequest {
+                code: "invalid_request",
+                description,
+                fields: Vec::new(),
+            },
+            ManageError::NotFound => ApiError::NotFound,
+            ManageError::Conflict(description) => ApiError::Conflict("conflict", description),
+            ManageError::Store(e) => e.into(),
+            ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
+            ManageError::KeyRing(e) => ApiError::Internal(e.into()),
+            ManageError::Hash(crate::auth::hashing::HashError::Busy) => {
+                ApiError::Unavailable("password hashing")
+            }
+            ManageError::Hash(e) => ApiError::Internal(e.into()),
         }
     }
 }

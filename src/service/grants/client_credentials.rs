@@ -1,9 +1,9 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): confidential clients only; `sub` is the
 //! client id; no refresh token and no ID token.
 
+use crate::domain::OAuthError;
 use crate::domain::{Client, GrantType};
-use crate::error::OAuthError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 use super::{access_token, resolve_scope, TokenResponse};
 

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::domain::Client;
-use crate::error::OAuthError;
-use crate::startup::AppState;
+use crate::domain::OAuthError;
+use crate::state::AppState;
 use crate::store::StoreError;
 use crate::tokens::{refresh, AccessClaims};
 

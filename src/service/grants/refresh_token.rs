@@ -5,9 +5,9 @@
 //! token being stored or sealed; an older token of the family is theft: the family is
 //! revoked (its access tokens with it) and the event audited.
 
+use crate::domain::OAuthError;
 use crate::domain::{Client, ClientId, GrantType, Scope};
-use crate::error::OAuthError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditEvent, Family, RotateRequest, Rotation};
 use crate::tokens::refresh;
 
@@ -128,5 +128,5 @@ async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
         .client(family.client_id.clone())
         .ip(ip)
         .detail(serde_json::json!({ "family": family.id }));
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
 }

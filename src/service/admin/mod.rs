@@ -5,9 +5,8 @@
 
 use time::OffsetDateTime;
 
-use crate::crypto::KeyRingError;
-use crate::error::ApiError;
 use crate::store::{AuditEvent, Change, StoreError, Stores};
+use crate::tokens::KeyRingError;
 
 mod clients;
 mod import;
@@ -36,27 +35,6 @@ pub enum ManageError {
     Hash(#[from] crate::auth::hashing::HashError),
 }
 
-impl From<ManageError> for ApiError {
-    fn from(e: ManageError) -> Self {
-        match e {
-            ManageError::Invalid(description) => ApiError::BadRequest {
-                code: "invalid_request",
-                description,
-                fields: Vec::new(),
-            },
-            ManageError::NotFound => ApiError::NotFound,
-            ManageError::Conflict(description) => ApiError::Conflict("conflict", description),
-            ManageError::Store(e) => e.into(),
-            ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
-            ManageError::KeyRing(e) => ApiError::Internal(e.into()),
-            ManageError::Hash(crate::auth::hashing::HashError::Busy) => {
-                ApiError::Unavailable("password hashing")
-            }
-            ManageError::Hash(e) => ApiError::Internal(e.into()),
-        }
-    }
-}
-
 /// Who did it and when, for the audit trail.
 #[derive(Debug, Clone)]
 pub struct Operator {
@@ -66,7 +44,7 @@ pub struct Operator {
 
 async fn audit(stores: &Stores, operator: &Operator, event: AuditEvent) {
     let event = event.actor(operator.actor.clone());
-    crate::audit::record_at(stores, event, operator.now).await;
+    crate::service::audit::record_at(stores, event, operator.now).await;
 }
 
 async fn announce(stores: &Stores, change: Change) {

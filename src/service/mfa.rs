@@ -13,7 +13,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::crypto::Purpose;
 use crate::domain::User;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError};
 
 const STEP_SECS: u64 = 30;
@@ -218,7 +218,7 @@ pub async fn is_enabled(state: &AppState, user: &User) -> Result<bool, StoreErro
 }
 
 async fn audit(state: &AppState, user: &User, event_type: &'static str) {
-    crate::audit::record(state, AuditEvent::new(event_type, "ok").user(user.id)).await;
+    crate::service::audit::record(state, AuditEvent::new(event_type, "ok").user(user.id)).await;
 }
 
 /// `xxxx-xxxx-xxxx-xxxx`: 80 random bits in base32 (A-Z, 2-7), so the stored SHA-256 cannot

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::hashing::HashError;
 use crate::domain::{Email, Password};
 use crate::notify::ResetMessage;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError};
 
 const PREFIX: &str = "tsp_";
@@ -68,7 +68,7 @@ async fn issue(state: &AppState, email: &Email, ip: Option<String>) -> Result<()
     let event = AuditEvent::new("password_reset_requested", outcome)
         .user(user.id)
         .ip(ip);
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
     Ok(())
 }
 
@@ -78,7 +78,7 @@ pub enum ResetError {
     #[error("the reset token is invalid or expired")]
     InvalidToken,
     #[error("the new password is not acceptable")]
-    Policy(Vec<crate::error::FieldError>),
+    Policy(Vec<crate::domain::FieldError>),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -133,10 +133,15 @@ pub async fn complete(
     // every other reset link of this user dies with this one; pending MFA logins die
     // with the old password hash they are bound to
     state.stores.resets.revoke_user_resets(user.id, now).await?;
-    let ended =
-        crate::revocation::end_user_sessions(&state.stores, &state.settings, user.id, None, now)
-            .await?;
-    if let Err(e) = crate::abuse::clear_lockout(&state.stores, &user.email).await {
+    let ended = crate::service::revocations::end_user_sessions(
+        &state.stores,
+        &state.settings,
+        user.id,
+        None,
+        now,
+    )
+    .await?;
+    if let Err(e) = crate::service::abuse::clear_lockout(&state.stores, &user.email).await {
         tracing::warn!(user_id = %user.id, error = %e, "could not clear the lockout after a reset");
     }
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
@@ -144,6 +149,6 @@ pub async fn complete(
         .user(user.id)
         .ip(ip)
         .detail(serde_json::json!({ "sessions_revoked": ended }));
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
     Ok(user.id)
 }

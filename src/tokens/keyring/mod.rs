@@ -1,57 +1,18 @@
 //! The key ring (SPEC S3): per enabled algorithm one `active` (signing) and one `next`
 //! (published, not yet signing) key; rotation; the JWKS served from pre-serialized bytes.
 
-use std::collections::HashMap;
-use std::str::FromStr;
+mod snapshot;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
-use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use josekit::jws::{JwsSigner, JwsVerifier};
-use serde::Serialize;
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 
-use super::{Kek, KeyMaterial, Purpose, SigningAlg};
 use crate::clock::Clock;
-use crate::store::{KeyImport, KeyRevocation, KeyStore, NewSigningKey, SigningKeyRow, StoreError};
-
-/// Lifecycle state of a signing key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyState {
-    Next,
-    Active,
-    Retiring,
-    Retired,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Next => "next",
-            Self::Active => "active",
-            Self::Retiring => "retiring",
-            Self::Retired => "retired",
-        }
-    }
-}
-
-impl FromStr for KeyState {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::Next, Self::Active, Self::Retiring, Self::Retired]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(())
-    }
-}
+use crate::crypto::{Kek, KeyMaterial, KeyState, Purpose, SigningAlg};
+use crate::store::{KeyImport, KeyRevocation, KeyStore, NewSigningKey, StoreError};
+use snapshot::{empty_snapshot, Snapshot};
+pub use snapshot::{ActiveSigner, JwksDocument, KeyVerifier, PublishedKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -66,62 +27,6 @@ pub enum KeyRingError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-/// A key as shown to operators and verifiers (no private material).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PublishedKey {
-    pub kid: String,
-    pub alg: SigningAlg,
-    pub state: KeyState,
-    /// Whether the key is currently in the JWKS.
-    pub published: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub activated_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub retiring_at: Option<OffsetDateTime>,
-    /// When a retiring key leaves the JWKS.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub retire_after: Option<OffsetDateTime>,
-    #[schema(value_type = Object)]
-    pub public_jwk: Map<String, Value>,
-}
-
-/// The JWKS body and its strong ETag, computed once per key-ring change.
-#[derive(Debug, Clone)]
-pub struct JwksDocument {
-    pub bytes: Bytes,
-    pub etag: String,
-}
-
-/// The signer for one algorithm's active key.
-#[derive(Debug)]
-pub struct ActiveSigner {
-    pub kid: String,
-    pub signer: Box<dyn JwsSigner>,
-}
-
-/// A verifier for one published key; its algorithm is the only one it accepts.
-#[derive(Debug)]
-pub struct KeyVerifier {
-    pub alg: SigningAlg,
-    pub verifier: Box<dyn JwsVerifier>,
-}
-
-struct Snapshot {
-    /// The store's key-ring version this snapshot was read at.
-    version: i64,
-    /// The next time the published set changes without anyone acting: a retiring key
-    /// leaves the JWKS, or a scheduled rotation is due.
-    next_change: Option<OffsetDateTime>,
-    keys: Vec<PublishedKey>,
-    signers: HashMap<SigningAlg, Arc<ActiveSigner>>,
-    /// Published (so never revoked or retired) keys by kid.
-    verifiers: HashMap<String, Arc<KeyVerifier>>,
-    jwks: Arc<JwksDocument>,
-}
-
 /// Settings the key ring needs.
 #[derive(Debug, Clone)]
 pub struct KeyRingConfig {
@@ -133,6 +38,20 @@ pub struct KeyRingConfig {
     pub rotation_interval: Option<Duration>,
     pub jwks_max_age: Duration,
     pub jwks_stale_while_revalidate: Duration,
+}
+
+impl KeyRingConfig {
+    /// The key ring's part of the settings (SPEC S3, S14).
+    pub fn new(settings: &crate::config::Settings) -> Self {
+        KeyRingConfig {
+            algs: settings.signing_algs.clone(),
+            rsa_bits: settings.rsa_bits,
+            retire_after: settings.access_token_ttl + settings.jwks_max_age + settings.clock_leeway,
+            rotation_interval: settings.key_rotation_interval,
+            jwks_max_age: settings.jwks_max_age,
+            jwks_stale_while_revalidate: settings.jwks_stale_while_revalidate,
+        }
+    }
 }
 
 pub struct KeyRing {
@@ -307,7 +226,7 @@ impl KeyRing {
 
     /// `Cache-Control` for the JWKS: the configured max-age, cut so that no cache keeps
     /// the document past the next timed change of the key set.
-    pub fn cache_control(&self) -> HeaderValue {
+    pub fn cache_control(&self) -> String {
         let (max_age, swr) = {
             let snapshot = self.snapshot.load();
             let (max_age, swr) = (
@@ -323,10 +242,7 @@ impl KeyRing {
                 None => (max_age, swr),
             }
         };
-        HeaderValue::from_str(&format!(
-            "public, max-age={max_age}, stale-while-revalidate={swr}"
-        ))
-        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+        format!("public, max-age={max_age}, stale-while-revalidate={swr}")
     }
 
     pub fn jwks(&self) -> Arc<JwksDocument> {
@@ -392,130 +308,5 @@ impl KeyRing {
         })
         .await
         .map_err(|e| KeyRingError::Generation(e.into()))?
-    }
-
-    fn build_snapshot(
-        &self,
-        version: i64,
-        rows: &[SigningKeyRow],
-    ) -> Result<Snapshot, KeyRingError> {
-        let now = self.clock.now();
-        let mut signers = HashMap::new();
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in rows.iter().filter(|r| self.config.algs.contains(&r.alg)) {
-            if matches!(row.state, KeyState::Active | KeyState::Next) {
-                let material = self.open(row)?;
-                if row.state == KeyState::Active && row.revoked_at.is_none() {
-                    let signer = material
-                        .signer()
-                        .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
-                    signers.insert(
-                        row.alg,
-                        Arc::new(ActiveSigner {
-                            kid: row.kid.clone(),
-                            signer,
-                        }),
-                    );
-                }
-            }
-            let retire_after = row.retiring_at.map(|at| at + self.config.retire_after);
-            let published = row.revoked_at.is_none()
-                && match row.state {
-                    KeyState::Next | KeyState::Active => true,
-                    KeyState::Retiring => retire_after.is_some_and(|t| now < t),
-                    KeyState::Retired => false,
-                };
-            keys.push(PublishedKey {
-                kid: row.kid.clone(),
-                alg: row.alg,
-                state: row.state,
-                published,
-                created_at: row.created_at,
-                activated_at: row.activated_at,
-                retiring_at: row.retiring_at,
-                retire_after,
-                public_jwk: row.public_jwk.clone(),
-            });
-        }
-        keys.sort_by_key(|k| (state_order(k.state), k.alg, k.created_at));
-        let mut verifiers = HashMap::new();
-        for key in keys.iter().filter(|k| k.published) {
-            let verifier = KeyMaterial::verifier(key.alg, &key.public_jwk)
-                .map_err(|_| KeyRingError::CorruptKey(key.kid.clone()))?;
-            verifiers.insert(
-                key.kid.clone(),
-                Arc::new(KeyVerifier {
-                    alg: key.alg,
-                    verifier,
-                }),
-            );
-        }
-        let jwks = Arc::new(jwks_document(keys.iter().filter(|k| k.published)));
-        let unpublish = keys
-            .iter()
-            .filter(|k| k.published)
-            .filter_map(|k| k.retire_after);
-        let scheduled = keys
-            .iter()
-            .filter(|k| k.state == KeyState::Active)
-            .filter_map(|k| Some(k.activated_at? + self.config.rotation_interval?));
-        let next_change = unpublish.chain(scheduled).min();
-        Ok(Snapshot {
-            version,
-            next_change,
-            keys,
-            signers,
-            verifiers,
-            jwks,
-        })
-    }
-
-    /// Unseals a stored key and checks that it is the key its kid names.
-    fn open(&self, row: &SigningKeyRow) -> Result<KeyMaterial, KeyRingError> {
-        let der = self
-            .kek
-            .open(Purpose::SigningKey, &row.private_sealed, row.kid.as_bytes())
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| match e {
-                super::SealError::WrongKey => KeyRingError::KekMismatch,
-                super::SealError::Malformed => KeyRingError::CorruptKey(row.kid.clone()),
-            })?;
-        let material = KeyMaterial::from_private_der(row.alg, &der)
-            .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
-        if material.kid != row.kid {
-            return Err(KeyRingError::CorruptKey(row.kid.clone()));
-        }
-        Ok(material)
-    }
-}
-
-fn state_order(state: KeyState) -> u8 {
-    match state {
-        KeyState::Active => 0,
-        KeyState::Next => 1,
-        KeyState::Retiring => 2,
-        KeyState::Retired => 3,
-    }
-}
-
-fn empty_snapshot() -> Snapshot {
-    Snapshot {
-        version: 0,
-        next_change: None,
-        keys: Vec::new(),
-        signers: HashMap::new(),
-        verifiers: HashMap::new(),
-        jwks: Arc::new(jwks_document([].iter())),
-    }
-}
-
-/// `{"keys":[...]}` and a strong ETag over exactly those bytes.
-fn jwks_document<'a>(keys: impl Iterator<Item = &'a PublishedKey>) -> JwksDocument {
-    let keys: Vec<&Map<String, Value>> = keys.map(|k| &k.public_jwk).collect();
-    let body = serde_json::to_vec(&serde_json::json!({ "keys": keys })).unwrap_or_default();
-    let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(Sha256::digest(&body)));
-    JwksDocument {
-        bytes: Bytes::from(body),
-        etag,
     }
 }

@@ -6,12 +6,11 @@
 
 use std::net::IpAddr;
 
-use actix_web::HttpRequest;
 use sha2::{Digest, Sha256};
 
 use crate::config::{RateLimit, Settings};
-use crate::domain::Email;
-use crate::startup::AppState;
+use crate::domain::{Email, OAuthError, Throttled};
+use crate::state::AppState;
 use crate::store::{AuditEvent, LockoutPolicy, StoreError};
 
 /// What a limit is counted per.
@@ -82,29 +81,6 @@ pub fn network(address: &str, v4_prefix: u8) -> String {
 fn lockout_network(ip: Option<&str>) -> String {
     let network = ip.map_or_else(|| "unknown".into(), |ip| network(ip, 24));
     digest(&["network", &network])
-}
-
-/// A refused request: answered `429` with `Retry-After` and `RateLimit-*` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttled {
-    /// Requests allowed per period (`RateLimit-Limit`; 0 for an account lock).
-    pub limit: u32,
-    /// Seconds until a request may succeed (`Retry-After`).
-    pub retry_after: u64,
-    /// Seconds until the allowance is whole again (`RateLimit-Reset`).
-    pub reset: u64,
-}
-
-impl Throttled {
-    /// The headers of a `429`.
-    pub fn headers(&self) -> [(&'static str, String); 4] {
-        [
-            ("retry-after", self.retry_after.to_string()),
-            ("ratelimit-limit", self.limit.to_string()),
-            ("ratelimit-remaining", "0".to_owned()),
-            ("ratelimit-reset", self.reset.to_string()),
-        ]
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,7 +182,7 @@ pub async fn login_attempt(
     if let Some(user) = user {
         event = event.user(user.id);
     }
-    crate::audit::record(state, event).await;
+    crate::service::audit::record(state, event).await;
     Err(Refused::Throttled(Throttled {
         limit: 0,
         retry_after,
@@ -243,11 +219,9 @@ pub async fn authenticate_client(
     state: &AppState,
     presented: &crate::auth::client_auth::Presented,
     ip: Option<&str>,
-) -> Result<crate::domain::Client, crate::error::OAuthError> {
-    use crate::error::OAuthError;
+) -> Result<crate::domain::Client, OAuthError> {
     let Some(limit) = Bucket::ClientAuthFailures.limit(&state.settings) else {
-        return crate::auth::client_auth::authenticate(state.stores.clients.as_ref(), presented)
-            .await;
+        return authenticate(state, presented).await;
     };
     let pair = digest(&[presented.id.as_str(), &network(ip.unwrap_or_default(), 32)]);
     let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
@@ -265,7 +239,7 @@ pub async fn authenticate_client(
             }));
         }
     }
-    match crate::auth::client_auth::authenticate(state.stores.clients.as_ref(), presented).await {
+    match authenticate(state, presented).await {
         Err(OAuthError::InvalidClient) => {
             let key = format!("{}:{pair}", Bucket::ClientAuthFailures.name());
             let decision = state
@@ -292,32 +266,20 @@ pub async fn authenticate_client(
     }
 }
 
-/// The client's address (SPEC S9): the socket peer, unless the peer is a trusted proxy;
-/// then the right-most `X-Forwarded-For` entry that is not a trusted proxy. Headers from
-/// untrusted peers are ignored, so they cannot be spoofed.
-pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let mut client = peer;
-    let hops = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    for hop in hops.iter().rev() {
-        // an unparsable hop ends the trusted chain: keep the last address a proxy vouched for
-        let Ok(ip) = hop.parse::<IpAddr>() else {
-            break;
-        };
-        client = ip;
-        if !is_trusted(&ip) {
-            break;
+/// The client, if the presented credentials authenticate it (RFC 6749 §2.3).
+async fn authenticate(
+    state: &AppState,
+    presented: &crate::auth::client_auth::Presented,
+) -> Result<crate::domain::Client, OAuthError> {
+    let client = state.stores.clients.find_client(&presented.id).await?;
+    crate::auth::client_auth::verify(client, presented)
+}
+
+impl From<Refused> for OAuthError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::Throttled(t) => OAuthError::TooManyRequests(t),
+            Refused::Store(e) => e.into(),
         }
     }
-    Some(client)
 }

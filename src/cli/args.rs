@@ -1,0 +1,155 @@
+//! The command line (SPEC S14): `serve`, `migrate`, `openapi` and the operator commands
+//! for keys, clients and users. Parsing only; `cli::run` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "OAuth 2 / OpenID Connect token issuer"
+)]
+pub struct Cli {
+    /// Optional TOML configuration file; TESSERA_* environment variables override it.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the public and admin listeners (migrates first unless TESSERA_MIGRATE_ON_START=false).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi {
+        /// The admin listener's document (`openapi/admin.json`) instead of the public one.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Inspect or rotate signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage OAuth clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints its JSON, with the secret (shown once) for confidential clients.
+    Create {
+        #[arg(long, env = "TESSERA_CLIENT_NAME")]
+        name: String,
+        /// Allowed grant (repeatable): password, client_credentials, refresh_token.
+        #[arg(
+            long = "grant",
+            required = true,
+            env = "TESSERA_CLIENT_GRANTS",
+            value_delimiter = ','
+        )]
+        grants: Vec<String>,
+        #[arg(
+            long = "audience",
+            env = "TESSERA_CLIENT_AUDIENCES",
+            value_delimiter = ','
+        )]
+        audiences: Vec<String>,
+        #[arg(long = "scope", env = "TESSERA_CLIENT_SCOPES", value_delimiter = ',')]
+        scopes: Vec<String>,
+        #[arg(
+            long = "redirect-uri",
+            env = "TESSERA_CLIENT_REDIRECT_URIS",
+            value_delimiter = ','
+        )]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret).
+        #[arg(long, env = "TESSERA_CLIENT_PUBLIC")]
+        public: bool,
+        /// A first-party client (may use the password grant).
+        #[arg(long, env = "TESSERA_CLIENT_FIRST_PARTY")]
+        first_party: bool,
+    },
+    /// List clients (JSON).
+    List,
+    /// Issue a new secret (printed once); the old one stops working.
+    RotateSecret {
+        /// The client id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
+    /// Delete a client and end every session issued to it.
+    Delete {
+        /// The client id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long, env = "TESSERA_USER_EMAIL")]
+        email: String,
+        #[arg(long, required = true, env = "TESSERA_USER_PASSWORD_STDIN")]
+        password_stdin: bool,
+    },
+    /// Import users from JSON lines with bcrypt or argon2 hashes.
+    Import {
+        /// The .jsonl file.
+        file: PathBuf,
+    },
+    /// Clear a user's failed-login count and lock.
+    Unlock {
+        /// The user id (UUID).
+        id: String,
+    },
+    /// End every session of a user and invalidate their access tokens.
+    RevokeSessions {
+        /// The user id (UUID).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys (JSON).
+    List,
+    /// Promote each algorithm's next key to active and generate a new next key.
+    Rotate {
+        /// Rotate only this algorithm (ES256, EdDSA, RS256, PS256).
+        #[arg(long, env = "TESSERA_ROTATE_ALG")]
+        alg: Option<String>,
+    },
+    /// Import a PEM private key as the next key of its algorithm (signs from the next rotation).
+    Import {
+        /// The PEM file (PKCS#8, SEC1 or PKCS#1), e.g. keys/signing.pem.
+        file: PathBuf,
+        /// The algorithm (default: from the key type; RSA keys default to RS256).
+        #[arg(long, env = "TESSERA_IMPORT_ALG")]
+        alg: Option<String>,
+    },
+    /// Re-seal every private key and TOTP secret under a new KEK (TESSERA_NEW_KEK or
+    /// TESSERA_NEW_KEK_FILE), in one transaction; then restart every instance with it.
+    Rewrap,
+    /// Emergency revocation: unpublish a key at once and reject its tokens.
+    Revoke {
+        /// The key id (a thumbprint: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+}

@@ -1,0 +1,63 @@
+//! `tessera clients …` (SPEC S12): create, list, rotate a secret, delete.
+
+use super::{connect, operator, print_json, CliError, ClientsCommand};
+use crate::config::Settings;
+use crate::domain::{GrantType, NewClient};
+use crate::service::admin::{self, ClientView};
+
+pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(), CliError> {
+    let writes = !matches!(command, ClientsCommand::List);
+    let stores = connect(&settings, writes).await?.stores;
+    match command {
+        ClientsCommand::Create {
+            name,
+            grants,
+            audiences,
+            scopes,
+            redirect_uris,
+            public,
+            first_party,
+        } => {
+            let grant_types = grants
+                .iter()
+                .map(|g| {
+                    g.parse::<GrantType>().map_err(|()| {
+                        CliError::Invalid(format!("unknown grant {g:?}; allowed: password, client_credentials, refresh_token"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let new = NewClient {
+                name,
+                public,
+                first_party,
+                grant_types,
+                scopes,
+                audiences,
+                redirect_uris,
+            };
+            let (client, secret) = admin::create_client(&stores, new, &operator())
+                .await
+                .map_err(CliError::refused(""))?;
+            print_json(&ClientView::new(&client, secret));
+        }
+        ClientsCommand::List => {
+            let all = admin::all_clients(&stores)
+                .await
+                .map_err(CliError::refused("cannot list clients"))?;
+            print_json(&serde_json::json!({ "clients": all }));
+        }
+        ClientsCommand::RotateSecret { id } => {
+            let (client, secret) = admin::rotate_client_secret(&stores, &id, &operator())
+                .await
+                .map_err(CliError::refused(format!("client {id}")))?;
+            print_json(&ClientView::new(&client, Some(secret)));
+        }
+        ClientsCommand::Delete { id } => {
+            let ended = admin::delete_client(&stores, &id, &operator())
+                .await
+                .map_err(CliError::refused(format!("client {id}")))?;
+            print_json(&serde_json::json!({ "deleted": id, "sessions_revoked": ended }));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Use-cases (SPEC S2–S13), each written once and called by the HTTP handlers, the admin
+//! API and the CLI alike: they take the application state (or the narrow parts they use),
+//! speak domain types and errors, and never name an HTTP type.
+
+pub mod abuse;
+pub mod admin;
+pub mod audit;
+pub mod grants;
+pub mod mfa;
+pub mod reset;
+pub mod revocations;
+pub mod rewrap;
+pub mod watch;

@@ -1,0 +1,77 @@
+//! Opening the backends the settings name (SPEC S1): one call gives every store behind its
+//! trait and the migrator of the durable store, so callers never name a backend type.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::cache::CachedClients;
+use super::postgres::PgStore;
+use super::redis::RedisStore;
+use super::retry::Unreachable;
+use super::{ClientStore, Stores};
+use crate::config::Settings;
+
+/// Brings the durable store's schema up to date.
+#[async_trait]
+pub trait Migrator: Send + Sync {
+    /// Applies pending migrations; returns how many were applied.
+    async fn migrate(&self) -> anyhow::Result<usize>;
+}
+
+/// The connected stores and the migrator of their schema.
+pub struct Backend {
+    pub stores: Stores,
+    pub migrator: Arc<dyn Migrator>,
+}
+
+/// Connects to every backend the settings name, each with bounded retry
+/// (`TESSERA_STARTUP_TIMEOUT`); migrates nothing. Client lookups are cached for
+/// `TESSERA_CLIENT_CACHE_TTL` (zero: not cached).
+pub async fn connect(settings: &Settings) -> Result<Backend, Unreachable> {
+    let pg = PgStore::connect(
+        &settings.database_url,
+        settings.db_pool_size,
+        settings.startup_timeout,
+    )
+    .await?;
+    let redis = RedisStore::connect(
+        &settings.redis_url,
+        &settings.redis_prefix,
+        settings.startup_timeout,
+    )
+    .await?;
+    let pg = Arc::new(pg);
+    Ok(Backend {
+        stores: postgres_and_redis(pg.clone(), Arc::new(redis), settings.client_cache_ttl),
+        migrator: pg,
+    })
+}
+
+/// Postgres for durable data, Redis for sessions, limits and change notifications.
+fn postgres_and_redis(
+    pg: Arc<PgStore>,
+    redis: Arc<RedisStore>,
+    client_cache_ttl: std::time::Duration,
+) -> Stores {
+    let clients: Arc<dyn ClientStore> = if client_cache_ttl.is_zero() {
+        pg.clone()
+    } else {
+        Arc::new(CachedClients::new(pg.clone(), client_cache_ttl))
+    };
+    Stores {
+        keys: pg.clone(),
+        users: pg.clone(),
+        clients,
+        families: redis.clone(),
+        revocations: redis.clone(),
+        audit: pg.clone(),
+        changes: redis.clone(),
+        limits: redis.clone(),
+        resets: pg.clone(),
+        mfa: pg.clone(),
+        mfa_tokens: redis.clone(),
+        sealed: pg.clone(),
+        health: vec![pg, redis],
+    }
+}
