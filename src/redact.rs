@@ -42,16 +42,16 @@ mod tests {
             qr_png: SECRET.into(),
         };
         assert_redacted(format!("{setup:?}"));
-        let codes = crate::http::mfa::RecoveryCodes {
+        let codes = crate::http::me_mfa::RecoveryCodes {
             recovery_codes: vec![SECRET.into()],
         };
         assert_redacted(format!("{codes:?}"));
-        let challenge = crate::http::session::MfaChallenge {
+        let challenge = crate::http::cookie_session::MfaChallenge {
             mfa_required: true,
             mfa_token: SECRET.into(),
         };
         assert_redacted(format!("{challenge:?}"));
-        let session = crate::http::session::SessionTokens {
+        let session = crate::http::cookie_session::SessionTokens {
             access_token: SECRET.into(),
             token_type: "Bearer",
             expires_in: 900,
@@ -69,10 +69,12 @@ mod tests {
         assert_redacted(format!("{response:?}"));
         assert_redacted(format!(
             "{:?}",
-            crate::http::session::LoginResponse::Mfa(crate::http::session::MfaChallenge {
-                mfa_required: true,
-                mfa_token: SECRET.into(),
-            })
+            crate::http::cookie_session::LoginResponse::Mfa(
+                crate::http::cookie_session::MfaChallenge {
+                    mfa_required: true,
+                    mfa_token: SECRET.into(),
+                }
+            )
         ));
     }
 }

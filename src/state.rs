@@ -78,3 +78,10 @@ impl AppState {
         }
     }
 }
+
+impl AppState {
+    /// Each backend and whether it answered, pinged at most once a second (SPEC S10).
+    pub async fn backend_checks(&self) -> crate::store::Checks {
+        self.readiness.backends(&self.stores.health).await
+    }
+}

@@ -17,11 +17,12 @@ pub(super) async fn run(command: UsersCommand, settings: Settings) -> Result<(),
             let password = Password::new(password.trim_end_matches(['\r', '\n']).to_owned());
             let hasher = PasswordHasher::start(settings.password.hash, 1, 1)
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
-            let request = admin::UserRequest {
+            let request = crate::service::accounts::AccountRequest {
                 email,
                 password,
                 name: None,
                 email_verified: false,
+                ip: None,
             };
             let user = admin::create_user(
                 &stores,

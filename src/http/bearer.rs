@@ -1,163 +1,78 @@
-//! Bearer access tokens on resource endpoints (RFC 6750): userinfo and `/api/v1/me`.
+//! Bearer access tokens on resource endpoints (RFC 6750) as extractors: `TokenUser` for
+//! userinfo, `AccountUser` for the account API (`/api/v1/me*`, SPEC S6). The service decides
+//! whether the token is good; this file only reads it from the request.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
-use crate::http::error::ErrorBody;
+use super::error::{ApiError, BearerError, ResourceError};
+use crate::service::access::{self, TokenUser};
 use crate::state::AppState;
-use crate::tokens::AccessClaims;
 
-/// Why a bearer request was refused (RFC 6750 §3).
-#[derive(Debug, thiserror::Error)]
-pub enum BearerError {
-    /// No credentials at all: challenge without an error code.
-    #[error("missing bearer token")]
-    Missing,
-    #[error("invalid_token")]
-    Invalid,
-    /// The token is fine but belongs to a client, not a user.
-    #[error("invalid_token")]
-    NotAUser,
-    /// A user's token minted for another API or by a third-party client: not for the
-    /// account API (SPEC S6).
-    #[error("invalid_token")]
-    NotForAccountApi,
-}
-
-impl ResponseError for BearerError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::UNAUTHORIZED
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let challenge = match self {
-            Self::Missing => "Bearer realm=\"tessera\"".to_owned(),
-            Self::Invalid => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"".to_owned(),
-            Self::NotAUser => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token does not belong to a user\"".to_owned(),
-            Self::NotForAccountApi => "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"the access token is not meant for the account API\"".to_owned(),
-        };
-        let (error, description) = match self {
-            Self::Missing => ("unauthorized", "a bearer access token is required"),
-            Self::Invalid => ("invalid_token", "the access token is invalid or expired"),
-            Self::NotAUser => (
-                "invalid_token",
-                "the access token does not belong to a user",
-            ),
-            Self::NotForAccountApi => (
-                "invalid_token",
-                "the access token is not meant for the account API",
-            ),
-        };
-        HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, challenge))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(ErrorBody {
-                error: error.into(),
-                error_description: description.into(),
-                fields: Vec::new(),
-            })
-    }
-}
-
-/// The active (verified and not revoked) bearer token of a user.
-pub async fn user_claims(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<AccessClaims, ResourceError> {
+/// The token in `Authorization: Bearer …` (RFC 6750 §2.1).
+fn bearer_token(req: &HttpRequest) -> Result<String, BearerError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or(BearerError::Missing)?;
-    let token = value
+    value
         .to_str()
         .ok()
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim)
-        .ok_or(BearerError::Invalid)?;
-    let claims = crate::service::revocations::active_access_token(state, token)
-        .await
-        .map_err(crate::http::error::ApiError::from)?
-        .ok_or(BearerError::Invalid)?;
-    if claims.sid.is_none() {
-        return Err(BearerError::NotAUser.into());
-    }
-    Ok(claims)
+        .map(|t| t.trim().to_owned())
+        .ok_or(BearerError::Refused(access::AccessError::Invalid))
 }
 
-/// Errors of resource endpoints that need the token's user.
-#[derive(Debug, thiserror::Error)]
-pub enum ResourceError {
-    #[error(transparent)]
-    Bearer(#[from] BearerError),
-    #[error(transparent)]
-    Api(#[from] crate::http::error::ApiError),
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ResourceError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")).into())
 }
 
-impl ResponseError for ResourceError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Bearer(e) => e.status_code(),
-            Self::Api(e) => e.status_code(),
-        }
-    }
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Bearer(e) => e.error_response(),
-            Self::Api(e) => e.error_response(),
-        }
-    }
-}
-
-/// The verified claims and the user they belong to (a deleted user's token is invalid).
-pub async fn token_user(
+/// The claims of a user's active bearer token, if the request carries one.
+pub async fn user_claims(
     req: &HttpRequest,
     state: &AppState,
-) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
-    let claims = user_claims(req, state).await?;
-    let user = user_of(&claims, state).await?;
-    Ok((claims, user))
+) -> Result<crate::tokens::AccessClaims, ResourceError> {
+    let token = bearer_token(req)?;
+    Ok(access::user_claims(state, &token).await?)
 }
 
-async fn user_of(
-    claims: &AccessClaims,
-    state: &AppState,
-) -> Result<crate::domain::User, ResourceError> {
-    let id = claims.sub.parse().map_err(|_| BearerError::Invalid)?;
-    Ok(state
-        .stores
-        .users
-        .find_user(id)
-        .await
-        .map_err(crate::http::error::ApiError::from)?
-        .ok_or(BearerError::Invalid)?)
+/// A user's verified token and the user (userinfo).
+pub struct BearerUser(pub TokenUser);
+
+impl FromRequest for BearerUser {
+    type Error = ResourceError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let token = bearer_token(&req)?;
+            Ok(BearerUser(access::token_user(&state, &token).await?))
+        })
+    }
 }
 
-/// The user behind a token for the account API (`/api/v1/me*`, SPEC S6): its `aud` must
-/// include the issuer and it must have been issued to a first-party client, so a token
-/// minted for another service (or by a third-party app) cannot manage the account.
-pub async fn account_user(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<(AccessClaims, crate::domain::User), ResourceError> {
-    let claims = user_claims(req, state).await?;
-    if !claims.aud.0.iter().any(|aud| *aud == state.settings.issuer) {
-        return Err(BearerError::NotForAccountApi.into());
+/// A token fit for the account API and its user.
+pub struct AccountUser(pub TokenUser);
+
+impl FromRequest for AccountUser {
+    type Error = ResourceError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let token = bearer_token(&req)?;
+            Ok(AccountUser(access::account_user(&state, &token).await?))
+        })
     }
-    let client_id =
-        crate::domain::ClientId::parse(&claims.client_id).map_err(|_| BearerError::Invalid)?;
-    let first_party = state
-        .stores
-        .clients
-        .find_client(&client_id)
-        .await
-        .map_err(crate::http::error::ApiError::from)?
-        .is_some_and(|c| c.first_party);
-    if !first_party {
-        return Err(BearerError::NotForAccountApi.into());
-    }
-    let user = user_of(&claims, state).await?;
-    Ok((claims, user))
 }

@@ -42,7 +42,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "A dependency is down; `checks` names it", body = Health)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let backends = state.readiness.backends(&state.stores.health).await;
+    let backends = state.backend_checks().await;
     let mut checks: BTreeMap<&'static str, &'static str> = BTreeMap::new();
     let mut ready = true;
     let keyring = ("keyring", state.keyring.is_ready());

@@ -1,11 +1,11 @@
 //! `GET /api/v1/me` (SPEC S6): the signed-in user's account.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 
-use super::account::Account;
-use super::bearer::{account_user, ResourceError};
-use crate::state::AppState;
+use super::bearer::AccountUser;
+use super::error::ResourceError;
+use super::registration::Account;
 
 /// The account of the access token's user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
@@ -13,12 +13,8 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The account", body = Account),
         (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody)))]
-pub async fn me(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ResourceError> {
-    let (_, user) = account_user(&req, &state).await?;
+pub async fn me(AccountUser(session): AccountUser) -> Result<HttpResponse, ResourceError> {
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Account::from(user)))
+        .json(Account::from(session.user)))
 }

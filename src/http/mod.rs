@@ -1,22 +1,25 @@
 //! HTTP listeners (SPEC S1, S10): the public and the admin app, each with the response
 //! envelope, body limits and JSON extractor errors. One file per resource below.
 
-pub mod account;
 pub mod admin;
-mod bearer;
+pub mod bearer;
+pub mod cookie_session;
 pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod extract;
 mod form;
 pub mod health;
+pub mod introspect;
 pub mod me;
-pub mod mfa;
+pub mod me_mfa;
+pub mod me_password;
+pub mod me_sessions;
+mod oauth_client;
 pub mod openapi;
-pub mod password;
+pub mod password_reset;
+pub mod registration;
 pub mod revoke;
-pub mod session;
-pub mod sessions;
 pub mod token;
 pub mod userinfo;
 pub mod wellknown;
@@ -127,31 +130,31 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .wrap(cors::allowlist(settings))
             .route("/token", web::post().to(token::token))
             .route("/revoke", web::post().to(revoke::revoke))
-            .route("/introspect", web::post().to(revoke::introspect))
+            .route("/introspect", web::post().to(introspect::introspect))
             .route("/userinfo", web::get().to(userinfo::userinfo))
             .route("/userinfo", web::post().to(userinfo::userinfo_post)),
     )
     .service(
         web::scope("/api/v1")
             .wrap(cors::allowlist(settings))
-            .route("/accounts", web::post().to(account::register))
-            .route("/session", web::post().to(session::login))
-            .route("/session", web::delete().to(session::logout))
-            .route("/session/refresh", web::post().to(session::refresh))
-            .route("/session/mfa", web::post().to(session::mfa))
-            .route("/me/mfa/totp", web::post().to(mfa::setup))
-            .route("/me/mfa/totp", web::delete().to(mfa::disable))
-            .route("/me/mfa/totp/confirm", web::post().to(mfa::confirm))
+            .route("/accounts", web::post().to(registration::register))
+            .route("/session", web::post().to(cookie_session::login))
+            .route("/session", web::delete().to(cookie_session::logout))
+            .route("/session/refresh", web::post().to(cookie_session::refresh))
+            .route("/session/mfa", web::post().to(cookie_session::mfa))
+            .route("/me/mfa/totp", web::post().to(me_mfa::setup))
+            .route("/me/mfa/totp", web::delete().to(me_mfa::disable))
+            .route("/me/mfa/totp/confirm", web::post().to(me_mfa::confirm))
             .route(
                 "/me/mfa/recovery-codes",
-                web::post().to(mfa::recovery_codes),
+                web::post().to(me_mfa::recovery_codes),
             )
             .route("/me", web::get().to(me::me))
-            .route("/me/sessions", web::get().to(sessions::list))
-            .route("/me/sessions/{id}", web::delete().to(sessions::end))
-            .route("/me/password", web::post().to(sessions::change))
-            .route("/password/forgot", web::post().to(password::forgot))
-            .route("/password/reset", web::post().to(password::reset)),
+            .route("/me/sessions", web::get().to(me_sessions::list))
+            .route("/me/sessions/{id}", web::delete().to(me_sessions::end))
+            .route("/me/password", web::post().to(me_password::change))
+            .route("/password/forgot", web::post().to(password_reset::forgot))
+            .route("/password/reset", web::post().to(password_reset::reset)),
     );
 }
 

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::extract::{peer_ip, session_meta};
 use super::form::Form;
-use crate::auth::client_auth;
+use super::oauth_client::authenticate;
 use crate::domain::OAuthError;
 use crate::domain::Password;
 use crate::service::grants::{self, TokenResponse};
@@ -63,20 +63,7 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let mut form = Form::parse(&req, &body)?;
     let grant_type = form.require("grant_type")?.to_owned();
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map_err(|_| OAuthError::InvalidClient))
-        .transpose()?;
-    let client_secret = form.take("client_secret");
-    let presented = client_auth::presented(
-        authorization,
-        form.get("client_id"),
-        client_secret.as_deref(),
-    )?;
-    let ip = peer_ip(&req);
-    let client =
-        crate::service::abuse::authenticate_client(&state, &presented, ip.as_deref()).await?;
+    let client = authenticate(&req, &mut form, &state).await?;
     let password = form.take("password").map(Password::new);
     let scope = form.get("scope");
     let response = match grant_type.as_str() {
@@ -106,7 +93,7 @@ pub async fn token(
                 ));
             }
             let mfa_token = form.require("mfa_token")?.to_owned();
-            grants::password::mfa_grant(
+            grants::mfa_otp::grant(
                 &state,
                 Some(&client),
                 &mfa_token,

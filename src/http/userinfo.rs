@@ -1,12 +1,12 @@
 //! `GET|POST /oauth2/userinfo` (OIDC Core §5.3): claims about the token's user, by scope.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::bearer::{token_user, ResourceError};
-use crate::state::AppState;
+use super::bearer::BearerUser;
+use super::error::ResourceError;
 
 /// Standard claims; `email*` with scope `email`, `name` with scope `profile`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,11 +26,8 @@ pub struct UserInfo {
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
         (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::http::error::ErrorBody)))]
-pub async fn userinfo(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ResourceError> {
-    let (claims, user) = token_user(&req, &state).await?;
+pub async fn userinfo(BearerUser(session): BearerUser) -> Result<HttpResponse, ResourceError> {
+    let (claims, user) = (session.claims, session.user);
     let (email, profile) = (claims.has_scope("email"), claims.has_scope("profile"));
     let info = UserInfo {
         sub: claims.sub,
@@ -49,9 +46,6 @@ pub async fn userinfo(
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
         (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::http::error::ErrorBody)))]
-pub async fn userinfo_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ResourceError> {
-    userinfo(req, state).await
+pub async fn userinfo_post(user: BearerUser) -> Result<HttpResponse, ResourceError> {
+    userinfo(user).await
 }

@@ -3,11 +3,16 @@
 //! speak domain types and errors, and never name an HTTP type.
 
 pub mod abuse;
+pub mod access;
+pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod clients;
 pub mod grants;
 pub mod mfa;
+pub mod passwords;
 pub mod reset;
 pub mod revocations;
 pub mod rewrap;
+pub mod sessions;
 pub mod watch;

@@ -499,7 +499,9 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["login_failed", "login_succeeded"]);
+    // newest first; self-registration is audited like an operator's creation (issue 13)
+    assert_eq!(types, ["login_failed", "login_succeeded", "user_created"]);
+    assert_eq!(mine["events"][2]["actor"], "self-registration");
     let text = serde_json::to_string(&mine).unwrap();
     assert!(!text.contains(STRONG_PASSWORD) && !text.contains("wrong-password-123456"));
 

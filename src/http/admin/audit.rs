@@ -77,7 +77,7 @@ pub async fn list(
         before: params.before,
         limit: limit as i64,
     };
-    let events = state.stores.audit.list_events(&query).await?;
+    let events = crate::service::admin::audit_events(&state.stores, &query).await?;
     let next_before = (events.len() == limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();

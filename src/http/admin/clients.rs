@@ -102,11 +102,7 @@ pub async fn list(
         Some(a) => Some(crate::domain::ClientId::parse(a).map_err(|e| super::invalid("after", e))?),
         None => None,
     };
-    let page = state
-        .stores
-        .clients
-        .list_clients(after.as_ref(), limit)
-        .await?;
+    let page = admin::list_clients(&state.stores, after.as_ref(), limit).await?;
     let next_after = (page.len() == limit)
         .then(|| page.last().map(|c| c.id.to_string()))
         .flatten();
@@ -129,12 +125,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = admin::parse_client_id(&id)?;
-    let client = state
-        .stores
-        .clients
-        .find_client(&id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let client = admin::existing_client(&state.stores, &id).await?;
     Ok(HttpResponse::Ok().json(ClientView::new(&client, None)))
 }
 

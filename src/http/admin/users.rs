@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{operator, AdminPrincipal};
 use crate::domain::{Email, Password, User};
 use crate::http::error::ApiError;
-use crate::service::admin::{self, ImportReport, UserRequest};
+use crate::service::accounts::AccountRequest;
+use crate::service::admin::{self, ImportReport};
 use crate::state::AppState;
 
 /// Largest import body: about 20,000 lines of bcrypt users.
@@ -84,11 +85,12 @@ pub async fn create(
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let request = UserRequest {
+    let request = AccountRequest {
         email: body.email,
         password: Password::new(body.password),
         name: body.name,
         email_verified: body.email_verified,
+        ip: None,
     };
     let user = admin::create_user(
         &state.stores,
@@ -126,7 +128,7 @@ pub async fn find(
     query: web::Query<FindQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&query.email).map_err(|e| super::invalid("email", e))?;
-    let user = state.stores.users.find_user_by_email(&email).await?;
+    let user = admin::find_by_email(&state.stores, &email).await?;
     Ok(HttpResponse::Ok().json(UserList {
         users: user.iter().map(UserView::from).collect(),
     }))
@@ -148,12 +150,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state
-        .stores
-        .users
-        .find_user(user_id(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let user = admin::existing_user(&state.stores, user_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 

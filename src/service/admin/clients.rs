@@ -155,7 +155,17 @@ pub fn parse_client_id(id: &str) -> Result<ClientId, ManageError> {
     ClientId::parse(id).map_err(|_| ManageError::NotFound)
 }
 
-async fn existing_client(stores: &Stores, id: &ClientId) -> Result<Client, ManageError> {
+/// One page of clients in id order, after `after`.
+pub async fn list_clients(
+    stores: &Stores,
+    after: Option<&ClientId>,
+    limit: usize,
+) -> Result<Vec<Client>, ManageError> {
+    Ok(stores.clients.list_clients(after, limit).await?)
+}
+
+/// The client with this id, or `NotFound`.
+pub async fn existing_client(stores: &Stores, id: &ClientId) -> Result<Client, ManageError> {
     stores
         .clients
         .find_client(id)

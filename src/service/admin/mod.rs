@@ -8,10 +8,12 @@ use time::OffsetDateTime;
 use crate::store::{AuditEvent, Change, StoreError, Stores};
 use crate::tokens::KeyRingError;
 
+mod audit_trail;
 mod clients;
 mod import;
 mod keys;
 mod users;
+pub use audit_trail::*;
 pub use clients::*;
 pub use import::*;
 pub use keys::*;

@@ -4,14 +4,14 @@
 use serde_json::json;
 
 use crate::auth::hashing::PasswordHasher;
-use crate::auth::policy;
 use crate::config::Settings;
-use crate::domain::{Email, Password};
-use crate::store::{AuditEvent, CreateUserError, NewUser, Stores};
+use crate::store::{AuditEvent, Stores};
 
 use super::{audit, ManageError, Operator};
+use crate::service::accounts::{self, AccountError, AccountRequest};
 
-async fn existing_user(
+/// The user with this id, or `NotFound`.
+pub async fn existing_user(
     stores: &Stores,
     id: uuid::Uuid,
 ) -> Result<crate::domain::User, ManageError> {
@@ -20,6 +20,14 @@ async fn existing_user(
         .find_user(id)
         .await?
         .ok_or(ManageError::NotFound)
+}
+
+/// The user with this email, if any (normalized as at login).
+pub async fn find_by_email(
+    stores: &Stores,
+    email: &crate::domain::Email,
+) -> Result<Option<crate::domain::User>, ManageError> {
+    Ok(stores.users.find_user_by_email(email).await?)
 }
 
 /// Ends every session of `user` and invalidates the access tokens issued so far.
@@ -88,53 +96,30 @@ pub async fn delete_user(
     Ok(ended)
 }
 
-/// A user to create by an operator.
-pub struct UserRequest {
-    pub email: String,
-    pub password: Password,
-    pub name: Option<String>,
-    pub email_verified: bool,
-}
-
-/// Creates a user with a password that passes the policy.
+/// Creates a user with a password that passes the policy (the one account-creation
+/// path; see `service::accounts`), reporting problems as one message for operators.
 pub async fn create_user(
     stores: &Stores,
     hasher: &PasswordHasher,
-    request: UserRequest,
+    request: AccountRequest,
     min_bytes: usize,
     operator: &Operator,
 ) -> Result<crate::domain::User, ManageError> {
-    let email = Email::parse(&request.email).map_err(|e| ManageError::Invalid(e.into()))?;
-    let name = crate::domain::display_name(request.name.as_deref())
-        .map_err(|e| ManageError::Invalid(format!("name {e}")))?;
-    let problems = policy::check(&request.password, &email, name.as_deref(), min_bytes);
-    if !problems.is_empty() {
-        let list: Vec<String> = problems
-            .into_iter()
-            .map(|p| format!("password {}", p.message))
-            .collect();
-        return Err(ManageError::Invalid(list.join("; ")));
-    }
-    let password_hash = hasher.hash(request.password).await?;
-    let user = NewUser {
-        email,
-        name,
-        email_verified: request.email_verified,
-        password_hash,
-    };
-    match stores.users.create_user(user, operator.now).await {
-        Ok(user) => {
-            audit(
-                stores,
-                operator,
-                AuditEvent::new("user_created", "ok").user(user.id),
-            )
-            .await;
-            Ok(user)
-        }
-        Err(CreateUserError::Duplicate) => {
-            Err(ManageError::Conflict("a user with this email exists"))
-        }
-        Err(CreateUserError::Store(e)) => Err(e.into()),
-    }
+    accounts::create(stores, hasher, request, min_bytes, operator)
+        .await
+        .map_err(|e| match e {
+            AccountError::Invalid(problems) => {
+                let list: Vec<String> = problems
+                    .into_iter()
+                    .map(|p| match p.field.as_str() {
+                        "email" => p.message,
+                        field => format!("{field} {}", p.message),
+                    })
+                    .collect();
+                ManageError::Invalid(list.join("; "))
+            }
+            AccountError::Taken => ManageError::Conflict("a user with this email exists"),
+            AccountError::Hash(e) => e.into(),
+            AccountError::Store(e) => e.into(),
+        })
 }

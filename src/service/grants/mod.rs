@@ -2,6 +2,7 @@
 //! grant decided on (access token, ID token with `openid`, refresh token for user sessions).
 
 pub mod client_credentials;
+pub mod mfa_otp;
 pub mod password;
 pub mod refresh_token;
 

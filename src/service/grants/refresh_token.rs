@@ -93,12 +93,8 @@ pub async fn spa_family_client(state: &AppState, presented: &str) -> Result<Clie
         .await?
         .ok_or(INVALID)?;
     let id = ClientId::parse(&family.client_id).map_err(|_| INVALID)?;
-    state
-        .stores
-        .clients
-        .find_client(&id)
+    crate::service::clients::spa_refresh_client(&state.stores, &id)
         .await?
-        .filter(|c| c.is_spa_client() && c.allows(GrantType::RefreshToken))
         .ok_or(INVALID)
 }
 

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use crate::domain::{ClientId, Password};
 use crate::http::error::ApiError;
 use crate::service::grants::{self, TokenResponse};
+use crate::service::sessions;
 use crate::state::AppState;
-use crate::tokens::refresh;
 
 pub const COOKIE: &str = "tessera_rt";
 const COOKIE_PATH: &str = "/api/v1/session";
@@ -116,12 +116,8 @@ pub async fn login(
         .map_err(|_| ApiError::Forbidden("client_not_allowed", "unknown client"))?;
     // only public first-party clients: a confidential client must prove its secret at
     // /oauth2/token, and this endpoint takes none
-    let client = state
-        .stores
-        .clients
-        .find_client(&client_id)
+    let client = crate::service::clients::spa_client(&state.stores, &client_id)
         .await?
-        .filter(|c| c.is_spa_client())
         .ok_or(ApiError::Forbidden(
             "client_not_allowed",
             "this client may not log users in here",
@@ -199,7 +195,7 @@ pub async fn mfa(
         code,
         recovery_code,
     } = body.into_inner();
-    match grants::password::mfa_grant(
+    match grants::mfa_otp::grant(
         &state,
         None,
         &mfa_token,
@@ -265,19 +261,14 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     require_allowed_origin(&req, &state)?;
     // the presented access token (if any) stops working now, not at its expiry
-    if let Ok(claims) = super::bearer::user_claims(&req, &state).await {
-        crate::service::revocations::blocklist(&state, &claims).await?;
-    }
-    if let Some(presented) = req.cookie(COOKIE).and_then(|c| refresh::parse(c.value())) {
-        if state
-            .stores
-            .families
-            .revoke_family(&presented.sid, None)
-            .await?
-        {
-            tracing::info!(sid = %presented.sid, "session ended");
-        }
-    }
+    let access = super::bearer::user_claims(&req, &state).await.ok();
+    let refresh_token = req.cookie(COOKIE);
+    sessions::logout(
+        &state,
+        access.as_ref(),
+        refresh_token.as_ref().map(|c| c.value()),
+    )
+    .await?;
     let mut removal = refresh_cookie(&state, String::new());
     removal.make_removal();
     Ok(HttpResponse::NoContent().cookie(removal).finish())

@@ -7,11 +7,13 @@ use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+mod bearer;
+mod from;
+mod oauth;
+
 pub use crate::domain::{FieldError, OAuthError, Throttled};
-use crate::service::abuse::Refused;
-use crate::service::admin::ManageError;
-use crate::store::StoreError;
-use crate::tokens::KeyRingError;
+pub use bearer::{BearerError, ResourceError};
+pub use oauth::{oauth_body, OAuthErrorBody};
 
 /// The JSON error body of every non-OAuth error.
 #[derive(Debug, Serialize, ToSchema)]
@@ -161,133 +163,11 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::domain::OAuthError> for ApiError {
-    /// For the JSON API, which shares the grant logic with the token endpoint.
-    fn from(e: crate::domain::OAuthError) -> Self {
-        use crate::domain::OAuthError as O;
-        match e {
-            O::InvalidGrant(_) => ApiError::InvalidCredentials,
-            O::TemporarilyUnavailable => ApiError::Unavailable("the service"),
-            O::TooManyRequests(t) => ApiError::TooManyRequests(t),
-            O::MfaRequired(_) => ApiError::Forbidden("mfa_required", "a second factor is required"),
-            O::Server(e) => ApiError::Internal(e),
-            other => ApiError::BadRequest {
-                code: "invalid_request",
-                description: other.description(),
-                fields: Vec::new(),
-            },
-        }
-    }
-}
-
-impl From<Refused> for ApiError {
-    fn from(e: Refused) -> Self {
-        match e {
-            Refused::Throttled(t) => ApiError::TooManyRequests(t),
-            Refused::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable { backend, source } => {
-                tracing::warn!(
-                    backend,
-                    error = format!("{source:#}"),
-                    "backend unavailable"
-                );
-                ApiError::Unavailable(backend)
-            }
-            other => ApiError::Internal(other.into()),
-        }
-    }
-}
-
-/// RFC 6749 §5.2 error body.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthErrorBody {
-    pub error: String,
-    pub error_description: String,
-}
-
-pub fn oauth_body(e: &OAuthError) -> OAuthErrorBody {
-    OAuthErrorBody {
-        error: e.to_string(),
-        error_description: e.description(),
-    }
-}
-
-impl ResponseError for OAuthError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidClient => StatusCode::UNAUTHORIZED,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::MfaRequired(_) => StatusCode::FORBIDDEN,
-            Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Self::Server(e) = self {
-            tracing::error!(error = format!("{e:#}"), "token endpoint failed");
-        }
-        let mut response = HttpResponse::build(self.status_code());
-        response
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"));
-        match self {
-            Self::InvalidClient => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
-            }
-            Self::TemporarilyUnavailable => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            Self::TooManyRequests(throttled) => throttle_headers(&mut response, throttled),
-            _ => {}
-        }
-        if let Self::MfaRequired(token) = self {
-            let body = oauth_body(self);
-            return response.json(serde_json::json!({
-                "error": body.error,
-                "error_description": body.error_description,
-                "mfa_token": token,
-            }));
-        }
-        response.json(oauth_body(self))
-    }
-}
-
 /// The headers of a `429` (SPEC S9; draft-ietf-httpapi-ratelimit-headers).
-fn throttle_headers(response: &mut HttpResponseBuilder, throttled: &Throttled) {
+pub(super) fn throttle_headers(response: &mut HttpResponseBuilder, throttled: &Throttled) {
     response
         .insert_header((header::RETRY_AFTER, throttled.retry_after.to_string()))
         .insert_header(("ratelimit-limit", throttled.limit.to_string()))
         .insert_header(("ratelimit-remaining", "0"))
         .insert_header(("ratelimit-reset", throttled.reset.to_string()));
-}
-
-impl From<ManageError> for ApiError {
-    fn from(e: ManageError) -> Self {
-        match e {
-            ManageError::Invalid(description) => ApiError::BadRequest {
-                code: "invalid_request",
-                description,
-                fields: Vec::new(),
-            },
-            ManageError::NotFound => ApiError::NotFound,
-            ManageError::Conflict(description) => ApiError::Conflict("conflict", description),
-            ManageError::Store(e) => e.into(),
-            ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
-            ManageError::KeyRing(e) => ApiError::Internal(e.into()),
-            ManageError::Hash(crate::auth::hashing::HashError::Busy) => {
-                ApiError::Unavailable("password hashing")
-            }
-            ManageError::Hash(e) => ApiError::Internal(e.into()),
-        }
-    }
 }

@@ -5,11 +5,13 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::policy;
-use crate::domain::{Email, Password};
-use crate::http::error::{ApiError, FieldError};
+use super::error::ApiError;
+use super::extract::ClientIp;
+use crate::domain::Password;
+use crate::service::abuse::{self, Bucket};
+use crate::service::accounts::{self, AccountRequest};
+use crate::service::admin::Operator;
 use crate::state::AppState;
-use crate::store::{CreateUserError, NewUser};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,13 +50,6 @@ impl From<crate::domain::User> for Account {
     }
 }
 
-fn field(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// Creates an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts",
     request_body = Registration,
@@ -65,61 +60,30 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
         (status = 429, description = "Too many registrations from this address; retry after Retry-After", body = crate::http::error::ErrorBody),
         (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn register(
-    req: actix_web::HttpRequest,
+    ip: ClientIp,
     state: web::Data<AppState>,
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = super::extract::peer_ip(&req).unwrap_or_default();
-    crate::service::abuse::check(&state, crate::service::abuse::Bucket::RegisterPerIp, &ip).await?;
+    let subject = ip.as_deref().unwrap_or_default();
+    abuse::check(&state, Bucket::RegisterPerIp, subject).await?;
     let Registration {
         email,
         password,
         name,
     } = body.into_inner();
-    let password = Password::new(password);
-    let mut problems = Vec::new();
-    let email = Email::parse(&email)
-        .map_err(|e| problems.push(field("email", e)))
-        .ok();
-    let name = crate::domain::display_name(name.as_deref())
-        .map_err(|e| problems.push(field("name", e)))
-        .ok()
-        .flatten();
-    if let Some(email) = &email {
-        problems.extend(policy::check(
-            &password,
-            email,
-            name.as_deref(),
-            state.settings.password.min_bytes,
-        ));
-    }
-    let Some(email) = email.filter(|_| problems.is_empty()) else {
-        return Err(ApiError::BadRequest {
-            code: "invalid_request",
-            description: "the registration is invalid".into(),
-            fields: problems,
-        });
-    };
-    let password_hash = state
-        .hasher
-        .hash(password)
-        .await
-        .map_err(|_| ApiError::Unavailable("password hashing"))?;
-    let new = NewUser {
+    let request = AccountRequest {
         email,
+        password: Password::new(password),
         name,
         email_verified: false,
-        password_hash,
+        ip: ip.0,
     };
-    match state.stores.users.create_user(new, state.clock.now()).await {
-        Ok(user) => {
-            tracing::info!(user_id = %user.id, "account registered");
-            Ok(HttpResponse::Created().json(Account::from(user)))
-        }
-        Err(CreateUserError::Duplicate) => Err(ApiError::Conflict(
-            "email_taken",
-            "an account with this email exists",
-        )),
-        Err(CreateUserError::Store(e)) => Err(e.into()),
-    }
+    let operator = Operator {
+        actor: "self-registration".to_owned(),
+        now: state.clock.now(),
+    };
+    let min_bytes = state.settings.password.min_bytes;
+    let user =
+        accounts::create(&state.stores, &state.hasher, request, min_bytes, &operator).await?;
+    Ok(HttpResponse::Created().json(Account::from(user)))
 }

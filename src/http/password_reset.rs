@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::{Email, Password};
 use crate::http::error::ApiError;
 use crate::service::abuse::{self, Bucket};
-use crate::service::reset::{self, ResetError};
+use crate::service::reset;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -88,22 +88,6 @@ pub async fn reset(
         token,
         new_password,
     } = body.into_inner();
-    match reset::complete(&state, &token, Password::new(new_password), ip).await {
-        Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(ResetError::InvalidToken) => Err(ApiError::BadRequest {
-            code: "invalid_token",
-            description: "the reset token is invalid, used or expired".into(),
-            fields: Vec::new(),
-        }),
-        Err(ResetError::Policy(fields)) => Err(ApiError::BadRequest {
-            code: "invalid_request",
-            description: "the new password is not acceptable".into(),
-            fields,
-        }),
-        Err(ResetError::Hash(crate::auth::hashing::HashError::Busy)) => {
-            Err(ApiError::Unavailable("password hashing"))
-        }
-        Err(ResetError::Hash(e)) => Err(ApiError::Internal(e.into())),
-        Err(ResetError::Store(e)) => Err(e.into()),
-    }
+    reset::complete(&state, &token, Password::new(new_password), ip).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

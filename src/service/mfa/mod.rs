@@ -17,6 +17,8 @@ use crate::state::AppState;
 use crate::store::{AuditEvent, StoreError};
 
 const STEP_SECS: u64 = 30;
+pub mod account;
+
 const DIGITS: usize = 6;
 const RECOVERY_CODES: usize = 10;
 /// How long a password login waits for its second factor.

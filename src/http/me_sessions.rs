@@ -1,0 +1,87 @@
+//! The signed-in user's sessions (SPEC S6): `GET /api/v1/me/sessions`,
+//! `DELETE /api/v1/me/sessions/{id}`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::bearer::AccountUser;
+use super::error::{ApiError, ResourceError};
+use crate::service::sessions;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The session id (the `sid` claim of its tokens).
+    pub id: String,
+    pub client_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last login or refresh.
+    pub last_used: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The session of the token making this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+/// The caller's live sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "session",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions", body = SessionList),
+        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    AccountUser(session): AccountUser,
+) -> Result<HttpResponse, ResourceError> {
+    let sessions = sessions::list(&state, &session.user)
+        .await
+        .map_err(ApiError::from)?;
+    let current = session.claims.sid.unwrap_or_default();
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == current,
+            id: s.id,
+            client_id: s.client_id,
+            created_at: s.created_at,
+            last_used: s.last_used,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionList { sessions }))
+}
+
+/// Ends one of the caller's sessions (another user's session id is a 404).
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "session",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such session of this user", body = crate::http::error::ErrorBody)))]
+pub async fn end(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    AccountUser(session): AccountUser,
+) -> Result<HttpResponse, ResourceError> {
+    let ended = sessions::end(&state, &session.user, &id)
+        .await
+        .map_err(ApiError::from)?;
+    if !ended {
+        return Err(ApiError::NotFound.into());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,46 @@
+//! The authenticated OAuth client of a form-encoded request (RFC 6749 §2.3): credentials
+//! from `Authorization: Basic` or the form, checked by the service with its failure limit.
+//! Shared by the token, revocation and introspection endpoints.
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+
+use super::form::Form;
+use crate::auth::client_auth;
+use crate::domain::{Client, OAuthError};
+use crate::state::AppState;
+
+/// The client the request's credentials authenticate; `client_secret` is taken out of the
+/// form so nothing later can echo it.
+pub async fn authenticate(
+    req: &HttpRequest,
+    form: &mut Form,
+    state: &AppState,
+) -> Result<Client, OAuthError> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().map_err(|_| OAuthError::InvalidClient))
+        .transpose()?;
+    let secret = form.take("client_secret");
+    let presented =
+        client_auth::presented(authorization, form.get("client_id"), secret.as_deref())?;
+    let ip = super::extract::peer_ip(req);
+    crate::service::abuse::authenticate_client(state, &presented, ip.as_deref()).await
+}
+
+/// The `token` of a revocation or introspection request (RFC 7009 §2.1, RFC 7662 §2.1),
+/// with its optional hint checked.
+pub fn token_param(form: &mut Form) -> Result<String, OAuthError> {
+    let token = form
+        .take("token")
+        .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    if let Some(hint) = form.get("token_type_hint") {
+        if !matches!(hint, "access_token" | "refresh_token") {
+            return Err(OAuthError::InvalidRequest(
+                "token_type_hint must be access_token or refresh_token".into(),
+            ));
+        }
+    }
+    Ok(token)
+}

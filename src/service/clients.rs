@@ -1,0 +1,39 @@
+//! Loading a client for a purpose (SPEC S6, S12), written once: the cookie API, the MFA step
+//! and the account API each ask "may this client do this?" here, never by hand.
+
+use crate::domain::{Client, ClientId, GrantType};
+use crate::store::{StoreError, Stores};
+
+/// The client, if it may sign users in through tessera's own JSON API (and later the hosted
+/// pages): public, first-party, allowed the `password` grant. A confidential client must
+/// prove its secret at `/oauth2/token`, which these endpoints never take.
+pub async fn spa_client(stores: &Stores, id: &ClientId) -> Result<Option<Client>, StoreError> {
+    Ok(stores
+        .clients
+        .find_client(id)
+        .await?
+        .filter(Client::is_spa_client))
+}
+
+/// The client, if the cookie API may rotate its refresh tokens: an SPA client (above) that
+/// also allows `refresh_token`.
+pub async fn spa_refresh_client(
+    stores: &Stores,
+    id: &ClientId,
+) -> Result<Option<Client>, StoreError> {
+    Ok(spa_client(stores, id)
+        .await?
+        .filter(|c| c.allows(GrantType::RefreshToken)))
+}
+
+/// Whether the client exists and is first-party (its users' tokens may use the account API).
+pub async fn is_first_party(stores: &Stores, id: &str) -> Result<bool, StoreError> {
+    let Ok(id) = ClientId::parse(id) else {
+        return Ok(false);
+    };
+    Ok(stores
+        .clients
+        .find_client(&id)
+        .await?
+        .is_some_and(|c| c.first_party))
+}

@@ -1,0 +1,134 @@
+//! The signed-in user's second factor (SPEC S6, S8): enrol, confirm, turn off, and new
+//! recovery codes. Each change needs a recent sign-in or the current password, counts wrong
+//! passwords and codes toward the lockout, and ends the user's other sessions.
+
+use crate::auth::hashing::HashError;
+use crate::domain::Password;
+use crate::service::abuse::Refused;
+use crate::service::access::TokenUser;
+use crate::service::passwords::{self, ConfirmError};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+use super::{MfaError, TotpSetup};
+
+/// How recent a sign-in must be to change the second factor without the password again.
+const RECENT_AUTH_SECS: i64 = 300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactorError {
+    /// The sign-in is older than five minutes and no password came with the request.
+    #[error("sign in again, or send your current password")]
+    Reauthenticate,
+    #[error("the password is wrong")]
+    WrongPassword,
+    #[error(transparent)]
+    Mfa(#[from] MfaError),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ConfirmError> for FactorError {
+    fn from(e: ConfirmError) -> Self {
+        match e {
+            ConfirmError::WrongPassword => FactorError::WrongPassword,
+            ConfirmError::Refused(e) => FactorError::Refused(e),
+            ConfirmError::Hash(e) => FactorError::Hash(e),
+        }
+    }
+}
+
+/// A sign-in within the last five minutes (`auth_time`), or the current password now; a
+/// wrong password counts toward the lockout.
+async fn require_recent_auth(
+    state: &AppState,
+    session: &TokenUser,
+    password: Option<Password>,
+    ip: Option<&str>,
+) -> Result<(), FactorError> {
+    let now = state.clock.now().unix_timestamp();
+    let recent = session
+        .claims
+        .auth_time
+        .is_some_and(|t| now - t <= RECENT_AUTH_SECS);
+    match password {
+        None if recent => Ok(()),
+        None => Err(FactorError::Reauthenticate),
+        Some(password) => Ok(passwords::confirm(state, &session.user, password, ip).await?),
+    }
+}
+
+/// A change of the second factor ends every other session of the user.
+async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(), FactorError> {
+    let user = &session.user;
+    let ended = state
+        .stores
+        .families
+        .revoke_user_sessions(user.id, session.claims.sid.as_deref())
+        .await?;
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended, "second factor changed");
+    Ok(())
+}
+
+/// Starts enrolment: a new pending secret, its otpauth URI and QR code.
+pub async fn start(
+    state: &AppState,
+    session: &TokenUser,
+    password: Option<Password>,
+    ip: Option<&str>,
+) -> Result<TotpSetup, FactorError> {
+    require_recent_auth(state, session, password, ip).await?;
+    Ok(super::setup(state, &session.user).await?)
+}
+
+/// Confirms enrolment with a first code; returns the recovery codes (shown once).
+pub async fn confirm(
+    state: &AppState,
+    session: &TokenUser,
+    code: &str,
+    password: Option<Password>,
+    ip: Option<&str>,
+) -> Result<Vec<String>, FactorError> {
+    require_recent_auth(state, session, password, ip).await?;
+    passwords::count_attempt(state, &session.user, ip).await?;
+    let codes = super::confirm(state, &session.user, code).await?;
+    passwords::attempt_succeeded(state, &session.user, ip).await;
+    end_other_sessions(state, session).await?;
+    Ok(codes)
+}
+
+/// Turns TOTP off: needs the password and a current code.
+pub async fn disable(
+    state: &AppState,
+    session: &TokenUser,
+    password: Password,
+    code: &str,
+    ip: Option<&str>,
+) -> Result<(), FactorError> {
+    passwords::confirm(state, &session.user, password, ip).await?;
+    super::verify(state, &session.user, Some(code), None).await?;
+    super::disable(state, &session.user).await?;
+    passwords::attempt_succeeded(state, &session.user, ip).await;
+    end_other_sessions(state, session).await
+}
+
+/// New recovery codes (the old ones stop working): needs a current code.
+pub async fn regenerate_recovery_codes(
+    state: &AppState,
+    session: &TokenUser,
+    code: &str,
+    password: Option<Password>,
+    ip: Option<&str>,
+) -> Result<Vec<String>, FactorError> {
+    require_recent_auth(state, session, password, ip).await?;
+    passwords::count_attempt(state, &session.user, ip).await?;
+    super::verify(state, &session.user, Some(code), None).await?;
+    let codes = super::new_recovery_codes(state, &session.user).await?;
+    passwords::attempt_succeeded(state, &session.user, ip).await;
+    end_other_sessions(state, session).await?;
+    Ok(codes)
+}

@@ -1,0 +1,188 @@
+//! Checking and changing passwords (SPEC S6, S7), written once: sign-in credentials
+//! (unknown users and wrong passwords cost the same and look the same), the current password
+//! of a signed-in user (counted toward the lockout like a login), and the password change.
+//! Hashes are upgraded (bcrypt, old argon2 parameters) after a successful sign-in.
+
+use crate::auth::hashing::{HashError, Verified};
+use crate::domain::password::MAX_PASSWORD_BYTES;
+use crate::domain::{Email, FieldError, OAuthError, Password, User};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+use super::abuse::{self, Refused};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("invalid email or password")]
+    WrongPassword(uuid::Uuid),
+    /// No such user: answered exactly like a wrong password, told apart only in the
+    /// audit trail and metrics.
+    #[error("invalid email or password")]
+    UnknownUser,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<LoginError> for OAuthError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials
+            | LoginError::WrongPassword(_)
+            | LoginError::UnknownUser => OAuthError::InvalidGrant("invalid email or password"),
+            LoginError::Hash(e) => e.into(),
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The user whose email and password these are.
+pub async fn verify_credentials(
+    state: &AppState,
+    email: &Email,
+    password: Password,
+) -> Result<User, LoginError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(LoginError::InvalidCredentials);
+    }
+    if state.hasher.is_saturated() {
+        return Err(LoginError::Hash(HashError::Busy));
+    }
+    let user = state.stores.users.find_user_by_email(email).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = state.hasher.verify(password, stored).await?;
+    match (user, verified) {
+        (Some(mut user), Verified::Yes { rehash }) => {
+            if let Some(new_hash) = rehash {
+                let now = state.clock.now();
+                if let Err(e) = state
+                    .stores
+                    .users
+                    .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+                    .await
+                {
+                    tracing::warn!(user_id = %user.id, error = %e, "could not upgrade the password hash; will retry at next login");
+                } else {
+                    tracing::info!(user_id = %user.id, "password hash upgraded");
+                    user.password_hash = new_hash;
+                }
+            }
+            Ok(user)
+        }
+        (None, _) => Err(LoginError::UnknownUser),
+        (Some(user), _) => Err(LoginError::WrongPassword(user.id)),
+    }
+}
+
+/// Whether `password` is the user's current password, checked on the hashing pool; one
+/// longer than any password can be is wrong without being hashed.
+pub async fn matches(state: &AppState, user: &User, password: Password) -> Result<bool, HashError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Ok(false);
+    }
+    let verified = state
+        .hasher
+        .verify(password, Some(user.password_hash.clone()))
+        .await?;
+    Ok(matches!(verified, Verified::Yes { .. }))
+}
+
+/// Why a signed-in user's password (or code) was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Locked out (or a backend failed while counting).
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// Counts an attempt on the user's account from `ip` toward the lockout (SPEC S9), before
+/// anything is checked, so parallel guesses cannot pass the threshold.
+pub async fn count_attempt(state: &AppState, user: &User, ip: Option<&str>) -> Result<(), Refused> {
+    abuse::login_attempt(state, &user.email, ip).await
+}
+
+/// A completed check clears this network's failure count, as a complete sign-in does.
+pub async fn attempt_succeeded(state: &AppState, user: &User, ip: Option<&str>) {
+    abuse::login_succeeded(state, &user.email, ip).await;
+}
+
+/// The signed-in user's current password, counted toward the lockout.
+pub async fn confirm(
+    state: &AppState,
+    user: &User,
+    password: Password,
+    ip: Option<&str>,
+) -> Result<(), ConfirmError> {
+    count_attempt(state, user, ip).await?;
+    if matches(state, user, password).await? {
+        Ok(())
+    } else {
+        Err(ConfirmError::WrongPassword)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("the new password is not acceptable")]
+    Policy(Vec<FieldError>),
+    #[error("the password was changed concurrently")]
+    Concurrent,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Changes a user's password (SPEC S6): needs the current one; ends every other session
+/// and invalidates every access token issued before now (the per-user cutoff).
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: Password,
+    new: Password,
+    keep_session: &str,
+) -> Result<(), ChangeError> {
+    if !matches(state, user, current).await? {
+        return Err(ChangeError::WrongPassword);
+    }
+    let problems = crate::auth::policy::check(
+        &new,
+        &user.email,
+        user.name.as_deref(),
+        state.settings.password.min_bytes,
+    );
+    if !problems.is_empty() {
+        return Err(ChangeError::Policy(problems));
+    }
+    let new_hash = state.hasher.hash(new).await?;
+    let now = state.clock.now();
+    if !state
+        .stores
+        .users
+        .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+        .await?
+    {
+        return Err(ChangeError::Concurrent);
+    }
+    // outstanding reset links stop working; pending MFA logins are bound to the old hash
+    state.stores.resets.revoke_user_resets(user.id, now).await?;
+    let ended = crate::service::revocations::end_user_sessions(
+        &state.stores,
+        &state.settings,
+        user.id,
+        Some(keep_session),
+        now,
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
+    Ok(())
+}
