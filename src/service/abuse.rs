@@ -111,12 +111,10 @@ pub async fn check(state: &AppState, bucket: Bucket, subject: &str) -> Result<()
         subject.to_owned()
     };
     let key = format!("{}:{}", bucket.name(), digest(&[&subject]));
-    let period_ms = limit.period.as_millis() as u64;
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
     let decision = state
         .stores
         .limits
-        .hit(&key, limit.count, period_ms, now_ms)
+        .hit(&key, limit.count, limit.period, state.clock.now())
         .await?;
     if decision.allowed {
         return Ok(());
@@ -124,9 +122,14 @@ pub async fn check(state: &AppState, bucket: Bucket, subject: &str) -> Result<()
     crate::metrics::rate_limited(bucket.name());
     Err(Refused::Throttled(Throttled {
         limit: limit.count,
-        retry_after: decision.retry_after_ms.div_ceil(1000).max(1),
-        reset: decision.reset_ms.div_ceil(1000),
+        retry_after: whole_secs(decision.retry_after).max(1),
+        reset: whole_secs(decision.reset),
     }))
+}
+
+/// A span in whole seconds, rounded up (`Retry-After` never promises too early).
+fn whole_secs(span: std::time::Duration) -> u64 {
+    u64::try_from(span.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 /// The lockout key of an account: derived from the normalized email, so unknown emails
@@ -156,12 +159,12 @@ pub async fn login_attempt(
         } else {
             abuse.lockout_threshold
         },
-        base_secs: abuse.lockout_base.as_secs(),
-        max_secs: abuse.lockout_max.as_secs(),
+        base: abuse.lockout_base,
+        max: abuse.lockout_max,
         ceiling: ceiling.map_or(0, |c| c.count),
-        ceiling_period_secs: ceiling.map_or(1, |c| c.period.as_secs()),
+        ceiling_period: ceiling.map_or(std::time::Duration::from_secs(1), |c| c.period),
     };
-    let now = state.clock.now().unix_timestamp();
+    let now = state.clock.now();
     let Some(retry_after) = state
         .stores
         .limits
@@ -170,6 +173,7 @@ pub async fn login_attempt(
     else {
         return Ok(());
     };
+    let retry_after = whole_secs(retry_after);
     crate::metrics::login_failed("locked");
     tracing::info!(
         retry_after,
@@ -193,7 +197,7 @@ pub async fn login_attempt(
 /// A complete sign-in from `ip`: that network's failure count and lock are cleared and the
 /// network is remembered as the account's (exempt from the ceiling). Logged, not fatal.
 pub async fn login_succeeded(state: &AppState, email: &Email, ip: Option<&str>) {
-    let remember = state.settings.abuse.known_network_ttl.as_secs();
+    let remember = state.settings.abuse.known_network_ttl;
     if let Err(e) = state
         .stores
         .limits
@@ -224,7 +228,8 @@ pub async fn authenticate_client(
         return authenticate(state, presented).await;
     };
     let pair = digest(&[presented.id.as_str(), &network(ip.unwrap_or_default(), 32)]);
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now = state.clock.now();
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     if let Some(until_ms) = state.blocked_clients.get(&pair) {
         if until_ms > now_ms {
             crate::metrics::rate_limited(Bucket::ClientAuthFailures.name());
@@ -245,12 +250,14 @@ pub async fn authenticate_client(
             let decision = state
                 .stores
                 .limits
-                .hit(&key, limit.count, limit.period.as_millis() as u64, now_ms)
+                .hit(&key, limit.count, limit.period, now)
                 .await?;
             if decision.allowed {
                 return Err(OAuthError::InvalidClient);
             }
-            let retry_after_ms = decision.retry_after_ms.max(1000);
+            let retry_after_ms = u64::try_from(decision.retry_after.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1000);
             state
                 .blocked_clients
                 .insert(pair, now_ms + retry_after_ms as i64);
@@ -259,7 +266,7 @@ pub async fn authenticate_client(
             Err(OAuthError::TooManyRequests(Throttled {
                 limit: limit.count,
                 retry_after: retry_after_ms.div_ceil(1000),
-                reset: decision.reset_ms.div_ceil(1000),
+                reset: whole_secs(decision.reset),
             }))
         }
         other => other,

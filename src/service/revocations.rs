@@ -40,7 +40,9 @@ pub async fn active_access_token(
         .await?;
     let revoked = status.blocklisted
         || status.session_alive == Some(false)
-        || status.cutoff.is_some_and(|cutoff| claims.iat < cutoff);
+        || status
+            .cutoff
+            .is_some_and(|cutoff| claims.iat < cutoff.unix_timestamp());
     if revoked {
         return Ok(None);
     }
@@ -60,8 +62,8 @@ pub async fn active_access_token(
 
 /// How long a per-user cutoff must live: past every access token issued before it (the
 /// longest configurable TTL is 1 h) plus clock leeway.
-fn cutoff_ttl(settings: &crate::config::Settings) -> i64 {
-    (std::time::Duration::from_secs(3600) + settings.clock_leeway).as_secs() as i64
+fn cutoff_ttl(settings: &crate::config::Settings) -> std::time::Duration {
+    std::time::Duration::from_secs(3600) + settings.clock_leeway
 }
 
 /// Ends every session of `user` except `keep` and invalidates every access token issued
@@ -77,7 +79,7 @@ pub async fn end_user_sessions(
     let ended = stores.families.revoke_user_sessions(user, keep).await?;
     stores
         .revocations
-        .set_cutoff(user, now.unix_timestamp(), cutoff_ttl(settings))
+        .set_cutoff(user, now, cutoff_ttl(settings))
         .await?;
     Ok(ended)
 }
@@ -86,11 +88,11 @@ pub async fn end_user_sessions(
 pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), StoreError> {
     let remaining = claims.exp + state.settings.clock_leeway.as_secs() as i64
         - state.clock.now().unix_timestamp();
-    if remaining > 0 {
+    if let Ok(remaining @ 1..) = u64::try_from(remaining) {
         state
             .stores
             .revocations
-            .blocklist(&claims.jti, remaining)
+            .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
             .await?;
     }
     Ok(())

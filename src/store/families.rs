@@ -1,6 +1,9 @@
 //! Refresh-token families: one login session each (SPEC S4, S9).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use super::StoreError;
 
@@ -58,21 +61,23 @@ pub struct RotateRequest<'a> {
     pub next: &'a [u8; 32],
     /// The client that must own the family: every rotation checks it.
     pub client_id: &'a str,
-    pub now: i64,
-    pub idle_ttl_secs: i64,
-    pub grace_secs: i64,
+    pub now: OffsetDateTime,
+    /// A family unused this long is gone.
+    pub idle_ttl: Duration,
+    /// How long a just-retired token still answers with its successor.
+    pub grace: Duration,
 }
 
 #[async_trait]
 pub trait FamilyStore: Send + Sync {
     /// Stores a new family; `current` is its refresh token's hash (`None`: a session
-    /// without refresh tokens, kept for `ttl_secs` so its access tokens can be revoked).
+    /// without refresh tokens, kept for `ttl` so its access tokens can be revoked).
     async fn create_family(
         &self,
         family: &Family,
         meta: &SessionMeta,
         current: Option<&[u8; 32]>,
-        ttl_secs: i64,
+        ttl: Duration,
     ) -> Result<(), StoreError>;
     /// The user's live sessions (dead entries of the per-user index are dropped).
     async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError>;

@@ -1,18 +1,21 @@
 //! Rate limits and account lockout (SPEC S9).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// One rate-limiter hit (SPEC S9), times in milliseconds.
+/// One rate-limiter hit (SPEC S9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
     pub allowed: bool,
     pub remaining: u32,
     /// Until the limiter is fully replenished.
-    pub reset_ms: u64,
+    pub reset: Duration,
     /// When refused: until the next request would be allowed.
-    pub retry_after_ms: u64,
+    pub retry_after: Duration,
 }
 
 /// Lockout policy for `LimitStore::login_attempt` (SPEC S9).
@@ -20,28 +23,29 @@ pub struct RateDecision {
 pub struct LockoutPolicy {
     /// Consecutive failures from one network that lock the account for that network.
     pub threshold: u32,
-    pub base_secs: u64,
-    pub max_secs: u64,
-    /// Attempts per `ceiling_period_secs` from networks the account has not signed in from
+    /// The first lock's length; each further lock doubles it, up to `max`.
+    pub base: Duration,
+    pub max: Duration,
+    /// Attempts per `ceiling_period` from networks the account has not signed in from
     /// recently, across all of them (0: no ceiling).
     pub ceiling: u32,
-    pub ceiling_period_secs: u64,
+    pub ceiling_period: Duration,
 }
 
 /// Shared, atomic abuse counters (SPEC S9): every instance sees the same counts.
 #[async_trait]
 pub trait LimitStore: Send + Sync {
-    /// Counts a request against `key` (GCRA: `limit` per `period_ms`, bursts up to
-    /// `limit`), or refuses it.
+    /// Counts a request against `key` (GCRA: `limit` per `period`, bursts up to `limit`),
+    /// or refuses it.
     async fn hit(
         &self,
         key: &str,
         limit: u32,
-        period_ms: u64,
-        now_ms: i64,
+        period: Duration,
+        now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError>;
     /// Counts a password attempt on `account` from `network` before it is checked; answers
-    /// `Some(retry_after_secs)` when the account is locked for that network (or this
+    /// `Some(retry_after)` (whole seconds) when the account is locked for that network (or this
     /// attempt locked it), or the account's ceiling is reached and `network` is not one it
     /// signed in from within the remembered time.
     async fn login_attempt(
@@ -49,15 +53,15 @@ pub trait LimitStore: Send + Sync {
         account: &str,
         network: &str,
         policy: LockoutPolicy,
-        now: i64,
-    ) -> Result<Option<u64>, StoreError>;
+        now: OffsetDateTime,
+    ) -> Result<Option<Duration>, StoreError>;
     /// A successful login from `network`: its count and lock are gone, and the network is
-    /// remembered as the account's for `remember_secs` (exempt from the ceiling).
+    /// remembered as the account's for `remember` (exempt from the ceiling).
     async fn login_succeeded(
         &self,
         account: &str,
         network: &str,
-        remember_secs: u64,
+        remember: Duration,
     ) -> Result<(), StoreError>;
     /// A reset or an operator unlock: every network's count and lock, and the ceiling.
     async fn clear_lockout(&self, account: &str) -> Result<(), StoreError>;

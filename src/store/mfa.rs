@@ -57,7 +57,7 @@ pub trait MfaTokenStore: Send + Sync {
         &self,
         digest: &str,
         value: &str,
-        ttl_secs: u64,
+        ttl: std::time::Duration,
     ) -> Result<(), StoreError>;
     async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
     /// Takes it away: `Some` for exactly one caller.

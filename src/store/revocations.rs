@@ -1,6 +1,9 @@
 //! Access-token revocation state: the blocklist and per-user cut-offs (SPEC S4).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use super::StoreError;
 
@@ -10,16 +13,21 @@ pub struct TokenState {
     pub blocklisted: bool,
     /// For user tokens: whether the session (refresh family) still exists.
     pub session_alive: Option<bool>,
-    /// Tokens of this user issued before this time (Unix s) are invalid.
-    pub cutoff: Option<i64>,
+    /// Tokens of this user issued before this time are invalid.
+    pub cutoff: Option<OffsetDateTime>,
 }
 
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
     /// Blocklists an access token's `jti` for the rest of its lifetime.
-    async fn blocklist(&self, jti: &str, ttl_secs: i64) -> Result<(), StoreError>;
+    async fn blocklist(&self, jti: &str, ttl: Duration) -> Result<(), StoreError>;
     /// Invalidates every access token of `user` issued before `at` (O(1)).
-    async fn set_cutoff(&self, user: uuid::Uuid, at: i64, ttl_secs: i64) -> Result<(), StoreError>;
+    async fn set_cutoff(
+        &self,
+        user: uuid::Uuid,
+        at: OffsetDateTime,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
     async fn token_state(
         &self,
         jti: &str,

@@ -27,4 +27,5 @@ mod reset;
 mod reset_tokens;
 mod rotation;
 mod session;
+mod store;
 mod tokens;

@@ -200,7 +200,7 @@ pub async fn start_session(
     // the family is stored either way: it is the session that revokes its access tokens
     let token = if client.allows(crate::domain::GrantType::RefreshToken) {
         let token = handle.issue();
-        let idle = state.settings.refresh_idle_ttl.as_secs() as i64;
+        let idle = state.settings.refresh_idle_ttl;
         state
             .stores
             .families
@@ -208,7 +208,7 @@ pub async fn start_session(
             .await?;
         Some(token)
     } else {
-        let ttl = (access_ttl(state, client) + state.settings.clock_leeway).as_secs() as i64;
+        let ttl = access_ttl(state, client) + state.settings.clock_leeway;
         state
             .stores
             .families

@@ -45,9 +45,9 @@ pub async fn rotate(
         presented: &presented.sha256,
         next: &next.sha256,
         client_id: client.id.as_str(),
-        now: state.clock.now().unix_timestamp(),
-        idle_ttl_secs: state.settings.refresh_idle_ttl.as_secs() as i64,
-        grace_secs: state.settings.refresh_grace.as_secs() as i64,
+        now: state.clock.now(),
+        idle_ttl: state.settings.refresh_idle_ttl,
+        grace: state.settings.refresh_grace,
     };
     let family = match state.stores.families.rotate(request).await? {
         Rotation::Rotated(family) => family,

@@ -284,7 +284,11 @@ pub async fn issue_mfa_token(
     state
         .stores
         .mfa_tokens
-        .put_mfa_token(&mfa_digest(&token), &value, MFA_TOKEN_TTL_SECS)
+        .put_mfa_token(
+            &mfa_digest(&token),
+            &value,
+            std::time::Duration::from_secs(MFA_TOKEN_TTL_SECS),
+        )
         .await?;
     Ok(token)
 }

@@ -82,12 +82,12 @@ impl FamilyStore for RedisStore {
         family: &Family,
         meta: &SessionMeta,
         current: Option<&[u8; 32]>,
-        ttl_secs: i64,
+        ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
         let key = self.family_key(&family.id);
         let index = self.sessions_key(family.user_id);
         let by_client = self.client_sessions_key(&family.client_id);
-        let ttl = ttl_secs
+        let ttl = secs(ttl)
             .min(family.absolute_expiry - family.created_at)
             .max(1);
         let index_ttl = (family.absolute_expiry - family.created_at).max(1);
@@ -253,10 +253,10 @@ impl FamilyStore for RedisStore {
             .key(self.family_key(r.family_id))
             .arg(hex::encode(r.presented))
             .arg(hex::encode(r.next))
-            .arg(r.now)
-            .arg(r.idle_ttl_secs)
+            .arg(r.now.unix_timestamp())
+            .arg(secs(r.idle_ttl))
             .arg(r.client_id)
-            .arg(r.grace_secs)
+            .arg(secs(r.grace))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -342,25 +342,30 @@ impl RedisStore {
 
 #[async_trait]
 impl RevocationStore for RedisStore {
-    async fn blocklist(&self, jti: &str, ttl_secs: i64) -> Result<(), StoreError> {
+    async fn blocklist(&self, jti: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["bl", jti]))
             .arg(1)
             .arg("EX")
-            .arg(ttl_secs.max(1))
+            .arg(secs(ttl).max(1))
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
     }
 
-    async fn set_cutoff(&self, user: uuid::Uuid, at: i64, ttl_secs: i64) -> Result<(), StoreError> {
+    async fn set_cutoff(
+        &self,
+        user: uuid::Uuid,
+        at: time::OffsetDateTime,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["cutoff", &user.to_string()]))
-            .arg(at)
+            .arg(at.unix_timestamp())
             .arg("EX")
-            .arg(ttl_secs.max(1))
+            .arg(secs(ttl).max(1))
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
@@ -386,7 +391,14 @@ impl RevocationStore for RedisStore {
         Ok(TokenState {
             blocklisted,
             session_alive: sid.map(|_| alive),
-            cutoff: user.and(cutoff),
+            cutoff: user
+                .and(cutoff)
+                .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()),
         })
     }
+}
+
+/// Whole seconds, as Redis takes them.
+fn secs(span: std::time::Duration) -> i64 {
+    i64::try_from(span.as_secs()).unwrap_or(i64::MAX)
 }

@@ -1,7 +1,10 @@
 //! Rate limits and account lockout in Redis (SPEC S9): each check is one Lua call on one
 //! key, so concurrent requests on any instance are counted exactly.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use super::{unavailable, RedisStore};
 use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
@@ -34,9 +37,11 @@ impl LimitStore for RedisStore {
         &self,
         key: &str,
         limit: u32,
-        period_ms: u64,
-        now_ms: i64,
+        period: Duration,
+        now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.connection().await;
         let (allowed, remaining, reset_ms, retry_after_ms): (i64, i64, i64, i64) = GCRA
             .key(self.key(&["rl", key]))
@@ -46,12 +51,12 @@ impl LimitStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        let non_negative = |v: i64| u64::try_from(v).unwrap_or(0);
+        let millis = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
         Ok(RateDecision {
             allowed: allowed == 1,
             remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
-            reset_ms: non_negative(reset_ms),
-            retry_after_ms: non_negative(retry_after_ms),
+            reset: millis(reset_ms),
+            retry_after: millis(retry_after_ms),
         })
     }
 
@@ -60,32 +65,33 @@ impl LimitStore for RedisStore {
         account: &str,
         network: &str,
         policy: LockoutPolicy,
-        now: i64,
-    ) -> Result<Option<u64>, StoreError> {
+        now: OffsetDateTime,
+    ) -> Result<Option<Duration>, StoreError> {
         let mut conn = self.connection().await;
         let (allowed, retry_after): (i64, i64) = LOCKOUT
             .key(self.lockout_key(account, &["net", network]))
             .key(self.lockout_key(account, &["ceiling"]))
             .key(self.lockout_key(account, &["known", network]))
             .key(self.lockout_key(account, &["epoch"]))
-            .arg(now)
+            .arg(now.unix_timestamp())
             .arg(policy.threshold)
-            .arg(policy.base_secs)
-            .arg(policy.max_secs)
+            .arg(policy.base.as_secs())
+            .arg(policy.max.as_secs())
             .arg(LOCKOUT_MEMORY_SECS)
             .arg(policy.ceiling)
-            .arg(policy.ceiling_period_secs.max(1))
+            .arg(policy.ceiling_period.as_secs().max(1))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok((allowed != 1).then(|| u64::try_from(retry_after).unwrap_or(1).max(1)))
+        Ok((allowed != 1)
+            .then(|| Duration::from_secs(u64::try_from(retry_after).unwrap_or(1).max(1))))
     }
 
     async fn login_succeeded(
         &self,
         account: &str,
         network: &str,
-        remember_secs: u64,
+        remember: Duration,
     ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::pipe()
@@ -94,7 +100,7 @@ impl LimitStore for RedisStore {
             .set_ex(
                 self.lockout_key(account, &["known", network]),
                 1,
-                remember_secs.max(1),
+                remember.as_secs().max(1),
             )
             .ignore()
             .query_async::<()>(&mut conn)
@@ -124,14 +130,14 @@ impl crate::store::MfaTokenStore for RedisStore {
         &self,
         digest: &str,
         value: &str,
-        ttl_secs: u64,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["mfa", digest]))
             .arg(value)
             .arg("EX")
-            .arg(ttl_secs.max(1))
+            .arg(ttl.as_secs().max(1))
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)

@@ -1,0 +1,165 @@
+//! The flows tests share instead of writing them out: register, log in, refresh,
+//! introspect, enrol TOTP, create a client, read claims.
+
+use base64::Engine;
+use tessera::clock::Clock;
+
+use super::app::TestApp;
+
+pub const STRONG_PASSWORD: &str = "correct-Horse-battery-staple-42";
+
+/// The code pyotp (an independent TOTP implementation) computes for `secret` at `clock`'s
+/// current time.
+pub fn pyotp_code(secret: &str, clock: &tessera::clock::FixedClock) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
+    let out = std::process::Command::new("python3")
+        .args([script, secret, &clock.now().unix_timestamp().to_string()])
+        .output()
+        .expect("python3 is needed for interop tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The claims of a JWT, unverified (for assertions on what was issued).
+pub fn claims(token: &str) -> serde_json::Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public)
+    }
+
+    /// Turns TOTP on for `email` (a user with `STRONG_PASSWORD`) and returns its secret;
+    /// the code is pyotp's at `clock`'s time, so advance the clock before the next one.
+    pub async fn enrol_totp(&self, email: &str, clock: &tessera::clock::FixedClock) -> String {
+        let login = self.login(email, "openid").await;
+        let access = login["access_token"].as_str().unwrap();
+        let setup: serde_json::Value = self
+            .http
+            .post(self.url("/api/v1/me/mfa/totp"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = setup["secret"].as_str().unwrap().to_owned();
+        let confirmed = self
+            .http
+            .post(self.url("/api/v1/me/mfa/totp/confirm"))
+            .bearer_auth(access)
+            .json(&serde_json::json!({"code": pyotp_code(&secret, clock)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirmed.status(), reqwest::StatusCode::OK);
+        secret
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/accounts"))
+            .json(&serde_json::json!({ "email": email, "password": password, "name": "Test User" }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A registered user with `STRONG_PASSWORD`.
+    pub async fn user(&self, email: &str) {
+        let response = self.register(email, STRONG_PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::CREATED,
+            "{:?}",
+            response.text().await
+        );
+    }
+
+    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth2/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A password grant for `email` (with `STRONG_PASSWORD`, client `spa`) that must
+    /// succeed: its token response.
+    pub async fn login(&self, email: &str, scope: &str) -> serde_json::Value {
+        let response = self.password_grant(email, STRONG_PASSWORD, scope).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// `grant_type=refresh_token` for the public `spa` client.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    pub async fn password_grant(
+        &self,
+        email: &str,
+        password: &str,
+        scope: &str,
+    ) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "password"),
+            ("client_id", "spa"),
+            ("username", email),
+            ("password", password),
+            ("scope", scope),
+        ])
+        .await
+    }
+
+    /// Creates a client directly through the domain layer; returns (id, secret).
+    pub async fn client(
+        &self,
+        grants: &[&str],
+        public: bool,
+        first_party: bool,
+    ) -> (String, Option<String>) {
+        let new = tessera::domain::NewClient {
+            name: "test client".into(),
+            public,
+            first_party,
+            grant_types: grants.iter().map(|g| g.parse().unwrap()).collect(),
+            scopes: vec![
+                "openid".into(),
+                "email".into(),
+                "profile".into(),
+                "api.read".into(),
+            ],
+            audiences: vec!["https://api.example.com".into()],
+            redirect_uris: vec![],
+        };
+        let operator = tessera::service::admin::Operator {
+            actor: "test".into(),
+            now: self.state.clock.now(),
+        };
+        let (client, secret) =
+            tessera::service::admin::create_client(&self.state.stores, new, &operator)
+                .await
+                .unwrap();
+        (client.id.to_string(), secret)
+    }
+}

@@ -1,0 +1,12 @@
+//! Test harness: every test gets its own database and Redis key prefix (`db`), the real
+//! server on port 0 (`app`), an outage proxy (`proxy`) and the shared flows (`flows`).
+
+mod app;
+pub mod db;
+mod flows;
+mod proxy;
+
+pub use app::*;
+pub use db::*;
+pub use flows::*;
+pub use proxy::*;

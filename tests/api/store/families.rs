@@ -1,0 +1,172 @@
+//! Refresh-token families (SPEC S4): atomic rotation, grace, reuse detection, expiry.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tessera::store::{Family, RotateRequest, Rotation, SessionMeta, Stores};
+use time::OffsetDateTime;
+
+use super::now;
+
+const CLIENT: &str = "contract-client";
+const GRACE: Duration = Duration::from_secs(10);
+const IDLE: Duration = Duration::from_secs(600);
+
+fn hash(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+async fn family(stores: &Stores, at: OffsetDateTime, current: u8, ttl: Duration) -> Family {
+    let t = at.unix_timestamp();
+    let family = Family {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        user_id: uuid::Uuid::new_v4(),
+        client_id: CLIENT.into(),
+        scope: "openid".into(),
+        auth_time: t,
+        amr: vec!["pwd".into()],
+        created_at: t,
+        absolute_expiry: t + 3600,
+    };
+    stores
+        .families
+        .create_family(&family, &SessionMeta::default(), Some(&hash(current)), ttl)
+        .await
+        .unwrap();
+    family
+}
+
+async fn rotate(
+    stores: &Stores,
+    family: &Family,
+    presented: u8,
+    next: u8,
+    at: OffsetDateTime,
+) -> Rotation {
+    let (presented, next) = (hash(presented), hash(next));
+    stores
+        .families
+        .rotate(RotateRequest {
+            family_id: &family.id,
+            presented: &presented,
+            next: &next,
+            client_id: CLIENT,
+            now: at,
+            idle_ttl: IDLE,
+            grace: GRACE,
+        })
+        .await
+        .unwrap()
+}
+
+fn status(r: &Rotation) -> &'static str {
+    match r {
+        Rotation::Rotated(_) => "rotated",
+        Rotation::Grace(_) => "grace",
+        Rotation::Reused(_) => "reused",
+        Rotation::Rejected => "rejected",
+    }
+}
+
+pub async fn rotation_has_exactly_one_winner_among_50_concurrent_callers(stores: &Stores) {
+    let t = now();
+    let f = family(stores, t, 1, IDLE).await;
+    let results = join_all((0..50).map(|_| rotate(stores, &f, 1, 2, t))).await;
+    let rotated = results.iter().filter(|r| status(r) == "rotated").count();
+    let grace = results.iter().filter(|r| status(r) == "grace").count();
+    assert_eq!(
+        (rotated, grace),
+        (1, 49),
+        "one rotation, every other caller a retry"
+    );
+    assert!(stores.families.is_current(&f.id, &hash(2)).await.unwrap());
+}
+
+pub async fn a_retry_within_grace_gets_the_same_successor_and_nothing_else(stores: &Stores) {
+    let t = now();
+    let f = family(stores, t, 1, IDLE).await;
+    assert_eq!(status(&rotate(stores, &f, 1, 2, t).await), "rotated");
+    let later = t + Duration::from_secs(9);
+    assert_eq!(status(&rotate(stores, &f, 1, 2, later).await), "grace");
+    // a retry that would derive another successor is refused, and the family lives on
+    assert_eq!(status(&rotate(stores, &f, 1, 3, later).await), "rejected");
+    assert!(stores.families.is_current(&f.id, &hash(2)).await.unwrap());
+}
+
+pub async fn an_older_token_after_grace_is_reuse_and_ends_the_family(stores: &Stores) {
+    let t = now();
+    let f = family(stores, t, 1, IDLE).await;
+    assert_eq!(status(&rotate(stores, &f, 1, 2, t).await), "rotated");
+    let after_grace = t + GRACE + Duration::from_secs(1);
+    let reused = rotate(stores, &f, 1, 2, after_grace).await;
+    assert!(matches!(&reused, Rotation::Reused(found) if found.user_id == f.user_id));
+    assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
+    assert_eq!(
+        status(&rotate(stores, &f, 2, 3, after_grace).await),
+        "rejected"
+    );
+}
+
+pub async fn rotation_checks_the_owning_client_and_the_absolute_expiry(stores: &Stores) {
+    let t = now();
+    let f = family(stores, t, 1, IDLE).await;
+    let (one, two) = (hash(1), hash(2));
+    let foreign = stores
+        .families
+        .rotate(RotateRequest {
+            family_id: &f.id,
+            presented: &one,
+            next: &two,
+            client_id: "another-client",
+            now: t,
+            idle_ttl: IDLE,
+            grace: GRACE,
+        })
+        .await
+        .unwrap();
+    assert_eq!(status(&foreign), "rejected");
+    assert!(stores.families.is_current(&f.id, &one).await.unwrap());
+    let past_absolute = t + Duration::from_secs(3600);
+    assert_eq!(
+        status(&rotate(stores, &f, 1, 2, past_absolute).await),
+        "rejected"
+    );
+    assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
+}
+
+pub async fn an_idle_family_expires_by_itself(stores: &Stores) {
+    let f = family(stores, now(), 1, Duration::from_secs(1)).await;
+    assert!(stores.families.find_family(&f.id).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
+}
+
+pub async fn revoking_a_users_sessions_keeps_the_named_one(stores: &Stores) {
+    let t = now();
+    let keep = family(stores, t, 1, IDLE).await;
+    let mut other = family(stores, t, 2, IDLE).await;
+    other.user_id = keep.user_id;
+    other.id = uuid::Uuid::new_v4().simple().to_string();
+    stores
+        .families
+        .create_family(&other, &SessionMeta::default(), Some(&hash(3)), IDLE)
+        .await
+        .unwrap();
+    let sessions = stores.families.list_sessions(keep.user_id).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    let ended = stores
+        .families
+        .revoke_user_sessions(keep.user_id, Some(&keep.id))
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    let left: Vec<String> = stores
+        .families
+        .list_sessions(keep.user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, [keep.id]);
+}

@@ -1,0 +1,60 @@
+//! Access-token revocation state and one-time MFA tokens (SPEC S4, S5): seen at once by
+//! every reader, gone when their time is up.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tessera::store::Stores;
+
+use super::now;
+
+pub async fn blocklist_and_cutoff_are_seen_and_expire(stores: &Stores) {
+    let (jti, user) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4());
+    let state = stores.revocations.token_state(&jti, None, Some(user)).await;
+    let state = state.unwrap();
+    assert!(!state.blocklisted && state.cutoff.is_none());
+    let at = now();
+    stores
+        .revocations
+        .blocklist(&jti, Duration::from_secs(1))
+        .await
+        .unwrap();
+    stores
+        .revocations
+        .set_cutoff(user, at, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let state = stores.revocations.token_state(&jti, None, Some(user)).await;
+    let state = state.unwrap();
+    assert!(state.blocklisted);
+    assert_eq!(state.cutoff, Some(at));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let state = stores.revocations.token_state(&jti, None, Some(user)).await;
+    let state = state.unwrap();
+    assert!(!state.blocklisted && state.cutoff.is_none());
+}
+
+pub async fn an_mfa_token_is_taken_by_exactly_one_caller_and_expires(stores: &Stores) {
+    let tokens = &stores.mfa_tokens;
+    tokens
+        .put_mfa_token("d1", "v1", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokens.get_mfa_token("d1").await.unwrap().as_deref(),
+        Some("v1")
+    );
+    let taken = join_all((0..20).map(|_| tokens.take_mfa_token("d1"))).await;
+    let winners = taken
+        .iter()
+        .filter(|t| t.as_ref().unwrap().is_some())
+        .count();
+    assert_eq!(winners, 1);
+    assert_eq!(tokens.get_mfa_token("d1").await.unwrap(), None);
+    tokens
+        .put_mfa_token("d2", "v2", Duration::from_secs(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(tokens.get_mfa_token("d2").await.unwrap(), None);
+}
