@@ -56,26 +56,18 @@ pub enum ClientsCommand {
         name: String,
         /// Allowed grant (repeatable): password, client_credentials, refresh_token.
         #[arg(
-            long = "grant",
+            long,
             required = true,
             env = "TESSERA_CLIENT_GRANTS",
             value_delimiter = ','
         )]
-        grants: Vec<String>,
-        #[arg(
-            long = "audience",
-            env = "TESSERA_CLIENT_AUDIENCES",
-            value_delimiter = ','
-        )]
-        audiences: Vec<String>,
-        #[arg(long = "scope", env = "TESSERA_CLIENT_SCOPES", value_delimiter = ',')]
-        scopes: Vec<String>,
-        #[arg(
-            long = "redirect-uri",
-            env = "TESSERA_CLIENT_REDIRECT_URIS",
-            value_delimiter = ','
-        )]
-        redirect_uris: Vec<String>,
+        grant: Vec<String>,
+        #[arg(long, env = "TESSERA_CLIENT_AUDIENCES", value_delimiter = ',')]
+        audience: Vec<String>,
+        #[arg(long, env = "TESSERA_CLIENT_SCOPES", value_delimiter = ',')]
+        scope: Vec<String>,
+        #[arg(long, env = "TESSERA_CLIENT_REDIRECT_URIS", value_delimiter = ',')]
+        redirect_uri: Vec<String>,
         /// A public client (no secret).
         #[arg(long, env = "TESSERA_CLIENT_PUBLIC")]
         public: bool,

@@ -11,14 +11,14 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
     match command {
         ClientsCommand::Create {
             name,
-            grants,
-            audiences,
-            scopes,
-            redirect_uris,
+            grant,
+            audience,
+            scope,
+            redirect_uri,
             public,
             first_party,
         } => {
-            let grant_types = grants
+            let grant_types = grant
                 .iter()
                 .map(|g| {
                     g.parse::<GrantType>().map_err(|()| {
@@ -31,9 +31,9 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
                 public,
                 first_party,
                 grant_types,
-                scopes,
-                audiences,
-                redirect_uris,
+                scopes: scope,
+                audiences: audience,
+                redirect_uris: redirect_uri,
             };
             let (client, secret) = admin::create_client(&stores, new, &operator())
                 .await

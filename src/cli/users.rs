@@ -51,9 +51,15 @@ pub(super) async fn run(command: UsersCommand, settings: Settings) -> Result<(),
             print_json(&serde_json::json!({ "unlocked": id }));
         }
         UsersCommand::RevokeSessions { id } => {
-            let ended = admin::revoke_user_sessions(&stores, &settings, user_id(&id)?, &operator())
-                .await
-                .map_err(CliError::refused(format!("user {id}")))?;
+            let ended = admin::end_user(
+                &stores,
+                &settings,
+                user_id(&id)?,
+                admin::Ending::Sessions,
+                &operator(),
+            )
+            .await
+            .map_err(CliError::refused(format!("user {id}")))?;
             print_json(&serde_json::json!({ "user": id, "sessions_revoked": ended }));
         }
     }

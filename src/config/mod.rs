@@ -1,6 +1,7 @@
 //! Typed settings (SPEC S2, S14): parsed from the raw layered sources, every problem
 //! reported at once, secrets redacted in `Debug`.
 
+mod fields;
 mod parse;
 pub mod source;
 mod unknown;
@@ -13,7 +14,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 use crate::crypto::{Kek, SigningAlg};
-pub use parse::AdminToken;
+pub use fields::AdminToken;
 use parse::Parser;
 pub use source::RawSettings;
 

@@ -153,16 +153,7 @@ impl Kek {
     pub fn seal(&self, purpose: Purpose, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        // encryption with a valid 32-byte key and 12-byte nonce cannot fail for our sizes
-        let ciphertext = self.subkeys[purpose.index()]
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap_or_default();
+        let ciphertext = encrypt(&self.subkeys[purpose.index()], &nonce, plaintext, aad);
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         out.push(VERSION);
         out.extend_from_slice(&nonce);
@@ -209,18 +200,21 @@ impl Kek {
     #[cfg(test)]
     pub fn seal_legacy(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let nonce = [7u8; NONCE_LEN];
-        let ciphertext = self
-            .legacy_cipher()
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap_or_default();
+        let ciphertext = encrypt(&self.legacy_cipher(), &nonce, plaintext, aad);
         [&[LEGACY][..], &nonce, &ciphertext].concat()
     }
+}
+
+/// AES-256-GCM with `aad`; encryption with a valid 32-byte key and 12-byte nonce cannot
+/// fail for our sizes.
+fn encrypt(cipher: &Aes256Gcm, nonce: &[u8; NONCE_LEN], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+    let payload = Payload {
+        msg: plaintext,
+        aad,
+    };
+    cipher
+        .encrypt(Nonce::from_slice(nonce), payload)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

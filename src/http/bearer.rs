@@ -43,10 +43,16 @@ pub async fn user_claims(
     Ok(access::user_claims(state, &token).await?)
 }
 
-/// A user's verified token and the user (userinfo).
-pub struct BearerUser(pub TokenUser);
+/// A user's verified token and the user; with `ACCOUNT_API` the token must also be fit for
+/// the account API. Handlers name it by the aliases below.
+pub struct Bearer<const ACCOUNT_API: bool>(pub TokenUser);
 
-impl FromRequest for BearerUser {
+/// Any user's active token (userinfo).
+pub type BearerUser = Bearer<false>;
+/// A token fit for the account API (`/api/v1/me*`).
+pub type AccountUser = Bearer<true>;
+
+impl<const ACCOUNT_API: bool> FromRequest for Bearer<ACCOUNT_API> {
     type Error = ResourceError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -55,24 +61,12 @@ impl FromRequest for BearerUser {
         Box::pin(async move {
             let state = app_state(&req)?;
             let token = bearer_token(&req)?;
-            Ok(BearerUser(access::token_user(&state, &token).await?))
-        })
-    }
-}
-
-/// A token fit for the account API and its user.
-pub struct AccountUser(pub TokenUser);
-
-impl FromRequest for AccountUser {
-    type Error = ResourceError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = app_state(&req)?;
-            let token = bearer_token(&req)?;
-            Ok(AccountUser(access::account_user(&state, &token).await?))
+            let user = if ACCOUNT_API {
+                access::account_user(&state, &token).await?
+            } else {
+                access::token_user(&state, &token).await?
+            };
+            Ok(Bearer(user))
         })
     }
 }

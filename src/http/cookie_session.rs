@@ -96,11 +96,11 @@ fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 200, description = "Logged in (refresh token set in the tessera_rt cookie), or `mfa_required` with an `mfa_token` for POST /api/v1/session/mfa", body = LoginResponse),
-        (status = 400, description = "Invalid input", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::InvalidInput,
         (status = 401, description = "Invalid email or password", body = crate::http::error::ErrorBody),
         (status = 403, description = "Origin not allowed, or client not first-party", body = crate::http::error::ErrorBody),
         (status = 429, description = "Rate limit or account lock: retry after Retry-After", body = crate::http::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::Busy))]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -180,9 +180,9 @@ pub struct MfaLogin {
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 200, description = "Logged in; refresh token set in the tessera_rt cookie", body = SessionTokens),
-        (status = 400, description = "Invalid input", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::InvalidInput,
         (status = 401, description = "Wrong, replayed or expired code, or an invalid or used mfa_token", body = crate::http::error::ErrorBody),
-        (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::OriginNotAllowed,
         (status = 429, description = "Too many attempts: the account is locked for Retry-After seconds", body = crate::http::error::ErrorBody)))]
 pub async fn mfa(
     req: HttpRequest,
@@ -219,7 +219,7 @@ pub async fn mfa(
     responses(
         (status = 200, description = "New access token; rotated cookie", body = SessionTokens),
         (status = 401, description = "No valid refresh cookie", body = crate::http::error::ErrorBody),
-        (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::OriginNotAllowed,
         (status = 503, description = "Retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn refresh(
     req: HttpRequest,
@@ -254,7 +254,7 @@ pub async fn refresh(
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 204, description = "Logged out (also when there was no session)"),
-        (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::OriginNotAllowed))]
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,

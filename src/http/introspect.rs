@@ -4,8 +4,7 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::form::Form;
-use super::oauth_client::{authenticate, token_param};
+use super::oauth_client::token_request;
 use super::revoke::TokenParam;
 use crate::domain::OAuthError;
 use crate::service::revocations;
@@ -17,18 +16,16 @@ use crate::state::AppState;
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "`{\"active\": false}` or the active token's claims", content_type = "application/json", body = Object),
-        (status = 400, description = "RFC 6749 §5.2 error", body = crate::http::error::OAuthErrorBody),
+        crate::http::error::responses::OAuthInvalidRequest,
         (status = 401, description = "invalid_client: unauthenticated, or a public client (only confidential clients may introspect)", body = crate::http::error::OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::http::error::OAuthErrorBody),
-        (status = 503, description = "Retry after Retry-After", body = crate::http::error::OAuthErrorBody)))]
+        crate::http::error::responses::ClientAuthThrottled,
+        crate::http::error::responses::OAuthUnavailable))]
 pub async fn introspect(
     req: HttpRequest,
     body: Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let mut form = Form::parse(&req, &body)?;
-    let client = authenticate(&req, &mut form, &state).await?;
-    let token = token_param(&mut form)?;
+    let (client, token) = token_request(&req, &body, &state).await?;
     // RFC 7662 §2.1 / SPEC S5: a public client proves nothing by naming itself
     if client.public {
         return Err(OAuthError::InvalidClient);

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::HttpResponse;
 
-use super::bearer::AccountUser;
+use super::bearer::{AccountUser, Bearer};
 use super::error::ResourceError;
 use super::registration::Account;
 
@@ -12,8 +12,8 @@ use super::registration::Account;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = Account),
-        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody)))]
-pub async fn me(AccountUser(session): AccountUser) -> Result<HttpResponse, ResourceError> {
+        crate::http::error::responses::AccountTokenRefused))]
+pub async fn me(Bearer(session): AccountUser) -> Result<HttpResponse, ResourceError> {
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Account::from(session.user)))

@@ -7,11 +7,12 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::bearer::AccountUser;
+use super::bearer::{AccountUser, Bearer};
 use super::error::{ApiError, ResourceError};
 use super::extract::ClientIp;
 use crate::domain::Password;
-use crate::service::mfa::account;
+use crate::service::access::TokenUser;
+use crate::service::mfa::account::{self, CodeChange};
 use crate::service::mfa::TotpSetup;
 use crate::state::AppState;
 
@@ -37,15 +38,15 @@ pub struct Reauth {
     responses(
         (status = 200, description = "The secret, shown once", body = TotpSetup),
         (status = 400, description = "Invalid body", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::http::error::ErrorBody),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AccountTokenOrPasswordRefused,
+        crate::http::error::responses::ReauthenticationRequired,
         (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::http::error::ErrorBody),
         (status = 409, description = "TOTP is already enabled", body = crate::http::error::ErrorBody)))]
 pub async fn setup(
     state: web::Data<AppState>,
     body: web::Bytes,
     ip: ClientIp,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
     let reauth: Reauth = super::admin::parse_optional_json(&body)?;
     let password = reauth.password.map(Password::new);
@@ -81,24 +82,17 @@ redacted_debug!(RecoveryCodes);
     responses(
         (status = 200, description = "TOTP is on", body = RecoveryCodes),
         (status = 400, description = "Wrong, used or malformed code (`invalid_code`)", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::http::error::ErrorBody),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AccountTokenOrPasswordRefused,
+        crate::http::error::responses::ReauthenticationRequired,
         (status = 409, description = "Already enabled, or no setup started", body = crate::http::error::ErrorBody),
-        (status = 429, description = "Too many wrong codes: the account is locked", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::TooManyWrongCodes))]
 pub async fn confirm(
     state: web::Data<AppState>,
     body: web::Json<Code>,
     ip: ClientIp,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let Code { code, password } = body.into_inner();
-    let password = password.map(Password::new);
-    let codes = account::confirm(&state, &session, &code, password, ip.as_deref())
-        .await
-        .map_err(ApiError::from)?;
-    Ok(no_store().json(RecoveryCodes {
-        recovery_codes: codes,
-    }))
+    code_change(&state, body, ip, &session, CodeChange::ConfirmEnrolment).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -116,15 +110,15 @@ pub struct Disable {
     request_body = Disable,
     responses(
         (status = 204, description = "TOTP is off; the recovery codes are gone"),
-        (status = 400, description = "Wrong code (`invalid_code`)", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::WrongCode,
         (status = 401, description = "Missing or invalid token, or wrong password", body = crate::http::error::ErrorBody),
-        (status = 409, description = "TOTP is not enabled", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::TotpNotEnabled,
         (status = 429, description = "Too many wrong attempts: the account is locked", body = crate::http::error::ErrorBody)))]
 pub async fn disable(
     state: web::Data<AppState>,
     body: web::Json<Disable>,
     ip: ClientIp,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
     let Disable { password, code } = body.into_inner();
     account::disable(
@@ -145,23 +139,33 @@ pub async fn disable(
     request_body = Code,
     responses(
         (status = 200, description = "The new codes, shown once", body = RecoveryCodes),
-        (status = 400, description = "Wrong code (`invalid_code`)", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or invalid token, a token not for the account API, or a wrong password", body = crate::http::error::ErrorBody),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than five minutes; send `password`", body = crate::http::error::ErrorBody),
-        (status = 409, description = "TOTP is not enabled", body = crate::http::error::ErrorBody),
-        (status = 429, description = "Too many wrong codes: the account is locked", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::WrongCode,
+        crate::http::error::responses::AccountTokenOrPasswordRefused,
+        crate::http::error::responses::ReauthenticationRequired,
+        crate::http::error::responses::TotpNotEnabled,
+        crate::http::error::responses::TooManyWrongCodes))]
 pub async fn recovery_codes(
     state: web::Data<AppState>,
     body: web::Json<Code>,
     ip: ClientIp,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
+) -> Result<HttpResponse, ResourceError> {
+    code_change(&state, body, ip, &session, CodeChange::NewRecoveryCodes).await
+}
+
+/// Confirm and recovery-codes alike: a code (and maybe the password) in, codes out.
+async fn code_change(
+    state: &AppState,
+    body: web::Json<Code>,
+    ip: ClientIp,
+    session: &TokenUser,
+    change: CodeChange,
 ) -> Result<HttpResponse, ResourceError> {
     let Code { code, password } = body.into_inner();
     let password = password.map(Password::new);
-    let codes =
-        account::regenerate_recovery_codes(&state, &session, &code, password, ip.as_deref())
-            .await
-            .map_err(ApiError::from)?;
+    let codes = account::recovery_codes(state, session, change, &code, password, ip.as_deref())
+        .await
+        .map_err(ApiError::from)?;
     Ok(no_store().json(RecoveryCodes {
         recovery_codes: codes,
     }))

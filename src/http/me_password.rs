@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::bearer::AccountUser;
+use super::bearer::{AccountUser, Bearer};
 use super::error::{ApiError, ResourceError};
 use crate::domain::Password;
 use crate::service::passwords::change_password;
@@ -27,11 +27,11 @@ pub struct PasswordChange {
         (status = 400, description = "The new password fails the policy; `fields` names each rule", body = crate::http::error::ErrorBody),
         (status = 401, description = "Missing or invalid token, or wrong current password", body = crate::http::error::ErrorBody),
         (status = 409, description = "Changed concurrently; retry", body = crate::http::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::Busy))]
 pub async fn change(
     state: web::Data<AppState>,
     body: web::Json<PasswordChange>,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
     let PasswordChange {
         current_password,

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::bearer::AccountUser;
+use super::bearer::{AccountUser, Bearer};
 use super::error::{ApiError, ResourceError};
 use crate::service::sessions;
 use crate::state::AppState;
@@ -38,10 +38,10 @@ pub struct SessionList {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Sessions", body = SessionList),
-        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AccountTokenRefused))]
 pub async fn list(
     state: web::Data<AppState>,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
     let sessions = sessions::list(&state, &session.user)
         .await
@@ -70,12 +70,12 @@ pub async fn list(
     params(("id" = String, Path, description = "Session id")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "Missing or invalid token", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AccountTokenRefused,
         (status = 404, description = "No such session of this user", body = crate::http::error::ErrorBody)))]
 pub async fn end(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    AccountUser(session): AccountUser,
+    Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
     let ended = sessions::end(&state, &session.user, &id)
         .await

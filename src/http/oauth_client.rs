@@ -31,7 +31,7 @@ pub async fn authenticate(
 
 /// The `token` of a revocation or introspection request (RFC 7009 §2.1, RFC 7662 §2.1),
 /// with its optional hint checked.
-pub fn token_param(form: &mut Form) -> Result<String, OAuthError> {
+fn token_param(form: &mut Form) -> Result<String, OAuthError> {
     let token = form
         .take("token")
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
@@ -43,4 +43,16 @@ pub fn token_param(form: &mut Form) -> Result<String, OAuthError> {
         }
     }
     Ok(token)
+}
+
+/// A revocation or introspection request: the authenticated client and the `token`.
+pub async fn token_request(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+) -> Result<(Client, String), OAuthError> {
+    let mut form = Form::parse(req, body)?;
+    let client = authenticate(req, &mut form, state).await?;
+    let token = token_param(&mut form)?;
+    Ok((client, token))
 }

@@ -71,7 +71,7 @@ pub struct Reset {
         (status = 204, description = "The password is set; log in with it"),
         (status = 400, description = "Invalid, used or expired token (`invalid_token`), or a password the policy refuses (`fields` names each rule)", body = crate::http::error::ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = crate::http::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::Busy))]
 pub async fn reset(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -58,7 +58,7 @@ impl From<crate::domain::User> for Account {
         (status = 400, description = "Invalid input; `fields` names each problem", body = crate::http::error::ErrorBody),
         (status = 409, description = "The email is taken", body = crate::http::error::ErrorBody),
         (status = 429, description = "Too many registrations from this address; retry after Retry-After", body = crate::http::error::ErrorBody),
-        (status = 503, description = "Busy; retry after Retry-After", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::Busy))]
 pub async fn register(
     ip: ClientIp,
     state: web::Data<AppState>,

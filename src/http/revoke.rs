@@ -4,8 +4,7 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::form::Form;
-use super::oauth_client::{authenticate, token_param};
+use super::oauth_client::token_request;
 use crate::domain::OAuthError;
 use crate::service::revocations;
 use crate::state::AppState;
@@ -28,18 +27,16 @@ pub struct TokenParam {
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "Revoked, or the token was unknown or not the client's"),
-        (status = 400, description = "RFC 6749 §5.2 error", body = crate::http::error::OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = crate::http::error::OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications from this address: retry after Retry-After", body = crate::http::error::OAuthErrorBody),
-        (status = 503, description = "Retry after Retry-After", body = crate::http::error::OAuthErrorBody)))]
+        crate::http::error::responses::OAuthInvalidRequest,
+        crate::http::error::responses::InvalidClient,
+        crate::http::error::responses::ClientAuthThrottled,
+        crate::http::error::responses::OAuthUnavailable))]
 pub async fn revoke(
     req: HttpRequest,
     body: Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let mut form = Form::parse(&req, &body)?;
-    let client = authenticate(&req, &mut form, &state).await?;
-    let token = token_param(&mut form)?;
+    let (client, token) = token_request(&req, &body, &state).await?;
     revocations::revoke(&state, &client, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -49,8 +49,8 @@ pub const MFA_OTP_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
     responses(
         (status = 200, description = "Tokens", body = TokenResponse,
             headers(("Cache-Control" = String, description = "no-store"), ("Pragma" = String, description = "no-cache"))),
-        (status = 400, description = "RFC 6749 §5.2 error", body = crate::http::error::OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = crate::http::error::OAuthErrorBody),
+        crate::http::error::responses::OAuthInvalidRequest,
+        crate::http::error::responses::InvalidClient,
         (status = 403, description = "`mfa_required`, with an `mfa_token` for the mfa-otp grant", body = crate::http::error::OAuthErrorBody),
         (status = 413, description = "Body too large", body = crate::http::error::ErrorBody),
         (status = 415, description = "Not form-encoded", body = crate::http::error::OAuthErrorBody),

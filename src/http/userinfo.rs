@@ -2,39 +2,20 @@
 
 use actix_web::http::header;
 use actix_web::HttpResponse;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::bearer::BearerUser;
+use super::bearer::{Bearer, BearerUser};
 use super::error::ResourceError;
-
-/// Standard claims; `email*` with scope `email`, `name` with scope `profile`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserInfo {
-    pub sub: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_verified: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
+use crate::tokens::UserInfo;
 
 /// The user behind a bearer access token.
 #[utoipa::path(get, path = "/oauth2/userinfo", tag = "oauth2",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
-        (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::http::error::ErrorBody)))]
-pub async fn userinfo(BearerUser(session): BearerUser) -> Result<HttpResponse, ResourceError> {
-    let (claims, user) = (session.claims, session.user);
-    let (email, profile) = (claims.has_scope("email"), claims.has_scope("profile"));
-    let info = UserInfo {
-        sub: claims.sub,
-        email: email.then(|| user.email.as_str().to_owned()),
-        email_verified: email.then_some(user.email_verified),
-        name: if profile { user.name } else { None },
-    };
+        crate::http::error::responses::BearerRefused))]
+pub async fn userinfo(Bearer(session): BearerUser) -> Result<HttpResponse, ResourceError> {
+    let claims = &session.claims;
+    let info = UserInfo::new(&session.user, |scope| claims.has_scope(scope));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(info))
@@ -45,7 +26,7 @@ pub async fn userinfo(BearerUser(session): BearerUser) -> Result<HttpResponse, R
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
-        (status = 401, description = "Missing or invalid token; see WWW-Authenticate", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::BearerRefused))]
 pub async fn userinfo_post(user: BearerUser) -> Result<HttpResponse, ResourceError> {
     userinfo(user).await
 }

@@ -17,11 +17,14 @@ pub async fn active_access_token(
     token: &str,
 ) -> Result<Option<AccessClaims>, StoreError> {
     let now = state.clock.now().unix_timestamp();
-    let leeway = state.settings.clock_leeway.as_secs() as i64;
-    let verified =
-        state
-            .verified_tokens
-            .verify(&state.keyring, &state.settings.issuer, leeway, token, now);
+    let expected = crate::tokens::Expected {
+        issuer: &state.settings.issuer,
+        leeway_secs: state.settings.clock_leeway.as_secs() as i64,
+        now,
+    };
+    let verified = state
+        .verified_tokens
+        .verify(&state.keyring, token, &expected);
     let claims = match verified {
         Ok(claims) => claims,
         Err(reason) => {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{ClientStore, StoreError};
-use crate::domain::{Client, ClientId, NewClient};
+use crate::domain::{Client, ClientId};
 
 /// Entries kept at most.
 const MAX_ENTRIES: u64 = 10_000;
@@ -41,19 +41,10 @@ impl CachedClients {
 
 #[async_trait]
 impl ClientStore for CachedClients {
-    async fn create_client(
-        &self,
-        id: &ClientId,
-        client: NewClient,
-        secret_sha256: Option<[u8; 32]>,
-        now: OffsetDateTime,
-    ) -> Result<Client, StoreError> {
-        let created = self
-            .inner
-            .create_client(id, client, secret_sha256, now)
-            .await?;
-        self.forget(id);
-        Ok(created)
+    async fn create_client(&self, client: &Client, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.inner.create_client(client, now).await?;
+        self.forget(&client.id);
+        Ok(())
     }
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
@@ -120,14 +111,8 @@ mod tests {
 
     #[async_trait]
     impl ClientStore for Counting {
-        async fn create_client(
-            &self,
-            _: &ClientId,
-            _: NewClient,
-            _: Option<[u8; 32]>,
-            _: OffsetDateTime,
-        ) -> Result<Client, StoreError> {
-            Ok(self.known.clone())
+        async fn create_client(&self, _: &Client, _: OffsetDateTime) -> Result<(), StoreError> {
+            Ok(())
         }
         async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
             self.lookups.fetch_add(1, Ordering::Relaxed);

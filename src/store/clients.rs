@@ -4,17 +4,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
-use crate::domain::{Client, ClientId, NewClient};
+use crate::domain::{Client, ClientId};
 
 #[async_trait]
 pub trait ClientStore: Send + Sync {
-    async fn create_client(
-        &self,
-        id: &ClientId,
-        client: NewClient,
-        secret_sha256: Option<[u8; 32]>,
-        now: OffsetDateTime,
-    ) -> Result<Client, StoreError>;
+    /// Stores a new client as given (its id is new; the service generated it).
+    async fn create_client(&self, client: &Client, now: OffsetDateTime) -> Result<(), StoreError>;
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     /// Clients ordered by id, starting after `after` (keyset pagination).
     async fn list_clients(

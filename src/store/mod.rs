@@ -75,16 +75,27 @@ pub struct Stores {
 /// is a server error whose cause goes to the log only.
 impl From<StoreError> for crate::domain::OAuthError {
     fn from(e: StoreError) -> Self {
-        match e {
+        match e.outage() {
+            Ok(_) => crate::domain::OAuthError::TemporarilyUnavailable,
+            Err(other) => crate::domain::OAuthError::Server(other.into()),
+        }
+    }
+}
+
+impl StoreError {
+    /// The backend that is down (logged here, once, with the cause), or the error itself
+    /// when it is not an outage.
+    pub fn outage(self) -> Result<&'static str, StoreError> {
+        match self {
             StoreError::Unavailable { backend, source } => {
                 tracing::warn!(
                     backend,
                     error = format!("{source:#}"),
                     "backend unavailable"
                 );
-                crate::domain::OAuthError::TemporarilyUnavailable
+                Ok(backend)
             }
-            other => crate::domain::OAuthError::Server(other.into()),
+            other => Err(other),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Claim sets: RFC 9068 access tokens and OpenID Connect ID tokens.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
 
 /// `aud`: a single string when there is one audience (what most verifiers expect), an
 /// array otherwise; either form is accepted when reading.
@@ -62,7 +63,6 @@ impl AccessClaims {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdClaims {
     pub iss: String,
-    pub sub: String,
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
@@ -71,10 +71,32 @@ pub struct IdClaims {
     pub nonce: Option<String>,
     pub amr: Vec<String>,
     pub sid: String,
+    /// `sub` and the user claims the scope grants, exactly as userinfo answers them.
+    #[serde(flatten)]
+    pub user: UserInfo,
+}
+
+/// Standard claims; `email*` with scope `email`, `name` with scope `profile`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    pub sub: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+impl UserInfo {
+    /// The claims about `user` that the granted scope allows (OIDC Core §5.4).
+    pub fn new(user: &crate::domain::User, has_scope: impl Fn(&str) -> bool) -> Self {
+        let (email, profile) = (has_scope("email"), has_scope("profile"));
+        UserInfo {
+            sub: user.id.to_string(),
+            email: email.then(|| user.email.as_str().to_owned()),
+            email_verified: email.then_some(user.email_verified),
+            name: if profile { user.name.clone() } else { None },
+        }
+    }
 }

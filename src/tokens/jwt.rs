@@ -55,16 +55,24 @@ pub enum InvalidToken {
     NotYetValid,
 }
 
-/// Verifies an access token issued by `issuer` at time `now` (Unix seconds).
+/// What an access token's claims must satisfy besides its signature (SPEC S4).
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    /// Allowed clock skew for `exp` and `nbf`, seconds.
+    pub leeway_secs: i64,
+    /// The time of the check, Unix seconds.
+    pub now: i64,
+}
+
+/// Verifies an access token: signature with a published key, then the claims.
 pub fn verify_access_token(
     keyring: &KeyRing,
-    issuer: &str,
-    leeway_secs: i64,
     token: &str,
-    now: i64,
+    expected: &Expected,
 ) -> Result<AccessClaims, InvalidToken> {
     let (claims, _) = verify_signature(keyring, token)?;
-    check_claims(&claims, issuer, leeway_secs, now)?;
+    check_claims(&claims, expected)?;
     Ok(claims)
 }
 
@@ -100,13 +108,9 @@ fn verify_signature(
 }
 
 /// Issuer and time checks, made on every use (cached or not).
-fn check_claims(
-    claims: &AccessClaims,
-    issuer: &str,
-    leeway_secs: i64,
-    now: i64,
-) -> Result<(), InvalidToken> {
-    if claims.iss != issuer {
+fn check_claims(claims: &AccessClaims, expected: &Expected) -> Result<(), InvalidToken> {
+    let (leeway_secs, now) = (expected.leeway_secs, expected.now);
+    if claims.iss != expected.issuer {
         return Err(InvalidToken::WrongIssuer);
     }
     // tessera never issues a token without an audience (SPEC S4)
@@ -144,17 +148,16 @@ impl VerifiedTokens {
         }
     }
 
+    /// `verify_access_token`, with the signature check answered from the cache on a hit.
     pub fn verify(
         &self,
         keyring: &KeyRing,
-        issuer: &str,
-        leeway_secs: i64,
         token: &str,
-        now: i64,
+        expected: &Expected,
     ) -> Result<AccessClaims, InvalidToken> {
         use sha2::{Digest, Sha256};
         let Some(entries) = &self.entries else {
-            return verify_access_token(keyring, issuer, leeway_secs, token, now);
+            return verify_access_token(keyring, token, expected);
         };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let verified = match entries.get(&digest) {
@@ -169,7 +172,7 @@ impl VerifiedTokens {
         if keyring.verifier(kid).is_none() {
             return Err(InvalidToken::UnknownKey);
         }
-        check_claims(claims, issuer, leeway_secs, now)?;
+        check_claims(claims, expected)?;
         Ok(claims.clone())
     }
 }

@@ -6,8 +6,10 @@ mod jwt;
 mod keyring;
 pub mod refresh;
 
-pub use claims::{AccessClaims, Audience, IdClaims};
-pub use jwt::{sign, verify_access_token, InvalidToken, VerifiedTokens, ACCESS_TOKEN_TYP};
+pub use claims::{AccessClaims, Audience, IdClaims, UserInfo};
+pub use jwt::{
+    sign, verify_access_token, Expected, InvalidToken, VerifiedTokens, ACCESS_TOKEN_TYP,
+};
 pub use keyring::{
     ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyVerifier, PublishedKey,
 };

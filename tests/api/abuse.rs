@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tessera::clock::FixedClock;
 
-use crate::helpers::{spawn_on, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 
 const WRONG: &str = "Wrong-password-but-long-1";
 /// Only the lockout acts in these tests.
@@ -203,13 +203,15 @@ async fn login_rate_limits_per_ip_are_shared_by_instances_and_answer_429_with_ra
 
     // the SPA login path shares the limit
     let spa = a
-        .http
-        .post(a.url("/api/v1/session"))
-        .header("origin", "http://127.0.0.1:8080")
+        .spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session",
+            "http://127.0.0.1:8080",
+            None,
+        )
         .json(&serde_json::json!({"email": "x5@example.com", "password": WRONG}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(spa.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(spa.headers().contains_key("retry-after"));
 }
@@ -248,9 +250,8 @@ async fn login_from(app: &TestApp, forwarded: &str, email: &str) -> StatusCode {
             ("username", email),
             ("password", WRONG),
         ])
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .status()
 }
 

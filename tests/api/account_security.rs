@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::{spawn_on, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 
 const WRONG: &str = "Wrong-password-but-long-1";
 
@@ -26,9 +26,8 @@ async fn bearer(app: &TestApp, method: Method, path: &str, token: &str) -> reqwe
         .request(method, app.url(path))
         .bearer_auth(token)
         .json(&body)
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 async fn grant_as(app: &TestApp, id: &str, secret: &str, email: &str) -> Value {
@@ -41,12 +40,8 @@ async fn grant_as(app: &TestApp, id: &str, secret: &str, email: &str) -> Value {
             ("password", STRONG_PASSWORD),
             ("scope", "openid"),
         ])
-        .send()
+        .fetch_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -134,7 +129,7 @@ async fn setup(app: &TestApp, token: &str, body: Option<Value>) -> reqwest::Resp
     if let Some(body) = body {
         request = request.json(&body);
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 #[tokio::test]
@@ -171,18 +166,16 @@ async fn changing_the_second_factor_needs_a_recent_sign_in_or_the_password_and_e
         .post(app.url("/api/v1/me/mfa/totp/confirm"))
         .bearer_auth(access)
         .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(stale_confirm.status(), StatusCode::FORBIDDEN);
     let confirmed = app
         .http
         .post(app.url("/api/v1/me/mfa/totp/confirm"))
         .bearer_auth(access)
         .json(&json!({"code": code, "password": STRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
 
     // the other session ended; this one goes on
@@ -210,9 +203,8 @@ async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Sta
             ("username", email),
             ("password", password),
         ])
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .status()
 }
 
@@ -351,12 +343,8 @@ async fn imported_hashes_with_absurd_costs_are_refused_and_never_computed() {
         .admin_call(Method::POST, "/admin/users/import")
         .header("content-type", "application/x-ndjson")
         .body(lines)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(report["imported"], 1, "{report}");
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(

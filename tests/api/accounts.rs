@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{cli_env, run_cli, spawn_app, spawn_on, TestDb, STRONG_PASSWORD};
+use crate::helpers::{cli_env, run_cli, spawn_app, spawn_on, Fetch, TestDb, STRONG_PASSWORD};
 
 #[tokio::test]
 async fn registration_creates_a_normalized_account_and_a_duplicate_is_409() {
@@ -69,7 +69,7 @@ async fn weak_or_invalid_registrations_name_each_failed_rule_and_store_nothing()
     let body: Value = bad_email.json().await.unwrap();
     assert_eq!(body["fields"][0]["field"], "email", "{body}");
 
-    let unknown_field = app.http.post(app.url("/api/v1/accounts")).json(&serde_json::json!({"email": "f@example.com", "password": STRONG_PASSWORD, "admin": true})).send().await.unwrap();
+    let unknown_field = app.http.post(app.url("/api/v1/accounts")).json(&serde_json::json!({"email": "f@example.com", "password": STRONG_PASSWORD, "admin": true})).fetch().await;
     assert_eq!(unknown_field.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         unknown_field.json::<Value>().await.unwrap()["fields"][0]["field"],
@@ -209,9 +209,8 @@ async fn cli_clients_create_prints_the_secret_once_and_it_authenticates() {
         .post(app.url("/oauth2/token"))
         .basic_auth(id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(token.status(), StatusCode::OK);
 
     let public = cli(
@@ -304,9 +303,7 @@ async fn control_characters_in_names_are_refused_with_400_not_stored_or_500() {
             .http
             .post(app.url("/api/v1/accounts"))
             .json(&serde_json::json!({"email": "nul@example.com", "password": STRONG_PASSWORD, "name": name}))
-            .send()
-            .await
-            .unwrap();
+            .fetch().await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name:?}");
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["fields"][0]["field"], "name", "{body}");
@@ -331,12 +328,8 @@ async fn control_characters_in_names_are_refused_with_400_not_stored_or_500() {
     let report: serde_json::Value = app
         .admin_call(reqwest::Method::POST, "/admin/users/import")
         .body(line.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(report["imported"], 0);
     assert_eq!(report["errors"][0]["line"], 1);
 }

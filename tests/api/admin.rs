@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, ADMIN_TOKEN};
+use crate::helpers::{spawn_app, Fetch, ADMIN_TOKEN};
 
 #[tokio::test]
 async fn admin_keys_without_a_token_is_401_with_a_bearer_challenge() {
@@ -12,9 +12,8 @@ async fn admin_keys_without_a_token_is_401_with_a_bearer_challenge() {
     let response = app
         .http
         .get(format!("{}/admin/keys", app.admin))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers()["www-authenticate"]
         .to_str()
@@ -36,25 +35,23 @@ async fn admin_keys_with_a_wrong_token_is_401() {
             .http
             .get(format!("{}/admin/keys", app.admin))
             .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
     }
     let basic = app
         .http
         .get(format!("{}/admin/keys", app.admin))
         .basic_auth("ops", Some(ADMIN_TOKEN))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn admin_keys_with_the_right_token_is_200() {
     let app = spawn_app().await;
-    let response = app.admin_get("/admin/keys").send().await.unwrap();
+    let response = app.admin_get("/admin/keys").fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
@@ -69,9 +66,8 @@ async fn nothing_administrative_answers_on_the_public_listener() {
             .http
             .get(format!("{}{path}", app.public))
             .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
@@ -90,12 +86,11 @@ async fn a_second_configured_token_works_and_no_token_configured_means_no_access
         .http
         .get(format!("{}/admin/keys", app.admin))
         .bearer_auth(second)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     let locked = crate::helpers::spawn_with(&[("admin_tokens", "")]).await;
-    let response = locked.admin_get("/admin/keys").send().await.unwrap();
+    let response = locked.admin_get("/admin/keys").fetch().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }

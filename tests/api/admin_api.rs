@@ -5,16 +5,15 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_on, TestApp, TestDb, ADMIN_TOKEN, STRONG_PASSWORD};
+use crate::helpers::{spawn_app, spawn_on, Fetch, TestApp, TestDb, ADMIN_TOKEN, STRONG_PASSWORD};
 
 async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> StatusCode {
     app.http
         .post(app.url("/oauth2/token"))
         .basic_auth(id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .status()
 }
 
@@ -385,9 +384,8 @@ async fn import_reports_each_bad_line_by_number_and_imports_the_rest() {
         .admin_call(Method::POST, "/admin/users/import")
         .header("content-type", "application/x-ndjson")
         .body(body)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let report: Value = response.json().await.unwrap();
     assert_eq!(report["imported"], 2, "{report}");
@@ -410,9 +408,8 @@ async fn import_reports_each_bad_line_by_number_and_imports_the_rest() {
     let invalid = app
         .admin_call(Method::POST, "/admin/users/import")
         .body(vec![0xff, 0xfe, 0x00])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -436,9 +433,8 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
         .http
         .get(format!("{}/admin/keys", app.admin))
         .bearer_auth("x".repeat(40))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
     app.admin_json(Method::GET, "/admin/keys", None).await;
     app.admin_json(Method::POST, "/admin/keys/rotate", None)
@@ -565,16 +561,10 @@ async fn metrics_are_prometheus_text_with_the_promised_series() {
         .await;
     app.http
         .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
 
-    let response = app
-        .http
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap();
+    let response = app.http.get(format!("{}/metrics", app.admin)).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()

@@ -8,30 +8,29 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_on, spawn_with, Proxy, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{spawn_on, spawn_with, Fetch, Proxy, TestApp, TestDb, STRONG_PASSWORD};
 
 const ORIGIN: &str = "https://app.example.com";
 
 async fn spa_login(app: &TestApp, client_id: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/api/v1/session"))
-        .header("origin", ORIGIN)
+    app.spa_call(reqwest::Method::POST, "/api/v1/session", ORIGIN, None)
         .json(
             &json!({"email": "c@example.com", "password": STRONG_PASSWORD, "client_id": client_id}),
         )
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 async fn cookie_refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/api/v1/session/refresh"))
-        .header("origin", ORIGIN)
-        .header("cookie", format!("tessera_rt={refresh_token}"))
-        .send()
-        .await
-        .unwrap()
+    app.spa_call(
+        reqwest::Method::POST,
+        "/api/v1/session/refresh",
+        ORIGIN,
+        None,
+    )
+    .header("cookie", format!("tessera_rt={refresh_token}"))
+    .fetch()
+    .await
 }
 
 fn cookie_value(response: &reqwest::Response) -> Option<String> {
@@ -73,12 +72,8 @@ async fn the_cookie_api_refuses_confidential_clients_and_rotates_only_families_i
             ("username", "c@example.com"),
             ("password", STRONG_PASSWORD),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
     let through_cookie = cookie_refresh(&app, refresh_token).await;
     assert_eq!(through_cookie.status(), StatusCode::UNAUTHORIZED);
@@ -91,9 +86,8 @@ async fn the_cookie_api_refuses_confidential_clients_and_rotates_only_families_i
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(with_secret.status(), StatusCode::OK, "the family is intact");
 
     // a public first-party client without the password grant cannot sign users in here
@@ -132,9 +126,8 @@ async fn client_credentials(app: &TestApp, id: &str, secret: &str, ip: &str) -> 
         .header("x-forwarded-for", ip)
         .basic_auth(id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .status()
 }
 
@@ -184,9 +177,8 @@ async fn failed_client_authentications_are_limited_per_address_and_never_lock_th
         .header("x-forwarded-for", attacker)
         .basic_auth(&id, Some("guess"))
         .form(&[("token", "x")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(introspect.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(introspect.headers().contains_key("retry-after"));
 
@@ -218,9 +210,8 @@ async fn only_confidential_clients_may_introspect() {
         .http
         .post(app.url("/oauth2/introspect"))
         .form(&[("client_id", "spa"), ("token", access.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
     assert!(public.headers().contains_key("www-authenticate"));
     let body: Value = public.json().await.unwrap();
@@ -260,9 +251,8 @@ async fn an_unknown_client_id_repeated_costs_one_lookup_not_one_per_request() {
             app.http
                 .post(app.url("/oauth2/token"))
                 .form(&[("grant_type", "client_credentials"), ("client_id", &id)])
-                .send()
+                .fetch()
                 .await
-                .unwrap()
                 .status()
         }
     };
@@ -301,12 +291,8 @@ async fn a_deleted_clients_own_tokens_stop_introspecting_as_active() {
         .post(app.url("/oauth2/token"))
         .basic_auth(&service, service_secret)
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let token = token["access_token"].as_str().unwrap();
     let (resource, resource_secret) = app.client(&["client_credentials"], false, false).await;
     let resource = (resource, resource_secret);

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::spawn_with;
+use crate::helpers::{spawn_with, Fetch};
 
 #[tokio::test]
 async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer() {
@@ -12,12 +12,7 @@ async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer() {
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
     ] {
-        let response = app
-            .http
-            .get(format!("{}{path}", app.public))
-            .send()
-            .await
-            .unwrap();
+        let response = app.http.get(format!("{}{path}", app.public)).fetch().await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let doc: Value = response.json().await.unwrap();
         assert_eq!(

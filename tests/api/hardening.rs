@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Fetch};
 
 const HEADERS: [(&str, &str); 5] = [
     ("x-content-type-options", "nosniff"),
@@ -42,36 +42,32 @@ async fn security_headers_are_on_a_200_a_404_a_405_and_an_error_on_both_listener
     let ok = app
         .http
         .get(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(ok.status(), StatusCode::OK);
     assert_hardened(&ok, "200");
 
     let missing = app
         .http
         .get(format!("{}/no/such/path", app.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_hardened(&missing, "404");
 
     let wrong_method = app
         .http
         .post(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(wrong_method.status().is_client_error());
     assert_hardened(&wrong_method, "wrong method");
 
     let unauthorized = app
         .http
         .get(format!("{}/admin/keys", app.admin))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
     assert_hardened(&unauthorized, "401 on admin");
 }
@@ -82,9 +78,8 @@ async fn hsts_is_sent_only_when_the_issuer_is_https() {
     let response = plain
         .http
         .get(format!("{}/healthz", plain.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(response
         .headers()
         .get("strict-transport-security")
@@ -94,9 +89,8 @@ async fn hsts_is_sent_only_when_the_issuer_is_https() {
     let response = tls
         .http
         .get(format!("{}/healthz", tls.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(response.headers()["strict-transport-security"]
         .to_str()
         .unwrap()
@@ -114,9 +108,8 @@ async fn error_bodies_are_json_with_a_code_and_no_internal_detail() {
         let response = app
             .http
             .request(method.clone(), format!("{}{path}", app.public))
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert!(response.status().is_client_error(), "{method} {path}");
         assert_eq!(
             response.headers()["content-type"],
@@ -139,26 +132,24 @@ async fn error_bodies_are_json_with_a_code_and_no_internal_detail() {
 async fn every_response_carries_a_request_id_and_a_plain_inbound_one_is_kept() {
     let app = spawn_app().await;
     let url = format!("{}/healthz", app.public);
-    let a = app.http.get(&url).send().await.unwrap();
-    let b = app.http.get(&url).send().await.unwrap();
+    let a = app.http.get(&url).fetch().await;
+    let b = app.http.get(&url).fetch().await;
     assert_ne!(a.headers()["x-request-id"], b.headers()["x-request-id"]);
 
     let kept = app
         .http
         .get(&url)
         .header("x-request-id", "trace-0123456789")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(kept.headers()["x-request-id"], "trace-0123456789");
 
     let hostile = app
         .http
         .get(&url)
         .header("x-request-id", "evil\" injected=1 {}")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_ne!(hostile.headers()["x-request-id"], "evil\" injected=1 {}");
 }
 
@@ -174,9 +165,8 @@ async fn public_documents_are_readable_from_any_origin_without_credentials() {
             .http
             .get(format!("{}{path}", app.public))
             .header("origin", "https://anywhere.example")
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert_eq!(
             response.headers()["access-control-allow-origin"],
@@ -215,7 +205,7 @@ async fn json_endpoints_answer_415_413_and_400_naming_the_field_and_oversized_he
             }
             request
         };
-        let wrong_type = request("{}".into(), "text/plain").send().await.unwrap();
+        let wrong_type = request("{}".into(), "text/plain").fetch().await;
         assert_eq!(
             wrong_type.status(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -225,13 +215,12 @@ async fn json_endpoints_answer_415_413_and_400_naming_the_field_and_oversized_he
         assert_eq!(body["error"], "unsupported_media_type");
 
         let big = format!("{{\"email\":\"{}\"}}", "a".repeat(17 * 1024));
-        let too_big = request(big, "application/json").send().await.unwrap();
+        let too_big = request(big, "application/json").fetch().await;
         assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE, "{url}");
 
         let unknown = request(r#"{"is_admin":true}"#.into(), "application/json")
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(unknown.status(), StatusCode::BAD_REQUEST, "{url}");
         let body: serde_json::Value = unknown.json().await.unwrap();
         assert_eq!(body["fields"][0]["field"], "is_admin", "{url}: {body}");

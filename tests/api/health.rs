@@ -5,7 +5,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{redis_url, run_cli, spawn_app, spawn_on, Proxy, TestDb};
+use crate::helpers::{redis_url, run_cli, spawn_app, spawn_on, Fetch, Proxy, TestDb};
 
 #[tokio::test]
 async fn healthz_and_readyz_are_ok_when_everything_is_up() {
@@ -13,16 +13,10 @@ async fn healthz_and_readyz_are_ok_when_everything_is_up() {
     let health = app
         .http
         .get(format!("{}/healthz", app.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.public))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(
@@ -38,12 +32,7 @@ async fn losing_postgres_makes_readyz_503_while_the_jwks_is_still_served_from_me
 
     db.drop_now().await;
 
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.public))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(ready.headers().get("retry-after").is_some());
     let body: Value = ready.json().await.unwrap();
@@ -56,9 +45,8 @@ async fn losing_postgres_makes_readyz_503_while_the_jwks_is_still_served_from_me
     let jwks = app
         .http
         .get(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(jwks.status(), StatusCode::OK);
 }
 
@@ -68,24 +56,14 @@ async fn losing_redis_makes_readyz_503_naming_redis() {
     let proxy = Proxy::to(upstream).await;
     let proxied = format!("redis://{}", proxy.addr);
     let app = spawn_on(Arc::new(TestDb::new().await), &[("redis_url", &proxied)]).await;
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.public))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::OK);
 
     proxy.cut();
     // readiness is answered from a result at most a second old (issue 12)
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.public))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["redis"], "unavailable");
@@ -106,9 +84,8 @@ async fn readyz_pings_the_backends_at_most_once_a_second_whoever_asks() {
     let ready = || async {
         app.http
             .get(format!("{}/readyz", app.public))
-            .send()
+            .fetch()
             .await
-            .unwrap()
             .status()
     };
     assert_eq!(ready().await, StatusCode::OK);

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 use tessera::crypto::SigningAlg;
 
-use crate::helpers::{spawn_app, TestApp, STRONG_PASSWORD};
+use crate::helpers::{spawn_app, Fetch, TestApp, STRONG_PASSWORD};
 
 fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
@@ -43,9 +43,8 @@ async fn verdicts(app: &TestApp, client: &(String, Option<String>), token: &str)
         .http
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(token)
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .status();
     Verdicts {
         introspection_active: introspection["active"] == true,

@@ -9,7 +9,9 @@ use serde_json::Value;
 use tessera::clock::SystemClock;
 use tessera::crypto::{Kek, KeyMaterial, SigningAlg};
 
-use crate::helpers::{cli_env, run_cli, spawn_app, spawn_on, test_kek, try_spawn_on, TestDb};
+use crate::helpers::{
+    cli_env, run_cli, spawn_app, spawn_on, test_kek, try_spawn_on, Fetch, TestDb,
+};
 
 const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
 
@@ -17,12 +19,8 @@ async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
     let body: Value = app
         .http
         .get(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     body["keys"].as_array().unwrap().clone()
 }
 
@@ -87,7 +85,7 @@ async fn spawn_with_all_algs() -> crate::helpers::TestApp {
 async fn jwks_with_a_matching_etag_answers_304_and_caches_publicly() {
     let app = spawn_app().await;
     let url = format!("{}/.well-known/jwks.json", app.public);
-    let first = app.http.get(&url).send().await.unwrap();
+    let first = app.http.get(&url).fetch().await;
     assert_eq!(first.status(), StatusCode::OK);
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
     assert!(
@@ -106,9 +104,8 @@ async fn jwks_with_a_matching_etag_answers_304_and_caches_publicly() {
         .http
         .get(&url)
         .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
     assert!(again.bytes().await.unwrap().is_empty());
@@ -117,9 +114,8 @@ async fn jwks_with_a_matching_etag_answers_304_and_caches_publicly() {
         .http
         .get(&url)
         .header("if-none-match", "\"something-else\"")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(stale.status(), StatusCode::OK);
 }
 
@@ -365,9 +361,8 @@ async fn cli_keys_import_makes_a_pem_key_the_next_key_which_signs_after_the_next
     let rotated = app
         .admin_call(reqwest::Method::POST, "/admin/keys/rotate")
         .json(&serde_json::json!({"alg": "ES256"}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let rotated: Value = rotated.json().await.unwrap();
     assert_eq!(rotated["rotated"][0]["active_kid"], imported[0].as_str());
 

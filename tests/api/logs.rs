@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_with, STRONG_PASSWORD};
+use crate::helpers::{cookie_pair, spawn_with, Fetch, STRONG_PASSWORD};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -89,80 +89,59 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         .http
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(info.status(), StatusCode::OK);
     let spa = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .header("origin", origin)
+        .spa_call(reqwest::Method::POST, "/api/v1/session", origin, None)
         .json(&serde_json::json!({"email": "ivy@example.com", "password": STRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = spa.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+        .fetch()
+        .await;
+    let cookie = cookie_pair(&spa);
     let _ = app
-        .http
-        .post(app.url("/api/v1/session/refresh"))
-        .header("origin", origin)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    let _ = app.admin_get("/admin/keys").send().await.unwrap();
+        .spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session/refresh",
+            origin,
+            Some(&cookie),
+        )
+        .fetch()
+        .await;
+    let _ = app.admin_get("/admin/keys").fetch().await;
     // admin flows: secrets shown once to the operator, never to the log
     let created: Value = app
         .admin_call(reqwest::Method::POST, "/admin/clients")
         .json(&serde_json::json!({"name": "svc", "grant_types": ["client_credentials"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let admin_id = created["client_id"].as_str().unwrap().to_owned();
     let rotated: Value = app
         .admin_call(
             reqwest::Method::POST,
             &format!("/admin/clients/{admin_id}/secret"),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let admin_password = "Admin-set-passphrase-for-Zoe-7";
     let _ = app
         .admin_call(reqwest::Method::POST, "/admin/users")
         .json(&serde_json::json!({"email": "zoe@example.com", "password": admin_password}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let imported_hash = "$2b$04$abcdefghijklmnopqrstuu5Jq6cR0xjHqUq0h3e5mQzWJ8Yf0G7xK";
     let _ = app
         .admin_call(reqwest::Method::POST, "/admin/users/import")
         .body(format!(
             "{{\"email\":\"imp@example.com\",\"password_hash\":\"{imported_hash}\"}}\n{{\"email\":\"bad\",\"password_hash\":\"{imported_hash}\"}}"
         ))
-        .send()
-        .await
-        .unwrap();
+        .fetch().await;
     // a password reset with the production log sink: the token never reaches the log
     let forgot = app
         .http
         .post(app.url("/api/v1/password/forgot"))
         .json(&serde_json::json!({"email": "ivy@example.com"}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(forgot.status(), StatusCode::ACCEPTED);
     // MFA: enrolment, a TOTP code, the mfa_token, a recovery code
     let mfa = mfa_flow(&app).await;
@@ -249,12 +228,8 @@ async fn mfa_flow(app: &crate::helpers::TestApp) -> MfaSecrets {
         .http
         .post(app.url("/api/v1/me/mfa/totp"))
         .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let secret = setup["secret"].as_str().unwrap().to_owned();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
     let now = tessera::clock::Clock::now(&tessera::clock::SystemClock).unix_timestamp();
@@ -268,12 +243,8 @@ async fn mfa_flow(app: &crate::helpers::TestApp) -> MfaSecrets {
         .post(app.url("/api/v1/me/mfa/totp/confirm"))
         .bearer_auth(&access)
         .json(&serde_json::json!({ "code": code }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let recovery_code = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
     let challenge: Value = app
         .password_grant("ivy@example.com", STRONG_PASSWORD, "openid")

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::{claims, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{claims, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const MFA_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
@@ -26,7 +26,7 @@ async fn bearer_post(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 async fn login(app: &TestApp) -> reqwest::Response {
@@ -189,13 +189,10 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
 
     // the SPA path: mfa_required in a 200, then /session/mfa sets the cookie
     let spa = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .header("origin", ORIGIN)
+        .spa_call(reqwest::Method::POST, "/api/v1/session", ORIGIN, None)
         .json(&json!({"email": "mfa@example.com", "password": STRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(spa.status(), StatusCode::OK);
     assert!(
         spa.headers().get("set-cookie").is_none(),
@@ -204,14 +201,9 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
     let spa: Value = spa.json().await.unwrap();
     assert_eq!(spa["mfa_required"], true);
     clock.advance(Duration::from_secs(30));
-    let done = app
-        .http
-        .post(app.url("/api/v1/session/mfa"))
-        .header("origin", ORIGIN)
+    let done = app.spa_call(reqwest::Method::POST, "/api/v1/session/mfa", ORIGIN, None)
         .json(&json!({"mfa_token": spa["mfa_token"], "code": crate::helpers::pyotp_code(&secret, &clock)}))
-        .send()
-        .await
-        .unwrap();
+        .fetch().await;
     assert_eq!(done.status(), StatusCode::OK);
     assert!(done.headers()["set-cookie"]
         .to_str()
@@ -272,14 +264,7 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
         "no second factor any more"
     );
 
-    let audit: Value = app
-        .admin_get("/admin/audit?limit=1000")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.admin_get("/admin/audit?limit=1000").fetch_json().await;
     let types: Vec<&str> = audit["events"]
         .as_array()
         .unwrap()
@@ -310,26 +295,7 @@ async fn wrong_codes_count_toward_the_lockout() {
     .await
     .unwrap();
     app.user("mfa@example.com").await;
-    let access: Value = login(&app).await.json().await.unwrap();
-    let access = access["access_token"].as_str().unwrap().to_owned();
-    let setup: Value = bearer_post(&app, &access, "/api/v1/me/mfa/totp", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let code = crate::helpers::pyotp_code(&secret, &clock);
-    assert_eq!(
-        bearer_post(
-            &app,
-            &access,
-            "/api/v1/me/mfa/totp/confirm",
-            Some(json!({"code": code}))
-        )
-        .await
-        .status(),
-        StatusCode::OK
-    );
+    app.enrol_totp("mfa@example.com", &clock).await;
     let mfa_token = challenge(&app).await;
     // the right password counted one attempt and did not clear the count: only a complete
     // login does, so knowing the password does not buy fresh guesses at the code
@@ -358,23 +324,7 @@ async fn a_code_from_more_than_one_step_ago_is_refused() {
         .await
         .unwrap();
     app.user("mfa@example.com").await;
-    let access: Value = login(&app).await.json().await.unwrap();
-    let access = access["access_token"].as_str().unwrap().to_owned();
-    let setup: Value = bearer_post(&app, &access, "/api/v1/me/mfa/totp", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let code = crate::helpers::pyotp_code(&secret, &clock);
-    let confirm = bearer_post(
-        &app,
-        &access,
-        "/api/v1/me/mfa/totp/confirm",
-        Some(json!({"code": code})),
-    )
-    .await;
-    assert_eq!(confirm.status(), StatusCode::OK);
+    let secret = app.enrol_totp("mfa@example.com", &clock).await;
     clock.advance(Duration::from_secs(30));
     let unused = crate::helpers::pyotp_code(&secret, &clock);
     clock.advance(Duration::from_secs(90));

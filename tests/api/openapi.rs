@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Fetch};
 
 #[test]
 fn committed_openapi_documents_match_the_code() {
@@ -32,12 +32,8 @@ fn committed_openapi_documents_match_the_code() {
 async fn document(base: &str, app: &crate::helpers::TestApp) -> Value {
     app.http
         .get(format!("{base}/openapi.json"))
-        .send()
+        .fetch_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

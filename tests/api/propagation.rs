@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{cli_env, run_cli, spawn_on, try_spawn_on, TestApp, TestDb};
+use crate::helpers::{cli_env, run_cli, spawn_on, try_spawn_on, Fetch, TestApp, TestDb};
 
 /// A confidential client that can get tokens (client_credentials) and introspect.
 async fn service_client(app: &TestApp) -> (String, Option<String>) {
@@ -21,9 +21,8 @@ async fn access_token(app: &TestApp, client: &(String, Option<String>)) -> Strin
         .post(app.url("/oauth2/token"))
         .basic_auth(&client.0, client.1.as_deref())
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
@@ -56,7 +55,7 @@ async fn rotate(app: &TestApp, body: Option<&str>) -> reqwest::Response {
             .header("content-type", "application/json")
             .body(body.to_owned());
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 #[tokio::test]
@@ -66,9 +65,8 @@ async fn a_verifier_that_cached_the_jwks_before_a_rotation_verifies_every_token_
     let cached = app
         .http
         .get(app.url("/.well-known/jwks.json"))
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -220,9 +218,8 @@ async fn emergency_revocation_unpublishes_the_key_and_its_tokens_go_inactive_on_
 
     let response = a
         .admin_call(Method::POST, &format!("/admin/keys/{kid}/revoke"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["revoked"], kid.as_str());
@@ -263,9 +260,8 @@ async fn emergency_revocation_unpublishes_the_key_and_its_tokens_go_inactive_on_
 
     let again = a
         .admin_call(Method::POST, &format!("/admin/keys/{kid}/revoke"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
 }
 
@@ -281,9 +277,8 @@ async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_th
     ] {
         let response = app
             .admin_call(Method::POST, &format!("/admin/keys/{kid}/revoke"))
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{kid}");
     }
     for (body, mentions) in [
@@ -314,9 +309,8 @@ async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpubl
     );
     let response = app
         .admin_call(Method::POST, &format!("/admin/keys/{next}/revoke"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert!(body["promoted"].is_null());
@@ -330,9 +324,8 @@ async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpubl
     );
     let response = app
         .admin_call(Method::POST, &format!("/admin/keys/{active}/revoke"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!app.jwks_kids().await.contains(&active));
     assert_eq!(app.admin_keys().await.len(), 4);
@@ -383,12 +376,8 @@ async fn the_scheduled_rotation_runs_once_per_due_key_however_many_instances_che
     }
     let audit: Value = a
         .admin_get("/admin/audit?type=key_rotated")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let events = audit["events"].as_array().unwrap();
     let rotations: usize = events
         .iter()

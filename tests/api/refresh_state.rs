@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{claims, redis_url, spawn_with, TestApp};
+use crate::helpers::{claims, redis_url, spawn_with, Fetch, TestApp};
 
 async fn redis(app: &TestApp) -> redis::aio::MultiplexedConnection {
     let _ = app;
@@ -91,9 +91,8 @@ async fn a_family_keeps_a_constant_size_however_often_it_rotates_and_ending_it_l
         .http
         .post(app.url("/oauth2/revoke"))
         .form(&[("client_id", "spa"), ("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     let (keys, _) = footprint(&app).await;
     assert!(

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{spawn_on, try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 
 pub(crate) const NEW_PASSWORD: &str = "another-Long-passphrase-77";
 
@@ -87,18 +87,16 @@ pub(crate) async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
     app.http
         .post(app.url("/api/v1/password/forgot"))
         .json(&json!({ "email": email }))
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 pub(crate) async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.http
         .post(app.url("/api/v1/password/reset"))
         .json(&json!({ "token": token, "new_password": password }))
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -188,12 +186,8 @@ async fn a_reset_through_the_webhook_works_once_and_ends_every_session_and_acces
 
     let audit: Value = app
         .admin_get("/admin/audit?type=password_reset_completed")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(audit["events"].as_array().unwrap().len(), 1);
     let text = audit.to_string();
     assert!(!text.contains(&token));
@@ -238,9 +232,8 @@ async fn forgot_answers_202_at_once_for_every_email_and_only_real_accounts_get_a
             .http
             .post(app.url("/api/v1/password/forgot"))
             .json(&bad)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
 }
@@ -282,18 +275,13 @@ async fn expired_malformed_and_deleted_users_tokens_are_refused_and_forgot_is_ra
 
     let found: Value = app
         .admin_get("/admin/users?email=gone%40example.com")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let id = found["users"][0]["id"].as_str().unwrap();
     let deleted = app
         .admin_call(reqwest::Method::DELETE, &format!("/admin/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(deleted.status(), StatusCode::OK);
     assert_eq!(
         reset(&app, &gone, NEW_PASSWORD).await.status(),

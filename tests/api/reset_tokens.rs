@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::{try_spawn_on, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 use crate::reset::{forgot, reset, Webhook, NEW_PASSWORD};
 
 const OTHER_PASSWORD: &str = "a-Third-long-passphrase-55";
@@ -104,9 +104,8 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
         .post(app.url("/api/v1/me/password"))
         .bearer_auth(&access)
         .json(&json!({"current_password": NEW_PASSWORD, "new_password": OTHER_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         reset(&app, &link[0], STRONG_PASSWORD).await.status(),

@@ -8,7 +8,9 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{redis_url, spawn_on, spawn_with, Proxy, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    cookie_pair, redis_url, spawn_on, spawn_with, Fetch, Proxy, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 async fn login(app: &TestApp, email: &str) -> Value {
     app.user(email).await;
@@ -40,9 +42,8 @@ async fn introspect(app: &TestApp, client: &(String, String), token: &str) -> Va
         .post(app.url("/oauth2/introspect"))
         .basic_auth(&client.0, Some(&client.1))
         .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
@@ -110,9 +111,8 @@ async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tok
         .http
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
 
     let row = app.db.connect().await.query_one("SELECT user_id, client_id, ip, detail FROM audit_events WHERE event_type = 'refresh_token_reuse'", &[]).await.unwrap();
@@ -234,9 +234,8 @@ async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unkno
         .post(app.url("/oauth2/revoke"))
         .basic_auth(&resource.0, Some(&resource.1))
         .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(foreign.status(), StatusCode::OK);
     assert_eq!(
         introspect(&app, &resource, access).await["active"],
@@ -252,18 +251,16 @@ async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unkno
             ("client_id", "spa"),
             ("token_type_hint", "access_token"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(own.status(), StatusCode::OK);
     assert_eq!(introspect(&app, &resource, access).await["active"], false);
     assert_eq!(
         app.http
             .get(app.url("/oauth2/userinfo"))
             .bearer_auth(access)
-            .send()
+            .fetch()
             .await
-            .unwrap()
             .status(),
         StatusCode::UNAUTHORIZED
     );
@@ -272,9 +269,8 @@ async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unkno
         .http
         .post(app.url("/oauth2/revoke"))
         .form(&[("token", "whatever"), ("client_id", "spa")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(unknown.status(), StatusCode::OK);
     assert_eq!(
         introspect(&app, &resource, "garbage").await,
@@ -284,9 +280,8 @@ async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unkno
         .http
         .post(app.url("/oauth2/introspect"))
         .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(
         unauthenticated.status(),
         StatusCode::BAD_REQUEST,
@@ -336,12 +331,8 @@ async fn discovery_lists_revocation_and_introspection() {
     let doc: Value = app
         .http
         .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(
         doc["revocation_endpoint"],
         "http://127.0.0.1:8080/oauth2/revoke"
@@ -363,12 +354,8 @@ async fn spa_login(app: &TestApp, email: &str, user_agent: &str) -> Value {
             ("password", STRONG_PASSWORD),
             ("scope", "openid"),
         ])
-        .send()
+        .fetch_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -385,12 +372,8 @@ async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses() {
         .http
         .get(app.url("/api/v1/me/sessions"))
         .bearer_auth(laptop["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let sessions = list["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2, "{list}");
     let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
@@ -409,20 +392,15 @@ async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses() {
         .http
         .get(app.url("/api/v1/me/sessions"))
         .bearer_auth(other["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let other_session = other_list["sessions"][0]["id"].as_str().unwrap().to_owned();
     let foreign = app
         .http
         .delete(app.url(&format!("/api/v1/me/sessions/{other_session}")))
         .bearer_auth(laptop["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(
         foreign.status(),
         StatusCode::NOT_FOUND,
@@ -440,9 +418,8 @@ async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses() {
         .http
         .delete(app.url(&format!("/api/v1/me/sessions/{phone_session}")))
         .bearer_auth(laptop["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         refresh(&app, phone["refresh_token"].as_str().unwrap())
@@ -538,34 +515,26 @@ async fn spa_logout_also_blocklists_the_presented_access_token() {
     let resource = introspector(&app).await;
     app.user("sam@example.com").await;
     let login = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .header("origin", origin)
+        .spa_call(reqwest::Method::POST, "/api/v1/session", origin, None)
         .json(&serde_json::json!({"email": "sam@example.com", "password": STRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+        .fetch()
+        .await;
+    let cookie = cookie_pair(&login);
     let access = login.json::<Value>().await.unwrap()["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
 
     let logout = app
-        .http
-        .delete(app.url("/api/v1/session"))
-        .header("origin", origin)
-        .header("cookie", &cookie)
+        .spa_call(
+            reqwest::Method::DELETE,
+            "/api/v1/session",
+            origin,
+            Some(&cookie),
+        )
         .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(introspect(&app, &resource, &access).await["active"], false);
 }

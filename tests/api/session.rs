@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_with, TestApp, STRONG_PASSWORD};
+use crate::helpers::{spawn_with, Fetch, TestApp, STRONG_PASSWORD};
 
 const ORIGIN: &str = "https://app.example.com";
 
@@ -28,7 +28,7 @@ async fn login(app: &TestApp, origin: Option<&str>) -> reqwest::Response {
     if let Some(origin) = origin {
         request = request.header("origin", origin);
     }
-    request.send().await.unwrap()
+    request.fetch().await
 }
 
 #[tokio::test]
@@ -60,36 +60,34 @@ async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_a
         .http
         .get(app.url("/api/v1/me"))
         .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(me["email"], "hana@example.com");
 
     let value = cookie.split(';').next().unwrap().to_owned();
     let refreshed = app
-        .http
-        .post(app.url("/api/v1/session/refresh"))
-        .header("origin", ORIGIN)
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
+        .spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session/refresh",
+            ORIGIN,
+            Some(&value),
+        )
+        .fetch()
+        .await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let rotated = refresh_cookie(&refreshed).unwrap();
     let rotated_value = rotated.split(';').next().unwrap().to_owned();
     assert_ne!(rotated_value, value);
 
     let old = app
-        .http
-        .post(app.url("/api/v1/session/refresh"))
-        .header("origin", ORIGIN)
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
+        .spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session/refresh",
+            ORIGIN,
+            Some(&value),
+        )
+        .fetch()
+        .await;
     assert_eq!(
         old.status(),
         StatusCode::OK,
@@ -103,26 +101,28 @@ async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_a
     );
 
     let logout = app
-        .http
-        .delete(app.url("/api/v1/session"))
-        .header("origin", ORIGIN)
-        .header("cookie", &rotated_value)
-        .send()
-        .await
-        .unwrap();
+        .spa_call(
+            reqwest::Method::DELETE,
+            "/api/v1/session",
+            ORIGIN,
+            Some(&rotated_value),
+        )
+        .fetch()
+        .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert!(
         refresh_cookie(&logout).unwrap().contains("Max-Age=0"),
         "cookie cleared"
     );
     let after = app
-        .http
-        .post(app.url("/api/v1/session/refresh"))
-        .header("origin", ORIGIN)
-        .header("cookie", &rotated_value)
-        .send()
-        .await
-        .unwrap();
+        .spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session/refresh",
+            ORIGIN,
+            Some(&rotated_value),
+        )
+        .fetch()
+        .await;
     assert_eq!(
         after.status(),
         StatusCode::UNAUTHORIZED,
@@ -144,19 +144,16 @@ async fn cookie_endpoints_refuse_a_missing_or_foreign_origin() {
         );
     }
     let refresh = app
-        .http
-        .post(app.url("/api/v1/session/refresh"))
-        .header("origin", "https://evil.example.com")
-        .send()
-        .await
-        .unwrap();
+        .spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session/refresh",
+            "https://evil.example.com",
+            None,
+        )
+        .fetch()
+        .await;
     assert_eq!(refresh.status(), StatusCode::FORBIDDEN);
-    let logout = app
-        .http
-        .delete(app.url("/api/v1/session"))
-        .send()
-        .await
-        .unwrap();
+    let logout = app.http.delete(app.url("/api/v1/session")).fetch().await;
     assert_eq!(logout.status(), StatusCode::FORBIDDEN);
 }
 
@@ -167,7 +164,7 @@ async fn a_client_that_is_not_first_party_cannot_log_users_in_through_the_spa_ap
     let (id, _) = app
         .client(&["password", "refresh_token"], false, false)
         .await;
-    let response = app.http.post(app.url("/api/v1/session")).header("origin", ORIGIN)
-        .json(&serde_json::json!({"email": "hana@example.com", "password": STRONG_PASSWORD, "client_id": id})).send().await.unwrap();
+    let response = app.spa_call(reqwest::Method::POST, "/api/v1/session", ORIGIN, None)
+        .json(&serde_json::json!({"email": "hana@example.com", "password": STRONG_PASSWORD, "client_id": id})).fetch().await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_with, TestApp, STRONG_PASSWORD};
+use crate::helpers::{spawn_app, spawn_with, Fetch, TestApp, STRONG_PASSWORD};
 
 async fn verify_with_pyjwt(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
     let script = concat!(
@@ -74,12 +74,8 @@ async fn register_then_login_gives_an_access_token_that_pyjwt_verifies_offline_a
         .http
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(info["sub"], claims["sub"]);
     assert_eq!(info["email"], "alice@example.com");
     assert_eq!(info["name"], "Test User");
@@ -95,12 +91,7 @@ fn base64_part(token: &str, index: usize) -> Vec<u8> {
 #[tokio::test]
 async fn userinfo_refuses_bad_tokens_with_an_invalid_token_challenge() {
     let app = spawn_app().await;
-    let missing = app
-        .http
-        .get(app.url("/oauth2/userinfo"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.http.get(app.url("/oauth2/userinfo")).fetch().await;
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         missing.headers()["www-authenticate"],
@@ -111,9 +102,8 @@ async fn userinfo_refuses_bad_tokens_with_an_invalid_token_challenge() {
             .http
             .get(app.url("/oauth2/userinfo"))
             .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
         assert!(response.headers()["www-authenticate"]
             .to_str()
@@ -134,9 +124,8 @@ async fn client_credentials_works_with_basic_and_post_auth_and_refuses_wrong_sec
         .post(app.url("/oauth2/token"))
         .basic_auth(&id, Some(&secret))
         .form(&[("grant_type", "client_credentials"), ("scope", "api.read")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(basic.status(), StatusCode::OK);
     let body: Value = basic.json().await.unwrap();
     assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
@@ -181,9 +170,8 @@ async fn client_credentials_works_with_basic_and_post_auth_and_refuses_wrong_sec
         .post(app.url("/oauth2/token"))
         .basic_auth("c_nobody", Some(&secret))
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
 
     let public = app
@@ -199,9 +187,8 @@ async fn client_credentials_works_with_basic_and_post_auth_and_refuses_wrong_sec
         .http
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(
         userinfo.status(),
         StatusCode::UNAUTHORIZED,
@@ -373,9 +360,8 @@ async fn malformed_token_requests_get_specific_errors_and_change_nothing() {
         .post(app.url("/oauth2/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=password&grant_type=password&client_id=spa")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(
         error(duplicate).await,
         (StatusCode::BAD_REQUEST, "invalid_request".into())
@@ -384,18 +370,16 @@ async fn malformed_token_requests_get_specific_errors_and_change_nothing() {
         .http
         .post(app.url("/oauth2/token"))
         .json(&serde_json::json!({"grant_type": "password"}))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let not_utf8 = app
         .http
         .post(app.url("/oauth2/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=password&client_id=spa&username=%ff%fe")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(
         error(not_utf8).await,
         (StatusCode::BAD_REQUEST, "invalid_request".into())
@@ -425,9 +409,8 @@ async fn malformed_token_requests_get_specific_errors_and_change_nothing() {
         .post(app.url("/oauth2/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("a=".to_owned() + &"x".repeat(20_000))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let bad_scope = app
         .password_grant("x@example.com", STRONG_PASSWORD, "openid admin")
@@ -505,12 +488,8 @@ async fn discovery_lists_the_token_endpoint_grants_and_auth_methods() {
     let doc: Value = app
         .http
         .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
     assert_eq!(
         doc["userinfo_endpoint"],

@@ -43,7 +43,7 @@ pub struct AuditPage {
     responses(
         (status = 200, description = "A page of events", body = AuditPage),
         (status = 400, description = "A malformed filter (named)", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused))]
 pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<AuditParams>,

@@ -1,12 +1,12 @@
 //! `/admin/keys` (SPEC S3, S12): the key ring as operators see it, rotation and emergency
 //! revocation.
 
-use actix_web::web::{self, ReqData};
+use actix_web::web;
 use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{operator, parse_optional_json, AdminPrincipal};
+use super::{parse_optional_json, AdminCaller};
 use crate::crypto::SigningAlg;
 use crate::http::error::ApiError;
 use crate::service::admin;
@@ -29,7 +29,7 @@ pub struct KeyList {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The key ring", body = KeyList),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused))]
 pub async fn list_keys(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(KeyList {
         keys: state.keyring.keys(),
@@ -65,10 +65,10 @@ pub struct RotateResponse {
     responses(
         (status = 200, description = "Rotated", body = RotateResponse),
         (status = 400, description = "Unsupported or disabled algorithm (the message lists the allowed ones)", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused))]
 pub async fn rotate(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: RotateRequest = parse_optional_json(&body)?;
@@ -76,7 +76,7 @@ pub async fn rotate(
         &state.keyring,
         &state.stores,
         request.alg.as_deref(),
-        &operator(&state, &admin),
+        &operator,
     )
     .await?;
     Ok(HttpResponse::Ok().json(RotateResponse {
@@ -104,22 +104,16 @@ pub struct RevokeResponse {
     params(("kid" = String, Path, description = "Key id (JWK thumbprint)")),
     responses(
         (status = 200, description = "Revoked", body = RevokeResponse),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AdminTokenRefused,
         (status = 404, description = "No such key", body = crate::http::error::ErrorBody),
         (status = 409, description = "Already revoked", body = crate::http::error::ErrorBody)))]
 pub async fn revoke(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     kid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kid = kid.into_inner();
-    let promoted = admin::revoke_key(
-        &state.keyring,
-        &state.stores,
-        &kid,
-        &operator(&state, &admin),
-    )
-    .await?;
+    let promoted = admin::revoke_key(&state.keyring, &state.stores, &kid, &operator).await?;
     Ok(HttpResponse::Ok().json(RevokeResponse {
         revoked: kid,
         promoted,

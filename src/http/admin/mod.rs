@@ -54,11 +54,27 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(crate::metrics::render(&state))
 }
 
-/// The acting operator for `manage` calls.
-pub(crate) fn operator(state: &AppState, admin: &AdminPrincipal) -> Operator {
-    Operator {
-        actor: admin.label.clone(),
-        now: state.clock.now(),
+/// The authenticated admin as the acting operator (label and time) for service calls: an
+/// extractor, so handlers never assemble it themselves.
+pub struct AdminCaller(pub Operator);
+
+impl actix_web::FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let principal = req.extensions().get::<AdminPrincipal>().cloned();
+        let state = req.app_data::<web::Data<AppState>>();
+        std::future::ready(match (principal, state) {
+            (Some(admin), Some(state)) => Ok(AdminCaller(Operator {
+                actor: admin.label,
+                now: state.clock.now(),
+            })),
+            // only reachable on a route outside the `require_admin` scope
+            _ => Err(ApiError::Unauthorized {
+                realm: "tessera-admin",
+            }),
+        })
     }
 }
 

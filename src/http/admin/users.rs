@@ -1,16 +1,16 @@
 //! `/admin/users` (SPEC S12): create, find, end sessions, delete, bulk import.
 
-use actix_web::web::{self, ReqData};
+use actix_web::web;
 use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{operator, AdminPrincipal};
+use super::AdminCaller;
 use crate::domain::{Email, Password, User};
 use crate::http::error::ApiError;
 use crate::service::accounts::AccountRequest;
-use crate::service::admin::{self, ImportReport};
+use crate::service::admin::{self, Ending, ImportReport, Operator};
 use crate::state::AppState;
 
 /// Largest import body: about 20,000 lines of bcrypt users.
@@ -77,11 +77,11 @@ pub struct CreateUser {
     responses(
         (status = 201, description = "Created", body = UserView),
         (status = 400, description = "Invalid email, name or password (each rule named)", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AdminTokenRefused,
         (status = 409, description = "A user with this email exists", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -97,7 +97,7 @@ pub async fn create(
         &state.hasher,
         request,
         state.settings.password.min_bytes,
-        &operator(&state, &admin),
+        &operator,
     )
     .await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
@@ -122,7 +122,7 @@ pub struct UserList {
     responses(
         (status = 200, description = "Zero or one user", body = UserList),
         (status = 400, description = "Missing or malformed email", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused))]
 pub async fn find(
     state: web::Data<AppState>,
     query: web::Query<FindQuery>,
@@ -144,8 +144,8 @@ fn user_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -165,20 +165,25 @@ pub struct SessionsRevoked {
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Sessions ended", body = SessionsRevoked),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ended = admin::revoke_user_sessions(
-        &state.stores,
-        &state.settings,
-        user_id(&id)?,
-        &operator(&state, &admin),
-    )
-    .await?;
+    end_user(&state, &id, Ending::Sessions, &operator).await
+}
+
+/// Revoke-sessions and delete alike: the sessions end, and the count is answered.
+async fn end_user(
+    state: &AppState,
+    id: &str,
+    ending: Ending,
+    operator: &Operator,
+) -> Result<HttpResponse, ApiError> {
+    let (stores, settings) = (&state.stores, &state.settings);
+    let ended = admin::end_user(stores, settings, user_id(id)?, ending, operator).await?;
     Ok(HttpResponse::Ok().json(SessionsRevoked {
         sessions_revoked: ended,
     }))
@@ -195,15 +200,15 @@ pub struct Unlocked {
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Unlocked", body = Unlocked),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
 pub async fn unlock(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user_id(&id)?;
-    admin::unlock_user(&state.stores, user, &operator(&state, &admin)).await?;
+    admin::unlock_user(&state.stores, user, &operator).await?;
     Ok(HttpResponse::Ok().json(Unlocked { unlocked: user }))
 }
 
@@ -213,23 +218,14 @@ pub async fn unlock(
     params(("id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Deleted", body = SessionsRevoked),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
-        (status = 404, description = "No such user", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
 pub async fn delete(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ended = admin::delete_user(
-        &state.stores,
-        &state.settings,
-        user_id(&id)?,
-        &operator(&state, &admin),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(SessionsRevoked {
-        sessions_revoked: ended,
-    }))
+    end_user(&state, &id, Ending::Account, &operator).await
 }
 
 /// Imports JSON lines `{"email","password_hash","name"?,"email_verified"?}` with bcrypt
@@ -242,11 +238,11 @@ pub async fn delete(
     responses(
         (status = 200, description = "What was imported and what was refused", body = ImportReport),
         (status = 400, description = "The body is not UTF-8 text", body = crate::http::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AdminTokenRefused,
         (status = 413, description = "Body over 4 MiB", body = crate::http::error::ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
-    admin: ReqData<AdminPrincipal>,
+    AdminCaller(operator): AdminCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest {
@@ -254,6 +250,6 @@ pub async fn import(
         description: "the import must be UTF-8 JSON lines".into(),
         fields: Vec::new(),
     })?;
-    let report = admin::import_users(&state.stores, text, &operator(&state, &admin)).await;
+    let report = admin::import_users(&state.stores, text, &operator).await;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -44,16 +44,9 @@ impl From<Refused> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable { backend, source } => {
-                tracing::warn!(
-                    backend,
-                    error = format!("{source:#}"),
-                    "backend unavailable"
-                );
-                ApiError::Unavailable(backend)
-            }
-            other => ApiError::Internal(other.into()),
+        match e.outage() {
+            Ok(backend) => ApiError::Unavailable(backend),
+            Err(other) => ApiError::Internal(other.into()),
         }
     }
 }

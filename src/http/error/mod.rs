@@ -14,6 +14,7 @@ mod oauth;
 pub use crate::domain::{FieldError, OAuthError, Throttled};
 pub use bearer::{BearerError, ResourceError};
 pub use oauth::{oauth_body, OAuthErrorBody};
+pub mod responses;
 
 /// The JSON error body of every non-OAuth error.
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use serde_json::json;
 
+use crate::crypto::SigningAlg;
 use crate::domain::{Client, ClientId, GrantType, NewClient, Scope};
 use crate::store::{AuditEvent, Change, Stores};
 
@@ -121,11 +122,20 @@ pub async fn create_client(
     let id = ClientId::parse(&format!("c_{}", random_b64(12)))
         .map_err(|e| ManageError::Invalid(e.into()))?;
     let secret = (!new.public).then(|| random_b64(32));
-    let digest = secret.as_deref().map(secret_digest);
-    let client = stores
-        .clients
-        .create_client(&id, new, digest, operator.now)
-        .await?;
+    let client = Client {
+        id: id.clone(),
+        name: new.name,
+        secret_sha256: secret.as_deref().map(secret_digest),
+        public: new.public,
+        first_party: new.first_party,
+        grant_types: new.grant_types,
+        scopes: new.scopes,
+        audiences: new.audiences,
+        redirect_uris: new.redirect_uris,
+        id_token_alg: SigningAlg::Rs256,
+        access_token_ttl: None,
+    };
+    stores.clients.create_client(&client, operator.now).await?;
     audit(
         stores,
         operator,

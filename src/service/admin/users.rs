@@ -30,25 +30,39 @@ pub async fn find_by_email(
     Ok(stores.users.find_user_by_email(email).await?)
 }
 
-/// Ends every session of `user` and invalidates the access tokens issued so far.
-pub async fn revoke_user_sessions(
+/// What ending a user's sessions goes on to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Only the sessions (and every access token issued so far) end.
+    Sessions,
+    /// The account is deleted after its sessions end.
+    Account,
+}
+
+/// Ends every session of `user` and invalidates the access tokens issued so far; with
+/// `Ending::Account` then deletes the user. Returns how many sessions ended.
+pub async fn end_user(
     stores: &Stores,
     settings: &Settings,
     user: uuid::Uuid,
+    ending: Ending,
     operator: &Operator,
 ) -> Result<usize, ManageError> {
     existing_user(stores, user).await?;
+    // sessions first: a failure leaves the account in place to retry, never a live
+    // session of a deleted user
+    let now = operator.now;
     let ended =
-        crate::service::revocations::end_user_sessions(stores, settings, user, None, operator.now)
-            .await?;
-    audit(
-        stores,
-        operator,
-        AuditEvent::new("user_sessions_revoked", "ok")
-            .user(user)
-            .detail(json!({ "sessions_revoked": ended })),
-    )
-    .await;
+        crate::service::revocations::end_user_sessions(stores, settings, user, None, now).await?;
+    let event_type = match ending {
+        Ending::Sessions => "user_sessions_revoked",
+        Ending::Account if stores.users.delete_user(user).await? => "user_deleted",
+        Ending::Account => return Err(ManageError::NotFound),
+    };
+    let event = AuditEvent::new(event_type, "ok")
+        .user(user)
+        .detail(json!({ "sessions_revoked": ended }));
+    audit(stores, operator, event).await;
     Ok(ended)
 }
 
@@ -67,33 +81,6 @@ pub async fn unlock_user(
     )
     .await;
     Ok(())
-}
-
-/// Deletes a user after ending their sessions and access tokens.
-pub async fn delete_user(
-    stores: &Stores,
-    settings: &Settings,
-    user: uuid::Uuid,
-    operator: &Operator,
-) -> Result<usize, ManageError> {
-    existing_user(stores, user).await?;
-    // sessions first: a failure leaves the account in place to retry, never a live
-    // session of a deleted user
-    let ended =
-        crate::service::revocations::end_user_sessions(stores, settings, user, None, operator.now)
-            .await?;
-    if !stores.users.delete_user(user).await? {
-        return Err(ManageError::NotFound);
-    }
-    audit(
-        stores,
-        operator,
-        AuditEvent::new("user_deleted", "ok")
-            .user(user)
-            .detail(json!({ "sessions_revoked": ended })),
-    )
-    .await;
-    Ok(ended)
 }
 
 /// Creates a user with a password that passes the policy (the one account-creation

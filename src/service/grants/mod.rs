@@ -15,7 +15,7 @@ use crate::domain::OAuthError;
 use crate::domain::{Client, Scope, User};
 use crate::state::AppState;
 use crate::store::{Family, SessionMeta};
-use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, ACCESS_TOKEN_TYP};
+use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, UserInfo, ACCESS_TOKEN_TYP};
 
 /// RFC 6749 §5.1 token response.
 #[derive(Serialize, ToSchema)]
@@ -114,10 +114,8 @@ fn id_token(
     family: &Family,
 ) -> Result<String, OAuthError> {
     let now = state.clock.now().unix_timestamp();
-    let with_email = scope.contains("email");
     let claims = IdClaims {
         iss: state.settings.issuer.clone(),
-        sub: user.id.to_string(),
         aud: client.id.to_string(),
         exp: now + access_ttl(state, client).as_secs() as i64,
         iat: now,
@@ -125,13 +123,7 @@ fn id_token(
         nonce: None,
         amr: family.amr.clone(),
         sid: family.id.clone(),
-        email: with_email.then(|| user.email.as_str().to_owned()),
-        email_verified: with_email.then_some(user.email_verified),
-        name: if scope.contains("profile") {
-            user.name.clone()
-        } else {
-            None
-        },
+        user: UserInfo::new(user, |s| scope.contains(s)),
     };
     // an ID token algorithm that is not enabled falls back to RS256, which always is
     let alg = if state.keyring.signer(client.id_token_alg).is_some() {

@@ -85,18 +85,36 @@ pub async fn start(
     Ok(super::setup(state, &session.user).await?)
 }
 
-/// Confirms enrolment with a first code; returns the recovery codes (shown once).
-pub async fn confirm(
+/// A change confirmed by a current code that answers new recovery codes (shown once).
+#[derive(Debug, Clone, Copy)]
+pub enum CodeChange {
+    /// Confirms enrolment with the first code from the authenticator.
+    ConfirmEnrolment,
+    /// Replaces the recovery codes (the old ones stop working).
+    NewRecoveryCodes,
+}
+
+/// Applies `change` after checking a recent sign-in (or the password) and the code; a
+/// wrong code counts toward the lockout.
+pub async fn recovery_codes(
     state: &AppState,
     session: &TokenUser,
+    change: CodeChange,
     code: &str,
     password: Option<Password>,
     ip: Option<&str>,
 ) -> Result<Vec<String>, FactorError> {
+    let user = &session.user;
     require_recent_auth(state, session, password, ip).await?;
-    passwords::count_attempt(state, &session.user, ip).await?;
-    let codes = super::confirm(state, &session.user, code).await?;
-    passwords::attempt_succeeded(state, &session.user, ip).await;
+    passwords::count_attempt(state, user, ip).await?;
+    let codes = match change {
+        CodeChange::ConfirmEnrolment => super::confirm(state, user, code).await?,
+        CodeChange::NewRecoveryCodes => {
+            super::verify(state, user, Some(code), None).await?;
+            super::new_recovery_codes(state, user).await?
+        }
+    };
+    passwords::attempt_succeeded(state, user, ip).await;
     end_other_sessions(state, session).await?;
     Ok(codes)
 }
@@ -114,21 +132,4 @@ pub async fn disable(
     super::disable(state, &session.user).await?;
     passwords::attempt_succeeded(state, &session.user, ip).await;
     end_other_sessions(state, session).await
-}
-
-/// New recovery codes (the old ones stop working): needs a current code.
-pub async fn regenerate_recovery_codes(
-    state: &AppState,
-    session: &TokenUser,
-    code: &str,
-    password: Option<Password>,
-    ip: Option<&str>,
-) -> Result<Vec<String>, FactorError> {
-    require_recent_auth(state, session, password, ip).await?;
-    passwords::count_attempt(state, &session.user, ip).await?;
-    super::verify(state, &session.user, Some(code), None).await?;
-    let codes = super::new_recovery_codes(state, &session.user).await?;
-    passwords::attempt_succeeded(state, &session.user, ip).await;
-    end_other_sessions(state, session).await?;
-    Ok(codes)
 }

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use super::{unavailable, PgStore};
-use crate::domain::{Client, ClientId, GrantType, NewClient};
+use crate::domain::{Client, ClientId, GrantType};
 use crate::store::{ClientStore, StoreError};
 
 const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds";
@@ -48,24 +48,21 @@ fn row_to_client(row: &Row) -> Result<Client, StoreError> {
 
 #[async_trait]
 impl ClientStore for PgStore {
-    async fn create_client(
-        &self,
-        id: &ClientId,
-        client: NewClient,
-        secret_sha256: Option<[u8; 32]>,
-        now: OffsetDateTime,
-    ) -> Result<Client, StoreError> {
+    async fn create_client(&self, client: &Client, now: OffsetDateTime) -> Result<(), StoreError> {
         let db = self.client().await?;
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
-        let secret = secret_sha256.map(|s| s.to_vec());
-        let row = db
-            .query_one(
-                &format!("INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"),
-                &[&id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now],
-            )
-            .await
-            .map_err(unavailable)?;
-        row_to_client(&row)
+        let secret = client.secret_sha256.map(|s| s.to_vec());
+        let alg = client.id_token_alg.as_str();
+        let ttl = client
+            .access_token_ttl
+            .map(|t| i32::try_from(t.as_secs()).unwrap_or(i32::MAX));
+        db.execute(
+            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now],
+        )
+        .await
+        .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {

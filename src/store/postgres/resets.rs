@@ -31,15 +31,12 @@ impl ResetStore for PgStore {
         token_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
-                &[&token_sha256.to_vec(), &now],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(row.map(|r| r.get(0)))
+        self.usable_reset(
+            "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+            token_sha256,
+            now,
+        )
+        .await
     }
 
     async fn consume_reset(
@@ -47,16 +44,13 @@ impl ResetStore for PgStore {
         token_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
-        let client = self.client().await?;
         // one statement: two concurrent uses cannot both succeed
-        let row = client
-            .query_opt(
-                "UPDATE password_resets SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
-                &[&token_sha256.to_vec(), &now],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(row.map(|r| r.get(0)))
+        self.usable_reset(
+            "UPDATE password_resets SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+            token_sha256,
+            now,
+        )
+        .await
     }
 
     async fn revoke_user_resets(
@@ -72,5 +66,22 @@ impl ResetStore for PgStore {
             )
             .await
             .map_err(unavailable)
+    }
+}
+
+impl PgStore {
+    /// Runs `statement` ($1 the token digest, $2 now) and reads the user id it returns.
+    async fn usable_reset(
+        &self,
+        statement: &str,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(statement, &[&token_sha256.to_vec(), &now])
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|r| r.get(0)))
     }
 }

@@ -10,8 +10,7 @@ use async_trait::async_trait;
 
 use super::{unavailable, RedisStore};
 use crate::store::{
-    Family, FamilyStore, RevocationStore, RotateRequest, Rotation, SessionInfo, SessionMeta,
-    StoreError, TokenState,
+    Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
 
 static ROTATE: std::sync::LazyLock<redis::Script> =
@@ -23,7 +22,7 @@ static REVOKE: std::sync::LazyLock<redis::Script> =
 const REVOKE_BATCH: isize = 500;
 
 impl RedisStore {
-    fn family_key(&self, family_id: &str) -> String {
+    pub(super) fn family_key(&self, family_id: &str) -> String {
         self.key(&["fam", &format!("{{{family_id}}}")])
     }
 
@@ -340,65 +339,7 @@ impl RedisStore {
     }
 }
 
-#[async_trait]
-impl RevocationStore for RedisStore {
-    async fn blocklist(&self, jti: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
-        let mut conn = self.connection().await;
-        redis::cmd("SET")
-            .arg(self.key(&["bl", jti]))
-            .arg(1)
-            .arg("EX")
-            .arg(secs(ttl).max(1))
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn set_cutoff(
-        &self,
-        user: uuid::Uuid,
-        at: time::OffsetDateTime,
-        ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.connection().await;
-        redis::cmd("SET")
-            .arg(self.key(&["cutoff", &user.to_string()]))
-            .arg(at.unix_timestamp())
-            .arg("EX")
-            .arg(secs(ttl).max(1))
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn token_state(
-        &self,
-        jti: &str,
-        sid: Option<&str>,
-        user: Option<uuid::Uuid>,
-    ) -> Result<TokenState, StoreError> {
-        // separate commands in one pipeline: keys in different slots stay Cluster-safe
-        let mut pipe = redis::pipe();
-        pipe.exists(self.key(&["bl", jti]));
-        pipe.exists(self.family_key(sid.unwrap_or("-")));
-        pipe.get(self.key(&[
-            "cutoff",
-            &user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-        ]));
-        let mut conn = self.connection().await;
-        let (blocklisted, alive, cutoff): (bool, bool, Option<i64>) =
-            pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(TokenState {
-            blocklisted,
-            session_alive: sid.map(|_| alive),
-            cutoff: user
-                .and(cutoff)
-                .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()),
-        })
-    }
-}
-
 /// Whole seconds, as Redis takes them.
-fn secs(span: std::time::Duration) -> i64 {
+pub(super) fn secs(span: std::time::Duration) -> i64 {
     i64::try_from(span.as_secs()).unwrap_or(i64::MAX)
 }

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod families;
 mod limits;
+mod revocations;
 
 use super::{Change, ChangeBus, ChangeStream, Ping, StoreError};
 use crate::store::retry::{retry_until, Unreachable};

@@ -9,6 +9,7 @@ use tessera::startup::{Application, StartupError};
 use tessera::state::AppState;
 
 use super::db::{admin_tokens_setting, redis_url, test_kek, TestDb, ADMIN_TOKEN};
+use super::flows::Fetch;
 
 /// Settings for a test app on `db`, with `overrides` applied last.
 pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
@@ -66,7 +67,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.unwrap();
+        let response = request.fetch().await;
         let status = response.status();
         let text = response.text().await.unwrap();
         let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
@@ -94,14 +95,7 @@ impl TestApp {
 
     /// `GET path` on the public listener, as JSON.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.http.get(self.url(path)).fetch_json().await
     }
 
     /// The kids in this instance's JWKS.
@@ -125,12 +119,8 @@ impl TestApp {
             .post(self.url("/oauth2/introspect"))
             .basic_auth(&client.0, client.1.as_deref())
             .form(&[("token", token)])
-            .send()
+            .fetch_json()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
 

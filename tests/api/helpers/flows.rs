@@ -49,21 +49,16 @@ impl TestApp {
             .http
             .post(self.url("/api/v1/me/mfa/totp"))
             .bearer_auth(access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let secret = setup["secret"].as_str().unwrap().to_owned();
         let confirmed = self
             .http
             .post(self.url("/api/v1/me/mfa/totp/confirm"))
             .bearer_auth(access)
             .json(&serde_json::json!({"code": pyotp_code(&secret, clock)}))
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(confirmed.status(), reqwest::StatusCode::OK);
         secret
     }
@@ -72,9 +67,8 @@ impl TestApp {
         self.http
             .post(self.url("/api/v1/accounts"))
             .json(&serde_json::json!({ "email": email, "password": password, "name": "Test User" }))
-            .send()
+            .fetch()
             .await
-            .unwrap()
     }
 
     /// A registered user with `STRONG_PASSWORD`.
@@ -92,9 +86,8 @@ impl TestApp {
         self.http
             .post(self.url("/oauth2/token"))
             .form(form)
-            .send()
+            .fetch()
             .await
-            .unwrap()
     }
 
     /// A password grant for `email` (with `STRONG_PASSWORD`, client `spa`) that must
@@ -162,4 +155,50 @@ impl TestApp {
                 .unwrap();
         (client.id.to_string(), secret)
     }
+}
+
+/// Sending a request the way every test does: a transport error fails the test.
+#[allow(async_fn_in_trait)]
+pub trait Fetch {
+    /// The response, whatever its status.
+    async fn fetch(self) -> reqwest::Response;
+    /// The response body as JSON.
+    async fn fetch_json(self) -> serde_json::Value;
+}
+
+impl Fetch for reqwest::RequestBuilder {
+    async fn fetch(self) -> reqwest::Response {
+        self.send().await.unwrap()
+    }
+
+    async fn fetch_json(self) -> serde_json::Value {
+        self.fetch().await.json().await.unwrap()
+    }
+}
+
+impl TestApp {
+    /// A call to the cookie API (`/api/v1/session*`) from `origin`, with the refresh cookie
+    /// (`name=value`) when given.
+    pub fn spa_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        origin: &str,
+        cookie: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .request(method, self.url(path))
+            .header("origin", origin);
+        match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+}
+
+/// The `name=value` pair of the response's first `Set-Cookie`.
+pub fn cookie_pair(response: &reqwest::Response) -> String {
+    let header = response.headers()["set-cookie"].to_str().unwrap();
+    header.split(';').next().unwrap().to_owned()
 }

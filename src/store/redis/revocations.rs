@@ -1,0 +1,66 @@
+//! Access-token revocation state in Redis (SPEC S4): blocklisted `jti`s and per-user
+//! cut-offs, each a key that expires when no token it could refuse is still alive.
+
+use async_trait::async_trait;
+
+use super::families::secs;
+use super::{unavailable, RedisStore};
+use crate::store::{RevocationStore, StoreError, TokenState};
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn blocklist(&self, jti: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
+        let mut conn = self.connection().await;
+        redis::cmd("SET")
+            .arg(self.key(&["bl", jti]))
+            .arg(1)
+            .arg("EX")
+            .arg(secs(ttl).max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_cutoff(
+        &self,
+        user: uuid::Uuid,
+        at: time::OffsetDateTime,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.connection().await;
+        redis::cmd("SET")
+            .arg(self.key(&["cutoff", &user.to_string()]))
+            .arg(at.unix_timestamp())
+            .arg("EX")
+            .arg(secs(ttl).max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn token_state(
+        &self,
+        jti: &str,
+        sid: Option<&str>,
+        user: Option<uuid::Uuid>,
+    ) -> Result<TokenState, StoreError> {
+        // separate commands in one pipeline: keys in different slots stay Cluster-safe
+        let mut pipe = redis::pipe();
+        pipe.exists(self.key(&["bl", jti]));
+        pipe.exists(self.family_key(sid.unwrap_or("-")));
+        pipe.get(self.key(&[
+            "cutoff",
+            &user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
+        ]));
+        let mut conn = self.connection().await;
+        let (blocklisted, alive, cutoff): (bool, bool, Option<i64>) =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(TokenState {
+            blocklisted,
+            session_alive: sid.map(|_| alive),
+            cutoff: user
+                .and(cutoff)
+                .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()),
+        })
+    }
+}
