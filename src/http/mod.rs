@@ -18,6 +18,8 @@ pub mod me_sessions;
 mod oauth_client;
 pub mod openapi;
 pub mod password_reset;
+#[cfg(test)]
+mod redaction_tests;
 pub mod registration;
 pub mod revoke;
 pub mod token;

@@ -1,6 +1,8 @@
 //! `POST /api/v1/password/forgot` and `POST /api/v1/password/reset` (SPEC S6, S7).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
+
+use super::extract::ClientIp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -27,9 +29,9 @@ pub struct Forgot {
         (status = 400, description = "Not an email address", body = crate::http::error::ErrorBody),
         (status = 429, description = "Too many requests for this email or from this address; retry after Retry-After", body = crate::http::error::ErrorBody)))]
 pub async fn forgot(
-    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Forgot>,
+    ClientIp(ip): ClientIp,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::BadRequest {
         code: "invalid_request",
@@ -39,7 +41,6 @@ pub async fn forgot(
             message: e.into(),
         }],
     })?;
-    let ip = super::extract::peer_ip(&req);
     abuse::check(
         &state,
         Bucket::ForgotPerIp,
@@ -73,11 +74,10 @@ pub struct Reset {
         (status = 429, description = "Too many attempts from this address", body = crate::http::error::ErrorBody),
         crate::http::error::responses::Busy))]
 pub async fn reset(
-    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Reset>,
+    ClientIp(ip): ClientIp,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = super::extract::peer_ip(&req);
     abuse::check(
         &state,
         Bucket::ResetPerIp,

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::extract::{peer_ip, session_meta};
+use super::extract::SessionOrigin;
 use super::form::Form;
 use super::oauth_client::authenticate;
 use crate::domain::OAuthError;
@@ -60,6 +60,7 @@ pub async fn token(
     req: HttpRequest,
     body: Bytes,
     state: web::Data<AppState>,
+    SessionOrigin(origin): SessionOrigin,
 ) -> Result<HttpResponse, OAuthError> {
     let mut form = Form::parse(&req, &body)?;
     let grant_type = form.require("grant_type")?.to_owned();
@@ -71,20 +72,13 @@ pub async fn token(
             let username = form.require("username")?.to_owned();
             let password = password
                 .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
-            grants::password::grant(
-                &state,
-                &client,
-                &username,
-                password,
-                scope,
-                &session_meta(&req),
-            )
-            .await?
+            grants::password::grant(&state, &client, &username, password, scope, &origin).await?
         }
         "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
         "refresh_token" => {
             let presented = form.require("refresh_token")?.to_owned();
-            grants::refresh_token::rotate(&state, &client, &presented, scope, peer_ip(&req)).await?
+            grants::refresh_token::rotate(&state, &client, &presented, scope, origin.ip.clone())
+                .await?
         }
         MFA_OTP_GRANT => {
             if !client.first_party || !client.allows(crate::domain::GrantType::Password) {
@@ -99,7 +93,7 @@ pub async fn token(
                 &mfa_token,
                 form.get("otp"),
                 form.get("recovery_code"),
-                peer_ip(&req),
+                origin.ip.clone(),
             )
             .await?
         }

@@ -15,7 +15,7 @@ use crate::helpers::{
 
 const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
 
-async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
+pub(crate) async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
     let body: Value = app
         .http
         .get(format!("{}/.well-known/jwks.json", app.public))
@@ -24,7 +24,7 @@ async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
     body["keys"].as_array().unwrap().clone()
 }
 
-fn kids_in_state(keys: &[Value], alg: &str, state: &str) -> Vec<String> {
+pub(crate) fn kids_in_state(keys: &[Value], alg: &str, state: &str) -> Vec<String> {
     keys.iter()
         .filter(|k| k["alg"] == alg && k["state"] == state)
         .map(|k| k["kid"].as_str().unwrap().to_owned())
@@ -302,106 +302,4 @@ async fn every_supported_algorithm_gets_keys_and_an_independent_jose_library_par
         "joserfc rejected the JWKS (install test deps: python3 -m pip install -r tests/interop/requirements.txt)\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("8 keys ok"), "{stdout}");
-}
-
-fn pem(kind: &str) -> std::path::PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/make_pem.py");
-    let out = std::process::Command::new("python3")
-        .args([script, kind])
-        .output()
-        .expect("python3 is needed for interop tests");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = std::env::temp_dir().join(format!("tessera-{kind}-{}.pem", uuid::Uuid::new_v4()));
-    std::fs::write(&path, out.stdout).unwrap();
-    path
-}
-
-#[tokio::test]
-async fn cli_keys_import_makes_a_pem_key_the_next_key_which_signs_after_the_next_rotation() {
-    let db = Arc::new(TestDb::new().await);
-    let app = spawn_on(db.clone(), &[("signing_algs", "ES256,EdDSA,RS256")]).await;
-    let env = cli_env(&db);
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    env.push(("TESSERA_SIGNING_ALGS", "ES256,EdDSA,RS256"));
-    let before = app.admin_keys().await;
-
-    let file = pem("p256");
-    let out = run_cli(&["keys", "import", file.to_str().unwrap()], &env);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let after = listed["keys"].as_array().unwrap();
-    let imported = kids_in_state(after, "ES256", "next");
-    assert_ne!(imported, kids_in_state(&before, "ES256", "next"));
-    assert_eq!(
-        kids_in_state(after, "ES256", "active"),
-        kids_in_state(&before, "ES256", "active")
-    );
-    let again = run_cli(&["keys", "import", file.to_str().unwrap()], &env);
-    assert!(!again.status.success(), "the same key twice is refused");
-    let _ = std::fs::remove_file(&file);
-
-    // published at once on the running instance (it hears the change), signing after a rotation
-    let started = std::time::Instant::now();
-    while !jwks(&app)
-        .await
-        .iter()
-        .any(|k| k["kid"] == imported[0].as_str())
-    {
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let rotated = app
-        .admin_call(reqwest::Method::POST, "/admin/keys/rotate")
-        .json(&serde_json::json!({"alg": "ES256"}))
-        .fetch()
-        .await;
-    let rotated: Value = rotated.json().await.unwrap();
-    assert_eq!(rotated["rotated"][0]["active_kid"], imported[0].as_str());
-
-    for (kind, alg) in [("ed25519", "EdDSA"), ("rsa2048", "RS256")] {
-        let file = pem(kind);
-        let out = run_cli(&["keys", "import", file.to_str().unwrap()], &env);
-        let _ = std::fs::remove_file(&file);
-        assert!(
-            out.status.success(),
-            "{kind}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(
-            kids_in_state(listed["keys"].as_array().unwrap(), alg, "next").len(),
-            1
-        );
-    }
-    for (kind, args) in [
-        ("rsa1024", vec![]),
-        ("p384", vec![]),
-        ("p256", vec!["--alg", "PS256"]),
-    ] {
-        let file = pem(kind);
-        let mut argv = vec!["keys", "import", file.to_str().unwrap()];
-        argv.extend(args);
-        let out = run_cli(&argv, &env);
-        let _ = std::fs::remove_file(&file);
-        assert!(!out.status.success(), "{kind} must be refused");
-    }
-    let garbage =
-        std::env::temp_dir().join(format!("tessera-garbage-{}.pem", uuid::Uuid::new_v4()));
-    std::fs::write(
-        &garbage,
-        "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n",
-    )
-    .unwrap();
-    let out = run_cli(&["keys", "import", garbage.to_str().unwrap()], &env);
-    let _ = std::fs::remove_file(&garbage);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a PEM private key"));
 }

@@ -98,6 +98,17 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A new user (`STRONG_PASSWORD`) signed in with scope `openid email`: the token response.
+    pub async fn new_user_tokens(&self, email: &str) -> serde_json::Value {
+        self.user(email).await;
+        self.login(email, "openid email").await
+    }
+
+    /// A confidential client that may introspect and revoke (a resource server).
+    pub async fn resource_server(&self) -> (String, Option<String>) {
+        self.client(&["client_credentials"], false, false).await
+    }
+
     /// `grant_type=refresh_token` for the public `spa` client.
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
         self.token(&[
