@@ -267,7 +267,7 @@ impl Settings {
         p.finish().map(|()| settings)
     }
 
-    /// Number of actix workers per listener (0 means one per core).
+    /// Number of HTTP workers per listener (0 means one per core).
     pub fn workers(&self) -> usize {
         if self.http_workers > 0 {
             self.http_workers

@@ -8,7 +8,7 @@ use crate::auth::policy;
 use crate::domain::{Email, FieldError, Password, User};
 use crate::store::{AuditEvent, CreateUserError, NewUser, StoreError, Stores};
 
-use super::admin::Operator;
+use super::audit::Operator;
 
 /// An account to create, as the caller received it.
 pub struct AccountRequest {

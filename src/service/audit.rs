@@ -48,6 +48,14 @@ impl AuditEvent {
     }
 }
 
+/// Who did it and when, for the audit trail: an admin token's label, `cli`, `scheduler`,
+/// or `self-registration`.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub actor: String,
+    pub now: OffsetDateTime,
+}
+
 /// Writes `event` now; a storage failure is logged with the event type.
 pub async fn record(state: &AppState, event: AuditEvent) {
     record_at(&state.stores, event, state.clock.now()).await;

@@ -3,7 +3,6 @@
 //! argon2 hashes. Each change is announced to the other instances and audited with the
 //! operator who made it.
 
-use time::OffsetDateTime;
 
 use crate::store::{AuditEvent, Change, StoreError, Stores};
 use crate::tokens::KeyRingError;
@@ -37,12 +36,7 @@ pub enum ManageError {
     Hash(#[from] crate::auth::hashing::HashError),
 }
 
-/// Who did it and when, for the audit trail.
-#[derive(Debug, Clone)]
-pub struct Operator {
-    pub actor: String,
-    pub now: OffsetDateTime,
-}
+pub use crate::service::audit::Operator;
 
 async fn audit(stores: &Stores, operator: &Operator, event: AuditEvent) {
     let event = event.actor(operator.actor.clone());
