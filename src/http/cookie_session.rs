@@ -195,7 +195,7 @@ pub async fn mfa(
         code,
         recovery_code,
     } = body.into_inner();
-    match grants::mfa_otp::grant(
+    let tokens = grants::mfa_otp::grant(
         &state,
         None,
         &mfa_token,
@@ -204,13 +204,8 @@ pub async fn mfa(
         super::extract::peer_ip(&req),
     )
     .await
-    {
-        Ok(tokens) => Ok(respond(&state, tokens)),
-        Err(crate::domain::OAuthError::InvalidGrant(_)) => {
-            Err(ApiError::Unauthorized { realm: "tessera" })
-        }
-        Err(e) => Err(e.into()),
-    }
+    .map_err(ApiError::from_cookie_grant)?;
+    Ok(respond(&state, tokens))
 }
 
 /// Rotates the refresh cookie and returns a new access token.
@@ -240,13 +235,8 @@ pub async fn refresh(
         )
         .await
     };
-    match rotated.await {
-        Ok(tokens) => Ok(respond(&state, tokens)),
-        Err(crate::domain::OAuthError::InvalidGrant(_)) => {
-            Err(ApiError::Unauthorized { realm: "tessera" })
-        }
-        Err(e) => Err(e.into()),
-    }
+    let tokens = rotated.await.map_err(ApiError::from_cookie_grant)?;
+    Ok(respond(&state, tokens))
 }
 
 /// Logs out: ends the session and clears the cookie.

@@ -1,4 +1,4 @@
-//! TOTP enrolments, recovery codes and pending MFA logins (SPEC S5, S6, S8).
+//! TOTP enrolments and recovery codes (SPEC S8).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -48,18 +48,4 @@ pub trait MfaStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Removes TOTP and recovery codes.
     async fn delete_totp(&self, user: uuid::Uuid) -> Result<(), StoreError>;
-}
-
-/// Short-lived single-use MFA login tokens (SPEC S5, S6), by SHA-256.
-#[async_trait]
-pub trait MfaTokenStore: Send + Sync {
-    async fn put_mfa_token(
-        &self,
-        digest: &str,
-        value: &str,
-        ttl: std::time::Duration,
-    ) -> Result<(), StoreError>;
-    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
-    /// Takes it away: `Some` for exactly one caller.
-    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
 }

@@ -14,6 +14,17 @@ use crate::service::reset::ResetError;
 use crate::store::StoreError;
 use crate::tokens::KeyRingError;
 
+impl ApiError {
+    /// A grant's error as the cookie API answers it: a bad, used or expired token or code
+    /// is a plain 401 there (SPEC S6), anything else as the JSON API maps it.
+    pub fn from_cookie_grant(e: OAuthError) -> Self {
+        match e {
+            OAuthError::InvalidGrant(_) => ApiError::Unauthorized { realm: "tessera" },
+            other => other.into(),
+        }
+    }
+}
+
 impl From<OAuthError> for ApiError {
     /// For the JSON API, which shares the grant logic with the token endpoint.
     fn from(e: OAuthError) -> Self {

@@ -3,7 +3,6 @@
 //! argon2 hashes. Each change is announced to the other instances and audited with the
 //! operator who made it.
 
-
 use crate::store::{AuditEvent, Change, StoreError, Stores};
 use crate::tokens::KeyRingError;
 

@@ -1,0 +1,19 @@
+//! Pending MFA logins (SPEC S5, S6): short-lived, single-use tokens.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// Short-lived single-use MFA login tokens (SPEC S5, S6), by SHA-256.
+#[async_trait]
+pub trait MfaTokenStore: Send + Sync {
+    async fn put_mfa_token(
+        &self,
+        digest: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError>;
+    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
+    /// Takes it away: `Some` for exactly one caller.
+    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
+}
