@@ -6,10 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::cache::CachedClients;
+use super::memory::{LocalChanges, MemoryLimits, MemoryMfaTokens};
 use super::postgres::PgStore;
 use super::redis::RedisStore;
 use super::retry::Unreachable;
-use super::{ClientStore, Stores};
+use super::sqlite::SqliteStore;
+use super::{ClientStore, StoreError, Stores};
 use crate::config::Settings;
 
 /// Brings the durable store's schema up to date.
@@ -48,17 +50,52 @@ pub async fn connect(settings: &Settings) -> Result<Backend, Unreachable> {
     })
 }
 
+/// The embedded backend on the database file `path` (SPEC S16): SQLite for everything
+/// durable, sessions and revocations included; process memory for rate limits, lockout
+/// counters, pending MFA logins and change notifications.
+pub async fn embedded(
+    path: &std::path::Path,
+    pool_size: usize,
+    client_cache_ttl: std::time::Duration,
+) -> Result<Backend, StoreError> {
+    let db = Arc::new(SqliteStore::open(path, pool_size).await?);
+    let stores = Stores {
+        keys: db.clone(),
+        users: db.clone(),
+        clients: cached(db.clone(), client_cache_ttl),
+        families: db.clone(),
+        revocations: db.clone(),
+        audit: db.clone(),
+        changes: Arc::new(LocalChanges::default()),
+        limits: Arc::new(MemoryLimits::default()),
+        resets: db.clone(),
+        mfa: db.clone(),
+        mfa_tokens: Arc::new(MemoryMfaTokens::default()),
+        sealed: db.clone(),
+        health: vec![db.clone()],
+    };
+    Ok(Backend {
+        stores,
+        migrator: db,
+    })
+}
+
+/// Client lookups cached for `ttl` (zero: not cached).
+fn cached(clients: Arc<dyn ClientStore>, ttl: std::time::Duration) -> Arc<dyn ClientStore> {
+    if ttl.is_zero() {
+        clients
+    } else {
+        Arc::new(CachedClients::new(clients, ttl))
+    }
+}
+
 /// Postgres for durable data, Redis for sessions, limits and change notifications.
 fn postgres_and_redis(
     pg: Arc<PgStore>,
     redis: Arc<RedisStore>,
     client_cache_ttl: std::time::Duration,
 ) -> Stores {
-    let clients: Arc<dyn ClientStore> = if client_cache_ttl.is_zero() {
-        pg.clone()
-    } else {
-        Arc::new(CachedClients::new(pg.clone(), client_cache_ttl))
-    };
+    let clients = cached(pg.clone(), client_cache_ttl);
     Stores {
         keys: pg.clone(),
         users: pg.clone(),

@@ -20,7 +20,7 @@ mod users;
 pub use audit::*;
 pub use changes::*;
 pub use clients::*;
-pub use connect::{connect, Backend, Migrator};
+pub use connect::{connect, embedded, Backend, Migrator};
 pub use families::*;
 pub use health::{Checks, Ping, Readiness};
 pub use keys::*;
@@ -32,9 +32,11 @@ pub use revocations::*;
 pub use rewrap::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
 pub use users::*;
 
+pub mod memory;
 pub mod postgres;
 pub mod redis;
 pub mod retry;
+pub mod sqlite;
 
 use std::sync::Arc;
 

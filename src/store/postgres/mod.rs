@@ -22,7 +22,7 @@ use super::{Ping, StoreError};
 use crate::store::retry::{retry_until, Unreachable};
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/postgres");
 }
 
 /// Advisory lock ids (arbitrary, fixed): migrations and key-ring changes.

@@ -46,7 +46,7 @@ async fn admin_connection() -> tokio_postgres::Client {
 
 /// Name of the template for the current migration files (a change makes a new one).
 fn template_name() -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -12,6 +12,7 @@ mod limits;
 mod revocations;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tessera::clock::{Clock, SystemClock};
 use tessera::store::Stores;
@@ -22,7 +23,37 @@ use crate::helpers::{test_settings, TestDb};
 /// One backend under test; `_owner` keeps its data alive for the test.
 pub struct Backend {
     pub stores: Stores,
-    _owner: Arc<TestDb>,
+    _owner: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// A data directory of its own, removed when the test ends.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("tessera-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The embedded backend: a fresh, migrated SQLite file plus in-memory limits.
+pub async fn sqlite() -> Backend {
+    let dir = TempDir::new();
+    let backend = tessera::store::embedded(&dir.0.join("tessera.db"), 4, Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}"));
+    backend.migrator.migrate().await.unwrap();
+    Backend {
+        stores: backend.stores,
+        _owner: Box::new(dir),
+    }
 }
 
 /// The production backends: PostgreSQL (migrated template) + Redis (own prefix).
@@ -34,7 +65,7 @@ pub async fn postgres_redis() -> Backend {
         .unwrap_or_else(|e| panic!("cannot connect to the test backends: {e}"));
     Backend {
         stores: backend.stores,
-        _owner: db,
+        _owner: Box::new(db),
     }
 }
 
@@ -78,3 +109,4 @@ macro_rules! contract {
 }
 
 contract!(postgres_redis, crate::store::postgres_redis);
+contract!(sqlite, crate::store::sqlite);

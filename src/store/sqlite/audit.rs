@@ -1,0 +1,81 @@
+//! Audit events in SQLite (SPEC S10).
+
+use async_trait::async_trait;
+use rusqlite::{params, Row};
+use time::OffsetDateTime;
+
+use super::{from_micros, micros, uuid_of, SqliteStore};
+use crate::store::{AuditEvent, AuditQuery, AuditRecord, AuditStore, StoreError};
+
+type RawEvent = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
+fn read(r: &Row) -> rusqlite::Result<RawEvent> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn to_record(raw: RawEvent) -> Result<AuditRecord, StoreError> {
+    let (id, at, event_type, actor, user, client_id, ip, outcome, detail) = raw;
+    Ok(AuditRecord {
+        id,
+        at: from_micros(at),
+        event_type,
+        actor,
+        user_id: user.as_deref().map(uuid_of).transpose()?,
+        client_id,
+        ip,
+        outcome,
+        detail: serde_json::from_str(&detail)
+            .map_err(|_| StoreError::Corrupt(format!("audit event {id}: detail")))?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn record(&self, event: AuditEvent, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO audit_events (at, event_type, actor, user_id, client_id, ip, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![micros(at), event.event_type, event.actor, event.user_id.map(|u| u.to_string()), event.client_id, event.ip, event.outcome, event.detail.to_string()],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn list_events(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let (user, event_type) = (q.user.map(|u| u.to_string()), q.event_type.clone());
+        let (since, before, limit) = (q.since.map(micros), q.before, q.limit);
+        let rows = self
+            .run(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT id, at, event_type, actor, user_id, client_id, ip, outcome, detail FROM audit_events \
+                     WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR event_type = ?2) \
+                     AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5",
+                )?;
+                let rows = stmt.query_map(params![user, event_type, since, before, limit], read)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        rows.into_iter().map(to_record).collect()
+    }
+}

@@ -1,0 +1,200 @@
+//! The embedded store (SPEC S16): one SQLite file (WAL, `synchronous=NORMAL`, a busy
+//! timeout) holding everything PostgreSQL holds plus the refresh families, the JTI
+//! blocklist and per-user cut-offs, so sessions and revocations survive a restart. Calls
+//! run on a `deadpool-sqlite` pool of connections, each on a blocking thread.
+
+mod audit;
+mod clients;
+mod families;
+mod keys;
+mod mfa;
+mod resets;
+mod revocations;
+mod rewrap;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
+use rusqlite::Connection;
+use time::OffsetDateTime;
+
+use super::{Migrator, Ping, StoreError};
+use crate::clock::{Clock, SystemClock};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+/// Applied to every connection when it is opened.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// How many writes between two sweeps of expired sessions, blocklist entries and cut-offs.
+const SWEEP_EVERY: u64 = 512;
+
+/// The SQLite-backed stores.
+pub struct SqliteStore {
+    pool: Pool,
+    path: PathBuf,
+    writes: AtomicU64,
+}
+
+/// A failed call: busy or locked past the timeout, full or read-only is an outage (503,
+/// retry); anything else is a bug or corruption, not an outage.
+pub(crate) fn failed(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly, SystemIoFailure};
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | DiskFull | ReadOnly | SystemIoFailure) => {
+            StoreError::Unavailable {
+                backend: "sqlite",
+                source: e.into(),
+            }
+        }
+        _ => StoreError::Other(anyhow::Error::new(e).context("sqlite refused the statement")),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database file at `path` with `pool_size` connections.
+    pub async fn open(path: &Path, pool_size: usize) -> Result<Self, StoreError> {
+        let pool = Config::new(path)
+            .builder(Runtime::Tokio1)
+            .map_err(|e| StoreError::Other(e.into()))?
+            .max_size(pool_size.max(2))
+            .post_create(Hook::async_fn(|conn, _| {
+                Box::pin(async move {
+                    conn.interact(|c| c.execute_batch(PRAGMAS))
+                        .await
+                        .map_err(|e| HookError::message(e.to_string()))?
+                        .map_err(HookError::Backend)
+                })
+            }))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let store = SqliteStore {
+            pool,
+            path: path.to_owned(),
+            writes: AtomicU64::new(0),
+        };
+        store
+            .run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+            .await?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled connection, on a blocking thread.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.pool.get().await.map_err(|e| StoreError::Unavailable {
+            backend: "sqlite",
+            source: anyhow::anyhow!("no connection: {e}"),
+        })?;
+        conn.interact(f)
+            .await
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("sqlite call failed: {e}")))?
+            .map_err(failed)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (the write lock is taken first, so
+    /// two writers never deadlock upgrading a read), committed if `f` succeeds.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let sweep = self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0;
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if sweep {
+                sweep_expired(&tx)?;
+            }
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// An error of tessera's own raised inside a blocking call (it rolls the transaction back).
+pub(crate) fn refusal(message: String) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(message.into())
+}
+
+/// Drops what Redis would have expired by itself.
+fn sweep_expired(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let (now, secs) = (micros(now()), now().unix_timestamp());
+    tx.execute(
+        "DELETE FROM refresh_families WHERE expires_at <= ?1 OR abs_exp <= ?2",
+        [now, secs],
+    )?;
+    tx.execute("DELETE FROM jti_blocklist WHERE expires_at <= ?1", [now])?;
+    tx.execute("DELETE FROM user_cutoffs WHERE expires_at <= ?1", [now])?;
+    Ok(())
+}
+
+/// The wall clock: what Redis's own expiry follows, so the embedded store follows it too.
+pub(crate) fn now() -> OffsetDateTime {
+    SystemClock.now()
+}
+
+/// Unix microseconds, as the schema stores times.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `now + span` in Unix microseconds.
+pub(crate) fn micros_after(at: OffsetDateTime, span: std::time::Duration) -> i64 {
+    micros(at).saturating_add(i64::try_from(span.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// A JSON list stored as TEXT.
+pub(crate) fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn parse_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("not a JSON list: {text}")))
+}
+
+pub(crate) fn uuid_of(text: &str) -> Result<uuid::Uuid, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("not a UUID: {text}")))
+}
+
+#[async_trait]
+impl Migrator for SqliteStore {
+    async fn migrate(&self) -> anyhow::Result<usize> {
+        let conn = self.pool.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let report = conn
+            .interact(|c| embedded::migrations::runner().set_grouped(true).run(c))
+            .await
+            .map_err(|e| anyhow::anyhow!("migration call failed: {e}"))??;
+        Ok(report.applied_migrations().len())
+    }
+}
+
+#[async_trait]
+impl Ping for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}

@@ -1,0 +1,93 @@
+//! Password reset tokens in SQLite (SPEC S7): only digests, single use, short-lived.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+use time::OffsetDateTime;
+
+use super::{micros, uuid_of, SqliteStore};
+use crate::store::{ResetStore, StoreError};
+
+impl SqliteStore {
+    /// Runs `statement` (?1 the digest, ?2 now) and reads the user id it returns.
+    async fn usable_reset(
+        &self,
+        statement: &'static str,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
+        let user: Option<String> = self
+            .write(move |tx| {
+                tx.query_row(
+                    statement,
+                    params![token_sha256.to_vec(), micros(now)],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        user.as_deref().map(uuid_of).transpose()
+    }
+}
+
+#[async_trait]
+impl ResetStore for SqliteStore {
+    async fn create_reset(
+        &self,
+        token_sha256: [u8; 32],
+        user: uuid::Uuid,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO password_resets (token_sha256, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_sha256.to_vec(), user.to_string(), micros(now), micros(expires_at)],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn find_reset(
+        &self,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
+        self.usable_reset(
+            "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
+            token_sha256,
+            now,
+        )
+        .await
+    }
+
+    async fn consume_reset(
+        &self,
+        token_sha256: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
+        // one statement in one write transaction: two uses cannot both succeed
+        self.usable_reset(
+            "UPDATE password_resets SET used_at = ?2 WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING user_id",
+            token_sha256,
+            now,
+        )
+        .await
+    }
+
+    async fn revoke_user_resets(
+        &self,
+        user: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE password_resets SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
+                    params![user.to_string(), micros(now)],
+                )
+            })
+            .await?;
+        Ok(n as u64)
+    }
+}

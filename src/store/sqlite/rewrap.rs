@@ -1,0 +1,68 @@
+//! `tessera keys rewrap` in SQLite (SPEC S3): every sealed item is read, re-sealed, and
+//! written back in one transaction that only succeeds if no item changed meanwhile.
+
+use async_trait::async_trait;
+
+use super::{uuid_of, SqliteStore};
+use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
+
+type Sealed = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
+
+#[async_trait]
+impl SealedStore for SqliteStore {
+    async fn rewrap(&self, reseal: &Resealer<'_>) -> Result<RewrapReport, RewrapError> {
+        let (keys, secrets): Sealed = self
+            .run(|c| {
+                let all = |sql: &str| -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
+                    let mut stmt = c.prepare(sql)?;
+                    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect()
+                };
+                Ok((
+                    all("SELECT kid, private_sealed FROM signing_keys ORDER BY kid")?,
+                    all("SELECT user_id, secret_sealed FROM user_totp ORDER BY user_id")?,
+                ))
+            })
+            .await?;
+        let mut key_updates = Vec::with_capacity(keys.len());
+        for (kid, sealed) in keys {
+            let new = reseal(SealedItem::SigningKey(&kid), &sealed)?;
+            key_updates.push((kid, sealed, new));
+        }
+        let mut secret_updates = Vec::with_capacity(secrets.len());
+        for (user, sealed) in secrets {
+            let new = reseal(SealedItem::TotpSecret(uuid_of(&user)?), &sealed)?;
+            secret_updates.push((user, sealed, new));
+        }
+        let report = RewrapReport {
+            signing_keys: key_updates.len(),
+            totp_secrets: secret_updates.len(),
+        };
+        let complete = self
+            .write(move |tx| {
+                let mut changed = 0;
+                for (kid, old, new) in &key_updates {
+                    changed += tx.execute(
+                        "UPDATE signing_keys SET private_sealed = ?3 WHERE kid = ?1 AND private_sealed = ?2",
+                        rusqlite::params![kid, old, new],
+                    )?;
+                }
+                for (user, old, new) in &secret_updates {
+                    changed += tx.execute(
+                        "UPDATE user_totp SET secret_sealed = ?3 WHERE user_id = ?1 AND secret_sealed = ?2",
+                        rusqlite::params![user, old, new],
+                    )?;
+                }
+                let total = key_updates.len() + secret_updates.len();
+                if changed != total {
+                    // something changed since it was read: leave everything as it was
+                    return Err(super::refusal(
+                        "a key or TOTP secret changed during the rewrap; nothing was changed, run it again".into(),
+                    ));
+                }
+                Ok(())
+            })
+            .await;
+        complete.map(|()| report).map_err(RewrapError::Store)
+    }
+}

@@ -1,0 +1,143 @@
+//! Users in SQLite (SPEC S7).
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+use super::{from_micros, micros, uuid_of, SqliteStore};
+use crate::domain::{Email, User};
+use crate::store::{CreateUserError, NewUser, StoreError, UserStore};
+
+const COLUMNS: &str = "id, email, email_verified, name, password_hash, created_at";
+
+type UserRow = (String, String, bool, Option<String>, String, i64);
+
+fn read(row: &Row) -> rusqlite::Result<UserRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn to_user(
+    (id, email, email_verified, name, password_hash, created_at): UserRow,
+) -> Result<User, StoreError> {
+    Ok(User {
+        id: uuid_of(&id)?,
+        email: Email::from_stored(email),
+        email_verified,
+        name,
+        password_hash,
+        created_at: from_micros(created_at),
+    })
+}
+
+impl SqliteStore {
+    async fn user_where(
+        &self,
+        clause: &'static str,
+        key: String,
+    ) -> Result<Option<User>, StoreError> {
+        let row = self
+            .run(move |c| {
+                c.query_row(
+                    &format!("SELECT {COLUMNS} FROM users WHERE {clause}"),
+                    [key],
+                    read,
+                )
+                .optional()
+            })
+            .await?;
+        row.map(to_user).transpose()
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(
+        &self,
+        user: NewUser,
+        now: OffsetDateTime,
+    ) -> Result<User, CreateUserError> {
+        let id = uuid::Uuid::new_v4();
+        let created = User {
+            id,
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            name: user.name.clone(),
+            password_hash: user.password_hash.clone(),
+            created_at: from_micros(micros(now)),
+        };
+        let inserted = self
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO users (id, email, email_verified, name, password_hash, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (email) DO NOTHING",
+                    params![id.to_string(), user.email.as_str(), user.email_verified, user.name, user.password_hash, micros(now)],
+                )
+            })
+            .await
+            .map_err(CreateUserError::Store)?;
+        if inserted == 0 {
+            return Err(CreateUserError::Duplicate);
+        }
+        Ok(created)
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        self.user_where("email = ?1", email.as_str().to_owned())
+            .await
+    }
+
+    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError> {
+        self.user_where("id = ?1", id.to_string()).await
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: uuid::Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let hash = hash.to_owned();
+        let n = self
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id.to_string(), hash, micros(now)],
+                )
+            })
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        let n = self
+            .write(move |tx| tx.execute("DELETE FROM users WHERE id = ?1", [id.to_string()]))
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: uuid::Uuid,
+        old: &str,
+        new: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (old, new) = (old.to_owned(), new.to_owned());
+        let n = self
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
+                    params![id.to_string(), old, new, micros(now)],
+                )
+            })
+            .await?;
+        Ok(n == 1)
+    }
+}
