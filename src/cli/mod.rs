@@ -16,7 +16,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigErrors, Settings};
 use crate::service::admin::{ManageError, Operator};
 use crate::startup::{Application, StartupError};
-use crate::store::retry::Unreachable;
 use crate::store::{Backend, RewrapError};
 use crate::tokens::KeyRingError;
 
@@ -29,7 +28,7 @@ pub enum CliError {
     #[error(transparent)]
     Startup(#[from] StartupError),
     #[error(transparent)]
-    Unreachable(#[from] Unreachable),
+    Connect(#[from] crate::store::ConnectError),
     #[error("migration failed: {0:#}")]
     Migration(anyhow::Error),
     #[error("server failed: {0}")]

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use subtle::ConstantTimeEq;
 
 use super::parse::Parser;
-use super::RateLimit;
+use super::{RateLimit, StoreSettings};
 use crate::crypto::{Kek, SigningAlg};
 
 /// An admin bearer token as configured: a label for the audit trail and the SHA-256 of
@@ -21,6 +21,10 @@ pub struct AdminToken {
 }
 
 impl AdminToken {
+    pub(super) fn new(label: String, sha256: [u8; 32]) -> Self {
+        AdminToken { label, sha256 }
+    }
+
     /// Constant-time check of a presented token's SHA-256 against this entry.
     pub fn matches(&self, presented_sha256: &[u8; 32]) -> bool {
         self.sha256.ct_eq(presented_sha256).into()
@@ -131,20 +135,32 @@ impl Parser {
         }
     }
 
-    pub(super) fn secret_url(&mut self, key: &str, schemes: &[&str]) -> SecretString {
-        let Some(v) = self.secret(key) else {
-            self.error(key, "is required (no embedded mode yet)");
-            return SecretString::from(String::new());
-        };
-        match url::Url::parse(&v) {
-            Ok(url) if schemes.contains(&url.scheme()) => {}
-            // never echo the value: it may carry a password
-            _ => self.error(
-                key,
-                format!("must be a URL with scheme {}", schemes.join(" or ")),
-            ),
+    /// The embedded store, or PostgreSQL + Redis when both URLs are set (SPEC S1).
+    pub(super) fn store(&mut self) -> StoreSettings {
+        let database_url = self.opt_secret_url("database_url", &["postgres", "postgresql"]);
+        let redis_url = self.opt_secret_url("redis_url", &["redis", "rediss"]);
+        let data_dir = self.opt_string("data_dir");
+        match (database_url, redis_url) {
+            (Some(database_url), Some(redis_url)) => StoreSettings::External {
+                database_url,
+                redis_url,
+            },
+            (None, None) => StoreSettings::Embedded {
+                data_dir: data_dir.unwrap_or_else(|| "./tessera-data".into()).into(),
+            },
+            (Some(_), None) => {
+                self.error("redis_url", "is required when DATABASE_URL is set: PostgreSQL and Redis run together; unset DATABASE_URL for the embedded store");
+                StoreSettings::Embedded {
+                    data_dir: "".into(),
+                }
+            }
+            (None, Some(_)) => {
+                self.error("database_url", "is required when REDIS_URL is set: PostgreSQL and Redis run together; unset REDIS_URL for the embedded store");
+                StoreSettings::Embedded {
+                    data_dir: "".into(),
+                }
+            }
         }
-        SecretString::from(v)
     }
 
     /// An optional URL that may carry credentials (never echoed in errors).
@@ -193,15 +209,22 @@ impl Parser {
         v
     }
 
-    pub(super) fn kek(&mut self) -> Kek {
+    /// The KEK, if configured; `required` outside the embedded mode (which keeps one in
+    /// its data directory).
+    pub(super) fn kek(&mut self, required: bool) -> Option<Kek> {
         let Some(v) = self.secret("kek") else {
-            self.error("kek", "is required: base64 of 32 random bytes (e.g. `openssl rand -base64 32`), or TESSERA_KEK_FILE");
-            return Kek::zero();
+            if required {
+                self.error("kek", "is required: base64 of 32 random bytes (e.g. `openssl rand -base64 32`), or TESSERA_KEK_FILE");
+            }
+            return None;
         };
-        Kek::from_base64(&v).unwrap_or_else(|reason| {
-            self.error("kek", reason);
-            Kek::zero()
-        })
+        match Kek::from_base64(&v) {
+            Ok(kek) => Some(kek),
+            Err(reason) => {
+                self.error("kek", reason);
+                None
+            }
+        }
     }
 
     /// The KEK `keys rewrap` re-seals under (`TESSERA_NEW_KEK` or `_FILE`); optional.

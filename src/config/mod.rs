@@ -1,6 +1,7 @@
 //! Typed settings (SPEC S2, S14): parsed from the raw layered sources, every problem
 //! reported at once, secrets redacted in `Debug`.
 
+mod data_dir;
 mod fields;
 mod parse;
 pub mod source;
@@ -14,9 +15,23 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 use crate::crypto::{Kek, SigningAlg};
+pub use data_dir::DataDir;
 pub use fields::AdminToken;
 use parse::Parser;
 pub use source::RawSettings;
+
+/// Where durable state lives (SPEC S1, S16).
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// Neither `DATABASE_URL` nor `REDIS_URL` set: one SQLite file and process memory
+    /// under `data_dir` (`TESSERA_DATA_DIR`).
+    Embedded { data_dir: std::path::PathBuf },
+    /// Both set: PostgreSQL and Redis, for production and many instances.
+    External {
+        database_url: SecretString,
+        redis_url: SecretString,
+    },
+}
 
 /// Everything tessera needs to run, validated.
 #[derive(Debug, Clone)]
@@ -25,10 +40,12 @@ pub struct Settings {
     pub issuer: String,
     pub public_addr: SocketAddr,
     pub admin_addr: SocketAddr,
-    pub database_url: SecretString,
-    pub redis_url: SecretString,
+    /// Where durable state lives: the embedded store (default) or PostgreSQL + Redis.
+    pub store: StoreSettings,
     pub redis_prefix: String,
     pub kek: Kek,
+    /// The embedded mode's data directory as prepared at load (`None` with PostgreSQL).
+    pub data_dir: Option<DataDir>,
     /// `keys rewrap` only: the KEK everything is re-sealed under.
     pub new_kek: Option<Kek>,
     pub admin_tokens: Vec<AdminToken>,
@@ -196,13 +213,16 @@ impl Settings {
             "rate_limit_token_client",
             "only failed client authentications are limited now (TESSERA_RATE_LIMIT_CLIENT_AUTH_FAILURES)",
         );
-        let settings = Settings {
+        let store = p.store();
+        let embedded = matches!(store, StoreSettings::Embedded { .. });
+        let kek = p.kek(!embedded);
+        let mut settings = Settings {
             public_addr: p.socket_addr("public_addr", "0.0.0.0:8080"),
             admin_addr: p.socket_addr("admin_addr", "127.0.0.1:8081"),
-            database_url: p.secret_url("database_url", &["postgres", "postgresql"]),
-            redis_url: p.secret_url("redis_url", &["redis", "rediss"]),
+            store,
             redis_prefix: p.redis_prefix(),
-            kek: p.kek(),
+            kek: kek.clone().unwrap_or_else(Kek::zero),
+            data_dir: None,
             new_kek: p.new_kek(),
             admin_tokens: p.admin_tokens(),
             rsa_bits: p.rsa_bits(),
@@ -264,7 +284,16 @@ impl Settings {
             signing_algs,
             signing_alg,
         };
-        p.finish().map(|()| settings)
+        p.finish()?;
+        if let StoreSettings::Embedded { data_dir } = &settings.store {
+            let need_token = settings.admin_tokens.is_empty();
+            let (kek, token, info) =
+                data_dir::prepare(data_dir, kek, need_token).map_err(|e| ConfigErrors(vec![e]))?;
+            settings.kek = kek;
+            settings.admin_tokens.extend(token);
+            settings.data_dir = Some(info);
+        }
+        Ok(settings)
     }
 
     /// Number of HTTP workers per listener (0 means one per core).

@@ -12,13 +12,19 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::http::{self, wellknown::DiscoveryDocument};
 use crate::state::{AppState, Documents};
-use crate::store::retry::Unreachable;
 use crate::tokens::{KeyRing, KeyRingConfig, KeyRingError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Unreachable(#[from] Unreachable),
+    Connect(#[from] crate::store::ConnectError),
+    #[error("{} is in use by another tessera serve (one instance per data directory)", .0.display())]
+    DataDirInUse(std::path::PathBuf),
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("database migration failed: {0:#}")]
     Migration(anyhow::Error),
     #[error(transparent)]
@@ -40,6 +46,33 @@ pub struct Application {
     public: Server,
     admin: Server,
     state: web::Data<AppState>,
+    /// The embedded data directory's lock, held while the listeners run.
+    _lock: Option<std::fs::File>,
+}
+
+/// One `serve` per data directory (SPEC S16): an OS lock on `<dir>/lock`, released by the
+/// kernel when the process ends however it ends, so a crash leaves nothing to clean up.
+fn lock_data_dir(settings: &Settings) -> Result<Option<std::fs::File>, StartupError> {
+    let Some(data_dir) = &settings.data_dir else {
+        return Ok(None);
+    };
+    let path = data_dir.dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartupError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StartupError::DataDirInUse(data_dir.dir.clone()))
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(StartupError::Lock { path, source }),
+    }
 }
 
 /// A bound listener and its port.
@@ -59,6 +92,15 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        let lock = lock_data_dir(&settings)?;
+        if let Some(data_dir) = &settings.data_dir {
+            for file in &data_dir.created {
+                tracing::info!(file = %file.display(), "created");
+            }
+            if let Some(token) = &data_dir.admin_token_file {
+                tracing::info!(file = %token.display(), "the admin token is in this file");
+            }
+        }
         let backend = crate::store::connect(&settings).await?;
         if settings.migrate_on_start {
             backend
@@ -116,6 +158,7 @@ impl Application {
             public,
             admin,
             state,
+            _lock: lock,
         })
     }
 

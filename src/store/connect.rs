@@ -12,7 +12,7 @@ use super::redis::RedisStore;
 use super::retry::Unreachable;
 use super::sqlite::SqliteStore;
 use super::{ClientStore, StoreError, Stores};
-use crate::config::Settings;
+use crate::config::{Settings, StoreSettings};
 
 /// Brings the durable store's schema up to date.
 #[async_trait]
@@ -27,22 +27,43 @@ pub struct Backend {
     pub migrator: Arc<dyn Migrator>,
 }
 
+/// Why the backends could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    #[error("cannot open the embedded store {path}: {source}")]
+    Embedded {
+        path: std::path::PathBuf,
+        source: StoreError,
+    },
+}
+
 /// Connects to every backend the settings name, each with bounded retry
 /// (`TESSERA_STARTUP_TIMEOUT`); migrates nothing. Client lookups are cached for
 /// `TESSERA_CLIENT_CACHE_TTL` (zero: not cached).
-pub async fn connect(settings: &Settings) -> Result<Backend, Unreachable> {
+pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
+    let (database_url, redis_url) = match &settings.store {
+        StoreSettings::External {
+            database_url,
+            redis_url,
+        } => (database_url, redis_url),
+        StoreSettings::Embedded { data_dir } => {
+            let path = data_dir.join("tessera.db");
+            let pool = settings.db_pool_size.min(8);
+            return embedded(&path, pool, settings.client_cache_ttl)
+                .await
+                .map_err(|source| ConnectError::Embedded { path, source });
+        }
+    };
     let pg = PgStore::connect(
-        &settings.database_url,
+        database_url,
         settings.db_pool_size,
         settings.startup_timeout,
     )
     .await?;
-    let redis = RedisStore::connect(
-        &settings.redis_url,
-        &settings.redis_prefix,
-        settings.startup_timeout,
-    )
-    .await?;
+    let redis =
+        RedisStore::connect(redis_url, &settings.redis_prefix, settings.startup_timeout).await?;
     let pg = Arc::new(pg);
     Ok(Backend {
         stores: postgres_and_redis(pg.clone(), Arc::new(redis), settings.client_cache_ttl),

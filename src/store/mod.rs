@@ -20,7 +20,7 @@ mod users;
 pub use audit::*;
 pub use changes::*;
 pub use clients::*;
-pub use connect::{connect, embedded, Backend, Migrator};
+pub use connect::{connect, embedded, Backend, ConnectError, Migrator};
 pub use families::*;
 pub use health::{Checks, Ping, Readiness};
 pub use keys::*;

@@ -184,15 +184,11 @@ fn bad_config_makes_the_binary_exit_non_zero_listing_each_bad_key_and_starting_n
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for key in [
-        "TESSERA_ISSUER",
-        "TESSERA_KEK",
-        "TESSERA_ACCESS_TOKEN_TTL",
-        "DATABASE_URL",
-        "REDIS_URL",
-    ] {
+    // no DATABASE_URL or REDIS_URL: the embedded store, which needs neither (issue 14)
+    for key in ["TESSERA_ISSUER", "TESSERA_KEK", "TESSERA_ACCESS_TOKEN_TTL"] {
         assert!(stderr.contains(key), "{key} missing from: {stderr}");
     }
+    assert!(!stderr.contains("DATABASE_URL"), "{stderr}");
     assert!(!stderr.contains("panicked"));
     assert!(
         out.stdout.is_empty(),
@@ -300,4 +296,14 @@ fn a_typo_in_the_environment_stops_the_binary_naming_the_variable() {
         stderr.contains("TESSERA_REFRESH_GRACE_SECS") && stderr.contains("TESSERA_REFRESH_GRACE"),
         "{stderr}"
     );
+}
+
+#[test]
+fn setting_only_one_backend_url_is_refused_saying_why() {
+    let errors = load(&[("redis_url", "")]).unwrap_err();
+    assert!(errors.mentions("REDIS_URL"), "{errors}");
+    assert!(errors.to_string().contains("run together"), "{errors}");
+    let errors = load(&[("database_url", "")]).unwrap_err();
+    assert!(errors.mentions("DATABASE_URL"), "{errors}");
+    assert_eq!(errors.0.len(), 1, "{errors}");
 }

@@ -14,6 +14,7 @@ mod config;
 mod cookie_session;
 mod deploy;
 mod discovery;
+mod embedded;
 mod fuzz;
 mod hardening;
 mod health;

@@ -111,7 +111,10 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let sweep = self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0;
+        let sweep = self
+            .writes
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY);
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if sweep {

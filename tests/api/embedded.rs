@@ -1,0 +1,203 @@
+//! SPEC S1, S16: `tessera serve` with nothing configured runs on the embedded store: the
+//! data directory and its secrets are created once, one serve per directory, and sessions
+//! and revocations survive a `kill -9`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Fetch, STRONG_PASSWORD};
+use crate::store::TempDir;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `tessera serve` on `dir` with only the listen addresses set (no DATABASE_URL, no
+/// REDIS_URL, no KEK, no admin token).
+fn serve(dir: &std::path::Path, public: u16, admin: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TESSERA_DATA_DIR", dir)
+        .env("TESSERA_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
+        .env("TESSERA_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+        .env("TESSERA_HTTP_WORKERS", "1");
+    cmd
+}
+
+async fn started(mut cmd: Command, public: u16) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = http
+            .get(format!("http://127.0.0.1:{public}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("tessera serve exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tessera serve did not come up in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+async fn password_grant(http: &reqwest::Client, public: u16) -> Value {
+    http.post(format!("http://127.0.0.1:{public}/oauth2/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "spa"),
+            ("username", "emma@example.com"),
+            ("password", STRONG_PASSWORD),
+            ("scope", "openid"),
+        ])
+        .fetch_json()
+        .await
+}
+
+async fn refresh(http: &reqwest::Client, public: u16, token: &str) -> reqwest::Response {
+    http.post(format!("http://127.0.0.1:{public}/oauth2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", token),
+        ])
+        .fetch()
+        .await
+}
+
+#[tokio::test]
+async fn serve_with_nothing_configured_keeps_sessions_and_revocations_across_a_kill_9() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let (public, admin) = (free_port(), free_port());
+    let mut first = started(serve(&data, public, admin), public).await;
+
+    // the data directory and its secrets, private to the service user
+    assert_eq!(mode(&data), 0o700);
+    for file in ["kek", "admin-token"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let token = token.trim();
+    assert!(token.len() >= 32);
+
+    let http = reqwest::Client::new();
+    let registered = http
+        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
+        .fetch()
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let kept = password_grant(&http, public).await;
+    let revoked = password_grant(&http, public).await;
+    let kept_refresh = kept["refresh_token"].as_str().unwrap().to_owned();
+    let revoked_refresh = revoked["refresh_token"].as_str().unwrap().to_owned();
+    let revocation = http
+        .post(format!("http://127.0.0.1:{public}/oauth2/revoke"))
+        .form(&[("client_id", "spa"), ("token", revoked_refresh.as_str())])
+        .fetch()
+        .await;
+    assert_eq!(revocation.status(), StatusCode::OK);
+
+    // one serve per data directory: a second one refuses at once, naming it
+    let second = serve(&data, free_port(), free_port()).output().unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&data.display().to_string()) && stderr.contains("in use"),
+        "{stderr}"
+    );
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut restarted = started(serve(&data, public, admin), public).await;
+    let rotated = refresh(&http, public, &kept_refresh).await;
+    assert_eq!(
+        rotated.status(),
+        StatusCode::OK,
+        "the session survived the kill"
+    );
+    let gone = refresh(&http, public, &revoked_refresh).await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::BAD_REQUEST,
+        "the revocation survived too"
+    );
+    let keys = http
+        .get(format!("http://127.0.0.1:{admin}/admin/keys"))
+        .bearer_auth(token)
+        .fetch()
+        .await;
+    assert_eq!(
+        keys.status(),
+        StatusCode::OK,
+        "the generated admin token works"
+    );
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_kek_that_differs_from_the_data_directorys_is_refused_naming_both() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("kek"), crate::helpers::test_kek()).unwrap();
+    let other = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        <sha2::Sha256 as sha2::Digest>::digest(b"another kek"),
+    );
+    let out = serve(&data, free_port(), free_port())
+        .env("TESSERA_KEK", &other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TESSERA_KEK") && stderr.contains(&data.join("kek").display().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&other),
+        "the key is never printed: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_data_directory_that_is_a_file_is_a_configuration_error_naming_it() {
+    let dir = TempDir::new();
+    let file = dir.0.join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let out = serve(&file, free_port(), free_port()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TESSERA_DATA_DIR") && stderr.contains("not a directory"),
+        "{stderr}"
+    );
+}
