@@ -25,6 +25,12 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the embedded store to FILE while `serve` runs (restore:
+    /// stop, put the copy in place as `<data dir>/tessera.db`, keep the `kek` file).
+    Backup {
+        /// The copy to write; it must not exist yet.
+        file: PathBuf,
+    },
     /// Print the OpenAPI document.
     Openapi {
         /// The admin listener's document (`openapi/admin.json`) instead of the public one.

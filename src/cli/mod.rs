@@ -111,6 +111,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
             println!("{{\"applied_migrations\":{applied}}}");
             Ok(())
         }
+        Command::Backup { file } => backup(&settings, &file).await,
         Command::Keys { command } => keys::run(command, settings).await,
         Command::Clients { command } => clients::run(command, settings).await,
         Command::Users { command } => users::run(command, settings).await,
@@ -133,6 +134,33 @@ async fn migrate(backend: &Backend) -> Result<usize, CliError> {
         .migrate()
         .await
         .map_err(CliError::Migration)
+}
+
+/// `tessera backup FILE`: the embedded store only (PostgreSQL has `pg_dump`).
+async fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), CliError> {
+    let Some(data_dir) = &settings.data_dir else {
+        return Err(CliError::Invalid(
+            "backup copies the embedded store; with DATABASE_URL set, back up PostgreSQL with pg_dump".into(),
+        ));
+    };
+    if file.exists() {
+        return Err(CliError::Invalid(format!(
+            "{} exists; name a new file",
+            file.display()
+        )));
+    }
+    let store = crate::store::sqlite::SqliteStore::open(&data_dir.database, 2)
+        .await
+        .map_err(|source| crate::store::ConnectError::Embedded {
+            path: data_dir.database.clone(),
+            source,
+        })?;
+    store
+        .backup(file)
+        .await
+        .map_err(|e| CliError::Invalid(format!("backup to {} failed: {e}", file.display())))?;
+    print_json(&serde_json::json!({ "backup": file }));
+    Ok(())
 }
 
 fn operator() -> Operator {

@@ -201,3 +201,86 @@ async fn a_data_directory_that_is_a_file_is_a_configuration_error_naming_it() {
         "{stderr}"
     );
 }
+
+/// A CLI command on the data directory `dir`.
+fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TESSERA_DATA_DIR", dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_into_a_working_issuer() {
+    let dir = TempDir::new();
+    let (data, restored) = (dir.0.join("data"), dir.0.join("restored"));
+    let (public, admin) = (free_port(), free_port());
+    let mut running = started(serve(&data, public, admin), public).await;
+    let http = reqwest::Client::new();
+    let registered = http
+        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
+        .fetch()
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    let copy = dir.0.join("copy.db");
+    let out = cli(&data, &["backup", copy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = cli(&data, &["backup", copy.to_str().unwrap()]);
+    assert!(
+        !again.status.success(),
+        "an existing file is never overwritten"
+    );
+    running.kill().unwrap();
+    running.wait().unwrap();
+
+    std::fs::create_dir_all(&restored).unwrap();
+    std::fs::copy(&copy, restored.join("tessera.db")).unwrap();
+    std::fs::copy(data.join("kek"), restored.join("kek")).unwrap();
+    let (public, admin) = (free_port(), free_port());
+    let mut restarted = started(serve(&restored, public, admin), public).await;
+    let tokens = password_grant(&http, public).await;
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_database_file_tessera_did_not_write_is_refused_and_left_as_it_was() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let db = data.join("tessera.db");
+    std::fs::write(&db, b"this is not a database, and it is someone's data").unwrap();
+    let out = serve(&data, free_port(), free_port()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not a usable SQLite database")
+            && stderr.contains(&db.display().to_string()),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        b"this is not a database, and it is someone's data"
+    );
+
+    std::fs::remove_file(&db).unwrap();
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other
+        .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    drop(other);
+    let out = serve(&data, free_port(), free_port()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a tessera database"), "{stderr}");
+}

@@ -60,6 +60,7 @@ pub(crate) fn failed(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if absent) the database file at `path` with `pool_size` connections.
     pub async fn open(path: &Path, pool_size: usize) -> Result<Self, StoreError> {
+        check_is_ours(path.to_owned()).await?;
         let pool = Config::new(path)
             .builder(Runtime::Tokio1)
             .map_err(|e| StoreError::Other(e.into()))?
@@ -83,6 +84,14 @@ impl SqliteStore {
             .run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
             .await?;
         Ok(store)
+    }
+
+    /// Writes a consistent, standalone copy of the database to `target` (which must not
+    /// exist) while other connections keep reading and writing (`VACUUM INTO`).
+    pub async fn backup(&self, target: &Path) -> Result<(), StoreError> {
+        let target = target.display().to_string();
+        self.run(move |c| c.execute("VACUUM INTO ?1", [target]).map(|_| ()))
+            .await
     }
 
     /// The database file.
@@ -125,6 +134,31 @@ impl SqliteStore {
             Ok(out)
         })
         .await
+    }
+}
+
+/// Refuses a file that is not a SQLite database, or a database of something else, before
+/// any connection changes it: tessera never initialises over data it did not write.
+async fn check_is_ours(path: PathBuf) -> Result<(), StoreError> {
+    let shown = path.display().to_string();
+    let counts = tokio::task::spawn_blocking(move || {
+        let c = Connection::open(&path)?;
+        let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+        Ok::<_, rusqlite::Error>((
+            count("SELECT count(*) FROM sqlite_master WHERE type = 'table'")?,
+            count("SELECT count(*) FROM sqlite_master WHERE name = 'refinery_schema_history'")?,
+        ))
+    })
+    .await
+    .map_err(|e| StoreError::Other(e.into()))?;
+    match counts {
+        Ok((tables, ours)) if tables > 0 && ours == 0 => Err(StoreError::Corrupt(format!(
+            "{shown} is not a tessera database (it holds other tables); refusing to initialise over it"
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(StoreError::Corrupt(format!(
+            "{shown} is not a usable SQLite database ({e}); refusing to initialise over it"
+        ))),
     }
 }
 
