@@ -1,4 +1,6 @@
 # Shared set-up for the load scripts: source it, then call start_tessera.
+# With BENCH_STORE=embedded the server runs on the embedded store in $WORK/data
+# (no PostgreSQL, no Redis); otherwise (the default, "external")
 # start_tessera creates a throw-away database, a work dir ($WORK) and a Redis prefix, starts
 # the release binary on 127.0.0.1:18080/18081 with the caller's TESSERA_* settings, waits
 # until it is ready, and removes everything on exit. The server's pid is in $TPID.
@@ -7,11 +9,17 @@
 
 start_tessera() {
   DB=tessera_bench_$$
-  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
   WORK=$(mktemp -d)
   trap cleanup_tessera EXIT
-  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
-    TESSERA_REDIS_PREFIX="bench$$:" TESSERA_KEK="$(openssl rand -base64 32)" \
+  if [ "${BENCH_STORE:-external}" = embedded ]; then
+    unset DATABASE_URL REDIS_URL
+    export TESSERA_DATA_DIR="$WORK/data"
+  else
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL=redis://127.0.0.1:6379 \
+      TESSERA_REDIS_PREFIX="bench$$:"
+  fi
+  export TESSERA_KEK="$(openssl rand -base64 32)" \
     TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 \
     TESSERA_LOG=${TESSERA_LOG:-warn} \
     TESSERA_RATE_LIMIT_LOGIN_IP=${TESSERA_RATE_LIMIT_LOGIN_IP:-0} \
@@ -25,7 +33,10 @@ start_tessera() {
 
 cleanup_tessera() {
   kill "${TPID:-}" 2>/dev/null || true; wait 2>/dev/null || true
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  if [ -n "${TESSERA_DATA_DIR:-}" ] && [ -f "$TESSERA_DATA_DIR/tessera.db" ]; then
+    echo "embedded_db_bytes=$(du -cb "$TESSERA_DATA_DIR"/tessera.db* | tail -1 | cut -f1)" >&2
+  fi
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" 2>/dev/null || true
   redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true
   rm -rf "$WORK"
 }

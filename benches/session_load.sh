@@ -3,7 +3,8 @@
 # over 1,000 distinct access tokens round-robin, and the Redis commands one refresh costs
 # (INFO commandstats over the refresh run).
 #   bash benches/session_load.sh [duration_seconds] [connections]
-# TESSERA_VERIFIED_TOKEN_CACHE=0 turns the verified-signature cache off for comparison.
+# TESSERA_VERIFIED_TOKEN_CACHE=0 turns the verified-signature cache off for comparison;
+# BENCH_STORE=embedded runs it on the embedded store (see benches/lib.sh).
 # Needs wrk (installed from Debian if missing), PostgreSQL and Redis (scripts/services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,8 +57,8 @@ request = function()
   return wrk.format(nil, nil, nil, "token=" .. tokens[next])
 end
 LUA
-redis_calls() { redis-cli INFO commandstats | python3 -c 'import re,sys; print(sum(int(m) for m in re.findall(r"calls=(\d+)", sys.stdin.read())))'; }
-evalsha_calls() { redis-cli INFO commandstats | python3 -c 'import re,sys; m=re.search(r"cmdstat_evalsha:calls=(\d+)", sys.stdin.read()); print(m.group(1) if m else 0)'; }
+redis_calls() { [ -n "${DATABASE_URL:-}" ] || { echo 0; return; }; redis-cli INFO commandstats | python3 -c 'import re,sys; print(sum(int(m) for m in re.findall(r"calls=(\d+)", sys.stdin.read())))'; }
+evalsha_calls() { [ -n "${DATABASE_URL:-}" ] || { echo 0; return; }; redis-cli INFO commandstats | python3 -c 'import re,sys; m=re.search(r"cmdstat_evalsha:calls=(\d+)", sys.stdin.read()); print(m.group(1) if m else 0)'; }
 
 echo "== refresh_token rotation (-t1 -c$CONNS, each connection its own chain)" >&2
 BEFORE=$(redis_calls); EBEFORE=$(evalsha_calls)
