@@ -284,3 +284,81 @@ async fn a_database_file_tessera_did_not_write_is_refused_and_left_as_it_was() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a tessera database"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_kill_9_under_refresh_load_loses_no_answered_rotation_and_half_rotates_no_family() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let (public, admin) = (free_port(), free_port());
+    let mut server = started(serve(&data, public, admin), public).await;
+    let http = reqwest::Client::new();
+    let registered = http
+        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
+        .fetch()
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    // 8 sessions: the default login limit (10 per address) stays on
+    let mut latest = Vec::new();
+    for _ in 0..8 {
+        let tokens = password_grant(&http, public).await;
+        latest.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+    }
+    let latest = std::sync::Arc::new(std::sync::Mutex::new(latest));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    // every session refreshes in a loop; each answered rotation replaces its latest token
+    let loops: Vec<_> = (0..8)
+        .map(|i| {
+            let (http, latest, answered) = (http.clone(), latest.clone(), answered.clone());
+            tokio::spawn(async move {
+                loop {
+                    let token = latest.lock().unwrap()[i].clone();
+                    let sent = http
+                        .post(format!("http://127.0.0.1:{public}/oauth2/token"))
+                        .form(&[
+                            ("grant_type", "refresh_token"),
+                            ("client_id", "spa"),
+                            ("refresh_token", token.as_str()),
+                        ])
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { return };
+                    let Ok(body) = response.json::<Value>().await else {
+                        return;
+                    };
+                    if let Some(next) = body["refresh_token"].as_str() {
+                        latest.lock().unwrap()[i] = next.to_owned();
+                        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().unwrap(); // SIGKILL, mid-load
+    server.wait().unwrap();
+    for task in loops {
+        let _ = task.await;
+    }
+    let answered = answered.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        answered > 100,
+        "the load ran before the kill: {answered} rotations answered"
+    );
+
+    let mut restarted = started(serve(&data, public, admin), public).await;
+    let tokens = latest.lock().unwrap().clone();
+    for (i, token) in tokens.iter().enumerate() {
+        let response = refresh(&http, public, token).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "session {i}: the last answered token rotates: {body}"
+        );
+    }
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
