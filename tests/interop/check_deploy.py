@@ -59,8 +59,18 @@ for name in SECRETS[:2]:
     if f"{name}=" in dockerfile:
         problems.append(f"Dockerfile: {name} set in the image")
 
-compose = yaml.safe_load((root / "deploy/docker-compose.yml").read_text())
-for name, service in compose["services"].items():
+services = []
+for file in ["deploy/docker-compose.yml", "deploy/docker-compose.single.yml"]:
+    compose = yaml.safe_load((root / file).read_text())
+    services += [(f"{file} {name}", service) for name, service in compose["services"].items()]
+single = yaml.safe_load((root / "deploy/docker-compose.single.yml").read_text())["services"]["tessera"]
+if any(k in (single.get("environment") or {}) for k in ["DATABASE_URL", "REDIS_URL"]):
+    problems.append("single-node compose: it must run on the embedded store")
+if not any(str(v).endswith(":/var/lib/tessera") for v in single.get("volumes", [])):
+    problems.append("single-node compose: /var/lib/tessera is not a volume (data would not survive the container)")
+if "VOLUME /var/lib/tessera" not in dockerfile:
+    problems.append("Dockerfile: the embedded store's data directory is not a volume")
+for name, service in services:
     env = service.get("environment", {}) or {}
     for secret in SECRETS[:2]:
         if secret in env:
