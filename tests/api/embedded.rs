@@ -79,6 +79,15 @@ async fn password_grant(http: &reqwest::Client, public: u16) -> Value {
         .await
 }
 
+async fn register(http: &reqwest::Client, public: u16) {
+    let registered = http
+        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
+        .fetch()
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+}
+
 async fn refresh(http: &reqwest::Client, public: u16, token: &str) -> reqwest::Response {
     http.post(format!("http://127.0.0.1:{public}/oauth2/token"))
         .form(&[
@@ -107,12 +116,7 @@ async fn serve_with_nothing_configured_keeps_sessions_and_revocations_across_a_k
     assert!(token.len() >= 32);
 
     let http = reqwest::Client::new();
-    let registered = http
-        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
-        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
-        .fetch()
-        .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    register(&http, public).await;
     let kept = password_grant(&http, public).await;
     let revoked = password_grant(&http, public).await;
     let kept_refresh = kept["refresh_token"].as_str().unwrap().to_owned();
@@ -220,12 +224,7 @@ async fn a_backup_taken_while_serving_restores_into_a_working_issuer() {
     let (public, admin) = (free_port(), free_port());
     let mut running = started(serve(&data, public, admin), public).await;
     let http = reqwest::Client::new();
-    let registered = http
-        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
-        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
-        .fetch()
-        .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    register(&http, public).await;
 
     let copy = dir.0.join("copy.db");
     let out = cli(&data, &["backup", copy.to_str().unwrap()]);
@@ -292,12 +291,7 @@ async fn a_kill_9_under_refresh_load_loses_no_answered_rotation_and_half_rotates
     let (public, admin) = (free_port(), free_port());
     let mut server = started(serve(&data, public, admin), public).await;
     let http = reqwest::Client::new();
-    let registered = http
-        .post(format!("http://127.0.0.1:{public}/api/v1/accounts"))
-        .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
-        .fetch()
-        .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    register(&http, public).await;
     // 8 sessions: the default login limit (10 per address) stays on
     let mut latest = Vec::new();
     for _ in 0..8 {
