@@ -57,10 +57,12 @@ fn lock_data_dir(settings: &Settings) -> Result<Option<std::fs::File>, StartupEr
         return Ok(None);
     };
     let path = data_dir.dir.join("lock");
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|source| StartupError::Lock {
             path: path.clone(),

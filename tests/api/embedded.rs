@@ -108,7 +108,7 @@ async fn serve_with_nothing_configured_keeps_sessions_and_revocations_across_a_k
 
     // the data directory and its secrets, private to the service user
     assert_eq!(mode(&data), 0o700);
-    for file in ["kek", "admin-token"] {
+    for file in ["kek", "admin-token", "tessera.db", "tessera.db-wal", "lock"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap();

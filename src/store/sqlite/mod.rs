@@ -143,6 +143,9 @@ async fn check_is_ours(path: PathBuf) -> Result<(), StoreError> {
     let shown = path.display().to_string();
     let counts = tokio::task::spawn_blocking(move || {
         let c = Connection::open(&path)?;
+        // the owner only: SQLite gives its -wal and -shm files the same mode
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
         Ok::<_, rusqlite::Error>((
             count("SELECT count(*) FROM sqlite_master WHERE type = 'table'")?,
