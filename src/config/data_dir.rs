@@ -16,6 +16,9 @@ use super::fields::AdminToken;
 use super::ConfigError;
 use crate::crypto::Kek;
 
+/// The embedded store's database file inside the data directory.
+pub const DATABASE_FILE: &str = "tessera.db";
+
 /// What the data directory provided, for the start-up log (names files, never contents).
 #[derive(Debug, Clone)]
 pub struct DataDir {
@@ -170,7 +173,7 @@ pub(super) fn prepare(
     };
     let info = DataDir {
         dir: dir.to_owned(),
-        database: dir.join("tessera.db"),
+        database: dir.join(DATABASE_FILE),
         created,
         admin_token_file,
     };

@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 use crate::crypto::{Kek, SigningAlg};
-pub use data_dir::DataDir;
+pub use data_dir::{DataDir, DATABASE_FILE};
 pub use fields::AdminToken;
 use parse::Parser;
 pub use source::RawSettings;

@@ -49,7 +49,7 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
             redis_url,
         } => (database_url, redis_url),
         StoreSettings::Embedded { data_dir } => {
-            let path = data_dir.join("tessera.db");
+            let path = data_dir.join(crate::config::DATABASE_FILE);
             let pool = settings.db_pool_size.min(8);
             return embedded(&path, pool, settings.client_cache_ttl)
                 .await

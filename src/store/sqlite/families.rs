@@ -137,16 +137,14 @@ impl SqliteStore {
         b: Option<String>,
     ) -> Result<usize, StoreError> {
         self.write(move |tx| {
-            let live = micros(now());
-            let n = tx.execute(
-                &format!("DELETE FROM refresh_families WHERE {clause} AND expires_at > ?3"),
-                params![a, b, live],
-            )?;
-            tx.execute(
-                &format!("DELETE FROM refresh_families WHERE {clause}"),
-                params![a, b],
-            )?;
-            Ok(n)
+            // one statement: expired rows go too, only the live ones count as ended
+            let mut stmt = tx.prepare(&format!(
+                "DELETE FROM refresh_families WHERE {clause} RETURNING expires_at > ?3"
+            ))?;
+            let live = stmt
+                .query_map(params![a, b, micros(now())], |r| r.get::<_, bool>(0))?
+                .collect::<rusqlite::Result<Vec<bool>>>()?;
+            Ok(live.into_iter().filter(|alive| *alive).count())
         })
         .await
     }

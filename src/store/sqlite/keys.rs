@@ -189,30 +189,31 @@ impl KeyStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<KeyRevocation, StoreError> {
         let (kid, now) = (kid.to_owned(), micros(now));
-        let found = self
-            .run({
-                let kid = kid.clone();
-                move |c| {
-                    c.query_row(&format!("{SELECT} WHERE kid = ?1"), [kid], read)
-                        .optional()
-                }
-            })
-            .await?;
-        let Some(key) = found.map(to_key).transpose()? else {
-            return Ok(KeyRevocation::NotFound);
-        };
-        if key.revoked_at.is_some() {
-            return Ok(KeyRevocation::AlreadyRevoked);
-        }
-        let (was, alg) = (key.state, key.alg);
+        // read and change in one transaction, so the state acted on is the state changed
         self.write(move |tx| {
-            let n = tx.execute(
-                "UPDATE signing_keys SET state = 'retired', retired_at = ?2, revoked_at = ?2 WHERE kid = ?1 AND revoked_at IS NULL",
-                params![kid, now],
-            )?;
-            if n == 0 {
+            let found: Option<(String, String, Option<i64>)> = tx
+                .query_row(
+                    "SELECT alg, state, revoked_at FROM signing_keys WHERE kid = ?1",
+                    [&kid],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((alg, state, revoked_at)) = found else {
+                return Ok(KeyRevocation::NotFound);
+            };
+            if revoked_at.is_some() {
                 return Ok(KeyRevocation::AlreadyRevoked);
             }
+            let alg: SigningAlg = alg
+                .parse()
+                .map_err(|()| corrupt(format!("key {kid}: unknown alg {alg}")))?;
+            let was: KeyState = state
+                .parse()
+                .map_err(|()| corrupt(format!("key {kid}: unknown state {state}")))?;
+            tx.execute(
+                "UPDATE signing_keys SET state = 'retired', retired_at = ?2, revoked_at = ?2 WHERE kid = ?1",
+                params![kid, now],
+            )?;
             let mut promoted = None;
             if was == KeyState::Active {
                 if let Some(next) = kid_in_state(tx, alg, KeyState::Next)? {

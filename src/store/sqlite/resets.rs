@@ -15,8 +15,10 @@ impl SqliteStore {
         token_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
+        // one statement in autocommit: a read takes no write lock, and an UPDATE alone is
+        // atomic, so two uses of one token cannot both succeed
         let user: Option<String> = self
-            .write(move |tx| {
+            .run(move |tx| {
                 tx.query_row(
                     statement,
                     params![token_sha256.to_vec(), micros(now)],
@@ -66,7 +68,6 @@ impl ResetStore for SqliteStore {
         token_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
-        // one statement in one write transaction: two uses cannot both succeed
         self.usable_reset(
             "UPDATE password_resets SET used_at = ?2 WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING user_id",
             token_sha256,

@@ -8,6 +8,7 @@
 mod changes;
 mod durable;
 mod families;
+mod keys;
 mod limits;
 mod revocations;
 
@@ -94,6 +95,7 @@ macro_rules! contract {
                 revocations::an_mfa_token_is_taken_by_exactly_one_caller_and_expires,
                 changes::changes_reach_a_subscriber_in_order,
                 durable::a_reset_token_is_used_once_and_never_after_expiry,
+                keys::revoking_the_active_key_promotes_next_once_and_bumps_the_version,
             );
         }
     };
