@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::Value;
 use tessera::clock::FixedClock;
 
-use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_on, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 const WRONG: &str = "Wrong-password-but-long-1";
 /// Only the lockout acts in these tests.
@@ -29,11 +32,14 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
     app.password_grant(email, password, "openid").await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn five_failures_lock_the_account_for_a_minute_doubling_and_unknown_emails_behave_the_same() {
+async fn five_failures_lock_the_account_for_a_minute_doubling_and_unknown_emails_behave_the_same(
+    backend: Backend,
+) {
     let clock = Arc::new(FixedClock::starting_now());
     let app = try_spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &NO_RATE_LIMITS,
         clock.clone(),
     )
@@ -116,14 +122,19 @@ async fn five_failures_lock_the_account_for_a_minute_doubling_and_unknown_emails
     assert_eq!(events["events"][0]["user_id"], id.as_str());
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn the_lock_is_capped_at_an_hour() {
+async fn the_lock_is_capped_at_an_hour(backend: Backend) {
     let clock = Arc::new(FixedClock::starting_now());
     let mut overrides = NO_RATE_LIMITS.to_vec();
     overrides.push(("lockout_threshold", "1"));
-    let app = try_spawn_on(Arc::new(TestDb::new().await), &overrides, clock.clone())
-        .await
-        .unwrap();
+    let app = try_spawn_on(
+        Arc::new(TestDb::on(backend).await),
+        &overrides,
+        clock.clone(),
+    )
+    .await
+    .unwrap();
     let mut seen = Vec::new();
     for _ in 0..8 {
         assert_eq!(
@@ -139,11 +150,12 @@ async fn the_lock_is_capped_at_an_hour() {
     assert_eq!(seen, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn parallel_guesses_cannot_exceed_the_threshold() {
+async fn parallel_guesses_cannot_exceed_the_threshold(backend: Backend) {
     let mut overrides = NO_RATE_LIMITS.to_vec();
     overrides.push(("hash_queue", "100"));
-    let app = spawn_on(Arc::new(TestDb::new().await), &overrides).await;
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &overrides).await;
     app.user("race@example.com").await;
     let attempts = (0..30).map(|_| login(&app, "race@example.com", WRONG));
     let responses = futures_util::future::join_all(attempts).await;
@@ -162,6 +174,7 @@ async fn parallel_guesses_cannot_exceed_the_threshold() {
     );
 }
 
+/// Postgres + Redis only: it runs two instances on one store.
 #[tokio::test]
 async fn login_rate_limits_per_ip_are_shared_by_instances_and_answer_429_with_ratelimit_headers() {
     let db = Arc::new(TestDb::new().await);
@@ -216,13 +229,14 @@ async fn login_rate_limits_per_ip_are_shared_by_instances_and_answer_429_with_ra
     assert!(spa.headers().contains_key("retry-after"));
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn registrations_are_limited_per_address() {
+async fn registrations_are_limited_per_address(backend: Backend) {
     let overrides = [
         ("rate_limit_register_ip", "2/3600"),
         ("lockout_threshold", "0"),
     ];
-    let app = spawn_on(Arc::new(TestDb::new().await), &overrides).await;
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &overrides).await;
     assert_eq!(
         app.register("r1@example.com", STRONG_PASSWORD)
             .await
@@ -255,10 +269,12 @@ async fn login_from(app: &TestApp, forwarded: &str, email: &str) -> StatusCode {
         .status()
 }
 
+#[apply(backends)]
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_trusted_proxy_and_the_rightmost_untrusted_one_wins(
+    backend: Backend,
 ) {
-    let db = Arc::new(TestDb::new().await);
+    let db = Arc::new(TestDb::on(backend).await);
     let limits = [("rate_limit_login_ip", "1/60"), ("lockout_threshold", "0")];
     let direct = spawn_on(db.clone(), &limits).await;
     // untrusted peer: the header is ignored, so every request is the peer's
@@ -271,7 +287,7 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy_and_the_rightmost
         StatusCode::TOO_MANY_REQUESTS
     );
 
-    let db = Arc::new(TestDb::new().await);
+    let db = Arc::new(TestDb::on(backend).await);
     let mut proxied = limits.to_vec();
     proxied.push(("trusted_proxies", "127.0.0.1/32, 10.0.0.0/8"));
     let app = spawn_on(db, &proxied).await;

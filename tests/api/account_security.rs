@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_on, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 const WRONG: &str = "Wrong-password-but-long-1";
 
@@ -44,9 +47,12 @@ async fn grant_as(app: &TestApp, id: &str, secret: &str, email: &str) -> Value {
         .await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn the_account_api_refuses_tokens_for_other_audiences_and_third_party_clients() {
-    let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
+async fn the_account_api_refuses_tokens_for_other_audiences_and_third_party_clients(
+    backend: Backend,
+) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
     app.user("aud@example.com").await;
     // a first-party client whose tokens are for another service (`aud` is not tessera)
     let (payments, secret) = app
@@ -132,11 +138,13 @@ async fn setup(app: &TestApp, token: &str, body: Option<Value>) -> reqwest::Resp
     request.fetch().await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn changing_the_second_factor_needs_a_recent_sign_in_or_the_password_and_ends_other_sessions()
-{
+async fn changing_the_second_factor_needs_a_recent_sign_in_or_the_password_and_ends_other_sessions(
+    backend: Backend,
+) {
     let clock = Arc::new(FixedClock::starting_now());
-    let app = try_spawn_on(Arc::new(TestDb::new().await), &[], clock.clone())
+    let app = try_spawn_on(Arc::new(TestDb::on(backend).await), &[], clock.clone())
         .await
         .unwrap();
     app.user("fresh@example.com").await;
@@ -208,10 +216,11 @@ async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Sta
         .status()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_strangers_guesses_lock_only_the_strangers_network() {
+async fn a_strangers_guesses_lock_only_the_strangers_network(backend: Backend) {
     let app = spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("rate_limit_login_ip", "0"),
             ("trusted_proxies", "127.0.0.1/32"),
@@ -253,10 +262,11 @@ async fn a_strangers_guesses_lock_only_the_strangers_network() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn the_account_ceiling_stops_new_networks_but_not_the_owners_known_one() {
+async fn the_account_ceiling_stops_new_networks_but_not_the_owners_known_one(backend: Backend) {
     let app = spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("rate_limit_login_ip", "0"),
             ("lockout_threshold", "100"),
@@ -296,10 +306,11 @@ async fn the_account_ceiling_stops_new_networks_but_not_the_owners_known_one() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn login_limits_per_address_count_an_ipv6_slash_64_as_one_address() {
+async fn login_limits_per_address_count_an_ipv6_slash_64_as_one_address(backend: Backend) {
     let app = spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("rate_limit_login_ip", "2/60"),
             ("lockout_threshold", "0"),
@@ -326,9 +337,10 @@ async fn login_limits_per_address_count_an_ipv6_slash_64_as_one_address() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn imported_hashes_with_absurd_costs_are_refused_and_never_computed() {
-    let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
+async fn imported_hashes_with_absurd_costs_are_refused_and_never_computed(backend: Backend) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
     let cheap = bcrypt::hash(STRONG_PASSWORD, 4).unwrap();
     let cost_31 = format!("$2b$31${}", &cheap[7..]);
     let lines = [
@@ -361,13 +373,7 @@ async fn imported_hashes_with_absurd_costs_are_refused_and_never_computed() {
 
     // a hash that got into the database some other way is not computed either: the login
     // is refused like a wrong password, at once, and the pool stays free
-    let db = app.db.connect().await;
-    db.execute(
-        "INSERT INTO users (id, email, email_verified, password_hash, created_at, updated_at) VALUES ($1, 'legacy@example.com', false, $2, now(), now())",
-        &[&uuid::Uuid::new_v4(), &cost_31],
-    )
-    .await
-    .unwrap();
+    app.store_user("legacy@example.com", &cost_31).await;
     let started = Instant::now();
     let refused = app
         .password_grant("legacy@example.com", STRONG_PASSWORD, "openid")

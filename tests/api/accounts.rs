@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{cli_env, run_cli, spawn_app, spawn_on, Fetch, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, cli_env, run_cli, spawn_backend, spawn_on, Backend, Fetch, TestDb, STRONG_PASSWORD,
+};
 
+#[apply(backends)]
 #[tokio::test]
-async fn registration_creates_a_normalized_account_and_a_duplicate_is_409() {
-    let app = spawn_app().await;
+async fn registration_creates_a_normalized_account_and_a_duplicate_is_409(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let created = app.register("  Erin@Example.COM ", STRONG_PASSWORD).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let body: Value = created.json().await.unwrap();
@@ -26,23 +30,21 @@ async fn registration_creates_a_normalized_account_and_a_duplicate_is_409() {
         "email_taken"
     );
 
-    let hash: String = app
-        .db
-        .connect()
-        .await
-        .query_one("SELECT password_hash FROM users", &[])
+    let hash = app
+        .stored_user("erin@example.com")
         .await
         .unwrap()
-        .get(0);
+        .password_hash;
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn weak_or_invalid_registrations_name_each_failed_rule_and_store_nothing() {
-    let app = spawn_app().await;
+async fn weak_or_invalid_registrations_name_each_failed_rule_and_store_nothing(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let weak = app.register("frank@example.com", "password1234").await;
     assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
     let body: Value = weak.json().await.unwrap();
@@ -76,14 +78,7 @@ async fn weak_or_invalid_registrations_name_each_failed_rule_and_store_nothing()
         "admin"
     );
 
-    let users: i64 = app
-        .db
-        .connect()
-        .await
-        .query_one("SELECT count(*) FROM users", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let users = app.db.count_rows("users").await;
     assert_eq!(users, 0);
 }
 
@@ -93,9 +88,12 @@ fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
     run_cli(args, &env)
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_bcrypt_imported_user_logs_in_and_is_upgraded_to_argon2id_and_bad_lines_are_reported() {
-    let db = Arc::new(TestDb::new().await);
+async fn a_bcrypt_imported_user_logs_in_and_is_upgraded_to_argon2id_and_bad_lines_are_reported(
+    backend: Backend,
+) {
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let bcrypt_hash = bcrypt::hash("legacy-Express-password-9", 4).unwrap();
     let old_argon = {
@@ -139,16 +137,7 @@ async fn a_bcrypt_imported_user_logs_in_and_is_upgraded_to_argon2id_and_bad_line
     ] {
         let login = app.password_grant(email, password, "openid").await;
         assert_eq!(login.status(), StatusCode::OK, "{email}");
-        let hash: String = db
-            .connect()
-            .await
-            .query_one(
-                "SELECT password_hash FROM users WHERE email = $1",
-                &[&email],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let hash = app.stored_user(email).await.unwrap().password_hash;
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{email} upgraded: {hash}"
@@ -162,9 +151,10 @@ async fn a_bcrypt_imported_user_logs_in_and_is_upgraded_to_argon2id_and_bad_line
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cli_clients_create_prints_the_secret_once_and_it_authenticates() {
-    let db = Arc::new(TestDb::new().await);
+async fn cli_clients_create_prints_the_secret_once_and_it_authenticates(backend: Backend) {
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let out = cli(
         &db,
@@ -194,13 +184,7 @@ async fn cli_clients_create_prints_the_secret_once_and_it_authenticates() {
     assert_eq!(client["public"], false);
     assert!(secret.len() >= 43);
 
-    let stored: Vec<u8> = db
-        .connect()
-        .await
-        .query_one("SELECT secret_sha256 FROM clients WHERE id = $1", &[&id])
-        .await
-        .unwrap()
-        .get(0);
+    let stored = app.stored_client(id).await.unwrap().secret_sha256.unwrap();
     assert_eq!(stored.len(), 32, "only the SHA-256 is stored");
     assert!(!String::from_utf8_lossy(&stored).contains(secret));
 
@@ -245,10 +229,11 @@ async fn cli_clients_create_prints_the_secret_once_and_it_authenticates() {
         .contains("public client cannot use client_credentials"));
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cli_users_create_reads_the_password_from_stdin_and_applies_the_policy() {
+async fn cli_users_create_reads_the_password_from_stdin_and_applies_the_policy(backend: Backend) {
     use std::io::Write;
-    let db = Arc::new(TestDb::new().await);
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let run = |password: &'static str| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
@@ -294,10 +279,11 @@ async fn cli_users_create_reads_the_password_from_stdin_and_applies_the_policy()
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn control_characters_in_names_are_refused_with_400_not_stored_or_500() {
+async fn control_characters_in_names_are_refused_with_400_not_stored_or_500(backend: Backend) {
     // found by the schemathesis run: PostgreSQL cannot store NUL, which surfaced as a 503
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::helpers::spawn_backend(backend, &[]).await;
     for name in ["Ada\u{0}Lovelace", "tab\tname", "bell\u{7}"] {
         let response = app
             .http

@@ -2,13 +2,15 @@
 //! admin listener.
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Fetch, ADMIN_TOKEN};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch, ADMIN_TOKEN};
 
+#[apply(backends)]
 #[tokio::test]
-async fn admin_keys_without_a_token_is_401_with_a_bearer_challenge() {
-    let app = spawn_app().await;
+async fn admin_keys_without_a_token_is_401_with_a_bearer_challenge(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let response = app
         .http
         .get(format!("{}/admin/keys", app.admin))
@@ -23,9 +25,10 @@ async fn admin_keys_without_a_token_is_401_with_a_bearer_challenge() {
     assert_eq!(body["error"], "unauthorized");
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn admin_keys_with_a_wrong_token_is_401() {
-    let app = spawn_app().await;
+async fn admin_keys_with_a_wrong_token_is_401(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     for token in [
         "wrong-token-but-long-enough-0123456789abcdef",
         "short",
@@ -48,9 +51,10 @@ async fn admin_keys_with_a_wrong_token_is_401() {
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn admin_keys_with_the_right_token_is_200() {
-    let app = spawn_app().await;
+async fn admin_keys_with_the_right_token_is_200(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let response = app.admin_get("/admin/keys").fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -58,9 +62,10 @@ async fn admin_keys_with_the_right_token_is_200() {
     assert_eq!(body["keys"].as_array().unwrap().len(), 4);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn nothing_administrative_answers_on_the_public_listener() {
-    let app = spawn_app().await;
+async fn nothing_administrative_answers_on_the_public_listener(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     for path in ["/admin/keys", "/admin/keys/rotate", "/admin", "/metrics"] {
         let response = app
             .http
@@ -72,8 +77,9 @@ async fn nothing_administrative_answers_on_the_public_listener() {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_second_configured_token_works_and_no_token_configured_means_no_access() {
+async fn a_second_configured_token_works_and_no_token_configured_means_no_access(backend: Backend) {
     use sha2::Digest;
     let second = "second-admin-token-6f1e2d3c4b5a69788796a5b4c3d2e1f0";
     let tokens = format!(
@@ -81,7 +87,7 @@ async fn a_second_configured_token_works_and_no_token_configured_means_no_access
         crate::helpers::admin_tokens_setting(),
         hex::encode(sha2::Sha256::digest(second))
     );
-    let app = crate::helpers::spawn_with(&[("admin_tokens", &tokens)]).await;
+    let app = crate::helpers::spawn_backend(backend, &[("admin_tokens", &tokens)]).await;
     let response = app
         .http
         .get(format!("{}/admin/keys", app.admin))
@@ -90,7 +96,7 @@ async fn a_second_configured_token_works_and_no_token_configured_means_no_access
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let locked = crate::helpers::spawn_with(&[("admin_tokens", "")]).await;
+    let locked = crate::helpers::spawn_backend(backend, &[("admin_tokens", "")]).await;
     let response = locked.admin_get("/admin/keys").fetch().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }

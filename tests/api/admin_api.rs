@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_backend, spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 pub(crate) async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> StatusCode {
     app.http
@@ -30,9 +33,10 @@ pub(crate) async fn create_service(app: &TestApp) -> (String, String) {
     )
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn client_lifecycle_create_read_list_patch_and_bad_input() {
-    let app = spawn_app().await;
+async fn client_lifecycle_create_read_list_patch_and_bad_input(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let (id, secret) = create_service(&app).await;
     assert_eq!(secret.len(), 43, "32 random bytes, base64url");
     assert_eq!(client_credentials(&app, &id, &secret).await, StatusCode::OK);
@@ -149,6 +153,7 @@ async fn client_lifecycle_create_read_list_patch_and_bad_input() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// Postgres + Redis only: it runs two instances on one store.
 #[tokio::test]
 async fn secret_rotation_makes_the_old_secret_401_and_the_new_200_on_every_instance_at_once() {
     let db = Arc::new(TestDb::new().await);
@@ -186,9 +191,12 @@ async fn secret_rotation_makes_the_old_secret_401_and_the_new_200_on_every_insta
     assert_eq!(client_credentials(&b, &id, &new).await, StatusCode::OK);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn deleting_a_client_revokes_its_sessions_and_its_access_tokens_stop_introspecting() {
-    let app = spawn_app().await;
+async fn deleting_a_client_revokes_its_sessions_and_its_access_tokens_stop_introspecting(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     let (resource, secret) = create_service(&app).await;
     let (status, spa2) = app.admin_json(Method::POST,
         "/admin/clients",

@@ -3,14 +3,20 @@
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 
 use crate::admin_api::{client_credentials, create_service};
-use crate::helpers::{spawn_app, spawn_on, Fetch, TestDb, ADMIN_TOKEN, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_backend, spawn_on, Backend, Fetch, TestDb, ADMIN_TOKEN, STRONG_PASSWORD,
+};
 
+#[apply(backends)]
 #[tokio::test]
-async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyset_paging() {
-    let app = spawn_app().await;
+async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyset_paging(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("audit@example.com").await;
     let ok = app
         .password_grant("audit@example.com", STRONG_PASSWORD, "openid")
@@ -146,9 +152,10 @@ async fn every_admin_call_and_login_is_in_the_audit_trail_with_filters_and_keyse
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn metrics_are_prometheus_text_with_the_promised_series() {
-    let app = spawn_app().await;
+async fn metrics_are_prometheus_text_with_the_promised_series(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("metrics@example.com").await;
     app.password_grant("metrics@example.com", STRONG_PASSWORD, "openid")
         .await;
@@ -214,10 +221,13 @@ async fn metrics_are_prometheus_text_with_the_promised_series() {
     assert!(!text.contains(ADMIN_TOKEN));
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_sessions() {
+async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_sessions(
+    backend: Backend,
+) {
     use crate::helpers::{cli_env, run_cli};
-    let db = Arc::new(TestDb::new().await);
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let env = cli_env(&db);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();

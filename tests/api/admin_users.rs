@@ -1,14 +1,16 @@
 //! SPEC S12: the admin API for users: create, find, revoke sessions, delete, and bulk import.
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 
 use crate::admin_api::create_service;
-use crate::helpers::{spawn_app, Fetch, STRONG_PASSWORD};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch, STRONG_PASSWORD};
 
+#[apply(backends)]
 #[tokio::test]
-async fn users_create_find_revoke_sessions_and_delete() {
-    let app = spawn_app().await;
+async fn users_create_find_revoke_sessions_and_delete(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let (status, user) = app.admin_json(Method::POST,
         "/admin/users",
         Some(json!({"email": " Ada@Example.COM ", "password": STRONG_PASSWORD, "name": "Ada", "email_verified": true})),
@@ -123,9 +125,10 @@ async fn users_create_find_revoke_sessions_and_delete() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn import_reports_each_bad_line_by_number_and_imports_the_rest() {
-    let app = spawn_app().await;
+async fn import_reports_each_bad_line_by_number_and_imports_the_rest(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let bcrypt_hash = bcrypt::hash(STRONG_PASSWORD, 4).unwrap();
     let body = [
         json!({"email": "one@example.com", "password_hash": bcrypt_hash}).to_string(),

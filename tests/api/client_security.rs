@@ -6,9 +6,12 @@
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_on, spawn_with, Fetch, Proxy, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_backend, spawn_on, Backend, Fetch, Proxy, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 const ORIGIN: &str = "https://app.example.com";
 
@@ -43,9 +46,12 @@ fn cookie_value(response: &reqwest::Response) -> Option<String> {
         .map(|c| c.split(';').next().unwrap_or_default().to_owned())
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn the_cookie_api_refuses_confidential_clients_and_rotates_only_families_it_may() {
-    let app = spawn_with(&[("cors_origins", ORIGIN)]).await;
+async fn the_cookie_api_refuses_confidential_clients_and_rotates_only_families_it_may(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[("cors_origins", ORIGIN)]).await;
     app.user("c@example.com").await;
     let (confidential, secret) = app
         .client(&["password", "refresh_token"], false, true)
@@ -131,10 +137,13 @@ async fn client_credentials(app: &TestApp, id: &str, secret: &str, ip: &str) -> 
         .status()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn failed_client_authentications_are_limited_per_address_and_never_lock_the_client_out() {
+async fn failed_client_authentications_are_limited_per_address_and_never_lock_the_client_out(
+    backend: Backend,
+) {
     let app = spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("rate_limit_client_auth_failures", "3/60"),
             ("trusted_proxies", "127.0.0.1/32"),
@@ -198,9 +207,10 @@ async fn failed_client_authentications_are_limited_per_address_and_never_lock_th
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn only_confidential_clients_may_introspect() {
-    let app = spawn_with(&[]).await;
+async fn only_confidential_clients_may_introspect(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("i@example.com").await;
     let access = app.login("i@example.com", "openid").await["access_token"]
         .as_str()
@@ -231,6 +241,7 @@ async fn only_confidential_clients_may_introspect() {
     assert!(!methods.contains(&json!("none")), "{methods:?}");
 }
 
+/// Postgres + Redis only: it counts the bytes sent to Postgres through a proxy.
 #[tokio::test]
 async fn an_unknown_client_id_repeated_costs_one_lookup_not_one_per_request() {
     let db = Arc::new(TestDb::new().await);
@@ -282,9 +293,10 @@ async fn an_unknown_client_id_repeated_costs_one_lookup_not_one_per_request() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_deleted_clients_own_tokens_stop_introspecting_as_active() {
-    let app = spawn_with(&[]).await;
+async fn a_deleted_clients_own_tokens_stop_introspecting_as_active(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let (service, service_secret) = app.client(&["client_credentials"], false, false).await;
     let token: Value = app
         .http

@@ -1,14 +1,15 @@
 //! SPEC S6: the SPA session API with the refresh token in a locked-down cookie.
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_with, Fetch, TestApp, STRONG_PASSWORD};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch, TestApp, STRONG_PASSWORD};
 
 const ORIGIN: &str = "https://app.example.com";
 
-async fn app() -> TestApp {
-    spawn_with(&[("cors_origins", ORIGIN)]).await
+async fn app(backend: Backend) -> TestApp {
+    spawn_backend(backend, &[("cors_origins", ORIGIN)]).await
 }
 
 fn refresh_cookie(response: &reqwest::Response) -> Option<String> {
@@ -31,9 +32,12 @@ async fn login(app: &TestApp, origin: Option<&str>) -> reqwest::Response {
     request.fetch().await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_and_logout_use_it() {
-    let app = app().await;
+async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_and_logout_use_it(
+    backend: Backend,
+) {
+    let app = app(backend).await;
     app.user("hana@example.com").await;
 
     let response = login(&app, Some(ORIGIN)).await;
@@ -130,9 +134,10 @@ async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_a
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cookie_endpoints_refuse_a_missing_or_foreign_origin() {
-    let app = app().await;
+async fn cookie_endpoints_refuse_a_missing_or_foreign_origin(backend: Backend) {
+    let app = app(backend).await;
     app.user("hana@example.com").await;
     for origin in [None, Some("https://evil.example.com")] {
         let response = login(&app, origin).await;
@@ -157,9 +162,12 @@ async fn cookie_endpoints_refuse_a_missing_or_foreign_origin() {
     assert_eq!(logout.status(), StatusCode::FORBIDDEN);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_client_that_is_not_first_party_cannot_log_users_in_through_the_spa_api() {
-    let app = app().await;
+async fn a_client_that_is_not_first_party_cannot_log_users_in_through_the_spa_api(
+    backend: Backend,
+) {
+    let app = app(backend).await;
     app.user("hana@example.com").await;
     let (id, _) = app
         .client(&["password", "refresh_token"], false, false)

@@ -1,13 +1,15 @@
 //! SPEC S5: discovery documents list exactly what exists.
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_with, Fetch};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch};
 
+#[apply(backends)]
 #[tokio::test]
-async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer() {
-    let app = spawn_with(&[("issuer", "https://auth.example.com/")]).await;
+async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer(backend: Backend) {
+    let app = spawn_backend(backend, &[("issuer", "https://auth.example.com/")]).await;
     for path in [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::helpers::TempDir;
 use crate::helpers::{Fetch, STRONG_PASSWORD};
-use crate::store::TempDir;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -5,9 +5,10 @@
 
 use std::time::Instant;
 
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_with, TestApp, STRONG_PASSWORD};
+use crate::helpers::{backends, spawn_backend, Backend, TestApp, STRONG_PASSWORD};
 
 /// Runs schemathesis against the app's public listener; returns (success, output).
 async fn schemathesis(app: &TestApp, extra: &[&str]) -> (bool, String) {
@@ -60,22 +61,28 @@ fn generated(output: &str) -> u64 {
         .unwrap_or(0)
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn schemathesis_finds_no_server_error_and_no_schema_violation_on_public_endpoints() {
+async fn schemathesis_finds_no_server_error_and_no_schema_violation_on_public_endpoints(
+    backend: Backend,
+) {
     // the fuzzer sends thousands of requests from one address: limits would answer most
     // of them with 429 and hide the endpoints; hashing is cheap so the pool keeps up
-    let app = spawn_with(&[
-        ("rate_limit_login_ip", "0"),
-        ("lockout_account_ceiling", "0"),
-        ("rate_limit_register_ip", "0"),
-        ("rate_limit_client_auth_failures", "0"),
-        ("lockout_threshold", "0"),
-        ("argon2_memory_kib", "64"),
-        ("argon2_iterations", "1"),
-        ("hash_queue", "1000"),
-        ("http_workers", "2"),
-        ("cors_origins", "http://127.0.0.1:8080"),
-    ])
+    let app = spawn_backend(
+        backend,
+        &[
+            ("rate_limit_login_ip", "0"),
+            ("lockout_account_ceiling", "0"),
+            ("rate_limit_register_ip", "0"),
+            ("rate_limit_client_auth_failures", "0"),
+            ("lockout_threshold", "0"),
+            ("argon2_memory_kib", "64"),
+            ("argon2_iterations", "1"),
+            ("hash_queue", "1000"),
+            ("http_workers", "2"),
+            ("cors_origins", "http://127.0.0.1:8080"),
+        ],
+    )
     .await;
     let started = Instant::now();
     let (ok, output) = schemathesis(&app, &["--header", "Origin:http://127.0.0.1:8080"]).await;

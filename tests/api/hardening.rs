@@ -2,9 +2,10 @@
 //! errors without internals, CORS.
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Fetch};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch};
 
 const HEADERS: [(&str, &str); 5] = [
     ("x-content-type-options", "nosniff"),
@@ -36,9 +37,12 @@ fn assert_hardened(response: &reqwest::Response, what: &str) {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn security_headers_are_on_a_200_a_404_a_405_and_an_error_on_both_listeners() {
-    let app = spawn_app().await;
+async fn security_headers_are_on_a_200_a_404_a_405_and_an_error_on_both_listeners(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     let ok = app
         .http
         .get(format!("{}/.well-known/jwks.json", app.public))
@@ -72,9 +76,10 @@ async fn security_headers_are_on_a_200_a_404_a_405_and_an_error_on_both_listener
     assert_hardened(&unauthorized, "401 on admin");
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn hsts_is_sent_only_when_the_issuer_is_https() {
-    let plain = spawn_app().await;
+async fn hsts_is_sent_only_when_the_issuer_is_https(backend: Backend) {
+    let plain = spawn_backend(backend, &[]).await;
     let response = plain
         .http
         .get(format!("{}/healthz", plain.public))
@@ -85,7 +90,8 @@ async fn hsts_is_sent_only_when_the_issuer_is_https() {
         .get("strict-transport-security")
         .is_none());
 
-    let tls = crate::helpers::spawn_with(&[("issuer", "https://auth.example.com")]).await;
+    let tls =
+        crate::helpers::spawn_backend(backend, &[("issuer", "https://auth.example.com")]).await;
     let response = tls
         .http
         .get(format!("{}/healthz", tls.public))
@@ -97,9 +103,10 @@ async fn hsts_is_sent_only_when_the_issuer_is_https() {
         .contains("max-age="));
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn error_bodies_are_json_with_a_code_and_no_internal_detail() {
-    let app = spawn_app().await;
+async fn error_bodies_are_json_with_a_code_and_no_internal_detail(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     for (method, path) in [
         (Method::GET, "/nope"),
         (Method::DELETE, "/healthz"),
@@ -128,9 +135,10 @@ async fn error_bodies_are_json_with_a_code_and_no_internal_detail() {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn every_response_carries_a_request_id_and_a_plain_inbound_one_is_kept() {
-    let app = spawn_app().await;
+async fn every_response_carries_a_request_id_and_a_plain_inbound_one_is_kept(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let url = format!("{}/healthz", app.public);
     let a = app.http.get(&url).fetch().await;
     let b = app.http.get(&url).fetch().await;
@@ -153,9 +161,10 @@ async fn every_response_carries_a_request_id_and_a_plain_inbound_one_is_kept() {
     assert_ne!(hostile.headers()["x-request-id"], "evil\" injected=1 {}");
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn public_documents_are_readable_from_any_origin_without_credentials() {
-    let app = spawn_app().await;
+async fn public_documents_are_readable_from_any_origin_without_credentials(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     for path in [
         "/.well-known/jwks.json",
         "/.well-known/openid-configuration",
@@ -183,9 +192,12 @@ async fn public_documents_are_readable_from_any_origin_without_credentials() {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn json_endpoints_answer_415_413_and_400_naming_the_field_and_oversized_headers_431() {
-    let app = crate::helpers::spawn_app().await;
+async fn json_endpoints_answer_415_413_and_400_naming_the_field_and_oversized_headers_431(
+    backend: Backend,
+) {
+    let app = crate::helpers::spawn_backend(backend, &[]).await;
     let origin = "http://127.0.0.1:8080";
     let endpoints = [
         (app.url("/api/v1/accounts"), false),

@@ -3,13 +3,17 @@
 use std::sync::Arc;
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{redis_url, run_cli, spawn_app, spawn_on, Fetch, Proxy, TestDb};
+use crate::helpers::{
+    backends, redis_url, run_cli, spawn_backend, spawn_on, Backend, Fetch, Proxy, TestDb,
+};
 
+#[apply(backends)]
 #[tokio::test]
-async fn healthz_and_readyz_are_ok_when_everything_is_up() {
-    let app = spawn_app().await;
+async fn healthz_and_readyz_are_ok_when_everything_is_up(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let health = app
         .http
         .get(format!("{}/healthz", app.public))
@@ -19,12 +23,14 @@ async fn healthz_and_readyz_are_ok_when_everything_is_up() {
     let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
-    assert_eq!(
-        body["checks"],
-        serde_json::json!({"postgres": "ok", "redis": "ok", "keyring": "ok"})
-    );
+    let checks = match backend {
+        Backend::Postgres => serde_json::json!({"postgres": "ok", "redis": "ok", "keyring": "ok"}),
+        Backend::Embedded => serde_json::json!({"sqlite": "ok", "keyring": "ok"}),
+    };
+    assert_eq!(body["checks"], checks);
 }
 
+/// Postgres + Redis only: it drops the Postgres database under a running instance.
 #[tokio::test]
 async fn losing_postgres_makes_readyz_503_while_the_jwks_is_still_served_from_memory() {
     let db = Arc::new(TestDb::new().await);
@@ -50,6 +56,7 @@ async fn losing_postgres_makes_readyz_503_while_the_jwks_is_still_served_from_me
     assert_eq!(jwks.status(), StatusCode::OK);
 }
 
+/// Postgres + Redis only: it is about Redis.
 #[tokio::test]
 async fn losing_redis_makes_readyz_503_naming_redis() {
     let upstream = redis_url().trim_start_matches("redis://").parse().unwrap();
@@ -70,6 +77,7 @@ async fn losing_redis_makes_readyz_503_naming_redis() {
     assert_eq!(body["checks"]["postgres"], "ok");
 }
 
+/// Postgres + Redis only: it counts the pings that reach Postgres through a proxy.
 #[tokio::test]
 async fn readyz_pings_the_backends_at_most_once_a_second_whoever_asks() {
     let db = Arc::new(TestDb::new().await);
@@ -141,6 +149,7 @@ fn unreachable_postgres_at_start_is_retried_then_named_with_a_non_zero_exit() {
     );
 }
 
+/// Postgres + Redis only: it is about Redis.
 #[tokio::test]
 async fn unreachable_redis_at_start_is_named_with_a_non_zero_exit() {
     let db = TestDb::new().await;

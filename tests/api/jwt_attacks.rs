@@ -10,10 +10,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use josekit::jws::JwsHeader;
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::{json, Map, Value};
 use tessera::crypto::SigningAlg;
 
-use crate::helpers::{spawn_app, Fetch, TestApp, STRONG_PASSWORD};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch, TestApp, STRONG_PASSWORD};
 
 fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
@@ -66,9 +67,12 @@ async fn fetch_trap() -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn forged_and_tampered_access_tokens_are_refused_by_introspection_and_userinfo() {
-    let app = spawn_app().await;
+async fn forged_and_tampered_access_tokens_are_refused_by_introspection_and_userinfo(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("target@example.com").await;
     let grant: Value = app
         .password_grant("target@example.com", STRONG_PASSWORD, "openid email")

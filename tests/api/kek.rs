@@ -52,6 +52,7 @@ fn rewrap(db: &TestDb, current: &str, new: &str) -> std::process::Output {
     run_cli(&["keys", "rewrap"], &env)
 }
 
+/// Postgres + Redis only: it restarts instances on one store while another still runs and reads the sealed rows from Postgres.
 #[tokio::test]
 async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothing() {
     let db = Arc::new(TestDb::new().await);

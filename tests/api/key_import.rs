@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{cli_env, run_cli, spawn_on, Fetch, TestDb};
+use crate::helpers::{backends, cli_env, run_cli, spawn_on, Backend, Fetch, TestDb};
 use crate::keys::{jwks, kids_in_state};
 
 fn pem(kind: &str) -> std::path::PathBuf {
@@ -23,9 +24,12 @@ fn pem(kind: &str) -> std::path::PathBuf {
     path
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cli_keys_import_makes_a_pem_key_the_next_key_which_signs_after_the_next_rotation() {
-    let db = Arc::new(TestDb::new().await);
+async fn cli_keys_import_makes_a_pem_key_the_next_key_which_signs_after_the_next_rotation(
+    backend: Backend,
+) {
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[("signing_algs", "ES256,EdDSA,RS256")]).await;
     let env = cli_env(&db);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -4,14 +4,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb};
+use crate::helpers::{backends, spawn_on, try_spawn_on, Backend, Fetch, TestApp, TestDb};
 use crate::propagation::{kid_in_state, rotate};
 
+#[apply(backends)]
 #[tokio::test]
-async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_the_allowed_ones() {
-    let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
+async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_the_allowed_ones(
+    backend: Backend,
+) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
     let before = app.admin_keys().await;
     for kid in [
         "no-such-kid",
@@ -43,9 +47,12 @@ async fn revoking_unknown_kids_is_404_and_rotating_to_a_bad_alg_is_400_naming_th
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpublishes_it() {
-    let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
+async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpublishes_it(
+    backend: Backend,
+) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
     let keys = app.admin_keys().await;
     let (active, next) = (
         kid_in_state(&keys, "RS256", "active"),
@@ -75,6 +82,7 @@ async fn revoking_a_next_key_replaces_it_and_revoking_a_retiring_key_just_unpubl
     assert_eq!(app.admin_keys().await.len(), 4);
 }
 
+/// Postgres + Redis only: it runs three instances on one store.
 #[tokio::test]
 async fn the_scheduled_rotation_runs_once_per_due_key_however_many_instances_check() {
     let db = Arc::new(TestDb::new().await);
@@ -141,10 +149,12 @@ fn max_age(response: &reqwest::Response) -> u64 {
         .unwrap()
 }
 
+#[apply(backends)]
 #[tokio::test]
 async fn a_retiring_key_stays_published_for_ttl_plus_max_age_plus_leeway_and_jwks_max_age_never_outlives_it(
+    backend: Backend,
 ) {
-    let db = Arc::new(TestDb::new().await);
+    let db = Arc::new(TestDb::on(backend).await);
     let clock = Arc::new(tessera::clock::FixedClock::starting_now());
     // retire_after = 900 (token TTL) + 300 (max-age) + 30 (leeway) = 1230 s
     let app = try_spawn_on(db, &[("keyring_poll_interval", "1")], clock.clone())

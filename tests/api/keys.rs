@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 use tessera::clock::SystemClock;
 use tessera::crypto::{Kek, KeyMaterial, SigningAlg};
 
 use crate::helpers::{
-    cli_env, run_cli, spawn_app, spawn_on, test_kek, try_spawn_on, Fetch, TestDb,
+    backends, cli_env, run_cli, spawn_backend, spawn_on, test_kek, try_spawn_on, Backend, Fetch,
+    TestDb,
 };
 
 const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
@@ -31,9 +33,12 @@ pub(crate) fn kids_in_state(keys: &[Value], alg: &str, state: &str) -> Vec<Strin
         .collect()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn serve_on_a_fresh_database_creates_one_active_and_one_next_key_per_enabled_algorithm() {
-    let app = spawn_app().await;
+async fn serve_on_a_fresh_database_creates_one_active_and_one_next_key_per_enabled_algorithm(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
 
     let keys = app.admin_keys().await;
     for alg in ["ES256", "RS256"] {
@@ -64,9 +69,10 @@ async fn serve_on_a_fresh_database_creates_one_active_and_one_next_key_per_enabl
     assert_eq!(admin_kids, jwks_kids);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn kid_is_the_rfc7638_thumbprint_of_the_published_key() {
-    let app = spawn_with_all_algs().await;
+async fn kid_is_the_rfc7638_thumbprint_of_the_published_key(backend: Backend) {
+    let app = spawn_with_all_algs(backend).await;
     for jwk in jwks(&app).await {
         let map = jwk.as_object().unwrap();
         assert_eq!(
@@ -77,13 +83,14 @@ async fn kid_is_the_rfc7638_thumbprint_of_the_published_key() {
     }
 }
 
-async fn spawn_with_all_algs() -> crate::helpers::TestApp {
-    crate::helpers::spawn_with(&[("signing_algs", "ES256,EdDSA,RS256,PS256")]).await
+async fn spawn_with_all_algs(backend: Backend) -> crate::helpers::TestApp {
+    crate::helpers::spawn_backend(backend, &[("signing_algs", "ES256,EdDSA,RS256,PS256")]).await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn jwks_with_a_matching_etag_answers_304_and_caches_publicly() {
-    let app = spawn_app().await;
+async fn jwks_with_a_matching_etag_answers_304_and_caches_publicly(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let url = format!("{}/.well-known/jwks.json", app.public);
     let first = app.http.get(&url).fetch().await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -119,6 +126,7 @@ async fn jwks_with_a_matching_etag_answers_304_and_caches_publicly() {
     assert_eq!(stale.status(), StatusCode::OK);
 }
 
+/// Postgres + Redis only: it starts a second instance while the first runs and reads the sealed rows from Postgres (the embedded restart is in embedded.rs).
 #[tokio::test]
 async fn private_keys_are_sealed_at_rest_and_a_restart_with_the_same_kek_reuses_them() {
     let db = Arc::new(TestDb::new().await);
@@ -168,6 +176,7 @@ async fn private_keys_are_sealed_at_rest_and_a_restart_with_the_same_kek_reuses_
     assert_eq!(kids_before, kids_after);
 }
 
+/// Postgres + Redis only: it starts a second instance while the first runs (the embedded case is in embedded.rs).
 #[tokio::test]
 async fn a_restart_with_a_different_kek_refuses_to_start() {
     let db = Arc::new(TestDb::new().await);
@@ -197,9 +206,12 @@ fn base64_of(seed: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(seed))
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_active_as_retiring() {
-    let db = Arc::new(TestDb::new().await);
+async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_active_as_retiring(
+    backend: Backend,
+) {
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let before = app.admin_keys().await;
 
@@ -253,9 +265,12 @@ async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_ac
     assert_eq!(published.len(), 6);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn cli_keys_rotate_of_one_algorithm_leaves_the_others_alone_and_refuses_unknown_ones() {
-    let db = Arc::new(TestDb::new().await);
+async fn cli_keys_rotate_of_one_algorithm_leaves_the_others_alone_and_refuses_unknown_ones(
+    backend: Backend,
+) {
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let before = app.admin_keys().await;
     let env = cli_env(&db);
@@ -283,9 +298,12 @@ async fn cli_keys_rotate_of_one_algorithm_leaves_the_others_alone_and_refuses_un
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn every_supported_algorithm_gets_keys_and_an_independent_jose_library_parses_the_jwks() {
-    let app = spawn_with_all_algs().await;
+async fn every_supported_algorithm_gets_keys_and_an_independent_jose_library_parses_the_jwks(
+    backend: Backend,
+) {
+    let app = spawn_with_all_algs(backend).await;
     assert_eq!(jwks(&app).await.len(), 8);
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/jwks_check.py");

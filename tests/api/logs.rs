@@ -4,9 +4,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{cookie_pair, spawn_with, Fetch, STRONG_PASSWORD};
+use crate::helpers::{backends, cookie_pair, spawn_backend, Backend, Fetch, STRONG_PASSWORD};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -21,8 +22,11 @@ impl Write for Capture {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client_and_admin_flows() {
+async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client_and_admin_flows(
+    backend: Backend,
+) {
     let capture = Capture::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()
@@ -35,7 +39,7 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         .with_writer(move || writer.clone())
         .init();
     let origin = "https://app.example.com";
-    let app = spawn_with(&[("cors_origins", origin)]).await;
+    let app = spawn_backend(backend, &[("cors_origins", origin)]).await;
 
     app.user("ivy@example.com").await;
     let _ = app

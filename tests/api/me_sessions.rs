@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{cookie_pair, spawn_with, Fetch, TestApp, TestDb, STRONG_PASSWORD};
-use crate::rotation::spawn_app;
+use crate::helpers::{
+    backends, cookie_pair, spawn_backend, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 async fn spa_login(app: &TestApp, email: &str, user_agent: &str) -> Value {
     app.http
@@ -23,9 +25,10 @@ async fn spa_login(app: &TestApp, email: &str, user_agent: &str) -> Value {
         .await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses() {
-    let app = spawn_app().await;
+async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let resource = app.resource_server().await;
     app.user("pat@example.com").await;
     app.user("quinn@example.com").await;
@@ -104,9 +107,12 @@ async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn changing_the_password_needs_the_current_one_ends_other_sessions_and_cuts_off_old_tokens() {
-    let app = spawn_app().await;
+async fn changing_the_password_needs_the_current_one_ends_other_sessions_and_cuts_off_old_tokens(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     let resource = app.resource_server().await;
     app.user("rae@example.com").await;
     let here = spa_login(&app, "rae@example.com", "here").await;
@@ -176,10 +182,11 @@ async fn changing_the_password_needs_the_current_one_ends_other_sessions_and_cut
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn spa_logout_also_blocklists_the_presented_access_token() {
+async fn spa_logout_also_blocklists_the_presented_access_token(backend: Backend) {
     let origin = "https://app.example.com";
-    let app = spawn_with(&[("cors_origins", origin)]).await;
+    let app = spawn_backend(backend, &[("cors_origins", origin)]).await;
     let resource = app.resource_server().await;
     app.user("sam@example.com").await;
     let login = app
@@ -207,10 +214,13 @@ async fn spa_logout_also_blocklists_the_presented_access_token() {
     assert_eq!(app.introspect_as(&resource, &access).await["active"], false);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_cached_verification_still_expires_and_a_tampered_copy_is_still_refused() {
+async fn a_cached_verification_still_expires_and_a_tampered_copy_is_still_refused(
+    backend: Backend,
+) {
     let clock = Arc::new(tessera::clock::FixedClock::starting_now());
-    let app = crate::helpers::try_spawn_on(Arc::new(TestDb::new().await), &[], clock.clone())
+    let app = crate::helpers::try_spawn_on(Arc::new(TestDb::on(backend).await), &[], clock.clone())
         .await
         .unwrap();
     let resource = app.resource_server().await;
@@ -250,11 +260,12 @@ async fn a_cached_verification_still_expires_and_a_tampered_copy_is_still_refuse
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed() {
+async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed(backend: Backend) {
     let clock = Arc::new(tessera::clock::FixedClock::starting_now());
     let app = crate::helpers::try_spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[("refresh_absolute_ttl", "3600")],
         clock.clone(),
     )

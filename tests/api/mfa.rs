@@ -8,10 +8,13 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::{claims, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, claims, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const MFA_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
@@ -52,11 +55,12 @@ async fn challenge(app: &TestApp) -> String {
     body["mfa_token"].as_str().unwrap().to_owned()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
+async fn totp_enrolment_step_up_replay_recovery_codes_and_disable(backend: Backend) {
     let clock = Arc::new(FixedClock::starting_now());
     let app = try_spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[("cors_origins", ORIGIN)],
         clock.clone(),
     )
@@ -284,11 +288,12 @@ async fn totp_enrolment_step_up_replay_recovery_codes_and_disable() {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn wrong_codes_count_toward_the_lockout() {
+async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
     let clock = Arc::new(FixedClock::starting_now());
     let app = try_spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[("lockout_account_ceiling", "0")],
         clock.clone(),
     )
@@ -317,10 +322,11 @@ async fn wrong_codes_count_toward_the_lockout() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_code_from_more_than_one_step_ago_is_refused() {
+async fn a_code_from_more_than_one_step_ago_is_refused(backend: Backend) {
     let clock = Arc::new(FixedClock::starting_now());
-    let app = try_spawn_on(Arc::new(TestDb::new().await), &[], clock.clone())
+    let app = try_spawn_on(Arc::new(TestDb::on(backend).await), &[], clock.clone())
         .await
         .unwrap();
     app.user("mfa@example.com").await;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{cli_env, run_cli, spawn_on, Fetch, TestApp, TestDb};
+use crate::helpers::{backends, cli_env, run_cli, spawn_on, Backend, Fetch, TestApp, TestDb};
 
 /// A confidential client that can get tokens (client_credentials) and introspect.
 async fn service_client(app: &TestApp) -> (String, Option<String>) {
@@ -58,9 +59,12 @@ pub(crate) async fn rotate(app: &TestApp, body: Option<&str>) -> reqwest::Respon
     request.fetch().await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_verifier_that_cached_the_jwks_before_a_rotation_verifies_every_token_issued_after_it() {
-    let app = spawn_on(Arc::new(TestDb::new().await), &[]).await;
+async fn a_verifier_that_cached_the_jwks_before_a_rotation_verifies_every_token_issued_after_it(
+    backend: Backend,
+) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
     let client = service_client(&app).await;
     let cached = app
         .http
@@ -126,6 +130,7 @@ async fn a_verifier_that_cached_the_jwks_before_a_rotation_verifies_every_token_
     assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 5);
 }
 
+/// Postgres + Redis only: it runs two instances on one store.
 #[tokio::test]
 async fn rotation_on_one_instance_reaches_the_other_within_5_s_and_neither_signs_with_an_unpublished_key(
 ) {
@@ -171,19 +176,24 @@ async fn rotation_on_one_instance_reaches_the_other_within_5_s_and_neither_signs
     assert!(b.jwks_kids().await.contains(&old));
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn without_a_notification_the_version_poll_brings_an_instance_up_to_date() {
-    let db = Arc::new(TestDb::new().await);
+async fn without_a_notification_the_version_poll_brings_an_instance_up_to_date(backend: Backend) {
+    let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[("keyring_poll_interval", "1")]).await;
     let client = service_client(&app).await;
     let old = signed_kid_is_published(&app, &client).await;
-    // the CLI announces on another prefix's channel: this instance hears nothing
+    // Postgres + Redis: the CLI announces on another prefix's channel, so this instance
+    // hears nothing. Embedded: the CLI is another process writing the same file, and
+    // notifications never leave a process; the poll is how the server learns.
     let mut env = cli_env(&db);
-    env.retain(|(k, _)| *k != "TESSERA_REDIS_PREFIX");
-    env.push((
-        "TESSERA_REDIS_PREFIX",
-        format!("{}elsewhere:", db.redis_prefix),
-    ));
+    if backend == Backend::Postgres {
+        env.retain(|(k, _)| *k != "TESSERA_REDIS_PREFIX");
+        env.push((
+            "TESSERA_REDIS_PREFIX",
+            format!("{}elsewhere:", db.redis_prefix()),
+        ));
+    }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run_cli(&["keys", "rotate", "--alg", "ES256"], &env);
     assert!(
@@ -202,6 +212,7 @@ async fn without_a_notification_the_version_poll_brings_an_instance_up_to_date()
     }
 }
 
+/// Postgres + Redis only: it runs two instances on one store.
 #[tokio::test]
 async fn emergency_revocation_unpublishes_the_key_and_its_tokens_go_inactive_on_every_instance() {
     let db = Arc::new(TestDb::new().await);

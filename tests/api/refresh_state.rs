@@ -1,5 +1,7 @@
 //! Issue 12 (SPEC S4, S9): what a session keeps in Redis stays the same size however often
 //! it rotates, and ending it leaves nothing behind in any index.
+//! Postgres + Redis only: it is about what Redis holds (the embedded families are rows,
+//! checked by the store contract suite).
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -19,7 +21,7 @@ async fn redis(app: &TestApp) -> redis::aio::MultiplexedConnection {
 async fn footprint(app: &TestApp) -> (Vec<String>, i64) {
     let mut conn = redis(app).await;
     let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", app.db.redis_prefix))
+        .arg(format!("{}*", app.db.redis_prefix()))
         .query_async(&mut conn)
         .await
         .unwrap();

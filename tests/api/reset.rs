@@ -5,10 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{spawn_on, try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_on, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 
 pub(crate) const NEW_PASSWORD: &str = "another-Long-passphrase-77";
 
@@ -99,11 +102,14 @@ pub(crate) async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest
         .await
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_reset_through_the_webhook_works_once_and_ends_every_session_and_access_token() {
+async fn a_reset_through_the_webhook_works_once_and_ends_every_session_and_access_token(
+    backend: Backend,
+) {
     let hook = Webhook::start(Duration::ZERO).await;
     let app = spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("notify_webhook_url", &hook.url),
             ("password_reset_url", "https://app.example.com/reset"),
@@ -193,12 +199,15 @@ async fn a_reset_through_the_webhook_works_once_and_ends_every_session_and_acces
     assert!(!text.contains(&token));
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn forgot_answers_202_at_once_for_every_email_and_only_real_accounts_get_a_message() {
+async fn forgot_answers_202_at_once_for_every_email_and_only_real_accounts_get_a_message(
+    backend: Backend,
+) {
     // a slow mailer: the answer must not wait for it, or timing would tell who has an account
     let hook = Webhook::start(Duration::from_millis(1500)).await;
     let app = spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[("notify_webhook_url", &hook.url)],
     )
     .await;
@@ -238,13 +247,15 @@ async fn forgot_answers_202_at_once_for_every_email_and_only_real_accounts_get_a
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
 async fn expired_malformed_and_deleted_users_tokens_are_refused_and_forgot_is_rate_limited_per_email(
+    backend: Backend,
 ) {
     let hook = Webhook::start(Duration::ZERO).await;
     let clock = Arc::new(tessera::clock::FixedClock::starting_now());
     let app = try_spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("notify_webhook_url", &hook.url),
             ("rate_limit_forgot_email", "2/86400"),

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::{try_spawn_on, Fetch, TestApp, TestDb, STRONG_PASSWORD};
+use crate::helpers::{backends, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 use crate::reset::{forgot, reset, Webhook, NEW_PASSWORD};
 
 const OTHER_PASSWORD: &str = "a-Third-long-passphrase-55";
@@ -35,12 +36,15 @@ async fn mfa_challenge(app: &TestApp, password: &str) -> String {
         .to_owned()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_mfa_login() {
+async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_mfa_login(
+    backend: Backend,
+) {
     let hook = Webhook::start(Duration::ZERO).await;
     let clock = Arc::new(FixedClock::starting_now());
     let app = try_spawn_on(
-        Arc::new(TestDb::new().await),
+        Arc::new(TestDb::on(backend).await),
         &[
             ("notify_webhook_url", &hook.url),
             ("rate_limit_forgot_email", "0"),

@@ -6,13 +6,17 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{redis_url, spawn_on, spawn_with, Fetch, Proxy, TestApp, TestDb};
+use crate::helpers::{backends, redis_url, spawn_backend, spawn_on, Backend, Fetch, Proxy, TestDb};
 
+#[apply(backends)]
 #[tokio::test]
-async fn fifty_concurrent_refreshes_within_grace_all_get_the_same_new_token_and_rotate_once() {
-    let app = spawn_app_with_grace("10").await;
+async fn fifty_concurrent_refreshes_within_grace_all_get_the_same_new_token_and_rotate_once(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[("refresh_grace", "10")]).await;
     let first = app.new_user_tokens("jo@example.com").await;
     let token = first["refresh_token"].as_str().unwrap().to_owned();
 
@@ -36,14 +40,12 @@ async fn fifty_concurrent_refreshes_within_grace_all_get_the_same_new_token_and_
     assert_eq!(next.status(), StatusCode::OK, "the family stayed alive");
 }
 
-async fn spawn_app_with_grace(grace: &str) -> TestApp {
-    spawn_with(&[("refresh_grace", grace)]).await
-}
-
+#[apply(backends)]
 #[tokio::test]
-async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tokens_and_is_audited()
-{
-    let app = spawn_app_with_grace("1").await;
+async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tokens_and_is_audited(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[("refresh_grace", "1")]).await;
     let resource = app.resource_server().await;
     let first = app.new_user_tokens("kim@example.com").await;
     let old = first["refresh_token"].as_str().unwrap().to_owned();
@@ -79,17 +81,26 @@ async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tok
         .await;
     assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
 
-    let row = app.db.connect().await.query_one("SELECT user_id, client_id, ip, detail FROM audit_events WHERE event_type = 'refresh_token_reuse'", &[]).await.unwrap();
-    let (client_id, ip, detail): (String, Option<String>, Value) =
-        (row.get(1), row.get(2), row.get(3));
-    assert_eq!(client_id, "spa");
-    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
-    assert!(detail["family"].is_string());
+    let (_, page) = app
+        .admin_json(
+            reqwest::Method::GET,
+            "/admin/audit?type=refresh_token_reuse",
+            None,
+        )
+        .await;
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["client_id"], "spa");
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    assert!(events[0]["detail"]["family"].is_string());
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_forged_token_with_a_known_session_id_is_rejected_without_revoking_the_session() {
-    let app = spawn_app().await;
+async fn a_forged_token_with_a_known_session_id_is_rejected_without_revoking_the_session(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     let first = app.new_user_tokens("lee@example.com").await;
     let real = first["refresh_token"].as_str().unwrap();
     // what an attacker can know of a session: its id (the `sid` of every access token,
@@ -119,10 +130,7 @@ async fn a_forged_token_with_a_known_session_id_is_rejected_without_revoking_the
     );
 }
 
-pub(crate) async fn spawn_app() -> TestApp {
-    spawn_with(&[]).await
-}
-
+/// Postgres + Redis only: it runs two instances on one store.
 #[tokio::test]
 async fn rotating_on_one_instance_and_reusing_on_another_is_detected() {
     let db = Arc::new(TestDb::new().await);
@@ -145,9 +153,10 @@ async fn rotating_on_one_instance_and_reusing_on_another_is_detected() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn revoke_racing_refresh_always_ends_with_the_family_revoked() {
-    let app = spawn_app().await;
+async fn revoke_racing_refresh_always_ends_with_the_family_revoked(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let resource = app.resource_server().await;
     for round in 0..10 {
         let first = app
@@ -183,10 +192,12 @@ async fn revoke_racing_refresh_always_ends_with_the_family_revoked() {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
 async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unknown_or_foreign_tokens(
+    backend: Backend,
 ) {
-    let app = spawn_app().await;
+    let app = spawn_backend(backend, &[]).await;
     let resource = app.resource_server().await;
     let first = app.new_user_tokens("ned@example.com").await;
     let access = first["access_token"].as_str().unwrap();
@@ -255,6 +266,7 @@ async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unkno
     );
 }
 
+/// Postgres + Redis only: it is about Redis.
 #[tokio::test]
 async fn redis_going_away_during_refresh_answers_503_and_recovers_without_a_restart() {
     let upstream: std::net::SocketAddr =
@@ -291,9 +303,10 @@ async fn redis_going_away_during_refresh_answers_503_and_recovers_without_a_rest
     drop(proxy);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn discovery_lists_revocation_and_introspection() {
-    let app = spawn_app().await;
+async fn discovery_lists_revocation_and_introspection(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let doc: Value = app
         .http
         .get(app.url("/.well-known/openid-configuration"))

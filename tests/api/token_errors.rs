@@ -1,13 +1,15 @@
 //! SPEC S5, S10: the token endpoint's error contract, shedding under a full hashing queue, discovery of grants, and the client cache.
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_with, Fetch, STRONG_PASSWORD};
+use crate::helpers::{backends, spawn_backend, spawn_with, Backend, Fetch, STRONG_PASSWORD};
 
+#[apply(backends)]
 #[tokio::test]
-async fn malformed_token_requests_get_specific_errors_and_change_nothing() {
-    let app = spawn_app().await;
+async fn malformed_token_requests_get_specific_errors_and_change_nothing(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let error = |r: reqwest::Response| async move {
         (
             r.status(),
@@ -95,25 +97,22 @@ async fn malformed_token_requests_get_specific_errors_and_change_nothing() {
         (StatusCode::BAD_REQUEST, "invalid_scope".into())
     );
 
-    let users: i64 = app
-        .db
-        .connect()
-        .await
-        .query_one("SELECT count(*) FROM users", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let users = app.db.count_rows("users").await;
     assert_eq!(users, 0);
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_full_hashing_queue_answers_503_with_retry_after_at_once() {
-    let app = spawn_with(&[
-        ("hash_workers", "1"),
-        ("hash_queue", "1"),
-        ("argon2_memory_kib", "65536"),
-        ("argon2_iterations", "4"),
-    ])
+async fn a_full_hashing_queue_answers_503_with_retry_after_at_once(backend: Backend) {
+    let app = spawn_backend(
+        backend,
+        &[
+            ("hash_workers", "1"),
+            ("hash_queue", "1"),
+            ("argon2_memory_kib", "65536"),
+            ("argon2_iterations", "4"),
+        ],
+    )
     .await;
     let started = std::time::Instant::now();
     let requests = (0..12).map(|i| {
@@ -157,9 +156,10 @@ async fn a_full_hashing_queue_answers_503_with_retry_after_at_once() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn discovery_lists_the_token_endpoint_grants_and_auth_methods() {
-    let app = spawn_app().await;
+async fn discovery_lists_the_token_endpoint_grants_and_auth_methods(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let doc: Value = app
         .http
         .get(app.url("/.well-known/openid-configuration"))
@@ -185,6 +185,7 @@ async fn discovery_lists_the_token_endpoint_grants_and_auth_methods() {
     );
 }
 
+/// Postgres + Redis only: it changes the Postgres table behind the instance, as another instance would.
 #[tokio::test]
 async fn a_client_changed_elsewhere_is_seen_once_the_client_cache_ttl_has_passed() {
     let app = spawn_with(&[("client_cache_ttl", "1")]).await;

@@ -2,9 +2,10 @@
 //! userinfo, and the OAuth error contract.
 
 use reqwest::StatusCode;
+use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Fetch, TestApp, STRONG_PASSWORD};
+use crate::helpers::{backends, spawn_backend, Backend, Fetch, TestApp, STRONG_PASSWORD};
 
 async fn verify_with_pyjwt(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
     let script = concat!(
@@ -31,10 +32,12 @@ async fn verify_with_pyjwt(app: &TestApp, token: &str, audience: &str) -> Result
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
 async fn register_then_login_gives_an_access_token_that_pyjwt_verifies_offline_and_userinfo_returns_the_user(
+    backend: Backend,
 ) {
-    let app = spawn_app().await;
+    let app = spawn_backend(backend, &[]).await;
     app.user("alice@example.com").await;
 
     let response = app
@@ -88,9 +91,10 @@ fn base64_part(token: &str, index: usize) -> Vec<u8> {
         .unwrap()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn userinfo_refuses_bad_tokens_with_an_invalid_token_challenge() {
-    let app = spawn_app().await;
+async fn userinfo_refuses_bad_tokens_with_an_invalid_token_challenge(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     let missing = app.http.get(app.url("/oauth2/userinfo")).fetch().await;
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -112,10 +116,12 @@ async fn userinfo_refuses_bad_tokens_with_an_invalid_token_challenge() {
     }
 }
 
+#[apply(backends)]
 #[tokio::test]
 async fn client_credentials_works_with_basic_and_post_auth_and_refuses_wrong_secrets_and_public_clients(
+    backend: Backend,
 ) {
-    let app = spawn_app().await;
+    let app = spawn_backend(backend, &[]).await;
     let (id, secret) = app.client(&["client_credentials"], false, false).await;
     let secret = secret.unwrap();
 
@@ -196,9 +202,12 @@ async fn client_credentials_works_with_basic_and_post_auth_and_refuses_wrong_sec
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn password_grant_by_a_client_that_is_not_first_party_is_unauthorized_client() {
-    let app = spawn_app().await;
+async fn password_grant_by_a_client_that_is_not_first_party_is_unauthorized_client(
+    backend: Backend,
+) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("bob@example.com").await;
     let (id, secret) = app.client(&["password"], false, false).await;
     let response = app
@@ -217,9 +226,10 @@ async fn password_grant_by_a_client_that_is_not_first_party_is_unauthorized_clie
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn unknown_email_and_wrong_password_get_byte_identical_errors() {
-    let app = spawn_app().await;
+async fn unknown_email_and_wrong_password_get_byte_identical_errors(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("carol@example.com").await;
     let wrong = app
         .password_grant("carol@example.com", "Wrong-password-but-long", "openid")
@@ -258,9 +268,10 @@ async fn unknown_email_and_wrong_password_get_byte_identical_errors() {
     );
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn refresh_grant_rotates_and_the_old_refresh_token_stops_working() {
-    let app = spawn_app().await;
+async fn refresh_grant_rotates_and_the_old_refresh_token_stops_working(backend: Backend) {
+    let app = spawn_backend(backend, &[]).await;
     app.user("dave@example.com").await;
     let first: Value = app
         .password_grant("dave@example.com", STRONG_PASSWORD, "openid email")

@@ -8,25 +8,23 @@ use tessera::config::Settings;
 use tessera::startup::{Application, StartupError};
 use tessera::state::AppState;
 
-use super::db::{admin_tokens_setting, redis_url, test_kek, TestDb, ADMIN_TOKEN};
+use super::db::{admin_tokens_setting, test_kek, Backend, TestDb, ADMIN_TOKEN};
 use super::flows::Fetch;
 
 /// Settings for a test app on `db`, with `overrides` applied last.
 pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
-    let (url, kek, admin, redis) = (db.url(), test_kek(), admin_tokens_setting(), redis_url());
+    let (kek, admin, stores) = (test_kek(), admin_tokens_setting(), db.store_settings());
     let mut pairs: Vec<(&str, &str)> = vec![
         ("issuer", "http://127.0.0.1:8080"),
         ("public_addr", "127.0.0.1:0"),
         ("admin_addr", "127.0.0.1:0"),
-        ("database_url", &url),
-        ("redis_url", &redis),
-        ("redis_prefix", &db.redis_prefix),
         ("kek", &kek),
         ("admin_tokens", &admin),
         ("http_workers", "1"),
         ("db_pool_size", "4"),
         ("startup_timeout", "5"),
     ];
+    pairs.extend(stores.iter().map(|(k, v)| (*k, v.as_str())));
     for (k, v) in overrides {
         pairs.retain(|(existing, _)| existing != k);
         pairs.push((k, v));
@@ -124,6 +122,41 @@ impl TestApp {
     }
 }
 
+/// What the stores hold, read through the store traits (so on either backend).
+impl TestApp {
+    pub async fn stored_user(&self, email: &str) -> Option<tessera::domain::User> {
+        let email = tessera::domain::Email::parse(email).unwrap();
+        self.state
+            .stores
+            .users
+            .find_user_by_email(&email)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stored_client(&self, id: &str) -> Option<tessera::domain::Client> {
+        let id = tessera::domain::ClientId::parse(id).unwrap();
+        self.state.stores.clients.find_client(&id).await.unwrap()
+    }
+
+    /// Puts a user with `password_hash` straight into the store (as an import would).
+    pub async fn store_user(&self, email: &str, password_hash: &str) {
+        let user = tessera::store::NewUser {
+            email: tessera::domain::Email::parse(email).unwrap(),
+            name: None,
+            email_verified: false,
+            password_hash: password_hash.to_owned(),
+        };
+        let now = self.state.clock.now();
+        self.state
+            .stores
+            .users
+            .create_user(user, now)
+            .await
+            .unwrap();
+    }
+}
+
 /// Builds and starts the app on `db` (returns the start-up error instead of panicking).
 pub async fn try_spawn_on(
     db: Arc<TestDb>,
@@ -154,12 +187,18 @@ pub async fn spawn_on(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
         .unwrap_or_else(|e| panic!("app failed to start: {e}"))
 }
 
+/// An app on fresh Postgres + Redis stores.
 pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn_on(Arc::new(TestDb::new().await), overrides).await
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_with(&[]).await
+}
+
+/// An app on fresh stores of `backend`.
+pub async fn spawn_backend(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_on(Arc::new(TestDb::on(backend).await), overrides).await
 }
 
 /// Runs the `tessera` binary with only the given environment (plus PATH).
@@ -176,12 +215,21 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 
 /// The environment a CLI run against `db` needs.
 pub fn cli_env(db: &TestDb) -> Vec<(&'static str, String)> {
-    vec![
-        ("DATABASE_URL", db.url()),
-        ("REDIS_URL", redis_url()),
-        ("TESSERA_REDIS_PREFIX", db.redis_prefix.clone()),
+    let stores = db.store_settings().into_iter().map(|(key, value)| {
+        let name = match key {
+            "database_url" => "DATABASE_URL",
+            "redis_url" => "REDIS_URL",
+            "redis_prefix" => "TESSERA_REDIS_PREFIX",
+            "data_dir" => "TESSERA_DATA_DIR",
+            other => panic!("no environment name for {other}"),
+        };
+        (name, value)
+    });
+    let mut env: Vec<(&'static str, String)> = stores.collect();
+    env.extend([
         ("TESSERA_KEK", test_kek()),
         ("TESSERA_LOG", "warn".into()),
         ("TESSERA_STARTUP_TIMEOUT", "5".into()),
-    ]
+    ]);
+    env
 }

@@ -1,6 +1,7 @@
-//! Backends for one test: its own database, cloned from a migrated template built once per
-//! migration set (across processes), and its own Redis key prefix; both dropped after.
-//! Postgres or Redis missing is a loud failure that says how to start them, never a skip.
+//! Backends for one test. On Postgres + Redis: its own database, cloned from a migrated
+//! template built once per migration set (across processes), and its own Redis key prefix;
+//! both dropped after. Embedded: a data directory of its own, removed after. Postgres or
+//! Redis missing is a loud failure that says how to start them, never a skip.
 
 use std::path::PathBuf;
 
@@ -108,14 +109,137 @@ async fn ensure_template(admin: &tokio_postgres::Client) -> String {
     name
 }
 
-/// A database of its own, dropped (with its Redis keys) when the test ends.
-pub struct TestDb {
+/// The two store backends every API test that is not about Redis or several instances
+/// runs against (`#[apply(backends)]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL + Redis: the production and many-instances mode.
+    Postgres,
+    /// One SQLite file in a data directory plus in-process limits (SPEC S16).
+    Embedded,
+}
+
+/// Runs a test once per backend: `#[apply(backends)] #[tokio::test] async fn t(backend: Backend)`.
+#[rstest_reuse::template]
+#[rstest::rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::embedded(Backend::Embedded)]
+pub fn backends(#[case] backend: Backend) {}
+
+/// A directory of its own, removed when the test ends.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("tessera-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The stores of one test, dropped (database, Redis keys or data directory) when it ends.
+pub enum TestDb {
+    Postgres(PgDb),
+    Embedded(TempDir),
+}
+
+/// A Postgres database and a Redis key prefix of one test's own.
+pub struct PgDb {
     pub name: String,
     pub redis_prefix: String,
 }
 
 impl TestDb {
+    /// Postgres + Redis, for the tests that are about them or about several instances.
     pub async fn new() -> Self {
+        Self::on(Backend::Postgres).await
+    }
+
+    pub async fn on(backend: Backend) -> Self {
+        match backend {
+            Backend::Postgres => TestDb::Postgres(PgDb::new().await),
+            Backend::Embedded => TestDb::Embedded(TempDir::new()),
+        }
+    }
+
+    fn pg(&self) -> &PgDb {
+        match self {
+            TestDb::Postgres(pg) => pg,
+            TestDb::Embedded(_) => {
+                panic!(
+                    "this test reads Postgres or Redis directly: run it on Backend::Postgres only"
+                )
+            }
+        }
+    }
+
+    /// The settings (lower-case keys) that point an app at these stores.
+    pub fn store_settings(&self) -> Vec<(&'static str, String)> {
+        match self {
+            TestDb::Postgres(pg) => vec![
+                ("database_url", self.url()),
+                ("redis_url", redis_url()),
+                ("redis_prefix", pg.redis_prefix.clone()),
+            ],
+            TestDb::Embedded(dir) => vec![("data_dir", dir.0.display().to_string())],
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", pg_base_url(), self.pg().name)
+    }
+
+    pub fn redis_prefix(&self) -> &str {
+        &self.pg().redis_prefix
+    }
+
+    /// A plain connection for assertions on what was stored.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
+    /// How many rows `table` holds, read from the backend's own database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        match self {
+            TestDb::Postgres(_) => self
+                .connect()
+                .await
+                .query_one(&sql, &[])
+                .await
+                .unwrap()
+                .get(0),
+            TestDb::Embedded(dir) => {
+                let file = dir.0.join(tessera::config::DATABASE_FILE);
+                let db = rusqlite::Connection::open(file).unwrap();
+                db.query_row(&sql, [], |row| row.get(0)).unwrap()
+            }
+        }
+    }
+
+    /// Drops the database now (to simulate losing it mid-test).
+    pub async fn drop_now(&self) {
+        let admin = admin_connection().await;
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.pg().name
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+impl PgDb {
+    async fn new() -> Self {
         let admin = admin_connection().await;
         let template = ensure_template(&admin).await;
         let name = format!("tessera_t_{}", uuid::Uuid::new_v4().simple());
@@ -134,34 +258,11 @@ impl TestDb {
                     redis_url()
                 )
             });
-        TestDb { name, redis_prefix }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{}/{}", pg_base_url(), self.name)
-    }
-
-    /// A plain connection for assertions on what was stored.
-    pub async fn connect(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client
-    }
-
-    /// Drops the database now (to simulate losing it mid-test).
-    pub async fn drop_now(&self) {
-        let admin = admin_connection().await;
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .unwrap();
+        PgDb { name, redis_prefix }
     }
 }
 
-impl Drop for TestDb {
+impl Drop for PgDb {
     fn drop(&mut self) {
         let (name, prefix) = (self.name.clone(), self.redis_prefix.clone());
         // Drop runs inside the test's runtime: clean up from a thread with its own

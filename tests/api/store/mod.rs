@@ -19,29 +19,12 @@ use tessera::clock::{Clock, SystemClock};
 use tessera::store::Stores;
 use time::OffsetDateTime;
 
-use crate::helpers::{test_settings, TestDb};
+use crate::helpers::{test_settings, TempDir, TestDb};
 
 /// One backend under test; `_owner` keeps its data alive for the test.
 pub struct Backend {
     pub stores: Stores,
     _owner: Box<dyn std::any::Any + Send + Sync>,
-}
-
-/// A data directory of its own, removed when the test ends.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("tessera-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The embedded backend: a fresh, migrated SQLite file plus in-memory limits.
