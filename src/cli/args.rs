@@ -31,6 +31,13 @@ pub enum Command {
         /// The copy to write; it must not exist yet.
         file: PathBuf,
     },
+    /// Write everything the store holds as JSON lines on stdout: users with their hashes,
+    /// clients, keys (still sealed: keep the KEK), MFA, the audit trail, live sessions,
+    /// blocklisted tokens and cut-offs. Works while `serve` runs.
+    Export,
+    /// Read an export from stdin into a migrated store that holds nothing but the bootstrap
+    /// `spa` client (which the imported one replaces). Needs the exporting store's KEK.
+    Import,
     /// Print the OpenAPI document.
     Openapi {
         /// The admin listener's document (`openapi/admin.json`) instead of the public one.

@@ -15,6 +15,7 @@ pub use args::{Cli, ClientsCommand, Command, KeysCommand, UsersCommand};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigErrors, Settings};
 use crate::service::admin::{ManageError, Operator};
+use crate::service::transfer;
 use crate::startup::{Application, StartupError};
 use crate::store::{Backend, RewrapError};
 use crate::tokens::KeyRingError;
@@ -112,6 +113,29 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
         Command::Backup { file } => backup(&settings, &file).await,
+        Command::Export => {
+            let backend = connect(&settings, false).await?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            let counts = transfer::export(backend.transfer.as_ref(), SystemClock.now(), &mut out)
+                .await
+                .map_err(|e| CliError::Invalid(format!("export failed: {e}")))?;
+            eprintln!("{}", serde_json::json!({ "exported": counts }));
+            Ok(())
+        }
+        Command::Import => {
+            let backend = connect(&settings, true).await?;
+            let input = std::io::stdin().lock();
+            let counts = transfer::import(
+                backend.transfer.as_ref(),
+                &settings.kek,
+                input,
+                SystemClock.now(),
+            )
+            .await
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
+            print_json(&serde_json::json!({ "imported": counts }));
+            Ok(())
+        }
         Command::Keys { command } => keys::run(command, settings).await,
         Command::Clients { command } => clients::run(command, settings).await,
         Command::Users { command } => users::run(command, settings).await,

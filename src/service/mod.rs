@@ -15,4 +15,5 @@ pub mod reset;
 pub mod revocations;
 pub mod rewrap;
 pub mod sessions;
+pub mod transfer;
 pub mod watch;

@@ -11,6 +11,7 @@ use super::postgres::PgStore;
 use super::redis::RedisStore;
 use super::retry::Unreachable;
 use super::sqlite::SqliteStore;
+use super::transfer::{Row, Sink, Transfer, TransferError};
 use super::{ClientStore, StoreError, Stores};
 use crate::config::{Settings, StoreSettings};
 
@@ -25,6 +26,8 @@ pub trait Migrator: Send + Sync {
 pub struct Backend {
     pub stores: Stores,
     pub migrator: Arc<dyn Migrator>,
+    /// `tessera export` / `import`.
+    pub transfer: Arc<dyn Transfer>,
 }
 
 /// Why the backends could not be opened.
@@ -64,10 +67,11 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
     .await?;
     let redis =
         RedisStore::connect(redis_url, &settings.redis_prefix, settings.startup_timeout).await?;
-    let pg = Arc::new(pg);
+    let (pg, redis) = (Arc::new(pg), Arc::new(redis));
     Ok(Backend {
-        stores: postgres_and_redis(pg.clone(), Arc::new(redis), settings.client_cache_ttl),
-        migrator: pg,
+        stores: postgres_and_redis(pg.clone(), redis.clone(), settings.client_cache_ttl),
+        migrator: pg.clone(),
+        transfer: Arc::new(PgAndRedis { pg, redis }),
     })
 }
 
@@ -97,7 +101,8 @@ pub async fn embedded(
     };
     Ok(Backend {
         stores,
-        migrator: db,
+        migrator: db.clone(),
+        transfer: db,
     })
 }
 
@@ -131,5 +136,47 @@ fn postgres_and_redis(
         mfa_tokens: redis.clone(),
         sealed: pg.clone(),
         health: vec![pg, redis],
+    }
+}
+
+/// Export and import across both stores: the durable tables in Postgres, the session
+/// state in Redis.
+struct PgAndRedis {
+    pg: Arc<PgStore>,
+    redis: Arc<RedisStore>,
+}
+
+#[async_trait]
+impl Transfer for PgAndRedis {
+    async fn export(
+        &self,
+        now: time::OffsetDateTime,
+        sink: &mut Sink<'_>,
+    ) -> Result<u64, TransferError> {
+        let durable = self.pg.export_durable(sink).await?;
+        Ok(durable + self.redis.export_sessions(now, sink).await?)
+    }
+
+    async fn holdings(&self) -> Result<Vec<String>, StoreError> {
+        let mut found = self.pg.durable_holdings().await?;
+        found.extend(self.redis.session_holdings().await?);
+        Ok(found)
+    }
+
+    /// The Postgres rows go in first, uncommitted; then Redis; then the commit. A Redis
+    /// failure rolls Postgres back; a failed commit removes what Redis took.
+    async fn import(&self, rows: Vec<Row>, now: time::OffsetDateTime) -> Result<(), TransferError> {
+        let mut client = self.pg.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(super::postgres::unavailable)?;
+        PgStore::import_durable(&tx, &rows).await?;
+        let written = self.redis.import_sessions(&rows, now).await?;
+        if let Err(e) = tx.commit().await {
+            self.redis.remove(&written).await?;
+            return Err(super::postgres::unavailable(e).into());
+        }
+        Ok(())
     }
 }

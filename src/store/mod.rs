@@ -16,6 +16,7 @@ mod mfa_tokens;
 mod resets;
 mod revocations;
 mod rewrap;
+pub mod transfer;
 mod users;
 pub use audit::*;
 pub use changes::*;

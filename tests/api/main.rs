@@ -36,3 +36,4 @@ mod rotation;
 mod store;
 mod token_errors;
 mod tokens;
+mod transfer;

@@ -7,6 +7,7 @@ mod keys;
 mod mfa;
 mod resets;
 mod rewrap;
+mod transfer;
 mod users;
 
 use std::ops::DerefMut;

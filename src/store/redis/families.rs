@@ -26,11 +26,11 @@ impl RedisStore {
         self.key(&["fam", &format!("{{{family_id}}}")])
     }
 
-    fn sessions_key(&self, user: uuid::Uuid) -> String {
+    pub(super) fn sessions_key(&self, user: uuid::Uuid) -> String {
         self.key(&["user", &format!("{{{user}}}"), "families"])
     }
 
-    fn client_sessions_key(&self, client_id: &str) -> String {
+    pub(super) fn client_sessions_key(&self, client_id: &str) -> String {
         self.key(&["client", &format!("{{{client_id}}}"), "families"])
     }
 

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 mod families;
 mod limits;
 mod revocations;
+mod transfer;
 
 use super::{Change, ChangeBus, ChangeStream, Ping, StoreError};
 use crate::store::retry::{retry_until, Unreachable};

@@ -11,6 +11,7 @@ mod mfa;
 mod resets;
 mod revocations;
 mod rewrap;
+mod transfer;
 mod users;
 
 use std::path::{Path, PathBuf};

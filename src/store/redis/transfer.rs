@@ -1,0 +1,343 @@
+//! Export and import of the session state in Redis: refresh families, blocklisted `jti`s
+//! and per-user cut-offs, as rows of the embedded store's session tables. A key's
+//! remaining TTL becomes the row's `expires_at`, and back.
+
+use time::OffsetDateTime;
+
+use super::{unavailable, RedisStore};
+use crate::store::transfer::{table, Cell, Row, Sink, TransferError};
+use crate::store::StoreError;
+
+/// The field order of a family hash as exported (see `rotate.lua`).
+const FAMILY_FIELDS: [&str; 12] = [
+    "user_id",
+    "client_id",
+    "scope",
+    "auth_time",
+    "amr",
+    "created_at",
+    "abs_exp",
+    "current",
+    "previous",
+    "rotated_at",
+    "ip",
+    "user_agent",
+];
+
+fn corrupt(key: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{key}: {what}"))
+}
+
+fn secs(key: &str, value: Option<&String>) -> Result<Cell, StoreError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(Cell::Null);
+    };
+    let secs: i64 = value.parse().map_err(|_| corrupt(key, "not a time"))?;
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map(Cell::Time)
+        .map_err(|_| corrupt(key, "time out of range"))
+}
+
+fn text(value: Option<&String>) -> Cell {
+    value
+        .filter(|v| !v.is_empty())
+        .map_or(Cell::Null, |v| Cell::Text(v.clone()))
+}
+
+fn hash(key: &str, value: Option<&String>) -> Result<Cell, StoreError> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(Cell::Null),
+        Some(v) => hex::decode(v)
+            .map(Cell::Bytes)
+            .map_err(|_| corrupt(key, "not a hex digest")),
+    }
+}
+
+fn expiry(now: OffsetDateTime, pttl_ms: i64) -> Cell {
+    Cell::Time(now + time::Duration::milliseconds(pttl_ms))
+}
+
+/// Milliseconds from `now` until `cell`'s time (at least one).
+fn ttl_ms(now: OffsetDateTime, cell: &Cell) -> i64 {
+    let until = cell.as_time().unwrap_or(now);
+    i64::try_from((until - now).whole_milliseconds())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+fn unix(cell: &Cell) -> String {
+    cell.as_time()
+        .map(|t| t.unix_timestamp().to_string())
+        .unwrap_or_default()
+}
+
+impl RedisStore {
+    /// Every key under this prefix matching `pattern` (after the prefix).
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.connection().await;
+        let mut cursor: u64 = 0;
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}{pattern}", self.prefix()))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Streams the live families, blocklist entries and cut-offs to `sink`.
+    pub(crate) async fn export_sessions(
+        &self,
+        now: OffsetDateTime,
+        sink: &mut Sink<'_>,
+    ) -> Result<u64, TransferError> {
+        let mut conn = self.connection().await;
+        let mut written = 0;
+        let families = table("refresh_families").ok_or_else(|| missing("refresh_families"))?;
+        for key in self.scan("fam:{*}").await? {
+            let id = key
+                .strip_prefix(&format!("{}fam:{{", self.prefix()))
+                .and_then(|k| k.strip_suffix('}'))
+                .ok_or_else(|| corrupt(&key, "unexpected key"))?
+                .to_owned();
+            let (fields, pttl): (Vec<Option<String>>, i64) = redis::pipe()
+                .cmd("HMGET")
+                .arg(&key)
+                .arg(&FAMILY_FIELDS[..])
+                .cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let f = |name: &str| {
+                let at = FAMILY_FIELDS.iter().position(|n| *n == name);
+                at.and_then(|i| fields.get(i)).and_then(Option::as_ref)
+            };
+            if f("client_id").is_none() || pttl <= 0 {
+                continue; // ended or expired since the scan
+            }
+            let user = f("user_id")
+                .and_then(|u| u.parse().ok())
+                .ok_or_else(|| corrupt(&key, "user_id"))?;
+            let amr = f("amr")
+                .map(|a| {
+                    a.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let rotated = secs(&key, f("rotated_at"))?;
+            let created = secs(&key, f("created_at"))?;
+            let last_used = if rotated == Cell::Null {
+                created.clone()
+            } else {
+                rotated.clone()
+            };
+            let cells = vec![
+                Cell::Text(id),
+                Cell::Uuid(user),
+                text(f("client_id")),
+                Cell::Text(f("scope").cloned().unwrap_or_default()),
+                secs(&key, f("auth_time"))?,
+                Cell::TextList(amr),
+                created,
+                secs(&key, f("abs_exp"))?,
+                hash(&key, f("current"))?,
+                hash(&key, f("previous"))?,
+                rotated,
+                last_used,
+                expiry(now, pttl),
+                text(f("ip")),
+                text(f("user_agent")),
+            ];
+            sink(Row {
+                table: families,
+                cells,
+            })?;
+            written += 1;
+        }
+        let blocklist = table("jti_blocklist").ok_or_else(|| missing("jti_blocklist"))?;
+        for key in self.scan("bl:*").await? {
+            let pttl: i64 = redis::cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let jti = key
+                .strip_prefix(&format!("{}bl:", self.prefix()))
+                .unwrap_or_default();
+            if pttl > 0 {
+                sink(Row {
+                    table: blocklist,
+                    cells: vec![Cell::Text(jti.to_owned()), expiry(now, pttl)],
+                })?;
+                written += 1;
+            }
+        }
+        let cutoffs = table("user_cutoffs").ok_or_else(|| missing("user_cutoffs"))?;
+        for key in self.scan("cutoff:*").await? {
+            let (at, pttl): (Option<String>, i64) = redis::pipe()
+                .get(&key)
+                .cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let user = key
+                .strip_prefix(&format!("{}cutoff:", self.prefix()))
+                .and_then(|u| u.parse().ok())
+                .ok_or_else(|| corrupt(&key, "user id"))?;
+            if let (Some(at), true) = (at, pttl > 0) {
+                let cells = vec![Cell::Uuid(user), secs(&key, Some(&at))?, expiry(now, pttl)];
+                sink(Row {
+                    table: cutoffs,
+                    cells,
+                })?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Whether any session state is held under this prefix.
+    pub(crate) async fn session_holdings(&self) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for (pattern, what) in [
+            ("fam:*", "refresh families"),
+            ("bl:*", "blocklisted tokens"),
+            ("cutoff:*", "cut-offs"),
+        ] {
+            let n = self.scan(pattern).await?.len();
+            if n > 0 {
+                found.push(format!("Redis {what}: {n} keys"));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes the session rows (families with their user and client indexes); returns
+    /// the keys written, so a failed import can remove them again.
+    pub(crate) async fn import_sessions(
+        &self,
+        rows: &[Row],
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut pipe = redis::pipe();
+        let mut written = Vec::new();
+        for row in rows.iter().filter(|r| r.table.session_state) {
+            let expires = ttl_ms(now, row.get("expires_at"));
+            match row.table.name {
+                "refresh_families" => {
+                    let id = row.get("id").as_text().unwrap_or_default();
+                    let user = row.get("user_id").as_uuid().unwrap_or_default();
+                    let client = row.get("client_id").as_text().unwrap_or_default();
+                    let key = self.family_key(id);
+                    let digest = |name: &str| {
+                        row.get(name)
+                            .as_bytes()
+                            .map(hex::encode)
+                            .unwrap_or_default()
+                    };
+                    let amr = match row.get("amr") {
+                        Cell::TextList(items) => items.join(","),
+                        _ => String::new(),
+                    };
+                    let mut fields = vec![
+                        ("user_id", user.to_string()),
+                        ("client_id", client.to_owned()),
+                        (
+                            "scope",
+                            row.get("scope").as_text().unwrap_or_default().to_owned(),
+                        ),
+                        ("auth_time", unix(row.get("auth_time"))),
+                        ("amr", amr),
+                        ("created_at", unix(row.get("created_at"))),
+                        ("abs_exp", unix(row.get("abs_exp"))),
+                        ("current", digest("current")),
+                        ("ip", row.get("ip").as_text().unwrap_or_default().to_owned()),
+                        (
+                            "user_agent",
+                            row.get("user_agent")
+                                .as_text()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        ),
+                    ];
+                    if row.get("previous") != &Cell::Null {
+                        fields.push(("previous", digest("previous")));
+                        fields.push(("rotated_at", unix(row.get("rotated_at"))));
+                    }
+                    let abs_exp = row
+                        .get("abs_exp")
+                        .as_time()
+                        .map_or(0, |t| t.unix_timestamp());
+                    let index_ttl = (abs_exp - now.unix_timestamp()).max(1);
+                    pipe.hset_multiple(&key, &fields).ignore();
+                    pipe.pexpire(&key, expires).ignore();
+                    for index in [self.sessions_key(user), self.client_sessions_key(client)] {
+                        pipe.zadd(&index, id, abs_exp).ignore();
+                        pipe.expire(&index, index_ttl).ignore();
+                    }
+                    written.push(key);
+                }
+                "jti_blocklist" => {
+                    let key = self.key(&["bl", row.get("jti").as_text().unwrap_or_default()]);
+                    pipe.cmd("SET")
+                        .arg(&key)
+                        .arg(1)
+                        .arg("PX")
+                        .arg(expires)
+                        .ignore();
+                    written.push(key);
+                }
+                "user_cutoffs" => {
+                    let user = row.get("user_id").as_uuid().unwrap_or_default();
+                    let key = self.key(&["cutoff", &user.to_string()]);
+                    pipe.cmd("SET")
+                        .arg(&key)
+                        .arg(unix(row.get("cutoff")))
+                        .arg("PX")
+                        .arg(expires)
+                        .ignore();
+                    written.push(key);
+                }
+                _ => {}
+            }
+        }
+        let mut conn = self.connection().await;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(written)
+    }
+
+    /// Removes keys an import wrote (its Postgres half failed).
+    pub(crate) async fn remove(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.connection().await;
+        for chunk in keys.chunks(500) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.del(key).ignore();
+            }
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+fn missing(name: &str) -> TransferError {
+    TransferError::Refused(format!("no table {name}"))
+}

@@ -1,0 +1,267 @@
+//! SPEC S16: `tessera export` / `tessera import` move a store between the embedded mode
+//! and Postgres + Redis, both ways, logging nobody out and un-revoking nothing; an import
+//! that cannot be complete writes nothing.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tessera::clock::FixedClock;
+
+use crate::helpers::{
+    cli_env, try_spawn_on, Backend, Fetch, TestApp, TestDb, ADMIN_TOKEN, STRONG_PASSWORD,
+};
+
+/// Runs `tessera <args>` against `db` with `stdin`; returns (exit ok, stdout, stderr).
+fn cli(db: &TestDb, args: &[&str], stdin: &[u8], kek: Option<&str>) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in cli_env(db) {
+        cmd.env(k, v);
+    }
+    if let Some(kek) = kek {
+        cmd.env("TESSERA_KEK", kek);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What a store holds that an import must carry over, on a running app.
+struct Before {
+    refresh: String,
+    revoked_access: String,
+    cut_off_access: String,
+    live_access: String,
+    client: (String, Option<String>),
+    resource: (String, Option<String>),
+    kids: Vec<String>,
+    audit_events: i64,
+}
+
+/// Fills `app`: users (one with TOTP), sessions, a revoked token, a cut-off, a client.
+async fn fill(app: &TestApp, clock: &FixedClock) -> Before {
+    let tokens = app.new_user_tokens("ana@example.com").await;
+    let revoked = app.login("ana@example.com", "openid").await;
+    let revoked_access = revoked["access_token"].as_str().unwrap().to_owned();
+    let resource = app.resource_server().await;
+    let answer = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .form(&[("token", revoked_access.as_str()), ("client_id", "spa")])
+        .fetch()
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    let cut = app.new_user_tokens("ben@example.com").await;
+    let (_, user) = app
+        .admin_json(
+            reqwest::Method::GET,
+            "/admin/users?email=ben%40example.com",
+            None,
+        )
+        .await;
+    let id = user["users"][0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/admin/users/{id}/revoke-sessions"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let revoked = app.introspect_as(&resource, &revoked_access).await;
+    assert_eq!(revoked["active"], false);
+    app.user("cleo@example.com").await;
+    app.enrol_totp("cleo@example.com", clock).await;
+
+    // the live access token comes last: the one issued before the refresh would be older
+    let refreshed: Value = app
+        .refresh(tokens["refresh_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    Before {
+        refresh: refreshed["refresh_token"].as_str().unwrap().to_owned(),
+        live_access: refreshed["access_token"].as_str().unwrap().to_owned(),
+        revoked_access,
+        cut_off_access: cut["access_token"].as_str().unwrap().to_owned(),
+        client: app.client(&["client_credentials"], false, false).await,
+        resource,
+        kids: app.jwks_kids().await,
+        audit_events: app.db.count_rows("audit_events").await,
+    }
+}
+
+/// Everything `before` recorded holds on `app`, which runs on the imported store.
+async fn check(app: &TestApp, before: &Before) {
+    let mut kids = app.jwks_kids().await;
+    let mut expected = before.kids.clone();
+    kids.sort();
+    expected.sort();
+    assert_eq!(kids, expected, "the same keys are published");
+    assert_eq!(
+        app.db.count_rows("audit_events").await,
+        before.audit_events,
+        "the audit trail came along"
+    );
+    let resource = &before.resource;
+    let live = app.introspect_as(resource, &before.live_access).await;
+    assert_eq!(
+        live["active"], true,
+        "a token issued before the move verifies"
+    );
+    let revoked = app.introspect_as(resource, &before.revoked_access).await;
+    assert_eq!(revoked["active"], false, "a revoked token stays revoked");
+    let cut = app.introspect_as(resource, &before.cut_off_access).await;
+    assert_eq!(cut["active"], false, "a cut-off still applies");
+
+    let rotated = app.refresh(&before.refresh).await;
+    assert_eq!(rotated.status(), StatusCode::OK, "the session goes on");
+
+    let login = app
+        .password_grant("ana@example.com", STRONG_PASSWORD, "openid")
+        .await;
+    assert_eq!(
+        login.status(),
+        StatusCode::OK,
+        "the password hash came along"
+    );
+    let mfa: Value = app
+        .password_grant("cleo@example.com", STRONG_PASSWORD, "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        mfa["error"], "mfa_required",
+        "the TOTP enrolment came along"
+    );
+
+    let (id, secret) = &before.client;
+    let cc = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret.as_deref().unwrap()),
+        ])
+        .await;
+    assert_eq!(
+        cc.status(),
+        StatusCode::OK,
+        "the client secret hash came along"
+    );
+}
+
+async fn spawn(db: Arc<TestDb>, clock: Arc<FixedClock>) -> TestApp {
+    try_spawn_on(db, &[("keyring_poll_interval", "1")], clock)
+        .await
+        .unwrap_or_else(|e| panic!("app failed to start: {e}"))
+}
+
+/// Exports `from` (while its app runs) and imports into a fresh store of `to`.
+async fn move_store(from: &TestDb, to: Backend) -> (Arc<TestDb>, String) {
+    let (ok, export, stderr) = cli(from, &["export"], b"", None);
+    assert!(ok, "export failed: {stderr}");
+    assert!(!export.contains(STRONG_PASSWORD) && !export.contains(ADMIN_TOKEN));
+    let target = Arc::new(TestDb::on(to).await);
+    let (ok, report, stderr) = cli(&target, &["import"], export.as_bytes(), None);
+    assert!(ok, "import failed: {stderr}");
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let imported = &report["imported"];
+    assert_eq!(imported["users"], 3, "{report}");
+    assert_eq!(imported["user_totp"], 1, "{report}");
+    assert_eq!(imported["jti_blocklist"], 1, "{report}");
+    assert_eq!(imported["user_cutoffs"], 1, "{report}");
+    assert!(imported["refresh_families"].as_u64() >= Some(1), "{report}");
+    (target, export)
+}
+
+#[tokio::test]
+async fn embedded_to_postgres_and_back_keeps_every_session_key_user_and_revocation() {
+    let clock = Arc::new(FixedClock::starting_now());
+    let embedded = Arc::new(TestDb::on(Backend::Embedded).await);
+    let source = spawn(embedded.clone(), clock.clone()).await;
+    let before = fill(&source, &clock).await;
+
+    let (pg, _) = move_store(&embedded, Backend::Postgres).await;
+    let up = spawn(pg.clone(), clock.clone()).await;
+    check(&up, &before).await;
+
+    // and back down, from the Postgres + Redis store the first move filled
+    let before = fill_more(&up, before).await;
+    let (down_db, _) = move_store(&pg, Backend::Embedded).await;
+    drop(source);
+    let down = spawn(down_db, clock).await;
+    check(&down, &before).await;
+}
+
+/// After `check` rotated `before.refresh`, the current token of that session.
+async fn fill_more(app: &TestApp, mut before: Before) -> Before {
+    let session = app.login("ana@example.com", "openid").await;
+    before.refresh = session["refresh_token"].as_str().unwrap().to_owned();
+    before.live_access = session["access_token"].as_str().unwrap().to_owned();
+    before.audit_events = app.db.count_rows("audit_events").await;
+    before
+}
+
+#[tokio::test]
+async fn an_import_that_cannot_be_complete_writes_nothing_and_says_why() {
+    let clock = Arc::new(FixedClock::starting_now());
+    let embedded = Arc::new(TestDb::on(Backend::Embedded).await);
+    let source = spawn(embedded.clone(), clock.clone()).await;
+    source.new_user_tokens("dan@example.com").await;
+    let (ok, export, _) = cli(&embedded, &["export"], b"", None);
+    assert!(ok);
+    let target = TestDb::on(Backend::Postgres).await;
+
+    let other_kek = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"another kek"))
+    };
+    let (ok, _, stderr) = cli(&target, &["import"], export.as_bytes(), Some(&other_kek));
+    assert!(!ok);
+    assert!(stderr.contains("does not open with this KEK"), "{stderr}");
+
+    let truncated: String = export.lines().take(4).collect::<Vec<_>>().join("\n");
+    let (ok, _, stderr) = cli(&target, &["import"], truncated.as_bytes(), None);
+    assert!(!ok);
+    assert!(stderr.contains("truncated"), "{stderr}");
+
+    let mut bad: Vec<String> = export.lines().map(str::to_owned).collect();
+    bad[1] = bad[1].replacen("\"email\":", "\"e-mail\":", 1);
+    let (ok, _, stderr) = cli(&target, &["import"], bad.join("\n").as_bytes(), None);
+    assert!(!ok);
+    assert!(stderr.contains("line 2:"), "{stderr}");
+
+    assert_eq!(target.count_rows("users").await, 0, "nothing was written");
+    assert_eq!(
+        target.count_rows("clients").await,
+        1,
+        "the bootstrap client only"
+    );
+
+    let (ok, _, stderr) = cli(&target, &["import"], export.as_bytes(), None);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = cli(&target, &["import"], export.as_bytes(), None);
+    assert!(!ok, "a second import into the now filled store is refused");
+    assert!(stderr.contains("not empty (users: 1 rows"), "{stderr}");
+    assert_eq!(target.count_rows("users").await, 1);
+}
