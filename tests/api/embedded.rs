@@ -356,3 +356,161 @@ async fn a_kill_9_under_refresh_load_loses_no_answered_rotation_and_half_rotates
     restarted.kill().unwrap();
     restarted.wait().unwrap();
 }
+
+/// Runs `script` (bash) in a mount namespace of its own (`unshare -rm`: no root needed
+/// where user namespaces are allowed), so it can mount a small or read-only tmpfs.
+fn in_mount_namespace(script: &str) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rm", "bash", "-c", script])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SERVE_BIN", env!("CARGO_BIN_EXE_tessera"));
+    cmd
+}
+
+#[tokio::test]
+async fn a_data_directory_that_cannot_be_written_is_a_configuration_error_naming_it() {
+    let dir = TempDir::new();
+    let script = r#"set -e
+        mount -t tmpfs -o size=1m,ro tessera-ro "$MOUNT"
+        exec "$SERVE_BIN" serve"#;
+    let out = in_mount_namespace(script)
+        .env("MOUNT", &dir.0)
+        .env("TESSERA_DATA_DIR", &dir.0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("unshare:"),
+        "this test needs `unshare -rm` (user namespaces): {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("TESSERA_DATA_DIR")
+            && stderr.contains(&format!("{} is not writable", dir.0.display())),
+        "{stderr}"
+    );
+}
+
+/// A `tessera serve` on a 16 MB tmpfs that the test can fill up and free again, and
+/// stop to check the database file, by writing `fill`, `free` or `stop` to its stdin.
+struct FullDisk {
+    shell: Child,
+    replies: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl FullDisk {
+    fn command(&mut self, command: &str) -> String {
+        use std::io::Write;
+        let stdin = self.shell.stdin.as_mut().unwrap();
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+        self.replies.next().unwrap().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_writes_503_with_retry_after_keeps_reads_and_corrupts_nothing() {
+    let dir = TempDir::new();
+    let public = free_port();
+    let script = r#"set -e
+        mount -t tmpfs -o size=16m tessera-full "$MOUNT"
+        "$SERVE_BIN" serve >"$MOUNT.log" 2>&1 &
+        pid=$!
+        while read -r command; do
+          case "$command" in
+            fill) dd if=/dev/zero of="$MOUNT/filler" bs=64k 2>/dev/null || true; echo filled ;;
+            free) rm -f "$MOUNT/filler"; echo freed ;;
+            stop)
+              kill "$pid"; wait "$pid" || true
+              python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])' "$MOUNT/data/tessera.db"
+              exit 0 ;;
+          esac
+        done"#;
+    let mut shell = in_mount_namespace(script)
+        .env("MOUNT", &dir.0)
+        .env("TESSERA_DATA_DIR", dir.0.join("data"))
+        .env("TESSERA_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
+        .env("TESSERA_ADMIN_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("TESSERA_HTTP_WORKERS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = shell.stdout.take().unwrap();
+    let mut disk = FullDisk {
+        shell,
+        replies: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+    };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("http://127.0.0.1:{public}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "tessera serve did not come up on the tmpfs (does `unshare -rm` work here?)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    register(&http, public).await;
+    let tokens = password_grant(&http, public).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let mut current = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    assert_eq!(disk.command("fill"), "filled");
+    // writes already allocated in the WAL may still fit: rotate until one does not
+    let mut refused = None;
+    for _ in 0..5000 {
+        let answer = refresh(&http, public, &current).await;
+        match answer.status() {
+            StatusCode::OK => {
+                let body: Value = answer.json().await.unwrap();
+                current = body["refresh_token"].as_str().unwrap().to_owned();
+            }
+            status => {
+                refused = Some((
+                    status,
+                    answer.headers().clone(),
+                    answer.text().await.unwrap(),
+                ));
+                break;
+            }
+        }
+    }
+    let (status, headers, body) = refused.expect("no write failed on a full disk");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    assert!(!body.contains("sqlite") && !body.contains("disk"), "{body}");
+
+    // reads go on
+    let jwks = http
+        .get(format!("http://127.0.0.1:{public}/.well-known/jwks.json"))
+        .fetch()
+        .await;
+    assert_eq!(jwks.status(), StatusCode::OK);
+    let userinfo = http
+        .get(format!("http://127.0.0.1:{public}/oauth2/userinfo"))
+        .bearer_auth(&access)
+        .fetch()
+        .await;
+    assert_eq!(userinfo.status(), StatusCode::OK, "tokens still verify");
+
+    // space back: the refused rotation never happened, so the same token rotates now
+    assert_eq!(disk.command("free"), "freed");
+    let again = refresh(&http, public, &current).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(disk.command("stop"), "ok", "PRAGMA integrity_check");
+    let _ = disk.shell.wait();
+    let log_file = dir.0.with_extension("log");
+    let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&log_file);
+    assert!(
+        log.contains("database or disk is full"),
+        "the 503 was the full disk: {log}"
+    );
+}
