@@ -34,7 +34,7 @@ start_tessera() {
 cleanup_tessera() {
   kill "${TPID:-}" 2>/dev/null || true; wait 2>/dev/null || true
   if [ -n "${TESSERA_DATA_DIR:-}" ] && [ -f "$TESSERA_DATA_DIR/tessera.db" ]; then
-    echo "embedded_db_bytes=$(du -cb "$TESSERA_DATA_DIR"/tessera.db* | tail -1 | cut -f1)" >&2
+    echo "embedded_db_bytes=$(du -cb "$TESSERA_DATA_DIR"/tessera.db* | tail -1 | cut -f1) ($(cd "$TESSERA_DATA_DIR" && du -b tessera.db* | awk '{printf "%s %s; ", $2, $1}'))" >&2
   fi
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" 2>/dev/null || true
   redis-cli --scan --pattern "bench$$:*" | xargs -r redis-cli del >/dev/null || true

@@ -1,13 +1,14 @@
 //! The embedded store (SPEC S16): one SQLite file (WAL, `synchronous=NORMAL`, a busy
 //! timeout) holding everything PostgreSQL holds plus the refresh families, the JTI
 //! blocklist and per-user cut-offs, so sessions and revocations survive a restart. Calls
-//! run on a `deadpool-sqlite` pool of connections, each on a blocking thread.
+//! run on a deadpool pool of connections (`pool.rs`), each on a blocking thread.
 
 mod audit;
 mod clients;
 mod families;
 mod keys;
 mod mfa;
+mod pool;
 mod resets;
 mod revocations;
 mod rewrap;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
+use pool::Pool;
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
@@ -30,9 +31,6 @@ mod embedded {
 }
 
 /// Applied to every connection when it is opened.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
-
 /// How many writes between two sweeps of expired sessions, blocklist entries and cut-offs.
 const SWEEP_EVERY: u64 = 512;
 
@@ -62,19 +60,7 @@ impl SqliteStore {
     /// Opens (creating if absent) the database file at `path` with `pool_size` connections.
     pub async fn open(path: &Path, pool_size: usize) -> Result<Self, StoreError> {
         check_is_ours(path.to_owned()).await?;
-        let pool = Config::new(path)
-            .builder(Runtime::Tokio1)
-            .map_err(|e| StoreError::Other(e.into()))?
-            .max_size(pool_size.max(2))
-            .post_create(Hook::async_fn(|conn, _| {
-                Box::pin(async move {
-                    conn.interact(|c| c.execute_batch(PRAGMAS))
-                        .await
-                        .map_err(|e| HookError::message(e.to_string()))?
-                        .map_err(HookError::Backend)
-                })
-            }))
-            .build()
+        let pool = pool::pool(path.to_owned(), pool_size.max(2))
             .map_err(|e| StoreError::Other(e.into()))?;
         let store = SqliteStore {
             pool,
