@@ -13,11 +13,16 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// sealed keys): capped at info whatever `TESSERA_LOG` asks for.
 const PARAMETER_LOGGERS: [&str; 1] = ["tokio_postgres"];
 
+/// Crates that log a whole migration's SQL as one info line on a first start: capped at
+/// warn (tessera logs how many migrations it applied itself).
+const VERBOSE_LOGGERS: [&str; 1] = ["refinery_core"];
+
 /// The filter for `TESSERA_LOG` (invalid: `info`), with the parameter loggers capped.
 pub fn filter(spec: &str) -> EnvFilter {
     let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
-    for target in PARAMETER_LOGGERS {
-        if let Ok(directive) = format!("{target}=info").parse() {
+    let caps = PARAMETER_LOGGERS.map(|t| (t, "info")).into_iter();
+    for (target, level) in caps.chain(VERBOSE_LOGGERS.map(|t| (t, "warn"))) {
+        if let Ok(directive) = format!("{target}={level}").parse() {
             filter = filter.add_directive(directive);
         }
     }
@@ -53,4 +58,14 @@ pub fn init(filter: &str, target: LogTarget) -> WorkerGuard {
         .with_target(true)
         .try_init();
     guard
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_caps_hold_at_the_most_verbose_level() {
+        let filter = super::filter("trace").to_string();
+        assert!(filter.contains("tokio_postgres=info"), "{filter}");
+        assert!(filter.contains("refinery_core=warn"), "{filter}");
+    }
 }

@@ -105,11 +105,14 @@ impl Application {
         }
         let backend = crate::store::connect(&settings).await?;
         if settings.migrate_on_start {
-            backend
+            let applied = backend
                 .migrator
                 .migrate()
                 .await
                 .map_err(StartupError::Migration)?;
+            if applied > 0 {
+                tracing::info!(applied, "migrations applied");
+            }
         }
         let stores = backend.stores;
         let keyring = KeyRing::load(
