@@ -18,6 +18,23 @@ static ROTATE: std::sync::LazyLock<redis::Script> =
 static REVOKE: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(include_str!("revoke.lua")));
 
+/// A family hash's fields: the seven `rotate.lua` returns, then its own state and the
+/// session's metadata.
+pub(super) const FAMILY_FIELDS: [&str; 12] = [
+    "user_id",
+    "client_id",
+    "scope",
+    "auth_time",
+    "amr",
+    "created_at",
+    "abs_exp",
+    "current",
+    "previous",
+    "rotated_at",
+    "ip",
+    "user_agent",
+];
+
 /// How many index members one round of a client-wide revocation reads.
 const REVOKE_BATCH: isize = 500;
 
@@ -298,18 +315,10 @@ impl FamilyStore for RedisStore {
 
     async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {
         let mut conn = self.connection().await;
-        let names = [
-            "user_id",
-            "client_id",
-            "scope",
-            "auth_time",
-            "amr",
-            "created_at",
-            "abs_exp",
-        ];
+        let names = &FAMILY_FIELDS[..7];
         let values: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.family_key(family_id))
-            .arg(&names[..])
+            .arg(names)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;

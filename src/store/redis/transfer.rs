@@ -4,25 +4,10 @@
 
 use time::OffsetDateTime;
 
+use super::families::FAMILY_FIELDS;
 use super::{unavailable, RedisStore};
 use crate::store::transfer::{table, Cell, Row, Sink, TransferError};
 use crate::store::StoreError;
-
-/// The field order of a family hash as exported (see `rotate.lua`).
-const FAMILY_FIELDS: [&str; 12] = [
-    "user_id",
-    "client_id",
-    "scope",
-    "auth_time",
-    "amr",
-    "created_at",
-    "abs_exp",
-    "current",
-    "previous",
-    "rotated_at",
-    "ip",
-    "user_agent",
-];
 
 fn corrupt(key: &str, what: &str) -> StoreError {
     StoreError::Corrupt(format!("{key}: {what}"))
