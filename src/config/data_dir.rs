@@ -84,8 +84,8 @@ fn random(bytes: usize) -> Vec<u8> {
     out
 }
 
-/// The KEK: the stored one (which a configured one must equal), else the configured one,
-/// else a new one written to `<dir>/kek`.
+/// The KEK: the stored one (which a configured one must equal), else the configured one or
+/// a new one, written to `<dir>/kek`.
 fn kek(
     dir: &Path,
     configured: Option<Kek>,
@@ -112,13 +112,16 @@ fn kek(
             _ => Ok(stored),
         };
     }
-    if let Some(kek) = configured {
-        return Ok(kek);
-    }
-    let text = STANDARD.encode(random(32));
-    write_new(&path, &format!("{text}\n"))?;
+    // a configured KEK is kept in the directory too, so that it stands on its own (a later
+    // start, a backup or an import target without TESSERA_KEK opens the same keys)
+    let kek = match configured {
+        Some(kek) => kek,
+        None => Kek::from_base64(&STANDARD.encode(random(32)))
+            .map_err(|reason| problem("kek", reason))?,
+    };
+    write_new(&path, &format!("{}\n", kek.to_base64().as_str()))?;
     created.push(path);
-    Kek::from_base64(&text).map_err(|reason| problem("kek", reason))
+    Ok(kek)
 }
 
 /// The admin token kept in `<dir>/admin-token`, created when absent.

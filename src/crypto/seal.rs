@@ -127,6 +127,11 @@ impl Kek {
         kek.ok_or_else(|| "does not look like 32 random bytes (too many repeated bytes); generate one with `openssl rand -base64 32`".into())
     }
 
+    /// The key as `from_base64` reads it, for the embedded store's `kek` file only.
+    pub(crate) fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(self.master.as_ref()))
+    }
+
     /// Whether two KEKs are the same key (constant time).
     pub fn same_as(&self, other: &Kek) -> bool {
         use subtle::ConstantTimeEq;

@@ -207,6 +207,14 @@ async fn embedded_to_postgres_and_back_keeps_every_session_key_user_and_revocati
     // and back down, from the Postgres + Redis store the first move filled
     let before = fill_more(&up, before).await;
     let (down_db, _) = move_store(&pg, Backend::Embedded).await;
+    if let TestDb::Embedded(dir) = down_db.as_ref() {
+        let kept = std::fs::read_to_string(dir.0.join("kek")).unwrap();
+        assert_eq!(
+            kept.trim(),
+            crate::helpers::test_kek(),
+            "the data directory keeps its KEK"
+        );
+    }
     drop(source);
     let down = spawn(down_db, clock).await;
     check(&down, &before).await;
