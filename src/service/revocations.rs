@@ -69,9 +69,9 @@ fn cutoff_ttl(settings: &crate::config::Settings) -> std::time::Duration {
     std::time::Duration::from_secs(3600) + settings.clock_leeway
 }
 
-/// Ends every session of `user` except `keep` and invalidates every access token issued
-/// before `now` (the per-user cutoff): password change and reset, admin revocation and
-/// deletion. Returns how many sessions ended.
+/// Ends every session of `user` except `keep`, every browser sign-in (SSO) session, and
+/// invalidates every access token issued before `now` (the per-user cutoff): password
+/// change and reset, admin revocation and deletion. Returns how many sessions ended.
 pub async fn end_user_sessions(
     stores: &crate::store::Stores,
     settings: &crate::config::Settings,
@@ -80,6 +80,7 @@ pub async fn end_user_sessions(
     now: time::OffsetDateTime,
 ) -> Result<usize, StoreError> {
     let ended = stores.families.revoke_user_sessions(user, keep).await?;
+    stores.sso.end_user_sso(user).await?;
     stores
         .revocations
         .set_cutoff(user, now, cutoff_ttl(settings))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::cache::CachedClients;
-use super::memory::{LocalChanges, MemoryLimits, MemoryMfaTokens};
+use super::memory::{LocalChanges, MemoryCodes, MemoryLimits, MemoryMfaTokens};
 use super::postgres::PgStore;
 use super::redis::RedisStore;
 use super::retry::Unreachable;
@@ -96,6 +96,9 @@ pub async fn embedded(
         resets: db.clone(),
         mfa: db.clone(),
         mfa_tokens: Arc::new(MemoryMfaTokens::default()),
+        sso: db.clone(),
+        codes: Arc::new(MemoryCodes::default()),
+        consents: db.clone(),
         sealed: db.clone(),
         health: vec![db.clone()],
     };
@@ -134,6 +137,9 @@ fn postgres_and_redis(
         resets: pg.clone(),
         mfa: pg.clone(),
         mfa_tokens: redis.clone(),
+        sso: redis.clone(),
+        codes: redis.clone(),
+        consents: pg.clone(),
         sealed: pg.clone(),
         health: vec![pg, redis],
     }

@@ -3,6 +3,7 @@
 //! across the code. Every trait and type is re-exported here, so callers name `store::X`.
 
 mod audit;
+mod browser;
 pub mod cache;
 mod changes;
 mod clients;
@@ -19,6 +20,7 @@ mod rewrap;
 pub mod transfer;
 mod users;
 pub use audit::*;
+pub use browser::*;
 pub use changes::*;
 pub use clients::*;
 pub use connect::{connect, embedded, Backend, ConnectError, Migrator};
@@ -71,6 +73,9 @@ pub struct Stores {
     pub resets: Arc<dyn ResetStore>,
     pub mfa: Arc<dyn MfaStore>,
     pub mfa_tokens: Arc<dyn MfaTokenStore>,
+    pub sso: Arc<dyn SsoStore>,
+    pub codes: Arc<dyn CodeStore>,
+    pub consents: Arc<dyn ConsentStore>,
     /// Everything sealed under the KEK, for `keys rewrap`.
     pub sealed: Arc<dyn SealedStore>,
     pub health: Vec<Arc<dyn Ping>>,

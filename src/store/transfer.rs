@@ -4,8 +4,10 @@
 //! columns; the session tables are SQLite's own, which the Redis backend reads from and
 //! writes to its keys.
 //!
-//! Not moved: pending password-reset links and MFA logins (minutes long; users ask
-//! again), rate-limit and lockout counters (they start over).
+//! Not moved: pending password-reset links, MFA logins and authorization codes (minutes
+//! long; users ask again), browser sign-in (SSO) sessions (users sign in again on the
+//! hosted page; the refresh families they started are moved), rate-limit and lockout
+//! counters (they start over).
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
@@ -120,6 +122,16 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "consents",
+        session_state: false,
+        columns: &[
+            ("user_id", Uuid, false),
+            ("client_id", Text, false),
+            ("scopes", TextList, false),
+            ("granted_at", Time, false),
+        ],
+    },
+    Table {
         name: "audit_events",
         session_state: false,
         columns: &[
@@ -172,8 +184,9 @@ pub const TABLES: &[Table] = &[
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.
-pub const HOLDINGS: [(&str, &str); 10] = [
+pub const HOLDINGS: [(&str, &str); 11] = [
     ("users", ""),
+    ("consents", ""),
     ("clients", " WHERE id <> 'spa'"),
     ("signing_keys", ""),
     ("user_totp", ""),

@@ -62,7 +62,8 @@ async fn require_recent_auth(
     }
 }
 
-/// A change of the second factor ends every other session of the user.
+/// A change of the second factor ends every other session of the user, and every browser
+/// sign-in (SSO) session.
 async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(), FactorError> {
     let user = &session.user;
     let ended = state
@@ -70,6 +71,7 @@ async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(),
         .families
         .revoke_user_sessions(user.id, session.claims.sid.as_deref())
         .await?;
+    state.stores.sso.end_user_sso(user.id).await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "second factor changed");
     Ok(())
 }

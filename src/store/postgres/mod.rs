@@ -3,6 +3,7 @@
 
 mod audit;
 mod clients;
+mod consents;
 mod keys;
 mod mfa;
 mod resets;

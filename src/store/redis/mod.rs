@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+mod browser;
 mod families;
 mod limits;
 mod revocations;

@@ -4,6 +4,7 @@
 //! run on a deadpool pool of connections (`pool.rs`), each on a blocking thread.
 
 mod audit;
+mod browser;
 mod clients;
 mod families;
 mod keys;
@@ -166,6 +167,7 @@ fn sweep_expired(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )?;
     tx.execute("DELETE FROM jti_blocklist WHERE expires_at <= ?1", [now])?;
     tx.execute("DELETE FROM user_cutoffs WHERE expires_at <= ?1", [now])?;
+    tx.execute("DELETE FROM sso_sessions WHERE expires_at <= ?1", [now])?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! Times are parameters where the traits take them (rotation, GCRA, lockout); expiry the
 //! backend enforces itself (TTL) is checked against the wall clock with one-second TTLs.
 
+mod browser;
 mod changes;
 mod durable;
 mod families;
@@ -79,6 +80,9 @@ macro_rules! contract {
                 changes::changes_reach_a_subscriber_in_order,
                 durable::a_reset_token_is_used_once_and_never_after_expiry,
                 keys::revoking_the_active_key_promotes_next_once_and_bumps_the_version,
+                browser::sso_sessions_are_found_listed_and_end_with_their_families,
+                browser::a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family,
+                browser::consents_add_up_list_and_revoke,
             );
         }
     };

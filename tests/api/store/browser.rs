@@ -1,0 +1,177 @@
+//! The authorization-code flow's state (SPEC S11): SSO sessions with the families started
+//! under them, single-use codes whose replay can still find what they issued, consents.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tessera::store::{AuthCode, CodeTake, NewUser, SsoSession, Stores};
+
+use super::now;
+
+fn session(user: uuid::Uuid, ttl: i64) -> SsoSession {
+    SsoSession {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        user_id: user,
+        secret_sha256: [7; 32],
+        auth_time: now(),
+        amr: vec!["pwd".into(), "otp".into()],
+        created_at: now(),
+        expires_at: now() + time::Duration::seconds(ttl),
+    }
+}
+
+pub async fn sso_sessions_are_found_listed_and_end_with_their_families(stores: &Stores) {
+    let sso = &stores.sso;
+    let (user, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (first, second, short) = (session(user, 3600), session(user, 3600), session(user, 1));
+    for s in [&first, &second, &short] {
+        sso.create_sso(s).await.unwrap();
+    }
+    sso.create_sso(&session(other, 3600)).await.unwrap();
+    assert_eq!(
+        sso.find_sso(&first.id).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    assert_eq!(sso.list_sso(user).await.unwrap().len(), 3);
+
+    sso.add_sso_family(&first.id, "fam-a").await.unwrap();
+    sso.add_sso_family(&first.id, "fam-b").await.unwrap();
+    let mut ended = sso.end_sso(&first.id).await.unwrap();
+    ended.sort();
+    assert_eq!(ended, ["fam-a", "fam-b"]);
+    assert_eq!(sso.find_sso(&first.id).await.unwrap(), None);
+    assert!(
+        sso.end_sso(&first.id).await.unwrap().is_empty(),
+        "ended once"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(sso.find_sso(&short.id).await.unwrap(), None, "expired");
+    sso.add_sso_family(&short.id, "fam-c").await.unwrap();
+    assert!(
+        sso.end_sso(&short.id).await.unwrap().is_empty(),
+        "nothing added once expired"
+    );
+    let listed: Vec<String> = sso
+        .list_sso(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, [second.id.as_str()]);
+
+    assert_eq!(sso.end_user_sso(user).await.unwrap(), 1);
+    assert!(sso.list_sso(user).await.unwrap().is_empty());
+    assert_eq!(
+        sso.list_sso(other).await.unwrap().len(),
+        1,
+        "another user's stays"
+    );
+}
+
+fn code() -> AuthCode {
+    AuthCode {
+        client_id: "app".into(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        scope: "openid email".into(),
+        sso_id: "sso-1".into(),
+        user_id: uuid::Uuid::new_v4(),
+        auth_time: now(),
+        amr: vec!["pwd".into()],
+    }
+}
+
+pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family(stores: &Stores) {
+    let codes = &stores.codes;
+    let (digest, issued) = ([1u8; 32], code());
+    codes
+        .put_code(&digest, &issued, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let takes = join_all((0..20).map(|_| codes.take_code(&digest))).await;
+    let takes: Vec<CodeTake> = takes.into_iter().map(Result::unwrap).collect();
+    let fresh: Vec<&CodeTake> = takes
+        .iter()
+        .filter(|t| matches!(t, CodeTake::Fresh(_)))
+        .collect();
+    assert_eq!(
+        fresh,
+        [&CodeTake::Fresh(issued)],
+        "exactly one caller spends it"
+    );
+    assert!(takes
+        .iter()
+        .all(|t| matches!(t, CodeTake::Fresh(_) | CodeTake::Replayed(None))));
+    // the replays above came before the tokens were issued: recording now says so
+    assert!(!codes.record_code_family(&digest, "fam-1").await.unwrap());
+
+    let clean = [2u8; 32];
+    codes
+        .put_code(&clean, &code(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(
+        codes.take_code(&clean).await.unwrap(),
+        CodeTake::Fresh(_)
+    ));
+    assert!(codes.record_code_family(&clean, "fam-2").await.unwrap());
+    assert_eq!(
+        codes.take_code(&clean).await.unwrap(),
+        CodeTake::Replayed(Some("fam-2".into()))
+    );
+    assert!(!codes.record_code_family(&clean, "fam-3").await.unwrap());
+
+    assert_eq!(
+        codes.take_code(&[3u8; 32]).await.unwrap(),
+        CodeTake::Unknown
+    );
+    let short = [4u8; 32];
+    codes
+        .put_code(&short, &code(), Duration::from_secs(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        codes.take_code(&short).await.unwrap(),
+        CodeTake::Unknown,
+        "expired"
+    );
+}
+
+pub async fn consents_add_up_list_and_revoke(stores: &Stores) {
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    let user = stores
+        .users
+        .create_user(
+            NewUser {
+                email: tessera::domain::Email::parse(&email).unwrap(),
+                name: None,
+                email_verified: false,
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let consents = &stores.consents;
+    assert_eq!(consents.find_consent(user, "spa").await.unwrap(), None);
+    consents
+        .grant_consent(user, "spa", &["openid".into(), "email".into()], now())
+        .await
+        .unwrap();
+    consents
+        .grant_consent(user, "spa", &["profile".into(), "email".into()], now())
+        .await
+        .unwrap();
+    let held = consents.find_consent(user, "spa").await.unwrap().unwrap();
+    assert_eq!(held.scopes, ["email", "openid", "profile"]);
+    assert_eq!(consents.list_consents(user).await.unwrap(), [held]);
+    assert!(consents.revoke_consent(user, "spa").await.unwrap());
+    assert!(!consents.revoke_consent(user, "spa").await.unwrap());
+    assert!(consents.list_consents(user).await.unwrap().is_empty());
+}
