@@ -69,6 +69,8 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub password: PasswordSettings,
     pub refresh_idle_ttl: Duration,
+    /// How long a browser sign-in (`tessera_sso`) lasts (SPEC S11).
+    pub sso_ttl: Duration,
     pub refresh_absolute_ttl: Duration,
     pub client_cache_ttl: Duration,
     pub refresh_grace: Duration,
@@ -252,6 +254,7 @@ impl Settings {
                 min_bytes: p.integer("password_min_length", 12, 8, 1024),
             },
             refresh_idle_ttl: p.seconds("refresh_idle_ttl", 7 * 86_400, 60, 365 * 86_400),
+            sso_ttl: p.seconds("sso_ttl", 8 * 3600, 60, 30 * 86_400),
             refresh_absolute_ttl: p.seconds("refresh_absolute_ttl", 30 * 86_400, 60, 365 * 86_400),
             client_cache_ttl: p.seconds("client_cache_ttl", 5, 0, 300),
             refresh_grace: p.seconds("refresh_grace", 10, 0, 300),

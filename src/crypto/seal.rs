@@ -127,6 +127,18 @@ impl Kek {
         kek.ok_or_else(|| "does not look like 32 random bytes (too many repeated bytes); generate one with `openssl rand -base64 32`".into())
     }
 
+    /// HMAC-SHA-256 of `data` under a key derived from the KEK for `label` alone (the
+    /// hosted pages' flow state and CSRF tokens: every instance derives the same key).
+    pub fn mac(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
+        let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), self.master.as_ref());
+        let mut key = Zeroizing::new([0u8; 32]);
+        let _ = hkdf.expand(label, key.as_mut());
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The key as `from_base64` reads it, for the embedded store's `kek` file only.
     pub(crate) fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(STANDARD.encode(self.master.as_ref()))

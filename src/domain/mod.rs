@@ -5,6 +5,7 @@ mod client;
 mod email;
 mod error;
 pub mod password;
+pub mod redirect;
 mod scope;
 
 pub use client::{Client, ClientId, GrantType, NewClient};

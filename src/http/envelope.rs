@@ -146,10 +146,13 @@ fn finish(res: HttpResponse<BoxBody>, id: &str, hsts: bool) -> HttpResponse<BoxB
     let mut res = json_error_body(res);
     let headers = res.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        let name = HeaderName::from_static(name);
+        // the hosted pages set their own policy (stylesheet, the client's origin as a
+        // form target); everything else gets the locked-down one
+        if name == header::CONTENT_SECURITY_POLICY && headers.contains_key(&name) {
+            continue;
+        }
+        headers.insert(name, HeaderValue::from_static(value));
     }
     if hsts {
         headers.insert(
@@ -176,7 +179,8 @@ fn json_error_body(res: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        // JSON, or one of tessera's own pages: the framework writes neither
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json {
         return res;
     }

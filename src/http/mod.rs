@@ -2,6 +2,7 @@
 //! envelope, body limits and JSON extractor errors. One file per resource below.
 
 pub mod admin;
+pub mod authorize;
 pub mod bearer;
 pub mod cookie_session;
 pub mod cors;
@@ -127,7 +128,21 @@ pub fn public_server(listener: TcpListener, state: web::Data<AppState>) -> std::
 
 /// The OAuth endpoints and the SPA JSON API, behind the CORS allowlist.
 fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) {
+    // the hosted pages first (a scope takes every path under it): a browser's own
+    // navigation and form posts, no CORS
     cfg.service(
+        web::scope("/oauth2/authorize")
+            .route("", web::get().to(authorize::authorize_get))
+            .route("", web::post().to(authorize::authorize_post))
+            .route("/signin", web::post().to(authorize::sign_in))
+            .route("/mfa", web::post().to(authorize::second_factor))
+            .route("/consent", web::post().to(authorize::consent)),
+    )
+    .route(
+        authorize::STYLESHEET_PATH.as_str(),
+        web::get().to(authorize::stylesheet),
+    )
+    .service(
         web::scope("/oauth2")
             .wrap(cors::allowlist(settings))
             .route("/token", web::post().to(token::token))

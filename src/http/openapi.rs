@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, cookie_session, cors, health, introspect, me, me_mfa, me_password, me_sessions,
-    password_reset, registration, revoke, token, userinfo, wellknown,
+    admin, authorize, cookie_session, cors, health, introspect, me, me_mfa, me_password,
+    me_sessions, password_reset, registration, revoke, token, userinfo, wellknown,
 };
 use crate::state::AppState;
 
@@ -28,6 +28,11 @@ use crate::state::AppState;
         wellknown::openid_configuration,
         wellknown::authorization_server_metadata,
         openapi_json,
+        authorize::authorize_get,
+        authorize::authorize_post,
+        authorize::sign_in,
+        authorize::second_factor,
+        authorize::consent,
         token::token,
         revoke::revoke,
         introspect::introspect,

@@ -16,7 +16,8 @@ use crate::state::AppState;
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct TokenRequest {
-    /// `password`, `client_credentials` or `refresh_token`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`, `password` or
+    /// `urn:tessera:grant-type:mfa-otp`.
     #[schema(max_length = 2048)]
     grant_type: String,
     /// `password` grant: the user's email.
@@ -25,6 +26,12 @@ pub struct TokenRequest {
     password: Option<String>,
     /// `refresh_token` grant.
     refresh_token: Option<String>,
+    /// `authorization_code` grant: the code the authorization endpoint sent.
+    code: Option<String>,
+    /// `authorization_code` grant: the `redirect_uri` of the authorization request.
+    redirect_uri: Option<String>,
+    /// `authorization_code` grant: the PKCE verifier (43 to 128 characters).
+    code_verifier: Option<String>,
     /// Space-separated; defaults to everything the client may request.
     scope: Option<String>,
     /// With `client_secret_post` or for public clients.
@@ -75,6 +82,18 @@ pub async fn token(
             grants::password::grant(&state, &client, &username, password, scope, &origin).await?
         }
         "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
+        "authorization_code" => {
+            let code = form.require("code")?.to_owned();
+            grants::authorization_code::grant(
+                &state,
+                &client,
+                &code,
+                form.get("redirect_uri"),
+                form.get("code_verifier"),
+                &origin,
+            )
+            .await?
+        }
         "refresh_token" => {
             let presented = form.require("refresh_token")?.to_owned();
             grants::refresh_token::rotate(&state, &client, &presented, scope, origin.ip.clone())

@@ -40,6 +40,7 @@ pub struct JwkSet {
 pub struct DiscoveryDocument {
     pub issuer: String,
     pub jwks_uri: String,
+    pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
     pub revocation_endpoint: String,
@@ -52,6 +53,12 @@ pub struct DiscoveryDocument {
     pub claims_supported: Vec<&'static str>,
     pub subject_types_supported: Vec<&'static str>,
     pub id_token_signing_alg_values_supported: Vec<SigningAlg>,
+    pub response_types_supported: Vec<&'static str>,
+    pub response_modes_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    /// RFC 9207: every authorization response carries `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+    pub prompt_values_supported: Vec<&'static str>,
 }
 
 impl DiscoveryDocument {
@@ -60,6 +67,7 @@ impl DiscoveryDocument {
         DiscoveryDocument {
             issuer: issuer.clone(),
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            authorization_endpoint: format!("{issuer}/oauth2/authorize"),
             token_endpoint: format!("{issuer}/oauth2/token"),
             userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
             revocation_endpoint: format!("{issuer}/oauth2/revoke"),
@@ -99,6 +107,11 @@ impl DiscoveryDocument {
             ],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: settings.signing_algs.clone(),
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query", "form_post"],
+            code_challenge_methods_supported: vec!["S256"],
+            authorization_response_iss_parameter_supported: true,
+            prompt_values_supported: vec!["none", "login", "consent"],
         }
     }
 

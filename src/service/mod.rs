@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod authorize;
 pub mod clients;
 pub mod grants;
 pub mod mfa;

@@ -69,6 +69,9 @@ pub struct IdClaims {
     pub auth_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// OIDC Core §3.1.3.6: binds the access token issued with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
     pub amr: Vec<String>,
     pub sid: String,
     /// `sub` and the user claims the scope grants, exactly as userinfo answers them.

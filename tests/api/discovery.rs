@@ -33,8 +33,26 @@ async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer(backend:
             doc["subject_types_supported"],
             serde_json::json!(["public"])
         );
+        assert_eq!(
+            doc["authorization_endpoint"],
+            "https://auth.example.com/oauth2/authorize"
+        );
+        assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(
+            doc["response_modes_supported"],
+            serde_json::json!(["query", "form_post"])
+        );
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            doc["prompt_values_supported"],
+            serde_json::json!(["none", "login", "consent"])
+        );
         assert!(
-            doc.get("authorization_endpoint").is_none(),
+            doc.get("end_session_endpoint").is_none(),
             "{path}: nothing that does not exist yet"
         );
     }

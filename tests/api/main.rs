@@ -9,6 +9,7 @@ mod admin;
 mod admin_api;
 mod admin_audit;
 mod admin_users;
+mod authorize;
 mod client_security;
 mod config;
 mod cookie_session;

@@ -25,8 +25,18 @@ async fn malformed_token_requests_get_specific_errors_and_change_nothing(backend
         error(missing).await,
         (StatusCode::BAD_REQUEST, "invalid_request".into())
     );
-    let unknown = app
+    let no_code = app
         .token(&[("grant_type", "authorization_code"), ("client_id", "spa")])
+        .await;
+    assert_eq!(
+        error(no_code).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let unknown = app
+        .token(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "spa"),
+        ])
         .await;
     assert_eq!(
         error(unknown).await,
@@ -173,6 +183,7 @@ async fn discovery_lists_the_token_endpoint_grants_and_auth_methods(backend: Bac
     assert_eq!(
         doc["grant_types_supported"],
         serde_json::json!([
+            "authorization_code",
             "password",
             "refresh_token",
             "client_credentials",

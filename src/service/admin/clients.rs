@@ -71,6 +71,9 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
         problems.push("a public client cannot use client_credentials".to_owned());
     }
+    if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        problems.push("authorization_code needs at least one redirect URI".to_owned());
+    }
     if new
         .scopes
         .iter()
@@ -98,10 +101,10 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     if new
         .redirect_uris
         .iter()
-        .any(|u| u.len() > 2048 || url::Url::parse(u).map_or(true, |u| u.fragment().is_some()))
+        .any(|u| u.len() > 2048 || !crate::domain::redirect::registrable(u))
     {
         problems.push(
-            "redirect URIs must be absolute URLs of at most 2048 characters without a fragment"
+            "redirect URIs must be absolute URLs of at most 2048 characters, without a fragment or user information, https or an app's own scheme (http only for loopback)"
                 .to_owned(),
         );
     }

@@ -10,35 +10,25 @@ use crate::store::{AuditEvent, SessionMeta};
 
 use super::{start_session, TokenResponse};
 
-/// `grant_type=urn:tessera:grant-type:mfa-otp` (SPEC S5) and the SPA's
-/// `POST /api/v1/session/mfa`: completes a password login with a TOTP code or a recovery
-/// code. Wrong codes count toward the account's lockout; the MFA token is used up only by
-/// a success, so a typo does not restart the login. With `client` (the token endpoint) the
-/// login must be that client's; without (the SPA endpoint) it continues with the client
-/// the password login used.
-pub async fn grant(
+const INVALID: OAuthError = OAuthError::InvalidGrant("mfa_token is invalid or expired");
+
+/// The second step of a password login: the pending login of `mfa_token` (which must be
+/// `client_id`'s when given), a valid TOTP or recovery code, and the token used up. Wrong
+/// codes count toward the account's lockout and are audited.
+pub async fn second_factor(
     state: &AppState,
-    client: Option<&Client>,
+    client_id: Option<&str>,
     mfa_token: &str,
     otp: Option<&str>,
     recovery_code: Option<&str>,
     ip: Option<String>,
-) -> Result<TokenResponse, OAuthError> {
-    const INVALID: OAuthError = OAuthError::InvalidGrant("mfa_token is invalid or expired");
+) -> Result<(crate::domain::User, crate::service::mfa::PendingLogin), OAuthError> {
     let pending = crate::service::mfa::peek_mfa_token(state, mfa_token)
         .await?
         .ok_or(INVALID)?;
-    let client = match client {
-        Some(c) if c.id.as_str() == pending.client_id => c.clone(),
-        Some(_) => return Err(INVALID),
-        None => {
-            let id = ClientId::parse(&pending.client_id).map_err(|_| INVALID)?;
-            crate::service::clients::spa_client(&state.stores, &id)
-                .await?
-                .ok_or(INVALID)?
-        }
-    };
-    let client = &client;
+    if client_id.is_some_and(|id| id != pending.client_id) {
+        return Err(INVALID);
+    }
     // a password change or reset since the password step voids the pending login
     let user = state
         .stores
@@ -55,7 +45,7 @@ pub async fn grant(
             crate::metrics::login_failed("wrong_otp");
             let event = AuditEvent::new("mfa_failed", "denied")
                 .user(user.id)
-                .client(client.id.as_str())
+                .client(pending.client_id.as_str())
                 .ip(ip);
             crate::service::audit::record(state, event).await;
             return Err(OAuthError::InvalidGrant("the code is not valid"));
@@ -65,6 +55,42 @@ pub async fn grant(
         return Err(INVALID);
     }
     abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
+    Ok((user, pending))
+}
+
+/// `grant_type=urn:tessera:grant-type:mfa-otp` (SPEC S5) and the SPA's
+/// `POST /api/v1/session/mfa`: completes a password login with a TOTP code or a recovery
+/// code. Wrong codes count toward the account's lockout; the MFA token is used up only by
+/// a success, so a typo does not restart the login. With `client` (the token endpoint) the
+/// login must be that client's; without (the SPA endpoint) it continues with the client
+/// the password login used.
+pub async fn grant(
+    state: &AppState,
+    client: Option<&Client>,
+    mfa_token: &str,
+    otp: Option<&str>,
+    recovery_code: Option<&str>,
+    ip: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let (user, pending) = second_factor(
+        state,
+        client.map(|c| c.id.as_str()),
+        mfa_token,
+        otp,
+        recovery_code,
+        ip,
+    )
+    .await?;
+    let client = match client {
+        Some(c) => c.clone(),
+        None => {
+            let id = ClientId::parse(&pending.client_id).map_err(|_| INVALID)?;
+            crate::service::clients::spa_client(&state.stores, &id)
+                .await?
+                .ok_or(INVALID)?
+        }
+    };
+    let client = &client;
     let scope = Scope::parse(&pending.scope)
         .map_err(|_| OAuthError::InvalidScope("the login's scope is no longer valid".into()))?;
     let meta = SessionMeta {

@@ -1,6 +1,7 @@
 //! Token issuance (SPEC S4, S5): one file per grant; this module mints the token set a
 //! grant decided on (access token, ID token with `openid`, refresh token for user sessions).
 
+pub mod authorization_code;
 pub mod client_credentials;
 pub mod mfa_otp;
 pub mod password;
@@ -106,30 +107,45 @@ pub fn access_token(
     Ok((token, ttl))
 }
 
+/// OIDC Core §3.1.3.6 `at_hash`: the left half of the access token's hash, with the hash
+/// of the ID token's algorithm (SHA-512 for Ed25519).
+fn at_hash(alg: crate::crypto::SigningAlg, access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest: Vec<u8> = match alg {
+        crate::crypto::SigningAlg::EdDsa => sha2::Sha512::digest(access_token).to_vec(),
+        _ => sha2::Sha256::digest(access_token).to_vec(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
 fn id_token(
     state: &AppState,
     client: &Client,
     user: &User,
     scope: &Scope,
     family: &Family,
+    access_token: &str,
+    nonce: Option<&str>,
 ) -> Result<String, OAuthError> {
     let now = state.clock.now().unix_timestamp();
+    // an ID token algorithm that is not enabled falls back to RS256, which always is
+    let alg = if state.keyring.signer(client.id_token_alg).is_some() {
+        client.id_token_alg
+    } else {
+        crate::crypto::SigningAlg::Rs256
+    };
     let claims = IdClaims {
         iss: state.settings.issuer.clone(),
         aud: client.id.to_string(),
         exp: now + access_ttl(state, client).as_secs() as i64,
         iat: now,
         auth_time: family.auth_time,
-        nonce: None,
+        nonce: nonce.map(str::to_owned),
+        at_hash: Some(at_hash(alg, access_token)),
         amr: family.amr.clone(),
         sid: family.id.clone(),
         user: UserInfo::new(user, |s| scope.contains(s)),
-    };
-    // an ID token algorithm that is not enabled falls back to RS256, which always is
-    let alg = if state.keyring.signer(client.id_token_alg).is_some() {
-        client.id_token_alg
-    } else {
-        crate::crypto::SigningAlg::Rs256
     };
     Ok(tokens::sign(&state.keyring, alg, "JWT", &claims)?)
 }
@@ -144,6 +160,18 @@ pub fn user_tokens(
     family: &Family,
     refresh: Option<&refresh::RefreshToken>,
 ) -> Result<TokenResponse, OAuthError> {
+    tokens_for(state, client, user, scope, family, refresh, None)
+}
+
+fn tokens_for(
+    state: &AppState,
+    client: &Client,
+    user: Option<&User>,
+    scope: &Scope,
+    family: &Family,
+    refresh: Option<&refresh::RefreshToken>,
+    nonce: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
     let (access_token, expires_in) = access_token(
         state,
         client,
@@ -152,9 +180,15 @@ pub fn user_tokens(
         Some(family),
     )?;
     let id_token = match user {
-        Some(user) if scope.contains("openid") => {
-            Some(id_token(state, client, user, scope, family)?)
-        }
+        Some(user) if scope.contains("openid") => Some(id_token(
+            state,
+            client,
+            user,
+            scope,
+            family,
+            &access_token,
+            nonce,
+        )?),
         _ => None,
     };
     Ok(TokenResponse {
@@ -167,6 +201,15 @@ pub fn user_tokens(
     })
 }
 
+/// How the user of a new session authenticated.
+pub struct Login<'a> {
+    pub amr: Vec<String>,
+    /// Unix seconds.
+    pub auth_time: i64,
+    /// The authorization request's `nonce`, echoed in the ID token.
+    pub nonce: Option<&'a str>,
+}
+
 /// Starts a session (refresh family) for a user who just authenticated with `amr`.
 /// The family is stored only when the client may use refresh tokens.
 pub async fn start_session(
@@ -177,6 +220,26 @@ pub async fn start_session(
     amr: Vec<String>,
     meta: &SessionMeta,
 ) -> Result<TokenResponse, OAuthError> {
+    let auth_time = state.clock.now().unix_timestamp();
+    let login = Login {
+        amr,
+        auth_time,
+        nonce: None,
+    };
+    Ok(start_login(state, client, user, scope, login, meta)
+        .await?
+        .0)
+}
+
+/// Starts a session for `login`; returns the tokens and the new family.
+pub async fn start_login(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    login: Login<'_>,
+    meta: &SessionMeta,
+) -> Result<(TokenResponse, Family), OAuthError> {
     let now = state.clock.now().unix_timestamp();
     let handle = refresh::Handle::generate();
     let family = Family {
@@ -184,8 +247,8 @@ pub async fn start_session(
         user_id: user.id,
         client_id: client.id.to_string(),
         scope: scope.to_string(),
-        auth_time: now,
-        amr,
+        auth_time: login.auth_time,
+        amr: login.amr,
         created_at: now,
         absolute_expiry: now + state.settings.refresh_absolute_ttl.as_secs() as i64,
     };
@@ -208,5 +271,14 @@ pub async fn start_session(
             .await?;
         None
     };
-    user_tokens(state, client, Some(user), scope, &family, token.as_ref())
+    let tokens = tokens_for(
+        state,
+        client,
+        Some(user),
+        scope,
+        &family,
+        token.as_ref(),
+        login.nonce,
+    )?;
+    Ok((tokens, family))
 }

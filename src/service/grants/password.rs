@@ -27,6 +27,30 @@ pub async fn grant(
         ));
     }
     let scope = resolve_scope(client, scope)?;
+    let user = authenticate(state, client, username, password, &scope, meta).await?;
+    let tokens = start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await?;
+    crate::metrics::token_issued("password");
+    let event = AuditEvent::new("login_succeeded", "ok")
+        .user(user.id)
+        .client(client.id.as_str())
+        .ip(meta.ip.clone())
+        .detail(json!({ "amr": ["pwd"] }));
+    crate::service::audit::record(state, event).await;
+    Ok(tokens)
+}
+
+/// The password step of every password login (this grant, the SPA API, the hosted sign-in
+/// page): the address's rate limit, the account's lockout counted before the check, one
+/// generic failure for unknown users and wrong passwords. A user with TOTP gets
+/// `MfaRequired` with a token for the second step, which `scope` and `client` are kept for.
+pub async fn authenticate(
+    state: &AppState,
+    client: &Client,
+    username: &str,
+    password: Password,
+    scope: &crate::domain::Scope,
+    meta: &SessionMeta,
+) -> Result<crate::domain::User, OAuthError> {
     let email =
         Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
     let ip = meta.ip.as_deref();
@@ -54,15 +78,7 @@ pub async fn grant(
         return Err(OAuthError::MfaRequired(token));
     }
     abuse::login_succeeded(state, &email, ip).await;
-    let tokens = start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await?;
-    crate::metrics::token_issued("password");
-    let event = AuditEvent::new("login_succeeded", "ok")
-        .user(user.id)
-        .client(client.id.as_str())
-        .ip(meta.ip.clone())
-        .detail(json!({ "amr": ["pwd"] }));
-    crate::service::audit::record(state, event).await;
-    Ok(tokens)
+    Ok(user)
 }
 
 /// Counts and audits a failed login. The attempted email is not kept (an unknown one

@@ -1,0 +1,511 @@
+//! The authorization endpoint's decisions (SPEC S11): which requests are refused on
+//! tessera's own page (unknown client, unregistered redirect URI: never a redirect) and
+//! which go back to the client with an error; whether the browser's sign-in (SSO) session
+//! is enough or the user signs in again; whether consent is needed; and the code.
+//!
+//! The request travels between the hosted pages as a `Flow`: the parameters and the time
+//! the flow began, with an HMAC under a key derived from the KEK, so that any instance can
+//! read it and nobody can change it.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::domain::{redirect, Client, ClientId, GrantType, Scope, User};
+use crate::state::AppState;
+use crate::store::{AuthCode, SsoSession, StoreError};
+
+/// How long a sign-in may take between the first page and the last form.
+const FLOW_TTL_SECS: i64 = 1800;
+/// Authorization codes live this long (SPEC S11).
+pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const FLOW_LABEL: &[u8] = b"tessera authorize flow v1";
+const CSRF_LABEL: &[u8] = b"tessera csrf v1";
+
+/// The parameters of `GET|POST /oauth2/authorize`, as sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Params {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub response_mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// Where and how an answer goes back to the client.
+#[derive(Debug, Clone)]
+pub struct Return {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub mode: ResponseMode,
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub params: Params,
+    pub client: Client,
+    pub back: Return,
+    pub scope: Scope,
+    pub code_challenge: String,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub prompt_consent: bool,
+    pub max_age: Option<i64>,
+}
+
+/// Why a request is refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Shown on tessera's error page: the client or its redirect URI is not known, so
+    /// there is nowhere safe to send the browser.
+    Page(String),
+    /// Sent back to the client (RFC 6749 §4.1.2.1, with `iss`, RFC 9207).
+    Redirect {
+        back: Return,
+        error: &'static str,
+        description: String,
+    },
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Store(e)
+    }
+}
+
+fn limited(value: &Option<String>, max: usize) -> bool {
+    value
+        .as_ref()
+        .is_none_or(|v| v.len() <= max && !v.chars().any(char::is_control))
+}
+
+/// Checks a request in the order RFC 6749 §4.1.2.1 asks: client and redirect URI first
+/// (refused on the page), then everything else (refused at the client).
+pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refusal> {
+    let client_id = params
+        .client_id
+        .as_deref()
+        .ok_or_else(|| Refusal::Page("the request names no client (client_id)".into()))?;
+    let id = ClientId::parse(client_id)
+        .map_err(|_| Refusal::Page("the request names an unknown client".into()))?;
+    let client = state
+        .stores
+        .clients
+        .find_client(&id)
+        .await?
+        .ok_or_else(|| Refusal::Page("the request names an unknown client".into()))?;
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(Refusal::Page(
+            "this client is not registered for sign-in with a redirect".into(),
+        ));
+    }
+    let redirect_uri = redirect::resolve(&client.redirect_uris, params.redirect_uri.as_deref())
+        .ok_or_else(|| Refusal::Page("the redirect_uri is not one this client registered".into()))?
+        .to_owned();
+    let mode = match params.response_mode.as_deref() {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => ResponseMode::Query,
+    };
+    let back = Return {
+        redirect_uri,
+        state: params.state.clone(),
+        mode,
+    };
+    let refuse = |error: &'static str, description: &str| Refusal::Redirect {
+        back: back.clone(),
+        error,
+        description: description.to_owned(),
+    };
+    if !matches!(
+        params.response_mode.as_deref(),
+        None | Some("query" | "form_post")
+    ) {
+        return Err(refuse(
+            "invalid_request",
+            "response_mode must be query or form_post",
+        ));
+    }
+    if params.response_type.as_deref() != Some("code") {
+        return Err(refuse(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    for (value, name, max) in [
+        (&params.state, "state", 1024),
+        (&params.nonce, "nonce", 512),
+        (&params.login_hint, "login_hint", 254),
+        (&params.scope, "scope", 1024),
+    ] {
+        if !limited(value, max) {
+            return Err(refuse(
+                "invalid_request",
+                &format!("{name} is too long or not text"),
+            ));
+        }
+    }
+    let code_challenge = match (
+        params.code_challenge.as_deref(),
+        params.code_challenge_method.as_deref(),
+    ) {
+        (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => challenge.to_owned(),
+        (Some(_), Some("S256")) => {
+            return Err(refuse(
+                "invalid_request",
+                "code_challenge must be 43 base64url characters",
+            ))
+        }
+        (Some(_), Some("plain") | None) => {
+            return Err(refuse(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(refuse(
+                "invalid_request",
+                "code_challenge_method must be S256",
+            ))
+        }
+        (None, _) => {
+            return Err(refuse(
+                "invalid_request",
+                "PKCE is required: send code_challenge and code_challenge_method=S256",
+            ))
+        }
+    };
+    let scope = crate::service::grants::resolve_scope(&client, params.scope.as_deref())
+        .map_err(|e| refuse("invalid_scope", &e.to_string()))?;
+    let prompts: Vec<&str> = params
+        .prompt
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if prompts
+        .iter()
+        .any(|p| !matches!(*p, "none" | "login" | "consent"))
+        || (prompts.contains(&"none") && prompts.len() > 1)
+    {
+        return Err(refuse(
+            "invalid_request",
+            "prompt must be none, or login and/or consent",
+        ));
+    }
+    let max_age = match params.max_age.as_deref() {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|v| (0..=100_000_000).contains(v))
+                .ok_or_else(|| refuse("invalid_request", "max_age must be a number of seconds"))?,
+        ),
+    };
+    Ok(Request {
+        prompt_none: prompts.contains(&"none"),
+        prompt_login: prompts.contains(&"login"),
+        prompt_consent: prompts.contains(&"consent"),
+        params,
+        client,
+        back,
+        scope,
+        code_challenge,
+        max_age,
+    })
+}
+
+/// 43 characters of base64url: the encoding of a SHA-256.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `verifier` (RFC 7636 §4.1: 43–128 unreserved characters) hashes to `challenge`.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let valid = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    valid && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+/// The sealed form of a flow the pages carry.
+#[derive(Serialize, Deserialize)]
+struct FlowBody {
+    params: Params,
+    began: i64,
+}
+
+/// Seals `params` for the pages' hidden `flow` field.
+pub fn seal_flow(state: &AppState, params: &Params) -> String {
+    let body = FlowBody {
+        params: params.clone(),
+        began: state.clock.now().unix_timestamp(),
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mac = state.settings.kek.mac(FLOW_LABEL, &json);
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&json),
+        URL_SAFE_NO_PAD.encode(mac)
+    )
+}
+
+/// The parameters of a flow this service sealed, if it is intact and not too old.
+pub fn open_flow(state: &AppState, flow: &str) -> Option<Params> {
+    let (json, mac) = flow.split_once('.')?;
+    let json = URL_SAFE_NO_PAD.decode(json).ok()?;
+    let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+    let expected = state.settings.kek.mac(FLOW_LABEL, &json);
+    if !bool::from(expected.as_slice().ct_eq(&mac)) {
+        return None;
+    }
+    let body: FlowBody = serde_json::from_slice(&json).ok()?;
+    let age = state.clock.now().unix_timestamp() - body.began;
+    (0..FLOW_TTL_SECS).contains(&age).then_some(body.params)
+}
+
+/// A new value for the browser's CSRF cookie.
+pub fn new_csrf_cookie() -> String {
+    random_token(32)
+}
+
+/// The token the pages' forms carry for the browser holding `cookie`.
+pub fn csrf_token(state: &AppState, cookie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(state.settings.kek.mac(CSRF_LABEL, cookie.as_bytes()))
+}
+
+/// Whether a form's `token` belongs to the browser's CSRF `cookie`.
+pub fn csrf_matches(state: &AppState, cookie: Option<&str>, token: Option<&str>) -> bool {
+    match (cookie, token) {
+        (Some(cookie), Some(token)) if !cookie.is_empty() => {
+            bool::from(csrf_token(state, cookie).as_bytes().ct_eq(token.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The live SSO session the `tessera_sso` cookie value (`<id>.<secret>`) stands for,
+/// with its user.
+pub async fn sso_session(
+    state: &AppState,
+    cookie: Option<&str>,
+) -> Result<Option<(SsoSession, User)>, StoreError> {
+    let Some((id, secret)) = cookie.and_then(|c| c.split_once('.')) else {
+        return Ok(None);
+    };
+    if id.len() > 64 || secret.len() > 64 {
+        return Ok(None);
+    }
+    let Some(session) = state.stores.sso.find_sso(id).await? else {
+        return Ok(None);
+    };
+    let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    let live = session.expires_at > state.clock.now();
+    if !live || !bool::from(presented.ct_eq(&session.secret_sha256)) {
+        return Ok(None);
+    }
+    let user = state.stores.users.find_user(session.user_id).await?;
+    Ok(user.map(|user| (session, user)))
+}
+
+/// Starts a browser sign-in session for `user`; returns it and the cookie value.
+pub async fn start_sso(
+    state: &AppState,
+    user: &User,
+    amr: Vec<String>,
+) -> Result<(SsoSession, String), StoreError> {
+    let now = state.clock.now();
+    let (id, secret) = (random_token(16), random_token(32));
+    let session = SsoSession {
+        id: id.clone(),
+        user_id: user.id,
+        secret_sha256: Sha256::digest(secret.as_bytes()).into(),
+        auth_time: now,
+        amr,
+        created_at: now,
+        expires_at: now + state.settings.sso_ttl,
+    };
+    state.stores.sso.create_sso(&session).await?;
+    Ok((session, format!("{id}.{secret}")))
+}
+
+/// What happens next for a valid request.
+pub enum Next {
+    /// Show the sign-in page.
+    SignIn,
+    /// Ask the user to allow the client the scope.
+    Consent,
+    /// Everything is settled: send a code.
+    Code,
+}
+
+/// Decides the next step for `request` given the browser's session.
+pub async fn next_step(
+    state: &AppState,
+    request: &Request,
+    session: Option<&(SsoSession, User)>,
+    just_signed_in: bool,
+) -> Result<Next, Refusal> {
+    let refuse = |error: &'static str, description: &str| Refusal::Redirect {
+        back: request.back.clone(),
+        error,
+        description: description.to_owned(),
+    };
+    let Some((sso, user)) = session else {
+        return if request.prompt_none {
+            Err(refuse("login_required", "the user is not signed in"))
+        } else {
+            Ok(Next::SignIn)
+        };
+    };
+    if !just_signed_in {
+        let age = (state.clock.now() - sso.auth_time).whole_seconds();
+        let too_old = request.max_age.is_some_and(|max| age > max);
+        if request.prompt_login || too_old {
+            return if request.prompt_none {
+                Err(refuse("login_required", "a new sign-in is required"))
+            } else {
+                Ok(Next::SignIn)
+            };
+        }
+    }
+    if request.client.first_party {
+        return Ok(Next::Code);
+    }
+    let held = state
+        .stores
+        .consents
+        .find_consent(user.id, request.client.id.as_str())
+        .await?;
+    let covered = held.is_some_and(|c| {
+        request
+            .scope
+            .iter()
+            .all(|s| c.scopes.iter().any(|held| held == s))
+    });
+    if covered && !request.prompt_consent {
+        Ok(Next::Code)
+    } else if request.prompt_none {
+        Err(refuse(
+            "consent_required",
+            "the user has not allowed this client",
+        ))
+    } else {
+        Ok(Next::Consent)
+    }
+}
+
+/// A new single-use code for `request`, bound to the session and the verifier.
+pub async fn issue_code(
+    state: &AppState,
+    request: &Request,
+    sso: &SsoSession,
+) -> Result<String, StoreError> {
+    let code = random_token(32);
+    let digest: [u8; 32] = Sha256::digest(code.as_bytes()).into();
+    let stored = AuthCode {
+        client_id: request.client.id.to_string(),
+        redirect_uri: request.back.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.params.nonce.clone(),
+        scope: request.scope.to_string(),
+        sso_id: sso.id.clone(),
+        user_id: sso.user_id,
+        auth_time: sso.auth_time,
+        amr: sso.amr.clone(),
+    };
+    state
+        .stores
+        .codes
+        .put_code(&digest, &stored, CODE_TTL)
+        .await?;
+    Ok(code)
+}
+
+/// The SHA-256 a code is stored under.
+pub fn code_digest(code: &str) -> [u8; 32] {
+    Sha256::digest(code.as_bytes()).into()
+}
+
+/// The answer's parameters, in the order they are sent.
+pub fn answer(
+    state: &AppState,
+    back: &Return,
+    result: Result<&str, (&str, &str)>,
+) -> Vec<(&'static str, String)> {
+    let mut pairs = match result {
+        Ok(code) => vec![("code", code.to_owned())],
+        Err((error, description)) => vec![
+            ("error", error.to_owned()),
+            ("error_description", description.to_owned()),
+        ],
+    };
+    if let Some(s) = &back.state {
+        pairs.push(("state", s.clone()));
+    }
+    pairs.push(("iss", state.settings.issuer.clone()));
+    pairs
+}
+
+/// `redirect_uri` with `pairs` added to its query.
+pub fn redirect_url(redirect_uri: &str, pairs: &[(&'static str, String)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut()
+                .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+            url.to_string()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+/// The origin of `redirect_uri` for the pages' `form-action` (Chromium applies it to the
+/// redirect that follows a form post), or nothing for a private-use scheme.
+pub fn form_target(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    match url.scheme() {
+        "https" | "http" => Some(url.origin().ascii_serialization()),
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
+/// Whether `user` may sign in as `login_hint` asks (used only to prefill the form).
+pub fn hint(request: &Request) -> Option<String> {
+    request.params.login_hint.clone()
+}
+
+/// Unix seconds, for audit details.
+pub fn unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}

@@ -1,0 +1,97 @@
+//! `grant_type=authorization_code` (SPEC S11): a code from the hosted sign-in, redeemed
+//! once with its PKCE verifier by the client it was issued to. A second use revokes
+//! everything the first one issued (RFC 6749 §4.1.2).
+
+use serde_json::json;
+
+use crate::domain::{Client, GrantType, OAuthError, Scope};
+use crate::service::authorize::{code_digest, pkce_matches};
+use crate::state::AppState;
+use crate::store::{AuditEvent, CodeTake, SessionMeta};
+
+use super::{start_login, Login, TokenResponse};
+
+const INVALID: OAuthError = OAuthError::InvalidGrant("the code is invalid, expired or used");
+
+/// Redeems `code` for `client`.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    meta: &SessionMeta,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the authorization_code grant",
+        ));
+    }
+    let verifier = verifier.ok_or(OAuthError::InvalidRequest(
+        "code_verifier is required (PKCE)".into(),
+    ))?;
+    if code.is_empty() || code.len() > 128 {
+        return Err(INVALID);
+    }
+    let digest = code_digest(code);
+    let issued = match state.stores.codes.take_code(&digest).await? {
+        CodeTake::Fresh(issued) => issued,
+        CodeTake::Unknown => return Err(INVALID),
+        CodeTake::Replayed(family) => {
+            if let Some(family) = &family {
+                state.stores.families.revoke_family(family, None).await?;
+            }
+            let event = AuditEvent::new("authorization_code_reuse", "denied")
+                .client(client.id.as_str())
+                .ip(meta.ip.clone())
+                .detail(json!({ "family_revoked": family.is_some() }));
+            crate::service::audit::record(state, event).await;
+            return Err(INVALID);
+        }
+    };
+    // the code is spent whatever follows: a wrong verifier or client does not get a retry
+    if issued.client_id != client.id.as_str()
+        || redirect_uri.is_some_and(|r| r != issued.redirect_uri)
+        || !pkce_matches(verifier, &issued.code_challenge)
+    {
+        return Err(INVALID);
+    }
+    // the browser session it came from must still be live (not signed out since)
+    if state.stores.sso.find_sso(&issued.sso_id).await?.is_none() {
+        return Err(INVALID);
+    }
+    let user = state
+        .stores
+        .users
+        .find_user(issued.user_id)
+        .await?
+        .ok_or(INVALID)?;
+    let scope = Scope::parse(&issued.scope).map_err(|_| INVALID)?;
+    let login = Login {
+        amr: issued.amr.clone(),
+        auth_time: issued.auth_time.unix_timestamp(),
+        nonce: issued.nonce.as_deref(),
+    };
+    let (tokens, family) = start_login(state, client, &user, &scope, login, meta).await?;
+    if !state
+        .stores
+        .codes
+        .record_code_family(&digest, &family.id)
+        .await?
+    {
+        // replayed while these tokens were minted: they never leave
+        state
+            .stores
+            .families
+            .revoke_family(&family.id, None)
+            .await?;
+        return Err(INVALID);
+    }
+    state
+        .stores
+        .sso
+        .add_sso_family(&issued.sso_id, &family.id)
+        .await?;
+    crate::metrics::token_issued("authorization_code");
+    Ok(tokens)
+}
