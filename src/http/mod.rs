@@ -13,6 +13,7 @@ mod form;
 pub mod health;
 pub mod introspect;
 pub mod me;
+pub mod me_consents;
 pub mod me_mfa;
 pub mod me_password;
 pub mod me_sessions;
@@ -168,6 +169,11 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             )
             .route("/me", web::get().to(me::me))
             .route("/me/sessions", web::get().to(me_sessions::list))
+            .route("/me/consents", web::get().to(me_consents::list))
+            .route(
+                "/me/consents/{client_id}",
+                web::delete().to(me_consents::revoke),
+            )
             .route("/me/sessions/{id}", web::delete().to(me_sessions::end))
             .route("/me/password", web::post().to(me_password::change))
             .route("/password/forgot", web::post().to(password_reset::forgot))

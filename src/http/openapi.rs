@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, authorize, cookie_session, cors, health, introspect, me, me_mfa, me_password,
-    me_sessions, password_reset, registration, revoke, token, userinfo, wellknown,
+    admin, authorize, cookie_session, cors, health, introspect, me, me_consents, me_mfa,
+    me_password, me_sessions, password_reset, registration, revoke, token, userinfo, wellknown,
 };
 use crate::state::AppState;
 
@@ -45,6 +45,8 @@ use crate::state::AppState;
         me::me,
         me_sessions::list,
         me_sessions::end,
+        me_consents::list,
+        me_consents::revoke,
         me_password::change,
         cookie_session::mfa,
         me_mfa::setup,

@@ -13,7 +13,6 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use time::OffsetDateTime;
 
 use crate::domain::{redirect, Client, ClientId, GrantType, Scope, User};
 use crate::state::AppState;
@@ -498,14 +497,4 @@ pub fn form_target(redirect_uri: &str) -> Option<String> {
         "https" | "http" => Some(url.origin().ascii_serialization()),
         scheme => Some(format!("{scheme}:")),
     }
-}
-
-/// Whether `user` may sign in as `login_hint` asks (used only to prefill the form).
-pub fn hint(request: &Request) -> Option<String> {
-    request.params.login_hint.clone()
-}
-
-/// Unix seconds, for audit details.
-pub fn unix(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
 }

@@ -145,6 +145,51 @@ async fn a_third_party_client_gets_the_totp_step_and_consent_once(backend: Backe
     assert_eq!(report["first"]["amr"], json!(["pwd", "otp"]));
     // the consent is remembered: the SSO authorization asked nothing
     assert_eq!(report["sso_skipped_the_form"], true, "{report}");
+
+    // the user sees it in the account API and can take it back
+    clock.advance(std::time::Duration::from_secs(30));
+    let challenge: Value = app
+        .password_grant("bo@example.com", STRONG_PASSWORD, "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let signed_in: Value = app
+        .token(&[
+            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
+            ("client_id", "spa"),
+            ("mfa_token", challenge["mfa_token"].as_str().unwrap()),
+            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = signed_in["access_token"].as_str().unwrap();
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/me/consents"))
+        .bearer_auth(access)
+        .fetch_json()
+        .await;
+    assert_eq!(listed["consents"][0]["client_id"], client.as_str());
+    assert_eq!(listed["consents"][0]["scopes"], json!(["email", "openid"]));
+    let revoke = |status: StatusCode| {
+        let request = app
+            .http
+            .delete(app.url(&format!("/api/v1/me/consents/{client}")))
+            .bearer_auth(access);
+        async move { assert_eq!(request.fetch().await.status(), status) }
+    };
+    revoke(StatusCode::NO_CONTENT).await;
+    revoke(StatusCode::NOT_FOUND).await;
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/me/consents"))
+        .bearer_auth(access)
+        .fetch_json()
+        .await;
+    assert_eq!(listed["consents"], json!([]));
 }
 
 /// A browser: cookies kept, redirects not followed.

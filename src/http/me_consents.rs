@@ -1,0 +1,70 @@
+//! The consents a user gave clients that are not first-party (SPEC S11):
+//! `GET /api/v1/me/consents`, `DELETE /api/v1/me/consents/{client_id}`. A revoked consent
+//! is asked for again at the client's next authorization.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::bearer::{AccountUser, Bearer};
+use super::error::{ApiError, ResourceError};
+use crate::state::AppState;
+use crate::store::{AuditEvent, Consent};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentList {
+    #[schema(value_type = Vec<Object>)]
+    pub consents: Vec<Consent>,
+}
+
+/// The caller's remembered consents, by client.
+#[utoipa::path(get, path = "/api/v1/me/consents", tag = "session",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{consents: [{client_id, scopes, granted_at}]}`", body = ConsentList),
+        crate::http::error::responses::AccountTokenRefused))]
+pub async fn list(
+    state: web::Data<AppState>,
+    Bearer(session): AccountUser,
+) -> Result<HttpResponse, ResourceError> {
+    let consents = state
+        .stores
+        .consents
+        .list_consents(session.user.id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ConsentList { consents }))
+}
+
+/// Revokes the caller's consent to a client.
+#[utoipa::path(delete, path = "/api/v1/me/consents/{client_id}", tag = "session",
+    security(("bearer" = [])),
+    params(("client_id" = String, Path)),
+    responses(
+        (status = 204, description = "Revoked"),
+        crate::http::error::responses::AccountTokenRefused,
+        (status = 404, description = "No consent to this client", body = crate::http::error::ErrorBody)))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    client_id: web::Path<String>,
+    Bearer(session): AccountUser,
+) -> Result<HttpResponse, ResourceError> {
+    let user = session.user.id;
+    let revoked = state
+        .stores
+        .consents
+        .revoke_consent(user, &client_id)
+        .await
+        .map_err(ApiError::from)?;
+    if !revoked {
+        return Err(ApiError::NotFound.into());
+    }
+    let event = AuditEvent::new("consent_revoked", "ok")
+        .user(user)
+        .client(client_id.as_str());
+    crate::service::audit::record(&state, event).await;
+    Ok(HttpResponse::NoContent().finish())
+}
