@@ -285,7 +285,12 @@ async fn proceed(
                         stylesheet: &STYLESHEET_PATH,
                         client_name: &request.client.name,
                         email: user.email.as_str(),
-                        scopes: request.scope.iter().map(describe_scope).collect(),
+                        scopes: {
+                            // who you are first, then what else
+                            let mut scopes: Vec<&str> = request.scope.iter().collect();
+                            scopes.sort_by_key(|s| *s != "openid");
+                            scopes.into_iter().map(describe_scope).collect()
+                        },
                         flow: &sealed,
                         csrf_token,
                     })

@@ -100,25 +100,36 @@ fn limited(value: &Option<String>, max: usize) -> bool {
 /// Checks a request in the order RFC 6749 §4.1.2.1 asks: client and redirect URI first
 /// (refused on the page), then everything else (refused at the client).
 pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refusal> {
-    let client_id = params
-        .client_id
-        .as_deref()
-        .ok_or_else(|| Refusal::Page("the request names no client (client_id)".into()))?;
-    let id = ClientId::parse(client_id)
-        .map_err(|_| Refusal::Page("the request names an unknown client".into()))?;
+    let client_id = params.client_id.as_deref().ok_or_else(|| {
+        Refusal::Page("The request does not name the application (client_id is missing).".into())
+    })?;
+    let id = ClientId::parse(client_id).map_err(|_| {
+        Refusal::Page(
+            "The application that sent you here is not registered (unknown client_id).".into(),
+        )
+    })?;
     let client = state
         .stores
         .clients
         .find_client(&id)
         .await?
-        .ok_or_else(|| Refusal::Page("the request names an unknown client".into()))?;
+        .ok_or_else(|| {
+            Refusal::Page(
+                "The application that sent you here is not registered (unknown client_id).".into(),
+            )
+        })?;
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(Refusal::Page(
-            "this client is not registered for sign-in with a redirect".into(),
+            "This application is not set up to sign users in here.".into(),
         ));
     }
     let redirect_uri = redirect::resolve(&client.redirect_uris, params.redirect_uri.as_deref())
-        .ok_or_else(|| Refusal::Page("the redirect_uri is not one this client registered".into()))?
+        .ok_or_else(|| {
+            Refusal::Page(
+                "The address to return to (redirect_uri) is not one this application registered."
+                    .into(),
+            )
+        })?
         .to_owned();
     let mode = match params.response_mode.as_deref() {
         None | Some("query") => ResponseMode::Query,
