@@ -1,3 +1,6 @@
+-- Where RP-initiated logout may send a client's users afterwards (SPEC S11, S14).
+ALTER TABLE clients ADD COLUMN post_logout_redirect_uris text[] NOT NULL DEFAULT '{}';
+
 -- Remembered consents (SPEC S11): the scopes a user allowed a client that is not
 -- first-party. SSO sessions and authorization codes live in Redis.
 CREATE TABLE consents (

@@ -1,6 +1,8 @@
 -- The authorization-code flow (SPEC S11): remembered consents, and the browser sign-in
 -- (SSO) sessions with the refresh families started under each, which Redis holds in the
 -- PostgreSQL + Redis mode. Authorization codes (60 s) live in process memory.
+ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]';
+
 CREATE TABLE consents (
     user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     client_id   TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,

@@ -81,6 +81,13 @@ pub enum ClientsCommand {
         scope: Vec<String>,
         #[arg(long, env = "TESSERA_CLIENT_REDIRECT_URIS", value_delimiter = ',')]
         redirect_uri: Vec<String>,
+        /// Where RP-initiated logout may send users afterwards (repeatable).
+        #[arg(
+            long,
+            env = "TESSERA_CLIENT_POST_LOGOUT_REDIRECT_URIS",
+            value_delimiter = ','
+        )]
+        post_logout_redirect_uri: Vec<String>,
         /// A public client (no secret).
         #[arg(long, env = "TESSERA_CLIENT_PUBLIC")]
         public: bool,

@@ -15,6 +15,7 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
             audience,
             scope,
             redirect_uri,
+            post_logout_redirect_uri,
             public,
             first_party,
         } => {
@@ -22,7 +23,7 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
                 .iter()
                 .map(|g| {
                     g.parse::<GrantType>().map_err(|()| {
-                        CliError::Invalid(format!("unknown grant {g:?}; allowed: password, client_credentials, refresh_token"))
+                        CliError::Invalid(format!("unknown grant {g:?}; allowed: authorization_code, password, client_credentials, refresh_token"))
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -34,6 +35,7 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
                 scopes: scope,
                 audiences: audience,
                 redirect_uris: redirect_uri,
+                post_logout_redirect_uris: post_logout_redirect_uri,
             };
             let (client, secret) = admin::create_client(&stores, new, &operator())
                 .await

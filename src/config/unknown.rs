@@ -4,12 +4,13 @@
 use super::source::env_name;
 
 /// `TESSERA_*` variables that are command-line flags (clap reads them), not settings.
-const CLI_FLAGS: [&str; 12] = [
+const CLI_FLAGS: [&str; 13] = [
     "config",
     "client_audiences",
     "client_first_party",
     "client_grants",
     "client_name",
+    "client_post_logout_redirect_uris",
     "client_public",
     "client_redirect_uris",
     "client_scopes",

@@ -85,6 +85,8 @@ pub struct Client {
     pub scopes: Vec<String>,
     pub audiences: Vec<String>,
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
     pub id_token_alg: SigningAlg,
     pub access_token_ttl: Option<std::time::Duration>,
 }
@@ -112,4 +114,5 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     pub audiences: Vec<String>,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
 }

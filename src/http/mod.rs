@@ -139,6 +139,8 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/mfa", web::post().to(authorize::second_factor))
             .route("/consent", web::post().to(authorize::consent)),
     )
+    .route("/oauth2/logout", web::get().to(authorize::logout_get))
+    .route("/oauth2/logout", web::post().to(authorize::logout_post))
     .route(
         authorize::STYLESHEET_PATH.as_str(),
         web::get().to(authorize::stylesheet),

@@ -33,6 +33,8 @@ use crate::state::AppState;
         authorize::sign_in,
         authorize::second_factor,
         authorize::consent,
+        authorize::logout_get,
+        authorize::logout_post,
         token::token,
         revoke::revoke,
         introspect::introspect,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod authorize;
 pub mod clients;
 pub mod grants;
+pub mod logout;
 pub mod mfa;
 pub mod passwords;
 pub mod reset;

@@ -153,6 +153,7 @@ mod tests {
             scopes: Vec::new(),
             audiences: Vec::new(),
             redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
             id_token_alg: crate::crypto::SigningAlg::Rs256,
             access_token_ttl: None,
         };

@@ -79,6 +79,7 @@ pub const TABLES: &[Table] = &[
             ("scopes", TextList, false),
             ("audiences", TextList, false),
             ("redirect_uris", TextList, false),
+            ("post_logout_redirect_uris", TextList, false),
             ("id_token_signed_response_alg", Text, false),
             ("access_token_ttl_seconds", Int32, true),
             ("created_at", Time, false),

@@ -76,6 +76,51 @@ pub fn verify_access_token(
     Ok(claims)
 }
 
+/// What RP-initiated logout reads from an `id_token_hint`.
+#[derive(Debug, serde::Deserialize)]
+pub struct IdTokenHint {
+    pub iss: String,
+    /// The client the ID token was issued to.
+    pub aud: String,
+    pub sub: String,
+    /// The session (refresh family) it belongs to.
+    pub sid: Option<String>,
+}
+
+/// Verifies an ID token this issuer signed, as an `id_token_hint` (OIDC RP-Initiated
+/// Logout §2): signature with a published key and the issuer; an expired one is still a
+/// valid hint.
+pub fn verify_id_token_hint(
+    keyring: &KeyRing,
+    token: &str,
+    issuer: &str,
+) -> Result<IdTokenHint, InvalidToken> {
+    if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
+        return Err(InvalidToken::Malformed);
+    }
+    let header = josekit::jwt::decode_header(token).map_err(|_| InvalidToken::Malformed)?;
+    let kid = header
+        .claim("kid")
+        .and_then(|v| v.as_str())
+        .ok_or(InvalidToken::UnknownKey)?;
+    let key = keyring.verifier(kid).ok_or(InvalidToken::UnknownKey)?;
+    let typ = header
+        .claim("typ")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if !typ.eq_ignore_ascii_case("JWT") {
+        return Err(InvalidToken::WrongType);
+    }
+    let (payload, _) = josekit::jws::deserialize_compact(token, key.verifier.as_ref())
+        .map_err(|_| InvalidToken::Signature)?;
+    let hint: IdTokenHint =
+        serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)?;
+    if hint.iss != issuer {
+        return Err(InvalidToken::WrongIssuer);
+    }
+    Ok(hint)
+}
+
 /// Header, key, `typ` and signature; returns the claims and the kid that verified them.
 fn verify_signature(
     keyring: &KeyRing,

@@ -15,6 +15,7 @@ use tessera::clock::{Clock, FixedClock};
 use crate::helpers::{backends, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD};
 
 const REDIRECT: &str = "https://app.example.com/cb";
+const SIGNED_OUT: &str = "https://app.example.com/signed-out";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more-entropy";
 
 fn challenge(verifier: &str) -> String {
@@ -34,6 +35,7 @@ async fn code_client(app: &TestApp, first_party: bool) -> String {
         scopes: vec!["openid".into(), "email".into(), "profile".into()],
         audiences: vec![],
         redirect_uris: vec![REDIRECT.into(), "http://127.0.0.1/native".into()],
+        post_logout_redirect_uris: vec![SIGNED_OUT.into()],
     };
     let operator = tessera::service::admin::Operator {
         actor: "test".into(),
@@ -654,4 +656,82 @@ async fn form_post_answers_with_a_form_that_submits_itself_under_its_script_hash
     assert_eq!(hidden(&html, "state"), "st-123");
     let tokens = redeem(&app, &client, &code, Some(VERIFIER)).await;
     assert_eq!(tokens.status(), StatusCode::OK);
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn logout_ends_the_browser_sign_in_and_its_sessions_and_returns_only_to_a_registered_uri(
+    backend: Backend,
+) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    let http = browser();
+    let resource = app.resource_server().await;
+    let code = code_for(&app, &http, &client).await;
+    let tokens: Value = redeem(&app, &client, &code, Some(VERIFIER))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (id_token, access) = (
+        tokens["id_token"].as_str().unwrap(),
+        tokens["access_token"].as_str().unwrap(),
+    );
+    let logout = |extra: Vec<(&str, String)>| {
+        let mut url = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
+        url.query_pairs_mut().extend_pairs(extra);
+        http.get(url.to_string()).fetch()
+    };
+
+    // refused before anything ends: a foreign return address, a forged hint
+    let foreign = logout(vec![
+        ("id_token_hint", id_token.to_owned()),
+        ("post_logout_redirect_uri", "https://evil.example/".into()),
+    ])
+    .await;
+    assert_eq!(foreign.status(), StatusCode::BAD_REQUEST);
+    assert!(foreign.headers().get("location").is_none());
+    let mut forged = id_token.to_owned();
+    forged.pop();
+    let forged = logout(vec![
+        ("id_token_hint", forged),
+        ("post_logout_redirect_uri", SIGNED_OUT.into()),
+    ])
+    .await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.introspect_as(&resource, access).await["active"],
+        true,
+        "nothing ended"
+    );
+    let still = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    assert_eq!(still.status(), StatusCode::SEE_OTHER, "still signed in");
+
+    let out = logout(vec![
+        ("id_token_hint", id_token.to_owned()),
+        ("post_logout_redirect_uri", SIGNED_OUT.into()),
+        ("state", "st-9".into()),
+    ])
+    .await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out).as_str(), format!("{SIGNED_OUT}?state=st-9"));
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("tessera_sso=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+
+    assert_eq!(app.introspect_as(&resource, access).await["active"], false);
+    let refresh = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        refresh.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let again = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    assert_eq!(again.status(), StatusCode::OK, "the sign-in page again");
+
+    let bare = http.get(app.url("/oauth2/logout")).fetch().await;
+    assert_eq!(bare.status(), StatusCode::OK);
+    assert!(bare.text().await.unwrap().contains("Signed out"));
 }

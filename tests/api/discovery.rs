@@ -51,9 +51,9 @@ async fn openid_configuration_and_rfc8414_metadata_describe_this_issuer(backend:
             doc["prompt_values_supported"],
             serde_json::json!(["none", "login", "consent"])
         );
-        assert!(
-            doc.get("end_session_endpoint").is_none(),
-            "{path}: nothing that does not exist yet"
+        assert_eq!(
+            doc["end_session_endpoint"],
+            "https://auth.example.com/oauth2/logout"
         );
     }
 }

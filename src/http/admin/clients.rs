@@ -33,6 +33,9 @@ pub struct CreateClient {
     pub audiences: Vec<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send users afterwards (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     /// A public client has no secret (SPAs, native apps).
     #[serde(default)]
     pub public: bool,
@@ -63,6 +66,7 @@ pub async fn create(
         scopes: body.scopes,
         audiences: body.audiences,
         redirect_uris: body.redirect_uris,
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
     };
     let (client, secret) = admin::create_client(&state.stores, new, &operator).await?;
     Ok(HttpResponse::Created().json(ClientView::new(&client, secret)))

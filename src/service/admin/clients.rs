@@ -27,6 +27,7 @@ pub struct ClientView {
     pub audiences: Vec<String>,
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
     pub first_party: bool,
 }
@@ -41,6 +42,7 @@ impl ClientView {
             audiences: client.audiences.clone(),
             scopes: client.scopes.clone(),
             redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             public: client.public,
             first_party: client.first_party,
         }
@@ -86,6 +88,10 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
         ("scopes", new.scopes.len()),
         ("audiences", new.audiences.len()),
         ("redirect_uris", new.redirect_uris.len()),
+        (
+            "post_logout_redirect_uris",
+            new.post_logout_redirect_uris.len(),
+        ),
     ] {
         if len > MAX_LIST {
             problems.push(format!("at most {MAX_LIST} {name}"));
@@ -101,6 +107,7 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     if new
         .redirect_uris
         .iter()
+        .chain(&new.post_logout_redirect_uris)
         .any(|u| u.len() > 2048 || !crate::domain::redirect::registrable(u))
     {
         problems.push(
@@ -135,6 +142,7 @@ pub async fn create_client(
         scopes: new.scopes,
         audiences: new.audiences,
         redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
         id_token_alg: SigningAlg::Rs256,
         access_token_ttl: None,
     };
@@ -162,6 +170,7 @@ pub struct ClientPatch {
     pub scopes: Option<Vec<String>>,
     pub audiences: Option<Vec<String>>,
     pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 pub fn parse_client_id(id: &str) -> Result<ClientId, ManageError> {
@@ -213,6 +222,9 @@ pub async fn update_client(
     if let Some(uris) = patch.redirect_uris {
         client.redirect_uris = uris;
     }
+    if let Some(uris) = patch.post_logout_redirect_uris {
+        client.post_logout_redirect_uris = uris;
+    }
     validate_client(&NewClient {
         name: client.name.clone(),
         public: client.public,
@@ -221,6 +233,7 @@ pub async fn update_client(
         scopes: client.scopes.clone(),
         audiences: client.audiences.clone(),
         redirect_uris: client.redirect_uris.clone(),
+        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
     })
     .map_err(|p| ManageError::Invalid(p.join("; ")))?;
     if !stores.clients.update_client(&client, operator.now).await? {

@@ -8,7 +8,7 @@ use super::{unavailable, PgStore};
 use crate::domain::{Client, ClientId, GrantType};
 use crate::store::{ClientStore, StoreError};
 
-const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds";
+const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, post_logout_redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds";
 
 fn row_to_client(row: &Row) -> Result<Client, StoreError> {
     let id: String = row.get("id");
@@ -37,6 +37,7 @@ fn row_to_client(row: &Row) -> Result<Client, StoreError> {
         scopes: row.get("scopes"),
         audiences: row.get("audiences"),
         redirect_uris: row.get("redirect_uris"),
+        post_logout_redirect_uris: row.get("post_logout_redirect_uris"),
         id_token_alg: alg
             .parse()
             .map_err(|()| StoreError::Corrupt(format!("client {id}: alg {alg}")))?,
@@ -57,8 +58,8 @@ impl ClientStore for PgStore {
             .access_token_ttl
             .map(|t| i32::try_from(t.as_secs()).unwrap_or(i32::MAX));
         db.execute(
-            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now],
+            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
+            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now, &client.post_logout_redirect_uris],
         )
         .await
         .map_err(unavailable)?;
@@ -104,8 +105,8 @@ impl ClientStore for PgStore {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         let n = db
             .execute(
-                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8 WHERE id = $1",
-                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now],
+                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8, post_logout_redirect_uris = $9 WHERE id = $1",
+                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now, &client.post_logout_redirect_uris],
             )
             .await
             .map_err(unavailable)?;

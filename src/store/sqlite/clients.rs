@@ -8,7 +8,7 @@ use super::{json_list, micros, parse_list, SqliteStore};
 use crate::domain::{Client, ClientId, GrantType};
 use crate::store::{ClientStore, StoreError};
 
-const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds";
+const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, post_logout_redirect_uris";
 
 /// A row as read, converted outside the blocking call.
 struct ClientRow {
@@ -20,6 +20,7 @@ struct ClientRow {
     lists: [String; 4],
     alg: String,
     ttl: Option<i64>,
+    post_logout: String,
 }
 
 fn read(row: &Row) -> rusqlite::Result<ClientRow> {
@@ -32,6 +33,7 @@ fn read(row: &Row) -> rusqlite::Result<ClientRow> {
         lists: [row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?],
         alg: row.get(9)?,
         ttl: row.get(10)?,
+        post_logout: row.get(11)?,
     })
 }
 
@@ -55,6 +57,7 @@ fn to_client(r: ClientRow) -> Result<Client, StoreError> {
         scopes: parse_list(&r.lists[1])?,
         audiences: parse_list(&r.lists[2])?,
         redirect_uris: parse_list(&r.lists[3])?,
+        post_logout_redirect_uris: parse_list(&r.post_logout)?,
         id_token_alg: r.alg.parse().map_err(|()| corrupt("alg"))?,
         access_token_ttl: r
             .ttl
@@ -78,11 +81,12 @@ impl ClientStore for SqliteStore {
         let c = client.clone();
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
                 params![c.id.as_str(), c.name, c.secret_sha256.map(|s| s.to_vec()), c.public, c.first_party, grants(&c),
                     json_list(&c.scopes), json_list(&c.audiences), json_list(&c.redirect_uris), c.id_token_alg.as_str(),
-                    c.access_token_ttl.map(|t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX)), micros(now)],
+                    c.access_token_ttl.map(|t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX)), micros(now),
+                    json_list(&c.post_logout_redirect_uris)],
             )
         })
         .await?;
@@ -132,8 +136,8 @@ impl ClientStore for SqliteStore {
         let n = self
             .write(move |tx| {
                 tx.execute(
-                    "UPDATE clients SET name = ?2, first_party = ?3, grant_types = ?4, scopes = ?5, audiences = ?6, redirect_uris = ?7, updated_at = ?8 WHERE id = ?1",
-                    params![c.id.as_str(), c.name, c.first_party, grants(&c), json_list(&c.scopes), json_list(&c.audiences), json_list(&c.redirect_uris), micros(now)],
+                    "UPDATE clients SET name = ?2, first_party = ?3, grant_types = ?4, scopes = ?5, audiences = ?6, redirect_uris = ?7, updated_at = ?8, post_logout_redirect_uris = ?9 WHERE id = ?1",
+                    params![c.id.as_str(), c.name, c.first_party, grants(&c), json_list(&c.scopes), json_list(&c.audiences), json_list(&c.redirect_uris), micros(now), json_list(&c.post_logout_redirect_uris)],
                 )
             })
             .await?;

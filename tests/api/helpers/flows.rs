@@ -155,6 +155,7 @@ impl TestApp {
             ],
             audiences: vec!["https://api.example.com".into()],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
         };
         let operator = tessera::service::admin::Operator {
             actor: "test".into(),

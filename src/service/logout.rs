@@ -1,0 +1,127 @@
+//! RP-initiated logout (SPEC S11; OpenID Connect RP-Initiated Logout 1.0): ends the
+//! browser's sign-in (SSO) session and every refresh family started under it, and the
+//! session an `id_token_hint` names; then back to a registered `post_logout_redirect_uri`
+//! (exact match) or tessera's signed-out page. Everything is checked before anything ends.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::domain::ClientId;
+use crate::state::AppState;
+use crate::store::{AuditEvent, StoreError};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Params {
+    pub id_token_hint: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub client_id: Option<String>,
+}
+
+pub enum Outcome {
+    /// Back to the client: the registered URI with `state`.
+    Redirect(String),
+    /// Tessera's own signed-out page.
+    SignedOut,
+}
+
+pub enum Refusal {
+    /// Shown on tessera's error page; nothing was ended.
+    Page(&'static str),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Store(e)
+    }
+}
+
+/// Signs the browser out; `sso_cookie` is its `tessera_sso` value, if any.
+pub async fn logout(
+    state: &AppState,
+    params: Params,
+    sso_cookie: Option<&str>,
+    ip: Option<String>,
+) -> Result<Outcome, Refusal> {
+    let hint = match params.id_token_hint.as_deref() {
+        None => None,
+        Some(token) => Some(
+            crate::tokens::verify_id_token_hint(&state.keyring, token, &state.settings.issuer)
+                .map_err(|_| {
+                    Refusal::Page(
+                        "The sign-out request carries an ID token this service did not issue.",
+                    )
+                })?,
+        ),
+    };
+    let client_id = match (
+        hint.as_ref().map(|h| h.aud.as_str()),
+        params.client_id.as_deref(),
+    ) {
+        (Some(aud), Some(id)) if aud != id => {
+            return Err(Refusal::Page(
+                "The sign-out request names two different applications.",
+            ))
+        }
+        (Some(aud), _) => Some(aud.to_owned()),
+        (None, id) => id.map(str::to_owned),
+    };
+    let back = match params.post_logout_redirect_uri.as_deref() {
+        None => None,
+        Some(uri) => {
+            let client = match client_id.as_deref().map(ClientId::parse) {
+                Some(Ok(id)) => state.stores.clients.find_client(&id).await?,
+                _ => None,
+            };
+            let registered =
+                client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
+            if !registered {
+                return Err(Refusal::Page(
+                    "The address to return to after signing out is not one this application registered.",
+                ));
+            }
+            let mut url = url::Url::parse(uri)
+                .map_err(|_| Refusal::Page("The address to return to is not valid."))?;
+            if let Some(s) = &params.state {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            Some(url.to_string())
+        }
+    };
+
+    let session = crate::service::authorize::sso_session(state, sso_cookie).await?;
+    let mut user = hint.as_ref().and_then(|h| h.sub.parse::<uuid::Uuid>().ok());
+    let mut ended = 0usize;
+    if let Some((sso, owner)) = &session {
+        for family in state.stores.sso.end_sso(&sso.id).await? {
+            ended += usize::from(state.stores.families.revoke_family(&family, None).await?);
+        }
+        user = Some(owner.id);
+    }
+    if let Some(sid) = hint.as_ref().and_then(|h| h.sid.as_deref()) {
+        let family = state.stores.families.find_family(sid).await?;
+        // only the hint's own user's session, issued to the hint's client
+        if family.is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))
+        {
+            ended += usize::from(
+                state
+                    .stores
+                    .families
+                    .revoke_family(sid, client_id.as_deref())
+                    .await?,
+            );
+        }
+    }
+    let mut event = AuditEvent::new("logout", "ok")
+        .ip(ip)
+        .detail(json!({ "sso": session.is_some(), "sessions_ended": ended }));
+    if let Some(user) = user {
+        event = event.user(user);
+    }
+    if let Some(client) = &client_id {
+        event = event.client(client.as_str());
+    }
+    crate::service::audit::record(state, event).await;
+    Ok(back.map_or(Outcome::SignedOut, Outcome::Redirect))
+}
