@@ -95,24 +95,7 @@ pub fn verify_id_token_hint(
     token: &str,
     issuer: &str,
 ) -> Result<IdTokenHint, InvalidToken> {
-    if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
-        return Err(InvalidToken::Malformed);
-    }
-    let header = josekit::jwt::decode_header(token).map_err(|_| InvalidToken::Malformed)?;
-    let kid = header
-        .claim("kid")
-        .and_then(|v| v.as_str())
-        .ok_or(InvalidToken::UnknownKey)?;
-    let key = keyring.verifier(kid).ok_or(InvalidToken::UnknownKey)?;
-    let typ = header
-        .claim("typ")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
-    if !typ.eq_ignore_ascii_case("JWT") {
-        return Err(InvalidToken::WrongType);
-    }
-    let (payload, _) = josekit::jws::deserialize_compact(token, key.verifier.as_ref())
-        .map_err(|_| InvalidToken::Signature)?;
+    let (payload, _) = verified_payload(keyring, token, |typ| typ.eq_ignore_ascii_case("JWT"))?;
     let hint: IdTokenHint =
         serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)?;
     if hint.iss != issuer {
@@ -126,6 +109,21 @@ fn verify_signature(
     keyring: &KeyRing,
     token: &str,
 ) -> Result<(AccessClaims, String), InvalidToken> {
+    let (payload, kid) = verified_payload(keyring, token, |typ| {
+        typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt")
+    })?;
+    let claims: AccessClaims =
+        serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)?;
+    Ok((claims, kid))
+}
+
+/// The payload of a compact JWS signed with a published key, if `typ_ok` accepts the
+/// header's `typ`; and the kid that verified it.
+fn verified_payload(
+    keyring: &KeyRing,
+    token: &str,
+    typ_ok: impl Fn(&str) -> bool,
+) -> Result<(Vec<u8>, String), InvalidToken> {
     if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
         return Err(InvalidToken::Malformed);
     }
@@ -139,17 +137,13 @@ fn verify_signature(
         .claim("typ")
         .and_then(|v| v.as_str())
         .unwrap_or_default();
-    if !(typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
-        || typ.eq_ignore_ascii_case("application/at+jwt"))
-    {
+    if !typ_ok(typ) {
         return Err(InvalidToken::WrongType);
     }
     // josekit refuses a header `alg` other than the verifier's own
     let (payload, _) = josekit::jws::deserialize_compact(token, key.verifier.as_ref())
         .map_err(|_| InvalidToken::Signature)?;
-    let claims: AccessClaims =
-        serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)?;
-    Ok((claims, kid.to_owned()))
+    Ok((payload, kid.to_owned()))
 }
 
 /// Issuer and time checks, made on every use (cached or not).
