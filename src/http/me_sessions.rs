@@ -28,9 +28,25 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// A sign-in on the hosted pages (the `tessera_sso` cookie of one browser).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInView {
+    /// End it with `DELETE /api/v1/me/sessions/{id}` (its sessions end with it).
+    pub id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the sign-in itself.
+    pub auth_time: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub amr: Vec<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
+    /// Browser sign-ins on the hosted pages, newest first.
+    pub browser_sign_ins: Vec<SignInView>,
 }
 
 /// The caller's live sessions, newest first.
@@ -46,6 +62,18 @@ pub async fn list(
     let sessions = sessions::list(&state, &session.user)
         .await
         .map_err(ApiError::from)?;
+    let sign_ins = sessions::list_sign_ins(&state, &session.user)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|s| SignInView {
+            id: s.id,
+            created_at: s.created_at.unix_timestamp(),
+            auth_time: s.auth_time.unix_timestamp(),
+            expires_at: s.expires_at.unix_timestamp(),
+            amr: s.amr,
+        })
+        .collect();
     let current = session.claims.sid.unwrap_or_default();
     let sessions = sessions
         .into_iter()
@@ -61,10 +89,14 @@ pub async fn list(
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(SessionList { sessions }))
+        .json(SessionList {
+            sessions,
+            browser_sign_ins: sign_ins,
+        }))
 }
 
-/// Ends one of the caller's sessions (another user's session id is a 404).
+/// Ends one of the caller's sessions, or a browser sign-in and every session started
+/// under it (another user's id is a 404).
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "session",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id")),

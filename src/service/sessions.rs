@@ -11,16 +11,35 @@ pub async fn list(state: &AppState, user: &User) -> Result<Vec<SessionInfo>, Sto
     state.stores.families.list_sessions(user.id).await
 }
 
-/// Ends one of the user's sessions; `Ok(false)` when the user has no session with that id
-/// (someone else's session id is as unknown as a made-up one).
+/// The user's browser sign-ins on the hosted pages (SSO sessions), newest first.
+pub async fn list_sign_ins(
+    state: &AppState,
+    user: &User,
+) -> Result<Vec<crate::store::SsoSession>, StoreError> {
+    state.stores.sso.list_sso(user.id).await
+}
+
+/// Ends one of the user's sessions, or one of their browser sign-ins with every session
+/// started under it; `Ok(false)` when the user has neither with that id (someone else's
+/// id is as unknown as a made-up one).
 pub async fn end(state: &AppState, user: &User, id: &str) -> Result<bool, StoreError> {
     if id.len() > 64 {
         return Ok(false);
     }
-    match state.stores.families.find_family(id).await? {
-        Some(family) if family.user_id == user.id => {
-            state.stores.families.revoke_family(id, None).await?;
-            tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
+    if let Some(family) = state.stores.families.find_family(id).await? {
+        if family.user_id != user.id {
+            return Ok(false);
+        }
+        state.stores.families.revoke_family(id, None).await?;
+        tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
+        return Ok(true);
+    }
+    match state.stores.sso.find_sso(id).await? {
+        Some(sso) if sso.user_id == user.id => {
+            for family in state.stores.sso.end_sso(id).await? {
+                state.stores.families.revoke_family(&family, None).await?;
+            }
+            tracing::info!(user_id = %user.id, "browser sign-in ended by its user");
             Ok(true)
         }
         _ => Ok(false),

@@ -735,3 +735,59 @@ async fn logout_ends_the_browser_sign_in_and_its_sessions_and_returns_only_to_a_
     assert_eq!(bare.status(), StatusCode::OK);
     assert!(bare.text().await.unwrap().contains("Signed out"));
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn browser_sign_ins_are_listed_with_the_sessions_and_ending_one_ends_its_sessions(
+    backend: Backend,
+) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    let http = browser();
+    let code = code_for(&app, &http, &client).await;
+    let tokens: Value = redeem(&app, &client, &code, Some(VERIFIER))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // a separate password login, to act through the account API
+    let account = app.login("cy@example.com", "openid").await;
+    let access = account["access_token"].as_str().unwrap();
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/me/sessions"))
+        .bearer_auth(access)
+        .fetch_json()
+        .await;
+    let sign_ins = listed["browser_sign_ins"].as_array().unwrap();
+    assert_eq!(sign_ins.len(), 1, "{listed}");
+    assert_eq!(sign_ins[0]["amr"], json!(["pwd"]));
+    let id = sign_ins[0]["id"].as_str().unwrap();
+
+    let ended = app
+        .http
+        .delete(app.url(&format!("/api/v1/me/sessions/{id}")))
+        .bearer_auth(access)
+        .fetch()
+        .await;
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    let refresh = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        refresh.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let again = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "signed out: the sign-in page"
+    );
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/me/sessions"))
+        .bearer_auth(access)
+        .fetch_json()
+        .await;
+    assert_eq!(listed["browser_sign_ins"], json!([]));
+}
