@@ -55,9 +55,12 @@ impl Webhook {
                                         .unwrap();
                                 tokio::time::sleep(delay).await;
                                 seen.lock().unwrap().push(body);
+                                // one request per connection, and it says so: without
+                                // `connection: close` the client may reuse the connection
+                                // this task is about to close, and lose its next request
                                 let _ = socket
                                     .write_all(
-                                        b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+                                        b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
                                     )
                                     .await;
                                 return;
