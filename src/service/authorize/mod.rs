@@ -9,21 +9,22 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::{redirect, Client, ClientId, GrantType, Scope, User};
+mod answer;
+mod browser;
+
+pub use answer::*;
+pub use browser::*;
+
 use crate::state::AppState;
 use crate::store::{AuthCode, SsoSession, StoreError};
 
-/// How long a sign-in may take between the first page and the last form.
-const FLOW_TTL_SECS: i64 = 1800;
 /// Authorization codes live this long (SPEC S11).
 pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-const FLOW_LABEL: &[u8] = b"tessera authorize flow v1";
-const CSRF_LABEL: &[u8] = b"tessera csrf v1";
 
 /// The parameters of `GET|POST /oauth2/authorize`, as sent.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -263,113 +264,6 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     valid && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
-/// The sealed form of a flow the pages carry.
-#[derive(Serialize, Deserialize)]
-struct FlowBody {
-    params: Params,
-    began: i64,
-}
-
-/// Seals `params` for the pages' hidden `flow` field.
-pub fn seal_flow(state: &AppState, params: &Params) -> String {
-    let body = FlowBody {
-        params: params.clone(),
-        began: state.clock.now().unix_timestamp(),
-    };
-    let json = serde_json::to_vec(&body).unwrap_or_default();
-    let mac = state.settings.kek.mac(FLOW_LABEL, &json);
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(&json),
-        URL_SAFE_NO_PAD.encode(mac)
-    )
-}
-
-/// The parameters of a flow this service sealed, if it is intact and not too old.
-pub fn open_flow(state: &AppState, flow: &str) -> Option<Params> {
-    let (json, mac) = flow.split_once('.')?;
-    let json = URL_SAFE_NO_PAD.decode(json).ok()?;
-    let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
-    let expected = state.settings.kek.mac(FLOW_LABEL, &json);
-    if !bool::from(expected.as_slice().ct_eq(&mac)) {
-        return None;
-    }
-    let body: FlowBody = serde_json::from_slice(&json).ok()?;
-    let age = state.clock.now().unix_timestamp() - body.began;
-    (0..FLOW_TTL_SECS).contains(&age).then_some(body.params)
-}
-
-/// A new value for the browser's CSRF cookie.
-pub fn new_csrf_cookie() -> String {
-    random_token(32)
-}
-
-/// The token the pages' forms carry for the browser holding `cookie`.
-pub fn csrf_token(state: &AppState, cookie: &str) -> String {
-    URL_SAFE_NO_PAD.encode(state.settings.kek.mac(CSRF_LABEL, cookie.as_bytes()))
-}
-
-/// Whether a form's `token` belongs to the browser's CSRF `cookie`.
-pub fn csrf_matches(state: &AppState, cookie: Option<&str>, token: Option<&str>) -> bool {
-    match (cookie, token) {
-        (Some(cookie), Some(token)) if !cookie.is_empty() => {
-            bool::from(csrf_token(state, cookie).as_bytes().ct_eq(token.as_bytes()))
-        }
-        _ => false,
-    }
-}
-
-fn random_token(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    URL_SAFE_NO_PAD.encode(raw)
-}
-
-/// The live SSO session the `tessera_sso` cookie value (`<id>.<secret>`) stands for,
-/// with its user.
-pub async fn sso_session(
-    state: &AppState,
-    cookie: Option<&str>,
-) -> Result<Option<(SsoSession, User)>, StoreError> {
-    let Some((id, secret)) = cookie.and_then(|c| c.split_once('.')) else {
-        return Ok(None);
-    };
-    if id.len() > 64 || secret.len() > 64 {
-        return Ok(None);
-    }
-    let Some(session) = state.stores.sso.find_sso(id).await? else {
-        return Ok(None);
-    };
-    let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    let live = session.expires_at > state.clock.now();
-    if !live || !bool::from(presented.ct_eq(&session.secret_sha256)) {
-        return Ok(None);
-    }
-    let user = state.stores.users.find_user(session.user_id).await?;
-    Ok(user.map(|user| (session, user)))
-}
-
-/// Starts a browser sign-in session for `user`; returns it and the cookie value.
-pub async fn start_sso(
-    state: &AppState,
-    user: &User,
-    amr: Vec<String>,
-) -> Result<(SsoSession, String), StoreError> {
-    let now = state.clock.now();
-    let (id, secret) = (random_token(16), random_token(32));
-    let session = SsoSession {
-        id: id.clone(),
-        user_id: user.id,
-        secret_sha256: Sha256::digest(secret.as_bytes()).into(),
-        auth_time: now,
-        amr,
-        created_at: now,
-        expires_at: now + state.settings.sso_ttl,
-    };
-    state.stores.sso.create_sso(&session).await?;
-    Ok((session, format!("{id}.{secret}")))
-}
-
 /// What happens next for a valid request.
 pub enum Next {
     /// Show the sign-in page.
@@ -466,46 +360,4 @@ pub async fn issue_code(
 /// The SHA-256 a code is stored under.
 pub fn code_digest(code: &str) -> [u8; 32] {
     Sha256::digest(code.as_bytes()).into()
-}
-
-/// The answer's parameters, in the order they are sent.
-pub fn answer(
-    state: &AppState,
-    back: &Return,
-    result: Result<&str, (&str, &str)>,
-) -> Vec<(&'static str, String)> {
-    let mut pairs = match result {
-        Ok(code) => vec![("code", code.to_owned())],
-        Err((error, description)) => vec![
-            ("error", error.to_owned()),
-            ("error_description", description.to_owned()),
-        ],
-    };
-    if let Some(s) = &back.state {
-        pairs.push(("state", s.clone()));
-    }
-    pairs.push(("iss", state.settings.issuer.clone()));
-    pairs
-}
-
-/// `redirect_uri` with `pairs` added to its query.
-pub fn redirect_url(redirect_uri: &str, pairs: &[(&'static str, String)]) -> String {
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            url.query_pairs_mut()
-                .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
-            url.to_string()
-        }
-        Err(_) => redirect_uri.to_owned(),
-    }
-}
-
-/// The origin of `redirect_uri` for the pages' `form-action` (Chromium applies it to the
-/// redirect that follows a form post), or nothing for a private-use scheme.
-pub fn form_target(redirect_uri: &str) -> Option<String> {
-    let url = url::Url::parse(redirect_uri).ok()?;
-    match url.scheme() {
-        "https" | "http" => Some(url.origin().ascii_serialization()),
-        scheme => Some(format!("{scheme}:")),
-    }
 }

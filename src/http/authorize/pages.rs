@@ -1,0 +1,293 @@
+//! The hosted pages' rendering: templates, the stylesheet, the per-page CSP, cookies,
+//! and the answer that goes back to the client.
+
+use std::sync::LazyLock;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use sha2::{Digest, Sha256};
+
+use crate::service::authorize::{self as flow, Refusal, Request, ResponseMode, Return};
+use crate::state::AppState;
+
+pub const SSO_COOKIE: &str = "tessera_sso";
+pub const CSRF_COOKIE: &str = "tessera_csrf";
+
+pub(super) const STYLESHEET: &str = include_str!("../../../static/tessera.css");
+
+/// `/assets/tessera-<hash>.css`: a new stylesheet is a new URL, so it can be cached forever.
+pub static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| {
+    let hash = hex::encode(&Sha256::digest(STYLESHEET.as_bytes())[..8]);
+    format!("/assets/tessera-{hash}.css")
+});
+
+/// The script a `form_post` answer runs to submit itself (allowed by its hash).
+pub(super) const AUTO_SUBMIT: &str = "document.getElementById('answer').submit();";
+pub(super) static AUTO_SUBMIT_HASH: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine;
+    let digest = Sha256::digest(AUTO_SUBMIT.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+});
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+pub(super) struct SignInPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) client_name: &'a str,
+    pub(super) flow: &'a str,
+    pub(super) csrf_token: &'a str,
+    pub(super) email: &'a str,
+    pub(super) error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mfa.html")]
+pub(super) struct MfaPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) flow: &'a str,
+    pub(super) csrf_token: &'a str,
+    pub(super) mfa_token: &'a str,
+    pub(super) error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(super) struct ConsentPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) client_name: &'a str,
+    pub(super) email: &'a str,
+    pub(super) scopes: Vec<String>,
+    pub(super) flow: &'a str,
+    pub(super) csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(super) struct ErrorPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub(super) struct FormPostPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) action: &'a str,
+    pub(super) fields: Vec<(&'static str, String)>,
+    pub(super) script: &'a str,
+}
+
+/// What a scope lets the client do, as the consent page says it.
+pub(super) fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are".into(),
+        "email" => "See your email address".into(),
+        "profile" => "See your name".into(),
+        other => format!("Use “{other}”"),
+    }
+}
+
+/// A page, with the policy that lets it load its stylesheet and post its forms (to
+/// tessera, and on to `target`, the client's origin the answer redirects to).
+pub(super) fn page(
+    status: StatusCode,
+    html: String,
+    target: Option<&str>,
+    script: bool,
+) -> HttpResponse {
+    let mut form_action = "'self'".to_owned();
+    if let Some(target) = target {
+        form_action.push(' ');
+        form_action.push_str(target);
+    }
+    let script_src = if script {
+        format!("; script-src {}", *AUTO_SUBMIT_HASH)
+    } else {
+        String::new()
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'{script_src}"
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .body(html)
+}
+
+pub(super) fn render(template: &impl Template) -> String {
+    template.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a page failed to render");
+        "<!doctype html><title>Error</title><p>Something went wrong.</p>".into()
+    })
+}
+
+/// The error page: the request cannot go back to any client.
+pub(super) fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    let html = render(&ErrorPage {
+        stylesheet: &STYLESHEET_PATH,
+        message,
+    });
+    page(status, html, None, false)
+}
+
+pub(super) fn cookie<'c>(
+    state: &AppState,
+    name: &'c str,
+    value: String,
+    max_age: time::Duration,
+) -> Cookie<'c> {
+    Cookie::build(name, value)
+        .path("/oauth2")
+        .http_only(true)
+        .secure(state.settings.is_https())
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish()
+}
+
+/// The browser's CSRF cookie value, and whether it is new (to be set on the response).
+pub(super) fn csrf_cookie(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+        Some(value) if (20..=64).contains(&value.len()) => (value, false),
+        _ => (flow::new_csrf_cookie(), true),
+    }
+}
+
+/// Renders a form page with the browser's CSRF token (setting its cookie when new).
+pub(super) fn form_page(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    target: Option<&str>,
+    build: impl FnOnce(&str) -> String,
+) -> HttpResponse {
+    let (csrf, new) = csrf_cookie(req);
+    let html = build(&flow::csrf_token(state, &csrf));
+    let mut response = page(status, html, target, false);
+    if new {
+        let _ = response.add_cookie(&cookie(state, CSRF_COOKIE, csrf, time::Duration::hours(12)));
+    }
+    response
+}
+
+/// Sends the answer (a code or an error) back to the client the way it asked.
+pub(super) fn answer(
+    state: &AppState,
+    back: &Return,
+    result: Result<&str, (&str, &str)>,
+) -> HttpResponse {
+    let pairs = flow::answer(state, back, result);
+    match back.mode {
+        ResponseMode::Query => HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                flow::redirect_url(&back.redirect_uri, &pairs),
+            ))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        ResponseMode::FormPost => {
+            let html = render(&FormPostPage {
+                stylesheet: &STYLESHEET_PATH,
+                action: &back.redirect_uri,
+                fields: pairs,
+                script: AUTO_SUBMIT,
+            });
+            let target = flow::form_target(&back.redirect_uri);
+            page(StatusCode::OK, html, target.as_deref(), true)
+        }
+    }
+}
+
+pub(super) fn refused(state: &AppState, refusal: Refusal) -> HttpResponse {
+    match refusal {
+        Refusal::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
+        Refusal::Redirect {
+            back,
+            error,
+            description,
+        } => answer(state, &back, Err((error, &description))),
+        Refusal::Store(e) => {
+            tracing::warn!(error = %e, "authorization: a store failed");
+            let mut response = error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is busy. Try again in a moment.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+pub(super) fn sign_in_page(
+    state: &AppState,
+    req: &HttpRequest,
+    request: &Request,
+    email: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let sealed = flow::seal_flow(state, &request.params);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let target = flow::form_target(&request.back.redirect_uri);
+    form_page(state, req, status, target.as_deref(), |csrf_token| {
+        render(&SignInPage {
+            stylesheet: &STYLESHEET_PATH,
+            client_name: &request.client.name,
+            flow: &sealed,
+            csrf_token,
+            email,
+            error,
+        })
+    })
+}
+
+pub(super) fn mfa_page(
+    state: &AppState,
+    req: &HttpRequest,
+    request: &Request,
+    mfa_token: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let sealed = flow::seal_flow(state, &request.params);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let target = flow::form_target(&request.back.redirect_uri);
+    form_page(state, req, status, target.as_deref(), |csrf_token| {
+        render(&MfaPage {
+            stylesheet: &STYLESHEET_PATH,
+            flow: &sealed,
+            csrf_token,
+            mfa_token,
+            error,
+        })
+    })
+}
+
+/// The hosted pages' stylesheet.
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(STYLESHEET)
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub(super) struct SignedOutPage<'a> {
+    pub(super) stylesheet: &'a str,
+}
