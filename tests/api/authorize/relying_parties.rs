@@ -1,0 +1,279 @@
+//! Certified relying parties complete the flow: Authlib over HTTP, openid-client in Chromium.
+
+use super::*;
+
+/// Runs the Authlib relying party against `public` (off the async runtime: it blocks).
+async fn relying_party(
+    public: &str,
+    client_id: &str,
+    email: &str,
+    totp: Option<(&str, &FixedClock)>,
+) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/authcode_flow.py"
+    );
+    let mut args = vec![
+        script.to_owned(),
+        public.to_owned(),
+        client_id.to_owned(),
+        REDIRECT.to_owned(),
+        email.to_owned(),
+        STRONG_PASSWORD.to_owned(),
+    ];
+    if let Some((secret, clock)) = totp {
+        args.push(secret.to_owned());
+        args.push(clock.now().unix_timestamp().to_string());
+    }
+    let out = tokio::process::Command::new("python3")
+        .args(&args)
+        .output()
+        .await
+        .expect("python3 is needed for interop tests");
+    assert!(
+        out.status.success(),
+        "the relying party failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn authlib_completes_the_flow_then_sso_skips_the_form_and_prompt_login_asks_again(
+    backend: Backend,
+) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("ana@example.com").await;
+    let discovery = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert_eq!(
+        discovery["response_modes_supported"],
+        json!(["query", "form_post"])
+    );
+
+    let report = relying_party(&app.public, &client, "ana@example.com", None).await;
+    assert_eq!(report["pages"], json!(["signin"]), "{report}");
+    assert_eq!(report["first"]["amr"], json!(["pwd"]));
+    assert_eq!(report["first"]["email"], "ana@example.com");
+    assert_eq!(report["refreshed"], true);
+    assert_eq!(report["sso_skipped_the_form"], true, "{report}");
+    assert_eq!(report["prompt_login_asks_again"], true);
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_third_party_client_gets_the_totp_step_and_consent_once(backend: Backend) {
+    let (app, clock) = spawn(backend).await;
+    let client = code_client(&app, false).await;
+    app.user("bo@example.com").await;
+    let secret = app.enrol_totp("bo@example.com", &clock).await;
+    // the enrolment used this time step's code: the sign-in needs the next one
+    clock.advance(std::time::Duration::from_secs(30));
+    let report = relying_party(
+        &app.public,
+        &client,
+        "bo@example.com",
+        Some((&secret, &clock)),
+    )
+    .await;
+    assert_eq!(
+        report["pages"],
+        json!(["signin", "mfa", "consent"]),
+        "{report}"
+    );
+    assert_eq!(report["first"]["amr"], json!(["pwd", "otp"]));
+    // the consent is remembered: the SSO authorization asked nothing
+    assert_eq!(report["sso_skipped_the_form"], true, "{report}");
+
+    // the user sees it in the account API and can take it back
+    clock.advance(std::time::Duration::from_secs(30));
+    let challenge: Value = app
+        .password_grant("bo@example.com", STRONG_PASSWORD, "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let signed_in: Value = app
+        .token(&[
+            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
+            ("client_id", "spa"),
+            ("mfa_token", challenge["mfa_token"].as_str().unwrap()),
+            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = signed_in["access_token"].as_str().unwrap();
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/me/consents"))
+        .bearer_auth(access)
+        .fetch_json()
+        .await;
+    assert_eq!(listed["consents"][0]["client_id"], client.as_str());
+    assert_eq!(listed["consents"][0]["scopes"], json!(["email", "openid"]));
+    let revoke = |status: StatusCode| {
+        let request = app
+            .http
+            .delete(app.url(&format!("/api/v1/me/consents/{client}")))
+            .bearer_auth(access);
+        async move { assert_eq!(request.fetch().await.status(), status) }
+    };
+    revoke(StatusCode::NO_CONTENT).await;
+    revoke(StatusCode::NOT_FOUND).await;
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/me/consents"))
+        .bearer_auth(access)
+        .fetch_json()
+        .await;
+    assert_eq!(listed["consents"], json!([]));
+}
+
+/// Runs `tests/browser/flow.mjs`: headless Chromium (JavaScript off) with openid-client as
+/// the relying party. Its screenshots go to `target/browser-pages/<backend>/`.
+async fn in_chromium(
+    app: &TestApp,
+    client_id: &str,
+    back_at: &str,
+    email: &str,
+    code: &str,
+    shots: &str,
+) -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists()
+            && std::path::Path::new(dir).join("node_modules/openid-client").exists(),
+        "the browser test needs Debian's chromium and tests/browser/node_modules: \
+         `bash scripts/test` installs both (apt-get install chromium; npm ci --prefix tests/browser)"
+    );
+    let out = tokio::process::Command::new("node")
+        .current_dir(dir)
+        .args(["flow.mjs", &app.public, client_id, back_at, email])
+        .args([STRONG_PASSWORD, code, shots])
+        .env("CHROMIUM", chromium)
+        .output()
+        .await
+        .expect("node is needed for the browser test");
+    assert!(
+        out.status.success(),
+        "the browser flow failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The relying party's pages, where the browser lands after the flow: a server on a port of
+/// its own that answers every request; returns its origin.
+async fn the_app() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let body = "<!doctype html><title>App</title><p>back at the app</p>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    origin
+}
+
+/// A third-party client of the code flow whose URIs are on `origin`; returns its id.
+async fn client_at(app: &TestApp, origin: &str) -> String {
+    let (status, body) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/admin/clients",
+            Some(json!({
+                "name": "Example App",
+                "public": true,
+                "first_party": false,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scopes": ["openid", "email"],
+                "redirect_uris": [format!("{origin}/cb")],
+                "post_logout_redirect_uris": [format!("{origin}/signed-out")],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["client_id"].as_str().unwrap().to_owned()
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn openid_client_in_chromium_signs_in_with_totp_and_consent_then_sso_prompt_none_refresh_and_logout(
+    backend: Backend,
+) {
+    // half a minute behind: the TOTP enrolment uses one time step, the sign-in the next
+    let clock = Arc::new(FixedClock::new(
+        tessera::clock::SystemClock.now() - std::time::Duration::from_secs(30),
+    ));
+    let app = try_spawn_on(Arc::new(TestDb::on(backend).await), &[], clock.clone())
+        .await
+        .unwrap();
+    let back_at = the_app().await;
+    let client = client_at(&app, &back_at).await;
+    app.user("dee@example.com").await;
+    let secret = app.enrol_totp("dee@example.com", &clock).await;
+    clock.advance(std::time::Duration::from_secs(30));
+    let code = crate::helpers::pyotp_code(&secret, &clock);
+    let shots = format!(
+        "{}/browser-pages/{backend:?}",
+        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
+    );
+
+    let report = in_chromium(&app, &client, &back_at, "dee@example.com", &code, &shots).await;
+    assert_eq!(
+        report["pages"],
+        json!([
+            "error",
+            "signin",
+            "signin-refused",
+            "mfa",
+            "consent",
+            "signed-out"
+        ]),
+        "{report}"
+    );
+    assert_eq!(report["console"], json!([]), "CSP or page errors: {report}");
+    assert_eq!(
+        report["wrong_password_says"],
+        "The email or password is not right."
+    );
+    assert_eq!(report["first"]["amr"], json!(["pwd", "otp"]), "{report}");
+    assert_eq!(report["first"]["email"], "dee@example.com");
+    for key in ["has_sid", "has_at_hash", "has_refresh_token"] {
+        assert_eq!(report["first"][key], true, "{key}: {report}");
+    }
+    assert_eq!(report["sso_skipped_the_form"], true, "{report}");
+    assert_eq!(report["same_auth_time"], true, "{report}");
+    assert_eq!(report["new_sid"], true, "{report}");
+    assert_eq!(report["prompt_none_with_session"], true);
+    assert_eq!(report["prompt_none_without_session"], "login_required");
+    assert_eq!(report["prompt_none_state_echoed"], true);
+    assert_eq!(report["refreshed"], true);
+    assert_eq!(report["logout_returned"], true, "{report}");
+    assert_eq!(report["prompt_none_after_logout"], "login_required");
+    assert_eq!(report["refresh_after_logout"], "invalid_grant");
+}
