@@ -55,7 +55,7 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
             print_json(&ClientView::new(&client, Some(secret)));
         }
         ClientsCommand::Delete { id } => {
-            let ended = admin::delete_client(&stores, &id, &operator())
+            let ended = admin::delete_client(&stores, &settings, &id, &operator())
                 .await
                 .map_err(CliError::refused(format!("client {id}")))?;
             print_json(&serde_json::json!({ "deleted": id, "sessions_revoked": ended }));

@@ -43,7 +43,7 @@ pub(super) async fn run(command: KeysCommand, settings: Settings) -> Result<(), 
             eprintln!("tessera: imported {kid} as the next key; it signs after the next rotation");
         }
         KeysCommand::Revoke { kid } => {
-            let promoted = admin::revoke_key(&ring, &stores, &kid, &operator())
+            let promoted = admin::revoke_key(&ring, &stores, &settings, &kid, &operator())
                 .await
                 .map_err(CliError::refused(format!("revocation of {kid} failed")))?;
             eprintln!("tessera: {kid} revoked");

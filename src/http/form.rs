@@ -27,6 +27,15 @@ impl Form {
             return Err(OAuthError::UnsupportedMediaType);
         }
         let text = std::str::from_utf8(body).map_err(|_| invalid("the body is not valid UTF-8"))?;
+        Self::parse_text(text)
+    }
+
+    /// Parses a query string (a `GET` endpoint's parameters), with the same rules.
+    pub fn query(req: &HttpRequest) -> Result<Self, OAuthError> {
+        Self::parse_text(req.query_string())
+    }
+
+    fn parse_text(text: &str) -> Result<Self, OAuthError> {
         let mut values = HashMap::new();
         for pair in text.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));

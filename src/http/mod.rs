@@ -23,6 +23,7 @@ pub mod password_reset;
 #[cfg(test)]
 mod redaction_tests;
 pub mod registration;
+pub mod revocation_feed;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -151,6 +152,8 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/token", web::post().to(token::token))
             .route("/revoke", web::post().to(revoke::revoke))
             .route("/introspect", web::post().to(introspect::introspect))
+            .route("/revocations", web::get().to(revocation_feed::feed_get))
+            .route("/revocations", web::post().to(revocation_feed::feed_post))
             .route("/userinfo", web::get().to(userinfo::userinfo))
             .route("/userinfo", web::post().to(userinfo::userinfo_post)),
     )

@@ -10,7 +10,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     admin, authorize, cookie_session, cors, health, introspect, me, me_consents, me_mfa,
-    me_password, me_sessions, password_reset, registration, revoke, token, userinfo, wellknown,
+    me_password, me_sessions, password_reset, registration, revocation_feed, revoke, token,
+    userinfo, wellknown,
 };
 use crate::state::AppState;
 
@@ -38,6 +39,8 @@ use crate::state::AppState;
         token::token,
         revoke::revoke,
         introspect::introspect,
+        revocation_feed::feed_get,
+        revocation_feed::feed_post,
         userinfo::userinfo,
         userinfo::userinfo_post,
         registration::register,

@@ -46,6 +46,8 @@ pub struct DiscoveryDocument {
     pub userinfo_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
+    /// tessera's revocation feed for offline verifiers (SPEC S15; not a registered name).
+    pub revocation_feed_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,
@@ -74,6 +76,7 @@ impl DiscoveryDocument {
             userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
             revocation_endpoint: format!("{issuer}/oauth2/revoke"),
             introspection_endpoint: format!("{issuer}/oauth2/introspect"),
+            revocation_feed_endpoint: format!("{issuer}/oauth2/revocations"),
             revocation_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",

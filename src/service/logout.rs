@@ -94,9 +94,7 @@ pub async fn logout(
     let mut user = hint.as_ref().and_then(|h| h.sub.parse::<uuid::Uuid>().ok());
     let mut ended = 0usize;
     if let Some((sso, owner)) = &session {
-        for family in state.stores.sso.end_sso(&sso.id).await? {
-            ended += usize::from(state.stores.families.revoke_family(&family, None).await?);
-        }
+        ended += crate::service::sessions::end_sso(state, &sso.id).await?;
         user = Some(owner.id);
     }
     if let Some(sid) = hint.as_ref().and_then(|h| h.sid.as_deref()) {
@@ -104,13 +102,9 @@ pub async fn logout(
         // only the hint's own user's session, issued to the hint's client
         if family.is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))
         {
-            ended += usize::from(
-                state
-                    .stores
-                    .families
-                    .revoke_family(sid, client_id.as_deref())
-                    .await?,
-            );
+            let session_ended =
+                crate::service::sessions::end_family(state, sid, client_id.as_deref()).await?;
+            ended += usize::from(session_ended);
         }
     }
     let mut event = AuditEvent::new("logout", "ok")

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod clients;
+pub mod feed;
 pub mod grants;
 pub mod logout;
 pub mod mfa;

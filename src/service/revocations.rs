@@ -85,7 +85,9 @@ pub async fn end_user_sessions(
         .revocations
         .set_cutoff(user, now, cutoff_ttl(settings))
         .await?;
-    Ok(ended)
+    // the cut-off voids every token of the ended sessions too: one event says it all
+    super::feed::user_cut_off(stores, settings, user, now).await?;
+    Ok(ended.len())
 }
 
 /// Blocklists an access token for the rest of its lifetime.
@@ -98,6 +100,8 @@ pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), St
             .revocations
             .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
             .await?;
+        let now = state.clock.now();
+        super::feed::token_revoked(&state.stores, &state.settings, claims, now).await?;
     }
     Ok(())
 }
@@ -106,12 +110,7 @@ pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), St
 /// if `client` owns it; anything else is silently accepted.
 pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
     if let Some(presented) = refresh::parse(token) {
-        if state
-            .stores
-            .families
-            .revoke_family(&presented.sid, Some(client.id.as_str()))
-            .await?
-        {
+        if super::sessions::end_family(state, &presented.sid, Some(client.id.as_str())).await? {
             tracing::info!(sid = %presented.sid, client_id = %client.id, "refresh token family revoked");
         }
         return Ok(());

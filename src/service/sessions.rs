@@ -19,6 +19,29 @@ pub async fn list_sign_ins(
     state.stores.sso.list_sso(user.id).await
 }
 
+/// Ends a session (refresh family), with `owner` only if that client owns it, and tells
+/// the revocation feed; whether it was alive.
+pub async fn end_family(
+    state: &AppState,
+    id: &str,
+    owner: Option<&str>,
+) -> Result<bool, StoreError> {
+    let ended = state.stores.families.revoke_family(id, owner).await?;
+    let ended: Vec<_> = ended.into_iter().collect();
+    let now = state.clock.now();
+    super::feed::sessions_ended(&state.stores, &state.settings, &ended, None, now).await?;
+    Ok(!ended.is_empty())
+}
+
+/// Ends every session started under a browser sign-in, and the sign-in.
+pub async fn end_sso(state: &AppState, sso_id: &str) -> Result<usize, StoreError> {
+    let mut ended = 0;
+    for family in state.stores.sso.end_sso(sso_id).await? {
+        ended += usize::from(end_family(state, &family, None).await?);
+    }
+    Ok(ended)
+}
+
 /// Ends one of the user's sessions, or one of their browser sign-ins with every session
 /// started under it; `Ok(false)` when the user has neither with that id (someone else's
 /// id is as unknown as a made-up one).
@@ -30,15 +53,13 @@ pub async fn end(state: &AppState, user: &User, id: &str) -> Result<bool, StoreE
         if family.user_id != user.id {
             return Ok(false);
         }
-        state.stores.families.revoke_family(id, None).await?;
+        end_family(state, id, None).await?;
         tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
         return Ok(true);
     }
     match state.stores.sso.find_sso(id).await? {
         Some(sso) if sso.user_id == user.id => {
-            for family in state.stores.sso.end_sso(id).await? {
-                state.stores.families.revoke_family(&family, None).await?;
-            }
+            end_sso(state, id).await?;
             tracing::info!(user_id = %user.id, "browser sign-in ended by its user");
             Ok(true)
         }
@@ -57,12 +78,7 @@ pub async fn logout(
         super::revocations::blocklist(state, claims).await?;
     }
     if let Some(presented) = refresh_token.and_then(refresh::parse) {
-        if state
-            .stores
-            .families
-            .revoke_family(&presented.sid, None)
-            .await?
-        {
+        if end_family(state, &presented.sid, None).await? {
             tracing::info!(sid = %presented.sid, "session ended");
         }
     }

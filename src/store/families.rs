@@ -39,6 +39,13 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
 }
 
+/// A session that a revocation ended: what the revocation feed says of it (SPEC S15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub id: String,
+    pub client_id: String,
+}
+
 /// What a refresh attempt found.
 #[derive(Debug)]
 pub enum Rotation {
@@ -81,25 +88,26 @@ pub trait FamilyStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The user's live sessions (dead entries of the per-user index are dropped).
     async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError>;
-    /// Revokes every session of `user` except `keep`; returns how many.
+    /// Revokes every session of `user` except `keep`; returns those that were alive.
     async fn revoke_user_sessions(
         &self,
         user: uuid::Uuid,
         keep: Option<&str>,
-    ) -> Result<usize, StoreError>;
-    /// Revokes every session (refresh family) issued to `client_id`; returns how many.
-    async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError>;
+    ) -> Result<Vec<Ended>, StoreError>;
+    /// Revokes every session (refresh family) issued to `client_id`; returns those that
+    /// were alive.
+    async fn revoke_client_sessions(&self, client_id: &str) -> Result<Vec<Ended>, StoreError>;
     /// Atomically checks the presented token against the family and rotates, answers a
     /// retry within the grace window, or detects reuse and deletes the family.
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
     /// Ends the family and drops its index entries; with `client_id`, only if that client
     /// owns it. Callers holding a presented token have proved they hold the family's
-    /// secret handle (its `sid` is derived from it).
+    /// secret handle (its `sid` is derived from it). Returns the session if it was alive.
     async fn revoke_family(
         &self,
         family_id: &str,
         client_id: Option<&str>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Ended>, StoreError>;
     /// The family, if it is alive.
     async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError>;
     /// Whether `hash` is the family's current refresh token.

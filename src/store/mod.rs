@@ -9,6 +9,7 @@ mod changes;
 mod clients;
 mod connect;
 mod families;
+mod feed;
 mod health;
 mod keys;
 mod limits;
@@ -25,6 +26,7 @@ pub use changes::*;
 pub use clients::*;
 pub use connect::{connect, embedded, Backend, ConnectError, Migrator};
 pub use families::*;
+pub use feed::*;
 pub use health::{Checks, Ping, Readiness};
 pub use keys::*;
 pub use limits::*;
@@ -67,6 +69,7 @@ pub struct Stores {
     pub clients: Arc<dyn ClientStore>,
     pub families: Arc<dyn FamilyStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    pub feed: Arc<dyn FeedStore>,
     pub audit: Arc<dyn AuditStore>,
     pub changes: Arc<dyn ChangeBus>,
     pub limits: Arc<dyn LimitStore>,

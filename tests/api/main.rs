@@ -33,6 +33,7 @@ mod propagation;
 mod refresh_state;
 mod reset;
 mod reset_tokens;
+mod revocation_feed;
 mod rotation;
 mod store;
 mod token_errors;

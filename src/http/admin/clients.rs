@@ -173,7 +173,7 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let ended = admin::delete_client(&state.stores, &id, &operator).await?;
+    let ended = admin::delete_client(&state.stores, &state.settings, &id, &operator).await?;
     Ok(HttpResponse::Ok().json(Deleted {
         deleted: id,
         sessions_revoked: ended,

@@ -113,7 +113,14 @@ pub async fn revoke(
     kid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kid = kid.into_inner();
-    let promoted = admin::revoke_key(&state.keyring, &state.stores, &kid, &operator).await?;
+    let promoted = admin::revoke_key(
+        &state.keyring,
+        &state.stores,
+        &state.settings,
+        &kid,
+        &operator,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(RevokeResponse {
         revoked: kid,
         promoted,

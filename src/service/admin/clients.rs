@@ -303,16 +303,21 @@ pub async fn all_clients(stores: &Stores) -> Result<Vec<ClientView>, ManageError
 /// Deletes a client and ends every session issued to it; returns how many ended.
 pub async fn delete_client(
     stores: &Stores,
+    settings: &crate::config::Settings,
     id: &str,
     operator: &Operator,
 ) -> Result<usize, ManageError> {
     let id = parse_client_id(id)?;
+    let client = stores.clients.find_client(&id).await?;
     if !stores.clients.delete_client(&id).await? {
         return Err(ManageError::NotFound);
     }
     // no instance may start new sessions for it before its families are swept
     announce(stores, Change::Client(id.clone())).await;
     let ended = stores.families.revoke_client_sessions(id.as_str()).await?;
+    let feed = crate::service::feed::sessions_ended;
+    feed(stores, settings, &ended, client.as_ref(), operator.now).await?;
+    let ended = ended.len();
     audit(
         stores,
         operator,

@@ -92,6 +92,7 @@ fn enabled_alg(keyring: &KeyRing, name: &str) -> Result<SigningAlg, ManageError>
 pub async fn revoke_key(
     keyring: &KeyRing,
     stores: &Stores,
+    settings: &crate::config::Settings,
     kid: &str,
     operator: &Operator,
 ) -> Result<Option<String>, ManageError> {
@@ -103,6 +104,7 @@ pub async fn revoke_key(
         KeyRevocation::AlreadyRevoked => Err(ManageError::Conflict("this key is already revoked")),
         KeyRevocation::Revoked { was, promoted } => {
             announce(stores, Change::Keys).await;
+            crate::service::feed::key_revoked(stores, settings, kid, operator.now).await?;
             tracing::warn!(kid, state = was.as_str(), promoted = ?promoted, "signing key revoked");
             let detail = json!({ "kid": kid, "was": was, "promoted": promoted });
             audit(

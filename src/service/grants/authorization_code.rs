@@ -39,7 +39,7 @@ pub async fn grant(
         CodeTake::Unknown => return Err(INVALID),
         CodeTake::Replayed(family) => {
             if let Some(family) = &family {
-                state.stores.families.revoke_family(family, None).await?;
+                crate::service::sessions::end_family(state, family, None).await?;
             }
             let event = AuditEvent::new("authorization_code_reuse", "denied")
                 .client(client.id.as_str())
@@ -80,11 +80,7 @@ pub async fn grant(
         .await?
     {
         // replayed while these tokens were minted: they never leave
-        state
-            .stores
-            .families
-            .revoke_family(&family.id, None)
-            .await?;
+        crate::service::sessions::end_family(state, &family.id, None).await?;
         return Err(INVALID);
     }
     state

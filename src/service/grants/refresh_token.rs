@@ -125,4 +125,12 @@ async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
         .ip(ip)
         .detail(serde_json::json!({ "family": family.id }));
     crate::service::audit::record(state, event).await;
+    let ended = [crate::store::Ended {
+        id: family.id.clone(),
+        client_id: family.client_id.clone(),
+    }];
+    let now = state.clock.now();
+    // the store outage is logged where it happens; the refresh is refused either way
+    let _ = crate::service::feed::sessions_ended(&state.stores, &state.settings, &ended, None, now)
+        .await;
 }

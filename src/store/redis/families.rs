@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::{unavailable, RedisStore};
 use crate::store::{
-    Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
+    Ended, Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
 
 static ROTATE: std::sync::LazyLock<redis::Script> =
@@ -214,19 +214,19 @@ impl FamilyStore for RedisStore {
         &self,
         user: uuid::Uuid,
         keep: Option<&str>,
-    ) -> Result<usize, StoreError> {
-        let mut revoked = 0;
+    ) -> Result<Vec<Ended>, StoreError> {
+        let mut revoked = Vec::new();
         for session in self.list_sessions(user).await? {
-            if Some(session.id.as_str()) != keep && self.revoke_family(&session.id, None).await? {
-                revoked += 1;
+            if Some(session.id.as_str()) != keep {
+                revoked.extend(self.revoke_family(&session.id, None).await?);
             }
         }
         Ok(revoked)
     }
 
-    async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError> {
+    async fn revoke_client_sessions(&self, client_id: &str) -> Result<Vec<Ended>, StoreError> {
         let index = self.client_sessions_key(client_id);
-        let mut revoked = 0;
+        let mut revoked = Vec::new();
         // in batches, so a client with a million sessions is never read whole; every round
         // removes what it read, so the loop ends
         loop {
@@ -243,9 +243,7 @@ impl FamilyStore for RedisStore {
             }
             for id in &ids {
                 // the client check keeps a stale entry from touching another client's family
-                if self.revoke_family(id, Some(client_id)).await? {
-                    revoked += 1;
-                }
+                revoked.extend(self.revoke_family(id, Some(client_id)).await?);
             }
             redis::cmd("ZREM")
                 .arg(&index)
@@ -296,7 +294,7 @@ impl FamilyStore for RedisStore {
         &self,
         family_id: &str,
         client_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Ended>, StoreError> {
         let mut conn = self.connection().await;
         let ended: Vec<String> = REVOKE
             .key(self.family_key(family_id))
@@ -307,9 +305,12 @@ impl FamilyStore for RedisStore {
         match ended.as_slice() {
             [user, client] => {
                 self.unindex(family_id, user, client).await?;
-                Ok(true)
+                Ok(Some(Ended {
+                    id: family_id.to_owned(),
+                    client_id: client.clone(),
+                }))
             }
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
 

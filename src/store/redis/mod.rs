@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod browser;
 mod families;
+mod feed;
 mod limits;
 mod revocations;
 mod transfer;

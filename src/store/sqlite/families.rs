@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{json_list, micros, now, parse_list, uuid_of, SqliteStore};
 use crate::store::{
-    Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
+    Ended, Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
 
 const FAMILY: &str =
@@ -135,16 +135,22 @@ impl SqliteStore {
         clause: &'static str,
         a: String,
         b: Option<String>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<Ended>, StoreError> {
         self.write(move |tx| {
             // one statement: expired rows go too, only the live ones count as ended
             let mut stmt = tx.prepare(&format!(
-                "DELETE FROM refresh_families WHERE {clause} RETURNING expires_at > ?3"
+                "DELETE FROM refresh_families WHERE {clause} RETURNING id, client_id, expires_at > ?3"
             ))?;
-            let live = stmt
-                .query_map(params![a, b, micros(now())], |r| r.get::<_, bool>(0))?
-                .collect::<rusqlite::Result<Vec<bool>>>()?;
-            Ok(live.into_iter().filter(|alive| *alive).count())
+            let rows = stmt
+                .query_map(params![a, b, micros(now())], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .filter(|(_, _, alive)| *alive)
+                .map(|(id, client_id, _)| Ended { id, client_id })
+                .collect())
         })
         .await
     }
@@ -199,13 +205,13 @@ impl FamilyStore for SqliteStore {
         &self,
         user: uuid::Uuid,
         keep: Option<&str>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<Ended>, StoreError> {
         let clause = "user_id = ?1 AND (?2 IS NULL OR id <> ?2)";
         self.end_families(clause, user.to_string(), keep.map(str::to_owned))
             .await
     }
 
-    async fn revoke_client_sessions(&self, client_id: &str) -> Result<usize, StoreError> {
+    async fn revoke_client_sessions(&self, client_id: &str) -> Result<Vec<Ended>, StoreError> {
         let clause = "client_id = ?1 AND ?2 IS NULL";
         self.end_families(clause, client_id.to_owned(), None).await
     }
@@ -233,12 +239,12 @@ impl FamilyStore for SqliteStore {
         &self,
         family_id: &str,
         client_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Ended>, StoreError> {
         let clause = "id = ?1 AND (?2 IS NULL OR client_id = ?2)";
-        let n = self
+        let ended = self
             .end_families(clause, family_id.to_owned(), client_id.map(str::to_owned))
             .await?;
-        Ok(n == 1)
+        Ok(ended.into_iter().next())
     }
 
     async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {

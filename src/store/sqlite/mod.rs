@@ -7,6 +7,7 @@ mod audit;
 mod browser;
 mod clients;
 mod families;
+mod feed;
 mod keys;
 mod mfa;
 mod pool;

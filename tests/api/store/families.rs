@@ -159,7 +159,13 @@ pub async fn revoking_a_users_sessions_keeps_the_named_one(stores: &Stores) {
         .revoke_user_sessions(keep.user_id, Some(&keep.id))
         .await
         .unwrap();
-    assert_eq!(ended, 1);
+    assert_eq!(
+        ended,
+        [tessera::store::Ended {
+            id: other.id.clone(),
+            client_id: other.client_id.clone()
+        }]
+    );
     let left: Vec<String> = stores
         .families
         .list_sessions(keep.user_id)

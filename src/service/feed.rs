@@ -1,0 +1,205 @@
+//! The revocation feed (SPEC S15): what each revocation tells offline verifiers, and the
+//! page a confidential client reads, scoped like introspection.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::config::Settings;
+use crate::domain::Client;
+use crate::store::{Cursor, Ended, FeedRead, FeedRecord, Revocation, StoreError, Stores};
+use crate::tokens::AccessClaims;
+
+/// Events are kept past every access token they could concern: the longest access-token
+/// lifetime (1 h) plus clock leeway (the per-user cut-offs live as long).
+pub fn retention(settings: &Settings) -> Duration {
+    Duration::from_secs(3600) + settings.clock_leeway
+}
+
+async fn publish(
+    stores: &Stores,
+    settings: &Settings,
+    now: OffsetDateTime,
+    records: Vec<FeedRecord>,
+) -> Result<(), StoreError> {
+    stores
+        .feed
+        .append(&records, now, retention(settings))
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "a revocation did not reach the feed"))
+}
+
+/// The audiences a client's access tokens carry (its own, or the default one).
+fn audiences_of(settings: &Settings, client: &Client) -> Vec<String> {
+    if client.audiences.is_empty() {
+        vec![settings.default_audience.clone()]
+    } else {
+        client.audiences.clone()
+    }
+}
+
+/// An access token was revoked (RFC 7009, or presented at logout).
+pub async fn token_revoked(
+    stores: &Stores,
+    settings: &Settings,
+    claims: &AccessClaims,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let record = FeedRecord {
+        event: Revocation::Jti {
+            jti: claims.jti.clone(),
+            exp: claims.exp,
+        },
+        client_id: Some(claims.client_id.clone()),
+        aud: claims.aud.0.clone(),
+    };
+    publish(stores, settings, now, vec![record]).await
+}
+
+/// Sessions ended, by the clients they were issued to; `client` when the caller has it
+/// (a deleted client is no longer in the store).
+pub async fn sessions_ended(
+    stores: &Stores,
+    settings: &Settings,
+    ended: &[Ended],
+    client: Option<&Client>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    if ended.is_empty() {
+        return Ok(());
+    }
+    // the last access token of each session expires one lifetime from now at the latest
+    let exp = (now + settings.access_token_ttl).unix_timestamp();
+    let mut audiences: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    if let Some(c) = client {
+        audiences.insert(c.id.as_str(), audiences_of(settings, c));
+    }
+    let mut records = Vec::with_capacity(ended.len());
+    for session in ended {
+        if !audiences.contains_key(session.client_id.as_str()) {
+            let found = match crate::domain::ClientId::parse(&session.client_id) {
+                Ok(id) => stores.clients.find_client(&id).await?,
+                Err(_) => None,
+            };
+            let aud = found
+                .map(|c| audiences_of(settings, &c))
+                .unwrap_or_default();
+            audiences.insert(&session.client_id, aud);
+        }
+        records.push(FeedRecord {
+            event: Revocation::Session {
+                sid: session.id.clone(),
+                exp,
+            },
+            client_id: Some(session.client_id.clone()),
+            aud: audiences[session.client_id.as_str()].clone(),
+        });
+    }
+    publish(stores, settings, now, records).await
+}
+
+/// Every token of `user` issued before `at` is void.
+pub async fn user_cut_off(
+    stores: &Stores,
+    settings: &Settings,
+    user: uuid::Uuid,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let event = Revocation::User {
+        sub: user.to_string(),
+        not_before: at.unix_timestamp(),
+    };
+    publish(stores, settings, at, vec![FeedRecord::public(event)]).await
+}
+
+/// A signing key was revoked in an emergency.
+pub async fn key_revoked(
+    stores: &Stores,
+    settings: &Settings,
+    kid: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let event = Revocation::Key {
+        kid: kid.to_owned(),
+    };
+    publish(stores, settings, now, vec![FeedRecord::public(event)]).await
+}
+
+/// Why a feed request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("the cursor is not one this feed wrote")]
+    Malformed,
+    #[error("the cursor is older than the feed keeps: start over without after")]
+    Expired,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page of the feed for `client`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Page {
+    /// Oldest first; empty when the client is caught up.
+    pub events: Vec<Revocation>,
+    /// Where to read on from (`after`).
+    pub next: String,
+}
+
+/// The most events a page holds, and how many when the client does not say.
+pub const MAX_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// Whether `client` may learn of `record` (as introspection would tell it of the token).
+fn visible(settings: &Settings, client: &Client, record: &FeedRecord) -> bool {
+    let Some(owner) = &record.client_id else {
+        return true;
+    };
+    owner == client.id.as_str()
+        || record.aud.iter().any(|aud| {
+            aud == client.id.as_str()
+                || *aud == settings.default_audience
+                || client.audiences.contains(aud)
+        })
+}
+
+/// Up to `limit` events after `after` that `client` may see, oldest first.
+pub async fn read(
+    stores: &Stores,
+    settings: &Settings,
+    client: &Client,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page, FeedError> {
+    let mut position = match after {
+        Some(text) => Some(Cursor::decode(text).ok_or(FeedError::Malformed)?),
+        None => None,
+    };
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let mut events = Vec::new();
+    // events for other clients are skipped, so a page may take several reads
+    loop {
+        let (records, end) = match stores.feed.read(position, limit).await? {
+            FeedRead::Expired => return Err(FeedError::Expired),
+            FeedRead::Page { records, end } => (records, end),
+        };
+        let complete = records.len() < limit;
+        for (cursor, record) in records {
+            position = Some(cursor);
+            if visible(settings, client, &record) {
+                events.push(record.event);
+                if events.len() == limit {
+                    return Ok(Page {
+                        events,
+                        next: cursor.encode(),
+                    });
+                }
+            }
+        }
+        if complete {
+            return Ok(Page {
+                events,
+                next: position.unwrap_or(end).encode(),
+            });
+        }
+    }
+}
