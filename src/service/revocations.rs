@@ -85,7 +85,9 @@ pub async fn end_user_sessions(
         .revocations
         .set_cutoff(user, now, cutoff_ttl(settings))
         .await?;
-    // the cut-off voids every token of the ended sessions too: one event says it all
+    // the cut-off voids the tokens issued before this second; the sessions' own events
+    // also void those issued within it, as the ended families do here
+    super::feed::sessions_ended(stores, settings, &ended, None, now).await?;
     super::feed::user_cut_off(stores, settings, user, now).await?;
     Ok(ended.len())
 }

@@ -39,3 +39,4 @@ mod store;
 mod token_errors;
 mod tokens;
 mod transfer;
+mod verify;

@@ -27,6 +27,11 @@ impl Proxy {
 
     async fn listen(at: std::net::SocketAddr, upstream: std::net::SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind(at).await.unwrap();
+        Self::on(listener, upstream)
+    }
+
+    /// A proxy on a listener bound beforehand (so its address can be configured first).
+    pub fn on(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr) -> Self {
         let addr = listener.local_addr().unwrap();
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = sent.clone();
