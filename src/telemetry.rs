@@ -13,9 +13,10 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// sealed keys): capped at info whatever `TESSERA_LOG` asks for.
 const PARAMETER_LOGGERS: [&str; 1] = ["tokio_postgres"];
 
-/// Crates that log a whole migration's SQL as one info line on a first start: capped at
-/// warn (tessera logs how many migrations it applied itself).
-const VERBOSE_LOGGERS: [&str; 1] = ["refinery_core"];
+/// Crates that log a whole migration's SQL as one info line on a first start, and the
+/// server NOTICEs PostgreSQL sends ("relation … already exists, skipping" at every CLI
+/// start): capped at warn (tessera logs how many migrations it applied itself).
+const VERBOSE_LOGGERS: [&str; 2] = ["refinery_core", "tokio_postgres::connection"];
 
 /// The filter for `TESSERA_LOG` (invalid: `info`), with the parameter loggers capped.
 pub fn filter(spec: &str) -> EnvFilter {
