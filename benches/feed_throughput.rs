@@ -30,7 +30,10 @@ async fn main() -> Result<(), Failure> {
     for batch in 0..events.div_ceil(1000) {
         let records: Vec<FeedRecord> = (0..1000.min(events - batch * 1000))
             .map(|i| FeedRecord {
-                event: Revocation::Jti { jti: format!("bench-{batch}-{i}"), exp },
+                event: Revocation::Jti {
+                    jti: format!("bench-{batch}-{i}"),
+                    exp,
+                },
                 client_id: Some("bench-owner".into()),
                 aud: vec![settings.default_audience.clone()],
             })
@@ -38,7 +41,10 @@ async fn main() -> Result<(), Failure> {
         stores.feed.append(&records, now, keep).await?;
     }
     let written = started.elapsed().as_secs_f64();
-    println!("events={events} written_per_second={:.0}", events as f64 / written);
+    println!(
+        "events={events} written_per_second={:.0}",
+        events as f64 / written
+    );
 
     let started = Instant::now();
     let (mut after, mut read): (Option<Cursor>, usize) = (None, 0);

@@ -11,6 +11,30 @@ use crate::domain::OAuthError;
 use crate::service::feed::{self, FeedError, Page};
 use crate::state::AppState;
 
+/// What the feed answers (both methods).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum FeedResponses {
+    /// Events (empty: caught up) and the cursor to read on from.
+    #[response(status = 200)]
+    Page(#[to_schema] Page),
+    /// invalid_request: a malformed cursor or limit, or a secret in the query string.
+    #[response(status = 400)]
+    Invalid(crate::http::error::OAuthErrorBody),
+    /// invalid_client: unauthenticated, or a public client.
+    #[response(status = 401)]
+    Unauthenticated(crate::http::error::OAuthErrorBody),
+    /// cursor_expired: events after the cursor are no longer kept; read again without after.
+    #[response(status = 410)]
+    Expired(crate::http::error::OAuthErrorBody),
+    /// Too many failed client authentications: Retry-After.
+    #[response(status = 429)]
+    Throttled(crate::http::error::OAuthErrorBody),
+    /// A backend is down: Retry-After.
+    #[response(status = 503)]
+    Unavailable(crate::http::error::OAuthErrorBody),
+}
+
 /// The feed's parameters.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -79,13 +103,7 @@ async fn answer(
         ("after" = Option<String>, Query, description = "The `next` of the previous page; without it, from the oldest event kept"),
         ("limit" = Option<u32>, Query, description = "At most this many events (1–1000, default 100)")),
     security(("client_basic" = [])),
-    responses(
-        (status = 200, description = "Events (empty: caught up) and the cursor to read on from", body = Page),
-        crate::http::error::responses::OAuthInvalidRequest,
-        (status = 401, description = "invalid_client: unauthenticated, or a public client", body = crate::http::error::OAuthErrorBody),
-        (status = 410, description = "cursor_expired: events after the cursor are no longer kept; read again without after", body = crate::http::error::OAuthErrorBody),
-        crate::http::error::responses::ClientAuthThrottled,
-        crate::http::error::responses::OAuthUnavailable))]
+    responses(FeedResponses))]
 pub async fn feed_get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -104,13 +122,7 @@ pub async fn feed_get(
 #[utoipa::path(post, path = "/oauth2/revocations", tag = "oauth2",
     request_body(content = FeedRequest, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
-    responses(
-        (status = 200, description = "Events (empty: caught up) and the cursor to read on from", body = Page),
-        crate::http::error::responses::OAuthInvalidRequest,
-        (status = 401, description = "invalid_client: unauthenticated, or a public client", body = crate::http::error::OAuthErrorBody),
-        (status = 410, description = "cursor_expired: events after the cursor are no longer kept; read again without after", body = crate::http::error::OAuthErrorBody),
-        crate::http::error::responses::ClientAuthThrottled,
-        crate::http::error::responses::OAuthUnavailable))]
+    responses(FeedResponses))]
 pub async fn feed_post(
     req: HttpRequest,
     body: Bytes,

@@ -15,7 +15,12 @@ use tessera_verify::Verifier;
 
 type Failure = Box<dyn std::error::Error>;
 
-async fn client_token(http: &reqwest::Client, endpoint: &str, id: &str, secret: &str) -> Result<String, Failure> {
+async fn client_token(
+    http: &reqwest::Client,
+    endpoint: &str,
+    id: &str,
+    secret: &str,
+) -> Result<String, Failure> {
     let body: serde_json::Value = http
         .post(endpoint)
         .basic_auth(id, Some(secret))
@@ -24,7 +29,10 @@ async fn client_token(http: &reqwest::Client, endpoint: &str, id: &str, secret: 
         .await?
         .json()
         .await?;
-    Ok(body["access_token"].as_str().ok_or("no access_token")?.to_owned())
+    Ok(body["access_token"]
+        .as_str()
+        .ok_or("no access_token")?
+        .to_owned())
 }
 
 fn claim(token: &str, name: &str) -> Result<serde_json::Value, Failure> {
@@ -48,7 +56,9 @@ fn rate(n: u32, mut f: impl FnMut()) -> f64 {
 async fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [issuer, id, secret, ..] = args.as_slice() else {
-        return Err("usage: bench ISSUER CLIENT_ID CLIENT_SECRET [ITERATIONS] [REVOCATIONS]".into());
+        return Err(
+            "usage: bench ISSUER CLIENT_ID CLIENT_SECRET [ITERATIONS] [REVOCATIONS]".into(),
+        );
     };
     let n: u32 = args.get(3).map_or(Ok(20_000), |a| a.parse())?;
     let rounds: u32 = args.get(4).map_or(Ok(10), |a| a.parse())?;
@@ -59,8 +69,12 @@ async fn main() -> Result<(), Failure> {
         .await?
         .json()
         .await?;
-    let token_endpoint = discovery["token_endpoint"].as_str().ok_or("no token endpoint")?;
-    let revoke_endpoint = discovery["revocation_endpoint"].as_str().ok_or("no revocation endpoint")?;
+    let token_endpoint = discovery["token_endpoint"]
+        .as_str()
+        .ok_or("no token endpoint")?;
+    let revoke_endpoint = discovery["revocation_endpoint"]
+        .as_str()
+        .ok_or("no revocation endpoint")?;
     let token = client_token(&http, token_endpoint, id, secret).await?;
     let audience = match claim(&token, "aud")? {
         serde_json::Value::Array(list) => list[0].as_str().unwrap_or_default().to_owned(),
@@ -75,8 +89,15 @@ async fn main() -> Result<(), Failure> {
         .json()
         .await?;
     let header = josekit::jwt::decode_header(&token)?;
-    let kid = header.claim("kid").and_then(|v| v.as_str()).ok_or("no kid")?;
-    let alg = header.claim("alg").and_then(|v| v.as_str()).ok_or("no alg")?.to_owned();
+    let kid = header
+        .claim("kid")
+        .and_then(|v| v.as_str())
+        .ok_or("no kid")?;
+    let alg = header
+        .claim("alg")
+        .and_then(|v| v.as_str())
+        .ok_or("no alg")?
+        .to_owned();
     let jwk = jwks["keys"]
         .as_array()
         .into_iter()
@@ -143,7 +164,9 @@ async fn main() -> Result<(), Failure> {
         let token = client_token(&http, token_endpoint, id, secret).await?;
         watcher.verify(&token).await?;
         // at a random point of the poll cycle, not right after the poll that just refused
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .subsec_nanos();
         tokio::time::sleep(Duration::from_millis(u64::from(nanos % 5000))).await;
         let response = http
             .post(revoke_endpoint)

@@ -25,14 +25,19 @@ async fn relying_party(
         args.push(secret.to_owned());
         args.push(clock.now().unix_timestamp().to_string());
     }
-    let out = tokio::process::Command::new("python3")
-        .args(&args)
+    let mut python = tokio::process::Command::new("python3");
+    report_of(python.args(&args), "python3 (the Authlib relying party)").await
+}
+
+/// Runs a relying-party script; its JSON report (the script's output when it failed).
+async fn report_of(command: &mut tokio::process::Command, what: &str) -> Value {
+    let out = command
         .output()
         .await
-        .expect("python3 is needed for interop tests");
+        .unwrap_or_else(|e| panic!("{what} could not run: {e}"));
     assert!(
         out.status.success(),
-        "the relying party failed: {}{}",
+        "{what} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -159,21 +164,12 @@ async fn in_chromium(
         "the browser test needs Debian's chromium and tests/browser/node_modules: \
          `bash scripts/test` installs both (apt-get install chromium; npm ci --prefix tests/browser)"
     );
-    let out = tokio::process::Command::new("node")
-        .current_dir(dir)
+    let mut node = tokio::process::Command::new("node");
+    node.current_dir(dir)
         .args(["flow.mjs", &app.public, client_id, back_at, email])
         .args([STRONG_PASSWORD, code, shots])
-        .env("CHROMIUM", chromium)
-        .output()
-        .await
-        .expect("node is needed for the browser test");
-    assert!(
-        out.status.success(),
-        "the browser flow failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        .env("CHROMIUM", chromium);
+    report_of(&mut node, "node (the browser flow)").await
 }
 
 /// The relying party's pages, where the browser lands after the flow: a server on a port of
