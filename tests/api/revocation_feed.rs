@@ -318,3 +318,36 @@ async fn a_cursor_from_one_instance_reads_on_at_another() {
     assert_eq!(at_one, at_two);
     assert_eq!(end, end_two);
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn deleting_a_client_ends_its_sessions_in_the_feed_for_its_audience(backend: Backend) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
+    let reader = app.resource_server().await;
+    let (doomed, secret) = app
+        .client(&["password", "refresh_token"], false, true)
+        .await;
+    app.user("del@example.com").await;
+    let tokens: Value = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&doomed, secret.as_deref())
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "del@example.com"),
+            ("password", STRONG_PASSWORD),
+            ("scope", "openid"),
+        ])
+        .fetch_json()
+        .await;
+    let sid = claims(text(&tokens, "access_token"))["sid"].clone();
+    let (status, _) = app
+        .admin_json(Method::DELETE, &format!("/admin/clients/{doomed}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // the reader serves https://api.example.com, the deleted client's audience
+    let (_, _, page) = feed(&app, &reader, "").await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["events"][0]["type"], "session");
+    assert_eq!(page["events"][0]["sid"], sid);
+}
