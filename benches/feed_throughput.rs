@@ -23,7 +23,7 @@ async fn main() -> Result<(), Failure> {
     let settings = tessera::config::Settings::load(None).map_err(|e| format!("{e:?}"))?;
     let stores = tessera::store::connect(&settings).await?.stores;
     let keep = tessera::service::feed::retention(&settings);
-    let now = time::OffsetDateTime::now_utc();
+    let now = tessera::clock::Clock::now(&tessera::clock::SystemClock);
     let exp = now.unix_timestamp() + 900;
 
     let started = Instant::now();

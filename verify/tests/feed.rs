@@ -1,0 +1,163 @@
+//! The verifier against a mock issuer's revocation feed: every kind of event, a stale
+//! feed, the background follower and a 410.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::*;
+use tessera_verify::{Error, Revocation, Verifier};
+
+#[tokio::test]
+async fn the_feed_revokes_tokens_sessions_users_and_keys_and_a_stale_feed_keeps_what_it_has() {
+    let (a, b) = (key("a"), key("b"));
+    let server = issuer(&[&a, &b]).await;
+    let iss = server.uri();
+    let revoked_jti = token(&iss, &a, json!({"jti": "gone", "sid": "s-live"}));
+    let ended_session = token(&iss, &a, json!({"sid": "s-ended"}));
+    let before_cutoff = token(
+        &iss,
+        &a,
+        json!({"sub": "u-cut", "iat": now() - 60, "sid": "s2"}),
+    );
+    let after_cutoff = token(
+        &iss,
+        &a,
+        json!({"sub": "u-cut", "iat": now() + 5, "sid": "s3"}),
+    );
+    let by_revoked_key = token(&iss, &b, json!({"sid": "s4"}));
+    let untouched = token(&iss, &a, json!({"sid": "s5"}));
+    mount_feed(
+        &server,
+        None,
+        200,
+        json!({"events": [
+        {"type": "jti", "jti": "gone", "exp": now() + 900},
+        {"type": "session", "sid": "s-ended", "exp": now() + 900},
+        {"type": "user", "sub": "u-cut", "not_before": now()},
+        {"type": "key", "kid": "b"},
+        {"type": "something-new", "x": 1},
+    ], "next": "c1"}),
+    )
+    .await;
+    mount_feed(
+        &server,
+        Some("c1"),
+        200,
+        json!({"events": [], "next": "c1"}),
+    )
+    .await;
+    let v = Verifier::builder(server.uri())
+        .audience(AUD)
+        .client_credentials("rs", "secret")
+        .max_staleness(Duration::from_millis(400))
+        .build()
+        .await
+        .unwrap();
+    let feed_requests = server.received_requests().await.unwrap();
+    let first = feed_requests
+        .iter()
+        .find(|r| r.url.path() == "/feed")
+        .unwrap();
+    assert!(first
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("Basic "));
+
+    assert_eq!(
+        v.verify(&revoked_jti).await.unwrap_err(),
+        Error::Revoked(Revocation::Token)
+    );
+    assert_eq!(
+        v.verify(&ended_session).await.unwrap_err(),
+        Error::Revoked(Revocation::Session)
+    );
+    assert_eq!(
+        v.verify(&before_cutoff).await.unwrap_err(),
+        Error::Revoked(Revocation::User)
+    );
+    assert_eq!(
+        v.verify(&by_revoked_key).await.unwrap_err(),
+        Error::Revoked(Revocation::Key)
+    );
+    v.verify(&after_cutoff).await.unwrap();
+    v.verify(&untouched).await.unwrap();
+    assert_eq!(Error::Revoked(Revocation::Key).reason(), "revoked");
+
+    // the feed goes down: what it said still holds, and staleness grows past the maximum
+    server.reset().await;
+    assert!(v.sync_feed().await.is_err());
+    assert_eq!(
+        v.verify(&revoked_jti).await.unwrap_err(),
+        Error::Revoked(Revocation::Token)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(v.feed_staleness().unwrap() >= Duration::from_millis(400));
+    assert_eq!(v.verify(&untouched).await.unwrap_err(), Error::FeedStale);
+}
+
+#[tokio::test]
+async fn the_follower_polls_in_the_background_and_starts_over_after_a_410() {
+    let a = key("a");
+    let server = issuer(&[&a]).await;
+    let iss = server.uri();
+    mount_feed(&server, None, 200, json!({"events": [], "next": "c0"})).await;
+    mount_feed(
+        &server,
+        Some("c0"),
+        200,
+        json!({"events": [], "next": "c0"}),
+    )
+    .await;
+    let v = Verifier::builder(server.uri())
+        .audience(AUD)
+        .client_credentials("rs", "secret")
+        .poll_interval(Duration::from_millis(150))
+        .build()
+        .await
+        .unwrap();
+    let t = token(&iss, &a, json!({"jti": "later"}));
+    v.verify(&t).await.unwrap();
+
+    // the cursor expires at the issuer; the feed from its start has the revocation
+    server.reset().await;
+    mount_discovery(&server).await;
+    mount_feed(&server, Some("c0"), 410, json!({"error": "cursor_expired"})).await;
+    mount_feed(
+        &server,
+        None,
+        200,
+        json!({"events": [{"type": "jti", "jti": "later", "exp": now() + 900}], "next": "c9"}),
+    )
+    .await;
+    mount_feed(
+        &server,
+        Some("c9"),
+        200,
+        json!({"events": [], "next": "c9"}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    while v.verify_cached(&t).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "not refused within 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        v.verify_cached(&t).unwrap_err(),
+        Error::Revoked(Revocation::Token)
+    );
+}
