@@ -104,6 +104,13 @@ impl Application {
             }
         }
         let backend = crate::store::connect(&settings).await?;
+        for (loud, finding) in &backend.findings {
+            if *loud {
+                tracing::error!(%finding, "Redis is configured to lose revocations");
+            } else {
+                tracing::warn!(%finding, "Redis settings");
+            }
+        }
         if settings.migrate_on_start {
             let applied = backend
                 .migrator

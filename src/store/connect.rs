@@ -28,6 +28,9 @@ pub struct Backend {
     pub migrator: Arc<dyn Migrator>,
     /// `tessera export` / `import`.
     pub transfer: Arc<dyn Transfer>,
+    /// What is wrong with the backends' own settings (Redis eviction or persistence):
+    /// `(loud, message)`, logged by `serve` at start.
+    pub findings: Vec<(bool, String)>,
 }
 
 /// Why the backends could not be opened.
@@ -67,11 +70,17 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
     .await?;
     let redis =
         RedisStore::connect(redis_url, &settings.redis_prefix, settings.startup_timeout).await?;
+    let findings = match redis.check_settings().await {
+        Ok(Some(findings)) => findings,
+        Ok(None) => vec![(false, "Redis does not allow CONFIG GET: its eviction policy and persistence were not checked (tessera needs maxmemory-policy noeviction and appendonly yes)".to_owned())],
+        Err(e) => vec![(false, format!("Redis settings could not be read: {e}"))],
+    };
     let (pg, redis) = (Arc::new(pg), Arc::new(redis));
     Ok(Backend {
         stores: postgres_and_redis(pg.clone(), redis.clone(), settings.client_cache_ttl),
         migrator: pg.clone(),
         transfer: Arc::new(PgAndRedis { pg, redis }),
+        findings,
     })
 }
 
@@ -107,6 +116,7 @@ pub async fn embedded(
         stores,
         migrator: db.clone(),
         transfer: db,
+        findings: Vec::new(),
     })
 }
 

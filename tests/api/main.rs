@@ -30,6 +30,7 @@ mod me_sessions;
 mod mfa;
 mod openapi;
 mod propagation;
+mod redis_settings;
 mod refresh_state;
 mod reset;
 mod reset_tokens;

@@ -12,6 +12,7 @@ mod browser;
 mod families;
 mod feed;
 mod limits;
+pub mod policy;
 mod revocations;
 mod transfer;
 

@@ -1,0 +1,171 @@
+//! Issue 17 (item 6): what Redis must be for tessera. An evicting policy is named loudly at
+//! start; with AOF, a Redis restart keeps every session and every revocation. Each test
+//! runs a Redis of its own on loopback (redis-server from the machine), so PostgreSQL +
+//! Redis only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_on, test_settings, Fetch, TempDir, TestDb};
+
+/// A redis-server of the test's own, on a free loopback port, in a temporary directory.
+struct OwnRedis {
+    port: u16,
+    dir: TempDir,
+    args: Vec<String>,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start(args: &[&str]) -> Self {
+        let dir = TempDir::new();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        // a free port can be taken between the probe and redis-server's bind: try another
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if let Some(child) = Self::spawn(port, &dir.0, &args) {
+                return OwnRedis {
+                    port,
+                    dir,
+                    args,
+                    child,
+                };
+            }
+        }
+        panic!("redis-server did not start on any of three free ports");
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path, args: &[String]) -> Option<std::process::Child> {
+        let mut child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is needed (Debian's redis-server package)");
+        for _ in 0..100 {
+            let ping = std::process::Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "ping"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&ping.stdout).trim() == "PONG" {
+                return Some(child);
+            }
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `SHUTDOWN` (AOF flushed), then the same server again on the same files.
+    fn restart(&mut self) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown"])
+            .output();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.port, &self.dir.0, &self.args)
+            .expect("redis-server did not come back on its port");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_evicting_redis_is_named_at_start_and_a_durable_one_is_not() {
+    let db = TestDb::new().await;
+    let evicting = OwnRedis::start(&[
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--appendonly",
+        "no",
+        "--save",
+        "",
+    ]);
+    let settings = test_settings(&db, &[("redis_url", &evicting.url())]);
+    let findings = tessera::store::connect(&settings).await.unwrap().findings;
+    assert!(findings[0].0, "loud: {findings:?}");
+    assert!(findings[0].1.contains("allkeys-lru") && findings[0].1.contains("noeviction"));
+    assert!(findings[1].1.contains("persistence is off"), "{findings:?}");
+
+    let durable = OwnRedis::start(&[
+        "--maxmemory-policy",
+        "noeviction",
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+    ]);
+    let settings = test_settings(&db, &[("redis_url", &durable.url())]);
+    let findings = tessera::store::connect(&settings).await.unwrap().findings;
+    assert_eq!(findings, []);
+}
+
+#[tokio::test]
+async fn with_aof_a_redis_restart_keeps_every_session_and_every_revocation() {
+    let mut redis = OwnRedis::start(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+    ]);
+    let url = redis.url();
+    let app = spawn_on(Arc::new(TestDb::new().await), &[("redis_url", &url)]).await;
+    let mut refresh_tokens = Vec::new();
+    for n in 0..5 {
+        let tokens = app.new_user_tokens(&format!("aof{n}@example.com")).await;
+        refresh_tokens.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+    }
+    let revoked = app.login("aof0@example.com", "openid").await;
+    let revoked = revoked["access_token"].as_str().unwrap().to_owned();
+    let answer = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .form(&[("token", revoked.as_str()), ("client_id", "spa")])
+        .fetch()
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    redis.restart();
+
+    // every session still rotates (the app reconnects by itself)
+    for token in &refresh_tokens {
+        let mut rotated = None;
+        for _ in 0..50 {
+            let response = app.refresh(token).await;
+            if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+                rotated = Some(response);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let response = rotated.expect("Redis did not come back");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // and the revoked token is still revoked
+    let resource_server = app.resource_server().await;
+    let status: Value = app.introspect_as(&resource_server, &revoked).await;
+    assert_eq!(status["active"], false);
+}
