@@ -140,10 +140,12 @@ impl Parser {
         let database_url = self.opt_secret_url("database_url", &["postgres", "postgresql"]);
         let redis_url = self.opt_secret_url("redis_url", &["redis", "rediss"]);
         let data_dir = self.opt_string("data_dir");
+        let redis_ca = self.redis_ca(redis_url.as_ref());
         match (database_url, redis_url) {
             (Some(database_url), Some(redis_url)) => StoreSettings::External {
                 database_url,
                 redis_url,
+                redis_ca,
             },
             (None, None) => StoreSettings::Embedded {
                 data_dir: data_dir.unwrap_or_else(|| "./tessera-data".into()).into(),
@@ -159,6 +161,39 @@ impl Parser {
                 StoreSettings::Embedded {
                     data_dir: "".into(),
                 }
+            }
+        }
+    }
+
+    /// The private CA for `rediss://` (`TESSERA_REDIS_CA_FILE`), read now so a missing file
+    /// is a configuration error; TLS that skips verification (`#insecure`) is refused.
+    fn redis_ca(&mut self, redis_url: Option<&SecretString>) -> Option<Vec<u8>> {
+        use secrecy::ExposeSecret;
+        let url = redis_url.and_then(|u| url::Url::parse(u.expose_secret()).ok());
+        if url.as_ref().is_some_and(|u| u.fragment().is_some()) {
+            self.error(
+                "redis_url",
+                "must not have a fragment (#insecure would skip certificate verification)",
+            );
+        }
+        let file = self.opt_string("redis_ca_file")?;
+        if url.as_ref().is_some_and(|u| u.scheme() != "rediss") {
+            self.error(
+                "redis_ca_file",
+                "applies to rediss:// URLs only (REDIS_URL is not TLS)",
+            );
+        }
+        match std::fs::read(&file) {
+            Ok(pem) if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") => {
+                Some(pem)
+            }
+            Ok(_) => {
+                self.error("redis_ca_file", format!("{file} holds no PEM certificate"));
+                None
+            }
+            Err(e) => {
+                self.error("redis_ca_file", format!("{file} cannot be read: {e}"));
+                None
             }
         }
     }

@@ -30,6 +30,9 @@ pub enum StoreSettings {
     External {
         database_url: SecretString,
         redis_url: SecretString,
+        /// `TESSERA_REDIS_CA_FILE`: the PEM CA a `rediss://` server's certificate must chain
+        /// to (a private CA); without it, the system's roots.
+        redis_ca: Option<Vec<u8>>,
     },
 }
 

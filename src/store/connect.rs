@@ -53,7 +53,8 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
         StoreSettings::External {
             database_url,
             redis_url,
-        } => (database_url, redis_url),
+            redis_ca,
+        } => (database_url, (redis_url, redis_ca.as_deref())),
         StoreSettings::Embedded { data_dir } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             let pool = settings.db_pool_size.min(8);
@@ -68,8 +69,13 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
         settings.startup_timeout,
     )
     .await?;
-    let redis =
-        RedisStore::connect(redis_url, &settings.redis_prefix, settings.startup_timeout).await?;
+    let redis = RedisStore::connect(
+        redis_url.0,
+        redis_url.1,
+        &settings.redis_prefix,
+        settings.startup_timeout,
+    )
+    .await?;
     let findings = match redis.check_settings().await {
         Ok(Some(findings)) => findings,
         Ok(None) => vec![(false, "Redis does not allow CONFIG GET: its eviction policy and persistence were not checked (tessera needs maxmemory-policy noeviction and appendonly yes)".to_owned())],

@@ -31,6 +31,7 @@ mod mfa;
 mod openapi;
 mod propagation;
 mod redis_settings;
+mod redis_tls;
 mod refresh_state;
 mod reset;
 mod reset_tokens;

@@ -50,11 +50,21 @@ impl RedisStore {
     /// Connects, retrying with backoff for up to `timeout`.
     pub async fn connect(
         url: &SecretString,
+        ca: Option<&[u8]>,
         prefix: &str,
         timeout: Duration,
     ) -> Result<Self, Unreachable> {
-        let client = redis::Client::open(url.expose_secret())
-            .map_err(|_| Unreachable::new("Redis", "REDIS_URL is not a valid Redis URL".into()))?;
+        let invalid = |_| Unreachable::new("Redis", "REDIS_URL is not a valid Redis URL".into());
+        let client = if url.expose_secret().starts_with("rediss://") {
+            // rustls, verifying the certificate against the private CA or the system's roots
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: ca.map(<[u8]>::to_vec),
+            };
+            redis::Client::build_with_tls(url.expose_secret(), certificates).map_err(invalid)?
+        } else {
+            redis::Client::open(url.expose_secret()).map_err(invalid)?
+        };
         let endpoint = client.get_connection_info().addr.to_string();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(REQUEST_TIMEOUT)

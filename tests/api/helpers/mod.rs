@@ -4,9 +4,11 @@
 mod app;
 pub mod db;
 mod flows;
+mod own_redis;
 mod proxy;
 
 pub use app::*;
 pub use db::*;
 pub use flows::*;
+pub use own_redis::*;
 pub use proxy::*;
