@@ -5,6 +5,7 @@ mod data_dir;
 mod fields;
 mod parse;
 pub mod source;
+mod stores;
 mod unknown;
 
 use std::net::SocketAddr;

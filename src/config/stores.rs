@@ -1,0 +1,88 @@
+//! The backends' settings (SPEC S1, S16, S17): the embedded store or PostgreSQL + Redis,
+//! their URLs (never echoed in errors) and Redis's TLS trust.
+
+use secrecy::SecretString;
+
+use super::parse::Parser;
+use super::StoreSettings;
+
+impl Parser {
+    /// The embedded store, or PostgreSQL + Redis when both URLs are set (SPEC S1).
+    pub(super) fn store(&mut self) -> StoreSettings {
+        let database_url = self.opt_secret_url("database_url", &["postgres", "postgresql"]);
+        let redis_url = self.opt_secret_url("redis_url", &["redis", "rediss"]);
+        let data_dir = self.opt_string("data_dir");
+        let redis_ca = self.redis_ca(redis_url.as_ref());
+        match (database_url, redis_url) {
+            (Some(database_url), Some(redis_url)) => StoreSettings::External {
+                database_url,
+                redis_url,
+                redis_ca,
+            },
+            (None, None) => StoreSettings::Embedded {
+                data_dir: data_dir.unwrap_or_else(|| "./tessera-data".into()).into(),
+            },
+            (Some(_), None) => {
+                self.error("redis_url", "is required when DATABASE_URL is set: PostgreSQL and Redis run together; unset DATABASE_URL for the embedded store");
+                StoreSettings::Embedded {
+                    data_dir: "".into(),
+                }
+            }
+            (None, Some(_)) => {
+                self.error("database_url", "is required when REDIS_URL is set: PostgreSQL and Redis run together; unset REDIS_URL for the embedded store");
+                StoreSettings::Embedded {
+                    data_dir: "".into(),
+                }
+            }
+        }
+    }
+
+    /// The private CA for `rediss://` (`TESSERA_REDIS_CA_FILE`), read now so a missing file
+    /// is a configuration error; TLS that skips verification (`#insecure`) is refused.
+    fn redis_ca(&mut self, redis_url: Option<&SecretString>) -> Option<Vec<u8>> {
+        use secrecy::ExposeSecret;
+        let url = redis_url.and_then(|u| url::Url::parse(u.expose_secret()).ok());
+        if url.as_ref().is_some_and(|u| u.fragment().is_some()) {
+            self.error(
+                "redis_url",
+                "must not have a fragment (#insecure would skip certificate verification)",
+            );
+        }
+        let file = self.opt_string("redis_ca_file")?;
+        if url.as_ref().is_some_and(|u| u.scheme() != "rediss") {
+            self.error(
+                "redis_ca_file",
+                "applies to rediss:// URLs only (REDIS_URL is not TLS)",
+            );
+        }
+        match std::fs::read(&file) {
+            Ok(pem) if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") => {
+                Some(pem)
+            }
+            Ok(_) => {
+                self.error("redis_ca_file", format!("{file} holds no PEM certificate"));
+                None
+            }
+            Err(e) => {
+                self.error("redis_ca_file", format!("{file} cannot be read: {e}"));
+                None
+            }
+        }
+    }
+
+    /// An optional URL that may carry credentials (never echoed in errors).
+    pub(super) fn opt_secret_url(&mut self, key: &str, schemes: &[&str]) -> Option<SecretString> {
+        let v = self.secret(key)?;
+        match url::Url::parse(&v) {
+            Ok(url) if schemes.contains(&url.scheme()) && url.host().is_some() => {}
+            _ => self.error(
+                key,
+                format!(
+                    "must be an absolute URL with scheme {}",
+                    schemes.join(" or ")
+                ),
+            ),
+        }
+        Some(SecretString::from(v))
+    }
+}
