@@ -13,6 +13,7 @@ impl Parser {
         let redis_url = self.opt_secret_url("redis_url", &["redis", "rediss"]);
         let data_dir = self.opt_string("data_dir");
         let redis_ca = self.redis_ca(redis_url.as_ref());
+        self.postgres_tls(database_url.as_ref());
         match (database_url, redis_url) {
             (Some(database_url), Some(redis_url)) => StoreSettings::External {
                 database_url,
@@ -32,6 +33,26 @@ impl Parser {
                 self.error("database_url", "is required when REDIS_URL is set: PostgreSQL and Redis run together; unset REDIS_URL for the embedded store");
                 StoreSettings::Embedded {
                     data_dir: "".into(),
+                }
+            }
+        }
+    }
+
+    /// `sslmode` and `sslrootcert` in `DATABASE_URL` (libpq's meaning, SPEC S17): an unknown
+    /// mode or an unreadable root certificate is a configuration error, not a retry loop.
+    fn postgres_tls(&mut self, database_url: Option<&SecretString>) {
+        use secrecy::ExposeSecret;
+        let Some(url) = database_url else {
+            return;
+        };
+        match crate::store::postgres::tls::split(url.expose_secret()) {
+            Err(e) => self.error("database_url", e),
+            Ok(split) => {
+                if let Err(e) = crate::store::postgres::tls::client_config(
+                    split.mode,
+                    split.root_cert.as_deref(),
+                ) {
+                    self.error("database_url", e);
                 }
             }
         }

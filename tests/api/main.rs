@@ -29,6 +29,7 @@ mod logs;
 mod me_sessions;
 mod mfa;
 mod openapi;
+mod postgres_tls;
 mod propagation;
 mod redis_settings;
 mod redis_tls;

@@ -8,11 +8,13 @@ mod keys;
 mod mfa;
 mod resets;
 mod rewrap;
+pub mod tls;
 mod transfer;
 mod users;
 
 use std::ops::DerefMut;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,6 +64,21 @@ pub(crate) fn unavailable(e: impl Into<anyhow::Error>) -> StoreError {
     }
 }
 
+/// An error and its sources, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl PgStore {
     /// Builds the pool and waits (with backoff, up to `timeout`) for a first connection.
     pub async fn connect(
@@ -69,22 +86,24 @@ impl PgStore {
         pool_size: usize,
         timeout: Duration,
     ) -> Result<Self, Unreachable> {
-        let config = tokio_postgres::Config::from_str(url.expose_secret()).map_err(|_| {
-            Unreachable::new(
-                "PostgreSQL",
-                "DATABASE_URL is not a valid PostgreSQL URL".into(),
-            )
-        })?;
+        let invalid = |e: String| Unreachable::new("PostgreSQL", format!("DATABASE_URL: {e}"));
+        let split = tls::split(url.expose_secret()).map_err(invalid)?;
+        let config = tokio_postgres::Config::from_str(&split.url)
+            .map_err(|_| invalid("is not a valid PostgreSQL URL".into()))?;
         let endpoint = describe(&config);
         let mut config = config;
         config.connect_timeout(Duration::from_secs(5));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        config.ssl_mode(split.mode.driver());
+        let recycling = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager =
+            match tls::client_config(split.mode, split.root_cert.as_deref()).map_err(invalid)? {
+                None => Manager::from_config(config, NoTls, recycling()),
+                Some(rustls) => {
+                    Manager::from_config(config, tls::MakeRustls(Arc::new(rustls)), recycling())
+                }
+            };
         let pool = Pool::builder(manager)
             .max_size(pool_size)
             .runtime(Runtime::Tokio1)
@@ -94,7 +113,8 @@ impl PgStore {
             .map_err(|e| Unreachable::new("PostgreSQL", e.to_string()))?;
         retry_until("PostgreSQL", &endpoint, timeout, || {
             let pool = pool.clone();
-            async move { pool.get().await.map(drop) }
+            // the whole chain: "error performing TLS handshake" alone does not say why
+            async move { pool.get().await.map(drop).map_err(|e| error_chain(&e)) }
         })
         .await?;
         Ok(PgStore { pool })

@@ -4,11 +4,13 @@
 mod app;
 pub mod db;
 mod flows;
+mod own_postgres;
 mod own_redis;
 mod proxy;
 
 pub use app::*;
 pub use db::*;
 pub use flows::*;
+pub use own_postgres::*;
 pub use own_redis::*;
 pub use proxy::*;

@@ -1,0 +1,372 @@
+//! TLS to PostgreSQL (SPEC S17) with libpq's `sslmode` and `sslrootcert` in `DATABASE_URL`,
+//! over rustls. tokio-postgres itself knows only `disable|prefer|require` and no root
+//! certificate, so both are taken off the URL here and the verification is rustls's:
+//!
+//! - `disable`: clear text;
+//! - `prefer` (the default, as in libpq): TLS when the server offers it, unverified;
+//! - `require`: TLS or no connection; unverified, unless `sslrootcert` is given, which
+//!   makes it `verify-ca` (libpq does the same);
+//! - `verify-ca`: the certificate chains to `sslrootcert` (or the system's roots);
+//! - `verify-full`: that, and it names the host connected to.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// A `DATABASE_URL` with `sslmode` and `sslrootcert` taken off, and what they said.
+#[derive(Debug)]
+pub struct Split {
+    pub url: String,
+    pub mode: SslMode,
+    pub root_cert: Option<String>,
+}
+
+/// Takes `sslmode` and `sslrootcert` off `url`; an unknown `sslmode` is an error.
+pub fn split(url: &str) -> Result<Split, String> {
+    let mut parsed = url::Url::parse(url).map_err(|_| "is not a valid URL".to_owned())?;
+    let (mut mode, mut root_cert, mut rest) = (None, None, Vec::new());
+    for (key, value) in parsed.query_pairs() {
+        match key.as_ref() {
+            "sslmode" => mode = Some(value.into_owned()),
+            "sslrootcert" => root_cert = Some(value.into_owned()),
+            _ => rest.push((key.into_owned(), value.into_owned())),
+        }
+    }
+    let mode = match mode.as_deref() {
+        None | Some("prefer") => SslMode::Prefer,
+        Some("disable") => SslMode::Disable,
+        Some("require") if root_cert.is_some() => SslMode::VerifyCa,
+        Some("require") => SslMode::Require,
+        Some("verify-ca") => SslMode::VerifyCa,
+        Some("verify-full") => SslMode::VerifyFull,
+        Some("allow") => return Err("sslmode=allow is not supported (it would try clear text first): use prefer or stricter".into()),
+        Some(other) => return Err(format!("sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full")),
+    };
+    if mode == SslMode::Disable && root_cert.is_some() {
+        return Err("sslrootcert with sslmode=disable: nothing would be verified".into());
+    }
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(&rest);
+    }
+    Ok(Split {
+        url: parsed.into(),
+        mode,
+        root_cert,
+    })
+}
+
+impl SslMode {
+    /// What tokio-postgres is told: whether TLS may be skipped.
+    pub fn driver(self) -> tokio_postgres::config::SslMode {
+        use tokio_postgres::config::SslMode as Driver;
+        match self {
+            SslMode::Disable => Driver::Disable,
+            SslMode::Prefer => Driver::Prefer,
+            _ => Driver::Require,
+        }
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The roots to verify against: the PEM file, or the system's.
+fn roots(root_cert: Option<&str>) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    match root_cert {
+        Some(file) => {
+            let certs = CertificateDer::pem_file_iter(file)
+                .map_err(|e| format!("sslrootcert {file} cannot be read: {e}"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("sslrootcert {file}: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!("sslrootcert {file} holds no certificate"));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("sslrootcert {file}: {e}"))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().map_err(|e| e.to_string())? {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// The rustls configuration for `mode` (`None` for `disable`).
+pub fn client_config(
+    mode: SslMode,
+    root_cert: Option<&str>,
+) -> Result<Option<ClientConfig>, String> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let verifier: Arc<dyn ServerCertVerifier> = match mode {
+        SslMode::Disable => return Ok(None),
+        SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider())),
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let webpki = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(root_cert)?),
+                provider(),
+            )
+            .build()
+            .map_err(|e| e.to_string())?;
+            Arc::new(Chain {
+                webpki,
+                check_name: mode == SslMode::VerifyFull,
+            })
+        }
+    };
+    Ok(Some(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
+    ))
+}
+
+/// `verify-ca` and `verify-full`: the chain always, the host name for `verify-full`.
+#[derive(Debug)]
+struct Chain {
+    webpki: Arc<WebPkiServerVerifier>,
+    check_name: bool,
+}
+
+impl ServerCertVerifier for Chain {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// `prefer` and `require` without a root: encrypted, the certificate not checked (libpq's
+/// meaning of those modes); the handshake's signatures are still verified.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// tokio-postgres's TLS hook over tokio-rustls.
+#[derive(Clone)]
+pub struct MakeRustls(pub Arc<ClientConfig>);
+
+impl<S> MakeTlsConnect<S> for MakeRustls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type TlsConnect = Connect;
+    type Error = io::Error;
+
+    fn make_tls_connect(&mut self, host: &str) -> io::Result<Connect> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(Connect {
+            config: self.0.clone(),
+            name,
+        })
+    }
+}
+
+pub struct Connect {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+}
+
+type Connecting<S> = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
+
+impl<S> TlsConnect<S> for Connect
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type Error = io::Error;
+    type Future = Connecting<S>;
+
+    fn connect(self, stream: S) -> Connecting<S> {
+        Box::pin(async move {
+            let connector = tokio_rustls::TlsConnector::from(self.config);
+            Ok(RustlsStream(connector.connect(self.name, stream).await?))
+        })
+    }
+}
+
+pub struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_and_sslrootcert_come_off_the_url_and_the_rest_stays() {
+        let s = split(
+            "postgres://u:p@db:5432/app?sslmode=verify-full&sslrootcert=/ca.pem&application_name=t",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.mode, s.root_cert.as_deref()),
+            (SslMode::VerifyFull, Some("/ca.pem"))
+        );
+        assert_eq!(s.url, "postgres://u:p@db:5432/app?application_name=t");
+        assert_eq!(split("postgres://db/app").unwrap().mode, SslMode::Prefer);
+        assert_eq!(
+            split("postgres://db/app?sslmode=require&sslrootcert=/c")
+                .unwrap()
+                .mode,
+            SslMode::VerifyCa
+        );
+        assert_eq!(
+            split("postgres://db/app?sslmode=disable").unwrap().url,
+            "postgres://db/app"
+        );
+        for bad in [
+            "postgres://db/?sslmode=allow",
+            "postgres://db/?sslmode=nope",
+            "postgres://db/?sslmode=disable&sslrootcert=/c",
+        ] {
+            assert!(split(bad).is_err(), "{bad}");
+        }
+    }
+}
