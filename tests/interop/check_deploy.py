@@ -79,6 +79,43 @@ for name, service in services:
         if str(port).endswith(":8081") and not str(port).startswith("127.0.0.1:"):
             problems.append(f"compose {name}: admin port published beyond loopback: {port}")
 
+# the multi-instance compose file: the public port is a proxy's that passes the client's
+# address, and the instances trust it from the compose network only
+compose = yaml.safe_load((root / "deploy/docker-compose.yml").read_text())
+proxy = compose["services"].get("proxy")
+nginx = (root / "deploy/nginx.conf").read_text()
+if not proxy or "X-Forwarded-For $proxy_add_x_forwarded_for" not in nginx:
+    problems.append("compose: no proxy passing X-Forwarded-For in front of the instances")
+subnets = [c["subnet"] for c in compose.get("networks", {}).get("default", {}).get("ipam", {}).get("config", [])]
+for name, service in compose["services"].items():
+    if name.startswith("tessera"):
+        trusted = (service.get("environment") or {}).get("TESSERA_TRUSTED_PROXIES") or compose["x-tessera"]["environment"].get("TESSERA_TRUSTED_PROXIES")
+        if trusted not in subnets:
+            problems.append(f"compose {name}: TESSERA_TRUSTED_PROXIES is not the proxy's network ({subnets})")
+        if any(str(p).endswith(":8080") for p in service.get("ports", [])):
+            problems.append(f"compose {name}: publishes its public port around the proxy")
+redis = " ".join(compose["services"]["redis"]["command"])
+for setting in ["--appendonly yes", "--maxmemory-policy noeviction"]:
+    if setting not in redis:
+        problems.append(f"compose redis: {setting} is missing (sessions and revocations must survive a restart)")
+
+# the Kubernetes manifests: probes, resources, a disruption budget
+for deployment in deployments:
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"]:
+            if probe not in container:
+                problems.append(f"k8s {container['name']}: no {probe}")
+        if "limits" not in container.get("resources", {}):
+            problems.append(f"k8s {container['name']}: no resource limits")
+if not any(d["kind"] == "PodDisruptionBudget" for d in docs):
+    problems.append("k8s: no PodDisruptionBudget")
+
+# the systemd unit: the hardening the issue names
+unit = (root / "deploy/systemd/tessera.service").read_text().splitlines()
+for directive in ["DynamicUser=yes", "ProtectSystem=strict", "StateDirectory=tessera", "CapabilityBoundingSet=", "NoNewPrivileges=yes"]:
+    if directive not in unit:
+        problems.append(f"systemd unit: {directive} is missing")
+
 for p in problems:
     print(p)
 sys.exit(1 if problems else 0)
