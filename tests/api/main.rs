@@ -20,6 +20,7 @@ mod fuzz;
 mod hardening;
 mod health;
 mod helpers;
+mod instances;
 mod jwt_attacks;
 mod kek;
 mod key_import;
