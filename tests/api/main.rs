@@ -30,6 +30,7 @@ mod logs;
 mod me_sessions;
 mod mfa;
 mod openapi;
+mod outages;
 mod postgres_tls;
 mod propagation;
 mod redis_settings;
