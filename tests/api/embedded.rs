@@ -9,16 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TempDir;
+use crate::helpers::{free_port, until_answering, TempDir};
 use crate::helpers::{Fetch, STRONG_PASSWORD};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `tessera serve` on `dir` with only the listen addresses set (no DATABASE_URL, no
 /// REDIS_URL, no KEK, no admin token).
@@ -40,26 +32,8 @@ async fn started(mut cmd: Command, public: u16) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let up = http
-            .get(format!("http://127.0.0.1:{public}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            return child;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("tessera serve exited early: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tessera serve did not come up in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_answering(&mut child, public, "/healthz").await;
+    child
 }
 
 fn mode(path: &std::path::Path) -> u32 {

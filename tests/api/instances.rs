@@ -6,22 +6,15 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    admin_tokens_setting, redis_url, test_kek, TestDb, ADMIN_TOKEN, STRONG_PASSWORD,
+    admin_tokens_setting, free_port, redis_url, test_kek, until_answering, TestDb, ADMIN_TOKEN,
+    STRONG_PASSWORD,
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One `tessera serve` on `db`; (public port, admin port, process).
 async fn instance(db: &TestDb) -> (u16, u16, Child) {
@@ -46,26 +39,8 @@ async fn instance(db: &TestDb) -> (u16, u16, Child) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{public}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            return (public, admin, child);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("tessera serve exited early: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tessera serve did not get ready in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_answering(&mut child, public, "/readyz").await;
+    (public, admin, child)
 }
 
 async fn refresh(

@@ -6,6 +6,7 @@ pub mod db;
 mod flows;
 mod own_postgres;
 mod own_redis;
+mod process;
 mod proxy;
 
 pub use app::*;
@@ -13,4 +14,5 @@ pub use db::*;
 pub use flows::*;
 pub use own_postgres::*;
 pub use own_redis::*;
+pub use process::*;
 pub use proxy::*;
