@@ -14,7 +14,6 @@ pub use logout::*;
 use pages::*;
 pub use pages::{stylesheet, CSRF_COOKIE, SSO_COOKIE, STYLESHEET_PATH};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::service::authorize::{self as flow, Next, Params, Refusal, Request};
@@ -39,29 +38,21 @@ async fn proceed(
             let Some((_, user)) = &session else {
                 return sign_in_page(state, req, request, "", None);
             };
-            let sealed = flow::seal_flow(state, &request.params);
-            let target = flow::form_target(&request.back.redirect_uri);
-            form_page(
-                state,
-                req,
-                StatusCode::OK,
-                target.as_deref(),
-                |csrf_token| {
-                    render(&ConsentPage {
-                        stylesheet: &STYLESHEET_PATH,
-                        client_name: &request.client.name,
-                        email: user.email.as_str(),
-                        scopes: {
-                            // who you are first, then what else
-                            let mut scopes: Vec<&str> = request.scope.iter().collect();
-                            scopes.sort_by_key(|s| *s != "openid");
-                            scopes.into_iter().map(describe_scope).collect()
-                        },
-                        flow: &sealed,
-                        csrf_token,
-                    })
-                },
-            )
+            form_page(state, req, request, false, |flow, csrf_token| {
+                render(&ConsentPage {
+                    stylesheet: &STYLESHEET_PATH,
+                    client_name: &request.client.name,
+                    email: user.email.as_str(),
+                    scopes: {
+                        // who you are first, then what else
+                        let mut scopes: Vec<&str> = request.scope.iter().collect();
+                        scopes.sort_by_key(|s| *s != "openid");
+                        scopes.into_iter().map(describe_scope).collect()
+                    },
+                    flow,
+                    csrf_token,
+                })
+            })
         }
         Ok(Next::Code) => {
             let Some((sso, _)) = &session else {

@@ -161,16 +161,26 @@ pub(super) fn csrf_cookie(req: &HttpRequest) -> (String, bool) {
 }
 
 /// Renders a form page with the browser's CSRF token (setting its cookie when new).
+/// A hosted form of `request`'s flow: `build` gets the sealed flow and this browser's CSRF
+/// token; the policy lets the form post on to the client's origin; a refused attempt
+/// (`refused`) answers 400.
 pub(super) fn form_page(
     state: &AppState,
     req: &HttpRequest,
-    status: StatusCode,
-    target: Option<&str>,
-    build: impl FnOnce(&str) -> String,
+    request: &Request,
+    refused: bool,
+    build: impl FnOnce(&str, &str) -> String,
 ) -> HttpResponse {
+    let sealed = flow::seal_flow(state, &request.params);
+    let target = flow::form_target(&request.back.redirect_uri);
     let (csrf, new) = csrf_cookie(req);
-    let html = build(&flow::csrf_token(state, &csrf));
-    let mut response = page(status, html, target, false);
+    let html = build(&sealed, &flow::csrf_token(state, &csrf));
+    let status = if refused {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut response = page(status, html, target.as_deref(), false);
     if new {
         let _ = response.add_cookie(&cookie(state, CSRF_COOKIE, csrf, time::Duration::hours(12)));
     }
@@ -234,18 +244,11 @@ pub(super) fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let sealed = flow::seal_flow(state, &request.params);
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let target = flow::form_target(&request.back.redirect_uri);
-    form_page(state, req, status, target.as_deref(), |csrf_token| {
+    form_page(state, req, request, error.is_some(), |flow, csrf_token| {
         render(&SignInPage {
             stylesheet: &STYLESHEET_PATH,
             client_name: &request.client.name,
-            flow: &sealed,
+            flow,
             csrf_token,
             email,
             error,
@@ -260,17 +263,10 @@ pub(super) fn mfa_page(
     mfa_token: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let sealed = flow::seal_flow(state, &request.params);
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let target = flow::form_target(&request.back.redirect_uri);
-    form_page(state, req, status, target.as_deref(), |csrf_token| {
+    form_page(state, req, request, error.is_some(), |flow, csrf_token| {
         render(&MfaPage {
             stylesheet: &STYLESHEET_PATH,
-            flow: &sealed,
+            flow,
             csrf_token,
             mfa_token,
             error,
