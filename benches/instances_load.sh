@@ -27,34 +27,8 @@ PASSWORD=correct-Horse-battery-staple-42
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"scale@example.com\",\"password\":\"$PASSWORD\"}"
 bench_client
-cat >"$WORK/cc.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
-wrk.body = "grant_type=client_credentials"
-LUA
-sessions() { # $1 how many, $2 file
-  for _ in $(seq 1 "$1"); do
-    curl -sf localhost:18080/oauth2/token -d grant_type=password -d client_id=spa -d scope=email \
-      -d username=scale@example.com --data-urlencode "password=$PASSWORD"; echo
-  done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$2"
-}
-refresh_lua() { # $1 token file, $2 script
-  cat >"$2" <<LUA
-local tokens = {}
-for line in io.lines("$1") do tokens[#tokens + 1] = line end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  local token = table.remove(tokens, 1) or "tsr_exhausted"
-  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=spa&refresh_token=" .. token)
-end
-response = function(status, headers, body)
-  local token = body:match('"refresh_token":"(tsr_[^"]+)"')
-  if token then tokens[#tokens + 1] = token end
-end
-LUA
-}
+EMAIL=scale@example.com
+cc_lua "$WORK/cc.lua"
 
 PORTS=(18080 18090 18100)
 for kind in client_credentials refresh; do
@@ -63,7 +37,7 @@ for kind in client_credentials refresh; do
     RUN=()
     for i in $(seq 0 $((n - 1))); do
       if [ "$kind" = refresh ]; then
-        sessions $((CONNS + 4)) "$WORK/tokens-$n-$i"
+        login_sessions $((CONNS + 4)) "$WORK/tokens-$n-$i"
         refresh_lua "$WORK/tokens-$n-$i" "$WORK/refresh-$n-$i.lua"
         SCRIPT="$WORK/refresh-$n-$i.lua"
       else

@@ -59,3 +59,44 @@ bench_client() {
   ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$client")
   SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$client")
 }
+
+# $1 sessions of the password grant for $EMAIL / $PASSWORD at port ${PORT:-18080}: their
+# refresh tokens, one per line, into file $2.
+login_sessions() {
+  for _ in $(seq 1 "$1"); do
+    curl -sf "localhost:${PORT:-18080}/oauth2/token" -d grant_type=password -d client_id=spa -d scope=email \
+      -d "username=$EMAIL" --data-urlencode "password=$PASSWORD"; echo
+  done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$2"
+}
+
+# A wrk script (file $2) rotating the refresh tokens of file $1: each answer's token is
+# sent next, so every connection follows its own chain; $3 ms between requests (default 0).
+refresh_lua() {
+  cat >"$2" <<LUA
+local tokens = {}
+for line in io.lines("$1") do tokens[#tokens + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+request = function()
+  local token = table.remove(tokens, 1) or "tsr_exhausted"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=spa&refresh_token=" .. token)
+end
+response = function(status, headers, body)
+  local token = body:match('"refresh_token":"(tsr_[^"]+)"')
+  if token then tokens[#tokens + 1] = token end
+end
+delay = function() return ${3:-0} end
+LUA
+}
+
+# A wrk script (file $1) asking for client_credentials tokens as $ID / $SECRET; $2 ms
+# between requests (default 0).
+cc_lua() {
+  cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
+wrk.body = "grant_type=client_credentials"
+delay = function() return ${2:-0} end
+LUA
+}

@@ -31,7 +31,7 @@ B=$!
 trap 'kill $B 2>/dev/null || true; cleanup_tessera' EXIT
 for _ in $(seq 1 100); do curl -sf localhost:18090/readyz >/dev/null && break; sleep 0.2; done
 
-PASSWORD=correct-Horse-battery-staple-42
+PASSWORD=correct-Horse-battery-staple-42 EMAIL=soak@example.com
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"soak@example.com\",\"password\":\"$PASSWORD\"}"
 bench_client
@@ -46,13 +46,7 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = "grant_type=password&client_id=spa&scope=email&username=soak%40example.com&password=$PASSWORD"
 delay = function() return 150 end
 LUA
-cat >"$WORK/cc.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $BASIC"
-wrk.body = "grant_type=client_credentials"
-delay = function() return 4 end
-LUA
+cc_lua "$WORK/cc.lua" 4
 cat >"$WORK/introspect.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -66,21 +60,7 @@ end
 delay = function() return 4 end
 LUA
 # each round refreshes sessions made for it: every response's token is the next request's
-cat >"$WORK/refresh.lua" <<LUA
-local tokens = {}
-for line in io.lines("$WORK/round-tokens") do tokens[#tokens + 1] = line end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  local token = table.remove(tokens, 1) or "tsr_exhausted"
-  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=spa&refresh_token=" .. token)
-end
-response = function(status, headers, body)
-  local token = body:match('"refresh_token":"(tsr_[^"]+)"')
-  if token then tokens[#tokens + 1] = token end
-end
-delay = function() return 8 end
-LUA
+refresh_lua "$WORK/round-tokens" "$WORK/refresh.lua" 8
 cat >"$WORK/jwks.lua" <<LUA
 delay = function() return 2 end
 LUA
@@ -97,10 +77,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   fi
   # this round's kinds alternate between the instances
   if [ $((round % 2)) -eq 0 ]; then P=18080; Q=18090; else P=18090; Q=18080; fi
-  for _ in 1 2 3 4 5 6; do
-    curl -sf "localhost:$Q/oauth2/token" -d grant_type=password -d client_id=spa -d scope=email \
-      -d username=soak@example.com --data-urlencode "password=$PASSWORD"; echo
-  done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$WORK/round-tokens"
+  PORT=$Q login_sessions 6 "$WORK/round-tokens"
   LOAD=()
   W=(wrk -t1 -d9s --timeout 10s --latency)
   "${W[@]}" -c1 -s "$WORK/jwks.lua" http://127.0.0.1:$P/.well-known/jwks.json >"$WORK/jwks.txt" & LOAD+=($!)
