@@ -30,7 +30,11 @@ pub enum StoreSettings {
     /// Both set: PostgreSQL and Redis, for production and many instances.
     External {
         database_url: SecretString,
+        /// One Redis URL, or with `redis_cluster` a Redis Cluster's seed nodes
+        /// (comma-separated URLs).
         redis_url: SecretString,
+        /// `TESSERA_REDIS_CLUSTER`: talk to a Redis Cluster.
+        redis_cluster: bool,
         /// `TESSERA_REDIS_CA_FILE`: the PEM CA a `rediss://` server's certificate must chain
         /// to (a private CA); without it, the system's roots.
         redis_ca: Option<Vec<u8>>,

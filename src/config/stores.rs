@@ -10,7 +10,8 @@ impl Parser {
     /// The embedded store, or PostgreSQL + Redis when both URLs are set (SPEC S1).
     pub(super) fn store(&mut self) -> StoreSettings {
         let database_url = self.opt_secret_url("database_url", &["postgres", "postgresql"]);
-        let redis_url = self.opt_secret_url("redis_url", &["redis", "rediss"]);
+        let redis_cluster = self.boolean("redis_cluster", false);
+        let redis_url = self.redis_urls(redis_cluster);
         let data_dir = self.opt_string("data_dir");
         let redis_ca = self.redis_ca(redis_url.as_ref());
         self.postgres_tls(database_url.as_ref());
@@ -18,8 +19,18 @@ impl Parser {
             (Some(database_url), Some(redis_url)) => StoreSettings::External {
                 database_url,
                 redis_url,
+                redis_cluster,
                 redis_ca,
             },
+            (None, None) if redis_cluster => {
+                self.error(
+                    "redis_cluster",
+                    "needs REDIS_URL (the cluster's seed nodes) and DATABASE_URL",
+                );
+                StoreSettings::Embedded {
+                    data_dir: "".into(),
+                }
+            }
             (None, None) => StoreSettings::Embedded {
                 data_dir: data_dir.unwrap_or_else(|| "./tessera-data".into()).into(),
             },
@@ -58,19 +69,69 @@ impl Parser {
         }
     }
 
+    /// `REDIS_URL`: one URL, or with `TESSERA_REDIS_CLUSTER` the cluster's seed nodes as
+    /// comma-separated URLs, all `redis://` or all `rediss://` (never echoed in errors).
+    fn redis_urls(&mut self, cluster: bool) -> Option<SecretString> {
+        let urls = self.secret("redis_url")?;
+        let seeds: Vec<Option<url::Url>> = urls
+            .split(',')
+            .map(|seed| {
+                url::Url::parse(seed.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "redis" | "rediss") && u.host().is_some())
+            })
+            .collect();
+        let several = seeds.len() > 1;
+        let message = if seeds.iter().any(Option::is_none) {
+            Some(if several {
+                "every seed node must be an absolute URL with scheme redis or rediss"
+            } else {
+                "must be an absolute URL with scheme redis or rediss"
+            })
+        } else if several && !cluster {
+            Some("lists several servers: set TESSERA_REDIS_CLUSTER=true for a Redis Cluster's seed nodes")
+        } else if seeds
+            .windows(2)
+            .any(|w| w[0].as_ref().map(url::Url::scheme) != w[1].as_ref().map(url::Url::scheme))
+        {
+            Some("mixes redis:// and rediss:// seed nodes")
+        } else if cluster
+            && seeds
+                .iter()
+                .flatten()
+                .any(|u| !matches!(u.path(), "" | "/" | "/0"))
+        {
+            Some("names a database, but a Redis Cluster has only database 0")
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            self.error("redis_url", message);
+        }
+        Some(SecretString::from(urls))
+    }
+
     /// The private CA for `rediss://` (`TESSERA_REDIS_CA_FILE`), read now so a missing file
     /// is a configuration error; TLS that skips verification (`#insecure`) is refused.
     fn redis_ca(&mut self, redis_url: Option<&SecretString>) -> Option<Vec<u8>> {
         use secrecy::ExposeSecret;
-        let url = redis_url.and_then(|u| url::Url::parse(u.expose_secret()).ok());
-        if url.as_ref().is_some_and(|u| u.fragment().is_some()) {
+        let seeds: Vec<url::Url> = redis_url
+            .map(|u| {
+                u.expose_secret()
+                    .split(',')
+                    .filter_map(|s| url::Url::parse(s.trim()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let url = seeds.first();
+        if seeds.iter().any(|u| u.fragment().is_some()) {
             self.error(
                 "redis_url",
                 "must not have a fragment (#insecure would skip certificate verification)",
             );
         }
         let file = self.opt_string("redis_ca_file")?;
-        if url.as_ref().is_some_and(|u| u.scheme() != "rediss") {
+        if url.is_some_and(|u| u.scheme() != "rediss") {
             self.error(
                 "redis_ca_file",
                 "applies to rediss:// URLs only (REDIS_URL is not TLS)",

@@ -49,12 +49,13 @@ pub enum ConnectError {
 /// (`TESSERA_STARTUP_TIMEOUT`); migrates nothing. Client lookups are cached for
 /// `TESSERA_CLIENT_CACHE_TTL` (zero: not cached).
 pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
-    let (database_url, redis_url) = match &settings.store {
+    let (database_url, redis_url, redis_cluster, redis_ca) = match &settings.store {
         StoreSettings::External {
             database_url,
             redis_url,
+            redis_cluster,
             redis_ca,
-        } => (database_url, (redis_url, redis_ca.as_deref())),
+        } => (database_url, redis_url, *redis_cluster, redis_ca.as_deref()),
         StoreSettings::Embedded { data_dir } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             let pool = settings.db_pool_size.min(8);
@@ -70,8 +71,9 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
     )
     .await?;
     let redis = RedisStore::connect(
-        redis_url.0,
-        redis_url.1,
+        redis_url,
+        redis_cluster,
+        redis_ca,
         &settings.redis_prefix,
         settings.startup_timeout,
     )
@@ -135,7 +137,7 @@ fn cached(clients: Arc<dyn ClientStore>, ttl: std::time::Duration) -> Arc<dyn Cl
     }
 }
 
-/// Postgres for durable data, Redis for sessions, limits and change notifications.
+/// Postgres for durable data and change notifications, Redis for sessions and limits.
 fn postgres_and_redis(
     pg: Arc<PgStore>,
     redis: Arc<RedisStore>,
@@ -150,7 +152,8 @@ fn postgres_and_redis(
         revocations: redis.clone(),
         feed: redis.clone(),
         audit: pg.clone(),
-        changes: redis.clone(),
+        // LISTEN/NOTIFY: the same channel whether Redis is one server or a cluster
+        changes: pg.clone(),
         limits: redis.clone(),
         resets: pg.clone(),
         mfa: pg.clone(),

@@ -33,6 +33,7 @@ mod openapi;
 mod outages;
 mod postgres_tls;
 mod propagation;
+mod redis_cluster;
 mod redis_settings;
 mod redis_tls;
 mod refresh_state;

@@ -2,6 +2,7 @@
 //! transaction, serialized across instances), and the store implementations.
 
 mod audit;
+mod changes;
 mod clients;
 mod consents;
 mod keys;
@@ -37,6 +38,8 @@ pub(crate) const KEYRING_LOCK: i64 = 0x7465_7373_0002;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// How to open a connection of its own (`LISTEN` needs one outside the pool).
+    direct: changes::Direct,
 }
 
 /// A failed call: `Unavailable` (503, retry) when the database could not be reached or is
@@ -97,13 +100,17 @@ impl PgStore {
         let recycling = || ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager =
-            match tls::client_config(split.mode, split.root_cert.as_deref()).map_err(invalid)? {
-                None => Manager::from_config(config, NoTls, recycling()),
-                Some(rustls) => {
-                    Manager::from_config(config, tls::MakeRustls(Arc::new(rustls)), recycling())
-                }
-            };
+        let tls = tls::client_config(split.mode, split.root_cert.as_deref())
+            .map_err(invalid)?
+            .map(|rustls| tls::MakeRustls(Arc::new(rustls)));
+        let direct = changes::Direct {
+            config: config.clone(),
+            tls: tls.clone(),
+        };
+        let manager = match tls {
+            None => Manager::from_config(config, NoTls, recycling()),
+            Some(tls) => Manager::from_config(config, tls, recycling()),
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size)
             .runtime(Runtime::Tokio1)
@@ -117,7 +124,7 @@ impl PgStore {
             async move { pool.get().await.map(drop).map_err(|e| error_chain(&e)) }
         })
         .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, direct })
     }
 
     pub fn pool(&self) -> &Pool {

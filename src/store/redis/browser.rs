@@ -55,9 +55,9 @@ impl SsoStore for RedisStore {
         let index = self.user_sso_key(session.user_id);
         let value = serde_json::to_string(session).map_err(|e| StoreError::Other(e.into()))?;
         let expires = session.expires_at.unix_timestamp();
-        let mut conn = self.connection().await;
-        redis::pipe()
-            .set(&key, value)
+        // two slots, not atomic: the index is advisory (dead members are skipped when listed)
+        let mut pipe = redis::pipe();
+        pipe.set(&key, value)
             .ignore()
             .expire_at(&key, expires)
             .ignore()
@@ -76,10 +76,8 @@ impl SsoStore for RedisStore {
             .arg(&index)
             .arg(expires)
             .arg("GT")
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
+            .ignore();
+        self.run_spread(&pipe).await
     }
 
     async fn find_sso(&self, id: &str) -> Result<Option<SsoSession>, StoreError> {

@@ -64,8 +64,7 @@ impl RedisStore {
         }
         pipe.zrem(self.client_sessions_key(client_id), family_id)
             .ignore();
-        let mut conn = self.connection().await;
-        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+        self.run_spread(&pipe).await
     }
 }
 
@@ -107,43 +106,40 @@ impl FamilyStore for RedisStore {
             .min(family.absolute_expiry - family.created_at)
             .max(1);
         let index_ttl = (family.absolute_expiry - family.created_at).max(1);
-        let mut conn = self.connection().await;
-        // not MULTI: the indexes live in other slots; they are advisory (dead members are
-        // dropped when listed, expired ones trimmed here)
-        redis::pipe()
-            .hset_multiple(
-                &key,
-                &[
-                    ("user_id", family.user_id.to_string()),
-                    ("client_id", family.client_id.clone()),
-                    ("scope", family.scope.clone()),
-                    ("auth_time", family.auth_time.to_string()),
-                    ("amr", family.amr.join(",")),
-                    ("created_at", family.created_at.to_string()),
-                    ("abs_exp", family.absolute_expiry.to_string()),
-                    ("current", current.map(hex::encode).unwrap_or_default()),
-                    ("ip", meta.ip.clone().unwrap_or_default()),
-                    ("user_agent", meta.user_agent.clone().unwrap_or_default()),
-                ],
-            )
-            .ignore()
-            .expire(&key, ttl)
-            .ignore()
-            .zrembyscore(&index, "-inf", family.created_at)
-            .ignore()
-            .zadd(&index, &family.id, family.absolute_expiry)
-            .ignore()
-            .expire(&index, index_ttl)
-            .ignore()
-            .zrembyscore(&by_client, "-inf", family.created_at)
-            .ignore()
-            .zadd(&by_client, &family.id, family.absolute_expiry)
-            .ignore()
-            .expire(&by_client, index_ttl)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
+        // three slots, not atomic: the indexes are advisory (dead members are dropped when
+        // listed, expired ones trimmed here)
+        let mut pipe = redis::pipe();
+        pipe.hset_multiple(
+            &key,
+            &[
+                ("user_id", family.user_id.to_string()),
+                ("client_id", family.client_id.clone()),
+                ("scope", family.scope.clone()),
+                ("auth_time", family.auth_time.to_string()),
+                ("amr", family.amr.join(",")),
+                ("created_at", family.created_at.to_string()),
+                ("abs_exp", family.absolute_expiry.to_string()),
+                ("current", current.map(hex::encode).unwrap_or_default()),
+                ("ip", meta.ip.clone().unwrap_or_default()),
+                ("user_agent", meta.user_agent.clone().unwrap_or_default()),
+            ],
+        )
+        .ignore()
+        .expire(&key, ttl)
+        .ignore()
+        .zrembyscore(&index, "-inf", family.created_at)
+        .ignore()
+        .zadd(&index, &family.id, family.absolute_expiry)
+        .ignore()
+        .expire(&index, index_ttl)
+        .ignore()
+        .zrembyscore(&by_client, "-inf", family.created_at)
+        .ignore()
+        .zadd(&by_client, &family.id, family.absolute_expiry)
+        .ignore()
+        .expire(&by_client, index_ttl)
+        .ignore();
+        self.run_spread(&pipe).await
     }
 
     async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
@@ -172,7 +168,8 @@ impl FamilyStore for RedisStore {
         let rows: Vec<Vec<Option<String>>> = if ids.is_empty() {
             Vec::new()
         } else {
-            pipe.query_async(&mut conn).await.map_err(unavailable)?
+            let replies = self.query_spread(&pipe).await?;
+            redis::from_redis_value(&redis::Value::Array(replies)).map_err(unavailable)?
         };
         let mut sessions = Vec::new();
         let mut dead = Vec::new();

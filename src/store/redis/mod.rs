@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 mod browser;
+mod conn;
 mod families;
 mod feed;
 mod limits;
@@ -16,17 +15,20 @@ pub mod policy;
 mod revocations;
 mod transfer;
 
-use super::{Change, ChangeBus, ChangeStream, Ping, StoreError};
+pub use conn::Conn;
+use conn::Opener;
+
+use super::{Ping, StoreError};
 use crate::store::retry::{retry_until, Unreachable};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A shared, self-reconnecting Redis connection and the key prefix.
+/// A shared, self-reconnecting connection to one Redis or a Redis Cluster, and the key
+/// prefix.
 #[derive(Clone)]
 pub struct RedisStore {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    conn: ConnectionManager,
+    opener: Opener,
+    conn: Conn,
     prefix: String,
     /// Identifies this store's connections in each thread's `LOCAL` map.
     id: u64,
@@ -42,41 +44,27 @@ thread_local! {
     /// Each HTTP worker thread's own connection per store (see `RedisStore::connection`),
     /// or when it last failed to open one.
     static LOCAL: std::cell::RefCell<
-        std::collections::HashMap<u64, Result<ConnectionManager, std::time::Instant>>,
+        std::collections::HashMap<u64, Result<Conn, std::time::Instant>>,
     > = std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 impl RedisStore {
-    /// Connects, retrying with backoff for up to `timeout`.
+    /// Connects to one Redis at `url`, or with `cluster` to the Redis Cluster whose seed
+    /// nodes `url` lists (comma-separated), retrying with backoff for up to `timeout`.
     pub async fn connect(
         url: &SecretString,
+        cluster: bool,
         ca: Option<&[u8]>,
         prefix: &str,
         timeout: Duration,
     ) -> Result<Self, Unreachable> {
-        let invalid = |_| Unreachable::new("Redis", "REDIS_URL is not a valid Redis URL".into());
-        let client = if url.expose_secret().starts_with("rediss://") {
-            // rustls, verifying the certificate against the private CA or the system's roots
-            let certificates = redis::TlsCertificates {
-                client_tls: None,
-                root_cert: ca.map(<[u8]>::to_vec),
-            };
-            redis::Client::build_with_tls(url.expose_secret(), certificates).map_err(invalid)?
-        } else {
-            redis::Client::open(url.expose_secret()).map_err(invalid)?
-        };
-        let endpoint = client.get_connection_info().addr.to_string();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(REQUEST_TIMEOUT)
-            .set_response_timeout(REQUEST_TIMEOUT)
-            .set_number_of_retries(1);
-        let conn = retry_until("Redis", &endpoint, timeout, || {
-            ConnectionManager::new_with_config(client.clone(), config.clone())
-        })
-        .await?;
+        let urls = url.expose_secret();
+        let opener = Opener::new(urls, cluster, ca, REQUEST_TIMEOUT)
+            .map_err(|_| Unreachable::new("Redis", "REDIS_URL is not a valid Redis URL".into()))?;
+        let endpoint = opener.endpoint(urls);
+        let conn = retry_until("Redis", &endpoint, timeout, || opener.open()).await?;
         Ok(RedisStore {
-            client,
-            config,
+            opener,
             conn,
             prefix: prefix.to_owned(),
             id: NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -100,7 +88,7 @@ impl RedisStore {
     /// connection, see BENCHMARKS.md for the per-worker figure). Elsewhere, and while a
     /// worker cannot open its own, the shared connection serves; both reconnect by
     /// themselves after an outage.
-    pub async fn connection(&self) -> ConnectionManager {
+    pub async fn connection(&self) -> Conn {
         let worker = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
         if !worker {
@@ -112,60 +100,13 @@ impl RedisStore {
             Some(Err(failed)) if failed.elapsed() < LOCAL_RETRY => return self.conn.clone(),
             _ => {}
         }
-        let opened = tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            ConnectionManager::new_with_config(self.client.clone(), self.config.clone()),
-        )
-        .await;
+        let opened = tokio::time::timeout(REQUEST_TIMEOUT, self.opener.open()).await;
         let entry = match opened {
             Ok(Ok(conn)) => Ok(conn),
             _ => Err(std::time::Instant::now()),
         };
         LOCAL.with(|local| local.borrow_mut().insert(self.id, entry.clone()));
         entry.unwrap_or_else(|_| self.conn.clone())
-    }
-
-    /// The channel instances announce changes on (SPEC S1: key-ring change notifications).
-    fn changes_channel(&self) -> String {
-        self.key(&["changes"])
-    }
-}
-
-#[async_trait]
-impl ChangeBus for RedisStore {
-    async fn publish(&self, change: &Change) -> Result<(), StoreError> {
-        let mut conn = self.connection().await;
-        redis::cmd("PUBLISH")
-            .arg(self.changes_channel())
-            .arg(change.to_message())
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn subscribe(&self) -> Result<ChangeStream, StoreError> {
-        let mut pubsub = tokio::time::timeout(REQUEST_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|e| StoreError::Unavailable {
-                backend: "redis",
-                source: e.into(),
-            })?
-            .map_err(unavailable)?;
-        pubsub
-            .subscribe(self.changes_channel())
-            .await
-            .map_err(unavailable)?;
-        let changes = pubsub.into_on_message().filter_map(|message| {
-            let change = message
-                .get_payload::<String>()
-                .ok()
-                .and_then(|payload| Change::from_message(&payload));
-            if change.is_none() {
-                tracing::debug!("ignored an unknown change notification");
-            }
-            std::future::ready(change)
-        });
-        Ok(changes.boxed())
     }
 }
 

@@ -43,37 +43,47 @@ pub fn findings(
     found
 }
 
-async fn config_get(
-    conn: &mut redis::aio::ConnectionManager,
-    name: &str,
-) -> redis::RedisResult<Option<String>> {
-    let pair: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg(name)
-        .query_async(conn)
+/// `name` on every master (a cluster) or the one Redis.
+async fn config_get(store: &RedisStore, name: &str) -> Result<Vec<Option<String>>, StoreError> {
+    let replies = store
+        .on_each_master(redis::cmd("CONFIG").arg("GET").arg(name))
         .await?;
-    Ok(pair.get(1).cloned())
+    replies
+        .iter()
+        .map(|reply| {
+            let pair: Vec<String> = redis::from_redis_value(reply).map_err(unavailable)?;
+            Ok(pair.get(1).cloned())
+        })
+        .collect()
 }
 
 impl RedisStore {
-    /// The findings for this Redis, or `None` when its configuration cannot be read.
+    /// The findings for this Redis (every master of a cluster), or `None` when its
+    /// configuration cannot be read.
     pub async fn check_settings(&self) -> Result<Option<Vec<(bool, String)>>, StoreError> {
-        let mut conn = self.connection().await;
-        let policy = match config_get(&mut conn, "maxmemory-policy").await {
-            Ok(policy) => policy,
+        let policies = match config_get(self, "maxmemory-policy").await {
+            Ok(policies) => policies,
             // CONFIG is disabled or renamed: nothing to check with
-            Err(e) if e.kind() == redis::ErrorKind::ResponseError => return Ok(None),
-            Err(e) => return Err(unavailable(e)),
+            Err(StoreError::Unavailable { source, .. })
+                if source
+                    .downcast_ref::<redis::RedisError>()
+                    .is_some_and(|e| e.kind() == redis::ErrorKind::ResponseError) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
         };
-        let appendonly = config_get(&mut conn, "appendonly")
-            .await
-            .map_err(unavailable)?;
-        let save = config_get(&mut conn, "save").await.map_err(unavailable)?;
-        Ok(Some(findings(
-            policy.as_deref(),
-            appendonly.as_deref(),
-            save.as_deref(),
-        )))
+        let appendonly = config_get(self, "appendonly").await?;
+        let save = config_get(self, "save").await?;
+        let mut found = Vec::new();
+        for ((policy, appendonly), save) in policies.iter().zip(&appendonly).zip(&save) {
+            for finding in findings(policy.as_deref(), appendonly.as_deref(), save.as_deref()) {
+                if !found.contains(&finding) {
+                    found.push(finding);
+                }
+            }
+        }
+        Ok(Some(found))
     }
 }
 

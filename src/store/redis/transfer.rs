@@ -57,27 +57,32 @@ fn unix(cell: &Cell) -> String {
 }
 
 impl RedisStore {
-    /// Every key under this prefix matching `pattern` (after the prefix).
+    /// Every key under this prefix matching `pattern` (after the prefix), on every master
+    /// of a cluster.
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.connection().await;
-        let mut cursor: u64 = 0;
         let mut keys = Vec::new();
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}{pattern}", self.prefix()))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            keys.extend(batch);
-            if next == 0 {
-                return Ok(keys);
+        for node in self.masters().await? {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, batch): (u64, Vec<String>) = self
+                    .on_node(
+                        &node,
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(format!("{}{pattern}", self.prefix()))
+                            .arg("COUNT")
+                            .arg(1000),
+                    )
+                    .await?;
+                keys.extend(batch);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            cursor = next;
         }
+        Ok(keys)
     }
 
     /// Streams the live families, blocklist entries and cut-offs to `sink`.
@@ -300,24 +305,18 @@ impl RedisStore {
                 _ => {}
             }
         }
-        let mut conn = self.connection().await;
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        self.run_spread(&pipe).await?;
         Ok(written)
     }
 
     /// Removes keys an import wrote (its Postgres half failed).
     pub(crate) async fn remove(&self, keys: &[String]) -> Result<(), StoreError> {
-        let mut conn = self.connection().await;
         for chunk in keys.chunks(500) {
             let mut pipe = redis::pipe();
             for key in chunk {
                 pipe.del(key).ignore();
             }
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable)?;
+            self.run_spread(&pipe).await?;
         }
         Ok(())
     }

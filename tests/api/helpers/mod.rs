@@ -4,6 +4,7 @@
 mod app;
 pub mod db;
 mod flows;
+mod own_cluster;
 mod own_postgres;
 mod own_redis;
 mod process;
@@ -12,6 +13,7 @@ mod proxy;
 pub use app::*;
 pub use db::*;
 pub use flows::*;
+pub use own_cluster::*;
 pub use own_postgres::*;
 pub use own_redis::*;
 pub use process::*;

@@ -169,6 +169,10 @@ impl OwnRedis {
                 ]);
             }
         }
+        if args.iter().any(|a| a == "--cluster-enabled") {
+            // the cluster bus defaults to port + 10000, which may be taken or out of range
+            listen.extend(["--cluster-port".to_owned(), super::free_port().to_string()]);
+        }
         let mut child = std::process::Command::new("redis-server")
             .args(&listen)
             .args(["--bind", "127.0.0.1"])
@@ -209,6 +213,12 @@ impl OwnRedis {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `kill -9`: the server is gone at once, as in a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `SHUTDOWN` (AOF flushed), then the same server again on the same files.

@@ -20,7 +20,7 @@ use tessera::clock::{Clock, SystemClock};
 use tessera::store::Stores;
 use time::OffsetDateTime;
 
-use crate::helpers::{test_settings, TempDir, TestDb};
+use crate::helpers::{test_settings, RedisCluster, TempDir, TestDb};
 
 /// One backend under test; `_owner` keeps its data alive for the test.
 pub struct Backend {
@@ -60,42 +60,92 @@ pub fn now() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
-/// Every contract test, run against `$backend`.
-macro_rules! contract {
-    ($name:ident, $backend:path) => {
-        mod $name {
-            contract!(@tests $backend;
-                families::rotation_has_exactly_one_winner_among_50_concurrent_callers,
-                families::a_retry_within_grace_gets_the_same_successor_and_nothing_else,
-                families::an_older_token_after_grace_is_reuse_and_ends_the_family,
-                families::rotation_checks_the_owning_client_and_the_absolute_expiry,
-                families::an_idle_family_expires_by_itself,
-                families::revoking_a_users_sessions_keeps_the_named_one,
-                limits::gcra_allows_the_burst_then_refills_one_per_interval,
-                limits::lockout_locks_past_the_threshold_and_doubles_each_time,
-                limits::a_successful_login_clears_the_networks_count,
-                limits::the_ceiling_refuses_unknown_networks_but_not_known_ones,
-                revocations::blocklist_and_cutoff_are_seen_and_expire,
-                revocations::an_mfa_token_is_taken_by_exactly_one_caller_and_expires,
-                changes::changes_reach_a_subscriber_in_order,
-                durable::a_reset_token_is_used_once_and_never_after_expiry,
-                keys::revoking_the_active_key_promotes_next_once_and_bumps_the_version,
-                browser::sso_sessions_are_found_listed_and_end_with_their_families,
-                browser::a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family,
-                browser::consents_add_up_list_and_revoke,
-            );
-        }
-    };
-    (@tests $backend:path; $($module:ident :: $test:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $test() {
-                let backend = $backend().await;
-                crate::store::$module::$test(&backend.stores).await;
-            }
-        )*
+/// PostgreSQL (migrated template) + the Redis Cluster `cluster` (own prefix), SPEC S17.
+pub async fn postgres_redis_cluster(cluster: &RedisCluster) -> Backend {
+    let db = Arc::new(TestDb::new().await);
+    let seeds = cluster.seeds();
+    let settings = test_settings(
+        &db,
+        &[
+            ("client_cache_ttl", "0"),
+            ("redis_url", &seeds),
+            ("redis_cluster", "true"),
+        ],
+    );
+    let backend = tessera::store::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test Redis Cluster: {e}"));
+    Backend {
+        stores: backend.stores,
+        _owner: Box::new(db),
+    }
+}
+
+/// Calls `$then!` with every contract test (`module::test`), the one list of them.
+macro_rules! each_contract_test {
+    ($then:ident $(, $arg:tt)*) => {
+        $then! { $($arg,)* [
+            families::rotation_has_exactly_one_winner_among_50_concurrent_callers,
+            families::a_retry_within_grace_gets_the_same_successor_and_nothing_else,
+            families::an_older_token_after_grace_is_reuse_and_ends_the_family,
+            families::rotation_checks_the_owning_client_and_the_absolute_expiry,
+            families::an_idle_family_expires_by_itself,
+            families::revoking_a_users_sessions_keeps_the_named_one,
+            limits::gcra_allows_the_burst_then_refills_one_per_interval,
+            limits::lockout_locks_past_the_threshold_and_doubles_each_time,
+            limits::a_successful_login_clears_the_networks_count,
+            limits::the_ceiling_refuses_unknown_networks_but_not_known_ones,
+            revocations::blocklist_and_cutoff_are_seen_and_expire,
+            revocations::an_mfa_token_is_taken_by_exactly_one_caller_and_expires,
+            changes::changes_reach_a_subscriber_in_order,
+            durable::a_reset_token_is_used_once_and_never_after_expiry,
+            keys::revoking_the_active_key_promotes_next_once_and_bumps_the_version,
+            browser::sso_sessions_are_found_listed_and_end_with_their_families,
+            browser::a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family,
+            browser::consents_add_up_list_and_revoke,
+        ] }
     };
 }
 
-contract!(postgres_redis, crate::store::postgres_redis);
-contract!(sqlite, crate::store::sqlite);
+/// Every contract test as a test of its own, each against a fresh `$backend`.
+macro_rules! contract {
+    ($name:ident, $backend:ident, [$($module:ident :: $test:ident),* $(,)?]) => {
+        mod $name {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let backend = crate::store::$backend().await;
+                    crate::store::$module::$test(&backend.stores).await;
+                }
+            )*
+        }
+    };
+}
+
+each_contract_test!(contract, postgres_redis, postgres_redis);
+each_contract_test!(contract, sqlite, sqlite);
+
+/// Every contract test in turn against one three-master Redis Cluster (starting one per
+/// test would cost more than the tests), each with its own database and key prefix.
+macro_rules! contract_in_turn {
+    ([$($module:ident :: $test:ident),* $(,)?]) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_store_contract_holds_on_a_redis_cluster() {
+            let cluster = RedisCluster::start(3, 0);
+            $(
+                let backend = postgres_redis_cluster(&cluster).await;
+                crate::store::$module::$test(&backend.stores).await;
+                drop(backend);
+            )*
+            // every key went to the cluster, spread over its masters
+            let masters_with_keys = cluster
+                .masters()
+                .into_iter()
+                .filter(|&i| !cluster.keys_on(i, "tt:*").is_empty())
+                .count();
+            assert!(masters_with_keys >= 2, "the contract's keys all landed on one master");
+        }
+    };
+}
+
+each_contract_test!(contract_in_turn);
