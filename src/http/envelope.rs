@@ -19,15 +19,37 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-const SECURITY_HEADERS: [(&str, &str); 5] = [
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
+/// Built at compile time: this runs on every response.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (
-        "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'",
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
     ),
-    ("referrer-policy", "no-referrer"),
-    ("cross-origin-opener-policy", "same-origin"),
+    (
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    ),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    ),
+    (
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ),
+];
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Routes whose handlers never log (they serve prepared bytes): no span per request, the
+/// most frequent requests of all (every verifier fetches the JWKS).
+const QUIET_ROUTES: [&str; 2] = [
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
 ];
 
 /// Request headers tessera reads, all together (names and values). actix-web has no
@@ -55,18 +77,33 @@ fn inbound_request_id(req: &ServiceRequest) -> Option<String> {
     plain.then(|| value.to_owned())
 }
 
+/// A random UUID, written without the formatting machinery (this runs on every request).
+fn new_request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
+
 pub async fn envelope(
     state: web::Data<AppState>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let id = inbound_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let id = inbound_request_id(&req).unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    // one field: span fields are formatted on every request, logged or not
-    let span = tracing::info_span!("request", request_id = %id);
     // cheap clones (enum, shared bytes); the path only: query strings can carry tokens
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let route = req.match_pattern();
+    // one field: span fields are formatted on every request, logged or not. The published
+    // documents' handlers log nothing, so theirs is made only for a completion line.
+    let quiet = route.as_deref().is_some_and(|r| QUIET_ROUTES.contains(&r));
+    let span = if quiet {
+        tracing::Span::none()
+    } else {
+        tracing::info_span!("request", request_id = %id)
+    };
     let started = Instant::now();
     let hsts = state.settings.is_https();
     let result = if headers_too_large(&req) {
@@ -82,6 +119,11 @@ pub async fn envelope(
     let status = match &result {
         Ok(res) => res.status(),
         Err(e) => e.as_response_error().status_code(),
+    };
+    let span = if quiet && (!status.is_success() || tracing::enabled!(tracing::Level::DEBUG)) {
+        tracing::info_span!("request", request_id = %id)
+    } else {
+        span
     };
     span.in_scope(|| log_completion(&method, uri.path(), status, started));
     crate::metrics::request(
@@ -146,13 +188,12 @@ fn finish(res: HttpResponse<BoxBody>, id: &str, hsts: bool) -> HttpResponse<BoxB
     let mut res = json_error_body(res);
     let headers = res.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        let name = HeaderName::from_static(name);
         // the hosted pages set their own policy (stylesheet, the client's origin as a
         // form target); everything else gets the locked-down one
         if name == header::CONTENT_SECURITY_POLICY && headers.contains_key(&name) {
             continue;
         }
-        headers.insert(name, HeaderValue::from_static(value));
+        headers.insert(name, value);
     }
     if hsts {
         headers.insert(
@@ -163,7 +204,7 @@ fn finish(res: HttpResponse<BoxBody>, id: &str, hsts: bool) -> HttpResponse<BoxB
     headers.remove(header::SERVER);
     headers.remove("x-powered-by");
     if let Ok(value) = HeaderValue::from_str(id) {
-        headers.insert(HeaderName::from_static("x-request-id"), value);
+        headers.insert(REQUEST_ID, value);
     }
     res
 }

@@ -288,3 +288,50 @@ fn appears_as_number(text: &str, code: &str) -> bool {
         !joined(before) && !joined(after)
     })
 }
+
+/// The published documents get no span per request (issue 17, JWKS throughput), but a
+/// refused one is still logged with its request id, at the level the binary ships with.
+#[tokio::test]
+async fn a_refused_jwks_request_is_logged_with_its_request_id_and_a_served_one_is_not() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tessera::telemetry::filter("info"))
+        .with_current_span(true)
+        .with_writer(move || writer.clone())
+        .init();
+    let app = crate::helpers::spawn_app().await;
+    let served = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .fetch()
+        .await;
+    assert_eq!(served.status(), StatusCode::OK);
+    // the route matches; the envelope refuses the headers (over 16 KiB)
+    let refused = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .header("x-padding", "a".repeat(17 * 1024))
+        .fetch()
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &Value| l["fields"]["path"] == "/.well-known/jwks.json")
+        .collect();
+    assert_eq!(lines.len(), 1, "one line, for the refused request:\n{logs}");
+    assert_eq!(lines[0]["fields"]["status"], 431, "{logs}");
+    assert_eq!(lines[0]["span"]["request_id"], id.as_str(), "{logs}");
+}
