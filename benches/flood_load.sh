@@ -26,15 +26,12 @@ PASSWORD=correct-Horse-battery-staple-42
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"flood@example.com\",\"password\":\"$PASSWORD\"}"
 REFRESH_CONNS=4
-session_tokens() { # file: one session per refresh connection (logged in before any flood)
-  for _ in $(seq 1 $((REFRESH_CONNS + 2))); do
-    curl -sf localhost:18080/oauth2/token -d grant_type=password -d client_id=spa -d scope=email \
-      -d username=flood@example.com --data-urlencode "password=$PASSWORD"
-    echo
-  done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$1"
-}
-session_tokens "$WORK/tokens-idle"
-session_tokens "$WORK/tokens-flood"
+EMAIL=flood@example.com
+# one session per refresh connection, logged in before any flood
+login_sessions $((REFRESH_CONNS + 2)) "$WORK/tokens-idle"
+login_sessions $((REFRESH_CONNS + 2)) "$WORK/tokens-flood"
+refresh_lua "$WORK/tokens-idle" "$WORK/refresh-idle.lua" 40
+refresh_lua "$WORK/tokens-flood" "$WORK/refresh-flood.lua" 40
 
 cat >"$WORK/login.lua" <<LUA
 wrk.method = "POST"
@@ -45,21 +42,6 @@ delay = function() return pace end
 LUA
 cat >"$WORK/jwks.lua" <<'LUA'
 delay = function() return 4 end
-LUA
-cat >"$WORK/refresh.lua" <<LUA
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  local token = table.remove(tokens, 1) or "tsr_exhausted"
-  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=spa&refresh_token=" .. token)
-end
-response = function(status, headers, body)
-  local token = body:match('"refresh_token":"(tsr_[^"]+)"')
-  if token then tokens[#tokens + 1] = token end
-end
-delay = function() return 40 end
 LUA
 stats() { # file -> "rps p50 p99 non2xx"
   python3 - "$1" <<'PY'
@@ -77,7 +59,7 @@ PY
 paced_load() { # label
   wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/jwks.lua" http://127.0.0.1:18080/.well-known/jwks.json >"$WORK/jwks-$1.txt" &
   local j=$!
-  TOKENS="$WORK/tokens-$1" wrk -t1 -c"$REFRESH_CONNS" -d"${DURATION}s" --latency -s "$WORK/refresh.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/refresh-$1.txt" &
+  wrk -t1 -c"$REFRESH_CONNS" -d"${DURATION}s" --latency -s "$WORK/refresh-$1.lua" http://127.0.0.1:18080/oauth2/token >"$WORK/refresh-$1.txt" &
   local r=$!
   wait $j $r
 }

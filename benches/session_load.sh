@@ -23,29 +23,12 @@ curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: applicat
 bench_client
 
 # one session per connection; scope without openid: access token only (ES256), as an SPA refresh
-for _ in $(seq 1 $((CONNS + 8))); do
-  curl -sf localhost:18080/oauth2/token -d grant_type=password -d client_id=spa -d scope=email \
-    -d username=bench@example.com --data-urlencode "password=$PASSWORD"
-  echo
-done | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]' >"$WORK/tokens"
+EMAIL=bench@example.com login_sessions $((CONNS + 8)) "$WORK/tokens"
 for _ in $(seq 1 1000); do
   curl -sf -u "$ID:$SECRET" localhost:18080/oauth2/token -d grant_type=client_credentials; echo
 done | python3 -c 'import json,sys; [print(json.loads(l)["access_token"]) for l in sys.stdin if l.strip()]' >"$WORK/access"
 
-cat >"$WORK/refresh.lua" <<LUA
-local tokens = {}
-for line in io.lines("$WORK/tokens") do tokens[#tokens + 1] = line end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  local token = table.remove(tokens, 1) or "tsr_exhausted"
-  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=spa&refresh_token=" .. token)
-end
-response = function(status, headers, body)
-  local token = body:match('"refresh_token":"(tsr_[^"]+)"')
-  if token then tokens[#tokens + 1] = token end
-end
-LUA
+refresh_lua "$WORK/tokens" "$WORK/refresh.lua"
 cat >"$WORK/introspect.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"

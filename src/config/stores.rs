@@ -11,9 +11,9 @@ impl Parser {
     pub(super) fn store(&mut self) -> StoreSettings {
         let database_url = self.opt_secret_url("database_url", &["postgres", "postgresql"]);
         let redis_cluster = self.boolean("redis_cluster", false);
-        let redis_url = self.redis_urls(redis_cluster);
+        let (redis_url, seeds) = self.redis_urls(redis_cluster).unzip();
         let data_dir = self.opt_string("data_dir");
-        let redis_ca = self.redis_ca(redis_url.as_ref());
+        let redis_ca = self.redis_ca(seeds.as_deref().unwrap_or_default());
         self.postgres_tls(database_url.as_ref());
         match (database_url, redis_url) {
             (Some(database_url), Some(redis_url)) => StoreSettings::External {
@@ -70,8 +70,9 @@ impl Parser {
     }
 
     /// `REDIS_URL`: one URL, or with `TESSERA_REDIS_CLUSTER` the cluster's seed nodes as
-    /// comma-separated URLs, all `redis://` or all `rediss://` (never echoed in errors).
-    fn redis_urls(&mut self, cluster: bool) -> Option<SecretString> {
+    /// comma-separated URLs, all `redis://` or all `rediss://` (never echoed in errors);
+    /// with the seeds that parse, for the TLS checks.
+    fn redis_urls(&mut self, cluster: bool) -> Option<(SecretString, Vec<url::Url>)> {
         let urls = self.secret("redis_url")?;
         let seeds: Vec<Option<url::Url>> = urls
             .split(',')
@@ -108,22 +109,13 @@ impl Parser {
         if let Some(message) = message {
             self.error("redis_url", message);
         }
-        Some(SecretString::from(urls))
+        let seeds = seeds.into_iter().flatten().collect();
+        Some((SecretString::from(urls), seeds))
     }
 
     /// The private CA for `rediss://` (`TESSERA_REDIS_CA_FILE`), read now so a missing file
     /// is a configuration error; TLS that skips verification (`#insecure`) is refused.
-    fn redis_ca(&mut self, redis_url: Option<&SecretString>) -> Option<Vec<u8>> {
-        use secrecy::ExposeSecret;
-        let seeds: Vec<url::Url> = redis_url
-            .map(|u| {
-                u.expose_secret()
-                    .split(',')
-                    .filter_map(|s| url::Url::parse(s.trim()).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let url = seeds.first();
+    fn redis_ca(&mut self, seeds: &[url::Url]) -> Option<Vec<u8>> {
         if seeds.iter().any(|u| u.fragment().is_some()) {
             self.error(
                 "redis_url",
@@ -131,7 +123,7 @@ impl Parser {
             );
         }
         let file = self.opt_string("redis_ca_file")?;
-        if url.is_some_and(|u| u.scheme() != "rediss") {
+        if seeds.first().is_some_and(|u| u.scheme() != "rediss") {
             self.error(
                 "redis_ca_file",
                 "applies to rediss:// URLs only (REDIS_URL is not TLS)",

@@ -3,7 +3,7 @@
 
 use crate::domain::User;
 use crate::state::AppState;
-use crate::store::{SessionInfo, StoreError};
+use crate::store::{Ended, SessionInfo, StoreError};
 use crate::tokens::{refresh, AccessClaims};
 
 /// The user's live sessions, newest first.
@@ -19,6 +19,12 @@ pub async fn list_sign_ins(
     state.stores.sso.list_sso(user.id).await
 }
 
+/// Tells the revocation feed that the `ended` sessions ended now.
+pub async fn feed_ended(state: &AppState, ended: &[Ended]) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    super::feed::sessions_ended(&state.stores, &state.settings, ended, None, now).await
+}
+
 /// Ends a session (refresh family), with `owner` only if that client owns it, and tells
 /// the revocation feed; whether it was alive.
 pub async fn end_family(
@@ -27,19 +33,20 @@ pub async fn end_family(
     owner: Option<&str>,
 ) -> Result<bool, StoreError> {
     let ended = state.stores.families.revoke_family(id, owner).await?;
-    let ended: Vec<_> = ended.into_iter().collect();
-    let now = state.clock.now();
-    super::feed::sessions_ended(&state.stores, &state.settings, &ended, None, now).await?;
+    let ended: Vec<Ended> = ended.into_iter().collect();
+    feed_ended(state, &ended).await?;
     Ok(!ended.is_empty())
 }
 
-/// Ends every session started under a browser sign-in, and the sign-in.
+/// Ends every session started under a browser sign-in, and the sign-in; one feed write
+/// for all of them. How many sessions were alive.
 pub async fn end_sso(state: &AppState, sso_id: &str) -> Result<usize, StoreError> {
-    let mut ended = 0;
+    let mut ended = Vec::new();
     for family in state.stores.sso.end_sso(sso_id).await? {
-        ended += usize::from(end_family(state, &family, None).await?);
+        ended.extend(state.stores.families.revoke_family(&family, None).await?);
     }
-    Ok(ended)
+    feed_ended(state, &ended).await?;
+    Ok(ended.len())
 }
 
 /// Ends one of the user's sessions, or one of their browser sign-ins with every session

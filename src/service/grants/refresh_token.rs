@@ -129,8 +129,6 @@ async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
         id: family.id.clone(),
         client_id: family.client_id.clone(),
     }];
-    let now = state.clock.now();
     // the store outage is logged where it happens; the refresh is refused either way
-    let _ = crate::service::feed::sessions_ended(&state.stores, &state.settings, &ended, None, now)
-        .await;
+    let _ = crate::service::sessions::feed_ended(state, &ended).await;
 }

@@ -71,8 +71,7 @@ async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(),
         .families
         .revoke_user_sessions(user.id, session.claims.sid.as_deref())
         .await?;
-    let now = state.clock.now();
-    crate::service::feed::sessions_ended(&state.stores, &state.settings, &ended, None, now).await?;
+    crate::service::sessions::feed_ended(state, &ended).await?;
     state.stores.sso.end_user_sso(user.id).await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "second factor changed");
     Ok(())
