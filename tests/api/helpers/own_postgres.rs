@@ -27,11 +27,7 @@ fn bindir() -> PathBuf {
 /// Runs a server program as the `postgres` user when this process is root (initdb and
 /// the server refuse to run as root).
 fn as_postgres(program: &Path, args: &[&str]) -> std::process::Output {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let mut command = if root {
+    let mut command = if super::running_as_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
         c
@@ -42,12 +38,7 @@ fn as_postgres(program: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::run_ok(program, None, args);
 }
 
 impl OwnPostgres {
@@ -58,11 +49,7 @@ impl OwnPostgres {
         for file in ["server.crt", "server.key"] {
             std::fs::copy(ca.file(file), dir.0.join(file)).unwrap();
         }
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if root {
+        if super::running_as_root() {
             run("chown", &["-R", "postgres:postgres", &d]);
         }
         run("chmod", &["600", &format!("{d}/server.key")]);

@@ -12,16 +12,7 @@ pub struct TestCa {
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl command is needed to make test certificates");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::run_ok("openssl", Some(dir), args);
 }
 
 impl TestCa {

@@ -3,6 +3,32 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+/// Runs `program` with `args` (in `dir` when given); panics with its stderr unless it
+/// succeeds.
+pub fn run_ok(program: &str, dir: Option<&std::path::Path>, args: &[&str]) {
+    let mut command = std::process::Command::new(program);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let out = command
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed by this test: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether the suite runs as root (PostgreSQL's tools then run as the postgres user).
+pub fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
