@@ -219,15 +219,6 @@ impl RedisStore {
             .and_then(|v| redis::from_redis_value(&v))
             .map_err(unavailable)
     }
-
-    /// `cmd`'s reply from every master (a cluster) or from the one Redis.
-    pub(super) async fn on_each_master(&self, cmd: &Cmd) -> Result<Vec<Value>, StoreError> {
-        let mut replies = Vec::new();
-        for node in self.masters().await? {
-            replies.push(self.on_node(&node, cmd).await?);
-        }
-        Ok(replies)
-    }
 }
 
 /// A server commands can be sent to one by one.

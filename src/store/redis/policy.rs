@@ -4,7 +4,8 @@
 //! it logs everyone out and un-revokes every token). Checked at start; a Redis that does
 //! not allow `CONFIG GET` (some managed services) is not checked.
 
-use super::{unavailable, RedisStore};
+use super::conn::Node;
+use super::RedisStore;
 use crate::store::StoreError;
 
 /// What is wrong with these settings, worst first: (loud, message).
@@ -43,40 +44,38 @@ pub fn findings(
     found
 }
 
-/// `name` on every master (a cluster) or the one Redis.
-async fn config_get(store: &RedisStore, name: &str) -> Result<Vec<Option<String>>, StoreError> {
-    let replies = store
-        .on_each_master(redis::cmd("CONFIG").arg("GET").arg(name))
+/// `name`'s value on `node`.
+async fn config_get(
+    store: &RedisStore,
+    node: &Node,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let pair: Vec<String> = store
+        .on_node(node, redis::cmd("CONFIG").arg("GET").arg(name))
         .await?;
-    replies
-        .iter()
-        .map(|reply| {
-            let pair: Vec<String> = redis::from_redis_value(reply).map_err(unavailable)?;
-            Ok(pair.get(1).cloned())
-        })
-        .collect()
+    Ok(pair.get(1).cloned())
+}
+
+/// Whether Redis refused the command itself (CONFIG disabled or renamed).
+fn refused(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable { source, .. } if source
+        .downcast_ref::<redis::RedisError>()
+        .is_some_and(|e| e.kind() == redis::ErrorKind::ResponseError))
 }
 
 impl RedisStore {
     /// The findings for this Redis (every master of a cluster), or `None` when its
     /// configuration cannot be read.
     pub async fn check_settings(&self) -> Result<Option<Vec<(bool, String)>>, StoreError> {
-        let policies = match config_get(self, "maxmemory-policy").await {
-            Ok(policies) => policies,
-            // CONFIG is disabled or renamed: nothing to check with
-            Err(StoreError::Unavailable { source, .. })
-                if source
-                    .downcast_ref::<redis::RedisError>()
-                    .is_some_and(|e| e.kind() == redis::ErrorKind::ResponseError) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(e),
-        };
-        let appendonly = config_get(self, "appendonly").await?;
-        let save = config_get(self, "save").await?;
         let mut found = Vec::new();
-        for ((policy, appendonly), save) in policies.iter().zip(&appendonly).zip(&save) {
+        for node in self.masters().await? {
+            let policy = match config_get(self, &node, "maxmemory-policy").await {
+                Ok(policy) => policy,
+                Err(e) if refused(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let appendonly = config_get(self, &node, "appendonly").await?;
+            let save = config_get(self, &node, "save").await?;
             for finding in findings(policy.as_deref(), appendonly.as_deref(), save.as_deref()) {
                 if !found.contains(&finding) {
                     found.push(finding);
