@@ -113,7 +113,7 @@ impl Builder {
             if !response.status().is_success() {
                 return Err(format!("answered {}", response.status()));
             }
-            response.json().await.map_err(|e| e.to_string())
+            crate::body::json(response).await
         }
         .await
         .map_err(fetch_error("the discovery document", &url))?;

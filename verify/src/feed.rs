@@ -167,7 +167,7 @@ impl Follower {
                     response.status()
                 ));
             }
-            let page: Page = response.json().await.map_err(|e| e.to_string())?;
+            let page: Page = crate::body::json(response).await?;
             let done = page.events.is_empty();
             if let Ok(mut revoked) = self.revoked.write() {
                 for event in page.events {

@@ -162,7 +162,7 @@ impl KeyCache {
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        let body: serde_json::Value = crate::body::json(response).await?;
         if body["keys"].as_array().is_none() {
             return Err("the JWKS has no keys array".into());
         }

@@ -44,6 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod algorithm;
+mod body;
 mod builder;
 mod claims;
 mod error;

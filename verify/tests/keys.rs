@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use support::*;
 use tessera_verify::{Algorithm, Error, Refresh, Verifier};
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn a_good_token_verifies_and_every_bad_claim_is_refused_by_name() {
@@ -235,4 +235,23 @@ async fn the_actix_extractor_answers_401_with_a_bearer_challenge() {
     let ok = test::call_service(&app, call(Some(format!("Bearer {good}")))).await;
     assert_eq!(ok.status(), 200);
     assert_eq!(test::read_body(ok).await, "user-1");
+}
+
+#[tokio::test]
+async fn an_oversized_jwks_is_refused_without_reading_it_all() {
+    let server = MockServer::start().await;
+    mount_discovery(&server).await;
+    // a valid JWKS padded past the 4 MiB the crate reads
+    let mut body = jwks(&[&key("a")]);
+    body["padding"] = json!("x".repeat(5 * 1024 * 1024));
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let refused = match Verifier::builder(server.uri()).audience(AUD).build().await {
+        Ok(_) => panic!("a 5 MiB JWKS was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(refused.contains("larger than"), "{refused}");
 }
