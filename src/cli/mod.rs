@@ -116,9 +116,14 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
         Command::Export => {
             let backend = connect(&settings, false).await?;
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            let counts = transfer::export(backend.transfer.as_ref(), SystemClock.now(), &mut out)
-                .await
-                .map_err(|e| CliError::Invalid(format!("export failed: {e}")))?;
+            let counts = transfer::export(
+                backend.transfer.as_ref(),
+                &settings.kek,
+                SystemClock.now(),
+                &mut out,
+            )
+            .await
+            .map_err(|e| CliError::Invalid(format!("export failed: {e}")))?;
             eprintln!("{}", serde_json::json!({ "exported": counts }));
             Ok(())
         }

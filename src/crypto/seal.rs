@@ -139,6 +139,17 @@ impl Kek {
         mac.finalize().into_bytes().into()
     }
 
+    /// The HMAC-SHA-256 that authenticates an export stream (SPEC S16): keyed with
+    /// HKDF-SHA-256 of the KEK bytes, no salt, info `tessera export v1`, 32 bytes out.
+    /// Documented in the manual so another tool holding the KEK can sign a stream too.
+    pub fn export_mac(&self) -> Hmac<Sha256> {
+        let hkdf = Hkdf::<Sha256>::new(None, self.master.as_ref());
+        let mut key = Zeroizing::new([0u8; 32]);
+        let _ = hkdf.expand(b"tessera export v1", key.as_mut());
+        <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
+    }
+
     /// The key as `from_base64` reads it, for the embedded store's `kek` file only.
     pub(crate) fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(STANDARD.encode(self.master.as_ref()))

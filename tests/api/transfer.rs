@@ -15,7 +15,12 @@ use crate::helpers::{
 };
 
 /// Runs `tessera <args>` against `db` with `stdin`; returns (exit ok, stdout, stderr).
-fn cli(db: &TestDb, args: &[&str], stdin: &[u8], kek: Option<&str>) -> (bool, String, String) {
+pub(crate) fn cli(
+    db: &TestDb,
+    args: &[&str],
+    stdin: &[u8],
+    kek: Option<&str>,
+) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.args(args)
         .env_clear()

@@ -18,7 +18,7 @@ pub use snapshot::{ActiveSigner, JwksDocument, KeyVerifier, PublishedKey};
 pub enum KeyRingError {
     #[error("TESSERA_KEK does not open the stored signing keys: start with the key-encryption key they were sealed under")]
     KekMismatch,
-    #[error("stored signing key {0} is corrupt")]
+    #[error("stored signing key {0} is corrupt or forged: it must open with the KEK and its kid and public key must be the ones its sealed private key derives")]
     CorruptKey(String),
     #[error("cannot import the key: {0}")]
     Import(String),

@@ -83,20 +83,20 @@ impl KeyRing {
         let mut signers = HashMap::new();
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows.iter().filter(|r| self.config.algs.contains(&r.alg)) {
-            if matches!(row.state, KeyState::Active | KeyState::Next) {
-                let material = self.open(row)?;
-                if row.state == KeyState::Active && row.revoked_at.is_none() {
-                    let signer = material
-                        .signer()
-                        .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
-                    signers.insert(
-                        row.alg,
-                        Arc::new(ActiveSigner {
-                            kid: row.kid.clone(),
-                            signer,
-                        }),
-                    );
-                }
+            // every key is unsealed, and what is published is what its private key derives:
+            // a stored public part that differs is refused (SPEC S3)
+            let material = self.open(row)?;
+            if row.state == KeyState::Active && row.revoked_at.is_none() {
+                let signer = material
+                    .signer()
+                    .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
+                signers.insert(
+                    row.alg,
+                    Arc::new(ActiveSigner {
+                        kid: row.kid.clone(),
+                        signer,
+                    }),
+                );
             }
             let retire_after = row.retiring_at.map(|at| at + self.config.retire_after);
             let published = row.revoked_at.is_none()
@@ -114,7 +114,7 @@ impl KeyRing {
                 activated_at: row.activated_at,
                 retiring_at: row.retiring_at,
                 retire_after,
-                public_jwk: row.public_jwk.clone(),
+                public_jwk: material.public_jwk,
             });
         }
         keys.sort_by_key(|k| (state_order(k.state), k.alg, k.created_at));
@@ -150,7 +150,8 @@ impl KeyRing {
         })
     }
 
-    /// Unseals a stored key and checks that it is the key its kid names.
+    /// Unseals a stored key and checks that it is the key its kid names and that its
+    /// stored public JWK is the one the private key derives.
     fn open(&self, row: &SigningKeyRow) -> Result<KeyMaterial, KeyRingError> {
         let der = self
             .kek
@@ -162,7 +163,7 @@ impl KeyRing {
             })?;
         let material = KeyMaterial::from_private_der(row.alg, &der)
             .map_err(|_| KeyRingError::CorruptKey(row.kid.clone()))?;
-        if material.kid != row.kid {
+        if material.kid != row.kid || material.public_jwk != row.public_jwk {
             return Err(KeyRingError::CorruptKey(row.kid.clone()));
         }
         Ok(material)
