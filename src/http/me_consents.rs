@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::bearer::{AccountUser, Bearer};
 use super::error::{ApiError, ResourceError};
 use crate::state::AppState;
-use crate::store::{AuditEvent, Consent};
+use crate::store::Consent;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentList {
@@ -39,7 +39,8 @@ pub async fn list(
         .json(ConsentList { consents }))
 }
 
-/// Revokes the caller's consent to a client.
+/// Revokes the caller's consent to a client and ends every session of the caller at that
+/// client (its refresh tokens stop working; the revocation feed announces the sessions).
 #[utoipa::path(delete, path = "/api/v1/me/consents/{client_id}", tag = "session",
     security(("bearer" = [])),
     params(("client_id" = String, Path)),
@@ -52,19 +53,11 @@ pub async fn revoke(
     client_id: web::Path<String>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let user = session.user.id;
-    let revoked = state
-        .stores
-        .consents
-        .revoke_consent(user, &client_id)
+    let revoked = crate::service::sessions::revoke_consent(&state, &session.user, &client_id)
         .await
         .map_err(ApiError::from)?;
     if !revoked {
         return Err(ApiError::NotFound.into());
     }
-    let event = AuditEvent::new("consent_revoked", "ok")
-        .user(user)
-        .client(client_id.as_str());
-    crate::service::audit::record(&state, event).await;
     Ok(HttpResponse::NoContent().finish())
 }
