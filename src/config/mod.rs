@@ -19,6 +19,11 @@ use crate::crypto::{Kek, SigningAlg};
 pub use data_dir::{DataDir, DATABASE_FILE};
 pub use fields::AdminToken;
 use parse::Parser;
+
+/// The longest lifetime any access token can have (SPEC S2: a TTL over 1 h is refused),
+/// whatever the settings say now: what outlives every token (feed events, retiring keys)
+/// is timed by it.
+pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 pub use source::RawSettings;
 
 /// Where durable state lives (SPEC S1, S16).
@@ -112,6 +117,8 @@ pub struct AbuseSettings {
     /// Failed client authentications per (client id, client address); successful ones are
     /// never limited, so nobody can lock a client out.
     pub client_auth_failures: Option<RateLimit>,
+    /// Revocations that write a feed event (RFC 7009), per client (SPEC S15).
+    pub revocations_per_client: Option<RateLimit>,
     /// Consecutive failed logins from one network before the account locks for that
     /// network (0: no lockout).
     pub lockout_threshold: u32,
@@ -207,7 +214,8 @@ impl Settings {
         let issuer = p.issuer(allow_insecure_http);
         let signing_algs = p.signing_algs();
         let signing_alg = p.signing_alg(&signing_algs);
-        let access_token_ttl = p.seconds("access_token_ttl", 900, 60, 3600);
+        let access_token_ttl =
+            p.seconds("access_token_ttl", 900, 60, MAX_ACCESS_TOKEN_TTL.as_secs());
         let cors_allow_credentials = p.boolean("cors_allow_credentials", true);
         let default_audience = p
             .opt_string("default_audience")
@@ -274,6 +282,7 @@ impl Settings {
                 forgot_per_ip: p.rate_limit("rate_limit_forgot_ip", 20, 3600),
                 reset_per_ip: p.rate_limit("rate_limit_reset_ip", 20, 3600),
                 client_auth_failures: p.rate_limit("rate_limit_client_auth_failures", 20, 60),
+                revocations_per_client: p.rate_limit("rate_limit_revocations_client", 600, 60),
                 lockout_threshold: p.integer("lockout_threshold", 5, 0, 1000) as u32,
                 lockout_base: p.seconds("lockout_base", 60, 1, 86_400),
                 lockout_max: p.seconds("lockout_max", 3600, 1, 7 * 86_400),

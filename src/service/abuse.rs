@@ -23,6 +23,9 @@ pub enum Bucket {
     ForgotPerEmail,
     ForgotPerIp,
     ResetPerIp,
+    /// RFC 7009 revocations that write a feed event, per client: nobody can grow the
+    /// revocation feed without bound (SPEC S15).
+    RevocationsPerClient,
 }
 
 impl Bucket {
@@ -34,6 +37,7 @@ impl Bucket {
             Bucket::ForgotPerEmail => "forgot-email",
             Bucket::ForgotPerIp => "forgot-ip",
             Bucket::ResetPerIp => "reset-ip",
+            Bucket::RevocationsPerClient => "revocations-client",
         }
     }
 
@@ -46,6 +50,7 @@ impl Bucket {
             Bucket::ForgotPerEmail => abuse.forgot_per_email,
             Bucket::ForgotPerIp => abuse.forgot_per_ip,
             Bucket::ResetPerIp => abuse.reset_per_ip,
+            Bucket::RevocationsPerClient => abuse.revocations_per_client,
         }
     }
 

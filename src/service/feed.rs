@@ -13,7 +13,7 @@ use crate::tokens::AccessClaims;
 /// Events are kept past every access token they could concern: the longest access-token
 /// lifetime (1 h) plus clock leeway (the per-user cut-offs live as long).
 pub fn retention(settings: &Settings) -> Duration {
-    Duration::from_secs(3600) + settings.clock_leeway
+    crate::config::MAX_ACCESS_TOKEN_TTL + settings.clock_leeway
 }
 
 async fn publish(
@@ -68,8 +68,10 @@ pub async fn sessions_ended(
     if ended.is_empty() {
         return Ok(());
     }
-    // the last access token of each session expires one lifetime from now at the latest
-    let exp = (now + settings.access_token_ttl).unix_timestamp();
+    // the last access token of each session expires one lifetime from now at the latest;
+    // the lifetime is the longest any token could have been issued with (a client's own,
+    // or a global TTL lowered since), so no verifier forgets a revocation early
+    let exp = (now + crate::config::MAX_ACCESS_TOKEN_TTL).unix_timestamp();
     let mut audiences: std::collections::HashMap<&str, Vec<String>> = Default::default();
     if let Some(c) = client {
         audiences.insert(c.id.as_str(), audiences_of(settings, c));
@@ -125,12 +127,28 @@ pub async fn key_revoked(
     publish(stores, settings, now, vec![FeedRecord::public(event)]).await
 }
 
+/// A client was deleted: its tokens are void, `client_credentials` ones included (those
+/// belong to no session). No token can be issued to it any more, so the cut-off is the
+/// next second: a token issued in the second it was deleted is void too.
+pub async fn client_deleted(
+    stores: &Stores,
+    settings: &Settings,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let event = Revocation::Client {
+        client_id: client_id.to_owned(),
+        not_before: now.unix_timestamp() + 1,
+    };
+    publish(stores, settings, now, vec![FeedRecord::public(event)]).await
+}
+
 /// Why a feed request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     #[error("the cursor is not one this feed wrote")]
     Malformed,
-    #[error("the cursor is older than the feed keeps: start over without after")]
+    #[error("the cursor is older than the feed keeps, ahead of it, or from another store epoch (a restore or an import): start over without after")]
     Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -139,15 +157,21 @@ pub enum FeedError {
 /// One page of the feed for `client`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Page {
-    /// Oldest first; empty when the client is caught up.
+    /// Oldest first; empty (with `more` false) when the client is caught up.
     pub events: Vec<Revocation>,
     /// Where to read on from (`after`).
     pub next: String,
+    /// The request stopped before the end of the feed (a full page, or the most stored
+    /// events one request reads): read on from `next` even if `events` is empty.
+    pub more: bool,
 }
 
 /// The most events a page holds, and how many when the client does not say.
 pub const MAX_LIMIT: usize = 1000;
 pub const DEFAULT_LIMIT: usize = 100;
+/// How many stored events one request reads at most, per event it may return: a client
+/// that sees few of the feed's events still costs a bounded amount per request.
+pub const SCAN_FACTOR: usize = 10;
 
 /// Whether `client` may learn of `record` (as introspection would tell it of the token).
 fn visible(settings: &Settings, client: &Client, record: &FeedRecord) -> bool {
@@ -162,7 +186,8 @@ fn visible(settings: &Settings, client: &Client, record: &FeedRecord) -> bool {
         })
 }
 
-/// Up to `limit` events after `after` that `client` may see, oldest first.
+/// Up to `limit` events after `after` that `client` may see, oldest first, reading at most
+/// `SCAN_FACTOR × limit` stored events (SPEC S15).
 pub async fn read(
     stores: &Stores,
     settings: &Settings,
@@ -175,30 +200,35 @@ pub async fn read(
         None => None,
     };
     let limit = limit.clamp(1, MAX_LIMIT);
+    let mut budget = limit * SCAN_FACTOR;
     let mut events = Vec::new();
     // events for other clients are skipped, so a page may take several reads
     loop {
-        let (records, end) = match stores.feed.read(position, limit).await? {
+        let batch = budget.min(limit.max(100));
+        let (records, end) = match stores.feed.read(position, batch).await? {
             FeedRead::Expired => return Err(FeedError::Expired),
             FeedRead::Page { records, end } => (records, end),
         };
-        let complete = records.len() < limit;
+        let complete = records.len() < batch;
+        budget -= records.len();
+        position = Some(end);
         for (cursor, record) in records {
-            position = Some(cursor);
             if visible(settings, client, &record) {
                 events.push(record.event);
                 if events.len() == limit {
                     return Ok(Page {
                         events,
                         next: cursor.encode(),
+                        more: true,
                     });
                 }
             }
         }
-        if complete {
+        if complete || budget == 0 {
             return Ok(Page {
                 events,
-                next: position.unwrap_or(end).encode(),
+                next: end.encode(),
+                more: !complete,
             });
         }
     }

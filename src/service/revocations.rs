@@ -19,7 +19,7 @@ pub async fn active_access_token(
     let now = state.clock.now().unix_timestamp();
     let expected = crate::tokens::Expected {
         issuer: &state.settings.issuer,
-        leeway_secs: state.settings.clock_leeway.as_secs() as i64,
+        nbf_leeway_secs: state.settings.clock_leeway.as_secs() as i64,
         now,
     };
     let verified = state
@@ -111,7 +111,13 @@ pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), St
 /// RFC 7009: revokes a refresh token (its whole family) or an access token (its `jti`)
 /// if `client` owns it; anything else is silently accepted.
 pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
+    use super::abuse::{check, Bucket};
     if let Some(presented) = refresh::parse(token) {
+        // counted only when there is something to end: what writes a feed event is capped
+        let alive = state.stores.families.find_family(&presented.sid).await?;
+        if alive.is_some_and(|f| f.client_id == client.id.as_str()) {
+            check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
+        }
         if super::sessions::end_family(state, &presented.sid, Some(client.id.as_str())).await? {
             tracing::info!(sid = %presented.sid, client_id = %client.id, "refresh token family revoked");
         }
@@ -119,6 +125,7 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
     }
     if let Some(claims) = active_access_token(state, token).await? {
         if claims.client_id == client.id.as_str() {
+            check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
             blocklist(state, &claims).await?;
             tracing::info!(jti = %claims.jti, client_id = %client.id, "access token revoked");
         }

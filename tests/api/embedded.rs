@@ -191,6 +191,39 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The revocation feed as the confidential client `reader` sees it after `after`:
+/// (status, body).
+async fn feed_after(
+    http: &reqwest::Client,
+    public: u16,
+    reader: &(String, String),
+    after: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut url = format!("http://127.0.0.1:{public}/oauth2/revocations?limit=1000");
+    if let Some(after) = after {
+        url.push_str(&format!("&after={after}"));
+    }
+    let answer = http
+        .get(url)
+        .basic_auth(&reader.0, Some(&reader.1))
+        .fetch()
+        .await;
+    (answer.status(), answer.json().await.unwrap_or(Value::Null))
+}
+
+async fn revoke_session(http: &reqwest::Client, public: u16) {
+    let tokens = password_grant(http, public).await;
+    let revoked = http
+        .post(format!("http://127.0.0.1:{public}/oauth2/revoke"))
+        .form(&[
+            ("token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", "spa"),
+        ])
+        .fetch()
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_into_a_working_issuer() {
     let dir = TempDir::new();
@@ -199,7 +232,25 @@ async fn a_backup_taken_while_serving_restores_into_a_working_issuer() {
     let mut running = started(serve(&data, public, admin), public).await;
     let http = reqwest::Client::new();
     register(&http, public).await;
+    let created = cli(
+        &data,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "verifier",
+            "--grant",
+            "client_credentials",
+        ],
+    );
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let reader = (
+        created["client_id"].as_str().unwrap().to_owned(),
+        created["client_secret"].as_str().unwrap().to_owned(),
+    );
+    revoke_session(&http, public).await;
 
+    // the umask would make the copy world-readable: it holds password hashes and keys
     let copy = dir.0.join("copy.db");
     let out = cli(&data, &["backup", copy.to_str().unwrap()]);
     assert!(
@@ -207,11 +258,20 @@ async fn a_backup_taken_while_serving_restores_into_a_working_issuer() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the backup is the owner's only: {mode:o}");
     let again = cli(&data, &["backup", copy.to_str().unwrap()]);
     assert!(
         !again.status.success(),
         "an existing file is never overwritten"
     );
+    // revocations after the backup, which a verifier reads past
+    revoke_session(&http, public).await;
+    revoke_session(&http, public).await;
+    let (status, read) = feed_after(&http, public, &reader, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["events"].as_array().unwrap().len(), 3, "{read}");
+    let cursor = read["next"].as_str().unwrap().to_owned();
     running.kill().unwrap();
     running.wait().unwrap();
 
@@ -222,6 +282,14 @@ async fn a_backup_taken_while_serving_restores_into_a_working_issuer() {
     let mut restarted = started(serve(&restored, public, admin), public).await;
     let tokens = password_grant(&http, public).await;
     assert!(tokens["access_token"].is_string(), "{tokens}");
+    // the restored store is a new epoch: the verifier's cursor would otherwise skip the
+    // events written here under the positions it already read past
+    revoke_session(&http, public).await;
+    let (status, body) = feed_after(&http, public, &reader, Some(&cursor)).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    let (status, afresh) = feed_after(&http, public, &reader, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(afresh["events"].as_array().unwrap().len(), 2, "{afresh}");
     restarted.kill().unwrap();
     restarted.wait().unwrap();
 }

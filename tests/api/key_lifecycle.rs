@@ -151,12 +151,13 @@ fn max_age(response: &reqwest::Response) -> u64 {
 
 #[apply(backends)]
 #[tokio::test]
-async fn a_retiring_key_stays_published_for_ttl_plus_max_age_plus_leeway_and_jwks_max_age_never_outlives_it(
+async fn a_retiring_key_stays_published_for_the_longest_ttl_plus_max_age_plus_leeway_and_jwks_max_age_never_outlives_it(
     backend: Backend,
 ) {
     let db = Arc::new(TestDb::on(backend).await);
     let clock = Arc::new(tessera::clock::FixedClock::starting_now());
-    // retire_after = 900 (token TTL) + 300 (max-age) + 30 (leeway) = 1230 s
+    // retire_after = 3600 (the longest token TTL: tokens signed before a lowered TTL keep
+    // their lifetime) + 300 (max-age) + 30 (leeway) = 3930 s, with today's TTL at 900 s
     let app = try_spawn_on(db, &[("keyring_poll_interval", "1")], clock.clone())
         .await
         .unwrap();
@@ -168,7 +169,7 @@ async fn a_retiring_key_stays_published_for_ttl_plus_max_age_plus_leeway_and_jwk
     let jwks = |app: &TestApp| app.http.get(app.url("/.well-known/jwks.json")).send();
     assert_eq!(max_age(&jwks(&app).await.unwrap()), 300);
 
-    clock.advance(Duration::from_secs(1230 - 100));
+    clock.advance(Duration::from_secs(3930 - 100));
     let response = jwks(&app).await.unwrap();
     // 100 s left, less the sub-second part the database's microseconds dropped
     assert!(

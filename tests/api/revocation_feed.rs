@@ -40,7 +40,7 @@ async fn events_after(app: &TestApp, client: &Credentials, after: &str) -> (Vec<
         assert_eq!(status, StatusCode::OK, "{body}");
         let page = body["events"].as_array().unwrap().clone();
         next = body["next"].as_str().unwrap().to_owned();
-        if page.is_empty() {
+        if page.is_empty() && body["more"] == false {
             return (all, next);
         }
         all.extend(page);
@@ -131,12 +131,12 @@ async fn every_kind_of_revocation_reaches_the_feed_in_order(backend: Backend) {
         claims(text(&second, "access_token"))["sid"]
     );
     for session in &events[1..3] {
-        // the last access token of the session expires one lifetime from now at the latest
+        // the last access token of the session expires one lifetime from now at the
+        // latest, under the longest lifetime a token can have (1 h): a client's own TTL, or
+        // a global one lowered since the token was issued, cannot make it forget early
         let exp = session["exp"].as_i64().unwrap();
-        assert!(
-            exp >= access["iat"].as_i64().unwrap() + 900
-                && exp <= access["exp"].as_i64().unwrap() + 60
-        );
+        let iat = access["iat"].as_i64().unwrap();
+        assert!(exp >= iat + 3600 && exp <= iat + 3600 + 60, "{session}");
     }
     assert_eq!(events[3]["sub"], access["sub"]);
     assert!(events[3]["not_before"].as_i64().unwrap() >= access["iat"].as_i64().unwrap());
@@ -144,7 +144,7 @@ async fn every_kind_of_revocation_reaches_the_feed_in_order(backend: Backend) {
 
     // caught up: an empty page keeps the cursor
     let (_, _, caught_up) = feed(&app, &reader, &format!("after={end}")).await;
-    assert_eq!(caught_up, json!({"events": [], "next": end}));
+    assert_eq!(caught_up, json!({"events": [], "next": end, "more": false}));
     // without after: everything kept, from the oldest; POST with client_secret_post too
     let posted: Value = app
         .http
@@ -165,11 +165,13 @@ async fn every_kind_of_revocation_reaches_the_feed_in_order(backend: Backend) {
 async fn only_confidential_clients_read_the_feed_and_bad_parameters_are_refused(backend: Backend) {
     let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
     let reader = app.resource_server().await;
-    // no credentials at all: as at the token and introspection endpoints
+    // no credentials at all: RFC 6749 §5.2's invalid_client, as at the token and
+    // introspection endpoints
     let anonymous = app.http.get(app.url("/oauth2/revocations")).fetch().await;
-    assert_eq!(anonymous.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
     let body: Value = anonymous.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
     let public = app
         .http
         .get(app.url("/oauth2/revocations?client_id=spa"))
@@ -345,9 +347,136 @@ async fn deleting_a_client_ends_its_sessions_in_the_feed_for_its_audience(backen
         .admin_json(Method::DELETE, &format!("/admin/clients/{doomed}"), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    // the reader serves https://api.example.com, the deleted client's audience
+    // the reader serves https://api.example.com, the deleted client's audience; every
+    // reader hears that the client's tokens (client_credentials ones too) are void
     let (_, _, page) = feed(&app, &reader, "").await;
-    assert_eq!(page["events"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["events"].as_array().unwrap().len(), 2, "{page}");
     assert_eq!(page["events"][0]["type"], "session");
     assert_eq!(page["events"][0]["sid"], sid);
+    assert_eq!(page["events"][1]["type"], "client");
+    assert_eq!(page["events"][1]["client_id"], doomed.as_str());
+    let iat = claims(text(&tokens, "access_token"))["iat"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        page["events"][1]["not_before"].as_i64().unwrap() > iat,
+        "{page}"
+    );
+}
+
+/// A confidential client whose tokens name only `audience`.
+async fn client_for(app: &TestApp, audience: &str) -> Credentials {
+    let new = tessera::domain::NewClient {
+        name: "writer".into(),
+        public: false,
+        first_party: false,
+        grant_types: vec!["client_credentials".parse().unwrap()],
+        scopes: vec![],
+        audiences: vec![audience.into()],
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+    };
+    let operator = tessera::service::admin::Operator {
+        actor: "test".into(),
+        now: app.state.clock.now(),
+    };
+    let (client, secret) =
+        tessera::service::admin::create_client(&app.state.stores, new, &operator)
+            .await
+            .unwrap();
+    (client.id.to_string(), secret)
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn one_request_reads_a_bounded_number_of_events_and_says_when_there_is_more(
+    backend: Backend,
+) {
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
+    let reader = app.resource_server().await;
+    let (_, _, start) = feed(&app, &reader, "").await;
+    let start = text(&start, "next").to_owned();
+    // 25 events the reader may not see (another audience's tokens), then one it may
+    let writer = client_for(&app, "https://elsewhere.example.com").await;
+    for _ in 0..25 {
+        let token: Value = app
+            .http
+            .post(app.url("/oauth2/token"))
+            .basic_auth(&writer.0, writer.1.as_deref())
+            .form(&[("grant_type", "client_credentials")])
+            .fetch_json()
+            .await;
+        let revoked = app
+            .http
+            .post(app.url("/oauth2/revoke"))
+            .basic_auth(&writer.0, writer.1.as_deref())
+            .form(&[("token", text(&token, "access_token"))])
+            .fetch()
+            .await;
+        assert_eq!(revoked.status(), StatusCode::OK);
+    }
+    let tokens = app.new_user_tokens("seen@example.com").await;
+    revoke(&app, text(&tokens, "access_token")).await;
+
+    // limit=1: at most 10 stored events a request, so the skipped ones cost 3 requests
+    let (mut requests, mut after, mut seen) = (0, start, Vec::new());
+    loop {
+        let (status, _, page) = feed(&app, &reader, &format!("after={after}&limit=1")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        requests += 1;
+        seen.extend(page["events"].as_array().unwrap().clone());
+        if page["more"] == false {
+            assert_eq!(page["events"], json!([]), "caught up");
+            break;
+        }
+        assert_ne!(
+            page["next"],
+            after.as_str(),
+            "an answer with more advances: {page}"
+        );
+        after = text(&page, "next").to_owned();
+        assert!(requests < 10, "{page}");
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["jti"], claims(text(&tokens, "access_token"))["jti"]);
+    assert_eq!(
+        requests, 4,
+        "10 + 10 + 6 stored events (the last one seen), then caught up"
+    );
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_cursor_ahead_of_the_feed_or_from_another_store_epoch_answers_410(backend: Backend) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let app = spawn_on(Arc::new(TestDb::on(backend).await), &[]).await;
+    let reader = app.resource_server().await;
+    let tokens = app.new_user_tokens("ep@example.com").await;
+    revoke(&app, text(&tokens, "access_token")).await;
+    let (_, _, page) = feed(&app, &reader, "").await;
+    let next = text(&page, "next");
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(next).unwrap()).unwrap();
+    let (epoch, position) = raw.split_once('.').unwrap();
+    let (ms, seq) = position.split_once('-').unwrap();
+    let seq: u64 = seq.parse().unwrap();
+    let cursor = |text: String| URL_SAFE_NO_PAD.encode(text);
+
+    let ahead = cursor(format!("{epoch}.{}-{}", u64::MAX / 4, seq + 1000));
+    let (status, _, body) = feed(&app, &reader, &format!("after={ahead}")).await;
+    assert_eq!(
+        status,
+        StatusCode::GONE,
+        "a cursor ahead of the newest event: {body}"
+    );
+    let other_epoch = format!("{:x}", u64::from_str_radix(epoch, 16).unwrap() ^ 0xff);
+    let foreign = cursor(format!("{other_epoch}.{ms}-{seq}"));
+    let (status, _, body) = feed(&app, &reader, &format!("after={foreign}")).await;
+    assert_eq!(status, StatusCode::GONE, "another epoch: {body}");
+    let before_epochs = cursor(format!("{ms}-{seq}"));
+    let (status, _, _) = feed(&app, &reader, &format!("after={before_epochs}")).await;
+    assert_eq!(status, StatusCode::GONE, "a cursor from before epochs");
+    let (status, _, body) = feed(&app, &reader, &format!("after={next}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["events"], json!([]));
 }

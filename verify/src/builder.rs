@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::{feed, keys, Algorithm, Inner, SetupError, Verifier};
 
 /// What a [`Verifier`] checks, and how it follows the issuer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) issuer: String,
     pub(crate) audiences: Vec<String>,
@@ -17,6 +17,26 @@ pub(crate) struct Config {
     pub(crate) max_staleness: Option<Duration>,
     pub(crate) background: bool,
     pub(crate) timeout: Duration,
+}
+
+/// Everything but the client secret, which is shown as `REDACTED`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field("leeway", &self.leeway)
+            .field(
+                "client",
+                &self.client.as_ref().map(|(id, _)| (id, "REDACTED")),
+            )
+            .field("poll_interval", &self.poll_interval)
+            .field("max_staleness", &self.max_staleness)
+            .field("background", &self.background)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Config {
@@ -87,7 +107,15 @@ impl Builder {
     /// Reads the discovery document and the JWKS (both must answer), and the
     /// revocation feed once when credentials are given (a failure there is only logged:
     /// [`Verifier::feed_staleness`] tells), then starts the background tasks.
+    ///
+    /// It needs a Tokio runtime (its HTTP client and background tasks run on one): called
+    /// outside one, it answers [`SetupError::Config`] instead of panicking.
     pub async fn build(self) -> Result<Verifier, SetupError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(SetupError::Config(
+                "tessera-verify needs a Tokio runtime: build the verifier inside one (#[tokio::main], or Runtime::block_on)".into(),
+            ));
+        }
         let config = self.config;
         if config.audiences.is_empty() {
             return Err(SetupError::Config("an audience is required".into()));

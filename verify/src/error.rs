@@ -36,11 +36,14 @@ pub enum Error {
 
 /// What revoked a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Revocation {
     Token,
     Session,
     User,
     Key,
+    /// The client it was issued to was deleted, or its tokens revoked by an admin.
+    Client,
 }
 
 impl std::fmt::Display for Revocation {
@@ -50,6 +53,7 @@ impl std::fmt::Display for Revocation {
             Revocation::Session => "session",
             Revocation::User => "user",
             Revocation::Key => "key",
+            Revocation::Client => "client",
         })
     }
 }

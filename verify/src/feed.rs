@@ -32,6 +32,10 @@ enum Event {
     Key {
         kid: String,
     },
+    Client {
+        client_id: String,
+        not_before: i64,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -40,7 +44,15 @@ enum Event {
 struct Page {
     events: Vec<serde_json::Value>,
     next: String,
+    /// The issuer stopped before the end of the feed: read on even if `events` is empty.
+    #[serde(default)]
+    more: bool,
 }
+
+/// How often one sync starts over after `410` before giving up until the next poll, and
+/// the pause before each new start (a feed trimmed mid-scan must not make a spin).
+const RESTARTS: u32 = 3;
+const RESTART_PAUSE: Duration = Duration::from_millis(500);
 
 /// What the feed said, as sets to check a token against.
 #[derive(Debug, Default)]
@@ -48,6 +60,7 @@ struct Revoked {
     jtis: HashMap<String, i64>,
     sids: HashMap<String, i64>,
     users: HashMap<String, i64>,
+    clients: HashMap<String, i64>,
     kids: HashSet<String>,
 }
 
@@ -67,6 +80,13 @@ impl Revoked {
             Event::Key { kid } => {
                 self.kids.insert(kid);
             }
+            Event::Client {
+                client_id,
+                not_before,
+            } => {
+                let at = self.clients.entry(client_id).or_insert(not_before);
+                *at = (*at).max(not_before);
+            }
             Event::Unknown => {}
         }
     }
@@ -76,6 +96,7 @@ impl Revoked {
         self.jtis.retain(|_, exp| *exp + leeway >= now);
         self.sids.retain(|_, exp| *exp + leeway >= now);
         self.users.retain(|_, at| *at + CUTOFF_KEPT >= now);
+        self.clients.retain(|_, at| *at + CUTOFF_KEPT >= now);
     }
 }
 
@@ -134,14 +155,23 @@ impl Follower {
         {
             return Some(Revocation::User);
         }
+        if revoked
+            .clients
+            .get(&claims.client_id)
+            .is_some_and(|not_before| claims.iat < *not_before)
+        {
+            return Some(Revocation::Client);
+        }
         None
     }
 
     /// Reads the feed from the cursor to its end. On a `410` (the cursor is older than the
-    /// feed keeps) it starts over from the oldest event kept.
+    /// feed keeps, or from before a restore or an import) it starts over from the oldest
+    /// event kept, keeping what it holds; after a pause, and a few times at most.
     pub async fn sync(&self, http: &reqwest::Client, leeway: i64) -> Result<usize, String> {
         let _one = self.syncing.lock().await;
         let mut applied = 0;
+        let mut restarts = 0;
         loop {
             let after = self.cursor.lock().ok().and_then(|c| c.clone());
             let mut request = http
@@ -159,6 +189,13 @@ impl Follower {
                 if let Ok(mut cursor) = self.cursor.lock() {
                     *cursor = None;
                 }
+                restarts += 1;
+                if restarts > RESTARTS {
+                    return Err("the revocation feed keeps expiring the cursor".into());
+                }
+                if restarts > 1 {
+                    tokio::time::sleep(RESTART_PAUSE * restarts).await;
+                }
                 continue;
             }
             if !response.status().is_success() {
@@ -168,7 +205,7 @@ impl Follower {
                 ));
             }
             let page: Page = crate::body::json(response).await?;
-            let done = page.events.is_empty();
+            let done = page.events.is_empty() && !page.more;
             if let Ok(mut revoked) = self.revoked.write() {
                 for event in page.events {
                     // an event of a type this version does not know is skipped

@@ -317,6 +317,7 @@ pub async fn delete_client(
     let ended = stores.families.revoke_client_sessions(id.as_str()).await?;
     let feed = crate::service::feed::sessions_ended;
     feed(stores, settings, &ended, client.as_ref(), operator.now).await?;
+    crate::service::feed::client_deleted(stores, settings, id.as_str(), operator.now).await?;
     let ended = ended.len();
     audit(
         stores,

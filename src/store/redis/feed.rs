@@ -1,6 +1,7 @@
 //! The revocation feed in Redis (SPEC S15): one stream (with its marker, in one Cluster slot),
-//! trimmed by age as it is appended to. A cursor is a stream id, so it is valid on every
-//! instance; a cursor older than what trimming dropped is expired.
+//! trimmed by age as it is appended to. A cursor is the store epoch and a stream id, so it
+//! is valid on every instance; a cursor older than what trimming dropped, ahead of the
+//! newest entry, or of another epoch is expired.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -16,15 +17,21 @@ static READ: LazyLock<redis::Script> =
 static APPEND: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("feed_append.lua")));
 
-fn cursor_of(id: &str) -> Result<Cursor, StoreError> {
+fn cursor_of(epoch: u64, id: &str) -> Result<Cursor, StoreError> {
     id.split_once('-')
         .and_then(|(ms, seq)| {
             Some(Cursor {
+                epoch,
                 ms: ms.parse().ok()?,
                 seq: seq.parse().ok()?,
             })
         })
         .ok_or_else(|| StoreError::Corrupt(format!("stream id {id}")))
+}
+
+/// A new epoch: random, never 0 (the epoch of cursors from before epochs).
+pub(super) fn new_epoch() -> u64 {
+    rand::random::<u64>() | 1
 }
 
 impl RedisStore {
@@ -34,6 +41,11 @@ impl RedisStore {
             self.key(&["{revocations}", "stream"]),
             self.key(&["{revocations}", "dropped"]),
         ]
+    }
+
+    /// The store epoch that feed cursors carry (in the feed's slot).
+    pub(super) fn epoch_key(&self) -> String {
+        self.key(&["{revocations}", "epoch"])
     }
 }
 
@@ -72,15 +84,22 @@ impl FeedStore for RedisStore {
             .unwrap_or_default();
         let mut conn = self.connection().await;
         let [stream, dropped] = self.feed_keys();
-        let (entries, last, dropped): (Vec<Entry>, String, String) = READ
+        let (entries, last, dropped, epoch): (Vec<Entry>, String, String, u64) = READ
             .key(stream)
             .key(dropped)
+            .key(self.epoch_key())
             .arg(from)
             .arg(limit.max(1))
+            .arg(new_epoch())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        if after.is_some_and(|a| a < cursor_of(&dropped).unwrap_or_default()) {
+        let last = cursor_of(epoch, &last)?;
+        let dropped = cursor_of(epoch, &dropped).unwrap_or_default();
+        let expired = after.is_some_and(|a| {
+            a.epoch != epoch || a.position() > last.position() || a.position() < dropped.position()
+        });
+        if expired {
             return Ok(FeedRead::Expired);
         }
         let mut records = Vec::with_capacity(entries.len());
@@ -92,11 +111,11 @@ impl FeedStore for RedisStore {
                 .ok_or_else(|| StoreError::Corrupt(format!("feed entry {id}")))?;
             let record: FeedRecord = serde_json::from_str(&text)
                 .map_err(|e| StoreError::Corrupt(format!("feed entry {id}: {e}")))?;
-            records.push((cursor_of(&id)?, record));
+            records.push((cursor_of(epoch, &id)?, record));
         }
         let end = match records.last() {
             Some((cursor, _)) => *cursor,
-            None => after.unwrap_or(cursor_of(&last)?),
+            None => after.unwrap_or(last),
         };
         Ok(FeedRead::Page { records, end })
     }

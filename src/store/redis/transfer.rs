@@ -305,6 +305,10 @@ impl RedisStore {
                 _ => {}
             }
         }
+        // a new store as far as the revocation feed's readers are concerned
+        let epoch = self.epoch_key();
+        pipe.set(&epoch, super::feed::new_epoch()).ignore();
+        written.push(epoch);
         self.run_spread(&pipe).await?;
         Ok(written)
     }

@@ -1,5 +1,6 @@
 //! The revocation feed in SQLite (SPEC S15): rows in write order, trimmed by age as new
-//! ones are written. A cursor is a row id; one older than what trimming dropped is expired.
+//! ones are written. A cursor is the store's epoch and a row id; one older than what
+//! trimming dropped, ahead of the newest row, or of another epoch is expired.
 
 use std::time::Duration;
 
@@ -46,9 +47,10 @@ impl FeedStore for SqliteStore {
     async fn read(&self, after: Option<Cursor>, limit: usize) -> Result<FeedRead, StoreError> {
         let after_id = after.map_or(0, |c| i64::try_from(c.seq).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit.max(1)).unwrap_or(1000);
-        let (rows, first_kept, last) = self
+        let (rows, first_kept, last, epoch) = self
             .run(move |c| {
                 let tx = c.transaction()?;
+                let epoch = super::epoch::read(&tx)?;
                 let last: i64 = tx
                     .query_row(
                         "SELECT seq FROM sqlite_sequence WHERE name = 'revocation_feed'",
@@ -68,14 +70,17 @@ impl FeedStore for SqliteStore {
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 tx.commit()?;
-                Ok((rows, first.unwrap_or(last + 1), last))
+                Ok((rows, first.unwrap_or(last + 1), last, epoch))
             })
             .await?;
-        // every id below the first kept one was written and then dropped
-        if after.is_some() && after_id + 1 < first_kept {
+        // every id below the first kept one was written and then dropped; one above the
+        // last was never written here (a restored or replaced store)
+        let foreign = after.is_some_and(|a| a.epoch != epoch || after_id > last);
+        if foreign || (after.is_some() && after_id + 1 < first_kept) {
             return Ok(FeedRead::Expired);
         }
         let cursor = |id: i64, at: i64| Cursor {
+            epoch,
             ms: u64::try_from(at).unwrap_or(0),
             seq: u64::try_from(id).unwrap_or(0),
         };

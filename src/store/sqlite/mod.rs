@@ -6,6 +6,7 @@
 mod audit;
 mod browser;
 mod clients;
+mod epoch;
 mod families;
 mod feed;
 mod keys;
@@ -76,11 +77,33 @@ impl SqliteStore {
     }
 
     /// Writes a consistent, standalone copy of the database to `target` (which must not
-    /// exist) while other connections keep reading and writing (`VACUUM INTO`).
+    /// exist) while other connections keep reading and writing (`VACUUM INTO`). The copy
+    /// holds password hashes and sealed keys: it is created `0600` before a byte is
+    /// written (SQLite would create it under the umask, usually world-readable), and it
+    /// gets a store epoch of its own, so that restoring it makes verifiers start over
+    /// (SPEC S15, S16).
     pub async fn backup(&self, target: &Path) -> Result<(), StoreError> {
-        let target = target.display().to_string();
-        self.run(move |c| c.execute("VACUUM INTO ?1", [target]).map(|_| ()))
-            .await
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(target)
+            .map_err(|e| {
+                StoreError::Other(anyhow::anyhow!("cannot create the backup file: {e}"))
+            })?;
+        let path = target.to_path_buf();
+        let copied = self
+            .run(move |c| {
+                // VACUUM INTO writes into an existing file only while it is empty
+                c.execute("VACUUM INTO ?1", [path.display().to_string()])?;
+                epoch::renew(&Connection::open(&path)?)
+            })
+            .await;
+        if copied.is_err() {
+            let _ = std::fs::remove_file(target);
+        }
+        copied
     }
 
     /// The database file.

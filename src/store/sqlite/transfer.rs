@@ -165,6 +165,8 @@ impl Transfer for SqliteStore {
                     .execute(rusqlite::params_from_iter(values))?;
             }
             tx.execute("UPDATE keyring_version SET version = version + 1", [])?;
+            // a new store as far as the revocation feed's readers are concerned
+            super::epoch::renew(tx)?;
             Ok(())
         })
         .await?;

@@ -32,7 +32,8 @@ pub enum KeyRingError {
 pub struct KeyRingConfig {
     pub algs: Vec<SigningAlg>,
     pub rsa_bits: u32,
-    /// max access-token TTL + JWKS max-age + leeway: how long a retiring key stays published.
+    /// longest access-token TTL (1 h) + JWKS max-age + leeway: how long a retiring key
+    /// stays published.
     pub retire_after: Duration,
     /// Scheduled rotation: an active key older than this is rotated (`None`: never).
     pub rotation_interval: Option<Duration>,
@@ -46,7 +47,11 @@ impl KeyRingConfig {
         KeyRingConfig {
             algs: settings.signing_algs.clone(),
             rsa_bits: settings.rsa_bits,
-            retire_after: settings.access_token_ttl + settings.jwks_max_age + settings.clock_leeway,
+            // the longest lifetime a token could have been signed with, not today's TTL:
+            // tokens signed before a lowered TTL keep their longer lifetime
+            retire_after: crate::config::MAX_ACCESS_TOKEN_TTL
+                + settings.jwks_max_age
+                + settings.clock_leeway,
             rotation_interval: settings.key_rotation_interval,
             jwks_max_age: settings.jwks_max_age,
             jwks_stale_while_revalidate: settings.jwks_stale_while_revalidate,
