@@ -47,13 +47,16 @@ pub fn presented(
             if form_id.is_some_and(|f| f != id) {
                 return Err(invalid("client_id does not match the Authorization header"));
             }
+            // a public client identified by Basic with an empty password (what Go's
+            // golang.org/x/oauth2 sends first) is the same as client_id in the body
             Ok(Presented {
                 id: ClientId::parse(&id).map_err(|_| OAuthError::InvalidClient)?,
-                secret: Some(secret.into()),
+                secret: (!secret.is_empty()).then(|| secret.into()),
             })
         }
         None => {
-            let id = form_id.ok_or_else(|| invalid("client_id is required"))?;
+            // RFC 6749 §5.2: "no client authentication included" is invalid_client (401)
+            let id = form_id.ok_or(OAuthError::InvalidClient)?;
             let id = ClientId::parse(id).map_err(|_| OAuthError::InvalidClient)?;
             Ok(Presented {
                 id,

@@ -146,6 +146,8 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
         authorize::STYLESHEET_PATH.as_str(),
         web::get().to(authorize::stylesheet),
     )
+    .route(authorize::ICON_PATH, web::get().to(authorize::icon))
+    .route("/favicon.ico", web::get().to(authorize::icon))
     .service(
         web::scope("/oauth2")
             .wrap(cors::allowlist(settings))

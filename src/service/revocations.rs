@@ -154,10 +154,12 @@ pub async fn introspect(
         if family.client_id != client.id.as_str() || !current {
             return Ok(inactive);
         }
-        return Ok(json!({
+        let mut body = json!({
             "active": true, "token_type": "refresh_token", "client_id": family.client_id, "sub": family.user_id.to_string(),
             "scope": family.scope, "exp": family.absolute_expiry, "iat": family.created_at, "iss": state.settings.issuer, "sid": family.id,
-        }));
+        });
+        without_empty_scope(&mut body);
+        return Ok(body);
     }
     let Some(claims) = active_access_token(state, token).await? else {
         return Ok(inactive);
@@ -171,7 +173,18 @@ pub async fn introspect(
         map.insert("active".into(), Value::Bool(true));
         map.insert("token_type".into(), Value::String("Bearer".into()));
     }
+    without_empty_scope(&mut body);
     Ok(body)
+}
+
+/// RFC 7662 §2.2: `scope` lists the token's scopes; a token with none has no `scope`
+/// member (an empty string would read as one empty scope to strict clients).
+fn without_empty_scope(body: &mut Value) {
+    if let Some(map) = body.as_object_mut() {
+        if map.get("scope").and_then(Value::as_str) == Some("") {
+            map.remove("scope");
+        }
+    }
 }
 
 /// RFC 7662 §4: a resource server only learns about tokens meant for it. The asking client

@@ -48,6 +48,10 @@ pub trait SsoStore: Send + Sync {
 pub struct AuthCode {
     pub client_id: String,
     pub redirect_uri: String,
+    /// The authorization request carried `redirect_uri`: the token request must carry the
+    /// identical value (RFC 6749 §4.1.3).
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     /// The S256 `code_challenge` (base64url of SHA-256 of the verifier).
     pub code_challenge: String,
     pub nonce: Option<String>,

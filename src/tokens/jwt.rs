@@ -59,8 +59,10 @@ pub enum InvalidToken {
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
     pub issuer: &'a str,
-    /// Allowed clock skew for `exp` and `nbf`, seconds.
-    pub leeway_secs: i64,
+    /// Allowed clock skew for `nbf`, seconds (another instance's clock may run slightly
+    /// ahead). None for `exp`: tessera's own clock wrote it, and expired means inactive
+    /// (SPEC S5).
+    pub nbf_leeway_secs: i64,
     /// The time of the check, Unix seconds.
     pub now: i64,
 }
@@ -148,7 +150,7 @@ fn verified_payload(
 
 /// Issuer and time checks, made on every use (cached or not).
 fn check_claims(claims: &AccessClaims, expected: &Expected) -> Result<(), InvalidToken> {
-    let (leeway_secs, now) = (expected.leeway_secs, expected.now);
+    let (leeway_secs, now) = (expected.nbf_leeway_secs, expected.now);
     if claims.iss != expected.issuer {
         return Err(InvalidToken::WrongIssuer);
     }
@@ -156,7 +158,7 @@ fn check_claims(claims: &AccessClaims, expected: &Expected) -> Result<(), Invali
     if claims.aud.0.is_empty() || claims.aud.0.iter().any(String::is_empty) {
         return Err(InvalidToken::NoAudience);
     }
-    if claims.exp + leeway_secs <= now {
+    if claims.exp <= now {
         return Err(InvalidToken::Expired);
     }
     if claims.nbf - leeway_secs > now {

@@ -259,11 +259,14 @@ async fn revoking_an_access_token_blocklists_it_and_revoke_answers_200_for_unkno
         .form(&[("token", access)])
         .fetch()
         .await;
+    // RFC 6749 §5.2: no client authentication at all is invalid_client
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        unauthenticated.status(),
-        StatusCode::BAD_REQUEST,
-        "client_id is required"
+        unauthenticated.headers()["www-authenticate"],
+        "Basic realm=\"tessera\""
     );
+    let body: serde_json::Value = unauthenticated.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
 }
 
 /// Postgres + Redis only: it is about Redis.

@@ -57,8 +57,12 @@ async function newPage() {
     }
   });
   page.on("response", (r) => {
-    if (r.url().includes("/assets/") && (r.status() !== 200 || !r.headers()["content-type"]?.startsWith("text/css"))) {
+    if (r.url().endsWith(".css") && (r.status() !== 200 || !r.headers()["content-type"]?.startsWith("text/css"))) {
       report.console.push(`stylesheet ${r.url()} answered ${r.status()}`);
+    }
+    // a page's own 4xx is expected (see above); a sub-resource's (an icon, say) is a fault
+    if (r.request().resourceType() !== "document" && r.status() >= 400) {
+      report.console.push(`${r.request().resourceType()} ${r.url()} answered ${r.status()}`);
     }
   });
   return page;

@@ -12,7 +12,7 @@ mod pages;
 pub use forms::*;
 pub use logout::*;
 use pages::*;
-pub use pages::{stylesheet, CSRF_COOKIE, SSO_COOKIE, STYLESHEET_PATH};
+pub use pages::{icon, stylesheet, CSRF_COOKIE, ICON_PATH, SSO_COOKIE, STYLESHEET_PATH};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -275,6 +275,18 @@ pub(super) fn mfa_page(
 }
 
 /// The hosted pages' stylesheet.
+/// The pages' icon (an SVG tile), declared by every page and also served at
+/// `/favicon.ico`, so no browser logs a failed icon request on a hosted page.
+pub const ICON_PATH: &str = "/assets/tessera-icon.svg";
+const ICON: &str = include_str!("../../../static/icon.svg");
+
+pub async fn icon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(ICON)
+}
+
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")

@@ -341,6 +341,7 @@ pub async fn issue_code(
     let stored = AuthCode {
         client_id: request.client.id.to_string(),
         redirect_uri: request.back.redirect_uri.clone(),
+        redirect_uri_sent: request.params.redirect_uri.is_some(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.params.nonce.clone(),
         scope: request.scope.to_string(),

@@ -49,9 +49,15 @@ pub async fn grant(
             return Err(INVALID);
         }
     };
-    // the code is spent whatever follows: a wrong verifier or client does not get a retry
+    // the code is spent whatever follows: a wrong verifier or client does not get a retry.
+    // redirect_uri must be the authorization request's exactly when it sent one (RFC 6749
+    // §4.1.3), and may be left out only when it did not
+    let redirect_matches = match redirect_uri {
+        Some(sent) => sent == issued.redirect_uri,
+        None => !issued.redirect_uri_sent,
+    };
     if issued.client_id != client.id.as_str()
-        || redirect_uri.is_some_and(|r| r != issued.redirect_uri)
+        || !redirect_matches
         || !pkce_matches(verifier, &issued.code_challenge)
     {
         return Err(INVALID);

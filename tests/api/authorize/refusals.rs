@@ -319,3 +319,49 @@ async fn the_page_never_tells_an_unknown_email_from_a_wrong_password_and_locks_o
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(html.contains("Too many attempts"), "{html}");
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_code_whose_request_named_its_redirect_uri_needs_the_same_one_at_the_token_endpoint(
+    backend: Backend,
+) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    let http = browser();
+
+    // RFC 6749 §4.1.3: the authorization request carried redirect_uri, so must this one
+    let code = code_for(&app, &http, &client).await;
+    let without = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(without.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        without.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    let code = code_for(&app, &http, &client).await;
+    let other = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", "http://127.0.0.1/native"),
+        ])
+        .await;
+    assert_eq!(
+        other.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    let code = code_for(&app, &http, &client).await;
+    let same = redeem(&app, &client, &code, Some(VERIFIER)).await;
+    assert_eq!(same.status(), StatusCode::OK);
+}

@@ -74,6 +74,7 @@ fn code() -> AuthCode {
     AuthCode {
         client_id: "app".into(),
         redirect_uri: "https://app.example.com/cb".into(),
+        redirect_uri_sent: true,
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         nonce: Some("n-0S6_WzA2Mj".into()),
         scope: "openid email".into(),
