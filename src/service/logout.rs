@@ -2,6 +2,10 @@
 //! browser's sign-in (SSO) session and every refresh family started under it, and the
 //! session an `id_token_hint` names; then back to a registered `post_logout_redirect_uri`
 //! (exact match) or tessera's signed-out page. Everything is checked before anything ends.
+//!
+//! Without an `id_token_hint` for the signed-in user, a link from anywhere could sign the
+//! user out: such a request ends nothing until the user confirms it (`Plan::needs_confirmation`;
+//! the page and its CSRF-protected form are the web layer's).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -37,13 +41,43 @@ impl From<StoreError> for Refusal {
     }
 }
 
-/// Signs the browser out; `sso_cookie` is its `tessera_sso` value, if any.
-pub async fn logout(
+/// A checked sign-out request: what it would end and where it would go.
+pub struct Plan {
+    hint: Option<crate::tokens::IdTokenHint>,
+    client_id: Option<String>,
+    back: Option<String>,
+    session: Option<(crate::store::SsoSession, crate::domain::User)>,
+}
+
+impl Plan {
+    /// The browser has a sign-in and nothing proves the request comes from an application
+    /// that user signed in to: an ID token of that user's. The user must confirm.
+    pub fn needs_confirmation(&self) -> bool {
+        let Some((_, owner)) = &self.session else {
+            return false;
+        };
+        let hinted = self
+            .hint
+            .as_ref()
+            .and_then(|h| h.sub.parse::<uuid::Uuid>().ok());
+        hinted != Some(owner.id)
+    }
+
+    /// The signed-in user's email, for the confirmation page ('' when signed out).
+    pub fn signed_in_email(&self) -> String {
+        self.session
+            .as_ref()
+            .map(|(_, user)| user.email.as_str().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Checks a sign-out request; ends nothing. `sso_cookie` is the browser's `tessera_sso`.
+pub async fn plan(
     state: &AppState,
-    params: Params,
+    params: &Params,
     sso_cookie: Option<&str>,
-    ip: Option<String>,
-) -> Result<Outcome, Refusal> {
+) -> Result<Plan, Refusal> {
     let hint = match params.id_token_hint.as_deref() {
         None => None,
         Some(token) => Some(
@@ -89,8 +123,24 @@ pub async fn logout(
             Some(url.to_string())
         }
     };
-
     let session = crate::service::authorize::sso_session(state, sso_cookie).await?;
+    Ok(Plan {
+        hint,
+        client_id,
+        back,
+        session,
+    })
+}
+
+/// Signs the browser out as `plan` says (the caller asked for confirmation where
+/// `needs_confirmation`).
+pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<Outcome, Refusal> {
+    let Plan {
+        hint,
+        client_id,
+        back,
+        session,
+    } = plan;
     let mut user = hint.as_ref().and_then(|h| h.sub.parse::<uuid::Uuid>().ok());
     let mut ended = 0usize;
     if let Some((sso, owner)) = &session {

@@ -75,7 +75,7 @@ async fn each_sslmode_means_what_it_means_in_libpq() {
         ),
         (
             "the system's roots for a private CA",
-            pg.url("127.0.0.1", "sslmode=verify-full"),
+            pg.url("127.0.0.1", "sslmode=verify-full&sslrootcert=system"),
         ),
         ("clear text", pg.url("127.0.0.1", "sslmode=disable")),
     ];
@@ -99,6 +99,14 @@ fn an_unknown_sslmode_or_an_unreadable_root_is_a_configuration_error() {
         (
             "sslmode=verify-full&sslrootcert=/nonexistent/root.pem",
             "cannot be read",
+        ),
+        // libpq's rule: a verifying mode names the CA it verifies against
+        ("sslmode=verify-ca", "need sslrootcert"),
+        ("sslmode=verify-full", "need sslrootcert"),
+        // the system's roots only with the host name checked
+        (
+            "sslmode=verify-ca&sslrootcert=system",
+            "use sslmode=verify-full",
         ),
     ] {
         let url = format!("postgres://postgres@127.0.0.1:5432/test?{query}");

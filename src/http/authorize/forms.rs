@@ -55,20 +55,21 @@ pub struct Carried {
     csrf_token: Option<String>,
 }
 
-/// The request a posted form continues, after its CSRF token and flow are checked.
-async fn resume(
+/// The request a posted form continues, after its CSRF token and flow are checked, and the
+/// session its page was shown for.
+async fn resume_bound(
     state: &AppState,
     req: &HttpRequest,
     carried: &Carried,
-) -> Result<Request, HttpResponse> {
-    let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
+) -> Result<(Request, Option<String>), HttpResponse> {
+    let cookie = BrowserCookie::Csrf.read(req, state);
     if !flow::csrf_matches(state, cookie.as_deref(), carried.csrf_token.as_deref()) {
         return Err(error_page(
             StatusCode::FORBIDDEN,
             "This form was not sent from the page tessera showed this browser, or it has expired. Go back to the application and start again.",
         ));
     }
-    let params = carried
+    let opened = carried
         .flow
         .as_deref()
         .and_then(|f| flow::open_flow(state, f))
@@ -78,9 +79,21 @@ async fn resume(
                 "This sign-in has expired. Go back to the application and start again.",
             )
         })?;
-    flow::validate(state, params)
+    let request = flow::validate(state, opened.params)
         .await
-        .map_err(|refusal| refused(state, refusal))
+        .map_err(|refusal| refused(state, refusal))?;
+    Ok((request, opened.sso))
+}
+
+/// The request a posted sign-in or second-factor form continues.
+async fn resume(
+    state: &AppState,
+    req: &HttpRequest,
+    carried: &Carried,
+) -> Result<Request, HttpResponse> {
+    resume_bound(state, req, carried)
+        .await
+        .map(|(request, _)| request)
 }
 
 /// Signs the browser in: the SSO cookie, the audit event, then the next step.
@@ -104,7 +117,7 @@ async fn signed_in(
     crate::service::audit::record(state, event).await;
     let mut response = proceed(state, req, request, Some((sso, user)), true).await;
     let max_age = time::Duration::seconds(state.settings.sso_ttl.as_secs() as i64);
-    let _ = response.add_cookie(&cookie(state, SSO_COOKIE, value, max_age));
+    let _ = response.add_cookie(&cookie(state, BrowserCookie::Sso, value, max_age));
     response
 }
 
@@ -270,16 +283,23 @@ pub async fn consent(
     form: web::Form<ConsentForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let request = match resume(&state, &req, &form.carried).await {
-        Ok(request) => request,
+    let (request, bound) = match resume_bound(&state, &req, &form.carried).await {
+        Ok(resumed) => resumed,
         Err(response) => return response,
     };
-    let cookie = req.cookie(SSO_COOKIE).map(|c| c.value().to_owned());
+    let cookie = BrowserCookie::Sso.read(&req, &state);
     let session = match flow::sso_session(&state, cookie.as_deref()).await {
         Ok(Some(session)) => session,
         Ok(None) => return sign_in_page(&state, &req, &request, "", None),
         Err(e) => return refused(&state, Refusal::Store(e)),
     };
+    // the post must come with the session the page was shown for (which met prompt=login
+    // and max_age then), and that session must still meet max_age now (SPEC S11)
+    let age = (state.clock.now() - session.0.auth_time).whole_seconds();
+    let stale = request.max_age.is_some_and(|max| age > max);
+    if bound.as_deref() != Some(session.0.id.as_str()) || stale {
+        return sign_in_page(&state, &req, &request, session.1.email.as_str(), None);
+    }
     if form.decision.as_deref() != Some("allow") {
         return answer(
             &state,

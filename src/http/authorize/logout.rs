@@ -19,17 +19,40 @@ pub struct LogoutRequest {
     state: Option<String>,
     /// Names the client when there is no `id_token_hint`.
     client_id: Option<String>,
+    /// The confirmation page's CSRF token (with `confirm=yes`).
+    csrf_token: Option<String>,
+    /// `yes` when the user confirmed on tessera's page.
+    confirm: Option<String>,
+}
+
+/// A sign-out request as posted: the parameters, and for a confirmation the page's CSRF
+/// token and `confirm=yes`.
+#[derive(serde::Deserialize)]
+pub struct LogoutForm {
+    #[serde(flatten)]
+    params: crate::service::logout::Params,
+    csrf_token: Option<String>,
+    confirm: Option<String>,
 }
 
 async fn sign_out(
     state: &AppState,
     req: &HttpRequest,
     params: crate::service::logout::Params,
+    confirmed: bool,
 ) -> HttpResponse {
-    use crate::service::logout::{logout, Outcome, Refusal as LogoutRefusal};
-    let sso = req.cookie(SSO_COOKIE).map(|c| c.value().to_owned());
+    use crate::service::logout::{logout, plan, Outcome, Refusal as LogoutRefusal};
+    let sso = BrowserCookie::Sso.read(req, state);
     let ip = session_meta(req).ip;
-    let mut response = match logout(state, params, sso.as_deref(), ip).await {
+    let checked = match plan(state, &params, sso.as_deref()).await {
+        Ok(checked) => checked,
+        Err(LogoutRefusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, message),
+        Err(LogoutRefusal::Store(e)) => return refused(state, Refusal::Store(e)),
+    };
+    if checked.needs_confirmation() && !confirmed {
+        return confirmation(state, req, &params, checked.signed_in_email()).await;
+    }
+    let mut response = match logout(state, checked, ip).await {
         Ok(Outcome::Redirect(to)) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, to))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -47,10 +70,54 @@ async fn sign_out(
     };
     let _ = response.add_cookie(&cookie(
         state,
-        SSO_COOKIE,
+        BrowserCookie::Sso,
         String::new(),
         time::Duration::ZERO,
     ));
+    response
+}
+
+/// The page that asks the user to confirm a sign-out nothing vouches for: a POST of the
+/// same parameters with this browser's CSRF token, so no other site can submit it.
+async fn confirmation(
+    state: &AppState,
+    req: &HttpRequest,
+    params: &crate::service::logout::Params,
+    email: String,
+) -> HttpResponse {
+    let client = match params
+        .client_id
+        .as_deref()
+        .map(crate::domain::ClientId::parse)
+    {
+        Some(Ok(id)) => state.stores.clients.find_client(&id).await.ok().flatten(),
+        _ => None,
+    };
+    let fields: Vec<(&'static str, String)> = [
+        ("post_logout_redirect_uri", &params.post_logout_redirect_uri),
+        ("state", &params.state),
+        ("client_id", &params.client_id),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+    .collect();
+    let (csrf, new) = csrf_cookie(state, req);
+    let html = render(&ConfirmLogoutPage {
+        stylesheet: &STYLESHEET_PATH,
+        client_name: client.as_ref().map(|c| c.name.as_str()),
+        email: &email,
+        csrf_token: &crate::service::authorize::csrf_token(state, &csrf),
+        fields,
+    });
+    let mut response = page(StatusCode::OK, html, None, false);
+    if new {
+        let _ = response.add_cookie(&cookie(
+            state,
+            BrowserCookie::Csrf,
+            csrf,
+            time::Duration::hours(12),
+        ));
+    }
     response
 }
 
@@ -62,7 +129,7 @@ async fn sign_out(
         ("state" = Option<String>, Query),
         ("client_id" = Option<String>, Query)),
     responses(
-        (status = 200, description = "Signed out: tessera's page", content_type = "text/html"),
+        (status = 200, description = "Signed out: tessera's page; or, without an ID token of the signed-in user, a page asking the user to confirm (nothing ended yet)", content_type = "text/html"),
         (status = 303, description = "Signed out: back to the registered post_logout_redirect_uri with state"),
         (status = 400, description = "An ID token or redirect URI that is not this client's: an error page, nothing ended", content_type = "text/html")))]
 pub async fn logout_get(
@@ -70,20 +137,28 @@ pub async fn logout_get(
     state: web::Data<AppState>,
     query: web::Query<crate::service::logout::Params>,
 ) -> HttpResponse {
-    sign_out(&state, &req, query.into_inner()).await
+    sign_out(&state, &req, query.into_inner(), false).await
 }
 
 /// RP-initiated logout, form-encoded.
 #[utoipa::path(post, path = "/oauth2/logout", tag = "oauth2",
     request_body(content = LogoutRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Signed out: tessera's page", content_type = "text/html"),
+        (status = 200, description = "Signed out: tessera's page; or the confirmation page when neither an ID token of the signed-in user nor a confirmed form with this browser's CSRF token vouches for the request", content_type = "text/html"),
         (status = 303, description = "Back to the registered post_logout_redirect_uri with state"),
         (status = 400, description = "Not this client's: an error page, nothing ended", content_type = "text/html")))]
 pub async fn logout_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<crate::service::logout::Params>,
+    form: web::Form<LogoutForm>,
 ) -> HttpResponse {
-    sign_out(&state, &req, form.into_inner()).await
+    let form = form.into_inner();
+    let cookie = BrowserCookie::Csrf.read(&req, &state);
+    let confirmed = form.confirm.as_deref() == Some("yes")
+        && crate::service::authorize::csrf_matches(
+            &state,
+            cookie.as_deref(),
+            form.csrf_token.as_deref(),
+        );
+    sign_out(&state, &req, form.params, confirmed).await
 }

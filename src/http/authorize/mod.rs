@@ -12,7 +12,7 @@ mod pages;
 pub use forms::*;
 pub use logout::*;
 use pages::*;
-pub use pages::{icon, stylesheet, CSRF_COOKIE, ICON_PATH, SSO_COOKIE, STYLESHEET_PATH};
+pub use pages::{icon, stylesheet, BrowserCookie, ICON_PATH, STYLESHEET_PATH};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -35,24 +35,31 @@ async fn proceed(
             sign_in_page(state, req, request, &hint, None)
         }
         Ok(Next::Consent) => {
-            let Some((_, user)) = &session else {
+            let Some((sso, user)) = &session else {
                 return sign_in_page(state, req, request, "", None);
             };
-            form_page(state, req, request, false, |flow, csrf_token| {
-                render(&ConsentPage {
-                    stylesheet: &STYLESHEET_PATH,
-                    client_name: &request.client.name,
-                    email: user.email.as_str(),
-                    scopes: {
-                        // who you are first, then what else
-                        let mut scopes: Vec<&str> = request.scope.iter().collect();
-                        scopes.sort_by_key(|s| *s != "openid");
-                        scopes.into_iter().map(describe_scope).collect()
-                    },
-                    flow,
-                    csrf_token,
-                })
-            })
+            form_page(
+                state,
+                req,
+                request,
+                false,
+                Some(&sso.id),
+                |flow, csrf_token| {
+                    render(&ConsentPage {
+                        stylesheet: &STYLESHEET_PATH,
+                        client_name: &request.client.name,
+                        email: user.email.as_str(),
+                        scopes: {
+                            // who you are first, then what else
+                            let mut scopes: Vec<&str> = request.scope.iter().collect();
+                            scopes.sort_by_key(|s| *s != "openid");
+                            scopes.into_iter().map(describe_scope).collect()
+                        },
+                        flow,
+                        csrf_token,
+                    })
+                },
+            )
         }
         Ok(Next::Code) => {
             let Some((sso, _)) = &session else {
@@ -71,7 +78,7 @@ async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpRespo
         Ok(request) => request,
         Err(refusal) => return refused(state, refusal),
     };
-    let cookie = req.cookie(SSO_COOKIE).map(|c| c.value().to_owned());
+    let cookie = BrowserCookie::Sso.read(&req, &state);
     let session = match flow::sso_session(state, cookie.as_deref()).await {
         Ok(session) => session,
         Err(e) => return refused(state, Refusal::Store(e)),

@@ -12,8 +12,33 @@ use sha2::{Digest, Sha256};
 use crate::service::authorize::{self as flow, Refusal, Request, ResponseMode, Return};
 use crate::state::AppState;
 
-pub const SSO_COOKIE: &str = "tessera_sso";
-pub const CSRF_COOKIE: &str = "tessera_csrf";
+/// The hosted pages' two cookies. With an `https` issuer they carry the `__Host-` prefix
+/// (`Secure`, `Path=/`, no `Domain`), so a sibling subdomain cannot plant or shadow them
+/// (SPEC S11); over plain http (loopback development) the prefix is not allowed, and
+/// they are scoped to `/oauth2`.
+#[derive(Debug, Clone, Copy)]
+pub enum BrowserCookie {
+    /// The sign-in (SSO) session.
+    Sso,
+    /// The CSRF secret the forms' tokens are derived from.
+    Csrf,
+}
+
+impl BrowserCookie {
+    pub fn name(self, state: &AppState) -> &'static str {
+        match (self, state.settings.is_https()) {
+            (BrowserCookie::Sso, true) => "__Host-tessera_sso",
+            (BrowserCookie::Sso, false) => "tessera_sso",
+            (BrowserCookie::Csrf, true) => "__Host-tessera_csrf",
+            (BrowserCookie::Csrf, false) => "tessera_csrf",
+        }
+    }
+
+    /// This cookie's value in the request, if any.
+    pub fn read(self, req: &HttpRequest, state: &AppState) -> Option<String> {
+        req.cookie(self.name(state)).map(|c| c.value().to_owned())
+    }
+}
 
 pub(super) const STYLESHEET: &str = include_str!("../../../static/tessera.css");
 
@@ -64,6 +89,16 @@ pub(super) struct ConsentPage<'a> {
     pub(super) scopes: Vec<String>,
     pub(super) flow: &'a str,
     pub(super) csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_logout.html")]
+pub(super) struct ConfirmLogoutPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) client_name: Option<&'a str>,
+    pub(super) email: &'a str,
+    pub(super) csrf_token: &'a str,
+    pub(super) fields: Vec<(&'static str, String)>,
 }
 
 #[derive(Template)]
@@ -137,14 +172,19 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> HttpResponse {
     page(status, html, None, false)
 }
 
-pub(super) fn cookie<'c>(
+pub(super) fn cookie(
     state: &AppState,
-    name: &'c str,
+    which: BrowserCookie,
     value: String,
     max_age: time::Duration,
-) -> Cookie<'c> {
-    Cookie::build(name, value)
-        .path("/oauth2")
+) -> Cookie<'static> {
+    let path = if state.settings.is_https() {
+        "/"
+    } else {
+        "/oauth2"
+    };
+    Cookie::build(which.name(state), value)
+        .path(path)
         .http_only(true)
         .secure(state.settings.is_https())
         .same_site(SameSite::Lax)
@@ -153,8 +193,8 @@ pub(super) fn cookie<'c>(
 }
 
 /// The browser's CSRF cookie value, and whether it is new (to be set on the response).
-pub(super) fn csrf_cookie(req: &HttpRequest) -> (String, bool) {
-    match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+pub(super) fn csrf_cookie(state: &AppState, req: &HttpRequest) -> (String, bool) {
+    match BrowserCookie::Csrf.read(req, state) {
         Some(value) if (20..=64).contains(&value.len()) => (value, false),
         _ => (flow::new_csrf_cookie(), true),
     }
@@ -169,11 +209,12 @@ pub(super) fn form_page(
     req: &HttpRequest,
     request: &Request,
     refused: bool,
+    bound_sso: Option<&str>,
     build: impl FnOnce(&str, &str) -> String,
 ) -> HttpResponse {
-    let sealed = flow::seal_flow(state, &request.params);
+    let sealed = flow::seal_flow(state, &request.params, bound_sso);
     let target = flow::form_target(&request.back.redirect_uri);
-    let (csrf, new) = csrf_cookie(req);
+    let (csrf, new) = csrf_cookie(state, req);
     let html = build(&sealed, &flow::csrf_token(state, &csrf));
     let status = if refused {
         StatusCode::BAD_REQUEST
@@ -182,7 +223,12 @@ pub(super) fn form_page(
     };
     let mut response = page(status, html, target.as_deref(), false);
     if new {
-        let _ = response.add_cookie(&cookie(state, CSRF_COOKIE, csrf, time::Duration::hours(12)));
+        let _ = response.add_cookie(&cookie(
+            state,
+            BrowserCookie::Csrf,
+            csrf,
+            time::Duration::hours(12),
+        ));
     }
     response
 }
@@ -244,16 +290,23 @@ pub(super) fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    form_page(state, req, request, error.is_some(), |flow, csrf_token| {
-        render(&SignInPage {
-            stylesheet: &STYLESHEET_PATH,
-            client_name: &request.client.name,
-            flow,
-            csrf_token,
-            email,
-            error,
-        })
-    })
+    form_page(
+        state,
+        req,
+        request,
+        error.is_some(),
+        None,
+        |flow, csrf_token| {
+            render(&SignInPage {
+                stylesheet: &STYLESHEET_PATH,
+                client_name: &request.client.name,
+                flow,
+                csrf_token,
+                email,
+                error,
+            })
+        },
+    )
 }
 
 pub(super) fn mfa_page(
@@ -263,15 +316,22 @@ pub(super) fn mfa_page(
     mfa_token: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    form_page(state, req, request, error.is_some(), |flow, csrf_token| {
-        render(&MfaPage {
-            stylesheet: &STYLESHEET_PATH,
-            flow,
-            csrf_token,
-            mfa_token,
-            error,
-        })
-    })
+    form_page(
+        state,
+        req,
+        request,
+        error.is_some(),
+        None,
+        |flow, csrf_token| {
+            render(&MfaPage {
+                stylesheet: &STYLESHEET_PATH,
+                flow,
+                csrf_token,
+                mfa_token,
+                error,
+            })
+        },
+    )
 }
 
 /// The hosted pages' stylesheet.

@@ -24,13 +24,25 @@ const CSRF_LABEL: &[u8] = b"tessera csrf v1";
 struct FlowBody {
     params: Params,
     began: i64,
+    /// The sign-in session a page was shown for (the consent page): its post must come
+    /// with that same session, which passed `prompt`/`max_age` when the page was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sso: Option<String>,
 }
 
-/// Seals `params` for the pages' hidden `flow` field.
-pub fn seal_flow(state: &AppState, params: &Params) -> String {
+/// A flow opened from a form: its parameters and the session its page was shown for.
+pub struct OpenedFlow {
+    pub params: Params,
+    pub sso: Option<String>,
+}
+
+/// Seals `params` for the pages' hidden `flow` field, bound to the session `sso` where the
+/// page was shown to a signed-in user.
+pub fn seal_flow(state: &AppState, params: &Params, sso: Option<&str>) -> String {
     let body = FlowBody {
         params: params.clone(),
         began: state.clock.now().unix_timestamp(),
+        sso: sso.map(str::to_owned),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
     let mac = state.settings.kek.mac(FLOW_LABEL, &json);
@@ -42,7 +54,7 @@ pub fn seal_flow(state: &AppState, params: &Params) -> String {
 }
 
 /// The parameters of a flow this service sealed, if it is intact and not too old.
-pub fn open_flow(state: &AppState, flow: &str) -> Option<Params> {
+pub fn open_flow(state: &AppState, flow: &str) -> Option<OpenedFlow> {
     let (json, mac) = flow.split_once('.')?;
     let json = URL_SAFE_NO_PAD.decode(json).ok()?;
     let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
@@ -52,7 +64,10 @@ pub fn open_flow(state: &AppState, flow: &str) -> Option<Params> {
     }
     let body: FlowBody = serde_json::from_slice(&json).ok()?;
     let age = state.clock.now().unix_timestamp() - body.began;
-    (0..FLOW_TTL_SECS).contains(&age).then_some(body.params)
+    (0..FLOW_TTL_SECS).contains(&age).then_some(OpenedFlow {
+        params: body.params,
+        sso: body.sso,
+    })
 }
 
 /// A new value for the browser's CSRF cookie.

@@ -91,6 +91,9 @@ impl PgStore {
     ) -> Result<Self, Unreachable> {
         let invalid = |e: String| Unreachable::new("PostgreSQL", format!("DATABASE_URL: {e}"));
         let split = tls::split(url.expose_secret()).map_err(invalid)?;
+        if let Some(warning) = split.transport_warning() {
+            tracing::warn!("{warning}");
+        }
         let config = tokio_postgres::Config::from_str(&split.url)
             .map_err(|_| invalid("is not a valid PostgreSQL URL".into()))?;
         let endpoint = describe(&config);

@@ -89,3 +89,83 @@ async fn revoking_a_consent_ends_every_session_of_the_user_at_that_client(backen
     let own_refresh = app.refresh(own["refresh_token"].as_str().unwrap()).await;
     assert_eq!(own_refresh.status(), StatusCode::OK);
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn the_consent_post_rechecks_max_age_against_the_session_it_uses(backend: Backend) {
+    let (app, clock) = spawn(backend).await;
+    let client = code_client(&app, false).await;
+    app.user("cy@example.com").await;
+    let http = browser();
+    let page = http
+        .get(authorize_url(&app, &client, &[("max_age", "60")]))
+        .fetch()
+        .await;
+    let consent = submit_sign_in(&app, &http, page, "cy@example.com", STRONG_PASSWORD).await;
+    assert_eq!(consent.status(), StatusCode::OK);
+    let html = consent.text().await.unwrap();
+    assert!(
+        html.contains("name=\"decision\""),
+        "the consent page: {html}"
+    );
+
+    // the page stays open past max_age: allowing now must not issue a code on that sign-in
+    clock.advance(std::time::Duration::from_secs(120));
+    let answer = http
+        .post(app.url("/oauth2/authorize/consent"))
+        .form(&[
+            ("flow", hidden(&html, "flow").as_str()),
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("decision", "allow"),
+        ])
+        .fetch()
+        .await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "the sign-in page, not a code"
+    );
+    let again = answer.text().await.unwrap();
+    assert!(again.contains("name=\"password\""), "{again}");
+    assert_eq!(
+        app.http
+            .get(app.url("/api/v1/me/consents"))
+            .bearer_auth(
+                app.login("cy@example.com", "openid").await["access_token"]
+                    .as_str()
+                    .unwrap()
+            )
+            .fetch_json()
+            .await["consents"],
+        json!([]),
+        "nothing was allowed"
+    );
+}
+
+#[tokio::test]
+async fn with_an_https_issuer_the_browser_cookies_carry_the_host_prefix() {
+    let db = Arc::new(TestDb::on(Backend::Embedded).await);
+    let app = try_spawn_on(
+        db,
+        &[("issuer", "https://auth.example.com")],
+        Arc::new(FixedClock::starting_now()),
+    )
+    .await
+    .unwrap();
+    let client = code_client(&app, true).await;
+    let page = browser()
+        .get(authorize_url(&app, &client, &[]))
+        .fetch()
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("__Host-tessera_csrf="), "{cookie}");
+    assert!(
+        cookie.contains("Path=/;") || cookie.ends_with("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Secure") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+}

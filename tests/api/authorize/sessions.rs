@@ -172,3 +172,70 @@ async fn browser_sign_ins_are_listed_with_the_sessions_and_ending_one_ends_its_s
         .await;
     assert_eq!(listed["browser_sign_ins"], json!([]));
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_logout_nothing_vouches_for_ends_nothing_until_the_user_confirms_it(backend: Backend) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    let http = browser();
+    let resource = app.resource_server().await;
+    let code = code_for(&app, &http, &client).await;
+    let tokens: Value = redeem(&app, &client, &code, Some(VERIFIER))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let mut url = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", client.as_str()),
+        ("post_logout_redirect_uri", SIGNED_OUT),
+        ("state", "st-7"),
+    ]);
+
+    // a cross-site link: a page asks, nothing ends
+    let asked = http.get(url.to_string()).fetch().await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let html = asked.text().await.unwrap();
+    assert!(
+        html.contains("Sign out?") && html.contains("cy@example.com"),
+        "{html}"
+    );
+    assert_eq!(app.introspect_as(&resource, access).await["active"], true);
+    let still = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    assert_eq!(still.status(), StatusCode::SEE_OTHER, "still signed in");
+
+    // a cross-site form post (no CSRF token of this browser's) is asked about too
+    let forged = http
+        .post(app.url("/oauth2/logout"))
+        .form(&[("client_id", client.as_str()), ("confirm", "yes")])
+        .fetch()
+        .await;
+    assert_eq!(forged.status(), StatusCode::OK);
+    assert!(forged.text().await.unwrap().contains("Sign out?"));
+    assert_eq!(app.introspect_as(&resource, access).await["active"], true);
+
+    // the user confirms on tessera's page
+    let confirmed = http
+        .post(app.url("/oauth2/logout"))
+        .form(&[
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("confirm", "yes"),
+            ("client_id", hidden(&html, "client_id").as_str()),
+            (
+                "post_logout_redirect_uri",
+                hidden(&html, "post_logout_redirect_uri").as_str(),
+            ),
+            ("state", hidden(&html, "state").as_str()),
+        ])
+        .fetch()
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&confirmed).as_str(),
+        format!("{SIGNED_OUT}?state=st-7")
+    );
+    assert_eq!(app.introspect_as(&resource, access).await["active"], false);
+}
