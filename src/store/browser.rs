@@ -73,8 +73,10 @@ pub enum CodeTake {
     Unknown,
 }
 
-/// How long a spent code is remembered, so a replay can still revoke what it issued.
-pub const SPENT_CODE_MEMORY: Duration = Duration::from_secs(600);
+/// How long a spent code is remembered, so a replay can still revoke what it issued (RFC
+/// 6749 §4.1.2): past the code's own 60 s and the longest access token it could have
+/// issued (1 h; its refresh token is protected by rotation's reuse detection after that).
+pub const SPENT_CODE_MEMORY: Duration = Duration::from_secs(60 + 3600 + 60);
 
 #[async_trait]
 pub trait CodeStore: Send + Sync {

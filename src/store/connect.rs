@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::cache::CachedClients;
-use super::memory::{LocalChanges, MemoryCodes, MemoryLimits, MemoryMfaTokens};
+use super::memory::{LocalChanges, MemoryLimits, MemoryMfaTokens};
 use super::postgres::PgStore;
 use super::redis::RedisStore;
 use super::retry::Unreachable;
@@ -115,7 +115,7 @@ pub async fn embedded(
         mfa: db.clone(),
         mfa_tokens: Arc::new(MemoryMfaTokens::default()),
         sso: db.clone(),
-        codes: Arc::new(MemoryCodes::default()),
+        codes: db.clone(),
         consents: db.clone(),
         sealed: db.clone(),
         health: vec![db.clone()],

@@ -3,12 +3,10 @@
 //! change notifications as an in-process broadcast.
 
 mod changes;
-mod codes;
 mod limits;
 mod mfa_tokens;
 
 pub use changes::LocalChanges;
-pub use codes::MemoryCodes;
 pub use limits::MemoryLimits;
 pub use mfa_tokens::MemoryMfaTokens;
 

@@ -6,6 +6,7 @@
 mod audit;
 mod browser;
 mod clients;
+mod codes;
 mod epoch;
 mod families;
 mod feed;
@@ -192,6 +193,10 @@ fn sweep_expired(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM jti_blocklist WHERE expires_at <= ?1", [now])?;
     tx.execute("DELETE FROM user_cutoffs WHERE expires_at <= ?1", [now])?;
     tx.execute("DELETE FROM sso_sessions WHERE expires_at <= ?1", [now])?;
+    tx.execute(
+        "DELETE FROM authorization_codes WHERE expires_at <= ?1",
+        [now],
+    )?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tessera::store::{AuthCode, CodeTake, NewUser, SsoSession, Stores};
+use tessera::store::{AuthCode, CodeStore, CodeTake, NewUser, SsoSession, Stores};
 
 use super::now;
 
@@ -175,4 +175,32 @@ pub async fn consents_add_up_list_and_revoke(stores: &Stores) {
     assert!(consents.revoke_consent(user, "spa").await.unwrap());
     assert!(!consents.revoke_consent(user, "spa").await.unwrap());
     assert!(consents.list_consents(user).await.unwrap().is_empty());
+}
+
+/// SPEC S11: a spent code is remembered in the embedded store itself, not a cache that
+/// forgets on restart or under a flood of new codes.
+#[tokio::test]
+async fn a_spent_code_is_remembered_across_a_restart_of_the_embedded_store() {
+    let dir = crate::helpers::TempDir::new();
+    let path = dir.0.join("tessera.db");
+    let open = || tessera::store::sqlite::SqliteStore::open(&path, 2);
+    let store = open().await.unwrap();
+    tessera::store::Migrator::migrate(&store).await.unwrap();
+    let digest = [9u8; 32];
+    store
+        .put_code(&digest, &code(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.take_code(&digest).await.unwrap(),
+        CodeTake::Fresh(_)
+    ));
+    assert!(store.record_code_family(&digest, "fam-9").await.unwrap());
+    // more codes than the old in-memory cache held would not push it out either
+    drop(store);
+    let store = open().await.unwrap();
+    assert_eq!(
+        store.take_code(&digest).await.unwrap(),
+        CodeTake::Replayed(Some("fam-9".into()))
+    );
 }
