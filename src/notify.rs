@@ -117,13 +117,25 @@ impl Notifier for WebhookNotifier {
             expires_at: message.expires_at,
         };
         // errors are described without the request (it carries the token)
-        let response = self
-            .client
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| NotifyError(format!("webhook unreachable ({})", e.without_url())))?;
+        let send = || self.client.post(&self.url).json(&body).send();
+        let response = match send().await {
+            Ok(response) => response,
+            // a pooled connection the webhook closed while this request went out on it:
+            // the request never arrived, so one more try on a new connection is safe (a
+            // timeout may have arrived, and is not retried)
+            Err(e) if !e.is_timeout() => {
+                tracing::info!(error = %e.without_url(), "webhook request failed; retrying once");
+                send().await.map_err(|e| {
+                    NotifyError(format!("webhook unreachable ({})", e.without_url()))
+                })?
+            }
+            Err(e) => {
+                return Err(NotifyError(format!(
+                    "webhook timed out ({})",
+                    e.without_url()
+                )))
+            }
+        };
         if response.status().is_success() {
             Ok(())
         } else {

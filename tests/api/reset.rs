@@ -23,6 +23,17 @@ pub(crate) struct Webhook {
 
 impl Webhook {
     pub(crate) async fn start(delay: Duration) -> Self {
+        Self::serve(delay, false).await
+    }
+
+    /// A receiver that keeps each connection open after answering (no `connection:
+    /// close`), and closes it without an answer when the next request arrives on it: what
+    /// a webhook behind an idle-timeout proxy does to a pooled connection.
+    pub(crate) async fn closing_pooled_connections() -> Self {
+        Self::serve(Duration::ZERO, true).await
+    }
+
+    async fn serve(delay: Duration, rude: bool) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks/tessera", listener.local_addr().unwrap());
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -55,6 +66,16 @@ impl Webhook {
                                         .unwrap();
                                 tokio::time::sleep(delay).await;
                                 seen.lock().unwrap().push(body);
+                                if rude {
+                                    let _ = socket
+                                        .write_all(
+                                            b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+                                        )
+                                        .await;
+                                    // the next request on this connection gets no answer
+                                    let _ = socket.read(&mut chunk).await;
+                                    return;
+                                }
                                 // one request per connection, and it says so: without
                                 // `connection: close` the client may reuse the connection
                                 // this task is about to close, and lose its next request
@@ -332,5 +353,28 @@ async fn expired_malformed_and_deleted_users_tokens_are_refused_and_forgot_is_ra
         ghost.status(),
         StatusCode::ACCEPTED,
         "other emails are not affected"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_that_closes_a_pooled_connection_loses_no_reset_message() {
+    let hook = Webhook::closing_pooled_connections().await;
+    let app = spawn_on(
+        Arc::new(TestDb::on(Backend::Embedded).await),
+        &[("notify_webhook_url", &hook.url)],
+    )
+    .await;
+    for email in ["one@example.com", "two@example.com", "three@example.com"] {
+        app.user(email).await;
+        assert_eq!(forgot(&app, email).await.status(), StatusCode::ACCEPTED);
+    }
+    let bodies = hook.wait_for(3).await;
+    let emails: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["one@example.com", "two@example.com", "three@example.com"]
     );
 }
