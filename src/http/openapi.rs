@@ -61,8 +61,12 @@ use crate::state::AppState;
         password_reset::forgot,
         password_reset::reset,
     ),
-    components(schemas(crate::http::error::ErrorBody, crate::domain::FieldError)),
-    modifiers(&AdminTokenScheme, &CommonResponses),
+    components(schemas(
+        crate::http::error::ErrorBody,
+        crate::domain::FieldError,
+        crate::store::Revocation
+    )),
+    modifiers(&AdminTokenScheme, &CommonResponses, &UniqueOperationIds),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "discovery", description = "JWKS and provider metadata"),
@@ -102,7 +106,7 @@ pub struct PublicApi;
         admin::metrics,
     ),
     components(schemas(crate::http::error::ErrorBody, crate::domain::FieldError)),
-    modifiers(&AdminTokenScheme, &CommonResponses),
+    modifiers(&AdminTokenScheme, &CommonResponses, &UniqueOperationIds),
     tags((name = "admin", description = "Admin listener only; bearer admin token")),
 )]
 pub struct AdminApi;
@@ -169,6 +173,61 @@ impl Modify for CommonResponses {
             }
         }
     }
+}
+
+/// OpenAPI requires every `operationId` to be unique, and client generators name methods
+/// after them; utoipa takes the handler's name, which repeats across resources (`list`,
+/// `get`, `delete`). A repeated id gets its path as a suffix (`list_api_v1_me_sessions`);
+/// a unique one keeps the handler's name.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut seen = std::collections::HashMap::<String, usize>::new();
+        for item in openapi.paths.paths.values() {
+            for operation in operations(item) {
+                if let Some(id) = &operation.operation_id {
+                    *seen.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let slug: String = path
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("_");
+            for operation in operations_mut(item) {
+                if let Some(id) = &mut operation.operation_id {
+                    if seen.get(id.as_str()).is_some_and(|n| *n > 1) {
+                        *id = format!("{id}_{slug}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn operations(
+    item: &utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &utoipa::openapi::path::Operation> {
+    [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+        .into_iter()
+        .flatten()
+}
+
+fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 struct AdminTokenScheme;

@@ -24,7 +24,9 @@ enum FeedResponses {
     /// invalid_client: unauthenticated, or a public client.
     #[response(status = 401)]
     Unauthenticated(crate::http::error::OAuthErrorBody),
-    /// cursor_expired: events after the cursor are no longer kept; read again without after.
+    /// cursor_expired: events after the cursor are no longer kept, or the cursor is from
+    /// another store epoch (a restore, an import) or ahead of the feed; read again without
+    /// after.
     #[response(status = 410)]
     Expired(crate::http::error::OAuthErrorBody),
     /// Too many failed client authentications: Retry-After.

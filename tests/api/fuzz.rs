@@ -8,19 +8,26 @@ use std::time::Instant;
 use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{backends, spawn_backend, Backend, TestApp, STRONG_PASSWORD};
+use crate::helpers::{
+    backends, spawn_backend, spawn_with, Backend, TestApp, ADMIN_TOKEN, STRONG_PASSWORD,
+};
 
 /// Runs schemathesis against the app's public listener; returns (success, output).
 async fn schemathesis(app: &TestApp, extra: &[&str]) -> (bool, String) {
+    schemathesis_at(&app.url("/openapi.json"), extra).await
+}
+
+/// Runs schemathesis against the document at `schema` (with the suite's hooks: the
+/// `application/x-ndjson` serializer); returns (success, output).
+async fn schemathesis_at(schema: &str, extra: &[&str]) -> (bool, String) {
     let work = std::env::temp_dir().join(format!("tessera-fuzz-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&work).unwrap();
-    let schema = app.url("/openapi.json");
     // through the interpreter the test set-up installed it for, whatever PATH holds
     let mut args = vec![
         "-m",
         "schemathesis.cli",
         "run",
-        schema.as_str(),
+        schema,
         "--checks",
         "not_a_server_error,response_schema_conformance,status_code_conformance",
         "--max-examples",
@@ -39,6 +46,11 @@ async fn schemathesis(app: &TestApp, extra: &[&str]) -> (bool, String) {
         .args(&args)
         .current_dir(&work)
         .env("NO_COLOR", "1")
+        .env(
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop"),
+        )
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
         .output()
         .await;
     let _ = std::fs::remove_dir_all(&work);
@@ -123,4 +135,39 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation_on_public_en
         started.elapsed(),
         generated(&output)
     );
+}
+
+/// The admin listener's document too: every operation gets generated bodies (the user
+/// import's JSON lines through the suite's `application/x-ndjson` serializer), with and
+/// without the admin token, and none answers a server error or off its schema.
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_no_schema_violation_on_admin_endpoints() {
+    let app = spawn_with(&[
+        ("argon2_memory_kib", "64"),
+        ("argon2_iterations", "1"),
+        ("hash_queue", "1000"),
+    ])
+    .await;
+    let schema = format!("{}/openapi.json", app.admin);
+    let bearer = format!("Authorization:Bearer {ADMIN_TOKEN}");
+    let (ok, output) = schemathesis_at(
+        &schema,
+        &["--header", &bearer, "--exclude-path-regex", "^/metrics$"],
+    )
+    .await;
+    assert!(
+        ok,
+        "schemathesis found problems on the admin listener:\n{output}"
+    );
+    assert!(
+        !output.contains("Serialization not possible")
+            && !output.contains("not supported")
+            && !output.contains("Unsupported"),
+        "an operation could not be generated:\n{output}"
+    );
+    assert!(
+        generated(&output) >= 200,
+        "schemathesis ran too little:\n{output}"
+    );
+    eprintln!("admin: {} cases", generated(&output));
 }

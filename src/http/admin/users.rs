@@ -104,6 +104,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FindQuery {
     /// The email to look up (normalized as at login).
@@ -233,8 +234,8 @@ pub async fn delete(
 /// the others are still imported. Up to 4 MiB per request.
 #[utoipa::path(post, path = "/admin/users/import", tag = "admin",
     security(("admin_token" = [])),
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One JSON object per line"),
+    request_body(content = Vec<admin::ImportLine>, content_type = "application/x-ndjson",
+        description = "JSON lines: each item of this array as one JSON object on a line of its own (newline-delimited JSON), not a JSON array"),
     responses(
         (status = 200, description = "What was imported and what was refused", body = ImportReport),
         (status = 400, description = "The body is not UTF-8 text", body = crate::http::error::ErrorBody),

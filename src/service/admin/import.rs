@@ -14,10 +14,11 @@ use crate::store::{AuditEvent, CreateUserError, NewUser, Stores};
 use super::{audit, Operator};
 
 /// One line of an import file (SPEC S14).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ImportLine {
+pub struct ImportLine {
     email: String,
+    /// bcrypt (`$2a$`/`$2b$`/`$2y$`) or argon2 PHC.
     password_hash: String,
     name: Option<String>,
     email_verified: Option<bool>,
