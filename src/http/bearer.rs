@@ -12,7 +12,7 @@ use crate::service::access::{self, TokenUser};
 use crate::state::AppState;
 
 /// The token in `Authorization: Bearer …` (RFC 6750 §2.1).
-fn bearer_token(req: &HttpRequest) -> Result<String, BearerError> {
+pub(super) fn bearer_token(req: &HttpRequest) -> Result<String, BearerError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -62,6 +62,11 @@ pub struct DiscoveryDocument {
     /// RFC 9207: every authorization response carries `iss`.
     pub authorization_response_iss_parameter_supported: bool,
     pub prompt_values_supported: Vec<&'static str>,
+    /// OIDC Discovery: request objects, `request_uri` and the `claims` parameter are not
+    /// supported (said, so certified clients do not try them).
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
 }
 
 impl DiscoveryDocument {
@@ -117,6 +122,9 @@ impl DiscoveryDocument {
             code_challenge_methods_supported: vec!["S256"],
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: vec!["none", "login", "consent"],
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+            claims_parameter_supported: false,
         }
     }
 

@@ -31,6 +31,7 @@ mod keys;
 mod logs;
 mod me_sessions;
 mod mfa;
+mod oidcc;
 mod openapi;
 mod outages;
 mod postgres_tls;

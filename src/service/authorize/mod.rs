@@ -41,6 +41,13 @@ pub struct Params {
     pub max_age: Option<String>,
     pub login_hint: Option<String>,
     pub response_mode: Option<String>,
+    /// OIDC Core §3.1.2.1: an ID token this issuer gave the client, naming the user it
+    /// expects to be signed in (expired ones count).
+    pub id_token_hint: Option<String>,
+    /// Request objects (OIDC Core §6) are not supported: answered `request_not_supported`.
+    pub request: Option<String>,
+    /// Answered `request_uri_not_supported`.
+    pub request_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +76,8 @@ pub struct Request {
     pub prompt_login: bool,
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
+    /// The user `id_token_hint` names, when it is an ID token this issuer signed.
+    pub hinted_user: Option<uuid::Uuid>,
 }
 
 /// Why a request is refused.
@@ -156,6 +165,19 @@ pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refus
             "response_mode must be query or form_post",
         ));
     }
+    // OIDC Core §6: a provider that does not support request objects says so
+    if params.request.is_some() {
+        return Err(refuse(
+            "request_not_supported",
+            "request objects are not supported: send the parameters themselves",
+        ));
+    }
+    if params.request_uri.is_some() {
+        return Err(refuse(
+            "request_uri_not_supported",
+            "request_uri is not supported: send the parameters themselves",
+        ));
+    }
     if params.response_type.as_deref() != Some("code") {
         return Err(refuse(
             "unsupported_response_type",
@@ -233,7 +255,16 @@ pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refus
                 .ok_or_else(|| refuse("invalid_request", "max_age must be a number of seconds"))?,
         ),
     };
+    let hinted_user = params
+        .id_token_hint
+        .as_deref()
+        .filter(|hint| hint.len() <= 8192)
+        .and_then(|hint| {
+            crate::tokens::verify_id_token_hint(&state.keyring, hint, &state.settings.issuer).ok()
+        })
+        .and_then(|hint| hint.sub.parse().ok());
     Ok(Request {
+        hinted_user,
         prompt_none: prompts.contains(&"none"),
         prompt_login: prompts.contains(&"login"),
         prompt_consent: prompts.contains(&"consent"),
@@ -296,7 +327,9 @@ pub async fn next_step(
     if !just_signed_in {
         let age = (state.clock.now() - sso.auth_time).whole_seconds();
         let too_old = request.max_age.is_some_and(|max| age > max);
-        if request.prompt_login || too_old {
+        // the client expects another user than the one signed in here
+        let someone_else = request.hinted_user.is_some_and(|hinted| hinted != user.id);
+        if request.prompt_login || too_old || someone_else {
             return if request.prompt_none {
                 Err(refuse("login_required", "a new sign-in is required"))
             } else {

@@ -42,12 +42,25 @@ impl std::fmt::Display for TokenResponse {
 
 /// Scope of the grant: the requested one (which must be within the client's), or all the
 /// client's scopes when none was requested.
+/// Standard OpenID Connect scopes tessera does not serve (no address or phone claims,
+/// and refresh tokens need no `offline_access`): requested, they are left out.
+const IGNORED_OIDC_SCOPES: [&str; 3] = ["address", "phone", "offline_access"];
+
 pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<Scope, OAuthError> {
     let allowed = Scope::from_list(&client.scopes);
     match requested {
         None => Ok(allowed),
         Some(text) => {
-            let scope = Scope::parse(text).map_err(|e| OAuthError::InvalidScope(e.into()))?;
+            // OpenID Connect scopes tessera has no claims for are ignored, as OIDC Core
+            // §5.4 asks ("not understood ... SHOULD be ignored"); any other scope the
+            // client may not request is refused
+            let unserved: Vec<&str> = IGNORED_OIDC_SCOPES
+                .into_iter()
+                .filter(|s| !allowed.contains(s))
+                .collect();
+            let scope = Scope::parse(text)
+                .map_err(|e| OAuthError::InvalidScope(e.into()))?
+                .without(&unserved);
             if scope.is_subset(&allowed) {
                 Ok(scope)
             } else {
