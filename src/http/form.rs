@@ -35,7 +35,10 @@ impl Form {
         Self::parse_text(req.query_string())
     }
 
-    fn parse_text(text: &str) -> Result<Self, OAuthError> {
+    /// Parses form-encoded text (the body or the query) by the same rules. Public for the
+    /// fuzz target and property tests only.
+    #[doc(hidden)]
+    pub fn parse_text(text: &str) -> Result<Self, OAuthError> {
         let mut values = HashMap::new();
         for pair in text.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));

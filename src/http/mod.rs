@@ -9,7 +9,7 @@ pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod extract;
-mod form;
+pub mod form;
 pub mod health;
 pub mod introspect;
 pub mod me;

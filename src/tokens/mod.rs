@@ -8,8 +8,8 @@ pub mod refresh;
 
 pub use claims::{AccessClaims, Audience, IdClaims, UserInfo};
 pub use jwt::{
-    sign, verify_access_token, verify_id_token_hint, Expected, IdTokenHint, InvalidToken,
-    VerifiedTokens, ACCESS_TOKEN_TYP,
+    sign, verify_access_token, verify_id_token_hint, verify_with_key, Expected, IdTokenHint,
+    InvalidToken, VerifiedTokens, ACCESS_TOKEN_TYP,
 };
 pub use keyring::{
     ActiveSigner, JwksDocument, KeyRing, KeyRingConfig, KeyRingError, KeyVerifier, PublishedKey,

@@ -36,6 +36,7 @@ mod openapi;
 mod outages;
 mod postgres_tls;
 mod propagation;
+mod properties;
 mod redis_cluster;
 mod redis_settings;
 mod redis_tls;

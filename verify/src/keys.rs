@@ -124,6 +124,17 @@ impl KeyCache {
         }
     }
 
+    /// A cache holding the keys of `jwks` and never fetching (the offline verifier).
+    pub fn fixed(jwks: &serde_json::Value, allowed: Vec<Algorithm>) -> Self {
+        let cache = Self::new(String::new(), allowed);
+        let keys = parse_keys(jwks, &cache.allowed);
+        cache.current.store(Arc::new(KeySet {
+            keys,
+            ..KeySet::empty()
+        }));
+        cache
+    }
+
     pub fn get(&self, kid: &str) -> Option<Arc<Key>> {
         self.current.load().keys.get(kid).cloned()
     }

@@ -113,6 +113,32 @@ impl Verifier {
         }
     }
 
+    /// A verifier over the fixed key set `jwks`, with no issuer to ask and no feed: for the
+    /// crate's fuzz target and property tests (`verify_cached` is its only use). Not an API.
+    #[doc(hidden)]
+    pub fn offline(
+        issuer: &str,
+        audience: &str,
+        jwks: &serde_json::Value,
+    ) -> Result<Verifier, SetupError> {
+        let config = Verifier::builder(issuer)
+            .audience(audience)
+            .background(false)
+            .config;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| SetupError::Config(e.to_string()))?;
+        let keys = keys::KeyCache::fixed(jwks, config.algorithms.clone());
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                keys,
+                feed: None,
+            }),
+        })
+    }
+
     /// Verifies an access token; waits on the network only when its `kid` is unknown.
     pub async fn verify(&self, token: &str) -> Result<Claims, Error> {
         let (kid, alg) = self.header(token)?;

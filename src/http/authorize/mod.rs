@@ -78,7 +78,7 @@ async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpRespo
         Ok(request) => request,
         Err(refusal) => return refused(state, refusal),
     };
-    let cookie = BrowserCookie::Sso.read(&req, &state);
+    let cookie = BrowserCookie::Sso.read(req, state);
     let session = match flow::sso_session(state, cookie.as_deref()).await {
         Ok(session) => session,
         Err(e) => return refused(state, Refusal::Store(e)),
