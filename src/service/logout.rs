@@ -63,6 +63,14 @@ impl Plan {
         hinted != Some(owner.id)
     }
 
+    /// The origin the sign-out returns to, if it returns to the client: the confirmation
+    /// page's form must be allowed to end up there (CSP `form-action` covers redirects).
+    pub fn return_origin(&self) -> Option<String> {
+        self.back
+            .as_deref()
+            .and_then(crate::service::authorize::form_target)
+    }
+
     /// The signed-in user's email, for the confirmation page ('' when signed out).
     pub fn signed_in_email(&self) -> String {
         self.session

@@ -161,3 +161,132 @@ async fn the_follower_polls_in_the_background_and_starts_over_after_a_410() {
         Error::Revoked(Revocation::Token)
     );
 }
+
+#[tokio::test]
+async fn the_follower_reads_on_while_more_is_true_and_honours_client_events() {
+    let a = key("a");
+    let server = issuer(&[&a]).await;
+    let iss = server.uri();
+    // an empty page that is not the end (the issuer's scan budget ran out), then events
+    mount_feed(
+        &server,
+        None,
+        200,
+        json!({"events": [], "next": "c1", "more": true}),
+    )
+    .await;
+    mount_feed(
+        &server,
+        Some("c1"),
+        200,
+        json!({"events": [{"type": "client", "client_id": "gone-app", "not_before": now() + 1}], "next": "c2", "more": false}),
+    )
+    .await;
+    mount_feed(
+        &server,
+        Some("c2"),
+        200,
+        json!({"events": [], "next": "c2", "more": false}),
+    )
+    .await;
+    let v = Verifier::builder(server.uri())
+        .audience(AUD)
+        .client_credentials("rs", "secret")
+        .background(false)
+        .build()
+        .await
+        .unwrap();
+    let of_deleted = token(&iss, &a, json!({"client_id": "gone-app", "sid": null}));
+    let of_other = token(&iss, &a, json!({"client_id": "spa"}));
+    assert_eq!(
+        v.verify(&of_deleted).await.unwrap_err(),
+        Error::Revoked(Revocation::Client)
+    );
+    v.verify(&of_other).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_feed_that_keeps_answering_410_is_not_read_in_a_spin() {
+    let a = key("a");
+    let server = issuer(&[&a]).await;
+    mount_feed(&server, None, 200, json!({"events": [], "next": "c0"})).await;
+    mount_feed(
+        &server,
+        Some("c0"),
+        200,
+        json!({"events": [], "next": "c0"}),
+    )
+    .await;
+    let v = Verifier::builder(server.uri())
+        .audience(AUD)
+        .client_credentials("rs", "secret")
+        .background(false)
+        .build()
+        .await
+        .unwrap();
+    // the feed is trimmed under every read: each cursor it hands out has expired
+    server.reset().await;
+    mount_discovery(&server).await;
+    mount_feed(
+        &server,
+        None,
+        200,
+        json!({"events": [], "next": "cx", "more": true}),
+    )
+    .await;
+    mount_feed(&server, Some("c0"), 410, json!({"error": "cursor_expired"})).await;
+    mount_feed(&server, Some("cx"), 410, json!({"error": "cursor_expired"})).await;
+    let started = std::time::Instant::now();
+    let outcome = v.sync_feed().await;
+    let took = started.elapsed();
+    assert!(outcome.is_err(), "{outcome:?}");
+    let reads = server.received_requests().await.unwrap().len();
+    assert!(reads <= 8, "{reads} feed reads in one sync");
+    assert!(
+        took >= Duration::from_millis(1000),
+        "restarts pause before reading again: {took:?}"
+    );
+}
+
+#[test]
+fn the_builder_never_prints_the_client_secret() {
+    let builder = Verifier::builder("https://auth.example.com")
+        .audience(AUD)
+        .client_credentials("rs", "s3cr3t-value");
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("rs") && !shown.contains("s3cr3t-value"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn building_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+    let built = futures_lite_block_on(
+        Verifier::builder("https://auth.example.com")
+            .audience(AUD)
+            .build(),
+    );
+    match built {
+        Err(tessera_verify::SetupError::Config(why)) => assert!(why.contains("Tokio"), "{why}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+/// Polls a future to completion on this thread, with no runtime of any kind.
+fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let waker = Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}

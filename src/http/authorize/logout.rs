@@ -50,7 +50,8 @@ async fn sign_out(
         Err(LogoutRefusal::Store(e)) => return refused(state, Refusal::Store(e)),
     };
     if checked.needs_confirmation() && !confirmed {
-        return confirmation(state, req, &params, checked.signed_in_email()).await;
+        let target = checked.return_origin();
+        return confirmation(state, req, &params, checked.signed_in_email(), target).await;
     }
     let mut response = match logout(state, checked, ip).await {
         Ok(Outcome::Redirect(to)) => HttpResponse::SeeOther()
@@ -84,6 +85,7 @@ async fn confirmation(
     req: &HttpRequest,
     params: &crate::service::logout::Params,
     email: String,
+    target: Option<String>,
 ) -> HttpResponse {
     let client = match params
         .client_id
@@ -109,7 +111,7 @@ async fn confirmation(
         csrf_token: &crate::service::authorize::csrf_token(state, &csrf),
         fields,
     });
-    let mut response = page(StatusCode::OK, html, None, false);
+    let mut response = page(StatusCode::OK, html, target.as_deref(), false);
     if new {
         let _ = response.add_cookie(&cookie(
             state,

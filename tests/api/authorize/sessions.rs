@@ -198,6 +198,15 @@ async fn a_logout_nothing_vouches_for_ends_nothing_until_the_user_confirms_it(ba
     // a cross-site link: a page asks, nothing ends
     let asked = http.get(url.to_string()).fetch().await;
     assert_eq!(asked.status(), StatusCode::OK);
+    // the confirmed form ends in a redirect to the client, which form-action must allow
+    let csp = asked.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com"),
+        "{csp}"
+    );
     let html = asked.text().await.unwrap();
     assert!(
         html.contains("Sign out?") && html.contains("cy@example.com"),
