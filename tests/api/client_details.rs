@@ -109,25 +109,7 @@ async fn an_access_token_is_inactive_from_its_exp_on_without_leeway() {
 #[tokio::test]
 async fn introspection_leaves_out_the_scope_of_a_token_without_one() {
     let app = spawn(Arc::new(FixedClock::starting_now())).await;
-    let new = tessera::domain::NewClient {
-        name: "no scopes".into(),
-        public: false,
-        first_party: false,
-        grant_types: vec!["client_credentials".parse().unwrap()],
-        scopes: vec![],
-        audiences: vec![],
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-    };
-    let operator = tessera::service::admin::Operator {
-        actor: "test".into(),
-        now: tessera::clock::Clock::now(app.state.clock.as_ref()),
-    };
-    let (client, secret) =
-        tessera::service::admin::create_client(&app.state.stores, new, &operator)
-            .await
-            .unwrap();
-    let reader = (client.id.to_string(), secret);
+    let reader = app.machine_client(&[], &[]).await;
     let token: Value = app
         .http
         .post(app.url("/oauth2/token"))

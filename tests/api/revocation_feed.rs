@@ -364,29 +364,6 @@ async fn deleting_a_client_ends_its_sessions_in_the_feed_for_its_audience(backen
     );
 }
 
-/// A confidential client whose tokens name only `audience`.
-async fn client_for(app: &TestApp, audience: &str) -> Credentials {
-    let new = tessera::domain::NewClient {
-        name: "writer".into(),
-        public: false,
-        first_party: false,
-        grant_types: vec!["client_credentials".parse().unwrap()],
-        scopes: vec![],
-        audiences: vec![audience.into()],
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-    };
-    let operator = tessera::service::admin::Operator {
-        actor: "test".into(),
-        now: app.state.clock.now(),
-    };
-    let (client, secret) =
-        tessera::service::admin::create_client(&app.state.stores, new, &operator)
-            .await
-            .unwrap();
-    (client.id.to_string(), secret)
-}
-
 #[apply(backends)]
 #[tokio::test]
 async fn one_request_reads_a_bounded_number_of_events_and_says_when_there_is_more(
@@ -397,7 +374,9 @@ async fn one_request_reads_a_bounded_number_of_events_and_says_when_there_is_mor
     let (_, _, start) = feed(&app, &reader, "").await;
     let start = text(&start, "next").to_owned();
     // 25 events the reader may not see (another audience's tokens), then one it may
-    let writer = client_for(&app, "https://elsewhere.example.com").await;
+    let writer = app
+        .machine_client(&["https://elsewhere.example.com"], &[])
+        .await;
     for _ in 0..25 {
         let token: Value = app
             .http

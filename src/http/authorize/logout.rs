@@ -103,24 +103,21 @@ async fn confirmation(
     .into_iter()
     .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
     .collect();
-    let (csrf, new) = csrf_cookie(state, req);
-    let html = render(&ConfirmLogoutPage {
-        stylesheet: &STYLESHEET_PATH,
-        client_name: client.as_ref().map(|c| c.name.as_str()),
-        email: &email,
-        csrf_token: &crate::service::authorize::csrf_token(state, &csrf),
-        fields,
-    });
-    let mut response = page(StatusCode::OK, html, target.as_deref(), false);
-    if new {
-        let _ = response.add_cookie(&cookie(
-            state,
-            BrowserCookie::Csrf,
-            csrf,
-            time::Duration::hours(12),
-        ));
-    }
-    response
+    csrf_page(
+        state,
+        req,
+        StatusCode::OK,
+        target.as_deref(),
+        |csrf_token| {
+            render(&ConfirmLogoutPage {
+                stylesheet: &STYLESHEET_PATH,
+                client_name: client.as_ref().map(|c| c.name.as_str()),
+                email: &email,
+                csrf_token,
+                fields,
+            })
+        },
+    )
 }
 
 /// RP-initiated logout (`end_session_endpoint`).

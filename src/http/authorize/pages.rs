@@ -214,14 +214,28 @@ pub(super) fn form_page(
 ) -> HttpResponse {
     let sealed = flow::seal_flow(state, &request.params, bound_sso);
     let target = flow::form_target(&request.back.redirect_uri);
-    let (csrf, new) = csrf_cookie(state, req);
-    let html = build(&sealed, &flow::csrf_token(state, &csrf));
     let status = if refused {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let mut response = page(status, html, target.as_deref(), false);
+    csrf_page(state, req, status, target.as_deref(), |csrf_token| {
+        build(&sealed, csrf_token)
+    })
+}
+
+/// A page with a form: `build` gets this browser's CSRF token (its cookie is set when new);
+/// the form may post to tessera and end at `target`.
+pub(super) fn csrf_page(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    target: Option<&str>,
+    build: impl FnOnce(&str) -> String,
+) -> HttpResponse {
+    let (csrf, new) = csrf_cookie(state, req);
+    let html = build(&flow::csrf_token(state, &csrf));
+    let mut response = page(status, html, target, false);
     if new {
         let _ = response.add_cookie(&cookie(
             state,
@@ -341,17 +355,22 @@ pub const ICON_PATH: &str = "/assets/tessera-icon.svg";
 const ICON: &str = include_str!("../../../static/icon.svg");
 
 pub async fn icon() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(ICON)
+    asset("image/svg+xml", "public, max-age=86400", ICON)
 }
 
 pub async fn stylesheet() -> HttpResponse {
+    asset(
+        "text/css; charset=utf-8",
+        "public, max-age=31536000, immutable",
+        STYLESHEET,
+    )
+}
+
+fn asset(content_type: &'static str, cache: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(STYLESHEET)
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, cache))
+        .body(body)
 }
 
 #[derive(Template)]

@@ -31,6 +31,18 @@ async fn consented_tokens(app: &TestApp, client: &str) -> Value {
     tokens.json().await.unwrap()
 }
 
+/// Posts "Allow" on the consent page `html`.
+async fn allow(app: &TestApp, http: &reqwest::Client, html: &str) -> reqwest::Response {
+    http.post(app.url("/oauth2/authorize/consent"))
+        .form(&[
+            ("flow", hidden(html, "flow").as_str()),
+            ("csrf_token", hidden(html, "csrf_token").as_str()),
+            ("decision", "allow"),
+        ])
+        .fetch()
+        .await
+}
+
 #[apply(backends)]
 #[tokio::test]
 async fn revoking_a_consent_ends_every_session_of_the_user_at_that_client(backend: Backend) {
@@ -111,15 +123,7 @@ async fn the_consent_post_rechecks_max_age_against_the_session_it_uses(backend: 
 
     // the page stays open past max_age: allowing now must not issue a code on that sign-in
     clock.advance(std::time::Duration::from_secs(120));
-    let answer = http
-        .post(app.url("/oauth2/authorize/consent"))
-        .form(&[
-            ("flow", hidden(&html, "flow").as_str()),
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("decision", "allow"),
-        ])
-        .fetch()
-        .await;
+    let answer = allow(&app, &http, &html).await;
     assert_eq!(
         answer.status(),
         StatusCode::OK,

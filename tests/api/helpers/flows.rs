@@ -157,6 +157,31 @@ impl TestApp {
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
         };
+        self.create_client(new).await
+    }
+
+    /// A confidential `client_credentials` client whose tokens name only `audiences` (the
+    /// default audience when empty) and carry `scopes`; returns (id, secret).
+    pub async fn machine_client(
+        &self,
+        audiences: &[&str],
+        scopes: &[&str],
+    ) -> (String, Option<String>) {
+        self.create_client(tessera::domain::NewClient {
+            name: "machine".into(),
+            public: false,
+            first_party: false,
+            grant_types: vec!["client_credentials".parse().unwrap()],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+        })
+        .await
+    }
+
+    /// Creates `new` through the domain layer, as the admin API would; returns (id, secret).
+    pub async fn create_client(&self, new: tessera::domain::NewClient) -> (String, Option<String>) {
         let operator = tessera::service::admin::Operator {
             actor: "test".into(),
             now: self.state.clock.now(),
