@@ -248,3 +248,53 @@ async fn a_logout_nothing_vouches_for_ends_nothing_until_the_user_confirms_it(ba
     );
     assert_eq!(app.introspect_as(&resource, access).await["active"], false);
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn an_id_token_hint_for_another_user_is_not_answered_from_this_browsers_session(
+    backend: Backend,
+) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    app.user("dee@example.com").await;
+    // dee signs in in one browser; cy in another, which asks silently with dee's hint
+    let other = browser();
+    let page = other.get(authorize_url(&app, &client, &[])).fetch().await;
+    let back = submit_sign_in(&app, &other, page, "dee@example.com", STRONG_PASSWORD).await;
+    let code = query(&location(&back), "code").unwrap();
+    let dee: Value = redeem(&app, &client, &code, Some(VERIFIER))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let http = browser();
+    let mine = code_for(&app, &http, &client).await;
+    let cy: Value = redeem(&app, &client, &mine, Some(VERIFIER))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let hint = |tokens: &Value| tokens["id_token"].as_str().unwrap().to_owned();
+    let silent = |id_token: String| {
+        let url = authorize_url(
+            &app,
+            &client,
+            &[("prompt", "none"), ("id_token_hint", id_token.as_str())],
+        );
+        http.get(url).fetch()
+    };
+    let answered = silent(hint(&dee)).await;
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        query(&location(&answered), "error").as_deref(),
+        Some("login_required"),
+        "cy's session must not answer for dee"
+    );
+    let own = silent(hint(&cy)).await;
+    assert!(
+        query(&location(&own), "code").is_some(),
+        "the hinted user's own session answers"
+    );
+}
