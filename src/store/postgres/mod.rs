@@ -9,6 +9,7 @@ mod keys;
 mod mfa;
 mod resets;
 mod rewrap;
+mod sslmode;
 pub mod tls;
 mod transfer;
 mod users;
