@@ -242,7 +242,7 @@ pub async fn second_factor(
             )
             .await
         }
-        Err(OAuthError::InvalidGrant("the code is not valid")) => mfa_page(
+        Err(OAuthError::InvalidGrant(crate::service::grants::mfa_otp::WRONG_CODE)) => mfa_page(
             &state,
             &req,
             &request,

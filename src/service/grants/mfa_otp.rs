@@ -12,6 +12,11 @@ use super::{start_session, TokenResponse};
 
 const INVALID: OAuthError = OAuthError::InvalidGrant("mfa_token is invalid or expired");
 
+/// The refusal of a wrong one-time or recovery code (the `mfa_token` stays usable): the
+/// hosted second-factor page tells it apart from an expired sign-in by this very value, so
+/// rewording it cannot turn a mistyped code into "sign-in expired".
+pub const WRONG_CODE: &str = "the code is not valid";
+
 /// The second step of a password login: the pending login of `mfa_token` (which must be
 /// `client_id`'s when given), a valid TOTP or recovery code, and the token used up. Wrong
 /// codes count toward the account's lockout and are audited.
@@ -48,7 +53,7 @@ pub async fn second_factor(
                 .client(pending.client_id.as_str())
                 .ip(ip);
             crate::service::audit::record(state, event).await;
-            return Err(OAuthError::InvalidGrant("the code is not valid"));
+            return Err(OAuthError::InvalidGrant(WRONG_CODE));
         }
     }
     if !crate::service::mfa::take_mfa_token(state, mfa_token).await? {

@@ -365,3 +365,56 @@ async fn a_code_whose_request_named_its_redirect_uri_needs_the_same_one_at_the_t
     let same = redeem(&app, &client, &code, Some(VERIFIER)).await;
     assert_eq!(same.status(), StatusCode::OK);
 }
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_wrong_code_on_the_second_factor_page_asks_again_and_does_not_end_the_sign_in(
+    backend: Backend,
+) {
+    let (app, clock) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    let secret = app.enrol_totp("cy@example.com", &clock).await;
+    clock.advance(std::time::Duration::from_secs(30));
+    let http = browser();
+    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    let mfa = submit_sign_in(&app, &http, page, "cy@example.com", STRONG_PASSWORD).await;
+    let html = mfa.text().await.unwrap();
+    let post = |html: String, code: String| {
+        let http = http.clone();
+        let url = app.url("/oauth2/authorize/mfa");
+        async move {
+            http.post(url)
+                .form(&[
+                    ("flow", hidden(&html, "flow")),
+                    ("csrf_token", hidden(&html, "csrf_token")),
+                    ("mfa_token", hidden(&html, "mfa_token")),
+                    ("code", code),
+                ])
+                .fetch()
+                .await
+        }
+    };
+    let right = crate::helpers::pyotp_code(&secret, &clock);
+    // a code of none of the three steps the server accepts (now, and one either side)
+    let at = |offset: i64| {
+        let step = FixedClock::new(clock.now() + time::Duration::seconds(offset));
+        crate::helpers::pyotp_code(&secret, &step)
+    };
+    let accepted = [at(-30), right.clone(), at(30)];
+    let wrong = (1..)
+        .map(|n| format!("{:06}", (right.parse::<u32>().unwrap() + n) % 1_000_000))
+        .find(|c| !accepted.contains(c))
+        .unwrap();
+    let again = post(html, wrong).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let again = again.text().await.unwrap();
+    assert!(again.contains("That code is not right"), "{again}");
+    let done = post(again, right).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "the same sign-in goes on"
+    );
+    assert!(query(&location(&done), "code").is_some());
+}
