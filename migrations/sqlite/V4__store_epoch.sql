@@ -1,4 +1,4 @@
--- The store epoch (SPEC S15, S16): revocation-feed cursors carry it, and it is new for
+-- The store epoch (README: "Verifying tokens in other services", "Run the service"): revocation-feed cursors carry it, and it is new for
 -- every new store, every import and every backup copy (so a restored backup), so a
 -- verifier holding a cursor from before one of them is told to start over instead of
 -- silently skipping the events that now sit under its position.

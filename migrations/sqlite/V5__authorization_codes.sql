@@ -1,4 +1,4 @@
--- Authorization codes (SPEC S11) in the embedded store, which Redis holds in the
+-- Authorization codes (RFC 6749 §4.1.2, §10.5) in the embedded store, which Redis holds in the
 -- PostgreSQL + Redis mode: a code by the SHA-256 of its value, fresh (with what it binds)
 -- until it is spent, then remembered as spent (with the family its tokens started) so
 -- that a replay revokes what it issued, across restarts and however many codes there

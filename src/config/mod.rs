@@ -20,7 +20,7 @@ pub use data_dir::{DataDir, DATABASE_FILE};
 pub use fields::AdminToken;
 use parse::Parser;
 
-/// The longest lifetime any access token can have (SPEC S2: a TTL over 1 h is refused),
+/// The longest lifetime any access token can have (a configured TTL over 1 h is refused),
 /// whatever the settings say now: what outlives every token (feed events, retiring keys)
 /// is timed by it.
 pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -117,7 +117,7 @@ pub struct AbuseSettings {
     /// Failed client authentications per (client id, client address); successful ones are
     /// never limited, so nobody can lock a client out.
     pub client_auth_failures: Option<RateLimit>,
-    /// Revocations that write a feed event (RFC 7009), per client (SPEC S15).
+    /// Revocations that write a feed event (RFC 7009), per client: the revocation feed cannot be grown at will.
     pub revocations_per_client: Option<RateLimit>,
     /// Consecutive failed logins from one network before the account locks for that
     /// network (0: no lockout).

@@ -139,7 +139,7 @@ impl Kek {
         mac.finalize().into_bytes().into()
     }
 
-    /// The HMAC-SHA-256 that authenticates an export stream (SPEC S16): keyed with
+    /// The HMAC-SHA-256 that authenticates an export stream: keyed with
     /// HKDF-SHA-256 of the KEK bytes, no salt, info `tessera export v1`, 32 bytes out.
     /// Documented in the manual so another tool holding the KEK can sign a stream too.
     pub fn export_mac(&self) -> Hmac<Sha256> {

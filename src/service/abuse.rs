@@ -24,7 +24,7 @@ pub enum Bucket {
     ForgotPerIp,
     ResetPerIp,
     /// RFC 7009 revocations that write a feed event, per client: nobody can grow the
-    /// revocation feed without bound (SPEC S15).
+    /// revocation feed without bound.
     RevocationsPerClient,
 }
 

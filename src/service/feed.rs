@@ -187,7 +187,7 @@ fn visible(settings: &Settings, client: &Client, record: &FeedRecord) -> bool {
 }
 
 /// Up to `limit` events after `after` that `client` may see, oldest first, reading at most
-/// `SCAN_FACTOR × limit` stored events (SPEC S15).
+/// `SCAN_FACTOR × limit` stored events, however large the feed.
 pub async fn read(
     stores: &Stores,
     settings: &Settings,

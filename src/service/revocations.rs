@@ -113,11 +113,9 @@ pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), St
 pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
     use super::abuse::{check, Bucket};
     if let Some(presented) = refresh::parse(token) {
-        // counted only when there is something to end: what writes a feed event is capped
-        let alive = state.stores.families.find_family(&presented.sid).await?;
-        if alive.is_some_and(|f| f.client_id == client.id.as_str()) {
-            check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
-        }
+        // every refresh-token revocation may write a feed event: each one counts (no extra
+        // read to find out first whether the family is alive and the client's)
+        check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
         if super::sessions::end_family(state, &presented.sid, Some(client.id.as_str())).await? {
             tracing::info!(sid = %presented.sid, client_id = %client.id, "refresh token family revoked");
         }

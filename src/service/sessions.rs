@@ -50,7 +50,7 @@ pub async fn end_sso(state: &AppState, sso_id: &str) -> Result<usize, StoreError
 }
 
 /// Revokes the user's remembered consent to `client_id` and ends every session of the
-/// user at that client, with feed events (SPEC S11): a revoked consent leaves no token of
+/// user at that client, with feed events: a revoked consent leaves no token of
 /// that client working. Whether there was a consent to revoke.
 pub async fn revoke_consent(
     state: &AppState,

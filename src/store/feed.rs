@@ -84,7 +84,7 @@ impl FeedRecord {
 /// A position in the feed: the store epoch it belongs to, the stored time of an event
 /// (milliseconds) and its sequence. The epoch is new for every new store, import and
 /// restored backup, so a cursor from before one of them is refused rather than read on
-/// from a position that now names other events (SPEC S15).
+/// from a position that now names other events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Cursor {
     pub epoch: u64,

@@ -61,7 +61,7 @@ pub struct Expected<'a> {
     pub issuer: &'a str,
     /// Allowed clock skew for `nbf`, seconds (another instance's clock may run slightly
     /// ahead). None for `exp`: tessera's own clock wrote it, and expired means inactive
-    /// (SPEC S5).
+    /// (RFC 7662 §2.2).
     pub nbf_leeway_secs: i64,
     /// The time of the check, Unix seconds.
     pub now: i64,

@@ -1,4 +1,4 @@
-//! Details that real clients and certification suites check (SPEC S5, S11): Go's
+//! Details that real clients and certification suites check (RFC 6749 §5.2, RFC 6750, RFC 7662): Go's
 //! golang.org/x/oauth2 sending a public client as Basic with an empty password, no
 //! client authentication at all, tokens that expire exactly at `exp`, introspection
 //! without an empty `scope`, and the hosted pages' icon.

@@ -1,4 +1,4 @@
-//! SPEC S3, S16: nobody without the KEK can publish a signing key of their own, through
+//! Key store and export integrity: nobody without the KEK can publish a signing key of their own, through
 //! the store or through an export file; an export is authenticated end to end, and what
 //! it carries passes the same checks as when it was created.
 

@@ -1,4 +1,4 @@
-//! SPEC S5, S11: the OpenID Foundation's Basic OP and Config OP test-plan modules, each
+//! OpenID Connect Core 1.0 and Discovery 1.0: the OpenID Foundation's Basic OP and Config OP test-plan modules, each
 //! re-enacted by `tests/browser/oidcc.mjs` with openid-client as the relying party (the
 //! conformance suite itself needs a Java build and a database this machine cannot fetch).
 //! One test per module, named after it; each runs on its own embedded store.

@@ -76,7 +76,7 @@ async fn each_listener_serves_the_document_of_what_it_serves() {
     );
 }
 
-/// SPEC S13: every served document is valid OpenAPI 3.1 (openapi-spec-validator, from
+/// Every served document is valid OpenAPI 3.1 (openapi-spec-validator, from
 /// PyPI: every `$ref` resolves, operation ids are unique, parameters are where they say),
 /// so client generators work on it.
 #[tokio::test]

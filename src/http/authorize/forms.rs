@@ -294,7 +294,7 @@ pub async fn consent(
         Err(e) => return refused(&state, Refusal::Store(e)),
     };
     // the post must come with the session the page was shown for (which met prompt=login
-    // and max_age then), and that session must still meet max_age now (SPEC S11)
+    // and max_age then), and that session must still meet max_age now (OIDC Core §3.1.2.1)
     let age = (state.clock.now() - session.0.auth_time).whole_seconds();
     let stale = request.max_age.is_some_and(|max| age > max);
     if bound.as_deref() != Some(session.0.id.as_str()) || stale {

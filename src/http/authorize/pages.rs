@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 /// The hosted pages' two cookies. With an `https` issuer they carry the `__Host-` prefix
 /// (`Secure`, `Path=/`, no `Domain`), so a sibling subdomain cannot plant or shadow them
-/// (SPEC S11); over plain http (loopback development) the prefix is not allowed, and
+/// (RFC 6265bis §4.1.3.2); over plain http (loopback development) the prefix is not allowed, and
 /// they are scoped to `/oauth2`.
 #[derive(Debug, Clone, Copy)]
 pub enum BrowserCookie {

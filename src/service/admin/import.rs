@@ -13,7 +13,7 @@ use crate::store::{AuditEvent, CreateUserError, NewUser, Stores};
 
 use super::{audit, Operator};
 
-/// One line of an import file (SPEC S14).
+/// One line of a user-import file (README: "Command line", `tessera users import`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportLine {

@@ -1,4 +1,4 @@
-//! libpq's `sslmode` and `sslrootcert` in `DATABASE_URL` (SPEC S17): taken off the URL
+//! libpq's `sslmode` and `sslrootcert` in `DATABASE_URL` (libpq's "SSL Support" section): taken off the URL
 //! (tokio-postgres knows neither `verify-*` nor `sslrootcert`), checked as libpq checks
 //! them, and what is worth a warning at start. `tls` does the verification they ask for.
 
@@ -23,7 +23,7 @@ pub struct Split {
 
 impl Split {
     /// What to warn about at start: a mode that verifies nothing, to a host that is not
-    /// on this machine (SPEC S17).
+    /// on this machine.
     pub fn transport_warning(&self) -> Option<String> {
         if matches!(self.mode, SslMode::VerifyCa | SslMode::VerifyFull) {
             return None;

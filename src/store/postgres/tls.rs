@@ -9,7 +9,7 @@
 //! - `verify-ca`: the certificate chains to the CA file `sslrootcert` names;
 //! - `verify-full`: that, and it names the host connected to.
 //!
-//! `verify-ca` and `verify-full` need `sslrootcert`, as in libpq (SPEC S17): a chain check
+//! `verify-ca` and `verify-full` need `sslrootcert`, as in libpq: a chain check
 //! against every public CA would accept any certificate a public CA ever issued, for any
 //! name. `sslrootcert=system` (libpq 16's spelling) verifies against the system's roots,
 //! and only with `verify-full` semantics: chain and host name. The three weaker modes to a

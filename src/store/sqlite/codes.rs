@@ -1,4 +1,4 @@
-//! Authorization codes in SQLite (SPEC S11, embedded mode): 60 s, single use, a spent code
+//! Authorization codes in SQLite (RFC 6749 §4.1.2, embedded mode): 60 s, single use, a spent code
 //! remembered for `SPENT_CODE_MEMORY` so that a replay still revokes what it issued, in
 //! the store (not an evictable cache), so neither a flood of codes nor a restart forgets
 //! one. Taking a code is one `BEGIN IMMEDIATE` transaction: exactly one caller finds it

@@ -1,4 +1,4 @@
-//! The embedded store's epoch (SPEC S15, S16): a random number, new at migrate, at import
+//! The embedded store's epoch: a random number, new at migrate, at import
 //! and in every backup copy, that revocation-feed cursors carry.
 
 use rusqlite::Connection;

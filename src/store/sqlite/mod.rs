@@ -82,7 +82,7 @@ impl SqliteStore {
     /// holds password hashes and sealed keys: it is created `0600` before a byte is
     /// written (SQLite would create it under the umask, usually world-readable), and it
     /// gets a store epoch of its own, so that restoring it makes verifiers start over
-    /// (SPEC S15, S16).
+    /// (README: "Verifying tokens in other services").
     pub async fn backup(&self, target: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()

@@ -84,7 +84,7 @@ impl KeyRing {
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows.iter().filter(|r| self.config.algs.contains(&r.alg)) {
             // every key is unsealed, and what is published is what its private key derives:
-            // a stored public part that differs is refused (SPEC S3)
+            // a stored public part that differs is refused (no key of anyone's making is published)
             let material = self.open(row)?;
             if row.state == KeyState::Active && row.revoked_at.is_none() {
                 let signer = material

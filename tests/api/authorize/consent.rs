@@ -1,4 +1,4 @@
-//! SPEC S11: a remembered consent, and what revoking it ends.
+//! RFC 6749 §3.3 / OIDC Core §3.1.2.4: a remembered consent, and what revoking it ends.
 
 use super::*;
 

@@ -152,6 +152,20 @@ async fn code_for(app: &TestApp, browser: &reqwest::Client, client: &str) -> Str
     query(&back, "code").unwrap()
 }
 
+/// The tokens a code for `client` buys, from a browser that signs in as cy (or is signed
+/// in already).
+async fn tokens_for(app: &TestApp, browser: &reqwest::Client, client: &str) -> Value {
+    let code = code_for(app, browser, client).await;
+    redeeming(app, client, &code).await
+}
+
+/// The tokens `code` buys with the right verifier.
+async fn redeeming(app: &TestApp, client: &str, code: &str) -> Value {
+    let answer = redeem(app, client, code, Some(VERIFIER)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.json().await.unwrap()
+}
+
 async fn redeem(
     app: &TestApp,
     client: &str,

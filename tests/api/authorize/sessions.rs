@@ -49,12 +49,7 @@ async fn logout_ends_the_browser_sign_in_and_its_sessions_and_returns_only_to_a_
     app.user("cy@example.com").await;
     let http = browser();
     let resource = app.resource_server().await;
-    let code = code_for(&app, &http, &client).await;
-    let tokens: Value = redeem(&app, &client, &code, Some(VERIFIER))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = tokens_for(&app, &http, &client).await;
     let (id_token, access) = (
         tokens["id_token"].as_str().unwrap(),
         tokens["access_token"].as_str().unwrap(),
@@ -126,12 +121,7 @@ async fn browser_sign_ins_are_listed_with_the_sessions_and_ending_one_ends_its_s
     let client = code_client(&app, true).await;
     app.user("cy@example.com").await;
     let http = browser();
-    let code = code_for(&app, &http, &client).await;
-    let tokens: Value = redeem(&app, &client, &code, Some(VERIFIER))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = tokens_for(&app, &http, &client).await;
     // a separate password login, to act through the account API
     let account = app.login("cy@example.com", "openid").await;
     let access = account["access_token"].as_str().unwrap();
@@ -181,12 +171,7 @@ async fn a_logout_nothing_vouches_for_ends_nothing_until_the_user_confirms_it(ba
     app.user("cy@example.com").await;
     let http = browser();
     let resource = app.resource_server().await;
-    let code = code_for(&app, &http, &client).await;
-    let tokens: Value = redeem(&app, &client, &code, Some(VERIFIER))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = tokens_for(&app, &http, &client).await;
     let access = tokens["access_token"].as_str().unwrap();
     let mut url = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
     url.query_pairs_mut().extend_pairs([
@@ -263,18 +248,9 @@ async fn an_id_token_hint_for_another_user_is_not_answered_from_this_browsers_se
     let page = other.get(authorize_url(&app, &client, &[])).fetch().await;
     let back = submit_sign_in(&app, &other, page, "dee@example.com", STRONG_PASSWORD).await;
     let code = query(&location(&back), "code").unwrap();
-    let dee: Value = redeem(&app, &client, &code, Some(VERIFIER))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let dee = redeeming(&app, &client, &code).await;
     let http = browser();
-    let mine = code_for(&app, &http, &client).await;
-    let cy: Value = redeem(&app, &client, &mine, Some(VERIFIER))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cy = tokens_for(&app, &http, &client).await;
 
     let hint = |tokens: &Value| tokens["id_token"].as_str().unwrap().to_owned();
     let silent = |id_token: String| {

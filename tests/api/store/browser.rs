@@ -177,7 +177,7 @@ pub async fn consents_add_up_list_and_revoke(stores: &Stores) {
     assert!(consents.list_consents(user).await.unwrap().is_empty());
 }
 
-/// SPEC S11: a spent code is remembered in the embedded store itself, not a cache that
+/// RFC 6749 §4.1.2: a spent code is remembered in the embedded store itself, not a cache that
 /// forgets on restart or under a flood of new codes.
 #[tokio::test]
 async fn a_spent_code_is_remembered_across_a_restart_of_the_embedded_store() {
