@@ -1,4 +1,4 @@
-//! Authentication building blocks: password hashing on a bounded pool (SPEC S7), the
+//! Authentication building blocks: password hashing on a bounded pool (README § Configuration), the
 //! password policy, and OAuth client authentication (RFC 6749 §2.3).
 
 pub mod client_auth;

@@ -1,4 +1,4 @@
-//! Password policy (SPEC S7): length in bytes, zxcvbn strength, and not containing the
+//! Password policy (README § Configuration): length in bytes, zxcvbn strength, and not containing the
 //! email's local part. Every failed rule is reported.
 
 use crate::domain::FieldError;

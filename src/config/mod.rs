@@ -1,4 +1,4 @@
-//! Typed settings (SPEC S2, S14): parsed from the raw layered sources, every problem
+//! Typed settings (README § Configuration, README § Command line): parsed from the raw layered sources, every problem
 //! reported at once, secrets redacted in `Debug`.
 
 mod data_dir;
@@ -26,7 +26,7 @@ use parse::Parser;
 pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 pub use source::RawSettings;
 
-/// Where durable state lives (SPEC S1, S16).
+/// Where durable state lives (README § Run the service).
 #[derive(Debug, Clone)]
 pub enum StoreSettings {
     /// Neither `DATABASE_URL` nor `REDIS_URL` set: one SQLite file and process memory
@@ -82,7 +82,7 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub password: PasswordSettings,
     pub refresh_idle_ttl: Duration,
-    /// How long a browser sign-in (`tessera_sso`) lasts (SPEC S11).
+    /// How long a browser sign-in (`tessera_sso`) lasts (README § Sign-in with the authorization-code flow).
     pub sso_ttl: Duration,
     pub refresh_absolute_ttl: Duration,
     pub client_cache_ttl: Duration,
@@ -99,14 +99,14 @@ pub struct Settings {
     pub keyring_poll_interval: Duration,
 }
 
-/// At most `count` requests per `period` (SPEC S9).
+/// At most `count` requests per `period` (README § Configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub count: u32,
     pub period: Duration,
 }
 
-/// Rate limits and lockout (SPEC S9); `None`: that limit is off.
+/// Rate limits and lockout (README § Configuration); `None`: that limit is off.
 #[derive(Debug, Clone)]
 pub struct AbuseSettings {
     pub login_per_ip: Option<RateLimit>,
@@ -130,7 +130,7 @@ pub struct AbuseSettings {
     pub known_network_ttl: Duration,
 }
 
-/// Password-reset delivery (SPEC S7).
+/// Password-reset delivery (README § Configuration).
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
     /// POST reset messages here; without it they go to the log sink.
@@ -142,7 +142,7 @@ pub struct NotifySettings {
     pub reset_ttl: Duration,
 }
 
-/// Password hashing and policy (SPEC S7).
+/// Password hashing and policy (README § Configuration).
 #[derive(Debug, Clone)]
 pub struct PasswordSettings {
     pub hash: crate::auth::hashing::HashParams,
@@ -225,7 +225,7 @@ impl Settings {
         let key_rotation_interval = p.rotation_interval(jwks_max_age + clock_leeway);
         p.removed(
             "rate_limit_login_account",
-            "a per-account limit let anyone block an account's owner (SPEC S9); see TESSERA_LOCKOUT_ACCOUNT_CEILING",
+            "a per-account limit let anyone block an account's owner (README § Configuration); see TESSERA_LOCKOUT_ACCOUNT_CEILING",
         );
         p.removed(
             "rate_limit_token_client",

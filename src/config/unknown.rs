@@ -1,4 +1,4 @@
-//! Keys no setting asked for (SPEC S2): a typo such as `TESSERA_ACCES_TOKEN_TTL` is
+//! Keys no setting asked for (README § Configuration): a typo such as `TESSERA_ACCES_TOKEN_TTL` is
 //! reported with the closest known name instead of being ignored.
 
 use super::source::env_name;

@@ -1,4 +1,4 @@
-//! `POST /api/v1/password/forgot` and `POST /api/v1/password/reset` (SPEC S6, S7).
+//! `POST /api/v1/password/forgot` and `POST /api/v1/password/reset` (README § Endpoints, README § Configuration).
 
 use actix_web::{web, HttpResponse};
 

@@ -1,4 +1,4 @@
-//! A user's sessions (SPEC S6): listing them, ending one, and logging out of the cookie
+//! A user's sessions (README § Endpoints): listing them, ending one, and logging out of the cookie
 //! session (the refresh family and the presented access token end at once).
 
 use crate::domain::User;

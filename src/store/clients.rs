@@ -1,4 +1,4 @@
-//! OAuth clients (SPEC S12, S14).
+//! OAuth clients (README § Endpoints, README § Command line).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

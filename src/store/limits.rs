@@ -1,4 +1,4 @@
-//! Rate limits and account lockout (SPEC S9).
+//! Rate limits and account lockout (README § Configuration).
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// One rate-limiter hit (SPEC S9).
+/// One rate-limiter hit (README § Configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
     pub allowed: bool,
@@ -18,7 +18,7 @@ pub struct RateDecision {
     pub retry_after: Duration,
 }
 
-/// Lockout policy for `LimitStore::login_attempt` (SPEC S9).
+/// Lockout policy for `LimitStore::login_attempt` (README § Configuration).
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
     /// Consecutive failures from one network that lock the account for that network.
@@ -32,7 +32,7 @@ pub struct LockoutPolicy {
     pub ceiling_period: Duration,
 }
 
-/// Shared, atomic abuse counters (SPEC S9): every instance sees the same counts.
+/// Shared, atomic abuse counters (README § Configuration): every instance sees the same counts.
 #[async_trait]
 pub trait LimitStore: Send + Sync {
     /// Counts a request against `key` (GCRA: `limit` per `period`, bursts up to `limit`),

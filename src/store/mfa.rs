@@ -1,4 +1,4 @@
-//! TOTP enrolments and recovery codes (SPEC S8).
+//! TOTP enrolments and recovery codes (RFC 6238).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -13,7 +13,7 @@ pub struct TotpRow {
     pub last_step: i64,
 }
 
-/// TOTP secrets and recovery codes (SPEC S8).
+/// TOTP secrets and recovery codes (RFC 6238).
 #[async_trait]
 pub trait MfaStore: Send + Sync {
     async fn totp(&self, user: uuid::Uuid) -> Result<Option<TotpRow>, StoreError>;

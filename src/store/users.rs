@@ -1,4 +1,4 @@
-//! Accounts (SPEC S6, S7).
+//! Accounts (README § Endpoints, README § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,4 +1,4 @@
-//! Tokens (SPEC S3, S4): the key ring and its JWKS, JWT access and ID tokens signed by it, verification with an
+//! Tokens (README § Signing keys, RFC 9068, README § Endpoints): the key ring and its JWKS, JWT access and ID tokens signed by it, verification with an
 //! explicit algorithm allowlist, and opaque refresh tokens.
 
 mod claims;

@@ -1,4 +1,4 @@
-//! SPEC S1, S12: the admin plane needs a configured bearer token and exists only on the
+//! README § Run the service, README § Endpoints: the admin plane needs a configured bearer token and exists only on the
 //! admin listener.
 
 use reqwest::StatusCode;

@@ -1,4 +1,4 @@
-//! SPEC S10, S12, issue 5: client and user administration, the audit trail and metrics.
+//! README § Endpoints, issue 5: client and user administration, the audit trail and metrics.
 
 use std::sync::Arc;
 

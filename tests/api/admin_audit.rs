@@ -1,4 +1,4 @@
-//! SPEC S10, S12: the audit trail of admin calls and logins, Prometheus metrics, and the CLI equivalents of the admin API.
+//! README § Endpoints: the audit trail of admin calls and logins, Prometheus metrics, and the CLI equivalents of the admin API.
 
 use std::sync::Arc;
 

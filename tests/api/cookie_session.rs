@@ -1,4 +1,4 @@
-//! SPEC S6: the SPA session API with the refresh token in a locked-down cookie.
+//! README § Endpoints: the SPA session API with the refresh token in a locked-down cookie.
 
 use reqwest::StatusCode;
 use rstest_reuse::apply;

@@ -1,4 +1,4 @@
-//! SPEC S5: discovery documents list exactly what exists.
+//! RFC 6749, README § Endpoints: discovery documents list exactly what exists.
 
 use reqwest::StatusCode;
 use rstest_reuse::apply;

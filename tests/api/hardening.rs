@@ -1,4 +1,4 @@
-//! SPEC S10: security headers on every response, no server banner, request ids, JSON
+//! README § Endpoints: security headers on every response, no server banner, request ids, JSON
 //! errors without internals, CORS.
 
 use reqwest::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! SPEC S3: importing a PEM private key as the next signing key.
+//! README § Signing keys: importing a PEM private key as the next signing key.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! SPEC S3: revocation of next and retiring keys, bad rotation requests, the scheduled rotation across instances, and how long retiring keys stay published.
+//! README § Signing keys: revocation of next and retiring keys, bad rotation requests, the scheduled rotation across instances, and how long retiring keys stay published.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! SPEC S3: key ring creation, sealing at rest, rotation, restart, wrong KEK, JWKS caching
+//! README § Signing keys: key ring creation, sealing at rest, rotation, restart, wrong KEK, JWKS caching
 //! and interop with an independent JOSE implementation.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! SPEC S10: passwords, tokens and secrets never reach the logs, at any level we ship.
+//! README § Endpoints: passwords, tokens and secrets never reach the logs, at any level we ship.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! SPEC S13, issue 12: one OpenAPI document per listener, committed, matching the code, and
+//! README § Layout, issue 12: one OpenAPI document per listener, committed, matching the code, and
 //! served by the listener it describes.
 
 use serde_json::Value;

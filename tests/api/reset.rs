@@ -1,4 +1,4 @@
-//! SPEC S6, S7, issue 7: password reset through a webhook notifier, single use, expiry,
+//! README § Endpoints, README § Configuration, issue 7: password reset through a webhook notifier, single use, expiry,
 //! sessions and access tokens revoked, and a request that looks the same for every email.
 
 use std::sync::{Arc, Mutex};

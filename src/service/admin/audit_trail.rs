@@ -1,4 +1,4 @@
-//! Reading the audit trail (SPEC S10, S12) for operators.
+//! Reading the audit trail (README § Endpoints) for operators.
 
 use crate::store::{AuditQuery, AuditRecord, Stores};
 

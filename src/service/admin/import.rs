@@ -1,4 +1,4 @@
-//! User import (SPEC S7, S14): JSON lines with bcrypt or argon2 hashes within the cost
+//! User import (README § Configuration, README § Command line): JSON lines with bcrypt or argon2 hashes within the cost
 //! bounds; each line reported on its own.
 
 use serde::{Deserialize, Serialize};

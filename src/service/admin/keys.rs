@@ -1,4 +1,4 @@
-//! Signing-key actions shared by the CLI and the admin API (SPEC S3, S12): rotation,
+//! Signing-key actions shared by the CLI and the admin API (README § Signing keys, README § Endpoints): rotation,
 //! import and emergency revocation, announced and audited.
 
 use serde_json::json;

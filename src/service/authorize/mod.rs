@@ -1,4 +1,4 @@
-//! The authorization endpoint's decisions (SPEC S11): which requests are refused on
+//! The authorization endpoint's decisions (README § Sign-in with the authorization-code flow): which requests are refused on
 //! tessera's own page (unknown client, unregistered redirect URI: never a redirect) and
 //! which go back to the client with an error; whether the browser's sign-in (SSO) session
 //! is enough or the user signs in again; whether consent is needed; and the code.
@@ -23,7 +23,7 @@ pub use browser::*;
 use crate::state::AppState;
 use crate::store::{AuthCode, SsoSession, StoreError};
 
-/// Authorization codes live this long (SPEC S11).
+/// Authorization codes live this long (README § Sign-in with the authorization-code flow).
 pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The parameters of `GET|POST /oauth2/authorize`, as sent.

@@ -1,4 +1,4 @@
-//! The mfa-otp grant (SPEC S5 `urn:tessera:grant-type:mfa-otp`, S8) and the SPA's
+//! The mfa-otp grant (`urn:tessera:grant-type:mfa-otp`, RFC 6238 codes; README § Endpoints) and the SPA's
 //! `POST /api/v1/session/mfa`: the second step of a password login.
 
 use serde_json::json;
@@ -63,7 +63,7 @@ pub async fn second_factor(
     Ok((user, pending))
 }
 
-/// `grant_type=urn:tessera:grant-type:mfa-otp` (SPEC S5) and the SPA's
+/// `grant_type=urn:tessera:grant-type:mfa-otp` (RFC 6749, README § Endpoints) and the SPA's
 /// `POST /api/v1/session/mfa`: completes a password login with a TOTP code or a recovery
 /// code. Wrong codes count toward the account's lockout; the MFA token is used up only by
 /// a success, so a typo does not restart the login. With `client` (the token endpoint) the

@@ -1,4 +1,4 @@
-//! The `password` grant (SPEC S5; the SPA login of S6 uses it too): first-party clients
+//! The `password` grant (RFC 6749, README § Endpoints; the SPA login of S6 uses it too): first-party clients
 //! only; lockout counted before the check, one generic failure for unknown users and wrong
 //! passwords; users with TOTP get an `mfa_token` for the mfa-otp grant instead of tokens.
 

@@ -1,4 +1,4 @@
-//! TOTP MFA (SPEC S8, totp-rs): enrolment with a sealed secret that is pending until a
+//! TOTP MFA (RFC 6238, totp-rs): enrolment with a sealed secret that is pending until a
 //! code confirms it, RFC 6238 verification (SHA-1, 6 digits, 30 s, ±1 step) where each
 //! time step is accepted once per user, single-use recovery codes stored as SHA-256, and
 //! the short-lived single-use token that carries a password login to its second factor.
@@ -263,7 +263,7 @@ pub struct PendingLogin {
 }
 
 /// A digest of the user's stored password hash: a pending MFA login carries it, so a
-/// password change or reset in between voids the login (SPEC S7).
+/// password change or reset in between voids the login (README § Configuration).
 pub fn password_fingerprint(user: &User) -> String {
     hex::encode(&Sha256::digest(user.password_hash.as_bytes())[..16])
 }

@@ -1,5 +1,5 @@
-//! In-process state for the embedded mode (SPEC S16): rate limits, lockout counters and
-//! pending MFA logins in bounded TTL caches (lost on restart, as SPEC S16 allows), and
+//! In-process state for the embedded mode (README § Run the service): rate limits, lockout counters and
+//! pending MFA logins in bounded TTL caches (lost on restart, as README § Run the service allows), and
 //! change notifications as an in-process broadcast.
 
 mod changes;

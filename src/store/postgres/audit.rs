@@ -1,4 +1,4 @@
-//! Audit events in Postgres (SPEC S10).
+//! Audit events in Postgres (README § Endpoints).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

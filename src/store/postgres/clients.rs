@@ -1,4 +1,4 @@
-//! OAuth clients in Postgres (SPEC S12).
+//! OAuth clients in Postgres (README § Endpoints).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

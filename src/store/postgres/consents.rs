@@ -1,4 +1,4 @@
-//! Remembered consents in Postgres (SPEC S11).
+//! Remembered consents in Postgres (README § Sign-in with the authorization-code flow).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,4 +1,4 @@
-//! TOTP secrets and recovery codes in Postgres (SPEC S8).
+//! TOTP secrets and recovery codes in Postgres (RFC 6238).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,4 +1,4 @@
-//! PostgreSQL backend (SPEC S1, S13): pool, migrations (refinery, each exactly once, in a
+//! PostgreSQL backend (README § Run the service, README § Layout): pool, migrations (refinery, each exactly once, in a
 //! transaction, serialized across instances), and the store implementations.
 
 mod audit;

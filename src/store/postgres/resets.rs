@@ -1,4 +1,4 @@
-//! Password reset tokens in Postgres (SPEC S7).
+//! Password reset tokens in Postgres (README § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

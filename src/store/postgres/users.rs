@@ -1,4 +1,4 @@
-//! Users in Postgres (SPEC S6, S7).
+//! Users in Postgres (README § Endpoints, README § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

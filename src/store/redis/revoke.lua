@@ -1,4 +1,4 @@
--- Ends a refresh-token family (SPEC S4/S5 revoke, S6 logout, admin and reuse paths).
+-- Ends a refresh-token family (RFC 7009 revocation, logout, admin and reuse paths; README § Endpoints).
 -- KEYS[1]: the family hash
 -- ARGV[1]: client id that must own the family (empty: any; callers that checked ownership)
 -- Returns {user_id, client_id} of the family it ended (so the caller drops the index

@@ -1,4 +1,4 @@
-//! Audit events in SQLite (SPEC S10).
+//! Audit events in SQLite (README § Endpoints).
 
 use async_trait::async_trait;
 use rusqlite::{params, Row};

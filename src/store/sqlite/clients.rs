@@ -1,4 +1,4 @@
-//! OAuth clients in SQLite (SPEC S12).
+//! OAuth clients in SQLite (README § Endpoints).
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};

@@ -1,4 +1,4 @@
-//! TOTP enrolments and recovery codes in SQLite (SPEC S8).
+//! TOTP enrolments and recovery codes in SQLite (RFC 6238).
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};

@@ -1,4 +1,4 @@
-//! The embedded store (SPEC S16): one SQLite file (WAL, `synchronous=NORMAL`, a busy
+//! The embedded store (README § Run the service): one SQLite file (WAL, `synchronous=NORMAL`, a busy
 //! timeout) holding everything PostgreSQL holds plus the refresh families, the JTI
 //! blocklist and per-user cut-offs, so sessions and revocations survive a restart. Calls
 //! run on a deadpool pool of connections (`pool.rs`), each on a blocking thread.

@@ -1,4 +1,4 @@
-//! Users in SQLite (SPEC S7).
+//! Users in SQLite (README § Configuration).
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};

@@ -1,4 +1,4 @@
-//! Signing keys (SPEC S3): revocation of an active key promotes its next key, once.
+//! Signing keys (README § Signing keys): revocation of an active key promotes its next key, once.
 
 use tessera::crypto::{KeyState, SigningAlg};
 use tessera::store::{KeyRevocation, NewSigningKey, Stores};
