@@ -44,6 +44,7 @@ mod refresh_state;
 mod reset;
 mod reset_tokens;
 mod revocation_feed;
+mod schema;
 mod rotation;
 mod store;
 mod token_errors;
