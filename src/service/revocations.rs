@@ -92,22 +92,6 @@ pub async fn end_user_sessions(
     Ok(ended.len())
 }
 
-/// Blocklists an access token for the rest of its lifetime.
-pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), StoreError> {
-    let remaining = claims.exp + state.settings.clock_leeway.as_secs() as i64
-        - state.clock.now().unix_timestamp();
-    if let Ok(remaining @ 1..) = u64::try_from(remaining) {
-        state
-            .stores
-            .revocations
-            .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
-            .await?;
-        let now = state.clock.now();
-        super::feed::token_revoked(&state.stores, &state.settings, claims, now).await?;
-    }
-    Ok(())
-}
-
 /// RFC 7009: revokes a refresh token (its whole family) or an access token (its `jti`)
 /// if `client` owns it; anything else is silently accepted.
 pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
@@ -124,7 +108,7 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
     if let Some(claims) = active_access_token(state, token).await? {
         if claims.client_id == client.id.as_str() {
             check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
-            blocklist(state, &claims).await?;
+            super::sessions::blocklist(state, &claims).await?;
             tracing::info!(jti = %claims.jti, client_id = %client.id, "access token revoked");
         }
     }

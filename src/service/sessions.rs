@@ -1,5 +1,7 @@
 //! A user's sessions (README § Endpoints): listing them, ending one, and logging out of the cookie
-//! session (the refresh family and the presented access token end at once).
+//! session (the refresh family and the presented access token end at once). Every way a
+//! session or an access token ends goes through here, so each end reaches the revocation
+//! feed; `service::revocations` (RFC 7009) calls down into it, never the other way.
 
 use crate::domain::User;
 use crate::state::AppState;
@@ -119,12 +121,28 @@ pub async fn logout(
     refresh_token: Option<&str>,
 ) -> Result<(), StoreError> {
     if let Some(claims) = access {
-        super::revocations::blocklist(state, claims).await?;
+        blocklist(state, claims).await?;
     }
     if let Some(presented) = refresh_token.and_then(refresh::parse) {
         if end_family(state, &presented.sid, None).await? {
             tracing::info!(sid = %presented.sid, "session ended");
         }
+    }
+    Ok(())
+}
+
+/// Blocklists an access token for the rest of its lifetime.
+pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), StoreError> {
+    let remaining = claims.exp + state.settings.clock_leeway.as_secs() as i64
+        - state.clock.now().unix_timestamp();
+    if let Ok(remaining @ 1..) = u64::try_from(remaining) {
+        state
+            .stores
+            .revocations
+            .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
+            .await?;
+        let now = state.clock.now();
+        super::feed::token_revoked(&state.stores, &state.settings, claims, now).await?;
     }
     Ok(())
 }
