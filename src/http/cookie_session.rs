@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{ClientId, Password};
 use crate::http::error::ApiError;
-use crate::service::grants::{self, TokenResponse};
+use crate::service::grants::{self, password::Answer as PasswordAnswer, TokenResponse};
 use crate::service::sessions;
 use crate::state::AppState;
 
@@ -122,7 +122,7 @@ pub async fn login(
             "client_not_allowed",
             "this client may not log users in here",
         ))?;
-    let result = grants::password::grant(
+    let login = grants::password::grant(
         &state,
         &client,
         &email,
@@ -130,17 +130,16 @@ pub async fn login(
         None,
         &super::extract::session_meta(&req),
     )
-    .await;
-    match result {
-        Ok(tokens) => Ok(respond(&state, tokens)),
-        Err(crate::domain::OAuthError::MfaRequired(mfa_token)) => Ok(HttpResponse::Ok()
+    .await?;
+    Ok(match login {
+        PasswordAnswer::Tokens(tokens) => respond(&state, tokens),
+        PasswordAnswer::SecondFactor(mfa_token) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(MfaChallenge {
                 mfa_required: true,
                 mfa_token,
-            })),
-        Err(e) => Err(e.into()),
-    }
+            }),
+    })
 }
 
 /// The answer to a correct password when the user has MFA: continue at

@@ -28,10 +28,7 @@ pub async fn list(
     state: web::Data<AppState>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let consents = state
-        .stores
-        .consents
-        .list_consents(session.user.id)
+    let consents = crate::service::consents::list(&state, &session.user)
         .await
         .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok()
@@ -53,7 +50,7 @@ pub async fn revoke(
     client_id: web::Path<String>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let revoked = crate::service::sessions::revoke_consent(&state, &session.user, &client_id)
+    let revoked = crate::service::consents::revoke(&state, &session.user, &client_id)
         .await
         .map_err(ApiError::from)?;
     if !revoked {

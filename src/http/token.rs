@@ -9,7 +9,7 @@ use super::form::Form;
 use super::oauth_client::authenticate;
 use crate::domain::OAuthError;
 use crate::domain::Password;
-use crate::service::grants::{self, TokenResponse};
+use crate::service::grants::{self, password::Answer as PasswordAnswer, TokenResponse};
 use crate::state::AppState;
 
 /// Token request parameters (form-encoded), for the OpenAPI description.
@@ -79,7 +79,14 @@ pub async fn token(
             let username = form.require("username")?.to_owned();
             let password = password
                 .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
-            grants::password::grant(&state, &client, &username, password, scope, &origin).await?
+            match grants::password::grant(&state, &client, &username, password, scope, &origin)
+                .await?
+            {
+                PasswordAnswer::Tokens(tokens) => tokens,
+                // RFC 6749 §5.2 leaves room for extension errors: this one carries the
+                // token the mfa-otp grant takes
+                PasswordAnswer::SecondFactor(token) => return Err(OAuthError::MfaRequired(token)),
+            }
         }
         "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
         "authorization_code" => {

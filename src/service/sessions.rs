@@ -51,43 +51,6 @@ pub async fn end_sso(state: &AppState, sso_id: &str) -> Result<usize, StoreError
     Ok(ended.len())
 }
 
-/// Revokes the user's remembered consent to `client_id` and ends every session of the
-/// user at that client, with feed events: a revoked consent leaves no token of
-/// that client working. Whether there was a consent to revoke.
-pub async fn revoke_consent(
-    state: &AppState,
-    user: &User,
-    client_id: &str,
-) -> Result<bool, StoreError> {
-    if !state
-        .stores
-        .consents
-        .revoke_consent(user.id, client_id)
-        .await?
-    {
-        return Ok(false);
-    }
-    let mut ended = Vec::new();
-    for session in state.stores.families.list_sessions(user.id).await? {
-        if session.client_id == client_id {
-            ended.extend(
-                state
-                    .stores
-                    .families
-                    .revoke_family(&session.id, None)
-                    .await?,
-            );
-        }
-    }
-    feed_ended(state, &ended).await?;
-    let event = crate::store::AuditEvent::new("consent_revoked", "ok")
-        .user(user.id)
-        .client(client_id)
-        .detail(serde_json::json!({ "sessions_ended": ended.len() }));
-    super::audit::record(state, event).await;
-    Ok(true)
-}
-
 /// Ends one of the user's sessions, or one of their browser sign-ins with every session
 /// started under it; `Ok(false)` when the user has neither with that id (someone else's
 /// id is as unknown as a made-up one).

@@ -188,14 +188,32 @@ pub const TABLES: &[Table] = &[
 /// fails when a migration adds a table that is in neither this list nor `TABLES`, or a
 /// column `TABLES` does not name, so the export cannot silently fall behind the schema.
 pub const NOT_MOVED: &[(&str, &str)] = &[
-    ("password_resets", "reset links live minutes; users ask again"),
-    ("authorization_codes", "codes live a minute; clients start again"),
+    (
+        "password_resets",
+        "reset links live minutes; users ask again",
+    ),
+    (
+        "authorization_codes",
+        "codes live a minute; clients start again",
+    ),
     ("sso_sessions", "browser sign-ins; users sign in again"),
-    ("sso_families", "the link from a browser sign-in to its refresh families"),
-    ("revocation_feed", "feeds start over under a new store epoch"),
+    (
+        "sso_families",
+        "the link from a browser sign-in to its refresh families",
+    ),
+    (
+        "revocation_feed",
+        "feeds start over under a new store epoch",
+    ),
     ("store_meta", "the store epoch, renewed by every import"),
-    ("keyring_version", "a change counter the importing store keeps its own of"),
-    ("refinery_schema_history", "the migrations the store itself applied"),
+    (
+        "keyring_version",
+        "a change counter the importing store keeps its own of",
+    ),
+    (
+        "refinery_schema_history",
+        "the migrations the store itself applied",
+    ),
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.

@@ -19,12 +19,9 @@ fn check(backend: &str, schema: &Schema, session_state_here: bool) {
         if not_moved.contains(table.as_str()) {
             continue;
         }
-        let exported = TABLES
-            .iter()
-            .find(|t| t.name == table)
-            .unwrap_or_else(|| {
-                panic!("{backend}: table {table} is neither exported (TABLES) nor in NOT_MOVED")
-            });
+        let exported = TABLES.iter().find(|t| t.name == table).unwrap_or_else(|| {
+            panic!("{backend}: table {table} is neither exported (TABLES) nor in NOT_MOVED")
+        });
         let named: BTreeSet<String> = exported
             .columns
             .iter()

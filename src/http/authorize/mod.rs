@@ -14,76 +14,99 @@ pub use logout::*;
 use pages::*;
 pub use pages::{icon, stylesheet, BrowserCookie, ICON_PATH, STYLESHEET_PATH};
 
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::service::authorize::{self as flow, Next, Params, Refusal, Request};
+use crate::service::authorize::Params;
+use crate::service::signin::{self, Answer, Notice, Outcome, Step};
 use crate::state::AppState;
-use crate::store::SsoSession;
 
-/// The step after a valid request, given the browser's session.
-async fn proceed(
-    state: &AppState,
-    req: &HttpRequest,
-    request: &Request,
-    session: Option<(SsoSession, crate::domain::User)>,
-    just_signed_in: bool,
-) -> HttpResponse {
-    match flow::next_step(state, request, session.as_ref(), just_signed_in).await {
-        Err(refusal) => refused(state, refusal),
-        Ok(Next::SignIn) => {
-            let hint = request.params.login_hint.clone().unwrap_or_default();
-            sign_in_page(state, req, request, &hint, None)
-        }
-        Ok(Next::Consent) => {
-            let Some((sso, user)) = &session else {
-                return sign_in_page(state, req, request, "", None);
-            };
-            form_page(
-                state,
-                req,
-                request,
-                false,
-                Some(&sso.id),
-                |flow, csrf_token| {
-                    render(&ConsentPage {
-                        stylesheet: &STYLESHEET_PATH,
-                        client_name: &request.client.name,
-                        email: user.email.as_str(),
-                        scopes: {
-                            // who you are first, then what else
-                            let mut scopes: Vec<&str> = request.scope.iter().collect();
-                            scopes.sort_by_key(|s| *s != "openid");
-                            scopes.into_iter().map(describe_scope).collect()
-                        },
-                        flow,
-                        csrf_token,
-                    })
-                },
-            )
-        }
-        Ok(Next::Code) => {
-            let Some((sso, _)) = &session else {
-                return sign_in_page(state, req, request, "", None);
-            };
-            match flow::issue_code(state, request, sso).await {
-                Ok(code) => answer(state, &request.back, Ok(&code)),
-                Err(e) => refused(state, Refusal::Store(e)),
+/// Renders what a sign-in step decided, setting the sign-in cookie when it signed the
+/// browser in.
+fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpResponse {
+    let mut response = match outcome.step {
+        Step::SignIn {
+            request,
+            email,
+            notice,
+        } => {
+            let mut response =
+                sign_in_page(state, req, &request, &email, notice.map(message).as_deref());
+            if let Some(Notice::Throttled(t)) = notice {
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                if let Ok(value) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
             }
+            response
         }
+        Step::SecondFactor {
+            request,
+            mfa_token,
+            notice,
+        } => mfa_page(
+            state,
+            req,
+            &request,
+            &mfa_token,
+            notice.map(message).as_deref(),
+        ),
+        Step::Consent {
+            request,
+            sso_id,
+            email,
+        } => form_page(
+            state,
+            req,
+            &request,
+            false,
+            Some(&sso_id),
+            |flow, csrf_token| {
+                render(&ConsentPage {
+                    stylesheet: &STYLESHEET_PATH,
+                    client_name: &request.client.name,
+                    email: &email,
+                    scopes: {
+                        // who you are first, then what else
+                        let mut scopes: Vec<&str> = request.scope.iter().collect();
+                        scopes.sort_by_key(|s| *s != "openid");
+                        scopes.into_iter().map(describe_scope).collect()
+                    },
+                    flow,
+                    csrf_token,
+                })
+            },
+        ),
+        Step::Redirect { back, answer: done } => match &done {
+            Answer::Code(code) => answer(state, &back, Ok(code)),
+            Answer::Error { error, description } => answer(state, &back, Err((error, description))),
+        },
+        Step::Refuse(refusal) => refused(state, refusal),
+    };
+    if let Some(value) = outcome.signed_in {
+        let max_age = time::Duration::seconds(state.settings.sso_ttl.as_secs() as i64);
+        let _ = response.add_cookie(&cookie(state, BrowserCookie::Sso, value, max_age));
+    }
+    response
+}
+
+/// The text a form shows for `notice`: never which of email or password was wrong.
+fn message(notice: Notice) -> String {
+    match notice {
+        Notice::WrongCredentials => "The email or password is not right.".into(),
+        Notice::WrongCode => "That code is not right. Try the current one.".into(),
+        Notice::Throttled(t) => {
+            format!("Too many attempts. Try again in {} seconds.", t.retry_after)
+        }
+        Notice::Busy => "The service is busy. Try again in a moment.".into(),
+        Notice::Expired => "This sign-in has expired. Sign in again.".into(),
     }
 }
 
 async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpResponse {
-    let request = match flow::validate(state, params).await {
-        Ok(request) => request,
-        Err(refusal) => return refused(state, refusal),
-    };
     let cookie = BrowserCookie::Sso.read(req, state);
-    let session = match flow::sso_session(state, cookie.as_deref()).await {
-        Ok(session) => session,
-        Err(e) => return refused(state, Refusal::Store(e)),
-    };
-    proceed(state, req, &request, session, false).await
+    let outcome = signin::start(state, params, cookie.as_deref()).await;
+    render_step(state, req, outcome)
 }
 
 /// Starts an authorization (README § Sign-in with the authorization-code flow).

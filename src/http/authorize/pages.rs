@@ -283,6 +283,14 @@ pub(super) fn refused(state: &AppState, refusal: Refusal) -> HttpResponse {
             error,
             description,
         } => answer(state, &back, Err((error, &description))),
+        Refusal::Forged => error_page(
+            StatusCode::FORBIDDEN,
+            "This form was not sent from the page tessera showed this browser, or it has expired. Go back to the application and start again.",
+        ),
+        Refusal::Expired => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired. Go back to the application and start again.",
+        ),
         Refusal::Store(e) => {
             tracing::warn!(error = %e, "authorization: a store failed");
             let mut response = error_page(

@@ -1,7 +1,8 @@
-//! The authorization endpoint's decisions (README § Sign-in with the authorization-code flow): which requests are refused on
-//! tessera's own page (unknown client, unregistered redirect URI: never a redirect) and
-//! which go back to the client with an error; whether the browser's sign-in (SSO) session
-//! is enough or the user signs in again; whether consent is needed; and the code.
+//! The authorization request (README § Sign-in with the authorization-code flow): which
+//! requests are refused on tessera's own page (unknown client, unregistered redirect URI:
+//! never a redirect) and which go back to the client with an error, PKCE, the browser's
+//! sign-in (SSO) session, and the code. `service::signin` walks a request through the
+//! sign-in steps with these.
 //!
 //! The request travels between the hosted pages as a `Flow`: the parameters and the time
 //! the flow began, with an HMAC under a key derived from the KEK, so that any instance can
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::domain::{redirect, Client, ClientId, GrantType, Scope, User};
+use crate::domain::{redirect, Client, ClientId, GrantType, Scope};
 mod answer;
 mod browser;
 
@@ -92,6 +93,10 @@ pub enum Refusal {
         error: &'static str,
         description: String,
     },
+    /// A form that this browser's page did not send (its CSRF token does not match).
+    Forged,
+    /// A form whose sealed flow is broken or too old.
+    Expired,
     Store(StoreError),
 }
 
@@ -293,74 +298,6 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     valid && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
-}
-
-/// What happens next for a valid request.
-pub enum Next {
-    /// Show the sign-in page.
-    SignIn,
-    /// Ask the user to allow the client the scope.
-    Consent,
-    /// Everything is settled: send a code.
-    Code,
-}
-
-/// Decides the next step for `request` given the browser's session.
-pub async fn next_step(
-    state: &AppState,
-    request: &Request,
-    session: Option<&(SsoSession, User)>,
-    just_signed_in: bool,
-) -> Result<Next, Refusal> {
-    let refuse = |error: &'static str, description: &str| Refusal::Redirect {
-        back: request.back.clone(),
-        error,
-        description: description.to_owned(),
-    };
-    let Some((sso, user)) = session else {
-        return if request.prompt_none {
-            Err(refuse("login_required", "the user is not signed in"))
-        } else {
-            Ok(Next::SignIn)
-        };
-    };
-    if !just_signed_in {
-        let age = (state.clock.now() - sso.auth_time).whole_seconds();
-        let too_old = request.max_age.is_some_and(|max| age > max);
-        // the client expects another user than the one signed in here
-        let someone_else = request.hinted_user.is_some_and(|hinted| hinted != user.id);
-        if request.prompt_login || too_old || someone_else {
-            return if request.prompt_none {
-                Err(refuse("login_required", "a new sign-in is required"))
-            } else {
-                Ok(Next::SignIn)
-            };
-        }
-    }
-    if request.client.first_party {
-        return Ok(Next::Code);
-    }
-    let held = state
-        .stores
-        .consents
-        .find_consent(user.id, request.client.id.as_str())
-        .await?;
-    let covered = held.is_some_and(|c| {
-        request
-            .scope
-            .iter()
-            .all(|s| c.scopes.iter().any(|held| held == s))
-    });
-    if covered && !request.prompt_consent {
-        Ok(Next::Code)
-    } else if request.prompt_none {
-        Err(refuse(
-            "consent_required",
-            "the user has not allowed this client",
-        ))
-    } else {
-        Ok(Next::Consent)
-    }
 }
 
 /// A new single-use code for `request`, bound to the session and the verifier.

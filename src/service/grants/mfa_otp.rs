@@ -1,10 +1,11 @@
 //! The mfa-otp grant (`urn:tessera:grant-type:mfa-otp`, RFC 6238 codes; README § Endpoints) and the SPA's
-//! `POST /api/v1/session/mfa`: the second step of a password login.
+//! `POST /api/v1/session/mfa`: the second step of a password login, checked by
+//! `signin::authenticate::second_factor` (the hosted second-factor page's check too).
 
 use serde_json::json;
 
 use crate::domain::{Client, ClientId, OAuthError, Scope};
-use crate::service::abuse;
+use crate::service::signin::authenticate::{second_factor, SecondFactorError};
 use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta};
 
@@ -12,55 +13,14 @@ use super::{start_session, TokenResponse};
 
 const INVALID: OAuthError = OAuthError::InvalidGrant("mfa_token is invalid or expired");
 
-/// The refusal of a wrong one-time or recovery code (the `mfa_token` stays usable): the
-/// hosted second-factor page tells it apart from an expired sign-in by this very value, so
-/// rewording it cannot turn a mistyped code into "sign-in expired".
-pub const WRONG_CODE: &str = "the code is not valid";
-
-/// The second step of a password login: the pending login of `mfa_token` (which must be
-/// `client_id`'s when given), a valid TOTP or recovery code, and the token used up. Wrong
-/// codes count toward the account's lockout and are audited.
-pub async fn second_factor(
-    state: &AppState,
-    client_id: Option<&str>,
-    mfa_token: &str,
-    otp: Option<&str>,
-    recovery_code: Option<&str>,
-    ip: Option<String>,
-) -> Result<(crate::domain::User, crate::service::mfa::PendingLogin), OAuthError> {
-    let pending = crate::service::mfa::peek_mfa_token(state, mfa_token)
-        .await?
-        .ok_or(INVALID)?;
-    if client_id.is_some_and(|id| id != pending.client_id) {
-        return Err(INVALID);
-    }
-    // a password change or reset since the password step voids the pending login
-    let user = state
-        .stores
-        .users
-        .find_user(pending.user_id)
-        .await?
-        .filter(|u| crate::service::mfa::password_fingerprint(u) == pending.password)
-        .ok_or(INVALID)?;
-    abuse::login_attempt(state, &user.email, ip.as_deref()).await?;
-    match crate::service::mfa::verify(state, &user, otp, recovery_code).await {
-        Ok(()) => {}
-        Err(crate::service::mfa::MfaError::Store(e)) => return Err(e.into()),
-        Err(_) => {
-            crate::metrics::login_failed("wrong_otp");
-            let event = AuditEvent::new("mfa_failed", "denied")
-                .user(user.id)
-                .client(pending.client_id.as_str())
-                .ip(ip);
-            crate::service::audit::record(state, event).await;
-            return Err(OAuthError::InvalidGrant(WRONG_CODE));
+impl From<SecondFactorError> for OAuthError {
+    fn from(e: SecondFactorError) -> Self {
+        match e {
+            SecondFactorError::Expired => INVALID,
+            SecondFactorError::WrongCode => OAuthError::InvalidGrant("the code is not valid"),
+            SecondFactorError::Refused(e) => e,
         }
     }
-    if !crate::service::mfa::take_mfa_token(state, mfa_token).await? {
-        return Err(INVALID);
-    }
-    abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
-    Ok((user, pending))
 }
 
 /// `grant_type=urn:tessera:grant-type:mfa-otp` (RFC 6749, README § Endpoints) and the SPA's

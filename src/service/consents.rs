@@ -1,0 +1,82 @@
+//! The consents users give clients that are not first-party (OIDC Core §3.1.2.4, README
+//! § Sign-in with the authorization-code flow): granted on the hosted consent page, listed
+//! and revoked by the user. Each write has its audit event here, next to it.
+
+use crate::domain::{Client, Scope, User};
+use crate::state::AppState;
+use crate::store::{Consent, StoreError};
+
+/// The user's remembered consents, by client.
+pub async fn list(state: &AppState, user: &User) -> Result<Vec<Consent>, StoreError> {
+    state.stores.consents.list_consents(user.id).await
+}
+
+/// Whether the user's remembered consent to `client` covers all of `scope`.
+pub async fn covers(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    scope: &Scope,
+) -> Result<bool, StoreError> {
+    let held = state
+        .stores
+        .consents
+        .find_consent(user.id, client.id.as_str())
+        .await?;
+    Ok(held.is_some_and(|c| scope.iter().all(|s| c.scopes.iter().any(|held| held == s))))
+}
+
+/// Remembers that the user allowed `client` the `scope`, and audits it.
+pub async fn grant(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    scope: &Scope,
+) -> Result<(), StoreError> {
+    let scopes: Vec<String> = scope.iter().map(str::to_owned).collect();
+    let now = state.clock.now();
+    state
+        .stores
+        .consents
+        .grant_consent(user.id, client.id.as_str(), &scopes, now)
+        .await?;
+    let event = crate::store::AuditEvent::new("consent_granted", "ok")
+        .user(user.id)
+        .client(client.id.as_str())
+        .detail(serde_json::json!({ "scopes": scopes }));
+    super::audit::record(state, event).await;
+    Ok(())
+}
+
+/// Revokes the user's remembered consent to `client_id` and ends every session of the
+/// user at that client, with feed events: a revoked consent leaves no token of
+/// that client working. Whether there was a consent to revoke.
+pub async fn revoke(state: &AppState, user: &User, client_id: &str) -> Result<bool, StoreError> {
+    if !state
+        .stores
+        .consents
+        .revoke_consent(user.id, client_id)
+        .await?
+    {
+        return Ok(false);
+    }
+    let mut ended = Vec::new();
+    for session in state.stores.families.list_sessions(user.id).await? {
+        if session.client_id == client_id {
+            ended.extend(
+                state
+                    .stores
+                    .families
+                    .revoke_family(&session.id, None)
+                    .await?,
+            );
+        }
+    }
+    super::sessions::feed_ended(state, &ended).await?;
+    let event = crate::store::AuditEvent::new("consent_revoked", "ok")
+        .user(user.id)
+        .client(client_id)
+        .detail(serde_json::json!({ "sessions_ended": ended.len() }));
+    super::audit::record(state, event).await;
+    Ok(true)
+}
