@@ -82,6 +82,8 @@ impl AppState {
 impl AppState {
     /// Each backend and whether it answered, pinged at most once a second (README § Endpoints).
     pub async fn backend_checks(&self) -> crate::store::Checks {
-        self.readiness.backends(&self.stores.health).await
+        self.readiness
+            .backends(&self.stores.health, self.clock.as_ref())
+            .await
     }
 }

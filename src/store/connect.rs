@@ -13,6 +13,7 @@ use super::retry::Unreachable;
 use super::sqlite::SqliteStore;
 use super::transfer::{Row, Sink, Transfer, TransferError};
 use super::{ClientStore, StoreError, Stores};
+use crate::clock::Clock;
 use crate::config::{Settings, StoreSettings};
 
 /// Brings the durable store's schema up to date.
@@ -48,7 +49,7 @@ pub enum ConnectError {
 /// Connects to every backend the settings name, each with bounded retry
 /// (`TESSERA_STARTUP_TIMEOUT`); migrates nothing. Client lookups are cached for
 /// `TESSERA_CLIENT_CACHE_TTL` (zero: not cached).
-pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
+pub async fn connect(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Backend, ConnectError> {
     let (database_url, redis_url, redis_cluster, redis_ca) = match &settings.store {
         StoreSettings::External {
             database_url,
@@ -59,7 +60,7 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
         StoreSettings::Embedded { data_dir } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             let pool = settings.db_pool_size.min(8);
-            return embedded(&path, pool, settings.client_cache_ttl)
+            return embedded(&path, pool, settings.client_cache_ttl, clock)
                 .await
                 .map_err(|source| ConnectError::Embedded { path, source });
         }
@@ -94,13 +95,14 @@ pub async fn connect(settings: &Settings) -> Result<Backend, ConnectError> {
 
 /// The embedded backend on the database file `path` (README § Run the service): SQLite for everything
 /// durable, sessions and revocations included; process memory for rate limits, lockout
-/// counters, pending MFA logins and change notifications.
+/// counters, pending MFA logins and change notifications. Expiry follows `clock`.
 pub async fn embedded(
     path: &std::path::Path,
     pool_size: usize,
     client_cache_ttl: std::time::Duration,
+    clock: Arc<dyn Clock>,
 ) -> Result<Backend, StoreError> {
-    let db = Arc::new(SqliteStore::open(path, pool_size).await?);
+    let db = Arc::new(SqliteStore::open(path, pool_size, clock.clone()).await?);
     let stores = Stores {
         keys: db.clone(),
         users: db.clone(),
@@ -110,10 +112,10 @@ pub async fn embedded(
         feed: db.clone(),
         audit: db.clone(),
         changes: Arc::new(LocalChanges::default()),
-        limits: Arc::new(MemoryLimits::default()),
+        limits: Arc::new(MemoryLimits::new(clock.clone())),
         resets: db.clone(),
         mfa: db.clone(),
-        mfa_tokens: Arc::new(MemoryMfaTokens::default()),
+        mfa_tokens: Arc::new(MemoryMfaTokens::new(clock)),
         sso: db.clone(),
         codes: db.clone(),
         consents: db.clone(),

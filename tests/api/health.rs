@@ -6,8 +6,11 @@ use reqwest::StatusCode;
 use rstest_reuse::apply;
 use serde_json::Value;
 
+use tessera::clock::FixedClock;
+
 use crate::helpers::{
-    backends, redis_url, run_cli, spawn_backend, spawn_on, Backend, Fetch, Proxy, TestDb,
+    backends, redis_url, run_cli, spawn_backend, spawn_on, spawn_on_clock, Backend, Fetch, Proxy,
+    TestDb,
 };
 
 #[apply(backends)]
@@ -62,13 +65,15 @@ async fn losing_redis_makes_readyz_503_naming_redis() {
     let upstream = redis_url().trim_start_matches("redis://").parse().unwrap();
     let proxy = Proxy::to(upstream).await;
     let proxied = format!("redis://{}", proxy.addr);
-    let app = spawn_on(Arc::new(TestDb::new().await), &[("redis_url", &proxied)]).await;
+    let clock = Arc::new(FixedClock::starting_now());
+    let db = Arc::new(TestDb::new().await);
+    let app = spawn_on_clock(db, &[("redis_url", &proxied)], clock.clone()).await;
     let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::OK);
 
     proxy.cut();
     // readiness is answered from a result at most a second old (issue 12)
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance(std::time::Duration::from_millis(1100));
 
     let ready = app.http.get(format!("{}/readyz", app.public)).fetch().await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -83,10 +88,13 @@ async fn readyz_pings_the_backends_at_most_once_a_second_whoever_asks() {
     let db = Arc::new(TestDb::new().await);
     let proxy = Proxy::to(crate::helpers::pg_addr()).await;
     let url = crate::helpers::db_url_via(&db, &proxy);
-    // no key-ring poll during the measurement: only readiness talks to Postgres
-    let app = spawn_on(
+    // no key-ring poll during the measurement: only readiness talks to Postgres; the clock
+    // moves only when the test moves it
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = spawn_on_clock(
         db,
         &[("database_url", &url), ("keyring_poll_interval", "60")],
+        clock.clone(),
     )
     .await;
     let ready = || async {
@@ -97,7 +105,7 @@ async fn readyz_pings_the_backends_at_most_once_a_second_whoever_asks() {
             .status()
     };
     assert_eq!(ready().await, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance(std::time::Duration::from_millis(1100));
     let before = proxy.bytes_sent();
     assert_eq!(ready().await, StatusCode::OK);
     let one_ping = proxy.bytes_sent() - before;

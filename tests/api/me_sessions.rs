@@ -6,8 +6,11 @@ use reqwest::StatusCode;
 use rstest_reuse::apply;
 use serde_json::Value;
 
+use tessera::clock::FixedClock;
+
 use crate::helpers::{
-    backends, cookie_pair, spawn_backend, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+    backends, cookie_pair, spawn_backend, spawn_on_clock, Backend, Fetch, TestApp, TestDb,
+    STRONG_PASSWORD,
 };
 
 async fn spa_login(app: &TestApp, email: &str, user_agent: &str) -> Value {
@@ -112,7 +115,8 @@ async fn users_see_their_sessions_and_can_end_one_but_not_someone_elses(backend:
 async fn changing_the_password_needs_the_current_one_ends_other_sessions_and_cuts_off_old_tokens(
     backend: Backend,
 ) {
-    let app = spawn_backend(backend, &[]).await;
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = spawn_on_clock(Arc::new(TestDb::on(backend).await), &[], clock.clone()).await;
     let resource = app.resource_server().await;
     app.user("rae@example.com").await;
     let here = spa_login(&app, "rae@example.com", "here").await;
@@ -139,7 +143,7 @@ async fn changing_the_password_needs_the_current_one_ends_other_sessions_and_cut
         .to_string()
         .contains("too easy"));
 
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // cutoff has 1 s resolution
+    clock.advance(std::time::Duration::from_millis(1100)); // cutoff has 1 s resolution
     assert_eq!(
         change(STRONG_PASSWORD, "Vivid-Orchard-Lantern-4821")
             .await

@@ -9,7 +9,11 @@ use reqwest::StatusCode;
 use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{backends, redis_url, spawn_backend, spawn_on, Backend, Fetch, Proxy, TestDb};
+use tessera::clock::FixedClock;
+
+use crate::helpers::{
+    backends, redis_url, spawn_backend, spawn_on, spawn_on_clock, Backend, Fetch, Proxy, TestDb,
+};
 
 #[apply(backends)]
 #[tokio::test]
@@ -45,7 +49,9 @@ async fn fifty_concurrent_refreshes_within_grace_all_get_the_same_new_token_and_
 async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tokens_and_is_audited(
     backend: Backend,
 ) {
-    let app = spawn_backend(backend, &[("refresh_grace", "1")]).await;
+    let clock = Arc::new(FixedClock::starting_now());
+    let db = Arc::new(TestDb::on(backend).await);
+    let app = spawn_on_clock(db, &[("refresh_grace", "1")], clock.clone()).await;
     let resource = app.resource_server().await;
     let first = app.new_user_tokens("kim@example.com").await;
     let old = first["refresh_token"].as_str().unwrap().to_owned();
@@ -53,7 +59,7 @@ async fn a_token_reused_after_the_grace_window_revokes_the_family_its_access_tok
     let access = rotated["access_token"].as_str().unwrap().to_owned();
     assert_eq!(app.introspect_as(&resource, &access).await["active"], true);
 
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    clock.advance(std::time::Duration::from_millis(2100));
     let reuse = app.refresh(&old).await;
     assert_eq!(reuse.status(), StatusCode::BAD_REQUEST);
     assert_eq!(

@@ -2,13 +2,14 @@
 //! `gcra.lua` and `lockout.lua`, each check one atomic update of one cache entry.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use moka::ops::compute::Op;
 use time::OffsetDateTime;
 
-use super::wall;
+use crate::clock::Clock;
 use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
 
 /// Counters kept at most; beyond it the least recently used are forgotten.
@@ -37,10 +38,12 @@ pub struct MemoryLimits {
     /// GCRA theoretical arrival time (ms) per limiter key.
     rates: moka::sync::Cache<String, f64>,
     accounts: moka::sync::Cache<String, Account>,
+    clock: Arc<dyn Clock>,
 }
 
-impl Default for MemoryLimits {
-    fn default() -> Self {
+impl MemoryLimits {
+    /// Empty limits whose remembered networks expire by `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
         fn cache<V: Clone + Send + Sync + 'static>() -> moka::sync::Cache<String, V> {
             moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
@@ -50,6 +53,7 @@ impl Default for MemoryLimits {
         MemoryLimits {
             rates: cache(),
             accounts: cache(),
+            clock,
         }
     }
 }
@@ -91,7 +95,7 @@ fn attempt(account: &mut Account, network: &str, policy: &LockoutPolicy, now: i6
     let known = account
         .known
         .get(network)
-        .is_some_and(|until| *until > wall());
+        .is_some_and(|until| until.unix_timestamp() > now);
     if policy.ceiling > 0 && !known {
         let period = policy.ceiling_period.as_secs_f64().max(1.0);
         let interval = period / f64::from(policy.ceiling);
@@ -174,7 +178,7 @@ impl LimitStore for MemoryLimits {
         network: &str,
         remember: Duration,
     ) -> Result<(), StoreError> {
-        let until = wall() + remember.max(Duration::from_secs(1));
+        let until = self.clock.now() + remember.max(Duration::from_secs(1));
         self.accounts
             .entry_by_ref(account)
             .and_compute_with(|entry| {

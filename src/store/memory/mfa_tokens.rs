@@ -5,24 +5,32 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::wall;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+
 use crate::store::{MfaTokenStore, StoreError};
 
 /// More pending logins than this and the least recently used are dropped.
 const CAPACITY: u64 = 100_000;
 
 /// Digest → (value, expiry).
-pub struct MemoryMfaTokens(moka::sync::Cache<String, (String, OffsetDateTime)>);
+pub struct MemoryMfaTokens {
+    tokens: moka::sync::Cache<String, (String, OffsetDateTime)>,
+    clock: Arc<dyn Clock>,
+}
 
-impl Default for MemoryMfaTokens {
-    fn default() -> Self {
-        MemoryMfaTokens(
-            moka::sync::Cache::builder()
+impl MemoryMfaTokens {
+    /// No pending logins; they expire by `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MemoryMfaTokens {
+            tokens: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
                 // no pending login outlives an hour, whatever TTL it asked for
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
-        )
+            clock,
+        }
     }
 }
 
@@ -34,26 +42,26 @@ impl MfaTokenStore for MemoryMfaTokens {
         value: &str,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let expires = wall() + ttl.max(Duration::from_secs(1));
-        self.0
+        let expires = self.clock.now() + ttl.max(Duration::from_secs(1));
+        self.tokens
             .insert(digest.to_owned(), (value.to_owned(), expires));
         Ok(())
     }
 
     async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .0
+            .tokens
             .get(digest)
-            .filter(|(_, expires)| *expires > wall())
+            .filter(|(_, expires)| *expires > self.clock.now())
             .map(|(value, _)| value))
     }
 
     async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
         // `remove` hands the entry to exactly one caller
         Ok(self
-            .0
+            .tokens
             .remove(digest)
-            .filter(|(_, expires)| *expires > wall())
+            .filter(|(_, expires)| *expires > self.clock.now())
             .map(|(value, _)| value))
     }
 }

@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use super::{unavailable, RedisStore};
-use crate::clock::{Clock, SystemClock};
 use crate::store::{
     AuthCode, CodeStore, CodeTake, SsoSession, SsoStore, StoreError, SPENT_CODE_MEMORY,
 };
@@ -61,7 +60,8 @@ impl SsoStore for RedisStore {
             .ignore()
             .expire_at(&key, expires)
             .ignore()
-            .zrembyscore(&index, "-inf", SystemClock.now().unix_timestamp())
+            // members whose sessions ended before this one began (the caller's now)
+            .zrembyscore(&index, "-inf", session.created_at.unix_timestamp())
             .ignore()
             .zadd(&index, &session.id, expires)
             .ignore()

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
 use time::OffsetDateTime;
 
-use super::{from_micros, json_list, micros, now, parse_list, uuid_of, SqliteStore};
+use super::{from_micros, json_list, micros, parse_list, uuid_of, SqliteStore};
 use crate::store::{Consent, ConsentStore, SsoSession, SsoStore, StoreError};
 
 const SSO_COLUMNS: &str = "id, user_id, secret_sha256, auth_time, amr, created_at, expires_at";
@@ -65,6 +65,7 @@ impl SsoStore for SqliteStore {
     }
 
     async fn find_sso(&self, id: &str) -> Result<Option<SsoSession>, StoreError> {
+        let now = self.now();
         let id = id.to_owned();
         let raw = self
             .run(move |c| {
@@ -72,7 +73,7 @@ impl SsoStore for SqliteStore {
                     &format!(
                         "SELECT {SSO_COLUMNS} FROM sso_sessions WHERE id = ?1 AND expires_at > ?2"
                     ),
-                    params![id, micros(now())],
+                    params![id, micros(now)],
                     read_sso,
                 )
                 .optional()
@@ -82,12 +83,13 @@ impl SsoStore for SqliteStore {
     }
 
     async fn add_sso_family(&self, id: &str, family_id: &str) -> Result<(), StoreError> {
+        let now = self.now();
         let (id, family) = (id.to_owned(), family_id.to_owned());
         self.write(move |tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO sso_families (sso_id, family_id) \
                  SELECT id, ?2 FROM sso_sessions WHERE id = ?1 AND expires_at > ?3",
-                params![id, family, micros(now())],
+                params![id, family, micros(now)],
             )
         })
         .await?;
@@ -110,24 +112,26 @@ impl SsoStore for SqliteStore {
     }
 
     async fn end_user_sso(&self, user: uuid::Uuid) -> Result<usize, StoreError> {
+        let now = self.now();
         let user = user.to_string();
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM sso_sessions WHERE user_id = ?1 AND expires_at > ?2",
-                params![user, micros(now())],
+                params![user, micros(now)],
             )
         })
         .await
     }
 
     async fn list_sso(&self, user: uuid::Uuid) -> Result<Vec<SsoSession>, StoreError> {
+        let now = self.now();
         let user = user.to_string();
         let rows = self
             .run(move |c| {
                 let mut stmt = c.prepare(&format!(
                     "SELECT {SSO_COLUMNS} FROM sso_sessions WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC, id"
                 ))?;
-                let rows = stmt.query_map(params![user, micros(now())], read_sso)?;
+                let rows = stmt.query_map(params![user, micros(now)], read_sso)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;

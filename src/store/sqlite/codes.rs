@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
-use super::{micros, now, SqliteStore};
+use super::{micros, SqliteStore};
 use crate::store::{AuthCode, CodeStore, CodeTake, StoreError, SPENT_CODE_MEMORY};
 
 /// `spent`: not used yet, used once, presented again since.
@@ -25,8 +25,9 @@ impl CodeStore for SqliteStore {
         code: &AuthCode,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let now = self.now();
         let text = serde_json::to_string(code).map_err(|e| StoreError::Other(e.into()))?;
-        let expires = micros(now() + ttl.max(Duration::from_secs(1)));
+        let expires = micros(now + ttl.max(Duration::from_secs(1)));
         let digest = digest.to_vec();
         self.write(move |tx| {
             tx.execute(
@@ -39,10 +40,11 @@ impl CodeStore for SqliteStore {
     }
 
     async fn take_code(&self, digest: &[u8; 32]) -> Result<CodeTake, StoreError> {
+        let now = self.now();
         let key = digest.to_vec();
         let found = self
             .write(move |tx| {
-                let at = now();
+                let at = now;
                 let row: Option<(Option<String>, i64, Option<String>, i64)> = tx
                     .query_row(
                         "SELECT code, spent, family_id, expires_at FROM authorization_codes WHERE digest = ?1",
@@ -87,13 +89,14 @@ impl CodeStore for SqliteStore {
         digest: &[u8; 32],
         family_id: &str,
     ) -> Result<bool, StoreError> {
+        let now = self.now();
         let (key, family) = (digest.to_vec(), family_id.to_owned());
         self.write(move |tx| {
             // only a code spent once and not replayed since (a replay ends the family
             // itself, see CodeStore)
             let changed = tx.execute(
                 "UPDATE authorization_codes SET family_id = ?2 WHERE digest = ?1 AND spent = ?4 AND expires_at > ?3",
-                params![key, family, micros(now()), SPENT],
+                params![key, family, micros(now), SPENT],
             )?;
             Ok(changed == 1)
         })

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::{json_list, micros, now, parse_list, uuid_of, SqliteStore};
+use super::{json_list, micros, parse_list, uuid_of, SqliteStore};
 use crate::store::{
     Ended, Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
@@ -49,9 +49,9 @@ fn secs(span: Duration) -> i64 {
     i64::try_from(span.as_secs()).unwrap_or(i64::MAX).max(1)
 }
 
-/// The wall-clock time (µs) a family unused for `ttl` seconds expires.
-fn expiry(ttl_secs: i64) -> i64 {
-    micros(now()).saturating_add(ttl_secs.saturating_mul(1_000_000))
+/// The time (µs) a family unused from `now_us` for `ttl` seconds expires.
+fn expiry(now_us: i64, ttl_secs: i64) -> i64 {
+    now_us.saturating_add(ttl_secs.saturating_mul(1_000_000))
 }
 
 /// What a rotation found, before the family row is converted.
@@ -82,7 +82,7 @@ fn rotate_in(tx: &Transaction, r: &Rotate) -> rusqlite::Result<Found> {
     };
     let delete =
         |tx: &Transaction| tx.execute("DELETE FROM refresh_families WHERE id = ?1", [&r.family_id]);
-    if expires_at <= micros(now()) {
+    if expires_at <= r.now_us {
         delete(tx)?;
         return Ok(Found::Rejected);
     }
@@ -101,7 +101,7 @@ fn rotate_in(tx: &Transaction, r: &Rotate) -> rusqlite::Result<Found> {
         let ttl = r.idle_ttl.min(abs_exp - r.now);
         tx.execute(
             "UPDATE refresh_families SET current = ?2, previous = ?3, rotated_at = ?4, last_used = ?4, expires_at = ?5 WHERE id = ?1",
-            params![r.family_id, r.next.to_vec(), r.presented.to_vec(), r.now, expiry(ttl)],
+            params![r.family_id, r.next.to_vec(), r.presented.to_vec(), r.now, expiry(r.now_us, ttl)],
         )?;
         return Ok(Found::Rotated(family));
     }
@@ -123,7 +123,9 @@ struct Rotate {
     presented: [u8; 32],
     next: [u8; 32],
     client_id: String,
+    /// Unix seconds (absolute expiry, rotation times) and µs (idle expiry) of the same now.
     now: i64,
+    now_us: i64,
     idle_ttl: i64,
     grace: i64,
 }
@@ -136,13 +138,14 @@ impl SqliteStore {
         a: String,
         b: Option<String>,
     ) -> Result<Vec<Ended>, StoreError> {
+        let now = self.now();
         self.write(move |tx| {
             // one statement: expired rows go too, only the live ones count as ended
             let mut stmt = tx.prepare(&format!(
                 "DELETE FROM refresh_families WHERE {clause} RETURNING id, client_id, expires_at > ?3"
             ))?;
             let rows = stmt
-                .query_map(params![a, b, micros(now())], |r| {
+                .query_map(params![a, b, micros(now)], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -165,6 +168,7 @@ impl FamilyStore for SqliteStore {
         current: Option<&[u8; 32]>,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let now = self.now();
         let f = family.clone();
         let meta = meta.clone();
         let current = current.map(|c| c.to_vec());
@@ -173,7 +177,7 @@ impl FamilyStore for SqliteStore {
             tx.execute(
                 "INSERT OR REPLACE INTO refresh_families (id, user_id, client_id, scope, auth_time, amr, created_at, abs_exp, current, last_used, expires_at, ip, user_agent) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7, ?10, ?11, ?12)",
-                params![f.id, f.user_id.to_string(), f.client_id, f.scope, f.auth_time, json_list(&f.amr), f.created_at, f.absolute_expiry, current, expiry(ttl), meta.ip, meta.user_agent],
+                params![f.id, f.user_id.to_string(), f.client_id, f.scope, f.auth_time, json_list(&f.amr), f.created_at, f.absolute_expiry, current, expiry(micros(now), ttl), meta.ip, meta.user_agent],
             )
         })
         .await?;
@@ -181,12 +185,13 @@ impl FamilyStore for SqliteStore {
     }
 
     async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
+        let now = self.now();
         self.run(move |c| {
             let mut stmt = c.prepare(
                 "SELECT id, client_id, created_at, COALESCE(rotated_at, created_at), ip, user_agent FROM refresh_families \
                  WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC, id",
             )?;
-            let rows = stmt.query_map(params![user.to_string(), micros(now())], |r| {
+            let rows = stmt.query_map(params![user.to_string(), micros(now)], |r| {
                 Ok(SessionInfo {
                     id: r.get(0)?,
                     client_id: r.get(1)?,
@@ -223,6 +228,7 @@ impl FamilyStore for SqliteStore {
             next: *request.next,
             client_id: request.client_id.to_owned(),
             now: request.now.unix_timestamp(),
+            now_us: micros(request.now),
             idle_ttl: secs(request.idle_ttl),
             grace: i64::try_from(request.grace.as_secs()).unwrap_or(i64::MAX),
         };
@@ -248,12 +254,13 @@ impl FamilyStore for SqliteStore {
     }
 
     async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {
+        let now = self.now();
         let id = family_id.to_owned();
         let row = self
             .run(move |c| {
                 c.query_row(
                     &format!("{FAMILY} WHERE id = ?1 AND expires_at > ?2 AND abs_exp > ?3"),
-                    params![id, micros(now()), now().unix_timestamp()],
+                    params![id, micros(now), now.unix_timestamp()],
                     read,
                 )
                 .optional()
@@ -263,11 +270,12 @@ impl FamilyStore for SqliteStore {
     }
 
     async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let now = self.now();
         let (id, hash) = (family_id.to_owned(), hash.to_vec());
         self.run(move |c| {
             c.query_row(
                 "SELECT 1 FROM refresh_families WHERE id = ?1 AND current = ?2 AND expires_at > ?3",
-                params![id, hash, micros(now())],
+                params![id, hash, micros(now)],
                 |_| Ok(()),
             )
             .optional()

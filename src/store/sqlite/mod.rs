@@ -21,6 +21,7 @@ mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use pool::Pool;
@@ -28,7 +29,7 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use super::{Migrator, Ping, StoreError};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -43,6 +44,9 @@ pub struct SqliteStore {
     pool: Pool,
     path: PathBuf,
     writes: AtomicU64,
+    /// The time every expiry is decided against: the application's clock, so a test that
+    /// advances a `FixedClock` expires sessions, codes and blocklist entries without waiting.
+    clock: Arc<dyn Clock>,
 }
 
 /// A failed call: busy or locked past the timeout, full or read-only is an outage (503,
@@ -62,7 +66,12 @@ pub(crate) fn failed(e: rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if absent) the database file at `path` with `pool_size` connections.
-    pub async fn open(path: &Path, pool_size: usize) -> Result<Self, StoreError> {
+    /// Expiry follows `clock`.
+    pub async fn open(
+        path: &Path,
+        pool_size: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         check_is_ours(path.to_owned()).await?;
         let pool = pool::pool(path.to_owned(), pool_size.max(2))
             .map_err(|e| StoreError::Other(e.into()))?;
@@ -70,6 +79,7 @@ impl SqliteStore {
             pool,
             path: path.to_owned(),
             writes: AtomicU64::new(0),
+            clock,
         };
         store
             .run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
@@ -112,6 +122,11 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The time expiry is decided against.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     /// Runs `f` on a pooled connection, on a blocking thread.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
@@ -136,11 +151,12 @@ impl SqliteStore {
         let sweep = self
             .writes
             .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SWEEP_EVERY);
+            .is_multiple_of(SWEEP_EVERY)
+            .then(|| self.now());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if sweep {
-                sweep_expired(&tx)?;
+            if let Some(now) = sweep {
+                sweep_expired(&tx, now)?;
             }
             let out = f(&tx)?;
             tx.commit()?;
@@ -184,8 +200,8 @@ pub(crate) fn refusal(message: String) -> rusqlite::Error {
 }
 
 /// Drops what Redis would have expired by itself.
-fn sweep_expired(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
-    let (now, secs) = (micros(now()), now().unix_timestamp());
+fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Result<()> {
+    let (now, secs) = (micros(at), at.unix_timestamp());
     tx.execute(
         "DELETE FROM refresh_families WHERE expires_at <= ?1 OR abs_exp <= ?2",
         [now, secs],
@@ -198,11 +214,6 @@ fn sweep_expired(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
         [now],
     )?;
     Ok(())
-}
-
-/// The wall clock: what Redis's own expiry follows, so the embedded store follows it too.
-pub(crate) fn now() -> OffsetDateTime {
-    SystemClock.now()
 }
 
 /// Unix microseconds, as the schema stores times.

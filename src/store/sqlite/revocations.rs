@@ -7,14 +7,15 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
-use super::{from_micros, micros, micros_after, now, SqliteStore};
+use super::{from_micros, micros, micros_after, SqliteStore};
 use crate::store::{RevocationStore, StoreError, TokenState};
 
 #[async_trait]
 impl RevocationStore for SqliteStore {
     async fn blocklist(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+        let now = self.now();
         let jti = jti.to_owned();
-        let until = micros_after(now(), ttl.max(Duration::from_secs(1)));
+        let until = micros_after(now, ttl.max(Duration::from_secs(1)));
         self.write(move |tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO jti_blocklist (jti, expires_at) VALUES (?1, ?2)",
@@ -31,7 +32,8 @@ impl RevocationStore for SqliteStore {
         at: OffsetDateTime,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let until = micros_after(now(), ttl.max(Duration::from_secs(1)));
+        let now = self.now();
+        let until = micros_after(now, ttl.max(Duration::from_secs(1)));
         self.write(move |tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO user_cutoffs (user_id, cutoff, expires_at) VALUES (?1, ?2, ?3)",
@@ -48,13 +50,14 @@ impl RevocationStore for SqliteStore {
         sid: Option<&str>,
         user: Option<uuid::Uuid>,
     ) -> Result<TokenState, StoreError> {
+        let now = self.now();
         let (jti, sid, user) = (
             jti.to_owned(),
             sid.map(str::to_owned),
             user.map(|u| u.to_string()),
         );
         self.run(move |c| {
-            let live = micros(now());
+            let live = micros(now);
             let blocklisted = c
                 .query_row(
                     "SELECT 1 FROM jti_blocklist WHERE jti = ?1 AND expires_at > ?2",

@@ -187,6 +187,17 @@ pub async fn spawn_on(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
         .unwrap_or_else(|e| panic!("app failed to start: {e}"))
 }
 
+/// An app on `db` whose clock the test moves (`FixedClock::advance`) instead of waiting.
+pub async fn spawn_on_clock(
+    db: Arc<TestDb>,
+    overrides: &[(&str, &str)],
+    clock: Arc<tessera::clock::FixedClock>,
+) -> TestApp {
+    try_spawn_on(db, overrides, clock)
+        .await
+        .unwrap_or_else(|e| panic!("app failed to start: {e}"))
+}
+
 /// An app on fresh Postgres + Redis stores.
 pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn_on(Arc::new(TestDb::new().await), overrides).await

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tessera::store::{AuthCode, CodeStore, CodeTake, NewUser, SsoSession, Stores};
+use tessera::store::{AuthCode, CodeStore, CodeTake, NewUser, SsoSession};
 
 use super::now;
 
@@ -20,7 +20,8 @@ fn session(user: uuid::Uuid, ttl: i64) -> SsoSession {
     }
 }
 
-pub async fn sso_sessions_are_found_listed_and_end_with_their_families(stores: &Stores) {
+pub async fn sso_sessions_are_found_listed_and_end_with_their_families(backend: &super::Backend) {
+    let stores = &backend.stores;
     let sso = &stores.sso;
     let (user, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let (first, second, short) = (session(user, 3600), session(user, 3600), session(user, 1));
@@ -45,7 +46,7 @@ pub async fn sso_sessions_are_found_listed_and_end_with_their_families(stores: &
         "ended once"
     );
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.elapse(Duration::from_millis(2100)).await;
     assert_eq!(sso.find_sso(&short.id).await.unwrap(), None, "expired");
     sso.add_sso_family(&short.id, "fam-c").await.unwrap();
     assert!(
@@ -85,7 +86,10 @@ fn code() -> AuthCode {
     }
 }
 
-pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family(stores: &Stores) {
+pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family(
+    backend: &super::Backend,
+) {
+    let stores = &backend.stores;
     let codes = &stores.codes;
     let (digest, issued) = ([1u8; 32], code());
     codes
@@ -134,7 +138,7 @@ pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family
         .put_code(&short, &code(), Duration::from_secs(1))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.elapse(Duration::from_millis(2100)).await;
     assert_eq!(
         codes.take_code(&short).await.unwrap(),
         CodeTake::Unknown,
@@ -142,7 +146,8 @@ pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family
     );
 }
 
-pub async fn consents_add_up_list_and_revoke(stores: &Stores) {
+pub async fn consents_add_up_list_and_revoke(backend: &super::Backend) {
+    let stores = &backend.stores;
     let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
     let user = stores
         .users
@@ -183,7 +188,13 @@ pub async fn consents_add_up_list_and_revoke(stores: &Stores) {
 async fn a_spent_code_is_remembered_across_a_restart_of_the_embedded_store() {
     let dir = crate::helpers::TempDir::new();
     let path = dir.0.join("tessera.db");
-    let open = || tessera::store::sqlite::SqliteStore::open(&path, 2);
+    let open = || {
+        tessera::store::sqlite::SqliteStore::open(
+            &path,
+            2,
+            std::sync::Arc::new(tessera::clock::SystemClock),
+        )
+    };
     let store = open().await.unwrap();
     tessera::store::Migrator::migrate(&store).await.unwrap();
     let digest = [9u8; 32];

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tessera::domain::ClientId;
-use tessera::store::{Change, Stores};
+use tessera::store::Change;
 
-pub async fn changes_reach_a_subscriber_in_order(stores: &Stores) {
+pub async fn changes_reach_a_subscriber_in_order(backend: &super::Backend) {
+    let stores = &backend.stores;
     let mut changes = stores.changes.subscribe().await.unwrap();
     let client = Change::Client(ClientId::parse("contract-client").unwrap());
     stores.changes.publish(&Change::Keys).await.unwrap();

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use tessera::domain::Email;
-use tessera::store::{NewUser, Stores};
+use tessera::store::NewUser;
 
 use super::now;
 
-pub async fn a_reset_token_is_used_once_and_never_after_expiry(stores: &Stores) {
+pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::Backend) {
+    let stores = &backend.stores;
     let t = now();
     let user = stores
         .users

@@ -68,7 +68,8 @@ fn status(r: &Rotation) -> &'static str {
     }
 }
 
-pub async fn rotation_has_exactly_one_winner_among_50_concurrent_callers(stores: &Stores) {
+pub async fn rotation_has_exactly_one_winner_among_50_concurrent_callers(backend: &super::Backend) {
+    let stores = &backend.stores;
     let t = now();
     let f = family(stores, t, 1, IDLE).await;
     let results = join_all((0..50).map(|_| rotate(stores, &f, 1, 2, t))).await;
@@ -82,7 +83,10 @@ pub async fn rotation_has_exactly_one_winner_among_50_concurrent_callers(stores:
     assert!(stores.families.is_current(&f.id, &hash(2)).await.unwrap());
 }
 
-pub async fn a_retry_within_grace_gets_the_same_successor_and_nothing_else(stores: &Stores) {
+pub async fn a_retry_within_grace_gets_the_same_successor_and_nothing_else(
+    backend: &super::Backend,
+) {
+    let stores = &backend.stores;
     let t = now();
     let f = family(stores, t, 1, IDLE).await;
     assert_eq!(status(&rotate(stores, &f, 1, 2, t).await), "rotated");
@@ -93,7 +97,8 @@ pub async fn a_retry_within_grace_gets_the_same_successor_and_nothing_else(store
     assert!(stores.families.is_current(&f.id, &hash(2)).await.unwrap());
 }
 
-pub async fn an_older_token_after_grace_is_reuse_and_ends_the_family(stores: &Stores) {
+pub async fn an_older_token_after_grace_is_reuse_and_ends_the_family(backend: &super::Backend) {
+    let stores = &backend.stores;
     let t = now();
     let f = family(stores, t, 1, IDLE).await;
     assert_eq!(status(&rotate(stores, &f, 1, 2, t).await), "rotated");
@@ -107,7 +112,8 @@ pub async fn an_older_token_after_grace_is_reuse_and_ends_the_family(stores: &St
     );
 }
 
-pub async fn rotation_checks_the_owning_client_and_the_absolute_expiry(stores: &Stores) {
+pub async fn rotation_checks_the_owning_client_and_the_absolute_expiry(backend: &super::Backend) {
+    let stores = &backend.stores;
     let t = now();
     let f = family(stores, t, 1, IDLE).await;
     let (one, two) = (hash(1), hash(2));
@@ -134,14 +140,16 @@ pub async fn rotation_checks_the_owning_client_and_the_absolute_expiry(stores: &
     assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
 }
 
-pub async fn an_idle_family_expires_by_itself(stores: &Stores) {
+pub async fn an_idle_family_expires_by_itself(backend: &super::Backend) {
+    let stores = &backend.stores;
     let f = family(stores, now(), 1, Duration::from_secs(1)).await;
     assert!(stores.families.find_family(&f.id).await.unwrap().is_some());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.elapse(Duration::from_millis(2100)).await;
     assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
 }
 
-pub async fn revoking_a_users_sessions_keeps_the_named_one(stores: &Stores) {
+pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Backend) {
+    let stores = &backend.stores;
     let t = now();
     let keep = family(stores, t, 1, IDLE).await;
     let mut other = family(stores, t, 2, IDLE).await;

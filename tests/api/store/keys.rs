@@ -1,7 +1,7 @@
 //! Signing keys (README § Signing keys): revocation of an active key promotes its next key, once.
 
 use tessera::crypto::{KeyState, SigningAlg};
-use tessera::store::{KeyRevocation, NewSigningKey, Stores};
+use tessera::store::{KeyRevocation, NewSigningKey};
 
 use super::now;
 
@@ -15,7 +15,10 @@ fn key(kid: &str) -> NewSigningKey {
     }
 }
 
-pub async fn revoking_the_active_key_promotes_next_once_and_bumps_the_version(stores: &Stores) {
+pub async fn revoking_the_active_key_promotes_next_once_and_bumps_the_version(
+    backend: &super::Backend,
+) {
+    let stores = &backend.stores;
     let t = now();
     assert!(stores
         .keys

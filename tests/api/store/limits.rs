@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tessera::store::{LockoutPolicy, Stores};
+use tessera::store::LockoutPolicy;
 
 use super::now;
 
@@ -11,7 +11,8 @@ fn key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-pub async fn gcra_allows_the_burst_then_refills_one_per_interval(stores: &Stores) {
+pub async fn gcra_allows_the_burst_then_refills_one_per_interval(backend: &super::Backend) {
+    let stores = &backend.stores;
     let (k, t, period) = (key(), now(), Duration::from_secs(3));
     for expected_remaining in [2, 1, 0] {
         let d = stores.limits.hit(&k, 3, period, t).await.unwrap();
@@ -48,7 +49,8 @@ const POLICY: LockoutPolicy = LockoutPolicy {
     ceiling_period: Duration::from_secs(1),
 };
 
-pub async fn lockout_locks_past_the_threshold_and_doubles_each_time(stores: &Stores) {
+pub async fn lockout_locks_past_the_threshold_and_doubles_each_time(backend: &super::Backend) {
+    let stores = &backend.stores;
     let (account, net) = (key(), "net-a");
     let mut t = now();
     let attempt = |t| stores.limits.login_attempt(&account, net, POLICY, t);
@@ -73,7 +75,8 @@ pub async fn lockout_locks_past_the_threshold_and_doubles_each_time(stores: &Sto
     assert_eq!(other.unwrap(), None);
 }
 
-pub async fn a_successful_login_clears_the_networks_count(stores: &Stores) {
+pub async fn a_successful_login_clears_the_networks_count(backend: &super::Backend) {
+    let stores = &backend.stores;
     let (account, net, t) = (key(), "net-a", now());
     for _ in 0..3 {
         assert_eq!(
@@ -104,7 +107,8 @@ pub async fn a_successful_login_clears_the_networks_count(stores: &Stores) {
     stores.limits.clear_lockout(&account).await.unwrap();
 }
 
-pub async fn the_ceiling_refuses_unknown_networks_but_not_known_ones(stores: &Stores) {
+pub async fn the_ceiling_refuses_unknown_networks_but_not_known_ones(backend: &super::Backend) {
+    let stores = &backend.stores;
     let policy = LockoutPolicy {
         threshold: 100,
         ceiling: 2,

@@ -3,7 +3,8 @@
 //! bottom of this file. Each test gets a fresh backend (its own database and key prefix).
 //!
 //! Times are parameters where the traits take them (rotation, GCRA, lockout); expiry the
-//! backend enforces itself (TTL) is checked against the wall clock with one-second TTLs.
+//! embedded store decides advances its `FixedClock`; expiry Redis enforces itself (TTL)
+//! is waited for, with one-second TTLs (`Backend::elapse`).
 
 mod browser;
 mod changes;
@@ -16,7 +17,7 @@ mod revocations;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::clock::{Clock, SystemClock};
+use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::store::Stores;
 use time::OffsetDateTime;
 
@@ -25,18 +26,35 @@ use crate::helpers::{test_settings, RedisCluster, TempDir, TestDb};
 /// One backend under test; `_owner` keeps its data alive for the test.
 pub struct Backend {
     pub stores: Stores,
+    /// The clock the backend decides expiry by, where tessera decides it (the embedded
+    /// store); `None` where the server does (Redis expires keys by its own clock).
+    clock: Option<Arc<FixedClock>>,
     _owner: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Backend {
+    /// Lets `span` pass for the backend: the embedded store's clock moves on at once;
+    /// Redis, which expires keys by its own clock, is waited for.
+    pub async fn elapse(&self, span: Duration) {
+        match &self.clock {
+            Some(clock) => clock.advance(span),
+            None => tokio::time::sleep(span).await,
+        }
+    }
 }
 
 /// The embedded backend: a fresh, migrated SQLite file plus in-memory limits.
 pub async fn sqlite() -> Backend {
     let dir = TempDir::new();
-    let backend = tessera::store::embedded(&dir.0.join("tessera.db"), 4, Duration::ZERO)
-        .await
-        .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}"));
+    let clock = Arc::new(FixedClock::starting_now());
+    let backend =
+        tessera::store::embedded(&dir.0.join("tessera.db"), 4, Duration::ZERO, clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}"));
     backend.migrator.migrate().await.unwrap();
     Backend {
         stores: backend.stores,
+        clock: Some(clock),
         _owner: Box::new(dir),
     }
 }
@@ -45,11 +63,12 @@ pub async fn sqlite() -> Backend {
 pub async fn postgres_redis() -> Backend {
     let db = Arc::new(TestDb::new().await);
     let settings = test_settings(&db, &[("client_cache_ttl", "0")]);
-    let backend = tessera::store::connect(&settings)
+    let backend = tessera::store::connect(&settings, Arc::new(SystemClock))
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test backends: {e}"));
     Backend {
         stores: backend.stores,
+        clock: None,
         _owner: Box::new(db),
     }
 }
@@ -72,11 +91,12 @@ pub async fn postgres_redis_cluster(cluster: &RedisCluster) -> Backend {
             ("redis_cluster", "true"),
         ],
     );
-    let backend = tessera::store::connect(&settings)
+    let backend = tessera::store::connect(&settings, Arc::new(SystemClock))
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test Redis Cluster: {e}"));
     Backend {
         stores: backend.stores,
+        clock: None,
         _owner: Box::new(db),
     }
 }
@@ -115,7 +135,7 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $test() {
                     let backend = crate::store::$backend().await;
-                    crate::store::$module::$test(&backend.stores).await;
+                    crate::store::$module::$test(&backend).await;
                 }
             )*
         }
@@ -134,7 +154,7 @@ macro_rules! contract_in_turn {
             let cluster = RedisCluster::start(3, 0);
             $(
                 let backend = postgres_redis_cluster(&cluster).await;
-                crate::store::$module::$test(&backend.stores).await;
+                crate::store::$module::$test(&backend).await;
                 drop(backend);
             )*
             // every key went to the cluster, spread over its masters

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tessera::store::Stores;
 
 use super::now;
 
-pub async fn blocklist_and_cutoff_are_seen_and_expire(stores: &Stores) {
+pub async fn blocklist_and_cutoff_are_seen_and_expire(backend: &super::Backend) {
+    let stores = &backend.stores;
     let (jti, user) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4());
     let state = stores.revocations.token_state(&jti, None, Some(user)).await;
     let state = state.unwrap();
@@ -28,13 +28,14 @@ pub async fn blocklist_and_cutoff_are_seen_and_expire(stores: &Stores) {
     let state = state.unwrap();
     assert!(state.blocklisted);
     assert_eq!(state.cutoff, Some(at));
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.elapse(Duration::from_millis(2100)).await;
     let state = stores.revocations.token_state(&jti, None, Some(user)).await;
     let state = state.unwrap();
     assert!(!state.blocklisted && state.cutoff.is_none());
 }
 
-pub async fn an_mfa_token_is_taken_by_exactly_one_caller_and_expires(stores: &Stores) {
+pub async fn an_mfa_token_is_taken_by_exactly_one_caller_and_expires(backend: &super::Backend) {
+    let stores = &backend.stores;
     let tokens = &stores.mfa_tokens;
     tokens
         .put_mfa_token("d1", "v1", Duration::from_secs(60))
@@ -55,6 +56,6 @@ pub async fn an_mfa_token_is_taken_by_exactly_one_caller_and_expires(stores: &St
         .put_mfa_token("d2", "v2", Duration::from_secs(1))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.elapse(Duration::from_millis(2100)).await;
     assert_eq!(tokens.get_mfa_token("d2").await.unwrap(), None);
 }
