@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Complete authorization-code flows per second (README § Sign-in with the authorization-code flow, issue 15): authorize (PKCE S256)
+# Complete authorization-code flows per second (book § Sign-in with the authorization-code flow, issue 15): authorize (PKCE S256)
 # answered from an existing SSO session, then the code redeemed at /oauth2/token. Also the
 # flow with a password sign-in on the hosted page, bounded by argon2, against the raw
 # argon2id rate measured in the same run.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Login flood (issue 6, README § Configuration): JWKS and refresh latency while password logins arrive at
+# Login flood (issue 6, book § Configuration): JWKS and refresh latency while password logins arrive at
 # about 5x what the hashing pool can do, against the same paced load with no flood, plus
 # the server's peak RSS.
 #   bash benches/flood_load.sh [duration_seconds] [flood_factor]

@@ -1,4 +1,4 @@
-"""Times refused password logins (issue 12, README § Configuration): imported bcrypt accounts, an argon2
+"""Times refused password logins (issue 12, book § Configuration): imported bcrypt accounts, an argon2
 account and unknown emails, interleaved, each a wrong password. Prints p10/p50/p90 (ms)
 per kind and whether the middle 80 % of every kind overlaps the others'.
 Usage: login_timing.py BASE_URL ROUNDS"""

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refused logins take the same time whatever the account (issue 12, README § Configuration): imported
+# Refused logins take the same time whatever the account (issue 12, book § Configuration): imported
 # bcrypt accounts (cost 10 and 12, as Express apps make them), a registered argon2id
 # account and unknown emails, each with a wrong password, interleaved.
 #   bash benches/login_timing.sh [rounds]

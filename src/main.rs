@@ -1,4 +1,4 @@
-//! The `tessera` binary (README § Run the service, README § Command line): parses the command line and hands it to `cli`.
+//! The `tessera` binary (book § Run the service, book § Command line): parses the command line and hands it to `cli`.
 
 use std::process::ExitCode;
 

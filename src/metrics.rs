@@ -1,4 +1,4 @@
-//! Prometheus metrics (README § Endpoints), served on the admin listener at `/metrics`.
+//! Prometheus metrics (book § Endpoints), served on the admin listener at `/metrics`.
 //!
 //! One process-wide recorder (the `metrics` facade); counters and histograms are recorded
 //! where things happen, gauges that describe state (key ages, key-ring version, hash

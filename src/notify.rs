@@ -1,4 +1,4 @@
-//! Delivering password-reset tokens to users (README § Configuration), behind one trait: a log sink
+//! Delivering password-reset tokens to users (book § Configuration), behind one trait: a log sink
 //! (never the token itself, unless an operator turned on development links) and an HTTP
 //! webhook that POSTs JSON to the operator's mailer.
 

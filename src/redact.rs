@@ -1,4 +1,4 @@
-//! Redacting `Debug` for types that hold secrets (README § Configuration: secrets never printed): a
+//! Redacting `Debug` for types that hold secrets (book § Configuration: secrets never printed): a
 //! `{:?}` of them shows the type and its harmless fields, never a hash, token or code.
 
 /// Implements `Debug` for `$ty` showing only the named fields.

@@ -1,5 +1,5 @@
 //! The application state every request handler, service and background task shares
-//! (README § Run the service): settings, stores, key ring, hashing pool, clock and the documents served as
+//! (book § Run the service): settings, stores, key ring, hashing pool, clock and the documents served as
 //! bytes. Nothing here knows HTTP: the listeners take it as `web::Data<AppState>`.
 
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub struct AppState {
     /// Delivers password-reset tokens.
     pub notifier: Arc<dyn Notifier>,
     /// (client id, address) pairs over their failed-authentication allowance, with the
-    /// time (Unix ms) they may try again (README § Configuration; see `service::abuse`).
+    /// time (Unix ms) they may try again (book § Configuration; see `service::abuse`).
     pub blocked_clients: moka::sync::Cache<String, i64>,
     /// The last `/readyz` result (backends pinged at most once a second).
     pub readiness: Readiness,
@@ -80,7 +80,7 @@ impl AppState {
 }
 
 impl AppState {
-    /// Each backend and whether it answered, pinged at most once a second (README § Endpoints).
+    /// Each backend and whether it answered, pinged at most once a second (book § Endpoints).
     pub async fn backend_checks(&self) -> crate::store::Checks {
         self.readiness
             .backends(&self.stores.health, self.clock.as_ref())

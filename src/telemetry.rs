@@ -1,4 +1,4 @@
-//! Logging (README § Endpoints): JSON lines via tracing, filter from `TESSERA_LOG`.
+//! Logging (book § Endpoints): JSON lines via tracing, filter from `TESSERA_LOG`.
 //!
 //! Lines are written by a background thread through a buffer that it flushes whenever its
 //! queue runs empty (tracing-appender), so a request never waits on a write syscall;

@@ -1,4 +1,4 @@
-//! What a stored password hash may cost, and what a failed check must cost (README § Configuration).
+//! What a stored password hash may cost, and what a failed check must cost (book § Configuration).
 //!
 //! Imported hashes carry their own cost parameters, so one absurd hash (bcrypt cost 31,
 //! argon2 `t=4294967295`) would pin every hashing thread. Costs are bounded at import and

@@ -1,4 +1,4 @@
-//! Authentication building blocks: password hashing on a bounded pool (README § Configuration), the
+//! Authentication building blocks: password hashing on a bounded pool (book § Configuration), the
 //! password policy, and OAuth client authentication (RFC 6749 §2.3).
 
 pub mod client_auth;

@@ -1,4 +1,4 @@
-//! argon2id and bcrypt on the calling thread (README § Configuration): PHC hashing with a reused memory
+//! argon2id and bcrypt on the calling thread (book § Configuration): PHC hashing with a reused memory
 //! buffer per thread, constant-time verification with each hash's own parameters, and
 //! what `users import` accepts. `hashing`'s pool runs these on its threads only.
 

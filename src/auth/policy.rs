@@ -1,4 +1,4 @@
-//! Password policy (README § Configuration): length in bytes, zxcvbn strength, and not containing the
+//! Password policy (book § Configuration): length in bytes, zxcvbn strength, and not containing the
 //! email's local part. Every failed rule is reported.
 
 use crate::domain::FieldError;

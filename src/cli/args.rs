@@ -1,4 +1,4 @@
-//! The command line (README § Command line): `serve`, `migrate`, `openapi` and the operator commands
+//! The command line (book § Command line): `serve`, `migrate`, `openapi` and the operator commands
 //! for keys, clients and users. Parsing only; `cli::run` does the work.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! `tessera clients …` (README § Endpoints): create, list, rotate a secret, delete.
+//! `tessera clients …` (book § Endpoints): create, list, rotate a secret, delete.
 
 use super::{connect, operator, print_json, CliError, ClientsCommand};
 use crate::config::Settings;

@@ -1,4 +1,4 @@
-//! `tessera keys …` (README § Signing keys): list, rotate, import, revoke, and re-seal under a new KEK.
+//! `tessera keys …` (book § Signing keys): list, rotate, import, revoke, and re-seal under a new KEK.
 
 use std::sync::Arc;
 

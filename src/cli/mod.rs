@@ -1,4 +1,4 @@
-//! The `tessera` commands (README § Run the service, README § Command line): each connects once through `store::connect`,
+//! The `tessera` commands (book § Run the service, book § Command line): each connects once through `store::connect`,
 //! migrates only when it writes, calls the same services as the admin API, and fails with
 //! a typed `CliError` whose message says what to do.
 

@@ -1,4 +1,4 @@
-//! `tessera users …` (README § Configuration, README § Endpoints): create, import, unlock, end every session.
+//! `tessera users …` (book § Configuration, book § Endpoints): create, import, unlock, end every session.
 
 use super::{connect, operator, print_json, read, CliError, UsersCommand};
 use crate::auth::hashing::PasswordHasher;

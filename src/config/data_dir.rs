@@ -1,4 +1,4 @@
-//! The embedded mode's data directory (README § Run the service): created `0700` on first use; the KEK and,
+//! The embedded mode's data directory (book § Run the service): created `0700` on first use; the KEK and,
 //! without `TESSERA_ADMIN_TOKENS`, an admin token are generated into it (`0600`) and reused
 //! on later starts. A configured `TESSERA_KEK` that differs from the stored one is refused.
 

@@ -1,4 +1,4 @@
-//! The settings with their own rules (README § Configuration, README § Command line): issuer, signing algorithms,
+//! The settings with their own rules (book § Configuration, book § Command line): issuer, signing algorithms,
 //! KEKs, admin tokens, CORS origins and trusted proxies, parsed by `Parser` like the
 //! rest, so one run still reports every problem.
 

@@ -1,4 +1,4 @@
-//! Typed settings (README § Configuration, README § Command line): parsed from the raw layered sources, every problem
+//! Typed settings (book § Configuration, book § Command line): parsed from the raw layered sources, every problem
 //! reported at once, secrets redacted in `Debug`.
 
 mod data_dir;
@@ -26,7 +26,7 @@ use parse::Parser;
 pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 pub use source::RawSettings;
 
-/// Where durable state lives (README § Run the service).
+/// Where durable state lives (book § Run the service).
 #[derive(Debug, Clone)]
 pub enum StoreSettings {
     /// Neither `DATABASE_URL` nor `REDIS_URL` set: one SQLite file and process memory
@@ -82,7 +82,7 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub password: PasswordSettings,
     pub refresh_idle_ttl: Duration,
-    /// How long a browser sign-in (`tessera_sso`) lasts (README § Sign-in with the authorization-code flow).
+    /// How long a browser sign-in (`tessera_sso`) lasts (book § Sign-in with the authorization-code flow).
     pub sso_ttl: Duration,
     pub refresh_absolute_ttl: Duration,
     pub client_cache_ttl: Duration,
@@ -99,14 +99,14 @@ pub struct Settings {
     pub keyring_poll_interval: Duration,
 }
 
-/// At most `count` requests per `period` (README § Configuration).
+/// At most `count` requests per `period` (book § Configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub count: u32,
     pub period: Duration,
 }
 
-/// Rate limits and lockout (README § Configuration); `None`: that limit is off.
+/// Rate limits and lockout (book § Configuration); `None`: that limit is off.
 #[derive(Debug, Clone)]
 pub struct AbuseSettings {
     pub login_per_ip: Option<RateLimit>,
@@ -130,7 +130,7 @@ pub struct AbuseSettings {
     pub known_network_ttl: Duration,
 }
 
-/// Password-reset delivery (README § Configuration).
+/// Password-reset delivery (book § Configuration).
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
     /// POST reset messages here; without it they go to the log sink.
@@ -142,7 +142,7 @@ pub struct NotifySettings {
     pub reset_ttl: Duration,
 }
 
-/// Password hashing and policy (README § Configuration).
+/// Password hashing and policy (book § Configuration).
 #[derive(Debug, Clone)]
 pub struct PasswordSettings {
     pub hash: crate::auth::hashing::HashParams,
@@ -210,6 +210,44 @@ impl Settings {
     /// Parses and validates every setting, collecting all problems.
     pub fn from_map(raw: RawSettings) -> Result<Self, ConfigErrors> {
         let mut p = Parser::new(raw);
+        let (mut settings, kek) = Self::parse(&mut p);
+        p.finish()?;
+        if let StoreSettings::Embedded { data_dir } = &settings.store {
+            let need_token = settings.admin_tokens.is_empty();
+            let (kek, token, info) =
+                data_dir::prepare(data_dir, kek, need_token).map_err(|e| ConfigErrors(vec![e]))?;
+            settings.kek = kek;
+            settings.admin_tokens.extend(token);
+            settings.data_dir = Some(info);
+        }
+        Ok(settings)
+    }
+
+    /// Every setting's name (lower case, without the `TESSERA_` prefix), in the order the
+    /// parser asks for them, in both store modes: what the configuration reference in the
+    /// book must list (`tests/api/docs.rs` holds it to this).
+    pub fn names() -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let external = [("database_url", "postgres://x"), ("redis_url", "redis://x")];
+        for pairs in [&[][..], &external[..]] {
+            let raw = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), source::RawValue((*v).to_owned())))
+                .collect();
+            let mut p = Parser::new(raw);
+            let _ = Self::parse(&mut p);
+            for name in p.known {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    /// Every setting read from `p`, problems recorded in it.
+    /// The KEK as configured comes back too: the embedded store's data directory checks it.
+    fn parse(p: &mut Parser) -> (Settings, Option<Kek>) {
         let allow_insecure_http = p.boolean("allow_insecure_http", false);
         let issuer = p.issuer(allow_insecure_http);
         let signing_algs = p.signing_algs();
@@ -225,7 +263,7 @@ impl Settings {
         let key_rotation_interval = p.rotation_interval(jwks_max_age + clock_leeway);
         p.removed(
             "rate_limit_login_account",
-            "a per-account limit let anyone block an account's owner (README § Configuration); see TESSERA_LOCKOUT_ACCOUNT_CEILING",
+            "a per-account limit let anyone block an account's owner (book § Configuration); see TESSERA_LOCKOUT_ACCOUNT_CEILING",
         );
         p.removed(
             "rate_limit_token_client",
@@ -234,7 +272,7 @@ impl Settings {
         let store = p.store();
         let embedded = matches!(store, StoreSettings::Embedded { .. });
         let kek = p.kek(!embedded);
-        let mut settings = Settings {
+        let settings = Settings {
             public_addr: p.socket_addr("public_addr", "0.0.0.0:8080"),
             admin_addr: p.socket_addr("admin_addr", "127.0.0.1:8081"),
             store,
@@ -304,16 +342,7 @@ impl Settings {
             signing_algs,
             signing_alg,
         };
-        p.finish()?;
-        if let StoreSettings::Embedded { data_dir } = &settings.store {
-            let need_token = settings.admin_tokens.is_empty();
-            let (kek, token, info) =
-                data_dir::prepare(data_dir, kek, need_token).map_err(|e| ConfigErrors(vec![e]))?;
-            settings.kek = kek;
-            settings.admin_tokens.extend(token);
-            settings.data_dir = Some(info);
-        }
-        Ok(settings)
+        (settings, kek)
     }
 
     /// Number of HTTP workers per listener (0 means one per core).

@@ -1,4 +1,4 @@
-//! Per-key parsing for `Settings` (README § Configuration): each method records an error instead of
+//! Per-key parsing for `Settings` (book § Configuration): each method records an error instead of
 //! failing, so one run reports every bad setting.
 
 use std::net::SocketAddr;

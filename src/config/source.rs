@@ -1,4 +1,4 @@
-//! Configuration sources (README § Configuration): built-in defaults, optional TOML file, `TESSERA_*` env.
+//! Configuration sources (book § Configuration): built-in defaults, optional TOML file, `TESSERA_*` env.
 //!
 //! Every value is read as text into one flat map; `Settings::from_map` parses and validates
 //! it, so that a type error in one key is reported together with every other bad key.
@@ -69,7 +69,7 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 }
 
-/// Variables read without the `TESSERA_` prefix (README § Command line).
+/// Variables read without the `TESSERA_` prefix (book § Command line).
 const UNPREFIXED: [&str; 4] = [
     "DATABASE_URL",
     "REDIS_URL",

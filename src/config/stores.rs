@@ -1,4 +1,4 @@
-//! The backends' settings (README § Run the service, README § Running many instances): the embedded store or PostgreSQL + Redis,
+//! The backends' settings (book § Run the service, book § Running many instances): the embedded store or PostgreSQL + Redis,
 //! their URLs (never echoed in errors) and Redis's TLS trust.
 
 use secrecy::SecretString;
@@ -7,7 +7,7 @@ use super::parse::Parser;
 use super::StoreSettings;
 
 impl Parser {
-    /// The embedded store, or PostgreSQL + Redis when both URLs are set (README § Run the service).
+    /// The embedded store, or PostgreSQL + Redis when both URLs are set (book § Run the service).
     pub(super) fn store(&mut self) -> StoreSettings {
         let database_url = self.opt_secret_url("database_url", &["postgres", "postgresql"]);
         let redis_cluster = self.boolean("redis_cluster", false);
@@ -49,7 +49,7 @@ impl Parser {
         }
     }
 
-    /// `sslmode` and `sslrootcert` in `DATABASE_URL` (libpq's meaning, README § Running many instances): an unknown
+    /// `sslmode` and `sslrootcert` in `DATABASE_URL` (libpq's meaning, book § Running many instances): an unknown
     /// mode or an unreadable root certificate is a configuration error, not a retry loop.
     fn postgres_tls(&mut self, database_url: Option<&SecretString>) {
         use secrecy::ExposeSecret;

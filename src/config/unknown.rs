@@ -1,4 +1,4 @@
-//! Keys no setting asked for (README § Configuration): a typo such as `TESSERA_ACCES_TOKEN_TTL` is
+//! Keys no setting asked for (book § Configuration): a typo such as `TESSERA_ACCES_TOKEN_TTL` is
 //! reported with the closest known name instead of being ignored.
 
 use super::source::env_name;
@@ -36,7 +36,7 @@ pub(super) fn report(
                 .min();
             let message = match closest {
                 Some((_, k)) => format!("is not a setting; did you mean {}?", env_name(k)),
-                None => "is not a setting tessera knows (see README, Configuration)".into(),
+                None => "is not a setting tessera knows (see the book, Configuration)".into(),
             };
             (key, message)
         })

@@ -1,4 +1,4 @@
-//! The JWS algorithms tessera signs with (README § Signing keys): an explicit allowlist, nothing else.
+//! The JWS algorithms tessera signs with (book § Signing keys): an explicit allowlist, nothing else.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! A signing key's lifecycle state (README § Signing keys): next → active → retiring → retired.
+//! A signing key's lifecycle state (book § Signing keys): next → active → retiring → retired.
 
 use std::str::FromStr;
 

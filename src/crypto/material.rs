@@ -1,4 +1,4 @@
-//! Signing key material (README § Signing keys): generation, PKCS#8 DER round trip, the public JWK
+//! Signing key material (book § Signing keys): generation, PKCS#8 DER round trip, the public JWK
 //! (public members only), and the RFC 7638 thumbprint used as `kid`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,4 +1,4 @@
-//! Cryptography: signing algorithms, key material and key states (README § Signing keys), and
+//! Cryptography: signing algorithms, key material and key states (book § Signing keys), and
 //! AES-256-GCM sealing under HKDF subkeys of the KEK.
 
 mod alg;

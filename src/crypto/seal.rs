@@ -1,4 +1,4 @@
-//! AES-256-GCM sealing under the key-encryption key (README § Signing keys): private signing keys and TOTP
+//! AES-256-GCM sealing under the key-encryption key (book § Signing keys): private signing keys and TOTP
 //! secrets; and the keyed derivation of a rotation's next refresh token.
 //!
 //! The KEK itself seals nothing. Each purpose has its own subkey, derived with

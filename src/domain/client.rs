@@ -1,4 +1,4 @@
-//! OAuth clients (README § Endpoints, README § Command line).
+//! OAuth clients (book § Endpoints, book § Command line).
 
 use std::fmt;
 use std::str::FromStr;
@@ -97,7 +97,7 @@ impl Client {
     }
 
     /// Whether the SPA cookie API (`/api/v1/session*`) may sign users in for this client:
-    /// public and first-party, with the `password` grant (README § Endpoints). A confidential client
+    /// public and first-party, with the `password` grant (book § Endpoints). A confidential client
     /// must authenticate at `/oauth2/token` instead.
     pub fn is_spa_client(&self) -> bool {
         self.public && self.first_party && self.allows(GrantType::Password)

@@ -1,4 +1,4 @@
-//! Email addresses (README § Configuration): trimmed, Unicode NFKC, lower-cased for lookup, at most 254 bytes.
+//! Email addresses (book § Configuration): trimmed, Unicode NFKC, lower-cased for lookup, at most 254 bytes.
 
 use unicode_normalization::UnicodeNormalization;
 

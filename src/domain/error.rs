@@ -1,5 +1,5 @@
 //! Domain errors as plain data (kanidm style): `OAuthError` names the RFC 6749 §5.2 code in
-//! its `Display`, `Throttled` says when to retry (README § Configuration), `FieldError` names a rejected
+//! its `Display`, `Throttled` says when to retry (book § Configuration), `FieldError` names a rejected
 //! field. `http::error` is the one place that turns them into status, headers and body.
 
 use serde::Serialize;
@@ -60,7 +60,7 @@ impl OAuthError {
     }
 }
 
-/// A refused request (README § Configuration): a rate limit or an account lock, with when to retry.
+/// A refused request (book § Configuration): a rate limit or an account lock, with when to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
     /// Requests allowed per period (`RateLimit-Limit`; 0 for an account lock).
@@ -71,7 +71,7 @@ pub struct Throttled {
     pub reset: u64,
 }
 
-// One rejected input field and why (README § Endpoints `fields`); no doc comment: it would change
+// One rejected input field and why (book § Endpoints `fields`); no doc comment: it would change
 // the published schema.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldError {

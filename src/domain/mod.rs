@@ -27,7 +27,7 @@ pub struct User {
 
 redacted_debug!(User, id, email_verified);
 
-/// Longest display name (README § Configuration limits).
+/// Longest display name (book § Configuration limits).
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// A user's display name: trimmed, absent when blank, at most 200 characters and free of

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Debug, Clone)]
 pub struct Password(SecretString);
 
-/// Longest password accepted anywhere (README § Configuration); longer input is refused before hashing.
+/// Longest password accepted anywhere (book § Configuration); longer input is refused before hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 impl Password {

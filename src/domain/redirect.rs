@@ -1,4 +1,4 @@
-//! Redirect URIs (README § Sign-in with the authorization-code flow; RFC 9700 §4.1, RFC 8252): what a client may register, and
+//! Redirect URIs (book § Sign-in with the authorization-code flow; RFC 9700 §4.1, RFC 8252): what a client may register, and
 //! whether an authorization request's `redirect_uri` is one it registered. The comparison
 //! is by exact string, except that a loopback IP literal matches on any port (a native
 //! app listens on whatever port it got).

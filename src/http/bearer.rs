@@ -1,5 +1,5 @@
 //! Bearer access tokens on resource endpoints (RFC 6750) as extractors: `TokenUser` for
-//! userinfo, `AccountUser` for the account API (`/api/v1/me*`, README § Endpoints). The service decides
+//! userinfo, `AccountUser` for the account API (`/api/v1/me*`, book § Endpoints). The service decides
 //! whether the token is good; this file only reads it from the request.
 
 use actix_web::dev::Payload;

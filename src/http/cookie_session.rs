@@ -1,4 +1,4 @@
-//! The SPA session API (README § Endpoints): login, cookie refresh, logout. The refresh token lives
+//! The SPA session API (book § Endpoints): login, cookie refresh, logout. The refresh token lives
 //! only in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/api/v1/session`, and
 //! every cookie endpoint also requires an allowed `Origin` (CSRF defence on top of SameSite).
 

@@ -1,4 +1,4 @@
-//! CORS (README § Endpoints): an explicit origin allowlist, credentials only for listed origins;
+//! CORS (book § Endpoints): an explicit origin allowlist, credentials only for listed origins;
 //! public documents (JWKS, discovery, OpenAPI) are readable from any origin, without
 //! credentials.
 
@@ -20,7 +20,7 @@ const EXPOSED: [&str; 6] = [
 /// For the credentialed API scopes (`/oauth2`, `/api/v1`): listed origins only. Unlisted
 /// origins get no CORS headers (the browser then refuses to share the response) rather than
 /// an error, so same-origin and server-to-server callers are unaffected; cookie endpoints
-/// additionally refuse unlisted `Origin`s themselves (README § Endpoints).
+/// additionally refuse unlisted `Origin`s themselves (book § Endpoints).
 pub fn allowlist(settings: &Settings) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])

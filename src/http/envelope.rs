@@ -1,4 +1,4 @@
-//! The response envelope every listener wraps (README § Endpoints): `X-Request-Id` (in every
+//! The response envelope every listener wraps (book § Endpoints): `X-Request-Id` (in every
 //! response and every log line of the request), security headers, and JSON error bodies
 //! that replace any framework-generated text (which can carry parser internals).
 

@@ -1,5 +1,5 @@
 //! Extractors for what several handlers compute from the request (kanidm style): the
-//! client's address (README § Configuration) and where a session starts from. Each is tested once here
+//! client's address (book § Configuration) and where a session starts from. Each is tested once here
 //! instead of being recomputed in every handler.
 
 use std::future::{ready, Ready};
@@ -12,7 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use crate::state::AppState;
 use crate::store::SessionMeta;
 
-/// The client's address as text (README § Configuration), `None` when the peer is unknown.
+/// The client's address as text (book § Configuration), `None` when the peer is unknown.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
 
@@ -44,7 +44,7 @@ impl FromRequest for SessionOrigin {
     }
 }
 
-/// The client's IP (README § Configuration: the socket peer, or what trusted proxies forwarded).
+/// The client's IP (book § Configuration: the socket peer, or what trusted proxies forwarded).
 pub fn peer_ip(req: &HttpRequest) -> Option<String> {
     let trusted = req
         .app_data::<web::Data<AppState>>()
@@ -66,7 +66,7 @@ pub fn session_meta(req: &HttpRequest) -> SessionMeta {
     }
 }
 
-/// The client's address (README § Configuration): the socket peer, unless the peer is a trusted proxy;
+/// The client's address (book § Configuration): the socket peer, unless the peer is a trusted proxy;
 /// then the right-most `X-Forwarded-For` entry that is not a trusted proxy. Headers from
 /// untrusted peers are ignored, so they cannot be spoofed.
 fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {

@@ -1,4 +1,4 @@
-//! Liveness and readiness (README § Endpoints): `/healthz` (process up), `/readyz` (Postgres, Redis,
+//! Liveness and readiness (book § Endpoints): `/healthz` (process up), `/readyz` (Postgres, Redis,
 //! key ring), with a safe JSON reason when something is down.
 
 use std::collections::BTreeMap;

@@ -26,7 +26,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = token_request(&req, &body, &state).await?;
-    // RFC 7662 §2.1 / RFC 6749, README § Endpoints: a public client proves nothing by naming itself
+    // RFC 7662 §2.1 / RFC 6749, book § Endpoints: a public client proves nothing by naming itself
     if client.public {
         return Err(OAuthError::InvalidClient);
     }

@@ -1,4 +1,4 @@
-//! `GET /api/v1/me` (README § Endpoints): the signed-in user's account.
+//! `GET /api/v1/me` (book § Endpoints): the signed-in user's account.
 
 use actix_web::http::header;
 use actix_web::HttpResponse;

@@ -1,4 +1,4 @@
-//! The consents a user gave clients that are not first-party (README § Sign-in with the authorization-code flow):
+//! The consents a user gave clients that are not first-party (book § Sign-in with the authorization-code flow):
 //! `GET /api/v1/me/consents`, `DELETE /api/v1/me/consents/{client_id}`. A revoked consent
 //! is asked for again at the client's next authorization.
 

@@ -1,4 +1,4 @@
-//! The signed-in user's TOTP (README § Endpoints, RFC 6238): `POST /api/v1/me/mfa/totp` (setup),
+//! The signed-in user's TOTP (book § Endpoints, RFC 6238): `POST /api/v1/me/mfa/totp` (setup),
 //! `POST /api/v1/me/mfa/totp/confirm`, `DELETE /api/v1/me/mfa/totp`,
 //! `POST /api/v1/me/mfa/recovery-codes`.
 

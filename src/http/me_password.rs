@@ -1,4 +1,4 @@
-//! The signed-in user's password (README § Endpoints): `POST /api/v1/me/password`.
+//! The signed-in user's password (book § Endpoints): `POST /api/v1/me/password`.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! The signed-in user's sessions (README § Endpoints): `GET /api/v1/me/sessions`,
+//! The signed-in user's sessions (book § Endpoints): `GET /api/v1/me/sessions`,
 //! `DELETE /api/v1/me/sessions/{id}`.
 
 use actix_web::http::header;

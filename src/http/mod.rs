@@ -1,4 +1,4 @@
-//! HTTP listeners (README § Run the service, README § Endpoints): the public and the admin app, each with the response
+//! HTTP listeners (book § Run the service, book § Endpoints): the public and the admin app, each with the response
 //! envelope, body limits and JSON extractor errors. One file per resource below.
 
 pub mod admin;

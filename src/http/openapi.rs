@@ -1,4 +1,4 @@
-//! The OpenAPI documents (README § Layout), one per listener, generated from the handlers' utoipa
+//! The OpenAPI documents (book § Layout), one per listener, generated from the handlers' utoipa
 //! annotations: `tessera openapi` prints the public one (`openapi/openapi.json`), `tessera
 //! openapi --admin` the admin one (`openapi/admin.json`); each listener serves its own at
 //! `/openapi.json`.

@@ -1,4 +1,4 @@
-//! `POST /api/v1/password/forgot` and `POST /api/v1/password/reset` (README § Endpoints, README § Configuration).
+//! `POST /api/v1/password/forgot` and `POST /api/v1/password/reset` (book § Endpoints, book § Configuration).
 
 use actix_web::{web, HttpResponse};
 

@@ -1,4 +1,4 @@
-//! Every type that holds a secret prints without it (README § Configuration): `redacted_debug!` at work on
+//! Every type that holds a secret prints without it (book § Configuration): `redacted_debug!` at work on
 //! the domain, service and response types.
 
 use crate::domain::{Email, User};

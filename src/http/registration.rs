@@ -1,4 +1,4 @@
-//! `POST /api/v1/accounts` (README § Endpoints, README § Configuration): registration. A duplicate email costs the same
+//! `POST /api/v1/accounts` (book § Endpoints, book § Configuration): registration. A duplicate email costs the same
 //! work as a new account (the password is hashed either way) and answers 409.
 
 use actix_web::{web, HttpResponse};

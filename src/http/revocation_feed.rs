@@ -1,4 +1,4 @@
-//! `GET|POST /oauth2/revocations` (README § Verifying tokens in other services): the revocation feed, for confidential
+//! `GET|POST /oauth2/revocations` (book § Verifying tokens in other services): the revocation feed, for confidential
 //! clients, scoped like introspection.
 
 use actix_web::http::{header, StatusCode};

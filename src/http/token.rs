@@ -1,4 +1,4 @@
-//! `POST /oauth2/token` (RFC 6749 §3.2, RFC 6749, README § Endpoints): client authentication, then one grant.
+//! `POST /oauth2/token` (RFC 6749 §3.2, RFC 6749, book § Endpoints): client authentication, then one grant.
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
@@ -46,7 +46,7 @@ pub struct TokenRequest {
     recovery_code: Option<String>,
 }
 
-/// The grant that completes a password login with a second factor (RFC 6749, README § Endpoints).
+/// The grant that completes a password login with a second factor (RFC 6749, book § Endpoints).
 pub const MFA_OTP_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
 
 /// Issues tokens.

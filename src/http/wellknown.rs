@@ -1,4 +1,4 @@
-//! `/.well-known/*` (README § Signing keys, RFC 6749, README § Endpoints): the JWKS from pre-serialized bytes with a strong ETag and
+//! `/.well-known/*` (book § Signing keys, RFC 6749, book § Endpoints): the JWKS from pre-serialized bytes with a strong ETag and
 //! 304s, and the discovery documents (OIDC Discovery 1.0, RFC 8414).
 
 use actix_web::http::header;
@@ -46,7 +46,7 @@ pub struct DiscoveryDocument {
     pub userinfo_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
-    /// tessera's revocation feed for offline verifiers (README § Verifying tokens in other services; not a registered name).
+    /// tessera's revocation feed for offline verifiers (book § Verifying tokens in other services; not a registered name).
     pub revocation_feed_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,

@@ -1,4 +1,4 @@
-//! Abuse protection (README § Configuration): rate limits shared by every instance, account lockout, and
+//! Abuse protection (book § Configuration): rate limits shared by every instance, account lockout, and
 //! the client IP they are keyed on.
 //!
 //! Subjects (IPs, emails, client ids) are hashed before they become Redis keys, so the
@@ -81,7 +81,7 @@ pub fn network(address: &str, v4_prefix: u8) -> String {
     }
 }
 
-/// The network a lockout counts failures per (README § Configuration): IPv4 /24, IPv6 /64; as a digest,
+/// The network a lockout counts failures per (book § Configuration): IPv4 /24, IPv6 /64; as a digest,
 /// like every other limiter subject, so no address is stored in clear.
 fn lockout_network(ip: Option<&str>) -> String {
     let network = ip.map_or_else(|| "unknown".into(), |ip| network(ip, 24));
@@ -146,7 +146,7 @@ pub fn account_key(email: &Email) -> String {
 /// Counts a password attempt on `email`'s account from `ip`'s network before the password
 /// is checked, so parallel guesses cannot pass the threshold; refuses while the account is
 /// locked for that network, or while the account's ceiling is reached and the network is
-/// not one the account signed in from recently (README § Configuration).
+/// not one the account signed in from recently (book § Configuration).
 pub async fn login_attempt(
     state: &AppState,
     email: &Email,
@@ -219,7 +219,7 @@ pub async fn clear_lockout(stores: &crate::store::Stores, email: &Email) -> Resu
 }
 
 /// Authenticates a client at the token, revocation and introspection endpoints, limiting
-/// *failed* authentications per (client id, client address) (README § Configuration): a correct secret is
+/// *failed* authentications per (client id, client address) (book § Configuration): a correct secret is
 /// never limited, so nobody can lock a client out by guessing at it, while guesses from one
 /// address are cut off after the allowance. A pair over its allowance is remembered in
 /// process memory, so further attempts from it, right or wrong, are refused without a

@@ -1,4 +1,4 @@
-//! Who a bearer access token speaks for (RFC 6750, RFC 9068, README § Endpoints): a verified, unrevoked token
+//! Who a bearer access token speaks for (RFC 6750, RFC 9068, book § Endpoints): a verified, unrevoked token
 //! of a user that still exists; for the account API also minted for tessera itself by a
 //! first-party client, so a token meant for another service cannot manage the account.
 
@@ -15,7 +15,7 @@ pub enum AccessError {
     /// The token is fine but belongs to a client, not a user.
     #[error("the access token does not belong to a user")]
     NotAUser,
-    /// A user's token minted for another API or by a third-party client (README § Endpoints).
+    /// A user's token minted for another API or by a third-party client (book § Endpoints).
     #[error("the access token is not meant for the account API")]
     NotForAccountApi,
     #[error(transparent)]

@@ -1,4 +1,4 @@
-//! Creating accounts (README § Endpoints, README § Configuration), written once for self-registration through the JSON
+//! Creating accounts (book § Endpoints, book § Configuration), written once for self-registration through the JSON
 //! API, the admin API and the CLI: the email, name and password policy checked together
 //! (every problem at once), the password hashed on the pool, the user stored, and the
 //! creation audited with who did it.

@@ -1,4 +1,4 @@
-//! The audit trail (README § Endpoints): auth events and every admin action, written to
+//! The audit trail (book § Endpoints): auth events and every admin action, written to
 //! `audit_events`. A failed write is logged, never turned into a failed request: the
 //! action it describes has already happened.
 

@@ -1,4 +1,4 @@
-//! Loading a client for a purpose (README § Endpoints), written once: the cookie API, the MFA step
+//! Loading a client for a purpose (book § Endpoints), written once: the cookie API, the MFA step
 //! and the account API each ask "may this client do this?" here, never by hand.
 
 use crate::domain::{Client, ClientId, GrantType};

@@ -1,4 +1,4 @@
-//! The consents users give clients that are not first-party (OIDC Core §3.1.2.4, README
+//! The consents users give clients that are not first-party (OIDC Core §3.1.2.4, book
 //! § Sign-in with the authorization-code flow): granted on the hosted consent page, listed
 //! and revoked by the user. Each write has its audit event here, next to it.
 

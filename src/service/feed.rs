@@ -1,4 +1,4 @@
-//! The revocation feed (README § Verifying tokens in other services): what each revocation tells offline verifiers, and the
+//! The revocation feed (book § Verifying tokens in other services): what each revocation tells offline verifiers, and the
 //! page a confidential client reads, scoped like introspection.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! RP-initiated logout (README § Sign-in with the authorization-code flow; OpenID Connect RP-Initiated Logout 1.0): ends the
+//! RP-initiated logout (book § Sign-in with the authorization-code flow; OpenID Connect RP-Initiated Logout 1.0): ends the
 //! browser's sign-in (SSO) session and every refresh family started under it, and the
 //! session an `id_token_hint` names; then back to a registered `post_logout_redirect_uri`
 //! (exact match) or tessera's signed-out page. Everything is checked before anything ends.

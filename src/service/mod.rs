@@ -1,4 +1,4 @@
-//! Use-cases (README § Configuration–S13), each written once and called by the HTTP handlers, the admin
+//! Use-cases (book § Architecture), each written once and called by the HTTP handlers, the admin
 //! API and the CLI alike: they take the application state (or the narrow parts they use),
 //! speak domain types and errors, and never name an HTTP type.
 

@@ -1,4 +1,4 @@
-//! Checking and changing passwords (README § Endpoints, README § Configuration), written once: sign-in credentials
+//! Checking and changing passwords (book § Endpoints, book § Configuration), written once: sign-in credentials
 //! (unknown users and wrong passwords cost the same and look the same), the current password
 //! of a signed-in user (counted toward the lockout like a login), and the password change.
 //! Hashes are upgraded (bcrypt, old argon2 parameters) after a successful sign-in.
@@ -102,7 +102,7 @@ pub enum ConfirmError {
     Hash(#[from] HashError),
 }
 
-/// Counts an attempt on the user's account from `ip` toward the lockout (README § Configuration), before
+/// Counts an attempt on the user's account from `ip` toward the lockout (book § Configuration), before
 /// anything is checked, so parallel guesses cannot pass the threshold.
 pub async fn count_attempt(state: &AppState, user: &User, ip: Option<&str>) -> Result<(), Refused> {
     abuse::login_attempt(state, &user.email, ip).await
@@ -142,7 +142,7 @@ pub enum ChangeError {
     Store(#[from] StoreError),
 }
 
-/// Changes a user's password (README § Endpoints): needs the current one; ends every other session
+/// Changes a user's password (book § Endpoints): needs the current one; ends every other session
 /// and invalidates every access token issued before now (the per-user cutoff).
 pub async fn change_password(
     state: &AppState,

@@ -1,4 +1,4 @@
-//! Password reset (README § Endpoints, README § Configuration): a request always answers the same way at the same speed
+//! Password reset (book § Endpoints, book § Configuration): a request always answers the same way at the same speed
 //! (the work happens after the answer), a token is 32 random bytes stored as SHA-256,
 //! single use and short-lived, and a completed reset ends every session and access token.
 

@@ -1,4 +1,4 @@
-//! Token revocation and status (RFC 9068, README § Endpoints, RFC 6749): RFC 7009 revocation, RFC 7662 introspection,
+//! Token revocation and status (RFC 9068, book § Endpoints, RFC 6749): RFC 7009 revocation, RFC 7662 introspection,
 //! and the check every resource endpoint makes: an access token is active only if its
 //! signature, type, issuer and times verify, its `jti` is not blocklisted, its session
 //! (refresh family) still exists, and it was issued after its user's cutoff.

@@ -1,4 +1,4 @@
-//! KEK rotation (README § Signing keys, `tessera keys rewrap`): every private signing key and TOTP secret
+//! KEK rotation (book § Signing keys, `tessera keys rewrap`): every private signing key and TOTP secret
 //! is opened with the current KEK and sealed under the new one, in one transaction; if any
 //! item does not open, nothing changes. Refresh grace blobs live ten seconds and are not
 //! re-sealed: a retry in flight during the switch gets `invalid_grant` at worst.

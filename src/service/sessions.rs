@@ -1,4 +1,4 @@
-//! A user's sessions (README § Endpoints): listing them, ending one, and logging out of the cookie
+//! A user's sessions (book § Endpoints): listing them, ending one, and logging out of the cookie
 //! session (the refresh family and the presented access token end at once). Every way a
 //! session or an access token ends goes through here, so each end reaches the revocation
 //! feed; `service::revocations` (RFC 7009) calls down into it, never the other way.

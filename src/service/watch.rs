@@ -1,4 +1,4 @@
-//! Keeping instances in step (README § Signing keys): each instance follows the store's change
+//! Keeping instances in step (book § Signing keys): each instance follows the store's change
 //! notifications (key ring reloads and client-cache invalidations take effect at once),
 //! and polls the stored key-ring version as the fallback for a missed notification. The
 //! same loop unpublishes retiring keys when their time comes and runs the scheduled

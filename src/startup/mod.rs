@@ -1,4 +1,4 @@
-//! Application assembly (README § Run the service): connect the backends, migrate, open the key ring, and
+//! Application assembly (book § Run the service): connect the backends, migrate, open the key ring, and
 //! bind the public and admin listeners that share one `AppState`.
 
 use std::net::{SocketAddr, TcpListener};
@@ -50,7 +50,7 @@ pub struct Application {
     _lock: Option<std::fs::File>,
 }
 
-/// One `serve` per data directory (README § Run the service): an OS lock on `<dir>/lock`, released by the
+/// One `serve` per data directory (book § Run the service): an OS lock on `<dir>/lock`, released by the
 /// kernel when the process ends however it ends, so a crash leaves nothing to clean up.
 fn lock_data_dir(settings: &Settings) -> Result<Option<std::fs::File>, StartupError> {
     let Some(data_dir) = &settings.data_dir else {

@@ -1,4 +1,4 @@
-//! The audit trail (README § Endpoints).
+//! The audit trail (book § Endpoints).
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// An auth or admin event for the audit trail (README § Endpoints).
+/// An auth or admin event for the audit trail (book § Endpoints).
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub event_type: &'static str,

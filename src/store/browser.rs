@@ -1,4 +1,4 @@
-//! What the authorization-code flow keeps (README § Sign-in with the authorization-code flow): browser sign-in (SSO) sessions,
+//! What the authorization-code flow keeps (book § Sign-in with the authorization-code flow): browser sign-in (SSO) sessions,
 //! authorization codes and remembered consents.
 
 use std::time::Duration;
@@ -42,7 +42,7 @@ pub trait SsoStore: Send + Sync {
     async fn list_sso(&self, user: uuid::Uuid) -> Result<Vec<SsoSession>, StoreError>;
 }
 
-/// What an authorization code stands for (README § Sign-in with the authorization-code flow): everything the token request must
+/// What an authorization code stands for (book § Sign-in with the authorization-code flow): everything the token request must
 /// match, and what the tokens will carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthCode {
@@ -98,7 +98,7 @@ pub trait CodeStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// Scopes a user allowed a client that is not first-party (README § Sign-in with the authorization-code flow).
+/// Scopes a user allowed a client that is not first-party (book § Sign-in with the authorization-code flow).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Consent {
     pub client_id: String,

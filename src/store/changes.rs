@@ -1,4 +1,4 @@
-//! Changes other instances must act on at once (README § Signing keys propagation, client caches).
+//! Changes other instances must act on at once (book § Signing keys propagation, client caches).
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -6,7 +6,7 @@ use futures_util::stream::BoxStream;
 use super::StoreError;
 use crate::domain::ClientId;
 
-/// A change other instances must act on at once (README § Signing keys propagation; client caches).
+/// A change other instances must act on at once (book § Signing keys propagation; client caches).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// The key ring changed: reload it.

@@ -1,4 +1,4 @@
-//! OAuth clients (README § Endpoints, README § Command line).
+//! OAuth clients (book § Endpoints, book § Command line).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

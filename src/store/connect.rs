@@ -1,4 +1,4 @@
-//! Opening the backends the settings name (README § Run the service): one call gives every store behind its
+//! Opening the backends the settings name (book § Run the service): one call gives every store behind its
 //! trait and the migrator of the durable store, so callers never name a backend type.
 
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub async fn connect(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Backe
     })
 }
 
-/// The embedded backend on the database file `path` (README § Run the service): SQLite for everything
+/// The embedded backend on the database file `path` (book § Run the service): SQLite for everything
 /// durable, sessions and revocations included; process memory for rate limits, lockout
 /// counters, pending MFA logins and change notifications. Expiry follows `clock`.
 pub async fn embedded(

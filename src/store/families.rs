@@ -1,4 +1,4 @@
-//! Refresh-token families: one login session each (RFC 9068, README § Endpoints, README § Configuration).
+//! Refresh-token families: one login session each (RFC 9068, book § Endpoints, book § Configuration).
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// One login session: the refresh-token family (RFC 9068, README § Endpoints). Times are Unix seconds.
+/// One login session: the refresh-token family (RFC 9068, book § Endpoints). Times are Unix seconds.
 #[derive(Debug, Clone)]
 pub struct Family {
     /// The session id (`sid` claim): a one-way digest of the family's secret handle.
@@ -39,7 +39,7 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
 }
 
-/// A session that a revocation ended: what the revocation feed says of it (README § Verifying tokens in other services).
+/// A session that a revocation ended: what the revocation feed says of it (book § Verifying tokens in other services).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
     pub id: String,

@@ -1,4 +1,4 @@
-//! The revocation feed (README § Verifying tokens in other services): what an offline verifier must refuse although the
+//! The revocation feed (book § Verifying tokens in other services): what an offline verifier must refuse although the
 //! signature still verifies, in order, with a position (cursor) valid on every instance.
 
 use std::time::Duration;

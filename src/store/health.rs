@@ -1,4 +1,4 @@
-//! Backend health for readiness (README § Endpoints): each backend answers a ping; the result is
+//! Backend health for readiness (book § Endpoints): each backend answers a ping; the result is
 //! kept for a second so a public `/readyz` cannot make strangers ping the backends at will.
 
 use std::sync::Arc;

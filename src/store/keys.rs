@@ -1,4 +1,4 @@
-//! Persistence of the key ring (README § Signing keys).
+//! Persistence of the key ring (book § Signing keys).
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -30,7 +30,7 @@ pub struct NewSigningKey {
     pub public_jwk: Map<String, Value>,
 }
 
-/// Persistence of the key ring (README § Signing keys). Each method is atomic and serialized across
+/// Persistence of the key ring (book § Signing keys). Each method is atomic and serialized across
 /// instances sharing the backend.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
@@ -59,7 +59,7 @@ pub trait KeyStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Emergency revocation (README § Signing keys): the key is retired and marked revoked at once. If it
+    /// Emergency revocation (book § Signing keys): the key is retired and marked revoked at once. If it
     /// was `active`, `next` is promoted; if it was `active` or `next`, `replacement` (a key
     /// of the same algorithm, when given) becomes the new `next`.
     async fn revoke(

@@ -1,4 +1,4 @@
-//! Rate limits and account lockout (README § Configuration).
+//! Rate limits and account lockout (book § Configuration).
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// One rate-limiter hit (README § Configuration).
+/// One rate-limiter hit (book § Configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
     pub allowed: bool,
@@ -18,7 +18,7 @@ pub struct RateDecision {
     pub retry_after: Duration,
 }
 
-/// Lockout policy for `LimitStore::login_attempt` (README § Configuration).
+/// Lockout policy for `LimitStore::login_attempt` (book § Configuration).
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
     /// Consecutive failures from one network that lock the account for that network.
@@ -32,7 +32,7 @@ pub struct LockoutPolicy {
     pub ceiling_period: Duration,
 }
 
-/// Shared, atomic abuse counters (README § Configuration): every instance sees the same counts.
+/// Shared, atomic abuse counters (book § Configuration): every instance sees the same counts.
 #[async_trait]
 pub trait LimitStore: Send + Sync {
     /// Counts a request against `key` (GCRA: `limit` per `period`, bursts up to `limit`),

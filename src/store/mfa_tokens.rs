@@ -1,10 +1,10 @@
-//! Pending MFA logins (RFC 6749, README § Endpoints): short-lived, single-use tokens.
+//! Pending MFA logins (RFC 6749, book § Endpoints): short-lived, single-use tokens.
 
 use async_trait::async_trait;
 
 use super::StoreError;
 
-/// Short-lived single-use MFA login tokens (RFC 6749, README § Endpoints), by SHA-256.
+/// Short-lived single-use MFA login tokens (RFC 6749, book § Endpoints), by SHA-256.
 #[async_trait]
 pub trait MfaTokenStore: Send + Sync {
     async fn put_mfa_token(

@@ -1,6 +1,9 @@
 //! Storage traits between domain logic and the backends (lldap style), one file per
-//! capability: a second backend (the planned embedded mode) is a second `impl`, not `if`s
-//! across the code. Every trait and type is re-exported here, so callers name `store::X`.
+//! capability: each backend is an `impl` of them, not `if`s across the code. Two exist:
+//! PostgreSQL + Redis (`postgres/`, `redis/`, a single server or a Redis Cluster, TLS to
+//! both) and the embedded store (`sqlite/` and `memory/`), chosen by `connect`. Expiry is
+//! decided by the application's clock, which the embedded backend is built with, or by
+//! Redis's own TTLs. Every trait and type is re-exported here, so callers name `store::X`.
 
 mod audit;
 mod browser;

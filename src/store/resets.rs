@@ -1,11 +1,11 @@
-//! Password reset tokens (README § Configuration).
+//! Password reset tokens (book § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// Password reset tokens (README § Configuration), by the SHA-256 of the token.
+/// Password reset tokens (book § Configuration), by the SHA-256 of the token.
 #[async_trait]
 pub trait ResetStore: Send + Sync {
     async fn create_reset(
@@ -28,7 +28,7 @@ pub trait ResetStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Option<uuid::Uuid>, StoreError>;
     /// Makes every outstanding reset token of `user` unusable (a completed reset or a
-    /// password change, README § Configuration); returns how many.
+    /// password change, book § Configuration); returns how many.
     async fn revoke_user_resets(
         &self,
         user: uuid::Uuid,

@@ -1,4 +1,4 @@
-//! Access-token revocation state: the blocklist and per-user cut-offs (RFC 9068, README § Endpoints).
+//! Access-token revocation state: the blocklist and per-user cut-offs (RFC 9068, book § Endpoints).
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// What is known about an access token's revocation (RFC 9068, README § Endpoints), read in one round trip.
+/// What is known about an access token's revocation (RFC 9068, book § Endpoints), read in one round trip.
 #[derive(Debug, Default)]
 pub struct TokenState {
     pub blocklisted: bool,

@@ -1,4 +1,4 @@
-//! What a backend's `keys rewrap` works with (README § Signing keys): the sealed items it holds, named by
+//! What a backend's `keys rewrap` works with (book § Signing keys): the sealed items it holds, named by
 //! their rows, and the closure that re-seals each under the new KEK.
 
 use async_trait::async_trait;

@@ -1,4 +1,4 @@
-//! `tessera export` / `tessera import` (README § Run the service): everything that must survive a move
+//! `tessera export` / `tessera import` (book § Run the service): everything that must survive a move
 //! between the embedded store and Postgres + Redis, as rows of named tables in one
 //! backend-neutral encoding. Both SQL backends hold the durable tables with the same
 //! columns; the session tables are SQLite's own, which the Redis backend reads from and

@@ -1,4 +1,4 @@
-//! Accounts (README § Endpoints, README § Configuration).
+//! Accounts (book § Endpoints, book § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -32,7 +32,7 @@ impl<'de> Deserialize<'de> for Audience {
     }
 }
 
-/// RFC 9068 access-token claims (RFC 9068, README § Endpoints).
+/// RFC 9068 access-token claims (RFC 9068, book § Endpoints).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,

@@ -55,7 +55,7 @@ pub enum InvalidToken {
     NotYetValid,
 }
 
-/// What an access token's claims must satisfy besides its signature (RFC 9068, README § Endpoints).
+/// What an access token's claims must satisfy besides its signature (RFC 9068, book § Endpoints).
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
     pub issuer: &'a str,
@@ -156,7 +156,7 @@ fn check_claims(claims: &AccessClaims, expected: &Expected) -> Result<(), Invali
     if claims.iss != expected.issuer {
         return Err(InvalidToken::WrongIssuer);
     }
-    // tessera never issues a token without an audience (RFC 9068, README § Endpoints)
+    // tessera never issues a token without an audience (RFC 9068, book § Endpoints)
     if claims.aud.0.is_empty() || claims.aud.0.iter().any(String::is_empty) {
         return Err(InvalidToken::NoAudience);
     }

@@ -1,4 +1,4 @@
-//! Tokens (README § Signing keys, RFC 9068, README § Endpoints): the key ring and its JWKS, JWT access and ID tokens signed by it, verification with an
+//! Tokens (book § Signing keys, RFC 9068, book § Endpoints): the key ring and its JWKS, JWT access and ID tokens signed by it, verification with an
 //! explicit algorithm allowlist, and opaque refresh tokens.
 
 mod claims;

@@ -1,4 +1,4 @@
-//! Opaque refresh tokens (RFC 9068, README § Endpoints): `tsr_` + base64url of 32 random bytes. The first 16
+//! Opaque refresh tokens (RFC 9068, book § Endpoints): `tsr_` + base64url of 32 random bytes. The first 16
 //! bytes are the family's secret handle, the same in every token of the family and never
 //! shown anywhere else; the last 16 are fresh per token. The session id (`sid`, in access
 //! and ID tokens, logs and the session list) is a one-way digest of the handle, so knowing

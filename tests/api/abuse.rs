@@ -1,4 +1,4 @@
-//! README § Configuration, issue 6: account lockout (atomic, exponential, per account), rate limits
+//! book § Configuration, issue 6: account lockout (atomic, exponential, per account), rate limits
 //! shared by instances, and the client IP behind trusted proxies.
 
 use std::sync::Arc;

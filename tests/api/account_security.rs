@@ -1,4 +1,4 @@
-//! Issue 12 (README § Endpoints, README § Configuration): the account API takes only its own tokens and asks again
+//! Issue 12 (book § Endpoints, book § Configuration): the account API takes only its own tokens and asks again
 //! before the second factor changes; a stranger cannot lock an owner out; imported hashes
 //! cannot pin the hashing pool.
 

@@ -1,4 +1,4 @@
-//! README § Endpoints, README § Configuration, README § Command line: registration, the password policy, imports with bcrypt and old argon2
+//! book § Endpoints, book § Configuration, book § Command line: registration, the password policy, imports with bcrypt and old argon2
 //! hashes upgraded at login, and the CLI for clients and users.
 
 use std::sync::Arc;

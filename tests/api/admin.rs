@@ -1,4 +1,4 @@
-//! README § Run the service, README § Endpoints: the admin plane needs a configured bearer token and exists only on the
+//! book § Run the service, book § Endpoints: the admin plane needs a configured bearer token and exists only on the
 //! admin listener.
 
 use reqwest::StatusCode;

@@ -1,4 +1,4 @@
-//! README § Endpoints, issue 5: client and user administration, the audit trail and metrics.
+//! book § Endpoints, issue 5: client and user administration, the audit trail and metrics.
 
 use std::sync::Arc;
 

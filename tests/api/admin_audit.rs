@@ -1,4 +1,4 @@
-//! README § Endpoints: the audit trail of admin calls and logins, Prometheus metrics, and the CLI equivalents of the admin API.
+//! book § Endpoints: the audit trail of admin calls and logins, Prometheus metrics, and the CLI equivalents of the admin API.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! README § Endpoints: the admin API for users: create, find, revoke sessions, delete, and bulk import.
+//! book § Endpoints: the admin API for users: create, find, revoke sessions, delete, and bulk import.
 
 use reqwest::{Method, StatusCode};
 use rstest_reuse::apply;

@@ -1,4 +1,4 @@
-//! Issue 12 (RFC 6749, README § Endpoints, README § Configuration): what a client must prove. The SPA cookie API serves only
+//! Issue 12 (RFC 6749, book § Endpoints, book § Configuration): what a client must prove. The SPA cookie API serves only
 //! public first-party clients; nobody can lock a client out by failing to authenticate as
 //! it; only confidential clients introspect; unknown client ids do not reach the database
 //! on every request.

@@ -1,4 +1,4 @@
-//! README § Configuration: every bad setting is refused, each named, all reported at once.
+//! book § Configuration: every bad setting is refused, each named, all reported at once.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -1,4 +1,4 @@
-//! README § Endpoints: the SPA session API with the refresh token in a locked-down cookie.
+//! book § Endpoints: the SPA session API with the refresh token in a locked-down cookie.
 
 use reqwest::StatusCode;
 use rstest_reuse::apply;

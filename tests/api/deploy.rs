@@ -1,4 +1,4 @@
-//! Issue 12 (README § Layout, README § Running many instances): the deployment files keep the admin plane private, pass the
+//! Issue 12 (book § Layout, book § Running many instances): the deployment files keep the admin plane private, pass the
 //! KEK and admin tokens as files, and set the trusted proxies for an ingress.
 
 #[test]

@@ -1,4 +1,4 @@
-//! RFC 6749, README § Endpoints: discovery documents list exactly what exists.
+//! RFC 6749, book § Endpoints: discovery documents list exactly what exists.
 
 use reqwest::StatusCode;
 use rstest_reuse::apply;

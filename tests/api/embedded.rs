@@ -1,4 +1,4 @@
-//! README § Run the service: `tessera serve` with nothing configured runs on the embedded store: the
+//! book § Run the service: `tessera serve` with nothing configured runs on the embedded store: the
 //! data directory and its secrets are created once, one serve per directory, and sessions
 //! and revocations survive a `kill -9`.
 

@@ -1,4 +1,4 @@
-//! Issue 6, README § Layout: schemathesis (an independent, property-based API fuzzer from PyPI)
+//! Issue 6, book § Layout: schemathesis (an independent, property-based API fuzzer from PyPI)
 //! against the served OpenAPI document, for every public endpoint: no response may be a
 //! server error and every documented response must match its schema. Any finding fails
 //! the suite (and so CI).

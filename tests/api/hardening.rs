@@ -1,4 +1,4 @@
-//! README § Endpoints: security headers on every response, no server banner, request ids, JSON
+//! book § Endpoints: security headers on every response, no server banner, request ids, JSON
 //! errors without internals, CORS.
 
 use reqwest::{Method, StatusCode};

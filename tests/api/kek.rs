@@ -1,4 +1,4 @@
-//! Issue 12 (README § Signing keys): `tessera keys rewrap` moves every sealed secret to a new KEK in
+//! Issue 12 (book § Signing keys): `tessera keys rewrap` moves every sealed secret to a new KEK in
 //! one transaction, or changes nothing; sealed blobs use per-purpose subkeys.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! README § Signing keys: importing a PEM private key as the next signing key.
+//! book § Signing keys: importing a PEM private key as the next signing key.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! README § Signing keys: revocation of next and retiring keys, bad rotation requests, the scheduled rotation across instances, and how long retiring keys stay published.
+//! book § Signing keys: revocation of next and retiring keys, bad rotation requests, the scheduled rotation across instances, and how long retiring keys stay published.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

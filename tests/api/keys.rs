@@ -1,4 +1,4 @@
-//! README § Signing keys: key ring creation, sealing at rest, rotation, restart, wrong KEK, JWKS caching
+//! book § Signing keys: key ring creation, sealing at rest, rotation, restart, wrong KEK, JWKS caching
 //! and interop with an independent JOSE implementation.
 
 use std::collections::HashSet;

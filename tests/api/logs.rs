@@ -1,4 +1,4 @@
-//! README § Endpoints: passwords, tokens and secrets never reach the logs, at any level we ship.
+//! book § Endpoints: passwords, tokens and secrets never reach the logs, at any level we ship.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -16,6 +16,7 @@ mod config;
 mod cookie_session;
 mod deploy;
 mod discovery;
+mod docs;
 mod embedded;
 mod export_integrity;
 mod fuzz;

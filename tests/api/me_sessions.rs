@@ -1,4 +1,4 @@
-//! README § Endpoints: a user's sessions (list, end, password change), SPA logout, the verified-token cache and the absolute session lifetime.
+//! book § Endpoints: a user's sessions (list, end, password change), SPA logout, the verified-token cache and the absolute session lifetime.
 
 use std::sync::Arc;
 

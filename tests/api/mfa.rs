@@ -1,4 +1,4 @@
-//! RFC 6749, README § Endpoints, RFC 6238, issue 7: TOTP enrolment checked against an independent implementation
+//! RFC 6749, book § Endpoints, RFC 6238, issue 7: TOTP enrolment checked against an independent implementation
 //! (pyotp, as authenticator apps compute codes), one use per time step, the mfa_required
 //! step-up on both login paths with amr ["pwd","otp"], recovery codes, and disabling.
 

@@ -1,4 +1,4 @@
-//! README § Layout, issue 12: one OpenAPI document per listener, committed, matching the code, and
+//! book § Layout, issue 12: one OpenAPI document per listener, committed, matching the code, and
 //! served by the listener it describes.
 
 use serde_json::Value;

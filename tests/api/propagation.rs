@@ -1,4 +1,4 @@
-//! README § Signing keys, issue 5: key rotation and emergency revocation across instances sharing
+//! book § Signing keys, issue 5: key rotation and emergency revocation across instances sharing
 //! Postgres and Redis, pre-publication checked with an independent JOSE library holding a
 //! cached key set, the scheduled rotation, and the JWKS lifetime bounds.
 

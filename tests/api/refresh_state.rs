@@ -1,4 +1,4 @@
-//! Issue 12 (RFC 9068, README § Endpoints, README § Configuration): what a session keeps in Redis stays the same size however often
+//! Issue 12 (RFC 9068, book § Endpoints, book § Configuration): what a session keeps in Redis stays the same size however often
 //! it rotates, and ending it leaves nothing behind in any index.
 //! Postgres + Redis only: it is about what Redis holds (the embedded families are rows,
 //! checked by the store contract suite).

@@ -1,4 +1,4 @@
-//! README § Endpoints, README § Configuration, issue 7: password reset through a webhook notifier, single use, expiry,
+//! book § Endpoints, book § Configuration, issue 7: password reset through a webhook notifier, single use, expiry,
 //! sessions and access tokens revoked, and a request that looks the same for every email.
 
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Issue 12 (README § Configuration): a completed reset or a password change leaves no other way in:
+//! Issue 12 (book § Configuration): a completed reset or a password change leaves no other way in:
 //! every outstanding reset link and every pending MFA login of the user stop working.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! README § Verifying tokens in other services: the revocation feed. Every kind of revocation reaches it in order; only
+//! book § Verifying tokens in other services: the revocation feed. Every kind of revocation reaches it in order; only
 //! confidential clients read it, scoped like introspection; paging, caught up, malformed
 //! and expired cursors.
 

@@ -1,4 +1,4 @@
-//! RFC 9068, README § Endpoints, RFC 6749: refresh rotation with retry grace and reuse detection, revocation,
+//! RFC 9068, book § Endpoints, RFC 6749: refresh rotation with retry grace and reuse detection, revocation,
 //! introspection, the blocklist, and what happens under races and Redis outages.
 
 use std::sync::Arc;

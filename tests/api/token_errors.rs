@@ -1,4 +1,4 @@
-//! RFC 6749, README § Endpoints: the token endpoint's error contract, shedding under a full hashing queue, discovery of grants, and the client cache.
+//! RFC 6749, book § Endpoints: the token endpoint's error contract, shedding under a full hashing queue, discovery of grants, and the client cache.
 
 use reqwest::StatusCode;
 use rstest_reuse::apply;

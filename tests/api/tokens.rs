@@ -1,4 +1,4 @@
-//! RFC 9068, README § Endpoints, RFC 6749: the token endpoint, offline verification by an independent library,
+//! RFC 9068, book § Endpoints, RFC 6749: the token endpoint, offline verification by an independent library,
 //! userinfo, and the OAuth error contract.
 
 use reqwest::StatusCode;

@@ -1,4 +1,4 @@
-//! README § Run the service: `tessera export` / `tessera import` move a store between the embedded mode
+//! book § Run the service: `tessera export` / `tessera import` move a store between the embedded mode
 //! and Postgres + Redis, both ways, logging nobody out and un-revoking nothing; an import
 //! that cannot be complete writes nothing.
 

@@ -1,4 +1,4 @@
-//! README § Verifying tokens in other services: a downstream service built on `tessera-verify`, against a real tessera. It
+//! book § Verifying tokens in other services: a downstream service built on `tessera-verify`, against a real tessera. It
 //! refuses a token within a poll interval of its revocation, keeps verifying through an
 //! outage of tessera, picks up a rotated key without a restart; and the `check` example
 //! answers one JSON line per token.

@@ -1,4 +1,4 @@
-"""Checks the deployment files for what issue 12 found open (README § Layout, README § Running many instances): the admin
+"""Checks the deployment files for what issue 12 found open (book § Layout, book § Running many instances): the admin
 port private, secrets as files, trusted proxies set. Prints one problem per line; exit 1
 if there are any."""
 import pathlib

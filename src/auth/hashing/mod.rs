@@ -1,4 +1,4 @@
-//! Password hashing (README § Configuration): argon2id PHC strings on a dedicated, bounded thread pool.
+//! Password hashing (book § Configuration): argon2id PHC strings on a dedicated, bounded thread pool.
 //! A full queue is refused at once (the caller answers 503 + Retry-After) instead of piling
 //! up work; bcrypt hashes from imports verify and are upgraded at the next login.
 
@@ -38,7 +38,7 @@ pub struct PasswordHasher {
 /// being served. Hashing threads are one per core; while requests other than hashing ones
 /// keep arriving, one of them (the last) stays off the CPU, so the HTTP workers, Redis and
 /// PostgreSQL always find a free core and a login flood does not slow JWKS, refresh or
-/// introspection (README § Configuration). With only logins to serve, every core hashes.
+/// introspection (book § Configuration). With only logins to serve, every core hashes.
 /// Measured (BENCHMARKS.md, 2 cores): with both threads hashing through a 5x login flood,
 /// JWKS p99 rose 2.3-4.6x and refresh p99 6-23x over idle, whatever the priority (SCHED_BATCH
 /// or SCHED_IDLE); with one core left free, 1.4-2.0x and 0.9-1.8x.

@@ -1,4 +1,4 @@
-//! `/admin/audit` (README § Endpoints): the audit trail, newest first, keyset-paginated.
+//! `/admin/audit` (book § Endpoints): the audit trail, newest first, keyset-paginated.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! `/admin/keys` (README § Signing keys, README § Endpoints): the key ring as operators see it, rotation and emergency
+//! `/admin/keys` (book § Signing keys, book § Endpoints): the key ring as operators see it, rotation and emergency
 //! revocation.
 
 use actix_web::web;

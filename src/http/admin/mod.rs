@@ -1,4 +1,4 @@
-//! The admin plane (README § Endpoints), served only on the admin listener: every `/admin/*` call
+//! The admin plane (book § Endpoints), served only on the admin listener: every `/admin/*` call
 //! needs `Authorization: Bearer <token>` whose SHA-256 matches a configured entry, and is
 //! audited with the token's label, method, path and outcome. `/metrics` (Prometheus) is
 //! served beside it without a token: the admin listener is private by deployment.

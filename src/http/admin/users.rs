@@ -1,4 +1,4 @@
-//! `/admin/users` (README § Endpoints): create, find, end sessions, delete, bulk import.
+//! `/admin/users` (book § Endpoints): create, find, end sessions, delete, bulk import.
 
 use actix_web::web;
 use actix_web::HttpResponse;

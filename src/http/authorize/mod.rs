@@ -1,4 +1,4 @@
-//! `GET|POST /oauth2/authorize` and the hosted pages behind it (README § Sign-in with the authorization-code flow): sign-in, the
+//! `GET|POST /oauth2/authorize` and the hosted pages behind it (book § Sign-in with the authorization-code flow): sign-in, the
 //! second factor, consent, and the error page. Server-rendered (askama, checked at compile
 //! time), no JavaScript needed, one stylesheet served by tessera under its content hash,
 //! a CSP without `unsafe-inline` whose `form-action` names the client's origin (Chromium
@@ -109,7 +109,7 @@ async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpRespo
     render_step(state, req, outcome)
 }
 
-/// Starts an authorization (README § Sign-in with the authorization-code flow).
+/// Starts an authorization (book § Sign-in with the authorization-code flow).
 #[utoipa::path(get, path = "/oauth2/authorize", tag = "oauth2",
     params(
         ("response_type" = String, Query, description = "`code`"),

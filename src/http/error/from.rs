@@ -1,4 +1,4 @@
-//! Domain and service errors as the JSON API answers them (README § Endpoints): each mapping written
+//! Domain and service errors as the JSON API answers them (book § Endpoints): each mapping written
 //! once, here, so handlers only `?`.
 
 use super::ApiError;
@@ -16,7 +16,7 @@ use crate::tokens::KeyRingError;
 
 impl ApiError {
     /// A grant's error as the cookie API answers it: a bad, used or expired token or code
-    /// is a plain 401 there (README § Endpoints), anything else as the JSON API maps it.
+    /// is a plain 401 there (book § Endpoints), anything else as the JSON API maps it.
     pub fn from_cookie_grant(e: OAuthError) -> Self {
         match e {
             OAuthError::InvalidGrant(_) => ApiError::Unauthorized { realm: "tessera" },

@@ -1,4 +1,4 @@
-//! Errors as clients see them (README § Endpoints), and the one place that maps domain errors to
+//! Errors as clients see them (book § Endpoints), and the one place that maps domain errors to
 //! responses: status, headers and a JSON body `{error, error_description, fields?}` (or
 //! RFC 6749 §5.2 for `OAuthError`), never internal detail; the cause chain goes to the log.
 
@@ -164,7 +164,7 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The headers of a `429` (README § Configuration; draft-ietf-httpapi-ratelimit-headers).
+/// The headers of a `429` (book § Configuration; draft-ietf-httpapi-ratelimit-headers).
 pub(super) fn throttle_headers(response: &mut HttpResponseBuilder, throttled: &Throttled) {
     response
         .insert_header((header::RETRY_AFTER, throttled.retry_after.to_string()))

@@ -1,4 +1,4 @@
-//! Error responses several endpoints document alike (README § Layout), each declared once as a
+//! Error responses several endpoints document alike (book § Layout), each declared once as a
 //! utoipa `IntoResponses` type and named in the handlers' `responses(...)`.
 
 use utoipa::IntoResponses;

@@ -1,4 +1,4 @@
-//! Reading the audit trail (README § Endpoints) for operators.
+//! Reading the audit trail (book § Endpoints) for operators.
 
 use crate::store::{AuditQuery, AuditRecord, Stores};
 

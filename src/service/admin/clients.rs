@@ -1,4 +1,4 @@
-//! Client actions shared by the CLI and the admin API (README § Endpoints, README § Command line): clients with
+//! Client actions shared by the CLI and the admin API (book § Endpoints, book § Command line): clients with
 //! server-generated secrets, validated as a whole, announced and audited.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,7 +16,7 @@ use crate::store::{AuditEvent, Change, Stores};
 
 use super::{announce, audit, ManageError, Operator};
 
-/// Client JSON (README § Command line); `client_secret` only when created or rotated.
+/// Client JSON (book § Command line); `client_secret` only when created or rotated.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientView {
     pub client_id: String,

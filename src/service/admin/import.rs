@@ -1,4 +1,4 @@
-//! User import (README § Configuration, README § Command line): JSON lines with bcrypt or argon2 hashes within the cost
+//! User import (book § Configuration, book § Command line): JSON lines with bcrypt or argon2 hashes within the cost
 //! bounds; each line reported on its own.
 
 use serde::{Deserialize, Serialize};

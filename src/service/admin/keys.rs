@@ -1,4 +1,4 @@
-//! Signing-key actions shared by the CLI and the admin API (README § Signing keys, README § Endpoints): rotation,
+//! Signing-key actions shared by the CLI and the admin API (book § Signing keys, book § Endpoints): rotation,
 //! import and emergency revocation, announced and audited.
 
 use serde_json::json;
@@ -22,7 +22,7 @@ pub async fn rotate_keys(
     Ok(rotated)
 }
 
-/// Imports a PEM private key (S3: `keys/` is its mount point) as the `next` key of its
+/// Imports a PEM private key (`keys/` is its mount point) as the `next` key of its
 /// algorithm: published now, signing from the following rotation. Returns the kid.
 pub async fn import_key(
     keyring: &KeyRing,

@@ -1,4 +1,4 @@
-//! Operator actions shared by the CLI and the admin API (README § Signing keys, README § Endpoints, README § Command line): key rotation
+//! Operator actions shared by the CLI and the admin API (book § Signing keys, book § Endpoints, book § Command line): key rotation
 //! and revocation, clients with server-generated secrets, users, imports with bcrypt or
 //! argon2 hashes. Each change is announced to the other instances and audited with the
 //! operator who made it.

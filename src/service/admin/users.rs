@@ -1,4 +1,4 @@
-//! User actions shared by the CLI and the admin API (README § Configuration, README § Endpoints): creation with the
+//! User actions shared by the CLI and the admin API (book § Configuration, book § Endpoints): creation with the
 //! password policy, session revocation, unlock and deletion, audited.
 
 use serde_json::json;
@@ -66,7 +66,7 @@ pub async fn end_user(
     Ok(ended)
 }
 
-/// Clears a user's failed-login count and any lock (README § Configuration, README § Endpoints).
+/// Clears a user's failed-login count and any lock (book § Configuration, book § Endpoints).
 pub async fn unlock_user(
     stores: &Stores,
     user: uuid::Uuid,

@@ -1,4 +1,4 @@
-//! The authorization request (README § Sign-in with the authorization-code flow): which
+//! The authorization request (book § Sign-in with the authorization-code flow): which
 //! requests are refused on tessera's own page (unknown client, unregistered redirect URI:
 //! never a redirect) and which go back to the client with an error, PKCE, the browser's
 //! sign-in (SSO) session, and the code. `service::signin` walks a request through the
@@ -24,7 +24,7 @@ pub use browser::*;
 use crate::state::AppState;
 use crate::store::{AuthCode, SsoSession, StoreError};
 
-/// Authorization codes live this long (README § Sign-in with the authorization-code flow).
+/// Authorization codes live this long (book § Sign-in with the authorization-code flow).
 pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The parameters of `GET|POST /oauth2/authorize`, as sent.

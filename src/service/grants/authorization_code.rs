@@ -1,4 +1,4 @@
-//! `grant_type=authorization_code` (README § Sign-in with the authorization-code flow): a code from the hosted sign-in, redeemed
+//! `grant_type=authorization_code` (book § Sign-in with the authorization-code flow): a code from the hosted sign-in, redeemed
 //! once with its PKCE verifier by the client it was issued to. A second use revokes
 //! everything the first one issued (RFC 6749 §4.1.2).
 

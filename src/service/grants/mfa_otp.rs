@@ -1,4 +1,4 @@
-//! The mfa-otp grant (`urn:tessera:grant-type:mfa-otp`, RFC 6238 codes; README § Endpoints) and the SPA's
+//! The mfa-otp grant (`urn:tessera:grant-type:mfa-otp`, RFC 6238 codes; book § Endpoints) and the SPA's
 //! `POST /api/v1/session/mfa`: the second step of a password login, checked by
 //! `signin::authenticate::second_factor` (the hosted second-factor page's check too).
 
@@ -23,7 +23,7 @@ impl From<SecondFactorError> for OAuthError {
     }
 }
 
-/// `grant_type=urn:tessera:grant-type:mfa-otp` (RFC 6749, README § Endpoints) and the SPA's
+/// `grant_type=urn:tessera:grant-type:mfa-otp` (RFC 6749, book § Endpoints) and the SPA's
 /// `POST /api/v1/session/mfa`: completes a password login with a TOTP code or a recovery
 /// code. Wrong codes count toward the account's lockout; the MFA token is used up only by
 /// a success, so a typo does not restart the login. With `client` (the token endpoint) the

@@ -1,4 +1,4 @@
-//! Token issuance (RFC 9068, README § Endpoints, RFC 6749): one file per grant; this module mints the token set a
+//! Token issuance (RFC 9068, book § Endpoints, RFC 6749): one file per grant; this module mints the token set a
 //! grant decided on (access token, ID token with `openid`, refresh token for user sessions).
 
 pub mod authorization_code;

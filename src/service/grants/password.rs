@@ -1,4 +1,4 @@
-//! The `password` grant (RFC 6749 §4.3, README § Endpoints; the SPA's session login uses it
+//! The `password` grant (RFC 6749 §4.3, book § Endpoints; the SPA's session login uses it
 //! too): first-party clients only. Authentication is `signin::authenticate::password`, the
 //! one use-case the hosted sign-in page shares; a user with TOTP gets an `mfa_token` for
 //! the mfa-otp grant instead of tokens.

@@ -1,4 +1,4 @@
-//! `grant_type=refresh_token` (RFC 6749 §6, RFC 9068, README § Endpoints): the presented token is checked and
+//! `grant_type=refresh_token` (RFC 6749 §6, RFC 9068, book § Endpoints): the presented token is checked and
 //! replaced in one atomic Redis step. The new token is derived from the presented one (an
 //! HMAC under a KEK subkey), so a retry of the just-retired token within the grace window
 //! gets the same new refresh token (and an access token for the same session) without any
@@ -16,7 +16,7 @@ use super::{user_tokens, TokenResponse};
 const INVALID: OAuthError =
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked");
 
-/// Rotates `presented` for `client`, which must own the family (RFC 9068, README § Endpoints). The OAuth
+/// Rotates `presented` for `client`, which must own the family (RFC 9068, book § Endpoints). The OAuth
 /// endpoint passes the authenticated client; the SPA cookie endpoint passes the family's
 /// own client after checking that it may use the cookie API (`spa_family_client`). There is
 /// no path that rotates a family without naming its client. `ip` is for the audit trail.
@@ -83,7 +83,7 @@ pub async fn rotate(
 
 /// The client of the family a cookie's refresh token belongs to, if the SPA cookie API may
 /// rotate it: the client still exists, is public and first-party, and allows `password`
-/// and `refresh_token` (README § Endpoints). Anything else is the same `invalid_grant` as a bad token.
+/// and `refresh_token` (book § Endpoints). Anything else is the same `invalid_grant` as a bad token.
 pub async fn spa_family_client(state: &AppState, presented: &str) -> Result<Client, OAuthError> {
     let presented = refresh::parse(presented).ok_or(INVALID)?;
     let family = state

@@ -1,4 +1,4 @@
-//! The signed-in user's second factor (README § Endpoints, RFC 6238): enrol, confirm, turn off, and new
+//! The signed-in user's second factor (book § Endpoints, RFC 6238): enrol, confirm, turn off, and new
 //! recovery codes. Each change needs a recent sign-in or the current password, counts wrong
 //! passwords and codes toward the lockout, and ends the user's other sessions.
 

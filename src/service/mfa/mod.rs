@@ -263,7 +263,7 @@ pub struct PendingLogin {
 }
 
 /// A digest of the user's stored password hash: a pending MFA login carries it, so a
-/// password change or reset in between voids the login (README § Configuration).
+/// password change or reset in between voids the login (book § Configuration).
 pub fn password_fingerprint(user: &User) -> String {
     hex::encode(&Sha256::digest(user.password_hash.as_bytes())[..16])
 }

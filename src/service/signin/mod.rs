@@ -1,5 +1,5 @@
 //! Signing in on the hosted pages, as one state machine (RFC 6749 §4.1, OIDC Core §3.1.2,
-//! RFC 7636; README § Sign-in with the authorization-code flow).
+//! RFC 7636; book § Sign-in with the authorization-code flow).
 //!
 //! ```text
 //!  start ─┬─ no session, prompt=login, max_age passed, another user hinted ─► SignIn

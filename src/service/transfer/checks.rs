@@ -1,5 +1,5 @@
 //! What import checks in the rows of an authenticated stream before writing anything
-//! (README: "Moving up from one machine"): every sealed item opens with this KEK, every signing key's published
+//! (book § Moving up from one machine (or back)): every sealed item opens with this KEK, every signing key's published
 //! part is the one its sealed private key derives, and users and clients pass the same
 //! validation as when they are created.
 

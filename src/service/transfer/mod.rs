@@ -1,4 +1,4 @@
-//! `tessera export` / `tessera import` (README: "Moving up from one machine"): the way from the embedded store up to
+//! `tessera export` / `tessera import` (book § Moving up from one machine (or back)): the way from the embedded store up to
 //! Postgres + Redis (or back) without logging anybody out or un-revoking anything.
 //!
 //! The stream is JSON lines: a header naming the format, one line per row

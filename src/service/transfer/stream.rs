@@ -1,4 +1,4 @@
-//! The export stream's framing and authentication (README: "Moving up from one machine"): a header line, one JSON
+//! The export stream's framing and authentication (book § Moving up from one machine (or back)): a header line, one JSON
 //! line per row, and an end line carrying the row count and `mac`, the base64url (no
 //! padding) HMAC-SHA-256 of every byte before the end line under `Kek::export_mac`. An
 //! edited, reordered or truncated stream is refused before anything is written.

@@ -1,4 +1,4 @@
-//! Change notifications within one process (README § Run the service): the server and its background tasks
+//! Change notifications within one process (book § Run the service): the server and its background tasks
 //! share them at once; CLI processes writing the same database reach the server through the
 //! stored key-ring version that the poll reads.
 

@@ -1,4 +1,4 @@
-//! Rate limits and lockout in memory (README § Configuration, README § Run the service): the same GCRA and lockout rules as
+//! Rate limits and lockout in memory (book § Configuration, book § Run the service): the same GCRA and lockout rules as
 //! `gcra.lua` and `lockout.lua`, each check one atomic update of one cache entry.
 
 use std::collections::HashMap;

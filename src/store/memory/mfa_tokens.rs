@@ -1,4 +1,4 @@
-//! Pending MFA logins in memory (RFC 6749, README § Endpoints): single use, short-lived, bounded.
+//! Pending MFA logins in memory (RFC 6749, book § Endpoints): single use, short-lived, bounded.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Audit events in Postgres (README § Endpoints).
+//! Audit events in Postgres (book § Endpoints).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

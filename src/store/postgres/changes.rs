@@ -1,4 +1,4 @@
-//! Change notifications over PostgreSQL `LISTEN/NOTIFY` (README § Signing keys, README § Running many instances). Key-ring and
+//! Change notifications over PostgreSQL `LISTEN/NOTIFY` (book § Signing keys, book § Running many instances). Key-ring and
 //! client changes are written to PostgreSQL, so the notification travels with the data it
 //! announces, on one single-node channel whether Redis is one server or a cluster (Redis
 //! Cluster pub/sub is not something the cluster client offers). `NOTIFY` is scoped to

@@ -1,4 +1,4 @@
-//! OAuth clients in Postgres (README § Endpoints).
+//! OAuth clients in Postgres (book § Endpoints).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

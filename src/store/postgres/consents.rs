@@ -1,4 +1,4 @@
-//! Remembered consents in Postgres (README § Sign-in with the authorization-code flow).
+//! Remembered consents in Postgres (book § Sign-in with the authorization-code flow).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,4 +1,4 @@
-//! Signing keys in Postgres (README § Signing keys). Changes run in one transaction holding a
+//! Signing keys in Postgres (book § Signing keys). Changes run in one transaction holding a
 //! transaction-scoped advisory lock, so concurrent instances never race.
 
 use async_trait::async_trait;

@@ -1,4 +1,4 @@
-//! PostgreSQL backend (README § Run the service, README § Layout): pool, migrations (refinery, each exactly once, in a
+//! PostgreSQL backend (book § Run the service, book § Layout): pool, migrations (refinery, each exactly once, in a
 //! transaction, serialized across instances), and the store implementations.
 
 mod audit;

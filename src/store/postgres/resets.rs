@@ -1,4 +1,4 @@
-//! Password reset tokens in Postgres (README § Configuration).
+//! Password reset tokens in Postgres (book § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,4 +1,4 @@
-//! `tessera keys rewrap` in Postgres (README § Signing keys): every sealed item re-sealed in one
+//! `tessera keys rewrap` in Postgres (book § Signing keys): every sealed item re-sealed in one
 //! transaction under the key-ring lock, or nothing changed.
 
 use super::{unavailable, PgStore, KEYRING_LOCK};

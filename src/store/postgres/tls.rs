@@ -1,4 +1,4 @@
-//! TLS to PostgreSQL (README § Running many instances) with libpq's `sslmode` and `sslrootcert` in `DATABASE_URL`,
+//! TLS to PostgreSQL (book § Running many instances) with libpq's `sslmode` and `sslrootcert` in `DATABASE_URL`,
 //! over rustls. tokio-postgres itself knows only `disable|prefer|require` and no root
 //! certificate, so both are taken off the URL here and the verification is rustls's:
 //!

@@ -1,4 +1,4 @@
-//! Users in Postgres (README § Endpoints, README § Configuration).
+//! Users in Postgres (book § Endpoints, book § Configuration).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

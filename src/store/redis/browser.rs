@@ -1,4 +1,4 @@
-//! SSO sessions and authorization codes in Redis (README § Sign-in with the authorization-code flow). A session is a JSON value
+//! SSO sessions and authorization codes in Redis (book § Sign-in with the authorization-code flow). A session is a JSON value
 //! under a `{id}` hash tag with the set of families started under it (one Cluster slot),
 //! indexed per user by expiry; a code is a hash by its SHA-256 whose state the scripts move from
 //! fresh to spent to replayed.

@@ -1,4 +1,4 @@
-//! One Redis or a Redis Cluster behind the same connection type (README § Running many instances). Every script
+//! One Redis or a Redis Cluster behind the same connection type (book § Running many instances). Every script
 //! and every atomic group touches one hash slot (its keys share a `{tag}`); commands that
 //! must reach several slots go through [`RedisStore::run_spread`] and
 //! [`RedisStore::query_spread`]: one pipeline on a single Redis, one pipeline per slot on

@@ -1,4 +1,4 @@
-//! Refresh-token families and revocation state in Redis (RFC 9068, README § Endpoints, README § Configuration). A family is one
+//! Refresh-token families and revocation state in Redis (RFC 9068, book § Endpoints, book § Configuration). A family is one
 //! hash under a `{sid}` hash tag, so each script touches one Redis Cluster slot; its size
 //! stays constant however often it rotates. Each user and each client has an index of its
 //! families (a sorted set scored by absolute expiry): expired members are trimmed when a

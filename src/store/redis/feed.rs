@@ -1,4 +1,4 @@
-//! The revocation feed in Redis (README § Verifying tokens in other services): one stream (with its marker, in one Cluster slot),
+//! The revocation feed in Redis (book § Verifying tokens in other services): one stream (with its marker, in one Cluster slot),
 //! trimmed by age as it is appended to. A cursor is the store epoch and a stream id, so it
 //! is valid on every instance; a cursor older than what trimming dropped, ahead of the
 //! newest entry, or of another epoch is expired.

@@ -1,4 +1,4 @@
--- The revocation feed (README § Verifying tokens in other services): appends ARGV[2..] in order, after dropping the entries
+-- The revocation feed (book § Verifying tokens in other services): appends ARGV[2..] in order, after dropping the entries
 -- older than ARGV[1] ms by Redis's own clock (instances with skewed clocks agree on it;
 -- inside a script the clock stands still, so the new entries are never the ones dropped).
 -- The newest dropped id is kept, so a reader can tell that events after its cursor are gone.

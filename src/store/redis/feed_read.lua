@@ -1,4 +1,4 @@
--- The revocation feed (README § Verifying tokens in other services): up to ARGV[2] entries after ARGV[1] ('' = from the
+-- The revocation feed (book § Verifying tokens in other services): up to ARGV[2] entries after ARGV[1] ('' = from the
 -- oldest kept), the stream's last id, the newest id trimming dropped and the store epoch,
 -- in one atomic read, so a reader can tell "caught up" from "events after my cursor were
 -- dropped" and a cursor from another epoch (a Redis that lost its data, an import) from

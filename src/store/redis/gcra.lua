@@ -1,4 +1,4 @@
--- Rate limit check-and-count, GCRA (generic cell rate algorithm), atomic (README § Configuration).
+-- Rate limit check-and-count, GCRA (generic cell rate algorithm), atomic (book § Configuration).
 -- KEYS[1]: the limiter key (holds the theoretical arrival time, ms)
 -- ARGV[1]: now (ms); ARGV[2]: limit (requests per period); ARGV[3]: period (ms)
 -- Returns {allowed (0/1), remaining, reset_ms (until fully replenished), retry_after_ms}

@@ -1,4 +1,4 @@
-//! Rate limits and account lockout in Redis (README § Configuration): each check is one Lua call on one
+//! Rate limits and account lockout in Redis (book § Configuration): each check is one Lua call on one
 //! key, so concurrent requests on any instance are counted exactly.
 
 use std::time::Duration;

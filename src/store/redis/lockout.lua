@@ -1,4 +1,4 @@
--- Account lockout, atomic (README § Configuration): every password attempt on an account is counted
+-- Account lockout, atomic (book § Configuration): every password attempt on an account is counted
 -- before the password is checked, so parallel attempts cannot slip past the threshold.
 -- Failures count per (account, network), so a stranger's guesses lock the account only for
 -- the stranger's network; a ceiling across all networks (GCRA) refuses networks the account

@@ -1,4 +1,4 @@
-//! Redis connection (README § Run the service): every key under `TESSERA_REDIS_PREFIX`; keys a Lua script
+//! Redis connection (book § Run the service): every key under `TESSERA_REDIS_PREFIX`; keys a Lua script
 //! touches together share a `{hash tag}` so Redis Cluster works.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! What Redis must be configured as for tessera (issue 17, README "Redis settings"): no
+//! What Redis must be configured as for tessera (issue 17, book § Production and many instances: PostgreSQL + Redis): no
 //! eviction (an evicted blocklist entry un-revokes a token, an evicted cut-off un-does a
 //! password change, an evicted family logs a user out) and persistence (a restart without
 //! it logs everyone out and un-revokes every token). Checked at start; a Redis that does

@@ -1,4 +1,4 @@
-//! Access-token revocation state in Redis (RFC 9068, README § Endpoints): blocklisted `jti`s and per-user
+//! Access-token revocation state in Redis (RFC 9068, book § Endpoints): blocklisted `jti`s and per-user
 //! cut-offs, each a key that expires when no token it could refuse is still alive.
 
 use async_trait::async_trait;

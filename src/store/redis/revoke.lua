@@ -1,4 +1,4 @@
--- Ends a refresh-token family (RFC 7009 revocation, logout, admin and reuse paths; README § Endpoints).
+-- Ends a refresh-token family (RFC 7009 revocation, logout, admin and reuse paths; book § Endpoints).
 -- KEYS[1]: the family hash
 -- ARGV[1]: client id that must own the family (empty: any; callers that checked ownership)
 -- Returns {user_id, client_id} of the family it ended (so the caller drops the index

@@ -1,5 +1,5 @@
--- Refresh-token rotation with retry grace and reuse detection (RFC 9068, README § Endpoints), atomic, one call.
--- Memory per family is constant however often it rotates (README § Configuration): the family hash holds
+-- Refresh-token rotation with retry grace and reuse detection (RFC 9068, book § Endpoints), atomic, one call.
+-- Memory per family is constant however often it rotates (book § Configuration): the family hash holds
 -- the current token's hash and the one it replaced, nothing that grows.
 -- KEYS[1]: the family hash
 -- ARGV: [1] presented hash (hex), [2] next hash (hex), [3] now (unix s), [4] idle ttl (s),

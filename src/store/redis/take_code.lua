@@ -1,4 +1,4 @@
--- Spends an authorization code (README § Sign-in with the authorization-code flow): "fresh" for exactly one caller, which gets the
+-- Spends an authorization code (book § Sign-in with the authorization-code flow): "fresh" for exactly one caller, which gets the
 -- code; every later call marks it "replayed" and gets the family its tokens started.
 -- KEYS[1]: the code hash. ARGV[1]: how long a spent code is remembered (ms).
 local s = redis.call('HMGET', KEYS[1], 'state', 'code', 'family')

@@ -1,4 +1,4 @@
-//! Audit events in SQLite (README § Endpoints).
+//! Audit events in SQLite (book § Endpoints).
 
 use async_trait::async_trait;
 use rusqlite::{params, Row};

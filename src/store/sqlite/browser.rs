@@ -1,4 +1,4 @@
-//! The authorization-code flow's durable state in SQLite (README § Sign-in with the authorization-code flow): remembered consents,
+//! The authorization-code flow's durable state in SQLite (book § Sign-in with the authorization-code flow): remembered consents,
 //! and SSO sessions with the families started under each (Redis holds those in the
 //! PostgreSQL + Redis mode).
 

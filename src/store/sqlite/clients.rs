@@ -1,4 +1,4 @@
-//! OAuth clients in SQLite (README § Endpoints).
+//! OAuth clients in SQLite (book § Endpoints).
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};

@@ -1,4 +1,4 @@
-//! Refresh-token families in SQLite (RFC 9068, README § Endpoints, README § Configuration): one row per login session; each rotation
+//! Refresh-token families in SQLite (RFC 9068, book § Endpoints, book § Configuration): one row per login session; each rotation
 //! is one write transaction with exactly the semantics of `rotate.lua` (grace, reuse
 //! detection, idle and absolute expiry). Idle expiry follows the wall clock, as Redis TTLs do.
 

@@ -1,4 +1,4 @@
-//! The revocation feed in SQLite (README § Verifying tokens in other services): rows in write order, trimmed by age as new
+//! The revocation feed in SQLite (book § Verifying tokens in other services): rows in write order, trimmed by age as new
 //! ones are written. A cursor is the store's epoch and a row id; one older than what
 //! trimming dropped, ahead of the newest row, or of another epoch is expired.
 

@@ -1,4 +1,4 @@
-//! Signing keys in SQLite (README § Signing keys). Every change is one `BEGIN IMMEDIATE` transaction:
+//! Signing keys in SQLite (book § Signing keys). Every change is one `BEGIN IMMEDIATE` transaction:
 //! SQLite's single writer serializes them as Postgres's advisory lock does, across the
 //! server and CLI processes sharing the file.
 

@@ -1,4 +1,4 @@
-//! The embedded store (README § Run the service): one SQLite file (WAL, `synchronous=NORMAL`, a busy
+//! The embedded store (book § Run the service): one SQLite file (WAL, `synchronous=NORMAL`, a busy
 //! timeout) holding everything PostgreSQL holds plus the refresh families, the JTI
 //! blocklist and per-user cut-offs, so sessions and revocations survive a restart. Calls
 //! run on a deadpool pool of connections (`pool.rs`), each on a blocking thread.
@@ -92,7 +92,7 @@ impl SqliteStore {
     /// holds password hashes and sealed keys: it is created `0600` before a byte is
     /// written (SQLite would create it under the umask, usually world-readable), and it
     /// gets a store epoch of its own, so that restoring it makes verifiers start over
-    /// (README: "Verifying tokens in other services").
+    /// (book § Verifying tokens in other services).
     pub async fn backup(&self, target: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()

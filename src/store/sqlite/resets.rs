@@ -1,4 +1,4 @@
-//! Password reset tokens in SQLite (README § Configuration): only digests, single use, short-lived.
+//! Password reset tokens in SQLite (book § Configuration): only digests, single use, short-lived.
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};

@@ -1,4 +1,4 @@
-//! The JTI blocklist and per-user cut-offs in SQLite (RFC 9068, README § Endpoints): persistent, so a restart
+//! The JTI blocklist and per-user cut-offs in SQLite (RFC 9068, book § Endpoints): persistent, so a restart
 //! un-revokes nothing; each row lives as long as a token it could refuse.
 
 use std::time::Duration;

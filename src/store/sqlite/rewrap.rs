@@ -1,4 +1,4 @@
-//! `tessera keys rewrap` in SQLite (README § Signing keys): every sealed item is read, re-sealed, and
+//! `tessera keys rewrap` in SQLite (book § Signing keys): every sealed item is read, re-sealed, and
 //! written back in one transaction that only succeeds if no item changed meanwhile.
 
 use async_trait::async_trait;

@@ -1,4 +1,4 @@
-//! Users in SQLite (README § Configuration).
+//! Users in SQLite (book § Configuration).
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};

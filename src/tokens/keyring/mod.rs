@@ -1,4 +1,4 @@
-//! The key ring (README § Signing keys): per enabled algorithm one `active` (signing) and one `next`
+//! The key ring (book § Signing keys): per enabled algorithm one `active` (signing) and one `next`
 //! (published, not yet signing) key; rotation; the JWKS served from pre-serialized bytes.
 
 mod snapshot;
@@ -42,7 +42,7 @@ pub struct KeyRingConfig {
 }
 
 impl KeyRingConfig {
-    /// The key ring's part of the settings (README § Signing keys, README § Command line).
+    /// The key ring's part of the settings (book § Signing keys, book § Command line).
     pub fn new(settings: &crate::config::Settings) -> Self {
         KeyRingConfig {
             algs: settings.signing_algs.clone(),

@@ -1,4 +1,4 @@
-//! The key ring's published view (README § Signing keys): what one reading of the stored keys yields —
+//! The key ring's published view (book § Signing keys): what one reading of the stored keys yields —
 //! signers, verifiers, the keys as operators see them and the JWKS bytes with their ETag.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! README § Sign-in with the authorization-code flow: the authorization-code flow with PKCE and the hosted pages, driven end to end
+//! book § Sign-in with the authorization-code flow: the authorization-code flow with PKCE and the hosted pages, driven end to end
 //! by a certified relying-party library (Authlib), and every refusal at request level:
 //! open-redirect attempts, PKCE, CSRF, code reuse, the page's headers and its lockout.
 //! Also in a real headless browser with openid-client as the relying party.

@@ -115,7 +115,7 @@ async fn ensure_template(admin: &tokio_postgres::Client) -> String {
 pub enum Backend {
     /// PostgreSQL + Redis: the production and many-instances mode.
     Postgres,
-    /// One SQLite file in a data directory plus in-process limits (README § Run the service).
+    /// One SQLite file in a data directory plus in-process limits (book § Run the service).
     Embedded,
 }
 

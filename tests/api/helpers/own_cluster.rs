@@ -1,4 +1,4 @@
-//! A Redis Cluster of a test's own on loopback (README § Running many instances): redis-server processes with
+//! A Redis Cluster of a test's own on loopback (book § Running many instances): redis-server processes with
 //! `cluster-enabled yes`, joined by `redis-cli --cluster create`.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! The authorization-code flow's state (README § Sign-in with the authorization-code flow): SSO sessions with the families started
+//! The authorization-code flow's state (book § Sign-in with the authorization-code flow): SSO sessions with the families started
 //! under them, single-use codes whose replay can still find what they issued, consents.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Change notifications (README § Signing keys): what one instance publishes, every subscriber receives.
+//! Change notifications (book § Signing keys): what one instance publishes, every subscriber receives.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Durable single-use records (README § Configuration): a password-reset token works once, before it
+//! Durable single-use records (book § Configuration): a password-reset token works once, before it
 //! expires, for a user that exists.
 
 use std::time::Duration;

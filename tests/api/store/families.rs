@@ -1,4 +1,4 @@
-//! Refresh-token families (RFC 9068, README § Endpoints): atomic rotation, grace, reuse detection, expiry.
+//! Refresh-token families (RFC 9068, book § Endpoints): atomic rotation, grace, reuse detection, expiry.
 
 use std::time::Duration;
 

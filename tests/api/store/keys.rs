@@ -1,4 +1,4 @@
-//! Signing keys (README § Signing keys): revocation of an active key promotes its next key, once.
+//! Signing keys (book § Signing keys): revocation of an active key promotes its next key, once.
 
 use tessera::crypto::{KeyState, SigningAlg};
 use tessera::store::{KeyRevocation, NewSigningKey};

@@ -1,4 +1,4 @@
-//! Rate limits and lockout (README § Configuration): GCRA with the time as a parameter, lockout per
+//! Rate limits and lockout (book § Configuration): GCRA with the time as a parameter, lockout per
 //! (account, network) that doubles, and the account-wide ceiling.
 
 use std::time::Duration;

@@ -79,7 +79,7 @@ pub fn now() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
-/// PostgreSQL (migrated template) + the Redis Cluster `cluster` (own prefix), README § Running many instances.
+/// PostgreSQL (migrated template) + the Redis Cluster `cluster` (own prefix), book § Running many instances.
 pub async fn postgres_redis_cluster(cluster: &RedisCluster) -> Backend {
     let db = Arc::new(TestDb::new().await);
     let seeds = cluster.seeds();

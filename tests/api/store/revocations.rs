@@ -1,4 +1,4 @@
-//! Access-token revocation state and one-time MFA tokens (RFC 9068, README § Endpoints, RFC 6749): seen at once by
+//! Access-token revocation state and one-time MFA tokens (RFC 9068, book § Endpoints, RFC 6749): seen at once by
 //! every reader, gone when their time is up.
 
 use std::time::Duration;
