@@ -56,7 +56,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable()
     };
     if !ready {
-        response.insert_header(("retry-after", "5"));
+        response.insert_header(("retry-after", super::error::RETRY_AFTER_UNAVAILABLE));
     }
     response
         .insert_header(("cache-control", "no-store"))

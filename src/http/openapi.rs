@@ -64,7 +64,7 @@ use crate::state::AppState;
     components(schemas(
         crate::http::error::ErrorBody,
         crate::domain::FieldError,
-        crate::store::Revocation
+        crate::http::revocation_feed::RevocationEvent
     )),
     modifiers(&AdminTokenScheme, &CommonResponses, &UniqueOperationIds),
     tags(

@@ -10,6 +10,65 @@ use super::oauth_client::authenticate;
 use crate::domain::OAuthError;
 use crate::service::feed::{self, FeedError, Page};
 use crate::state::AppState;
+use crate::store::Revocation;
+
+/// One event of the feed as verifiers read it. Times are Unix seconds.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = Revocation)]
+pub enum RevocationEvent {
+    /// One access token revoked (RFC 7009, or presented at logout).
+    Jti { jti: String, exp: i64 },
+    /// A session (refresh family) ended; `exp`: its last access token's expiry at the latest.
+    Session { sid: String, exp: i64 },
+    /// Every token of the user issued before `not_before` is void.
+    User { sub: String, not_before: i64 },
+    /// An emergency key revocation: tokens signed with `kid` are void.
+    Key { kid: String },
+    /// A client was deleted: every token issued to it before `not_before` is void.
+    Client { client_id: String, not_before: i64 },
+}
+
+impl From<Revocation> for RevocationEvent {
+    fn from(event: Revocation) -> Self {
+        match event {
+            Revocation::Jti { jti, exp } => RevocationEvent::Jti { jti, exp },
+            Revocation::Session { sid, exp } => RevocationEvent::Session { sid, exp },
+            Revocation::User { sub, not_before } => RevocationEvent::User { sub, not_before },
+            Revocation::Key { kid } => RevocationEvent::Key { kid },
+            Revocation::Client {
+                client_id,
+                not_before,
+            } => RevocationEvent::Client {
+                client_id,
+                not_before,
+            },
+        }
+    }
+}
+
+/// One page of the feed for `client`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Page)]
+pub struct PageBody {
+    /// Oldest first; empty (with `more` false) when the client is caught up.
+    pub events: Vec<RevocationEvent>,
+    /// Where to read on from (`after`).
+    pub next: String,
+    /// The request stopped before the end of the feed (a full page, or the most stored
+    /// events one request reads): read on from `next` even if `events` is empty.
+    pub more: bool,
+}
+
+impl From<Page> for PageBody {
+    fn from(page: Page) -> Self {
+        PageBody {
+            events: page.events.into_iter().map(RevocationEvent::from).collect(),
+            next: page.next,
+            more: page.more,
+        }
+    }
+}
 
 /// What the feed answers (both methods).
 #[derive(utoipa::IntoResponses)]
@@ -17,7 +76,7 @@ use crate::state::AppState;
 enum FeedResponses {
     /// Events (empty: caught up) and the cursor to read on from.
     #[response(status = 200)]
-    Page(#[to_schema] Page),
+    Page(#[to_schema] PageBody),
     /// invalid_request: a malformed cursor or limit, or a secret in the query string.
     #[response(status = 400)]
     Invalid(crate::http::error::OAuthErrorBody),
@@ -95,7 +154,7 @@ async fn answer(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(page))
+        .json(PageBody::from(page)))
 }
 
 /// The revocation feed: what an offline verifier must refuse although the signature

@@ -154,8 +154,8 @@ pub enum FeedError {
     Store(#[from] StoreError),
 }
 
-/// One page of the feed for `client`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+/// One page of the feed for `client` (`http::revocation_feed` owns its wire form).
+#[derive(Debug)]
 pub struct Page {
     /// Oldest first; empty (with `more` false) when the client is caught up.
     pub events: Vec<Revocation>,

@@ -18,14 +18,12 @@ pub struct AuditEvent {
     pub detail: Value,
 }
 
-/// A stored audit event.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+/// A stored audit event (`http::admin::audit` owns the form `/admin/audit` answers).
+#[derive(Debug, Clone)]
 pub struct AuditRecord {
-    /// Increasing; pass the last one seen as `before` to page back in time.
+    /// Increasing.
     pub id: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    #[serde(rename = "type")]
     pub event_type: String,
     /// The admin token label, `cli`, `scheduler`, or none for end-user events.
     pub actor: Option<String>,
@@ -33,7 +31,6 @@ pub struct AuditRecord {
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub outcome: String,
-    #[schema(value_type = Object)]
     pub detail: Value,
 }
 

@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// One event of the feed as verifiers read it. Times are Unix seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// One event of the feed as stored. Times are Unix seconds. (`http::revocation_feed` owns
+/// the form verifiers read; the stored encoding must stay readable across releases.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Revocation {
     /// One access token revoked (RFC 7009, or presented at logout).

@@ -30,9 +30,45 @@ pub struct AuditParams {
     pub limit: Option<usize>,
 }
 
+/// A stored audit event.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditRecord)]
+pub struct AuditEventBody {
+    /// Increasing; pass the last one seen as `before` to page back in time.
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The admin token label, `cli`, `scheduler`, or none for end-user events.
+    pub actor: Option<String>,
+    pub user_id: Option<uuid::Uuid>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub outcome: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditRecord> for AuditEventBody {
+    fn from(r: AuditRecord) -> Self {
+        AuditEventBody {
+            id: r.id,
+            at: r.at,
+            event_type: r.event_type,
+            actor: r.actor,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            ip: r.ip,
+            outcome: r.outcome,
+            detail: r.detail,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
-    pub events: Vec<AuditRecord>,
+    pub events: Vec<AuditEventBody>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     pub next_before: Option<i64>,
 }
@@ -83,7 +119,7 @@ pub async fn list(
         .then(|| events.last().map(|e| e.id))
         .flatten();
     Ok(HttpResponse::Ok().json(AuditPage {
-        events,
+        events: events.into_iter().map(AuditEventBody::from).collect(),
         next_before,
     }))
 }

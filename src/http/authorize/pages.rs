@@ -299,7 +299,10 @@ pub(super) fn refused(state: &AppState, refusal: Refusal) -> HttpResponse {
             );
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                .insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(crate::http::error::RETRY_AFTER_UNAVAILABLE),
+                );
             response
         }
     }

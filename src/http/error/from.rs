@@ -44,6 +44,17 @@ impl From<OAuthError> for ApiError {
     }
 }
 
+/// Every hashing failure answers the same, wherever it happens: a saturated pool sheds the
+/// request (`503`, retry soon), anything else is a fault of tessera's (`500`).
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ApiError::Unavailable("password hashing"),
+            e @ HashError::Failed(_) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
 impl From<Refused> for ApiError {
     fn from(e: Refused) -> Self {
         match e {
@@ -75,10 +86,7 @@ impl From<ManageError> for ApiError {
             ManageError::Store(e) => e.into(),
             ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
             ManageError::KeyRing(e) => ApiError::Internal(e.into()),
-            ManageError::Hash(crate::auth::hashing::HashError::Busy) => {
-                ApiError::Unavailable("password hashing")
-            }
-            ManageError::Hash(e) => ApiError::Internal(e.into()),
+            ManageError::Hash(e) => e.into(),
         }
     }
 }
@@ -111,7 +119,7 @@ impl From<FactorError> for ApiError {
             FactorError::WrongPassword => ApiError::InvalidCredentials,
             FactorError::Mfa(e) => e.into(),
             FactorError::Refused(e) => e.into(),
-            FactorError::Hash(_) => ApiError::Unavailable("password hashing"),
+            FactorError::Hash(e) => e.into(),
             FactorError::Store(e) => e.into(),
         }
     }
@@ -129,7 +137,7 @@ impl From<AccountError> for ApiError {
             AccountError::Taken => {
                 ApiError::Conflict("email_taken", "an account with this email exists")
             }
-            AccountError::Hash(_) => ApiError::Unavailable("password hashing"),
+            AccountError::Hash(e) => e.into(),
             AccountError::Store(e) => e.into(),
         }
     }
@@ -147,7 +155,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::Concurrent => {
                 ApiError::Conflict("conflict", "the password was changed concurrently; retry")
             }
-            ChangeError::Hash(_) => ApiError::Unavailable("password hashing"),
+            ChangeError::Hash(e) => e.into(),
             ChangeError::Store(e) => e.into(),
         }
     }
@@ -166,8 +174,7 @@ impl From<ResetError> for ApiError {
                 description: "the new password is not acceptable".into(),
                 fields,
             },
-            ResetError::Hash(HashError::Busy) => ApiError::Unavailable("password hashing"),
-            ResetError::Hash(e) => ApiError::Internal(e.into()),
+            ResetError::Hash(e) => e.into(),
             ResetError::Store(e) => e.into(),
         }
     }

@@ -155,7 +155,7 @@ impl ResponseError for ApiError {
                 ));
             }
             Self::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, "5"));
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE));
             }
             Self::TooManyRequests(throttled) => throttle_headers(&mut response, throttled),
             _ => {}
@@ -163,6 +163,12 @@ impl ResponseError for ApiError {
         response.json(self.body())
     }
 }
+
+/// The one `Retry-After` of every `503` tessera sends, whichever answer carries it (JSON,
+/// OAuth, the hosted pages, readiness): long enough for a shed request's queue to drain or
+/// a backend to fail over, short enough that a client retrying once recovers within
+/// seconds. Throttled requests (`429`) say their own time instead.
+pub const RETRY_AFTER_UNAVAILABLE: &str = "2";
 
 /// The headers of a `429` (book § Configuration; draft-ietf-httpapi-ratelimit-headers).
 pub(super) fn throttle_headers(response: &mut HttpResponseBuilder, throttled: &Throttled) {

@@ -49,7 +49,7 @@ impl ResponseError for OAuthError {
                 response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
             }
             Self::TemporarilyUnavailable => {
-                response.insert_header((header::RETRY_AFTER, "1"));
+                response.insert_header((header::RETRY_AFTER, super::RETRY_AFTER_UNAVAILABLE));
             }
             Self::TooManyRequests(throttled) => throttle_headers(&mut response, throttled),
             _ => {}
