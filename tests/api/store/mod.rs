@@ -13,6 +13,7 @@ mod families;
 mod keys;
 mod limits;
 mod revocations;
+mod rules;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +117,8 @@ macro_rules! each_contract_test {
             limits::a_successful_login_clears_the_networks_count,
             limits::the_ceiling_refuses_unknown_networks_but_not_known_ones,
             revocations::blocklist_and_cutoff_are_seen_and_expire,
+            rules::gcra_follows_the_table_of_cases,
+            rules::rotation_follows_the_table_of_cases,
             revocations::an_mfa_token_is_taken_by_exactly_one_caller_and_expires,
             changes::changes_reach_a_subscriber_in_order,
             durable::a_reset_token_is_used_once_and_never_after_expiry,

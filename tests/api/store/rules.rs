@@ -1,0 +1,202 @@
+//! The rules each backend writes in its own language (GCRA in `gcra.lua` and in
+//! `memory/limits.rs`; refresh rotation in `rotate.lua` and in `sqlite/families.rs`) as one
+//! table of cases each, played against every backend through the store traits with the
+//! time as a parameter: a rule changed in one implementation and not the other fails here.
+
+use std::time::Duration;
+
+use tessera::store::{Family, RotateRequest, Rotation, SessionMeta};
+
+use super::now;
+
+/// One request of a GCRA case: milliseconds after the start, then what the limiter must
+/// answer: allowed, remaining, retry-after (ms).
+type Hit = (u64, bool, u32, u64);
+
+/// (what the case shows, limit, period in ms, the requests in order)
+const GCRA_CASES: &[(&str, u32, u64, &[Hit])] = &[
+    (
+        "a burst of the limit, then refused until one interval passes",
+        3,
+        3_000,
+        &[
+            (0, true, 2, 0),
+            (0, true, 1, 0),
+            (0, true, 0, 0),
+            (0, false, 0, 1_000),
+        ],
+    ),
+    (
+        "one request per interval after the burst",
+        3,
+        3_000,
+        &[
+            (0, true, 2, 0),
+            (0, true, 1, 0),
+            (0, true, 0, 0),
+            (1_000, true, 0, 0),
+            (1_000, false, 0, 1_000),
+            (2_000, true, 0, 0),
+        ],
+    ),
+    (
+        "a whole period restores the whole burst",
+        2,
+        10_000,
+        &[
+            (0, true, 1, 0),
+            (0, true, 0, 0),
+            (10_000, true, 1, 0),
+            (10_000, true, 0, 0),
+        ],
+    ),
+    (
+        "a limit of one, a millisecond early",
+        1,
+        5_000,
+        &[(0, true, 0, 0), (4_999, false, 0, 1), (5_000, true, 0, 0)],
+    ),
+    (
+        "a clock that goes back refills nothing",
+        2,
+        2_000,
+        &[
+            (1_000, true, 1, 0),
+            (1_000, true, 0, 0),
+            (0, false, 0, 2_000),
+        ],
+    ),
+];
+
+pub async fn gcra_follows_the_table_of_cases(backend: &super::Backend) {
+    let limits = &backend.stores.limits;
+    let start = now();
+    for (case, limit, period_ms, hits) in GCRA_CASES {
+        let key = uuid::Uuid::new_v4().simple().to_string();
+        let period = Duration::from_millis(*period_ms);
+        for (i, (at, allowed, remaining, retry_after)) in hits.iter().enumerate() {
+            let t = start + Duration::from_millis(*at);
+            let d = limits.hit(&key, *limit, period, t).await.unwrap();
+            let got = (d.allowed, d.remaining, d.retry_after.as_millis() as u64);
+            assert_eq!(
+                got,
+                (*allowed, *remaining, *retry_after),
+                "{case}: request {i} at +{at} ms"
+            );
+        }
+    }
+}
+
+const CLIENT: &str = "rules-client";
+const GRACE: Duration = Duration::from_secs(10);
+
+/// One rotation of a case: the client asking, the presented and next token (as a byte
+/// each hash is made of), seconds after the family began, the answer, and whether the
+/// family is alive afterwards.
+type Step = (&'static str, u8, u8, u64, &'static str, bool);
+
+const ROTATION_CASES: &[(&str, &[Step])] = &[
+    (
+        "the current token rotates, and its successor after it",
+        &[
+            (CLIENT, 1, 2, 0, "rotated", true),
+            (CLIENT, 2, 3, 1, "rotated", true),
+        ],
+    ),
+    (
+        "a retry within the grace gets the same successor",
+        &[
+            (CLIENT, 1, 2, 0, "rotated", true),
+            (CLIENT, 1, 2, 9, "grace", true),
+            (CLIENT, 2, 3, 9, "rotated", true),
+        ],
+    ),
+    (
+        "a retry within the grace that brings another successor is refused, nothing ends",
+        &[
+            (CLIENT, 1, 2, 0, "rotated", true),
+            (CLIENT, 1, 3, 5, "rejected", true),
+        ],
+    ),
+    (
+        "the retired token at the end of the grace is reuse: the family ends",
+        &[
+            (CLIENT, 1, 2, 0, "rotated", true),
+            (CLIENT, 1, 2, 10, "reused", false),
+            (CLIENT, 2, 3, 11, "rejected", false),
+        ],
+    ),
+    (
+        "a token older than the one just retired is reuse",
+        &[
+            (CLIENT, 1, 2, 0, "rotated", true),
+            (CLIENT, 2, 3, 1, "rotated", true),
+            (CLIENT, 1, 2, 2, "reused", false),
+        ],
+    ),
+    (
+        "a token of the family that never was current is reuse",
+        &[(CLIENT, 9, 2, 0, "reused", false)],
+    ),
+    (
+        "another client is refused and the family stays",
+        &[
+            ("another-client", 1, 2, 0, "rejected", true),
+            (CLIENT, 1, 2, 1, "rotated", true),
+        ],
+    ),
+    (
+        "at the absolute expiry everything is refused and the family goes",
+        &[
+            (CLIENT, 1, 2, 3_600, "rejected", false),
+            (CLIENT, 1, 2, 0, "rejected", false),
+        ],
+    ),
+];
+
+pub async fn rotation_follows_the_table_of_cases(backend: &super::Backend) {
+    let families = &backend.stores.families;
+    let start = now();
+    for (case, steps) in ROTATION_CASES {
+        let t = start.unix_timestamp();
+        let family = Family {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            user_id: uuid::Uuid::new_v4(),
+            client_id: CLIENT.into(),
+            scope: "openid".into(),
+            auth_time: t,
+            amr: vec!["pwd".into()],
+            created_at: t,
+            absolute_expiry: t + 3_600,
+        };
+        let idle = Duration::from_secs(600);
+        families
+            .create_family(&family, &SessionMeta::default(), Some(&[1; 32]), idle)
+            .await
+            .unwrap();
+        for (i, (client, presented, next, at, expected, alive)) in steps.iter().enumerate() {
+            let (presented, next) = ([*presented; 32], [*next; 32]);
+            let rotation = families
+                .rotate(RotateRequest {
+                    family_id: &family.id,
+                    presented: &presented,
+                    next: &next,
+                    client_id: client,
+                    now: start + Duration::from_secs(*at),
+                    idle_ttl: idle,
+                    grace: GRACE,
+                })
+                .await
+                .unwrap();
+            let got = match rotation {
+                Rotation::Rotated(_) => "rotated",
+                Rotation::Grace(_) => "grace",
+                Rotation::Reused(_) => "reused",
+                Rotation::Rejected => "rejected",
+            };
+            assert_eq!(got, *expected, "{case}: step {i}");
+            let found = families.find_family(&family.id).await.unwrap().is_some();
+            assert_eq!(found, *alive, "{case}: family alive after step {i}");
+        }
+    }
+}
