@@ -20,17 +20,8 @@ type RawEvent = (
 );
 
 fn read(r: &Row) -> rusqlite::Result<RawEvent> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
+    // rusqlite reads a row into a tuple of its columns
+    RawEvent::try_from(r)
 }
 
 fn to_record(raw: RawEvent) -> Result<AuditRecord, StoreError> {

@@ -14,15 +14,8 @@ const SSO_COLUMNS: &str = "id, user_id, secret_sha256, auth_time, amr, created_a
 type RawSso = (String, String, Vec<u8>, i64, String, i64, i64);
 
 fn read_sso(r: &Row) -> rusqlite::Result<RawSso> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
+    // rusqlite reads a row into a tuple of its columns
+    RawSso::try_from(r)
 }
 
 fn to_sso(raw: RawSso) -> Result<SsoSession, StoreError> {

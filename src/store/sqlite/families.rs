@@ -18,16 +18,8 @@ const FAMILY: &str =
 type RawFamily = (String, String, String, String, i64, String, i64, i64);
 
 fn read(r: &Row) -> rusqlite::Result<RawFamily> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    // rusqlite reads a row into a tuple of its columns
+    RawFamily::try_from(r)
 }
 
 fn to_family(raw: RawFamily) -> Result<Family, StoreError> {

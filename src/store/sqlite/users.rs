@@ -13,14 +13,8 @@ const COLUMNS: &str = "id, email, email_verified, name, password_hash, created_a
 type UserRow = (String, String, bool, Option<String>, String, i64);
 
 fn read(row: &Row) -> rusqlite::Result<UserRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
+    // rusqlite reads a row into a tuple of its columns
+    UserRow::try_from(row)
 }
 
 fn to_user(
