@@ -119,6 +119,7 @@ macro_rules! each_contract_test {
             revocations::blocklist_and_cutoff_are_seen_and_expire,
             rules::gcra_follows_the_table_of_cases,
             rules::rotation_follows_the_table_of_cases,
+            rules::the_code_state_machine_follows_the_table_of_cases,
             revocations::an_mfa_token_is_taken_by_exactly_one_caller_and_expires,
             changes::changes_reach_a_subscriber_in_order,
             durable::a_reset_token_is_used_once_and_never_after_expiry,

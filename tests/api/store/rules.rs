@@ -1,6 +1,7 @@
 //! The rules each backend writes in its own language (GCRA in `gcra.lua` and in
-//! `memory/limits.rs`; refresh rotation in `rotate.lua` and in `sqlite/families.rs`) as one
-//! table of cases each, played against every backend through the store traits with the
+//! `memory/limits.rs`; refresh rotation in `rotate.lua` and in `sqlite/families.rs`; the
+//! authorization code's states in `take_code.lua`/`record_code.lua` and `sqlite/codes.rs`)
+//! as one table of cases each, played against every backend through the store traits with the
 //! time as a parameter: a rule changed in one implementation and not the other fails here.
 
 use std::time::Duration;
@@ -197,6 +198,106 @@ pub async fn rotation_follows_the_table_of_cases(backend: &super::Backend) {
             assert_eq!(got, *expected, "{case}: step {i}");
             let found = families.find_family(&family.id).await.unwrap().is_some();
             assert_eq!(found, *alive, "{case}: family alive after step {i}");
+        }
+    }
+}
+
+/// One operation on an authorization code, and what the store must answer.
+#[derive(Clone, Copy)]
+enum CodeOp {
+    /// Store the code (60 s).
+    Put,
+    /// Spend it: `fresh`, `replayed` (with the recorded family, if any) or `unknown`.
+    Take(&'static str, Option<&'static str>),
+    /// Record the family its tokens started: whether it was recorded.
+    Record(&'static str, bool),
+}
+
+use CodeOp::{Put, Record, Take};
+
+/// The code's state machine (`take_code.lua`, `record_code.lua` and `sqlite/codes.rs`).
+const CODE_CASES: &[(&str, &[CodeOp])] = &[
+    (
+        "spent once; a replay before the family is recorded finds none and stops the record",
+        &[
+            Put,
+            Take("fresh", None),
+            Take("replayed", None),
+            Record("fam-1", false),
+        ],
+    ),
+    (
+        "a replay after the family is recorded finds it, every time",
+        &[
+            Put,
+            Take("fresh", None),
+            Record("fam-1", true),
+            Take("replayed", Some("fam-1")),
+            Take("replayed", Some("fam-1")),
+            Record("fam-2", false),
+        ],
+    ),
+    (
+        "a family is not recorded for a code nobody spent",
+        &[
+            Put,
+            Record("fam-1", false),
+            Take("fresh", None),
+            Take("replayed", None),
+        ],
+    ),
+    (
+        "a code never stored is unknown and records nothing",
+        &[
+            Take("unknown", None),
+            Record("fam-1", false),
+            Take("unknown", None),
+        ],
+    ),
+];
+
+pub async fn the_code_state_machine_follows_the_table_of_cases(backend: &super::Backend) {
+    use tessera::store::{AuthCode, CodeTake};
+    let codes = &backend.stores.codes;
+    for (n, (case, ops)) in CODE_CASES.iter().enumerate() {
+        let mut digest = [0u8; 32];
+        digest[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        digest[31] = n as u8;
+        let code = AuthCode {
+            client_id: "app".into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            redirect_uri_sent: true,
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            nonce: None,
+            scope: "openid".into(),
+            sso_id: "sso-1".into(),
+            user_id: uuid::Uuid::new_v4(),
+            auth_time: now(),
+            amr: vec!["pwd".into()],
+        };
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Put => codes
+                    .put_code(&digest, &code, Duration::from_secs(60))
+                    .await
+                    .unwrap(),
+                Take(expected, family) => {
+                    let got = match codes.take_code(&digest).await.unwrap() {
+                        CodeTake::Fresh(taken) => {
+                            assert_eq!(taken, code, "{case}: step {i} gives the stored code");
+                            ("fresh", None)
+                        }
+                        CodeTake::Replayed(f) => ("replayed", f),
+                        CodeTake::Unknown => ("unknown", None),
+                    };
+                    let want = (expected, family.map(str::to_owned));
+                    assert_eq!(got, want, "{case}: step {i}");
+                }
+                Record(family, expected) => {
+                    let recorded = codes.record_code_family(&digest, family).await.unwrap();
+                    assert_eq!(recorded, expected, "{case}: step {i}");
+                }
+            }
         }
     }
 }
