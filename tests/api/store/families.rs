@@ -8,15 +8,21 @@ use time::OffsetDateTime;
 
 use super::now;
 
-const CLIENT: &str = "contract-client";
-const GRACE: Duration = Duration::from_secs(10);
-const IDLE: Duration = Duration::from_secs(600);
+pub(super) const CLIENT: &str = "contract-client";
+pub(super) const GRACE: Duration = Duration::from_secs(10);
+pub(super) const IDLE: Duration = Duration::from_secs(600);
 
 fn hash(n: u8) -> [u8; 32] {
     [n; 32]
 }
 
-async fn family(stores: &Stores, at: OffsetDateTime, current: u8, ttl: Duration) -> Family {
+/// A stored family of `CLIENT` begun `at`, whose current token is made of `current`s.
+pub(super) async fn family(
+    stores: &Stores,
+    at: OffsetDateTime,
+    current: u8,
+    ttl: Duration,
+) -> Family {
     let t = at.unix_timestamp();
     let family = Family {
         id: uuid::Uuid::new_v4().simple().to_string(),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tessera::store::{Family, RotateRequest, Rotation, SessionMeta};
+use tessera::store::{RotateRequest, Rotation};
 
 use super::now;
 
@@ -88,8 +88,7 @@ pub async fn gcra_follows_the_table_of_cases(backend: &super::Backend) {
     }
 }
 
-const CLIENT: &str = "rules-client";
-const GRACE: Duration = Duration::from_secs(10);
+use super::families::{CLIENT, GRACE, IDLE};
 
 /// One rotation of a case: the client asking, the presented and next token (as a byte
 /// each hash is made of), seconds after the family began, the answer, and whether the
@@ -159,22 +158,8 @@ pub async fn rotation_follows_the_table_of_cases(backend: &super::Backend) {
     let families = &backend.stores.families;
     let start = now();
     for (case, steps) in ROTATION_CASES {
-        let t = start.unix_timestamp();
-        let family = Family {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            user_id: uuid::Uuid::new_v4(),
-            client_id: CLIENT.into(),
-            scope: "openid".into(),
-            auth_time: t,
-            amr: vec!["pwd".into()],
-            created_at: t,
-            absolute_expiry: t + 3_600,
-        };
-        let idle = Duration::from_secs(600);
-        families
-            .create_family(&family, &SessionMeta::default(), Some(&[1; 32]), idle)
-            .await
-            .unwrap();
+        // a family whose current token is made of 1s, absolute expiry an hour away
+        let family = super::families::family(&backend.stores, start, 1, IDLE).await;
         for (i, (client, presented, next, at, expected, alive)) in steps.iter().enumerate() {
             let (presented, next) = ([*presented; 32], [*next; 32]);
             let rotation = families
@@ -184,7 +169,7 @@ pub async fn rotation_follows_the_table_of_cases(backend: &super::Backend) {
                     next: &next,
                     client_id: client,
                     now: start + Duration::from_secs(*at),
-                    idle_ttl: idle,
+                    idle_ttl: IDLE,
                     grace: GRACE,
                 })
                 .await
