@@ -105,6 +105,9 @@ async fn readyz_pings_the_backends_at_most_once_a_second_whoever_asks() {
             .status()
     };
     assert_eq!(ready().await, StatusCode::OK);
+    // the key-ring poll's first tick runs as the app starts (the next one a minute later):
+    // wait until nothing but readiness talks to Postgres
+    quiet(&proxy).await;
     clock.advance(std::time::Duration::from_millis(1100));
     let before = proxy.bytes_sent();
     assert_eq!(ready().await, StatusCode::OK);
@@ -180,4 +183,24 @@ async fn unreachable_redis_at_start_is_named_with_a_non_zero_exit() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Returns once no byte has gone through `proxy` for two 150 ms windows in a row (at most
+/// 5 s): the app's start-up traffic is over.
+async fn quiet(proxy: &Proxy) {
+    let started = std::time::Instant::now();
+    let mut still = 0;
+    while still < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the app kept talking to Postgres"
+        );
+        let before = proxy.bytes_sent();
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        still = if proxy.bytes_sent() == before {
+            still + 1
+        } else {
+            0
+        };
+    }
 }
