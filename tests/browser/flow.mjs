@@ -13,6 +13,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as oidc from "openid-client";
 import { chromium } from "playwright-core";
+import * as rp from "./rp.mjs";
 
 const [base, clientId, APP, email, password, totpCode, shots] = process.argv.slice(2);
 const REDIRECT = `${APP}/cb`;
@@ -81,22 +82,7 @@ async function shoot(page, name) {
 
 /** A new authorization: its URL and the checks its answer must pass. */
 async function authorization(extra = {}) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const checks = {
-    pkceCodeVerifier: verifier,
-    expectedState: oidc.randomState(),
-    expectedNonce: oidc.randomNonce(),
-    idTokenExpected: true,
-  };
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: "openid email",
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    state: checks.expectedState,
-    nonce: checks.expectedNonce,
-    ...extra,
-  });
+  const { url, checks } = await rp.authorization(config, REDIRECT, extra);
   return { url: url.href, checks };
 }
 

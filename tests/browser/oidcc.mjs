@@ -11,6 +11,7 @@
 // Prints {"module", "passed", "notes"} as JSON; exits 1 when the module fails.
 
 import * as oidc from "openid-client";
+import * as rp from "./rp.mjs";
 
 const [base, clientId, clientSecret, email, password, module] = process.argv.slice(2);
 const REDIRECT = "https://rp.example.com/cb";
@@ -73,27 +74,8 @@ function hidden(html, name) {
 const isSignIn = (html) => html?.includes('name="password"');
 const isConsent = (html) => html?.includes('name="decision"');
 
-/** A new authorization request: its URL and the checks its answer must pass. */
-async function authorization(extra = {}) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const checks = {
-    pkceCodeVerifier: verifier,
-    expectedState: oidc.randomState(),
-    expectedNonce: oidc.randomNonce(),
-    idTokenExpected: true,
-  };
-  const params = {
-    redirect_uri: REDIRECT,
-    scope: "openid email",
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    state: checks.expectedState,
-    nonce: checks.expectedNonce,
-    ...extra,
-  };
-  for (const [k, v] of Object.entries(params)) if (v === undefined) delete params[k];
-  return { url: oidc.buildAuthorizationUrl(config, params), params, checks };
-}
+/** A new authorization request: its URL, parameters and the checks its answer must pass. */
+const authorization = (extra = {}) => rp.authorization(config, REDIRECT, extra);
 
 /** Signs in on a sign-in page, allows a consent page; returns where it ends. */
 async function complete(agent, outcome) {

@@ -112,14 +112,7 @@ async fn the_follower_polls_in_the_background_and_starts_over_after_a_410() {
     let a = key("a");
     let server = issuer(&[&a]).await;
     let iss = server.uri();
-    mount_feed(&server, None, 200, json!({"events": [], "next": "c0"})).await;
-    mount_feed(
-        &server,
-        Some("c0"),
-        200,
-        json!({"events": [], "next": "c0"}),
-    )
-    .await;
+    mount_caught_up_feed(&server).await;
     let v = Verifier::builder(server.uri())
         .audience(AUD)
         .client_credentials("rs", "secret")
@@ -209,14 +202,7 @@ async fn the_follower_reads_on_while_more_is_true_and_honours_client_events() {
 async fn a_feed_that_keeps_answering_410_is_not_read_in_a_spin() {
     let a = key("a");
     let server = issuer(&[&a]).await;
-    mount_feed(&server, None, 200, json!({"events": [], "next": "c0"})).await;
-    mount_feed(
-        &server,
-        Some("c0"),
-        200,
-        json!({"events": [], "next": "c0"}),
-    )
-    .await;
+    mount_caught_up_feed(&server).await;
     let v = Verifier::builder(server.uri())
         .audience(AUD)
         .client_credentials("rs", "secret")

@@ -30,8 +30,24 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             email,
             notice,
         } => {
-            let mut response =
-                sign_in_page(state, req, &request, &email, notice.map(message).as_deref());
+            let error = notice.map(message);
+            let mut response = form_page(
+                state,
+                req,
+                &request,
+                error.is_some(),
+                None,
+                |flow, csrf_token| {
+                    render(&SignInPage {
+                        stylesheet: &STYLESHEET_PATH,
+                        client_name: &request.client.name,
+                        flow,
+                        csrf_token,
+                        email: &email,
+                        error: error.as_deref(),
+                    })
+                },
+            );
             if let Some(Notice::Throttled(t)) = notice {
                 *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
                 if let Ok(value) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
@@ -44,13 +60,25 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             request,
             mfa_token,
             notice,
-        } => mfa_page(
-            state,
-            req,
-            &request,
-            &mfa_token,
-            notice.map(message).as_deref(),
-        ),
+        } => {
+            let error = notice.map(message);
+            form_page(
+                state,
+                req,
+                &request,
+                error.is_some(),
+                None,
+                |flow, csrf_token| {
+                    render(&MfaPage {
+                        stylesheet: &STYLESHEET_PATH,
+                        flow,
+                        csrf_token,
+                        mfa_token: &mfa_token,
+                        error: error.as_deref(),
+                    })
+                },
+            )
+        }
         Step::Consent {
             request,
             sso_id,

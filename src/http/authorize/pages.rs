@@ -308,58 +308,6 @@ pub(super) fn refused(state: &AppState, refusal: Refusal) -> HttpResponse {
     }
 }
 
-pub(super) fn sign_in_page(
-    state: &AppState,
-    req: &HttpRequest,
-    request: &Request,
-    email: &str,
-    error: Option<&str>,
-) -> HttpResponse {
-    form_page(
-        state,
-        req,
-        request,
-        error.is_some(),
-        None,
-        |flow, csrf_token| {
-            render(&SignInPage {
-                stylesheet: &STYLESHEET_PATH,
-                client_name: &request.client.name,
-                flow,
-                csrf_token,
-                email,
-                error,
-            })
-        },
-    )
-}
-
-pub(super) fn mfa_page(
-    state: &AppState,
-    req: &HttpRequest,
-    request: &Request,
-    mfa_token: &str,
-    error: Option<&str>,
-) -> HttpResponse {
-    form_page(
-        state,
-        req,
-        request,
-        error.is_some(),
-        None,
-        |flow, csrf_token| {
-            render(&MfaPage {
-                stylesheet: &STYLESHEET_PATH,
-                flow,
-                csrf_token,
-                mfa_token,
-                error,
-            })
-        },
-    )
-}
-
-/// The hosted pages' stylesheet.
 /// The pages' icon (an SVG tile), declared by every page and also served at
 /// `/favicon.ico`, so no browser logs a failed icon request on a hosted page.
 pub const ICON_PATH: &str = "/assets/tessera-icon.svg";
@@ -369,6 +317,7 @@ pub async fn icon() -> HttpResponse {
     asset("image/svg+xml", "public, max-age=86400", ICON)
 }
 
+/// The hosted pages' stylesheet.
 pub async fn stylesheet() -> HttpResponse {
     asset(
         "text/css; charset=utf-8",

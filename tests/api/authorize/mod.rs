@@ -61,6 +61,15 @@ async fn spawn(backend: Backend) -> (TestApp, Arc<FixedClock>) {
     (app, clock)
 }
 
+/// An app with a first-party code client (its id) and the user cy@example.com, and a
+/// browser to sign in with.
+async fn signed_up(backend: Backend) -> (TestApp, String, reqwest::Client) {
+    let (app, _) = spawn(backend).await;
+    let client = code_client(&app, true).await;
+    app.user("cy@example.com").await;
+    (app, client, browser())
+}
+
 /// A browser: cookies kept, redirects not followed.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()

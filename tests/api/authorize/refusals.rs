@@ -215,10 +215,7 @@ async fn a_form_without_this_browsers_csrf_token_is_refused(backend: Backend) {
 async fn a_code_is_single_use_and_bound_to_its_verifier_and_a_replay_revokes_what_it_issued(
     backend: Backend,
 ) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
     let resource = app.resource_server().await;
 
     let code = code_for(&app, &http, &client).await;
@@ -285,10 +282,7 @@ async fn a_code_is_single_use_and_bound_to_its_verifier_and_a_replay_revokes_wha
 async fn the_page_never_tells_an_unknown_email_from_a_wrong_password_and_locks_out(
     backend: Backend,
 ) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
     let message = |html: &str| {
         let start = html.find("role=\"alert\"").unwrap();
         html[start..start + 80].to_owned()
@@ -325,10 +319,7 @@ async fn the_page_never_tells_an_unknown_email_from_a_wrong_password_and_locks_o
 async fn a_code_whose_request_named_its_redirect_uri_needs_the_same_one_at_the_token_endpoint(
     backend: Backend,
 ) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
 
     // RFC 6749 §4.1.3: the authorization request carried redirect_uri, so must this one
     let code = code_for(&app, &http, &client).await;

@@ -5,10 +5,7 @@ use super::*;
 #[apply(backends)]
 #[tokio::test]
 async fn form_post_answers_with_a_form_that_submits_itself_under_its_script_hash(backend: Backend) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
     let page = http
         .get(authorize_url(
             &app,
@@ -44,10 +41,7 @@ async fn form_post_answers_with_a_form_that_submits_itself_under_its_script_hash
 async fn logout_ends_the_browser_sign_in_and_its_sessions_and_returns_only_to_a_registered_uri(
     backend: Backend,
 ) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
     let resource = app.resource_server().await;
     let tokens = tokens_for(&app, &http, &client).await;
     let (id_token, access) = (
@@ -117,10 +111,7 @@ async fn logout_ends_the_browser_sign_in_and_its_sessions_and_returns_only_to_a_
 async fn browser_sign_ins_are_listed_with_the_sessions_and_ending_one_ends_its_sessions(
     backend: Backend,
 ) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
     let tokens = tokens_for(&app, &http, &client).await;
     // a separate password login, to act through the account API
     let account = app.login("cy@example.com", "openid").await;
@@ -166,10 +157,7 @@ async fn browser_sign_ins_are_listed_with_the_sessions_and_ending_one_ends_its_s
 #[apply(backends)]
 #[tokio::test]
 async fn a_logout_nothing_vouches_for_ends_nothing_until_the_user_confirms_it(backend: Backend) {
-    let (app, _) = spawn(backend).await;
-    let client = code_client(&app, true).await;
-    app.user("cy@example.com").await;
-    let http = browser();
+    let (app, client, http) = signed_up(backend).await;
     let resource = app.resource_server().await;
     let tokens = tokens_for(&app, &http, &client).await;
     let access = tokens["access_token"].as_str().unwrap();

@@ -167,3 +167,10 @@ pub async fn mount_feed(server: &MockServer, after: Option<&str>, status: u16, b
         .mount(server)
         .await;
 }
+
+/// A feed that is caught up: empty from the start and at cursor `c0`.
+pub async fn mount_caught_up_feed(server: &MockServer) {
+    let empty = serde_json::json!({"events": [], "next": "c0"});
+    mount_feed(server, None, 200, empty.clone()).await;
+    mount_feed(server, Some("c0"), 200, empty).await;
+}
