@@ -10,6 +10,10 @@ use crate::auth::hashing::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::Notifier;
+use crate::service::abuse::{ClientGate, Limiter};
+use crate::service::audit::Auditor;
+use crate::service::grants::{TokenIssuer, TokenPolicy};
+use crate::service::passwords::Passwords;
 use crate::store::{Readiness, Stores};
 use crate::tokens::{KeyRing, VerifiedTokens};
 
@@ -26,6 +30,10 @@ pub struct Documents {
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub keyring: Arc<KeyRing>,
+    /// Signs the tokens grants decide on (the key ring, the clock and the issuance policy).
+    pub issuer: TokenIssuer,
+    /// Writes the audit trail at the clock's time.
+    pub audit: Auditor,
     pub stores: Stores,
     pub hasher: Arc<PasswordHasher>,
     /// Access tokens whose signature verified (see `VerifiedTokens`).
@@ -34,16 +42,16 @@ pub struct AppState {
     pub documents: Documents,
     /// Delivers password-reset tokens.
     pub notifier: Arc<dyn Notifier>,
-    /// (client id, address) pairs over their failed-authentication allowance, with the
-    /// time (Unix ms) they may try again (book § Configuration; see `service::abuse`).
-    pub blocked_clients: moka::sync::Cache<String, i64>,
+    /// Authenticates clients; remembers the (client id, address) pairs over their
+    /// failed-authentication allowance.
+    pub client_gate: ClientGate,
+    /// Request limits and the password lockout.
+    pub limiter: Limiter,
+    /// Checks passwords against the users' hashes, counted toward the lockout.
+    pub passwords: Passwords,
     /// The last `/readyz` result (backends pinged at most once a second).
     pub readiness: Readiness,
 }
-
-/// The most (client id, address) pairs remembered as blocked; beyond it the least recently
-/// used are forgotten (and counted in the limit store again at their next failure).
-const BLOCKED_CLIENT_PAIRS: u64 = 100_000;
 
 impl AppState {
     /// Assembles the state from its parts; the caches are sized from the settings.
@@ -56,24 +64,43 @@ impl AppState {
         documents: Documents,
         notifier: Arc<dyn Notifier>,
     ) -> Self {
-        // an entry is never needed past its limit's period (the longest retry-after)
-        let blocked_ttl = settings
-            .abuse
-            .client_auth_failures
-            .map_or(std::time::Duration::from_secs(60), |l| l.period);
+        let keyring = Arc::new(keyring);
+        let audit = Auditor::new(stores.audit.clone(), clock.clone());
+        let hasher = Arc::new(hasher);
+        let limiter = Limiter::new(
+            &stores,
+            audit.clone(),
+            clock.clone(),
+            settings.abuse.clone(),
+        );
         AppState {
+            passwords: Passwords::new(
+                stores.users.clone(),
+                hasher.clone(),
+                limiter.clone(),
+                clock.clone(),
+            ),
+            limiter,
+            audit,
+            client_gate: ClientGate::new(
+                &stores,
+                clock.clone(),
+                settings.abuse.client_auth_failures,
+            ),
+            issuer: TokenIssuer::new(
+                keyring.clone(),
+                clock.clone(),
+                TokenPolicy::new(&settings),
+                settings.kek.clone(),
+            ),
             verified_tokens: VerifiedTokens::new(settings.verified_token_cache),
             settings: Arc::new(settings),
-            keyring: Arc::new(keyring),
+            keyring,
             stores,
-            hasher: Arc::new(hasher),
+            hasher,
             clock,
             documents,
             notifier,
-            blocked_clients: moka::sync::Cache::builder()
-                .max_capacity(BLOCKED_CLIENT_PAIRS)
-                .time_to_live(blocked_ttl)
-                .build(),
             readiness: Readiness::default(),
         }
     }

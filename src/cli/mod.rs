@@ -108,7 +108,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
             app.run_until_stopped().await.map_err(CliError::Server)
         }
         Command::Migrate => {
-            let backend = crate::store::connect(&settings, Arc::new(SystemClock)).await?;
+            let backend = crate::store::connect((&settings).into(), Arc::new(SystemClock)).await?;
             let applied = migrate(&backend).await?;
             println!("{{\"applied_migrations\":{applied}}}");
             Ok(())
@@ -151,7 +151,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
 
 /// Connects once; migrates first when the command writes.
 async fn connect(settings: &Settings, writes: bool) -> Result<Backend, CliError> {
-    let backend = crate::store::connect(settings, Arc::new(SystemClock)).await?;
+    let backend = crate::store::connect(settings.into(), Arc::new(SystemClock)).await?;
     if writes {
         migrate(&backend).await?;
     }

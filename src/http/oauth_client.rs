@@ -26,7 +26,10 @@ pub async fn authenticate(
     let presented =
         client_auth::presented(authorization, form.get("client_id"), secret.as_deref())?;
     let ip = super::extract::peer_ip(req);
-    crate::service::abuse::authenticate_client(state, &presented, ip.as_deref()).await
+    state
+        .client_gate
+        .authenticate(&presented, ip.as_deref())
+        .await
 }
 
 /// The `token` of a revocation or introspection request (RFC 7009 §2.1, RFC 7662 §2.1),

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{Email, Password};
 use crate::http::error::ApiError;
-use crate::service::abuse::{self, Bucket};
+use crate::service::abuse::Bucket;
 use crate::service::reset;
 use crate::state::AppState;
 
@@ -41,13 +41,14 @@ pub async fn forgot(
             message: e.into(),
         }],
     })?;
-    abuse::check(
-        &state,
-        Bucket::ForgotPerIp,
-        ip.as_deref().unwrap_or_default(),
-    )
-    .await?;
-    abuse::check(&state, Bucket::ForgotPerEmail, email.as_str()).await?;
+    state
+        .limiter
+        .check(Bucket::ForgotPerIp, ip.as_deref().unwrap_or_default())
+        .await?;
+    state
+        .limiter
+        .check(Bucket::ForgotPerEmail, email.as_str())
+        .await?;
     let state = state.into_inner();
     tokio::spawn(async move { reset::request(&state, email, ip).await });
     Ok(HttpResponse::Accepted().finish())
@@ -78,12 +79,10 @@ pub async fn reset(
     body: web::Json<Reset>,
     ClientIp(ip): ClientIp,
 ) -> Result<HttpResponse, ApiError> {
-    abuse::check(
-        &state,
-        Bucket::ResetPerIp,
-        ip.as_deref().unwrap_or_default(),
-    )
-    .await?;
+    state
+        .limiter
+        .check(Bucket::ResetPerIp, ip.as_deref().unwrap_or_default())
+        .await?;
     let Reset {
         token,
         new_password,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::ApiError;
 use super::extract::ClientIp;
 use crate::domain::Password;
-use crate::service::abuse::{self, Bucket};
+use crate::service::abuse::Bucket;
 use crate::service::accounts::{self, AccountRequest};
 use crate::service::admin::Operator;
 use crate::state::AppState;
@@ -65,7 +65,7 @@ pub async fn register(
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
     let subject = ip.as_deref().unwrap_or_default();
-    abuse::check(&state, Bucket::RegisterPerIp, subject).await?;
+    state.limiter.check(Bucket::RegisterPerIp, subject).await?;
     let Registration {
         email,
         password,

@@ -88,7 +88,7 @@ pub async fn token(
                 PasswordAnswer::SecondFactor(token) => return Err(OAuthError::MfaRequired(token)),
             }
         }
-        "client_credentials" => grants::client_credentials::grant(&state, &client, scope)?,
+        "client_credentials" => grants::client_credentials::grant(&state.issuer, &client, scope)?,
         "authorization_code" => {
             let code = form.require("code")?.to_owned();
             grants::authorization_code::grant(

@@ -2,12 +2,13 @@
 //! `audit_events`. A failed write is logged, never turned into a failed request: the
 //! action it describes has already happened.
 
-use serde_json::Value;
+use std::sync::Arc;
 
-use crate::state::AppState;
+use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::store::{AuditEvent, Stores};
+use crate::clock::Clock;
+use crate::store::{AuditEvent, AuditStore, Stores};
 
 impl AuditEvent {
     pub fn new(event_type: &'static str, outcome: &'static str) -> Self {
@@ -56,14 +57,32 @@ pub struct Operator {
     pub now: OffsetDateTime,
 }
 
-/// Writes `event` now; a storage failure is logged with the event type.
-pub async fn record(state: &AppState, event: AuditEvent) {
-    record_at(&state.stores, event, state.clock.now()).await;
+/// Writes audit events at the clock's time.
+#[derive(Clone)]
+pub struct Auditor {
+    store: Arc<dyn AuditStore>,
+    clock: Arc<dyn Clock>,
 }
 
+impl Auditor {
+    pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>) -> Self {
+        Auditor { store, clock }
+    }
+
+    /// Writes `event` now; a storage failure is logged with the event type.
+    pub async fn record(&self, event: AuditEvent) {
+        write(self.store.as_ref(), event, self.clock.now()).await;
+    }
+}
+
+/// Writes `event` as of `at` (an operator's action carries its own time).
 pub async fn record_at(stores: &Stores, event: AuditEvent, at: OffsetDateTime) {
+    write(stores.audit.as_ref(), event, at).await;
+}
+
+async fn write(store: &dyn AuditStore, event: AuditEvent, at: OffsetDateTime) {
     let event_type = event.event_type;
-    if let Err(e) = stores.audit.record(event, at).await {
+    if let Err(e) = store.record(event, at).await {
         tracing::error!(error = %e, event_type, "could not write an audit event");
     }
 }

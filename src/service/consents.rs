@@ -44,7 +44,7 @@ pub async fn grant(
         .user(user.id)
         .client(client.id.as_str())
         .detail(serde_json::json!({ "scopes": scopes }));
-    super::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(())
 }
 
@@ -77,6 +77,6 @@ pub async fn revoke(state: &AppState, user: &User, client_id: &str) -> Result<bo
         .user(user.id)
         .client(client_id)
         .detail(serde_json::json!({ "sessions_ended": ended.len() }));
-    super::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(true)
 }

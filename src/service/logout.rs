@@ -174,6 +174,6 @@ pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<
     if let Some(client) = &client_id {
         event = event.client(client.as_str());
     }
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(back.map_or(Outcome::SignedOut, Outcome::Redirect))
 }

@@ -3,13 +3,16 @@
 //! of a signed-in user (counted toward the lockout like a login), and the password change.
 //! Hashes are upgraded (bcrypt, old argon2 parameters) after a successful sign-in.
 
-use crate::auth::hashing::{HashError, Verified};
+use std::sync::Arc;
+
+use crate::auth::hashing::{HashError, PasswordHasher, Verified};
+use crate::clock::Clock;
 use crate::domain::password::MAX_PASSWORD_BYTES;
 use crate::domain::{Email, FieldError, OAuthError, Password, User};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{StoreError, UserStore};
 
-use super::abuse::{self, Refused};
+use super::abuse::{Limiter, Refused};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -39,55 +42,112 @@ impl From<LoginError> for OAuthError {
     }
 }
 
-/// The user whose email and password these are.
-pub async fn verify_credentials(
-    state: &AppState,
-    email: &Email,
-    password: Password,
-) -> Result<User, LoginError> {
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(LoginError::InvalidCredentials);
-    }
-    if state.hasher.is_saturated() {
-        return Err(LoginError::Hash(HashError::Busy));
-    }
-    let user = state.stores.users.find_user_by_email(email).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = state.hasher.verify(password, stored).await?;
-    match (user, verified) {
-        (Some(mut user), Verified::Yes { rehash }) => {
-            if let Some(new_hash) = rehash {
-                let now = state.clock.now();
-                if let Err(e) = state
-                    .stores
-                    .users
-                    .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
-                    .await
-                {
-                    tracing::warn!(user_id = %user.id, error = %e, "could not upgrade the password hash; will retry at next login");
-                } else {
-                    tracing::info!(user_id = %user.id, "password hash upgraded");
-                    user.password_hash = new_hash;
-                }
-            }
-            Ok(user)
-        }
-        (None, _) => Err(LoginError::UnknownUser),
-        (Some(user), _) => Err(LoginError::WrongPassword(user.id)),
-    }
+/// Checks passwords: the users, the hashing pool, the lockout counters and the clock
+/// (for the time of an upgraded hash), nothing else.
+#[derive(Clone)]
+pub struct Passwords {
+    users: Arc<dyn UserStore>,
+    hasher: Arc<PasswordHasher>,
+    limiter: Limiter,
+    clock: Arc<dyn Clock>,
 }
 
-/// Whether `password` is the user's current password, checked on the hashing pool; one
-/// longer than any password can be is wrong without being hashed.
-pub async fn matches(state: &AppState, user: &User, password: Password) -> Result<bool, HashError> {
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Ok(false);
+impl Passwords {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        hasher: Arc<PasswordHasher>,
+        limiter: Limiter,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Passwords {
+            users,
+            hasher,
+            limiter,
+            clock,
+        }
     }
-    let verified = state
-        .hasher
-        .verify(password, Some(user.password_hash.clone()))
-        .await?;
-    Ok(matches!(verified, Verified::Yes { .. }))
+
+    /// Whether the hashing pool is full: a sign-in would wait, so it is refused now.
+    pub fn busy(&self) -> bool {
+        self.hasher.is_saturated()
+    }
+
+    /// The user whose email and password these are.
+    pub async fn verify_credentials(
+        &self,
+        email: &Email,
+        password: Password,
+    ) -> Result<User, LoginError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(LoginError::InvalidCredentials);
+        }
+        if self.busy() {
+            return Err(LoginError::Hash(HashError::Busy));
+        }
+        let user = self.users.find_user_by_email(email).await?;
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = self.hasher.verify(password, stored).await?;
+        match (user, verified) {
+            (Some(mut user), Verified::Yes { rehash }) => {
+                if let Some(new_hash) = rehash {
+                    let now = self.clock.now();
+                    if let Err(e) = self
+                        .users
+                        .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+                        .await
+                    {
+                        tracing::warn!(user_id = %user.id, error = %e, "could not upgrade the password hash; will retry at next login");
+                    } else {
+                        tracing::info!(user_id = %user.id, "password hash upgraded");
+                        user.password_hash = new_hash;
+                    }
+                }
+                Ok(user)
+            }
+            (None, _) => Err(LoginError::UnknownUser),
+            (Some(user), _) => Err(LoginError::WrongPassword(user.id)),
+        }
+    }
+
+    /// Whether `password` is the user's current password, checked on the hashing pool; one
+    /// longer than any password can be is wrong without being hashed.
+    pub async fn matches(&self, user: &User, password: Password) -> Result<bool, HashError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        let verified = self
+            .hasher
+            .verify(password, Some(user.password_hash.clone()))
+            .await?;
+        Ok(matches!(verified, Verified::Yes { .. }))
+    }
+
+    /// Counts an attempt on the user's account from `ip` toward the lockout (book §
+    /// Configuration), before anything is checked, so parallel guesses cannot pass the
+    /// threshold.
+    pub async fn count_attempt(&self, user: &User, ip: Option<&str>) -> Result<(), Refused> {
+        self.limiter.login_attempt(&user.email, ip).await
+    }
+
+    /// A completed check clears this network's failure count, as a complete sign-in does.
+    pub async fn attempt_succeeded(&self, user: &User, ip: Option<&str>) {
+        self.limiter.login_succeeded(&user.email, ip).await;
+    }
+
+    /// The signed-in user's current password, counted toward the lockout.
+    pub async fn confirm(
+        &self,
+        user: &User,
+        password: Password,
+        ip: Option<&str>,
+    ) -> Result<(), ConfirmError> {
+        self.count_attempt(user, ip).await?;
+        if self.matches(user, password).await? {
+            Ok(())
+        } else {
+            Err(ConfirmError::WrongPassword)
+        }
+    }
 }
 
 /// Why a signed-in user's password (or code) was not accepted.
@@ -100,32 +160,6 @@ pub enum ConfirmError {
     Refused(#[from] Refused),
     #[error(transparent)]
     Hash(#[from] HashError),
-}
-
-/// Counts an attempt on the user's account from `ip` toward the lockout (book § Configuration), before
-/// anything is checked, so parallel guesses cannot pass the threshold.
-pub async fn count_attempt(state: &AppState, user: &User, ip: Option<&str>) -> Result<(), Refused> {
-    abuse::login_attempt(state, &user.email, ip).await
-}
-
-/// A completed check clears this network's failure count, as a complete sign-in does.
-pub async fn attempt_succeeded(state: &AppState, user: &User, ip: Option<&str>) {
-    abuse::login_succeeded(state, &user.email, ip).await;
-}
-
-/// The signed-in user's current password, counted toward the lockout.
-pub async fn confirm(
-    state: &AppState,
-    user: &User,
-    password: Password,
-    ip: Option<&str>,
-) -> Result<(), ConfirmError> {
-    count_attempt(state, user, ip).await?;
-    if matches(state, user, password).await? {
-        Ok(())
-    } else {
-        Err(ConfirmError::WrongPassword)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +185,7 @@ pub async fn change_password(
     new: Password,
     keep_session: &str,
 ) -> Result<(), ChangeError> {
-    if !matches(state, user, current).await? {
+    if !state.passwords.matches(user, current).await? {
         return Err(ChangeError::WrongPassword);
     }
     let problems = crate::auth::policy::check(

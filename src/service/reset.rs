@@ -68,7 +68,7 @@ async fn issue(state: &AppState, email: &Email, ip: Option<String>) -> Result<()
     let event = AuditEvent::new("password_reset_requested", outcome)
         .user(user.id)
         .ip(ip);
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(())
 }
 
@@ -149,6 +149,6 @@ pub async fn complete(
         .user(user.id)
         .ip(ip)
         .detail(serde_json::json!({ "sessions_revoked": ended }));
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(user.id)
 }

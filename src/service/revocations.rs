@@ -95,11 +95,14 @@ pub async fn end_user_sessions(
 /// RFC 7009: revokes a refresh token (its whole family) or an access token (its `jti`)
 /// if `client` owns it; anything else is silently accepted.
 pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
-    use super::abuse::{check, Bucket};
+    use super::abuse::Bucket;
     if let Some(presented) = refresh::parse(token) {
         // every refresh-token revocation may write a feed event: each one counts (no extra
         // read to find out first whether the family is alive and the client's)
-        check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
+        state
+            .limiter
+            .check(Bucket::RevocationsPerClient, client.id.as_str())
+            .await?;
         if super::sessions::end_family(state, &presented.sid, Some(client.id.as_str())).await? {
             tracing::info!(sid = %presented.sid, client_id = %client.id, "refresh token family revoked");
         }
@@ -107,7 +110,10 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
     }
     if let Some(claims) = active_access_token(state, token).await? {
         if claims.client_id == client.id.as_str() {
-            check(state, Bucket::RevocationsPerClient, client.id.as_str()).await?;
+            state
+                .limiter
+                .check(Bucket::RevocationsPerClient, client.id.as_str())
+                .await?;
             super::sessions::blocklist(state, &claims).await?;
             tracing::info!(jti = %claims.jti, client_id = %client.id, "access token revoked");
         }

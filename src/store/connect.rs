@@ -46,11 +46,41 @@ pub enum ConnectError {
     },
 }
 
-/// Connects to every backend the settings name, each with bounded retry
+/// The store's part of the settings: all that opening the backends reads.
+#[derive(Clone, Copy)]
+pub struct ConnectOptions<'a> {
+    /// The embedded store or PostgreSQL + Redis, with their addresses.
+    pub backend: &'a StoreSettings,
+    /// PostgreSQL connections (the embedded store opens at most 8).
+    pub pool_size: usize,
+    /// How long connecting is retried before start-up fails.
+    pub startup_timeout: std::time::Duration,
+    /// Prefix of every Redis key.
+    pub redis_prefix: &'a str,
+    /// How long a client lookup is cached (zero: not cached).
+    pub client_cache_ttl: std::time::Duration,
+}
+
+impl<'a> From<&'a Settings> for ConnectOptions<'a> {
+    fn from(settings: &'a Settings) -> Self {
+        ConnectOptions {
+            backend: &settings.store,
+            pool_size: settings.db_pool_size,
+            startup_timeout: settings.startup_timeout,
+            redis_prefix: &settings.redis_prefix,
+            client_cache_ttl: settings.client_cache_ttl,
+        }
+    }
+}
+
+/// Connects to every backend the options name, each with bounded retry
 /// (`TESSERA_STARTUP_TIMEOUT`); migrates nothing. Client lookups are cached for
 /// `TESSERA_CLIENT_CACHE_TTL` (zero: not cached).
-pub async fn connect(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Backend, ConnectError> {
-    let (database_url, redis_url, redis_cluster, redis_ca) = match &settings.store {
+pub async fn connect(
+    options: ConnectOptions<'_>,
+    clock: Arc<dyn Clock>,
+) -> Result<Backend, ConnectError> {
+    let (database_url, redis_url, redis_cluster, redis_ca) = match options.backend {
         StoreSettings::External {
             database_url,
             redis_url,
@@ -59,24 +89,19 @@ pub async fn connect(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Backe
         } => (database_url, redis_url, *redis_cluster, redis_ca.as_deref()),
         StoreSettings::Embedded { data_dir } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
-            let pool = settings.db_pool_size.min(8);
-            return embedded(&path, pool, settings.client_cache_ttl, clock)
+            let pool = options.pool_size.min(8);
+            return embedded(&path, pool, options.client_cache_ttl, clock)
                 .await
                 .map_err(|source| ConnectError::Embedded { path, source });
         }
     };
-    let pg = PgStore::connect(
-        database_url,
-        settings.db_pool_size,
-        settings.startup_timeout,
-    )
-    .await?;
+    let pg = PgStore::connect(database_url, options.pool_size, options.startup_timeout).await?;
     let redis = RedisStore::connect(
         redis_url,
         redis_cluster,
         redis_ca,
-        &settings.redis_prefix,
-        settings.startup_timeout,
+        options.redis_prefix,
+        options.startup_timeout,
     )
     .await?;
     let findings = match redis.check_settings().await {
@@ -86,7 +111,7 @@ pub async fn connect(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Backe
     };
     let (pg, redis) = (Arc::new(pg), Arc::new(redis));
     Ok(Backend {
-        stores: postgres_and_redis(pg.clone(), redis.clone(), settings.client_cache_ttl),
+        stores: postgres_and_redis(pg.clone(), redis.clone(), options.client_cache_ttl),
         migrator: pg.clone(),
         transfer: Arc::new(PgAndRedis { pg, redis }),
         findings,

@@ -27,7 +27,7 @@ pub use audit::*;
 pub use browser::*;
 pub use changes::*;
 pub use clients::*;
-pub use connect::{connect, embedded, Backend, ConnectError, Migrator};
+pub use connect::{connect, embedded, Backend, ConnectError, ConnectOptions, Migrator};
 pub use families::*;
 pub use feed::*;
 pub use health::{Checks, Ping, Readiness};

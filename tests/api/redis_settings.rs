@@ -23,11 +23,13 @@ async fn an_evicting_redis_is_named_at_start_and_a_durable_one_is_not() {
         "",
     ]);
     let settings = test_settings(&db, &[("redis_url", &evicting.url())]);
-    let findings =
-        tessera::store::connect(&settings, std::sync::Arc::new(tessera::clock::SystemClock))
-            .await
-            .unwrap()
-            .findings;
+    let findings = tessera::store::connect(
+        (&settings).into(),
+        std::sync::Arc::new(tessera::clock::SystemClock),
+    )
+    .await
+    .unwrap()
+    .findings;
     assert!(findings[0].0, "loud: {findings:?}");
     assert!(findings[0].1.contains("allkeys-lru") && findings[0].1.contains("noeviction"));
     assert!(findings[1].1.contains("persistence is off"), "{findings:?}");
@@ -41,11 +43,13 @@ async fn an_evicting_redis_is_named_at_start_and_a_durable_one_is_not() {
         "",
     ]);
     let settings = test_settings(&db, &[("redis_url", &durable.url())]);
-    let findings =
-        tessera::store::connect(&settings, std::sync::Arc::new(tessera::clock::SystemClock))
-            .await
-            .unwrap()
-            .findings;
+    let findings = tessera::store::connect(
+        (&settings).into(),
+        std::sync::Arc::new(tessera::clock::SystemClock),
+    )
+    .await
+    .unwrap()
+    .findings;
     assert_eq!(findings, []);
 }
 

@@ -152,7 +152,7 @@ async fn require_admin(
         let event = AuditEvent::new("admin_auth_failed", "denied")
             .ip(ip)
             .detail(json!({ "method": method, "path": path }));
-        crate::service::audit::record(&state, event).await;
+        state.audit.record(event).await;
         return Err(ApiError::Unauthorized {
             realm: "tessera-admin",
         }
@@ -175,6 +175,6 @@ async fn require_admin(
         .actor(label)
         .ip(ip)
         .detail(json!({ "method": method, "path": path, "status": status.as_u16() }));
-    crate::service::audit::record(&state, event).await;
+    state.audit.record(event).await;
     result
 }

@@ -45,7 +45,7 @@ pub async fn grant(
                 .client(client.id.as_str())
                 .ip(meta.ip.clone())
                 .detail(json!({ "family_revoked": family.is_some() }));
-            crate::service::audit::record(state, event).await;
+            state.audit.record(event).await;
             return Err(INVALID);
         }
     };
@@ -78,7 +78,16 @@ pub async fn grant(
         auth_time: issued.auth_time.unix_timestamp(),
         nonce: issued.nonce.as_deref(),
     };
-    let (tokens, family) = start_login(state, client, &user, &scope, login, meta).await?;
+    let (tokens, family) = start_login(
+        &state.issuer,
+        state.stores.families.as_ref(),
+        client,
+        &user,
+        &scope,
+        login,
+        meta,
+    )
+    .await?;
     if !state
         .stores
         .codes

@@ -63,13 +63,22 @@ pub async fn grant(
         user_agent: pending.user_agent.clone(),
     };
     let amr = vec!["pwd".to_owned(), "otp".to_owned()];
-    let tokens = start_session(state, client, &user, &scope, amr, &meta).await?;
+    let tokens = start_session(
+        &state.issuer,
+        state.stores.families.as_ref(),
+        client,
+        &user,
+        &scope,
+        amr,
+        &meta,
+    )
+    .await?;
     crate::metrics::token_issued("mfa_otp");
     let event = AuditEvent::new("login_succeeded", "ok")
         .user(user.id)
         .client(client.id.as_str())
         .ip(meta.ip)
         .detail(json!({ "amr": ["pwd", "otp"] }));
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(tokens)
 }

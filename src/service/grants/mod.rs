@@ -3,20 +3,20 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod issuer;
 pub mod mfa_otp;
 pub mod password;
 pub mod refresh_token;
-
-use std::time::Duration;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::OAuthError;
 use crate::domain::{Client, Scope, User};
-use crate::state::AppState;
-use crate::store::{Family, SessionMeta};
-use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, UserInfo, ACCESS_TOKEN_TYP};
+use crate::store::{Family, FamilyStore, SessionMeta};
+use crate::tokens::refresh;
+
+pub use issuer::{TokenIssuer, TokenPolicy};
 
 /// RFC 6749 §5.1 token response.
 #[derive(Serialize, ToSchema)]
@@ -72,148 +72,6 @@ pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<Scope, 
     }
 }
 
-fn access_ttl(state: &AppState, client: &Client) -> Duration {
-    client
-        .access_token_ttl
-        .unwrap_or(state.settings.access_token_ttl)
-        .min(Duration::from_secs(3600))
-}
-
-fn audiences(state: &AppState, client: &Client) -> Audience {
-    if client.audiences.is_empty() {
-        Audience(vec![state.settings.default_audience.clone()])
-    } else {
-        Audience(client.audiences.clone())
-    }
-}
-
-/// Signs an access token for `sub`; `session` is set for user tokens.
-pub fn access_token(
-    state: &AppState,
-    client: &Client,
-    sub: &str,
-    scope: &Scope,
-    session: Option<&Family>,
-) -> Result<(String, u64), OAuthError> {
-    let now = state.clock.now().unix_timestamp();
-    let ttl = access_ttl(state, client).as_secs();
-    let claims = AccessClaims {
-        iss: state.settings.issuer.clone(),
-        sub: sub.to_owned(),
-        aud: audiences(state, client),
-        exp: now + ttl as i64,
-        iat: now,
-        nbf: now,
-        jti: uuid::Uuid::new_v4().simple().to_string(),
-        client_id: client.id.to_string(),
-        scope: scope.to_string(),
-        sid: session.map(|f| f.id.clone()),
-        auth_time: session.map(|f| f.auth_time),
-        amr: session.map(|f| f.amr.clone()),
-    };
-    let token = tokens::sign(
-        &state.keyring,
-        state.settings.signing_alg,
-        ACCESS_TOKEN_TYP,
-        &claims,
-    )?;
-    Ok((token, ttl))
-}
-
-/// OIDC Core §3.1.3.6 `at_hash`: the left half of the access token's hash, with the hash
-/// of the ID token's algorithm (SHA-512 for Ed25519).
-fn at_hash(alg: crate::crypto::SigningAlg, access_token: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let digest: Vec<u8> = match alg {
-        crate::crypto::SigningAlg::EdDsa => sha2::Sha512::digest(access_token).to_vec(),
-        _ => sha2::Sha256::digest(access_token).to_vec(),
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
-}
-
-fn id_token(
-    state: &AppState,
-    client: &Client,
-    user: &User,
-    scope: &Scope,
-    family: &Family,
-    access_token: &str,
-    nonce: Option<&str>,
-) -> Result<String, OAuthError> {
-    let now = state.clock.now().unix_timestamp();
-    // an ID token algorithm that is not enabled falls back to RS256, which always is
-    let alg = if state.keyring.signer(client.id_token_alg).is_some() {
-        client.id_token_alg
-    } else {
-        crate::crypto::SigningAlg::Rs256
-    };
-    let claims = IdClaims {
-        iss: state.settings.issuer.clone(),
-        aud: client.id.to_string(),
-        exp: now + access_ttl(state, client).as_secs() as i64,
-        iat: now,
-        auth_time: family.auth_time,
-        nonce: nonce.map(str::to_owned),
-        at_hash: Some(at_hash(alg, access_token)),
-        amr: family.amr.clone(),
-        sid: family.id.clone(),
-        user: UserInfo::new(user, |s| scope.contains(s)),
-    };
-    Ok(tokens::sign(&state.keyring, alg, "JWT", &claims)?)
-}
-
-/// Tokens for a user session: access token, ID token with `openid` (which needs `user`),
-/// and `refresh` when the client may refresh.
-pub fn user_tokens(
-    state: &AppState,
-    client: &Client,
-    user: Option<&User>,
-    scope: &Scope,
-    family: &Family,
-    refresh: Option<&refresh::RefreshToken>,
-) -> Result<TokenResponse, OAuthError> {
-    tokens_for(state, client, user, scope, family, refresh, None)
-}
-
-fn tokens_for(
-    state: &AppState,
-    client: &Client,
-    user: Option<&User>,
-    scope: &Scope,
-    family: &Family,
-    refresh: Option<&refresh::RefreshToken>,
-    nonce: Option<&str>,
-) -> Result<TokenResponse, OAuthError> {
-    let (access_token, expires_in) = access_token(
-        state,
-        client,
-        &family.user_id.to_string(),
-        scope,
-        Some(family),
-    )?;
-    let id_token = match user {
-        Some(user) if scope.contains("openid") => Some(id_token(
-            state,
-            client,
-            user,
-            scope,
-            family,
-            &access_token,
-            nonce,
-        )?),
-        _ => None,
-    };
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        scope: scope.to_string(),
-        refresh_token: refresh.map(|r| r.expose().to_owned()),
-        id_token,
-    })
-}
-
 /// How the user of a new session authenticated.
 pub struct Login<'a> {
     pub amr: Vec<String>,
@@ -226,34 +84,35 @@ pub struct Login<'a> {
 /// Starts a session (refresh family) for a user who just authenticated with `amr`.
 /// The family is stored only when the client may use refresh tokens.
 pub async fn start_session(
-    state: &AppState,
+    issuer: &TokenIssuer,
+    families: &dyn FamilyStore,
     client: &Client,
     user: &User,
     scope: &Scope,
     amr: Vec<String>,
     meta: &SessionMeta,
 ) -> Result<TokenResponse, OAuthError> {
-    let auth_time = state.clock.now().unix_timestamp();
     let login = Login {
         amr,
-        auth_time,
+        auth_time: issuer.now(),
         nonce: None,
     };
-    Ok(start_login(state, client, user, scope, login, meta)
-        .await?
-        .0)
+    let started = start_login(issuer, families, client, user, scope, login, meta).await?;
+    Ok(started.0)
 }
 
 /// Starts a session for `login`; returns the tokens and the new family.
 pub async fn start_login(
-    state: &AppState,
+    issuer: &TokenIssuer,
+    families: &dyn FamilyStore,
     client: &Client,
     user: &User,
     scope: &Scope,
     login: Login<'_>,
     meta: &SessionMeta,
 ) -> Result<(TokenResponse, Family), OAuthError> {
-    let now = state.clock.now().unix_timestamp();
+    let now = issuer.now();
+    let policy = &issuer.policy;
     let handle = refresh::Handle::generate();
     let family = Family {
         id: handle.sid(),
@@ -263,29 +122,21 @@ pub async fn start_login(
         auth_time: login.auth_time,
         amr: login.amr,
         created_at: now,
-        absolute_expiry: now + state.settings.refresh_absolute_ttl.as_secs() as i64,
+        absolute_expiry: now + policy.refresh_absolute_ttl.as_secs() as i64,
     };
     // the family is stored either way: it is the session that revokes its access tokens
     let token = if client.allows(crate::domain::GrantType::RefreshToken) {
         let token = handle.issue();
-        let idle = state.settings.refresh_idle_ttl;
-        state
-            .stores
-            .families
-            .create_family(&family, meta, Some(&token.sha256), idle)
+        families
+            .create_family(&family, meta, Some(&token.sha256), policy.refresh_idle_ttl)
             .await?;
         Some(token)
     } else {
-        let ttl = access_ttl(state, client) + state.settings.clock_leeway;
-        state
-            .stores
-            .families
-            .create_family(&family, meta, None, ttl)
-            .await?;
+        let ttl = issuer.access_ttl(client) + policy.clock_leeway;
+        families.create_family(&family, meta, None, ttl).await?;
         None
     };
-    let tokens = tokens_for(
-        state,
+    let tokens = issuer.user_tokens(
         client,
         Some(user),
         scope,

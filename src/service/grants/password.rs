@@ -41,13 +41,22 @@ pub async fn grant(
         Authenticated::User(user) => user,
         Authenticated::NeedsSecondFactor(token) => return Ok(Answer::SecondFactor(token)),
     };
-    let tokens = start_session(state, client, &user, &scope, vec!["pwd".into()], meta).await?;
+    let tokens = start_session(
+        &state.issuer,
+        state.stores.families.as_ref(),
+        client,
+        &user,
+        &scope,
+        vec!["pwd".into()],
+        meta,
+    )
+    .await?;
     crate::metrics::token_issued("password");
     let event = AuditEvent::new("login_succeeded", "ok")
         .user(user.id)
         .client(client.id.as_str())
         .ip(meta.ip.clone())
         .detail(json!({ "amr": ["pwd"] }));
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     Ok(Answer::Tokens(tokens))
 }

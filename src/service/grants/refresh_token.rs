@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::store::{AuditEvent, Family, RotateRequest, Rotation};
 use crate::tokens::refresh;
 
-use super::{user_tokens, TokenResponse};
+use super::TokenResponse;
 
 const INVALID: OAuthError =
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked");
@@ -37,17 +37,16 @@ pub async fn rotate(
     };
     let family_id = presented.sid.as_str();
     // derived from the presented token: a retry of this rotation derives the same one
-    let next = presented
-        .handle
-        .issue_after(&state.settings.kek, &presented.sha256);
+    let issuer = &state.issuer;
+    let next = issuer.next_refresh(&presented.handle, &presented.sha256);
     let request = RotateRequest {
         family_id,
         presented: &presented.sha256,
         next: &next.sha256,
         client_id: client.id.as_str(),
         now: state.clock.now(),
-        idle_ttl: state.settings.refresh_idle_ttl,
-        grace: state.settings.refresh_grace,
+        idle_ttl: issuer.policy.refresh_idle_ttl,
+        grace: issuer.policy.refresh_grace,
     };
     let family = match state.stores.families.rotate(request).await? {
         Rotation::Rotated(family) => family,
@@ -76,7 +75,7 @@ pub async fn rotate(
     } else {
         None
     };
-    let tokens = user_tokens(state, client, user.as_ref(), &scope, &family, Some(&next))?;
+    let tokens = issuer.user_tokens(client, user.as_ref(), &scope, &family, Some(&next), None)?;
     crate::metrics::token_issued("refresh_token");
     Ok(tokens)
 }
@@ -124,7 +123,7 @@ async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
         .client(family.client_id.clone())
         .ip(ip)
         .detail(serde_json::json!({ "family": family.id }));
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     let ended = [crate::store::Ended {
         id: family.id.clone(),
         client_id: family.client_id.clone(),

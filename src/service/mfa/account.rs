@@ -6,7 +6,7 @@ use crate::auth::hashing::HashError;
 use crate::domain::Password;
 use crate::service::abuse::Refused;
 use crate::service::access::TokenUser;
-use crate::service::passwords::{self, ConfirmError};
+use crate::service::passwords::ConfirmError;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -58,7 +58,7 @@ async fn require_recent_auth(
     match password {
         None if recent => Ok(()),
         None => Err(FactorError::Reauthenticate),
-        Some(password) => Ok(passwords::confirm(state, &session.user, password, ip).await?),
+        Some(password) => Ok(state.passwords.confirm(&session.user, password, ip).await?),
     }
 }
 
@@ -109,7 +109,7 @@ pub async fn recovery_codes(
 ) -> Result<Vec<String>, FactorError> {
     let user = &session.user;
     require_recent_auth(state, session, password, ip).await?;
-    passwords::count_attempt(state, user, ip).await?;
+    state.passwords.count_attempt(user, ip).await?;
     let codes = match change {
         CodeChange::ConfirmEnrolment => super::confirm(state, user, code).await?,
         CodeChange::NewRecoveryCodes => {
@@ -117,7 +117,7 @@ pub async fn recovery_codes(
             super::new_recovery_codes(state, user).await?
         }
     };
-    passwords::attempt_succeeded(state, user, ip).await;
+    state.passwords.attempt_succeeded(user, ip).await;
     end_other_sessions(state, session).await?;
     Ok(codes)
 }
@@ -130,9 +130,9 @@ pub async fn disable(
     code: &str,
     ip: Option<&str>,
 ) -> Result<(), FactorError> {
-    passwords::confirm(state, &session.user, password, ip).await?;
+    state.passwords.confirm(&session.user, password, ip).await?;
     super::verify(state, &session.user, Some(code), None).await?;
     super::disable(state, &session.user).await?;
-    passwords::attempt_succeeded(state, &session.user, ip).await;
+    state.passwords.attempt_succeeded(&session.user, ip).await;
     end_other_sessions(state, session).await
 }

@@ -220,7 +220,10 @@ pub async fn is_enabled(state: &AppState, user: &User) -> Result<bool, StoreErro
 }
 
 async fn audit(state: &AppState, user: &User, event_type: &'static str) {
-    crate::service::audit::record(state, AuditEvent::new(event_type, "ok").user(user.id)).await;
+    state
+        .audit
+        .record(AuditEvent::new(event_type, "ok").user(user.id))
+        .await;
 }
 
 /// `xxxx-xxxx-xxxx-xxxx`: 80 random bits in base32 (A-Z, 2-7), so the stored SHA-256 cannot

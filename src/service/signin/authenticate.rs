@@ -11,9 +11,9 @@
 use serde_json::json;
 
 use crate::domain::{Client, Email, OAuthError, Password, Scope, User};
-use crate::service::abuse::{self, Bucket};
+use crate::service::abuse::Bucket;
 use crate::service::mfa::{self, MfaError, PendingLogin};
-use crate::service::passwords::{verify_credentials, LoginError};
+use crate::service::passwords::LoginError;
 use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta};
 
@@ -41,9 +41,12 @@ pub async fn password(
     let email =
         Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
     let ip = meta.ip.as_deref();
-    abuse::check(state, Bucket::LoginPerIp, ip.unwrap_or_default()).await?;
-    abuse::login_attempt(state, &email, ip).await?;
-    let user = match verify_credentials(state, &email, password).await {
+    state
+        .limiter
+        .check(Bucket::LoginPerIp, ip.unwrap_or_default())
+        .await?;
+    state.limiter.login_attempt(&email, ip).await?;
+    let user = match state.passwords.verify_credentials(&email, password).await {
         Ok(user) => user,
         Err(e) => {
             login_failed(state, client, meta, &e).await;
@@ -64,7 +67,7 @@ pub async fn password(
         // not reset the allowance for guessing the second factor
         return Ok(Authenticated::NeedsSecondFactor(token));
     }
-    abuse::login_succeeded(state, &email, ip).await;
+    state.limiter.login_succeeded(&email, ip).await;
     Ok(Authenticated::User(user))
 }
 
@@ -89,7 +92,7 @@ async fn login_failed(state: &AppState, client: &Client, meta: &SessionMeta, err
     if let Some(user) = user {
         event = event.user(user);
     }
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
 }
 
 /// Why a second step did not sign the user in.
@@ -135,7 +138,9 @@ pub async fn second_factor(
         .await?
         .filter(|u| mfa::password_fingerprint(u) == pending.password)
         .ok_or(SecondFactorError::Expired)?;
-    abuse::login_attempt(state, &user.email, ip.as_deref())
+    state
+        .limiter
+        .login_attempt(&user.email, ip.as_deref())
         .await
         .map_err(|e| SecondFactorError::Refused(e.into()))?;
     match mfa::verify(state, &user, otp, recovery_code).await {
@@ -147,13 +152,16 @@ pub async fn second_factor(
                 .user(user.id)
                 .client(pending.client_id.as_str())
                 .ip(ip);
-            crate::service::audit::record(state, event).await;
+            state.audit.record(event).await;
             return Err(SecondFactorError::WrongCode);
         }
     }
     if !mfa::take_mfa_token(state, mfa_token).await? {
         return Err(SecondFactorError::Expired);
     }
-    abuse::login_succeeded(state, &user.email, ip.as_deref()).await;
+    state
+        .limiter
+        .login_succeeded(&user.email, ip.as_deref())
+        .await;
     Ok((user, pending))
 }

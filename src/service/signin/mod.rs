@@ -302,7 +302,7 @@ async fn signed_in(
         .client(request.client.id.as_str())
         .ip(meta.ip.clone())
         .detail(json!({ "amr": amr, "via": "authorize" }));
-    crate::service::audit::record(state, event).await;
+    state.audit.record(event).await;
     Outcome {
         step: next(state, request, Some((sso, user)), true).await,
         signed_in: Some(cookie),

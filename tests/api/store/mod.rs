@@ -64,7 +64,7 @@ pub async fn sqlite() -> Backend {
 pub async fn postgres_redis() -> Backend {
     let db = Arc::new(TestDb::new().await);
     let settings = test_settings(&db, &[("client_cache_ttl", "0")]);
-    let backend = tessera::store::connect(&settings, Arc::new(SystemClock))
+    let backend = tessera::store::connect((&settings).into(), Arc::new(SystemClock))
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test backends: {e}"));
     Backend {
@@ -92,7 +92,7 @@ pub async fn postgres_redis_cluster(cluster: &RedisCluster) -> Backend {
             ("redis_cluster", "true"),
         ],
     );
-    let backend = tessera::store::connect(&settings, Arc::new(SystemClock))
+    let backend = tessera::store::connect((&settings).into(), Arc::new(SystemClock))
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test Redis Cluster: {e}"));
     Backend {

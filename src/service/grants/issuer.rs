@@ -1,0 +1,220 @@
+//! The token issuer (RFC 9068 access tokens, OpenID Connect Core §2 ID tokens): signs
+//! the tokens a grant decided on with the key ring's active key, under the lifetimes and
+//! audience of the issuance policy. It reads no store and knows no HTTP, so a grant that
+//! only signs (`client_credentials`) runs in a unit test or a command with nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::{Kek, SigningAlg};
+use crate::domain::{Client, OAuthError, Scope, User};
+use crate::store::Family;
+use crate::tokens::ACCESS_TOKEN_TYP;
+use crate::tokens::{self, refresh, AccessClaims, Audience, IdClaims, KeyRing, UserInfo};
+
+use super::TokenResponse;
+
+/// The longest access-token lifetime a client may be configured with.
+const MAX_ACCESS_TTL: Duration = Duration::from_secs(3600);
+
+/// What the issuance policy fixes (book § Configuration).
+#[derive(Clone)]
+pub struct TokenPolicy {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// The algorithm access tokens are signed with.
+    pub signing_alg: SigningAlg,
+    /// `aud` of a client's access tokens when the client names none.
+    pub default_audience: String,
+    /// A client's access-token lifetime when it sets none.
+    pub access_token_ttl: Duration,
+    /// How long a session without refresh tokens outlives its access token.
+    pub clock_leeway: Duration,
+    /// A refresh token unused this long expires.
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after it started, however it is used.
+    pub refresh_absolute_ttl: Duration,
+    /// How long the token a rotation retired is still answered with the same successor.
+    pub refresh_grace: Duration,
+}
+
+impl TokenPolicy {
+    pub fn new(settings: &Settings) -> Self {
+        TokenPolicy {
+            issuer: settings.issuer.clone(),
+            signing_alg: settings.signing_alg,
+            default_audience: settings.default_audience.clone(),
+            access_token_ttl: settings.access_token_ttl,
+            clock_leeway: settings.clock_leeway,
+            refresh_idle_ttl: settings.refresh_idle_ttl,
+            refresh_absolute_ttl: settings.refresh_absolute_ttl,
+            refresh_grace: settings.refresh_grace,
+        }
+    }
+}
+
+/// Signs tokens: the key ring, the clock and the policy, nothing else.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    pub keyring: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+    pub policy: TokenPolicy,
+    /// Keys the derivation of a rotation's next refresh token.
+    kek: Kek,
+}
+
+impl TokenIssuer {
+    /// `kek` keys the derivation of rotated refresh tokens.
+    pub fn new(
+        keyring: Arc<KeyRing>,
+        clock: Arc<dyn Clock>,
+        policy: TokenPolicy,
+        kek: Kek,
+    ) -> Self {
+        TokenIssuer {
+            keyring,
+            clock,
+            policy,
+            kek,
+        }
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// The successor of the refresh token whose hash is `replaced`: the same for every
+    /// retry of one rotation.
+    pub fn next_refresh(
+        &self,
+        handle: &refresh::Handle,
+        replaced: &[u8; 32],
+    ) -> refresh::RefreshToken {
+        handle.issue_after(&self.kek, replaced)
+    }
+
+    /// The client's access-token lifetime (at most an hour).
+    pub fn access_ttl(&self, client: &Client) -> Duration {
+        client
+            .access_token_ttl
+            .unwrap_or(self.policy.access_token_ttl)
+            .min(MAX_ACCESS_TTL)
+    }
+
+    fn audiences(&self, client: &Client) -> Audience {
+        if client.audiences.is_empty() {
+            Audience(vec![self.policy.default_audience.clone()])
+        } else {
+            Audience(client.audiences.clone())
+        }
+    }
+
+    /// Signs an access token for `sub`; `session` is set for user tokens. Returns it with
+    /// its lifetime in seconds.
+    pub fn access_token(
+        &self,
+        client: &Client,
+        sub: &str,
+        scope: &Scope,
+        session: Option<&Family>,
+    ) -> Result<(String, u64), OAuthError> {
+        let now = self.now();
+        let ttl = self.access_ttl(client).as_secs();
+        let claims = AccessClaims {
+            iss: self.policy.issuer.clone(),
+            sub: sub.to_owned(),
+            aud: self.audiences(client),
+            exp: now + ttl as i64,
+            iat: now,
+            nbf: now,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            client_id: client.id.to_string(),
+            scope: scope.to_string(),
+            sid: session.map(|f| f.id.clone()),
+            auth_time: session.map(|f| f.auth_time),
+            amr: session.map(|f| f.amr.clone()),
+        };
+        let token = tokens::sign(
+            &self.keyring,
+            self.policy.signing_alg,
+            ACCESS_TOKEN_TYP,
+            &claims,
+        )?;
+        Ok((token, ttl))
+    }
+
+    fn id_token(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        family: &Family,
+        access_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<String, OAuthError> {
+        let now = self.now();
+        // an ID token algorithm that is not enabled falls back to RS256, which always is
+        let alg = if self.keyring.signer(client.id_token_alg).is_some() {
+            client.id_token_alg
+        } else {
+            SigningAlg::Rs256
+        };
+        let claims = IdClaims {
+            iss: self.policy.issuer.clone(),
+            aud: client.id.to_string(),
+            exp: now + self.access_ttl(client).as_secs() as i64,
+            iat: now,
+            auth_time: family.auth_time,
+            nonce: nonce.map(str::to_owned),
+            at_hash: Some(at_hash(alg, access_token)),
+            amr: family.amr.clone(),
+            sid: family.id.clone(),
+            user: UserInfo::new(user, |s| scope.contains(s)),
+        };
+        Ok(tokens::sign(&self.keyring, alg, "JWT", &claims)?)
+    }
+
+    /// Tokens for a user session: access token, ID token with `openid` (which needs
+    /// `user`, and echoes `nonce`), and `refresh` when the client may refresh.
+    pub fn user_tokens(
+        &self,
+        client: &Client,
+        user: Option<&User>,
+        scope: &Scope,
+        family: &Family,
+        refresh: Option<&refresh::RefreshToken>,
+        nonce: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let (access_token, expires_in) =
+            self.access_token(client, &family.user_id.to_string(), scope, Some(family))?;
+        let id_token = match user {
+            Some(user) if scope.contains("openid") => {
+                Some(self.id_token(client, user, scope, family, &access_token, nonce)?)
+            }
+            _ => None,
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            scope: scope.to_string(),
+            refresh_token: refresh.map(|r| r.expose().to_owned()),
+            id_token,
+        })
+    }
+}
+
+/// OIDC Core §3.1.3.6 `at_hash`: the left half of the access token's hash, with the hash
+/// of the ID token's algorithm (SHA-512 for Ed25519).
+fn at_hash(alg: SigningAlg, access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest: Vec<u8> = match alg {
+        SigningAlg::EdDsa => sha2::Sha512::digest(access_token).to_vec(),
+        _ => sha2::Sha256::digest(access_token).to_vec(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
