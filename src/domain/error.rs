@@ -78,3 +78,65 @@ pub struct FieldError {
     pub field: String,
     pub message: String,
 }
+
+/// What kind of failure a service error is. Each service error says which, once, next to
+/// its definition; each surface maps the kinds once: the JSON API (`http::error::ApiError`),
+/// the OAuth endpoints (`OAuthError`) and the hosted pages (`http::authorize`). A `503`
+/// always carries the one Retry-After of `http::error::RETRY_AFTER_UNAVAILABLE`; a `429`
+/// carries the time its limit says.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The request is wrong: `code` and a safe description, and the fields at fault.
+    #[error("{description}")]
+    Invalid {
+        code: &'static str,
+        description: String,
+        fields: Vec<FieldError>,
+    },
+    /// Wrong credentials (one answer for a wrong email and a wrong password).
+    #[error("invalid credentials")]
+    Unauthorized,
+    /// The caller is known but may not do this now (`code` says what to do instead).
+    #[error("{1}")]
+    Forbidden(&'static str, &'static str),
+    #[error("not found")]
+    NotFound,
+    /// The request contradicts the current state.
+    #[error("{1}")]
+    Conflict(&'static str, &'static str),
+    /// A rate limit or an account lock.
+    #[error("too many requests")]
+    Throttled(Throttled),
+    /// A backend (or the hashing pool) cannot serve now; retry soon.
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    /// A fault of tessera's: the cause is logged, never answered.
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl Failure {
+    /// An invalid request without field detail.
+    pub fn invalid(code: &'static str, description: impl Into<String>) -> Self {
+        Failure::Invalid {
+            code,
+            description: description.into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+/// The OAuth endpoints' mapping of the kinds (RFC 6749 §5.2): a backend failure is
+/// `temporarily_unavailable`, a limit `too_many_requests`, a fault `server_error`; the
+/// rest are the request's own fault.
+impl From<Failure> for OAuthError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Throttled(t) => OAuthError::TooManyRequests(t),
+            Failure::Unavailable(_) => OAuthError::TemporarilyUnavailable,
+            Failure::Internal(e) => OAuthError::Server(e),
+            Failure::Unauthorized => OAuthError::InvalidGrant("invalid email or password"),
+            other => OAuthError::InvalidRequest(other.to_string()),
+        }
+    }
+}

@@ -10,7 +10,7 @@ mod scope;
 
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use email::Email;
-pub use error::{FieldError, OAuthError, Throttled};
+pub use error::{Failure, FieldError, OAuthError, Throttled};
 pub use password::Password;
 pub use scope::Scope;
 

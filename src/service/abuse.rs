@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::config::{AbuseSettings, RateLimit};
-use crate::domain::{Email, OAuthError, Throttled};
+use crate::domain::{Email, Failure, OAuthError, Throttled};
 use crate::service::audit::Auditor;
 use crate::store::{
     AuditEvent, ClientStore, LimitStore, LockoutPolicy, StoreError, Stores, UserStore,
@@ -342,11 +342,17 @@ impl ClientGate {
     }
 }
 
-impl From<Refused> for OAuthError {
+impl From<Refused> for Failure {
     fn from(e: Refused) -> Self {
         match e {
-            Refused::Throttled(t) => OAuthError::TooManyRequests(t),
+            Refused::Throttled(t) => Failure::Throttled(t),
             Refused::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<Refused> for OAuthError {
+    fn from(e: Refused) -> Self {
+        Failure::from(e).into()
     }
 }

@@ -89,3 +89,22 @@ pub async fn create(
         Err(CreateUserError::Store(e)) => Err(e.into()),
     }
 }
+
+/// Self-registration (`POST /api/v1/accounts`).
+impl From<AccountError> for crate::domain::Failure {
+    fn from(e: AccountError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            AccountError::Invalid(fields) => Failure::Invalid {
+                code: "invalid_request",
+                description: "the registration is invalid".into(),
+                fields,
+            },
+            AccountError::Taken => {
+                Failure::Conflict("email_taken", "an account with this email exists")
+            }
+            AccountError::Hash(e) => e.into(),
+            AccountError::Store(e) => e.into(),
+        }
+    }
+}

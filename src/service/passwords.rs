@@ -220,3 +220,22 @@ pub async fn change_password(
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
     Ok(())
 }
+
+impl From<ChangeError> for crate::domain::Failure {
+    fn from(e: ChangeError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            ChangeError::WrongPassword => Failure::Unauthorized,
+            ChangeError::Policy(fields) => Failure::Invalid {
+                code: "invalid_request",
+                description: "the new password is not acceptable".into(),
+                fields,
+            },
+            ChangeError::Concurrent => {
+                Failure::Conflict("conflict", "the password was changed concurrently; retry")
+            }
+            ChangeError::Hash(e) => e.into(),
+            ChangeError::Store(e) => e.into(),
+        }
+    }
+}

@@ -152,3 +152,22 @@ pub async fn complete(
     state.audit.record(event).await;
     Ok(user.id)
 }
+
+impl From<ResetError> for crate::domain::Failure {
+    fn from(e: ResetError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            ResetError::InvalidToken => Failure::invalid(
+                "invalid_token",
+                "the reset token is invalid, used or expired",
+            ),
+            ResetError::Policy(fields) => Failure::Invalid {
+                code: "invalid_request",
+                description: "the new password is not acceptable".into(),
+                fields,
+            },
+            ResetError::Hash(e) => e.into(),
+            ResetError::Store(e) => e.into(),
+        }
+    }
+}

@@ -87,14 +87,20 @@ pub struct Stores {
     pub health: Vec<Arc<dyn Ping>>,
 }
 
-/// A backend outage is `temporarily_unavailable` (503) to OAuth clients; anything else
-/// is a server error whose cause goes to the log only.
-impl From<StoreError> for crate::domain::OAuthError {
+/// A backend outage is unavailable (503, retry soon); anything else is a fault whose cause
+/// goes to the log only.
+impl From<StoreError> for crate::domain::Failure {
     fn from(e: StoreError) -> Self {
         match e.outage() {
-            Ok(_) => crate::domain::OAuthError::TemporarilyUnavailable,
-            Err(other) => crate::domain::OAuthError::Server(other.into()),
+            Ok(backend) => crate::domain::Failure::Unavailable(backend),
+            Err(other) => crate::domain::Failure::Internal(other.into()),
         }
+    }
+}
+
+impl From<StoreError> for crate::domain::OAuthError {
+    fn from(e: StoreError) -> Self {
+        crate::domain::Failure::from(e).into()
     }
 }
 

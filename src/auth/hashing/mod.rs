@@ -239,12 +239,20 @@ fn worker(rx: &Mutex<Receiver<Job>>, yields: Option<&AtomicBool>) {
     }
 }
 
-impl From<HashError> for crate::domain::OAuthError {
+/// Every hashing failure is the same kind wherever it happens: a saturated pool sheds the
+/// request (unavailable, retry soon), anything else is a fault of tessera's.
+impl From<HashError> for crate::domain::Failure {
     fn from(e: HashError) -> Self {
         match e {
-            HashError::Busy => crate::domain::OAuthError::TemporarilyUnavailable,
-            HashError::Failed(m) => crate::domain::OAuthError::Server(anyhow::anyhow!(m)),
+            HashError::Busy => crate::domain::Failure::Unavailable("password hashing"),
+            HashError::Failed(m) => crate::domain::Failure::Internal(anyhow::anyhow!(m)),
         }
+    }
+}
+
+impl From<HashError> for crate::domain::OAuthError {
+    fn from(e: HashError) -> Self {
+        crate::domain::Failure::from(e).into()
     }
 }
 

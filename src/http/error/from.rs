@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use crate::auth::hashing::HashError;
-use crate::domain::OAuthError;
+use crate::domain::{Failure, OAuthError};
 use crate::service::abuse::Refused;
 use crate::service::accounts::AccountError;
 use crate::service::admin::ManageError;
@@ -12,7 +12,6 @@ use crate::service::mfa::MfaError;
 use crate::service::passwords::ChangeError;
 use crate::service::reset::ResetError;
 use crate::store::StoreError;
-use crate::tokens::KeyRingError;
 
 impl ApiError {
     /// A grant's error as the cookie API answers it: a bad, used or expired token or code
@@ -44,138 +43,92 @@ impl From<OAuthError> for ApiError {
     }
 }
 
-/// Every hashing failure answers the same, wherever it happens: a saturated pool sheds the
-/// request (`503`, retry soon), anything else is a fault of tessera's (`500`).
-impl From<HashError> for ApiError {
-    fn from(e: HashError) -> Self {
-        match e {
-            HashError::Busy => ApiError::Unavailable("password hashing"),
-            e @ HashError::Failed(_) => ApiError::Internal(e.into()),
-        }
-    }
-}
-
-impl From<Refused> for ApiError {
-    fn from(e: Refused) -> Self {
-        match e {
-            Refused::Throttled(t) => ApiError::TooManyRequests(t),
-            Refused::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e.outage() {
-            Ok(backend) => ApiError::Unavailable(backend),
-            Err(other) => ApiError::Internal(other.into()),
-        }
-    }
-}
-
-impl From<ManageError> for ApiError {
-    fn from(e: ManageError) -> Self {
-        match e {
-            ManageError::Invalid(description) => ApiError::BadRequest {
-                code: "invalid_request",
+/// The JSON API's mapping of the kinds, the one place a service error becomes a status.
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Invalid {
+                code,
                 description,
-                fields: Vec::new(),
-            },
-            ManageError::NotFound => ApiError::NotFound,
-            ManageError::Conflict(description) => ApiError::Conflict("conflict", description),
-            ManageError::Store(e) => e.into(),
-            ManageError::KeyRing(KeyRingError::Store(e)) => e.into(),
-            ManageError::KeyRing(e) => ApiError::Internal(e.into()),
-            ManageError::Hash(e) => e.into(),
-        }
-    }
-}
-
-impl From<MfaError> for ApiError {
-    fn from(e: MfaError) -> Self {
-        match e {
-            MfaError::InvalidCode => ApiError::BadRequest {
-                code: "invalid_code",
-                description: "the code is wrong, already used, or expired".into(),
-                fields: Vec::new(),
-            },
-            MfaError::AlreadyEnabled => {
-                ApiError::Conflict("mfa_enabled", "TOTP is already enabled")
-            }
-            MfaError::NotEnabled => ApiError::Conflict("mfa_not_enabled", "TOTP is not enabled"),
-            MfaError::Corrupt => ApiError::Internal(anyhow::anyhow!("stored TOTP secret unusable")),
-            MfaError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<FactorError> for ApiError {
-    fn from(e: FactorError) -> Self {
-        match e {
-            FactorError::Reauthenticate => ApiError::Forbidden(
-                "reauthentication_required",
-                "sign in again, or send your current password as `password`",
-            ),
-            FactorError::WrongPassword => ApiError::InvalidCredentials,
-            FactorError::Mfa(e) => e.into(),
-            FactorError::Refused(e) => e.into(),
-            FactorError::Hash(e) => e.into(),
-            FactorError::Store(e) => e.into(),
-        }
-    }
-}
-
-/// Self-registration (`POST /api/v1/accounts`).
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid(fields) => ApiError::BadRequest {
-                code: "invalid_request",
-                description: "the registration is invalid".into(),
+                fields,
+            } => ApiError::BadRequest {
+                code,
+                description,
                 fields,
             },
-            AccountError::Taken => {
-                ApiError::Conflict("email_taken", "an account with this email exists")
-            }
-            AccountError::Hash(e) => e.into(),
-            AccountError::Store(e) => e.into(),
+            Failure::Unauthorized => ApiError::InvalidCredentials,
+            Failure::Forbidden(code, description) => ApiError::Forbidden(code, description),
+            Failure::NotFound => ApiError::NotFound,
+            Failure::Conflict(code, description) => ApiError::Conflict(code, description),
+            Failure::Throttled(t) => ApiError::TooManyRequests(t),
+            Failure::Unavailable(what) => ApiError::Unavailable(what),
+            Failure::Internal(e) => ApiError::Internal(e),
         }
     }
 }
 
-impl From<ChangeError> for ApiError {
-    fn from(e: ChangeError) -> Self {
-        match e {
-            ChangeError::WrongPassword => ApiError::InvalidCredentials,
-            ChangeError::Policy(fields) => ApiError::BadRequest {
-                code: "invalid_request",
-                description: "the new password is not acceptable".into(),
-                fields,
-            },
-            ChangeError::Concurrent => {
-                ApiError::Conflict("conflict", "the password was changed concurrently; retry")
+/// Service errors reach the JSON API through their kind.
+macro_rules! through_failure {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<$error> for ApiError {
+            fn from(e: $error) -> Self {
+                Failure::from(e).into()
             }
-            ChangeError::Hash(e) => e.into(),
-            ChangeError::Store(e) => e.into(),
         }
-    }
+    )+};
 }
 
-impl From<ResetError> for ApiError {
-    fn from(e: ResetError) -> Self {
-        match e {
-            ResetError::InvalidToken => ApiError::BadRequest {
-                code: "invalid_token",
-                description: "the reset token is invalid, used or expired".into(),
-                fields: Vec::new(),
-            },
-            ResetError::Policy(fields) => ApiError::BadRequest {
-                code: "invalid_request",
-                description: "the new password is not acceptable".into(),
-                fields,
-            },
-            ResetError::Hash(e) => e.into(),
-            ResetError::Store(e) => e.into(),
+through_failure!(
+    HashError,
+    Refused,
+    StoreError,
+    ManageError,
+    MfaError,
+    FactorError,
+    AccountError,
+    ChangeError,
+    ResetError,
+);
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+
+    use super::*;
+
+    /// One kind, one answer, whichever service error carries it: a saturated hashing pool
+    /// and a Redis outage are both 503 with the same Retry-After; a hashing fault and a
+    /// corrupt row are both 500.
+    #[test]
+    fn a_kind_answers_the_same_from_every_service_error() {
+        use actix_web::http::StatusCode;
+        let unavailable = [
+            ApiError::from(HashError::Busy),
+            ApiError::from(ChangeError::Hash(HashError::Busy)),
+            ApiError::from(StoreError::Unavailable {
+                backend: "redis",
+                source: anyhow::anyhow!("connection refused"),
+            }),
+            ApiError::from(OAuthError::from(HashError::Busy)),
+        ];
+        for e in &unavailable {
+            let response = e.error_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{e:?}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()),
+                Some(super::super::RETRY_AFTER_UNAVAILABLE)
+            );
+        }
+        let faults = [
+            ApiError::from(HashError::Failed("params".into())),
+            ApiError::from(ResetError::Store(StoreError::Corrupt("state".into()))),
+            ApiError::from(MfaError::Corrupt),
+        ];
+        for e in &faults {
+            assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR, "{e:?}");
         }
     }
 }

@@ -48,3 +48,18 @@ async fn announce(stores: &Stores, change: Change) {
         tracing::warn!(error = %e, change = %change.to_message(), "could not announce a change; peers catch up by polling or cache expiry");
     }
 }
+
+impl From<ManageError> for crate::domain::Failure {
+    fn from(e: ManageError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            ManageError::Invalid(description) => Failure::invalid("invalid_request", description),
+            ManageError::NotFound => Failure::NotFound,
+            ManageError::Conflict(description) => Failure::Conflict("conflict", description),
+            ManageError::Store(e) => e.into(),
+            ManageError::KeyRing(crate::tokens::KeyRingError::Store(e)) => e.into(),
+            ManageError::KeyRing(e) => Failure::Internal(e.into()),
+            ManageError::Hash(e) => e.into(),
+        }
+    }
+}

@@ -136,3 +136,20 @@ pub async fn disable(
     state.passwords.attempt_succeeded(&session.user, ip).await;
     end_other_sessions(state, session).await
 }
+
+impl From<FactorError> for crate::domain::Failure {
+    fn from(e: FactorError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            FactorError::Reauthenticate => Failure::Forbidden(
+                "reauthentication_required",
+                "sign in again, or send your current password as `password`",
+            ),
+            FactorError::WrongPassword => Failure::Unauthorized,
+            FactorError::Mfa(e) => e.into(),
+            FactorError::Refused(e) => e.into(),
+            FactorError::Hash(e) => e.into(),
+            FactorError::Store(e) => e.into(),
+        }
+    }
+}

@@ -321,3 +321,19 @@ pub async fn take_mfa_token(state: &AppState, token: &str) -> Result<bool, Store
         .await?
         .is_some())
 }
+
+impl From<MfaError> for crate::domain::Failure {
+    fn from(e: MfaError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            MfaError::InvalidCode => Failure::invalid(
+                "invalid_code",
+                "the code is wrong, already used, or expired",
+            ),
+            MfaError::AlreadyEnabled => Failure::Conflict("mfa_enabled", "TOTP is already enabled"),
+            MfaError::NotEnabled => Failure::Conflict("mfa_not_enabled", "TOTP is not enabled"),
+            MfaError::Corrupt => Failure::Internal(anyhow::anyhow!("stored TOTP secret unusable")),
+            MfaError::Store(e) => e.into(),
+        }
+    }
+}
