@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 /// A reset token for one user. The token is secret: Debug redacts it.
 #[derive(Debug)]
 pub struct ResetMessage {
-    pub user_id: uuid::Uuid,
+    pub user_id: crate::domain::UserId,
     pub email: String,
     pub token: SecretString,
     pub expires_at: OffsetDateTime,
@@ -96,7 +96,7 @@ impl WebhookNotifier {
 #[derive(Serialize)]
 struct WebhookBody<'a> {
     event: &'static str,
-    user_id: uuid::Uuid,
+    user_id: crate::domain::UserId,
     email: &'a str,
     token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]

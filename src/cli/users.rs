@@ -66,7 +66,7 @@ pub(super) async fn run(command: UsersCommand, settings: Settings) -> Result<(),
     Ok(())
 }
 
-fn user_id(id: &str) -> Result<uuid::Uuid, CliError> {
+fn user_id(id: &str) -> Result<crate::domain::UserId, CliError> {
     id.parse()
         .map_err(|_| CliError::Invalid(format!("{id:?} is not a user id (UUID)")))
 }

@@ -4,6 +4,7 @@
 mod client;
 mod email;
 mod error;
+mod ids;
 pub mod password;
 pub mod redirect;
 mod scope;
@@ -11,13 +12,14 @@ mod scope;
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use email::Email;
 pub use error::{Failure, FieldError, OAuthError, Throttled};
+pub use ids::{FamilyId, Kid, UserId};
 pub use password::Password;
 pub use scope::Scope;
 
 /// A user as stored (the password hash stays in the store layer's hands).
 #[derive(Clone)]
 pub struct User {
-    pub id: uuid::Uuid,
+    pub id: UserId,
     pub email: Email,
     pub email_verified: bool,
     pub name: Option<String>,

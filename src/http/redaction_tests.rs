@@ -13,7 +13,7 @@ fn assert_redacted(debug: String) {
 #[test]
 fn every_type_holding_a_secret_has_a_redacting_debug() {
     let user = User {
-        id: uuid::Uuid::nil(),
+        id: uuid::Uuid::nil().into(),
         email: Email::parse("someone@example.com").unwrap(),
         email_verified: true,
         name: None,

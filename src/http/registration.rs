@@ -41,7 +41,7 @@ pub struct Account {
 impl From<crate::domain::User> for Account {
     fn from(u: crate::domain::User) -> Self {
         Account {
-            id: u.id,
+            id: *u.id.as_uuid(),
             email: u.email.as_str().to_owned(),
             email_verified: u.email_verified,
             name: u.name,

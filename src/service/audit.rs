@@ -28,7 +28,7 @@ impl AuditEvent {
         self
     }
 
-    pub fn user(mut self, user: uuid::Uuid) -> Self {
+    pub fn user(mut self, user: crate::domain::UserId) -> Self {
         self.user_id = Some(user);
         self
     }

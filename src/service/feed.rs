@@ -104,7 +104,7 @@ pub async fn sessions_ended(
 pub async fn user_cut_off(
     stores: &Stores,
     settings: &Settings,
-    user: uuid::Uuid,
+    user: crate::domain::UserId,
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let event = Revocation::User {

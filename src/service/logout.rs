@@ -59,7 +59,7 @@ impl Plan {
         let hinted = self
             .hint
             .as_ref()
-            .and_then(|h| h.sub.parse::<uuid::Uuid>().ok());
+            .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
         hinted != Some(owner.id)
     }
 
@@ -149,7 +149,9 @@ pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<
         back,
         session,
     } = plan;
-    let mut user = hint.as_ref().and_then(|h| h.sub.parse::<uuid::Uuid>().ok());
+    let mut user = hint
+        .as_ref()
+        .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
     let mut ended = 0usize;
     if let Some((sso, owner)) = &session {
         ended += crate::service::sessions::end_sso(state, &sso.id).await?;

@@ -19,7 +19,7 @@ pub enum LoginError {
     #[error("invalid email or password")]
     InvalidCredentials,
     #[error("invalid email or password")]
-    WrongPassword(uuid::Uuid),
+    WrongPassword(crate::domain::UserId),
     /// No such user: answered exactly like a wrong password, told apart only in the
     /// audit trail and metrics.
     #[error("invalid email or password")]

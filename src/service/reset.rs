@@ -93,7 +93,7 @@ pub async fn complete(
     presented: &str,
     new_password: Password,
     ip: Option<String>,
-) -> Result<uuid::Uuid, ResetError> {
+) -> Result<crate::domain::UserId, ResetError> {
     let digest = digest_of(presented).ok_or(ResetError::InvalidToken)?;
     let now = state.clock.now();
     let user_id = state

@@ -35,7 +35,7 @@ pub async fn active_access_token(
     let user = claims
         .sid
         .as_ref()
-        .and_then(|_| claims.sub.parse::<uuid::Uuid>().ok());
+        .and_then(|_| claims.sub.parse::<crate::domain::UserId>().ok());
     let status = state
         .stores
         .revocations
@@ -75,7 +75,7 @@ fn cutoff_ttl(settings: &crate::config::Settings) -> std::time::Duration {
 pub async fn end_user_sessions(
     stores: &crate::store::Stores,
     settings: &crate::config::Settings,
-    user: uuid::Uuid,
+    user: crate::domain::UserId,
     keep: Option<&str>,
     now: time::OffsetDateTime,
 ) -> Result<usize, StoreError> {

@@ -11,7 +11,7 @@ use super::StoreError;
 pub struct AuditEvent {
     pub event_type: &'static str,
     pub actor: Option<String>,
-    pub user_id: Option<uuid::Uuid>,
+    pub user_id: Option<crate::domain::UserId>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub outcome: &'static str,
@@ -27,7 +27,7 @@ pub struct AuditRecord {
     pub event_type: String,
     /// The admin token label, `cli`, `scheduler`, or none for end-user events.
     pub actor: Option<String>,
-    pub user_id: Option<uuid::Uuid>,
+    pub user_id: Option<crate::domain::UserId>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub outcome: String,
@@ -37,7 +37,7 @@ pub struct AuditRecord {
 /// Filters for reading the trail, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    pub user: Option<uuid::Uuid>,
+    pub user: Option<crate::domain::UserId>,
     pub event_type: Option<String>,
     pub since: Option<OffsetDateTime>,
     /// Only events with a smaller id (keyset pagination).

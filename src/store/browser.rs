@@ -14,7 +14,7 @@ use super::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsoSession {
     pub id: String,
-    pub user_id: uuid::Uuid,
+    pub user_id: crate::domain::UserId,
     pub secret_sha256: [u8; 32],
     /// When the user last proved who they are (`auth_time` of the ID tokens).
     #[serde(with = "time::serde::timestamp")]
@@ -37,9 +37,9 @@ pub trait SsoStore: Send + Sync {
     /// Ends session `id`; returns the families started under it (to end them too).
     async fn end_sso(&self, id: &str) -> Result<Vec<String>, StoreError>;
     /// Ends every session of `user`; returns how many there were.
-    async fn end_user_sso(&self, user: uuid::Uuid) -> Result<usize, StoreError>;
+    async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError>;
     /// The user's live sessions, newest first.
-    async fn list_sso(&self, user: uuid::Uuid) -> Result<Vec<SsoSession>, StoreError>;
+    async fn list_sso(&self, user: crate::domain::UserId) -> Result<Vec<SsoSession>, StoreError>;
 }
 
 /// What an authorization code stands for (book § Sign-in with the authorization-code flow): everything the token request must
@@ -57,7 +57,7 @@ pub struct AuthCode {
     pub nonce: Option<String>,
     pub scope: String,
     pub sso_id: String,
-    pub user_id: uuid::Uuid,
+    pub user_id: crate::domain::UserId,
     #[serde(with = "time::serde::timestamp")]
     pub auth_time: OffsetDateTime,
     pub amr: Vec<String>,
@@ -112,17 +112,21 @@ pub trait ConsentStore: Send + Sync {
     /// Adds `scopes` to what `user` allowed `client_id`.
     async fn grant_consent(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         client_id: &str,
         scopes: &[String],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     async fn find_consent(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         client_id: &str,
     ) -> Result<Option<Consent>, StoreError>;
-    async fn list_consents(&self, user: uuid::Uuid) -> Result<Vec<Consent>, StoreError>;
+    async fn list_consents(&self, user: crate::domain::UserId) -> Result<Vec<Consent>, StoreError>;
     /// False if there was none.
-    async fn revoke_consent(&self, user: uuid::Uuid, client_id: &str) -> Result<bool, StoreError>;
+    async fn revoke_consent(
+        &self,
+        user: crate::domain::UserId,
+        client_id: &str,
+    ) -> Result<bool, StoreError>;
 }

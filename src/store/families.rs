@@ -12,7 +12,7 @@ use super::StoreError;
 pub struct Family {
     /// The session id (`sid` claim): a one-way digest of the family's secret handle.
     pub id: String,
-    pub user_id: uuid::Uuid,
+    pub user_id: crate::domain::UserId,
     pub client_id: String,
     pub scope: String,
     pub auth_time: i64,
@@ -87,11 +87,14 @@ pub trait FamilyStore: Send + Sync {
         ttl: Duration,
     ) -> Result<(), StoreError>;
     /// The user's live sessions (dead entries of the per-user index are dropped).
-    async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError>;
+    async fn list_sessions(
+        &self,
+        user: crate::domain::UserId,
+    ) -> Result<Vec<SessionInfo>, StoreError>;
     /// Revokes every session of `user` except `keep`; returns those that were alive.
     async fn revoke_user_sessions(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         keep: Option<&str>,
     ) -> Result<Vec<Ended>, StoreError>;
     /// Revokes every session (refresh family) issued to `client_id`; returns those that

@@ -16,11 +16,11 @@ pub struct TotpRow {
 /// TOTP secrets and recovery codes (RFC 6238).
 #[async_trait]
 pub trait MfaStore: Send + Sync {
-    async fn totp(&self, user: uuid::Uuid) -> Result<Option<TotpRow>, StoreError>;
+    async fn totp(&self, user: crate::domain::UserId) -> Result<Option<TotpRow>, StoreError>;
     /// Stores a pending secret (replacing a pending one); false if TOTP is already confirmed.
     async fn set_pending_totp(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         secret_sealed: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
@@ -28,7 +28,7 @@ pub trait MfaStore: Send + Sync {
     /// With `confirm`, also marks the secret confirmed.
     async fn use_step(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
@@ -36,16 +36,16 @@ pub trait MfaStore: Send + Sync {
     /// Replaces every recovery code of `user`.
     async fn replace_recovery_codes(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         codes_sha256: &[[u8; 32]],
     ) -> Result<(), StoreError>;
     /// Uses a recovery code once.
     async fn use_recovery_code(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Removes TOTP and recovery codes.
-    async fn delete_totp(&self, user: uuid::Uuid) -> Result<(), StoreError>;
+    async fn delete_totp(&self, user: crate::domain::UserId) -> Result<(), StoreError>;
 }

@@ -11,7 +11,7 @@ pub trait ResetStore: Send + Sync {
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
@@ -20,18 +20,18 @@ pub trait ResetStore: Send + Sync {
         &self,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError>;
+    ) -> Result<Option<crate::domain::UserId>, StoreError>;
     /// Uses the token: succeeds once, for an unused, unexpired token of a live user.
     async fn consume_reset(
         &self,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError>;
+    ) -> Result<Option<crate::domain::UserId>, StoreError>;
     /// Makes every outstanding reset token of `user` unusable (a completed reset or a
     /// password change, book § Configuration); returns how many.
     async fn revoke_user_resets(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 }

@@ -24,7 +24,7 @@ pub trait RevocationStore: Send + Sync {
     /// Invalidates every access token of `user` issued before `at` (O(1)).
     async fn set_cutoff(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         at: OffsetDateTime,
         ttl: Duration,
     ) -> Result<(), StoreError>;
@@ -32,6 +32,6 @@ pub trait RevocationStore: Send + Sync {
         &self,
         jti: &str,
         sid: Option<&str>,
-        user: Option<uuid::Uuid>,
+        user: Option<crate::domain::UserId>,
     ) -> Result<TokenState, StoreError>;
 }

@@ -9,7 +9,7 @@ use super::StoreError;
 #[derive(Debug, Clone, Copy)]
 pub enum SealedItem<'a> {
     SigningKey(&'a str),
-    TotpSecret(uuid::Uuid),
+    TotpSecret(crate::domain::UserId),
 }
 
 impl std::fmt::Display for SealedItem<'_> {

@@ -31,20 +31,20 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<User, CreateUserError>;
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
-    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError>;
+    async fn find_user(&self, id: crate::domain::UserId) -> Result<Option<User>, StoreError>;
     /// Sets a new password hash (a reset: the old one is not known). False if no such user.
     async fn set_password_hash(
         &self,
-        id: uuid::Uuid,
+        id: crate::domain::UserId,
         hash: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Deletes the user; false if there was none.
-    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError>;
+    async fn delete_user(&self, id: crate::domain::UserId) -> Result<bool, StoreError>;
     /// Replaces the hash only if it is still `old` (a concurrent change wins).
     async fn replace_password_hash(
         &self,
-        id: uuid::Uuid,
+        id: crate::domain::UserId,
         old: &str,
         new: &str,
         now: OffsetDateTime,

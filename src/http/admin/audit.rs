@@ -57,7 +57,7 @@ impl From<AuditRecord> for AuditEventBody {
             at: r.at,
             event_type: r.event_type,
             actor: r.actor,
-            user_id: r.user_id,
+            user_id: r.user_id.map(|u| *u.as_uuid()),
             client_id: r.client_id,
             ip: r.ip,
             outcome: r.outcome,
@@ -89,7 +89,7 @@ pub async fn list(
     let limit = super::page_limit(params.limit, 100, 1000)?;
     let user = params
         .user
-        .map(|u| u.parse::<uuid::Uuid>())
+        .map(|u| u.parse::<crate::domain::UserId>())
         .transpose()
         .map_err(|_| super::invalid("user", "must be a user id (UUID)"))?;
     let since = params

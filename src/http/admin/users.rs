@@ -47,7 +47,7 @@ pub struct UserView {
 impl From<&User> for UserView {
     fn from(user: &User) -> Self {
         UserView {
-            id: user.id,
+            id: *user.id.as_uuid(),
             email: user.email.as_str().to_owned(),
             email_verified: user.email_verified,
             name: user.name.clone(),
@@ -135,7 +135,7 @@ pub async fn find(
     }))
 }
 
-fn user_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+fn user_id(raw: &str) -> Result<crate::domain::UserId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
@@ -210,7 +210,9 @@ pub async fn unlock(
 ) -> Result<HttpResponse, ApiError> {
     let user = user_id(&id)?;
     admin::unlock_user(&state.stores, user, &operator).await?;
-    Ok(HttpResponse::Ok().json(Unlocked { unlocked: user }))
+    Ok(HttpResponse::Ok().json(Unlocked {
+        unlocked: *user.as_uuid(),
+    }))
 }
 
 /// Deletes the user after ending every session and access token.

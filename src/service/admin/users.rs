@@ -13,7 +13,7 @@ use crate::service::accounts::{self, AccountError, AccountRequest};
 /// The user with this id, or `NotFound`.
 pub async fn existing_user(
     stores: &Stores,
-    id: uuid::Uuid,
+    id: crate::domain::UserId,
 ) -> Result<crate::domain::User, ManageError> {
     stores
         .users
@@ -44,7 +44,7 @@ pub enum Ending {
 pub async fn end_user(
     stores: &Stores,
     settings: &Settings,
-    user: uuid::Uuid,
+    user: crate::domain::UserId,
     ending: Ending,
     operator: &Operator,
 ) -> Result<usize, ManageError> {
@@ -69,7 +69,7 @@ pub async fn end_user(
 /// Clears a user's failed-login count and any lock (book § Configuration, book § Endpoints).
 pub async fn unlock_user(
     stores: &Stores,
-    user: uuid::Uuid,
+    user: crate::domain::UserId,
     operator: &Operator,
 ) -> Result<(), ManageError> {
     let found = existing_user(stores, user).await?;

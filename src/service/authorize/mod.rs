@@ -78,7 +78,7 @@ pub struct Request {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     /// The user `id_token_hint` names, when it is an ID token this issuer signed.
-    pub hinted_user: Option<uuid::Uuid>,
+    pub hinted_user: Option<crate::domain::UserId>,
 }
 
 /// Why a request is refused.

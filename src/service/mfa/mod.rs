@@ -256,7 +256,7 @@ fn recovery_digest(code: &str) -> [u8; 32] {
 /// What an MFA token stands for: a password login waiting for its second factor.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingLogin {
-    pub user_id: uuid::Uuid,
+    pub user_id: crate::domain::UserId,
     /// `password_fingerprint` of the user when the password step passed.
     pub password: String,
     pub client_id: String,

@@ -8,7 +8,7 @@ use crate::store::{MfaStore, StoreError, TotpRow};
 
 #[async_trait]
 impl MfaStore for PgStore {
-    async fn totp(&self, user: uuid::Uuid) -> Result<Option<TotpRow>, StoreError> {
+    async fn totp(&self, user: crate::domain::UserId) -> Result<Option<TotpRow>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -26,7 +26,7 @@ impl MfaStore for PgStore {
 
     async fn set_pending_totp(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         secret_sealed: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -45,7 +45,7 @@ impl MfaStore for PgStore {
 
     async fn use_step(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
@@ -65,7 +65,7 @@ impl MfaStore for PgStore {
 
     async fn replace_recovery_codes(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         codes_sha256: &[[u8; 32]],
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
@@ -86,7 +86,7 @@ impl MfaStore for PgStore {
 
     async fn use_recovery_code(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -101,7 +101,7 @@ impl MfaStore for PgStore {
         Ok(n == 1)
     }
 
-    async fn delete_totp(&self, user: uuid::Uuid) -> Result<(), StoreError> {
+    async fn delete_totp(&self, user: crate::domain::UserId) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
         tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user])

@@ -11,7 +11,7 @@ impl ResetStore for PgStore {
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
@@ -30,7 +30,7 @@ impl ResetStore for PgStore {
         &self,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError> {
+    ) -> Result<Option<crate::domain::UserId>, StoreError> {
         self.usable_reset(
             "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
             token_sha256,
@@ -43,7 +43,7 @@ impl ResetStore for PgStore {
         &self,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError> {
+    ) -> Result<Option<crate::domain::UserId>, StoreError> {
         // one statement: two concurrent uses cannot both succeed
         self.usable_reset(
             "UPDATE password_resets SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
@@ -55,7 +55,7 @@ impl ResetStore for PgStore {
 
     async fn revoke_user_resets(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let client = self.client().await?;
@@ -76,7 +76,7 @@ impl PgStore {
         statement: &str,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError> {
+    ) -> Result<Option<crate::domain::UserId>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(statement, &[&token_sha256.to_vec(), &now])

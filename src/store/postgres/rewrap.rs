@@ -44,7 +44,7 @@ impl SealedStore for PgStore {
             .await
             .map_err(unavailable)?;
         for row in secrets {
-            let user: uuid::Uuid = row.get(0);
+            let user: crate::domain::UserId = row.get(0);
             let sealed: Vec<u8> = row.get(1);
             let resealed = reseal(SealedItem::TotpSecret(user), &sealed)?;
             tx.execute(

@@ -30,7 +30,7 @@ impl UserStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<User, CreateUserError> {
         let client = self.client().await?;
-        let id = uuid::Uuid::new_v4();
+        let id = crate::domain::UserId::generate();
         let result = client
             .query_one(
                 &format!("INSERT INTO users (id, email, email_verified, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"),
@@ -58,7 +58,7 @@ impl UserStore for PgStore {
         Ok(row.as_ref().map(row_to_user))
     }
 
-    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError> {
+    async fn find_user(&self, id: crate::domain::UserId) -> Result<Option<User>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -72,7 +72,7 @@ impl UserStore for PgStore {
 
     async fn set_password_hash(
         &self,
-        id: uuid::Uuid,
+        id: crate::domain::UserId,
         hash: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -87,7 +87,7 @@ impl UserStore for PgStore {
         Ok(n == 1)
     }
 
-    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: crate::domain::UserId) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let n = client
             .execute("DELETE FROM users WHERE id = $1", &[&id])
@@ -98,7 +98,7 @@ impl UserStore for PgStore {
 
     async fn replace_password_hash(
         &self,
-        id: uuid::Uuid,
+        id: crate::domain::UserId,
         old: &str,
         new: &str,
         now: OffsetDateTime,

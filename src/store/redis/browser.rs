@@ -34,7 +34,7 @@ impl RedisStore {
         self.key(&["sso", &format!("{{{id}}}"), "families"])
     }
 
-    fn user_sso_key(&self, user: uuid::Uuid) -> String {
+    fn user_sso_key(&self, user: crate::domain::UserId) -> String {
         self.key(&["user", &format!("{{{user}}}"), "sso"])
     }
 
@@ -124,7 +124,7 @@ impl SsoStore for RedisStore {
         Ok(families)
     }
 
-    async fn end_user_sso(&self, user: uuid::Uuid) -> Result<usize, StoreError> {
+    async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError> {
         let sessions = self.list_sso(user).await?;
         for session in &sessions {
             self.end_sso(&session.id).await?;
@@ -132,7 +132,7 @@ impl SsoStore for RedisStore {
         Ok(sessions.len())
     }
 
-    async fn list_sso(&self, user: uuid::Uuid) -> Result<Vec<SsoSession>, StoreError> {
+    async fn list_sso(&self, user: crate::domain::UserId) -> Result<Vec<SsoSession>, StoreError> {
         let mut conn = self.connection().await;
         let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(self.user_sso_key(user))

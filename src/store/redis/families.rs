@@ -43,7 +43,7 @@ impl RedisStore {
         self.key(&["fam", &format!("{{{family_id}}}")])
     }
 
-    pub(super) fn sessions_key(&self, user: uuid::Uuid) -> String {
+    pub(super) fn sessions_key(&self, user: crate::domain::UserId) -> String {
         self.key(&["user", &format!("{{{user}}}"), "families"])
     }
 
@@ -59,7 +59,7 @@ impl RedisStore {
         client_id: &str,
     ) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
-        if let Ok(user) = user.parse::<uuid::Uuid>() {
+        if let Ok(user) = user.parse::<crate::domain::UserId>() {
             pipe.zrem(self.sessions_key(user), family_id).ignore();
         }
         pipe.zrem(self.client_sessions_key(client_id), family_id)
@@ -142,7 +142,10 @@ impl FamilyStore for RedisStore {
         self.run_spread(&pipe).await
     }
 
-    async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list_sessions(
+        &self,
+        user: crate::domain::UserId,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.connection().await;
         let index = self.sessions_key(user);
         let ids: Vec<String> = redis::cmd("ZRANGE")
@@ -209,7 +212,7 @@ impl FamilyStore for RedisStore {
 
     async fn revoke_user_sessions(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         keep: Option<&str>,
     ) -> Result<Vec<Ended>, StoreError> {
         let mut revoked = Vec::new();

@@ -23,7 +23,7 @@ impl RevocationStore for RedisStore {
 
     async fn set_cutoff(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         at: time::OffsetDateTime,
         ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
@@ -42,7 +42,7 @@ impl RevocationStore for RedisStore {
         &self,
         jti: &str,
         sid: Option<&str>,
-        user: Option<uuid::Uuid>,
+        user: Option<crate::domain::UserId>,
     ) -> Result<TokenState, StoreError> {
         // three slots: one round trip on a single Redis, three at once on a cluster
         let mut pipe = redis::pipe();

@@ -275,7 +275,10 @@ impl RedisStore {
                     let index_ttl = (abs_exp - now.unix_timestamp()).max(1);
                     pipe.hset_multiple(&key, &fields).ignore();
                     pipe.pexpire(&key, expires).ignore();
-                    for index in [self.sessions_key(user), self.client_sessions_key(client)] {
+                    for index in [
+                        self.sessions_key(user.into()),
+                        self.client_sessions_key(client),
+                    ] {
                         pipe.zadd(&index, id, abs_exp).ignore();
                         pipe.expire(&index, index_ttl).ignore();
                     }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Row};
 use time::OffsetDateTime;
 
-use super::{from_micros, micros, uuid_of, SqliteStore};
+use super::{from_micros, micros, user_id_of, SqliteStore};
 use crate::store::{AuditEvent, AuditQuery, AuditRecord, AuditStore, StoreError};
 
 type RawEvent = (
@@ -31,7 +31,7 @@ fn to_record(raw: RawEvent) -> Result<AuditRecord, StoreError> {
         at: from_micros(at),
         event_type,
         actor,
-        user_id: user.as_deref().map(uuid_of).transpose()?,
+        user_id: user.as_deref().map(user_id_of).transpose()?,
         client_id,
         ip,
         outcome,

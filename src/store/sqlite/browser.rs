@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
 use time::OffsetDateTime;
 
-use super::{from_micros, json_list, micros, parse_list, uuid_of, SqliteStore};
+use super::{from_micros, json_list, micros, parse_list, user_id_of, SqliteStore};
 use crate::store::{Consent, ConsentStore, SsoSession, SsoStore, StoreError};
 
 const SSO_COLUMNS: &str = "id, user_id, secret_sha256, auth_time, amr, created_at, expires_at";
@@ -24,7 +24,7 @@ fn to_sso(raw: RawSso) -> Result<SsoSession, StoreError> {
         secret_sha256: secret
             .try_into()
             .map_err(|_| StoreError::Corrupt(format!("sso session {id}: secret")))?,
-        user_id: uuid_of(&user)?,
+        user_id: user_id_of(&user)?,
         amr: parse_list(&amr)?,
         auth_time: from_micros(auth_time),
         created_at: from_micros(created_at),
@@ -104,7 +104,7 @@ impl SsoStore for SqliteStore {
         .await
     }
 
-    async fn end_user_sso(&self, user: uuid::Uuid) -> Result<usize, StoreError> {
+    async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError> {
         let now = self.now();
         let user = user.to_string();
         self.write(move |tx| {
@@ -116,7 +116,7 @@ impl SsoStore for SqliteStore {
         .await
     }
 
-    async fn list_sso(&self, user: uuid::Uuid) -> Result<Vec<SsoSession>, StoreError> {
+    async fn list_sso(&self, user: crate::domain::UserId) -> Result<Vec<SsoSession>, StoreError> {
         let now = self.now();
         let user = user.to_string();
         let rows = self
@@ -148,7 +148,7 @@ fn to_consent((client_id, scopes, at): (String, String, i64)) -> Result<Consent,
 impl ConsentStore for SqliteStore {
     async fn grant_consent(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         client_id: &str,
         scopes: &[String],
         now: OffsetDateTime,
@@ -179,7 +179,7 @@ impl ConsentStore for SqliteStore {
 
     async fn find_consent(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         client_id: &str,
     ) -> Result<Option<Consent>, StoreError> {
         let (user, client) = (user.to_string(), client_id.to_owned());
@@ -196,7 +196,7 @@ impl ConsentStore for SqliteStore {
         raw.map(to_consent).transpose()
     }
 
-    async fn list_consents(&self, user: uuid::Uuid) -> Result<Vec<Consent>, StoreError> {
+    async fn list_consents(&self, user: crate::domain::UserId) -> Result<Vec<Consent>, StoreError> {
         let user = user.to_string();
         let rows = self
             .run(move |c| {
@@ -210,7 +210,11 @@ impl ConsentStore for SqliteStore {
         rows.into_iter().map(to_consent).collect()
     }
 
-    async fn revoke_consent(&self, user: uuid::Uuid, client_id: &str) -> Result<bool, StoreError> {
+    async fn revoke_consent(
+        &self,
+        user: crate::domain::UserId,
+        client_id: &str,
+    ) -> Result<bool, StoreError> {
         let (user, client) = (user.to_string(), client_id.to_owned());
         let n = self
             .write(move |tx| {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::{json_list, micros, parse_list, uuid_of, SqliteStore};
+use super::{json_list, micros, parse_list, user_id_of, SqliteStore};
 use crate::store::{
     Ended, Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
@@ -25,7 +25,7 @@ fn read(r: &Row) -> rusqlite::Result<RawFamily> {
 fn to_family(raw: RawFamily) -> Result<Family, StoreError> {
     let (id, user, client_id, scope, auth_time, amr, created_at, absolute_expiry) = raw;
     Ok(Family {
-        user_id: uuid_of(&user)?,
+        user_id: user_id_of(&user)?,
         amr: parse_list(&amr)?,
         id,
         client_id,
@@ -176,7 +176,10 @@ impl FamilyStore for SqliteStore {
         Ok(())
     }
 
-    async fn list_sessions(&self, user: uuid::Uuid) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list_sessions(
+        &self,
+        user: crate::domain::UserId,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let now = self.now();
         self.run(move |c| {
             let mut stmt = c.prepare(
@@ -200,7 +203,7 @@ impl FamilyStore for SqliteStore {
 
     async fn revoke_user_sessions(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         keep: Option<&str>,
     ) -> Result<Vec<Ended>, StoreError> {
         let clause = "user_id = ?1 AND (?2 IS NULL OR id <> ?2)";

@@ -9,7 +9,7 @@ use crate::store::{MfaStore, StoreError, TotpRow};
 
 #[async_trait]
 impl MfaStore for SqliteStore {
-    async fn totp(&self, user: uuid::Uuid) -> Result<Option<TotpRow>, StoreError> {
+    async fn totp(&self, user: crate::domain::UserId) -> Result<Option<TotpRow>, StoreError> {
         self.run(move |c| {
             c.query_row(
                 "SELECT secret_sealed, confirmed_at IS NOT NULL, last_step FROM user_totp WHERE user_id = ?1",
@@ -29,7 +29,7 @@ impl MfaStore for SqliteStore {
 
     async fn set_pending_totp(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         secret_sealed: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -49,7 +49,7 @@ impl MfaStore for SqliteStore {
 
     async fn use_step(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
@@ -68,7 +68,7 @@ impl MfaStore for SqliteStore {
 
     async fn replace_recovery_codes(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         codes_sha256: &[[u8; 32]],
     ) -> Result<(), StoreError> {
         let codes = codes_sha256.to_vec();
@@ -90,7 +90,7 @@ impl MfaStore for SqliteStore {
 
     async fn use_recovery_code(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -105,7 +105,7 @@ impl MfaStore for SqliteStore {
         Ok(n == 1)
     }
 
-    async fn delete_totp(&self, user: uuid::Uuid) -> Result<(), StoreError> {
+    async fn delete_totp(&self, user: crate::domain::UserId) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM recovery_codes WHERE user_id = ?1",

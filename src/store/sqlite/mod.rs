@@ -240,7 +240,7 @@ pub(crate) fn parse_list(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("not a JSON list: {text}")))
 }
 
-pub(crate) fn uuid_of(text: &str) -> Result<uuid::Uuid, StoreError> {
+pub(crate) fn user_id_of(text: &str) -> Result<crate::domain::UserId, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("not a UUID: {text}")))
 }

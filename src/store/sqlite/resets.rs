@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
-use super::{micros, uuid_of, SqliteStore};
+use super::{micros, user_id_of, SqliteStore};
 use crate::store::{ResetStore, StoreError};
 
 impl SqliteStore {
@@ -14,7 +14,7 @@ impl SqliteStore {
         statement: &'static str,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError> {
+    ) -> Result<Option<crate::domain::UserId>, StoreError> {
         // one statement in autocommit: a read takes no write lock, and an UPDATE alone is
         // atomic, so two uses of one token cannot both succeed
         let user: Option<String> = self
@@ -27,7 +27,7 @@ impl SqliteStore {
                 .optional()
             })
             .await?;
-        user.as_deref().map(uuid_of).transpose()
+        user.as_deref().map(user_id_of).transpose()
     }
 }
 
@@ -36,7 +36,7 @@ impl ResetStore for SqliteStore {
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
@@ -54,7 +54,7 @@ impl ResetStore for SqliteStore {
         &self,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError> {
+    ) -> Result<Option<crate::domain::UserId>, StoreError> {
         self.usable_reset(
             "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
             token_sha256,
@@ -67,7 +67,7 @@ impl ResetStore for SqliteStore {
         &self,
         token_sha256: [u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<uuid::Uuid>, StoreError> {
+    ) -> Result<Option<crate::domain::UserId>, StoreError> {
         self.usable_reset(
             "UPDATE password_resets SET used_at = ?2 WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING user_id",
             token_sha256,
@@ -78,7 +78,7 @@ impl ResetStore for SqliteStore {
 
     async fn revoke_user_resets(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let n = self

@@ -28,7 +28,7 @@ impl RevocationStore for SqliteStore {
 
     async fn set_cutoff(
         &self,
-        user: uuid::Uuid,
+        user: crate::domain::UserId,
         at: OffsetDateTime,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -48,7 +48,7 @@ impl RevocationStore for SqliteStore {
         &self,
         jti: &str,
         sid: Option<&str>,
-        user: Option<uuid::Uuid>,
+        user: Option<crate::domain::UserId>,
     ) -> Result<TokenState, StoreError> {
         let now = self.now();
         let (jti, sid, user) = (

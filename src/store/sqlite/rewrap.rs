@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{uuid_of, SqliteStore};
+use super::{user_id_of, SqliteStore};
 use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
 
 type Sealed = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
@@ -31,7 +31,7 @@ impl SealedStore for SqliteStore {
         }
         let mut secret_updates = Vec::with_capacity(secrets.len());
         for (user, sealed) in secrets {
-            let new = reseal(SealedItem::TotpSecret(uuid_of(&user)?), &sealed)?;
+            let new = reseal(SealedItem::TotpSecret(user_id_of(&user)?), &sealed)?;
             secret_updates.push((user, sealed, new));
         }
         let report = RewrapReport {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
 use time::OffsetDateTime;
 
-use super::{from_micros, micros, uuid_of, SqliteStore};
+use super::{from_micros, micros, user_id_of, SqliteStore};
 use crate::domain::{Email, User};
 use crate::store::{CreateUserError, NewUser, StoreError, UserStore};
 
@@ -21,7 +21,7 @@ fn to_user(
     (id, email, email_verified, name, password_hash, created_at): UserRow,
 ) -> Result<User, StoreError> {
     Ok(User {
-        id: uuid_of(&id)?,
+        id: user_id_of(&id)?,
         email: Email::from_stored(email),
         email_verified,
         name,
@@ -57,7 +57,7 @@ impl UserStore for SqliteStore {
         user: NewUser,
         now: OffsetDateTime,
     ) -> Result<User, CreateUserError> {
-        let id = uuid::Uuid::new_v4();
+        let id = crate::domain::UserId::generate();
         let created = User {
             id,
             email: user.email.clone(),
@@ -87,13 +87,13 @@ impl UserStore for SqliteStore {
             .await
     }
 
-    async fn find_user(&self, id: uuid::Uuid) -> Result<Option<User>, StoreError> {
+    async fn find_user(&self, id: crate::domain::UserId) -> Result<Option<User>, StoreError> {
         self.user_where("id = ?1", id.to_string()).await
     }
 
     async fn set_password_hash(
         &self,
-        id: uuid::Uuid,
+        id: crate::domain::UserId,
         hash: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -109,7 +109,7 @@ impl UserStore for SqliteStore {
         Ok(n == 1)
     }
 
-    async fn delete_user(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: crate::domain::UserId) -> Result<bool, StoreError> {
         let n = self
             .write(move |tx| tx.execute("DELETE FROM users WHERE id = ?1", [id.to_string()]))
             .await?;
@@ -118,7 +118,7 @@ impl UserStore for SqliteStore {
 
     async fn replace_password_hash(
         &self,
-        id: uuid::Uuid,
+        id: crate::domain::UserId,
         old: &str,
         new: &str,
         now: OffsetDateTime,

@@ -8,7 +8,7 @@ use tessera::store::{AuthCode, CodeStore, CodeTake, NewUser, SsoSession};
 
 use super::now;
 
-fn session(user: uuid::Uuid, ttl: i64) -> SsoSession {
+fn session(user: tessera::domain::UserId, ttl: i64) -> SsoSession {
     SsoSession {
         id: uuid::Uuid::new_v4().simple().to_string(),
         user_id: user,
@@ -23,7 +23,10 @@ fn session(user: uuid::Uuid, ttl: i64) -> SsoSession {
 pub async fn sso_sessions_are_found_listed_and_end_with_their_families(backend: &super::Backend) {
     let stores = &backend.stores;
     let sso = &stores.sso;
-    let (user, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (user, other) = (
+        tessera::domain::UserId::generate(),
+        tessera::domain::UserId::generate(),
+    );
     let (first, second, short) = (session(user, 3600), session(user, 3600), session(user, 1));
     for s in [&first, &second, &short] {
         sso.create_sso(s).await.unwrap();
@@ -80,7 +83,7 @@ fn code() -> AuthCode {
         nonce: Some("n-0S6_WzA2Mj".into()),
         scope: "openid email".into(),
         sso_id: "sso-1".into(),
-        user_id: uuid::Uuid::new_v4(),
+        user_id: tessera::domain::UserId::generate(),
         auth_time: now(),
         amr: vec!["pwd".into()],
     }

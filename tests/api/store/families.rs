@@ -26,7 +26,7 @@ pub(super) async fn family(
     let t = at.unix_timestamp();
     let family = Family {
         id: uuid::Uuid::new_v4().simple().to_string(),
-        user_id: uuid::Uuid::new_v4(),
+        user_id: tessera::domain::UserId::generate(),
         client_id: CLIENT.into(),
         scope: "openid".into(),
         auth_time: t,

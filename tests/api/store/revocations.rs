@@ -9,7 +9,10 @@ use super::now;
 
 pub async fn blocklist_and_cutoff_are_seen_and_expire(backend: &super::Backend) {
     let stores = &backend.stores;
-    let (jti, user) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4());
+    let (jti, user) = (
+        uuid::Uuid::new_v4().to_string(),
+        tessera::domain::UserId::generate(),
+    );
     let state = stores.revocations.token_state(&jti, None, Some(user)).await;
     let state = state.unwrap();
     assert!(!state.blocklisted && state.cutoff.is_none());

@@ -256,7 +256,7 @@ pub async fn the_code_state_machine_follows_the_table_of_cases(backend: &super::
             nonce: None,
             scope: "openid".into(),
             sso_id: "sso-1".into(),
-            user_id: uuid::Uuid::new_v4(),
+            user_id: tessera::domain::UserId::generate(),
             auth_time: now(),
             amr: vec!["pwd".into()],
         };
