@@ -18,7 +18,7 @@ const PUBLIC_MEMBERS: [&str; 6] = ["kty", "crv", "x", "y", "n", "e"];
 /// A private key with its derived public JWK and kid. The DER is never logged.
 pub struct KeyMaterial {
     pub alg: SigningAlg,
-    pub kid: String,
+    pub kid: crate::domain::Kid,
     /// Wiped when the material is dropped.
     private_der: zeroize::Zeroizing<Vec<u8>>,
     /// Public JWK including `kid`, `alg` and `use: "sig"`.
@@ -122,7 +122,7 @@ impl KeyMaterial {
         public_jwk.insert("use".into(), Value::String("sig".into()));
         Ok(KeyMaterial {
             alg,
-            kid,
+            kid: kid.into(),
             private_der: zeroize::Zeroizing::new(pair.to_der_private_key()),
             public_jwk,
         })

@@ -37,13 +37,12 @@ pub async fn change(
         current_password,
         new_password,
     } = body.into_inner();
-    let sid = session.claims.sid.unwrap_or_default();
     change_password(
         &state,
         &session.user,
         Password::new(current_password),
         Password::new(new_password),
-        &sid,
+        session.claims.sid.as_ref(),
     )
     .await
     .map_err(ApiError::from)?;

@@ -74,12 +74,12 @@ pub async fn list(
             amr: s.amr,
         })
         .collect();
-    let current = session.claims.sid.unwrap_or_default();
+    let current = session.claims.sid;
     let sessions = sessions
         .into_iter()
         .map(|s| SessionView {
-            current: s.id == current,
-            id: s.id,
+            current: Some(&s.id) == current.as_ref(),
+            id: s.id.to_string(),
             client_id: s.client_id,
             created_at: s.created_at,
             last_used: s.last_used,

@@ -90,7 +90,7 @@ pub async fn sessions_ended(
         }
         records.push(FeedRecord {
             event: Revocation::Session {
-                sid: session.id.clone(),
+                sid: session.id.to_string(),
                 exp,
             },
             client_id: Some(session.client_id.clone()),

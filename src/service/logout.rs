@@ -157,13 +157,17 @@ pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<
         ended += crate::service::sessions::end_sso(state, &sso.id).await?;
         user = Some(owner.id);
     }
-    if let Some(sid) = hint.as_ref().and_then(|h| h.sid.as_deref()) {
-        let family = state.stores.families.find_family(sid).await?;
+    if let Some(sid) = hint
+        .as_ref()
+        .and_then(|h| h.sid.clone())
+        .map(crate::domain::FamilyId::from)
+    {
+        let family = state.stores.families.find_family(&sid).await?;
         // only the hint's own user's session, issued to the hint's client
         if family.is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))
         {
             let session_ended =
-                crate::service::sessions::end_family(state, sid, client_id.as_deref()).await?;
+                crate::service::sessions::end_family(state, &sid, client_id.as_deref()).await?;
             ended += usize::from(session_ended);
         }
     }

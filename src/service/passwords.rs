@@ -183,7 +183,7 @@ pub async fn change_password(
     user: &User,
     current: Password,
     new: Password,
-    keep_session: &str,
+    keep_session: Option<&crate::domain::FamilyId>,
 ) -> Result<(), ChangeError> {
     if !state.passwords.matches(user, current).await? {
         return Err(ChangeError::WrongPassword);
@@ -213,7 +213,7 @@ pub async fn change_password(
         &state.stores,
         &state.settings,
         user.id,
-        Some(keep_session),
+        keep_session,
         now,
     )
     .await?;

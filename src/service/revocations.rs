@@ -76,7 +76,7 @@ pub async fn end_user_sessions(
     stores: &crate::store::Stores,
     settings: &crate::config::Settings,
     user: crate::domain::UserId,
-    keep: Option<&str>,
+    keep: Option<&crate::domain::FamilyId>,
     now: time::OffsetDateTime,
 ) -> Result<usize, StoreError> {
     let ended = stores.families.revoke_user_sessions(user, keep).await?;

@@ -31,7 +31,7 @@ pub async fn feed_ended(state: &AppState, ended: &[Ended]) -> Result<(), StoreEr
 /// the revocation feed; whether it was alive.
 pub async fn end_family(
     state: &AppState,
-    id: &str,
+    id: &crate::domain::FamilyId,
     owner: Option<&str>,
 ) -> Result<bool, StoreError> {
     let ended = state.stores.families.revoke_family(id, owner).await?;
@@ -58,11 +58,16 @@ pub async fn end(state: &AppState, user: &User, id: &str) -> Result<bool, StoreE
     if id.len() > 64 {
         return Ok(false);
     }
-    if let Some(family) = state.stores.families.find_family(id).await? {
+    if let Some(family) = state
+        .stores
+        .families
+        .find_family(&id.to_owned().into())
+        .await?
+    {
         if family.user_id != user.id {
             return Ok(false);
         }
-        end_family(state, id, None).await?;
+        end_family(state, &family.id, None).await?;
         tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
         return Ok(true);
     }

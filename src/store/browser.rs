@@ -33,9 +33,13 @@ pub trait SsoStore: Send + Sync {
     /// The live session `id`, if any (the caller compares the secret).
     async fn find_sso(&self, id: &str) -> Result<Option<SsoSession>, StoreError>;
     /// Records that refresh family `family_id` was started under session `id`.
-    async fn add_sso_family(&self, id: &str, family_id: &str) -> Result<(), StoreError>;
+    async fn add_sso_family(
+        &self,
+        id: &str,
+        family_id: &crate::domain::FamilyId,
+    ) -> Result<(), StoreError>;
     /// Ends session `id`; returns the families started under it (to end them too).
-    async fn end_sso(&self, id: &str) -> Result<Vec<String>, StoreError>;
+    async fn end_sso(&self, id: &str) -> Result<Vec<crate::domain::FamilyId>, StoreError>;
     /// Ends every session of `user`; returns how many there were.
     async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError>;
     /// The user's live sessions, newest first.
@@ -69,7 +73,7 @@ pub enum CodeTake {
     /// First use: the code, now spent.
     Fresh(AuthCode),
     /// Spent before: the family its tokens started, if they were issued (to revoke).
-    Replayed(Option<String>),
+    Replayed(Option<crate::domain::FamilyId>),
     Unknown,
 }
 
@@ -94,7 +98,7 @@ pub trait CodeStore: Send + Sync {
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
     ) -> Result<bool, StoreError>;
 }
 

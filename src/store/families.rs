@@ -11,7 +11,7 @@ use super::StoreError;
 #[derive(Debug, Clone)]
 pub struct Family {
     /// The session id (`sid` claim): a one-way digest of the family's secret handle.
-    pub id: String,
+    pub id: crate::domain::FamilyId,
     pub user_id: crate::domain::UserId,
     pub client_id: String,
     pub scope: String,
@@ -31,7 +31,7 @@ pub struct SessionMeta {
 /// A session as its user sees it.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
-    pub id: String,
+    pub id: crate::domain::FamilyId,
     pub client_id: String,
     pub created_at: i64,
     pub last_used: i64,
@@ -42,7 +42,7 @@ pub struct SessionInfo {
 /// A session that a revocation ended: what the revocation feed says of it (book § Verifying tokens in other services).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
-    pub id: String,
+    pub id: crate::domain::FamilyId,
     pub client_id: String,
 }
 
@@ -63,7 +63,7 @@ pub enum Rotation {
 /// One refresh request's parameters for `FamilyStore::rotate`.
 #[derive(Debug)]
 pub struct RotateRequest<'a> {
-    pub family_id: &'a str,
+    pub family_id: &'a crate::domain::FamilyId,
     pub presented: &'a [u8; 32],
     pub next: &'a [u8; 32],
     /// The client that must own the family: every rotation checks it.
@@ -95,7 +95,7 @@ pub trait FamilyStore: Send + Sync {
     async fn revoke_user_sessions(
         &self,
         user: crate::domain::UserId,
-        keep: Option<&str>,
+        keep: Option<&crate::domain::FamilyId>,
     ) -> Result<Vec<Ended>, StoreError>;
     /// Revokes every session (refresh family) issued to `client_id`; returns those that
     /// were alive.
@@ -108,11 +108,18 @@ pub trait FamilyStore: Send + Sync {
     /// secret handle (its `sid` is derived from it). Returns the session if it was alive.
     async fn revoke_family(
         &self,
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
         client_id: Option<&str>,
     ) -> Result<Option<Ended>, StoreError>;
     /// The family, if it is alive.
-    async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError>;
+    async fn find_family(
+        &self,
+        family_id: &crate::domain::FamilyId,
+    ) -> Result<Option<Family>, StoreError>;
     /// Whether `hash` is the family's current refresh token.
-    async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError>;
+    async fn is_current(
+        &self,
+        family_id: &crate::domain::FamilyId,
+        hash: &[u8; 32],
+    ) -> Result<bool, StoreError>;
 }

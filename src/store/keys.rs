@@ -10,7 +10,7 @@ use crate::crypto::{KeyState, SigningAlg};
 /// A signing key as stored: the private key only in sealed form.
 #[derive(Debug, Clone)]
 pub struct SigningKeyRow {
-    pub kid: String,
+    pub kid: crate::domain::Kid,
     pub alg: SigningAlg,
     pub state: KeyState,
     pub private_sealed: Vec<u8>,
@@ -24,7 +24,7 @@ pub struct SigningKeyRow {
 /// A freshly generated key to insert (sealed already).
 #[derive(Debug, Clone)]
 pub struct NewSigningKey {
-    pub kid: String,
+    pub kid: crate::domain::Kid,
     pub alg: SigningAlg,
     pub private_sealed: Vec<u8>,
     pub public_jwk: Map<String, Value>,
@@ -64,7 +64,7 @@ pub trait KeyStore: Send + Sync {
     /// of the same algorithm, when given) becomes the new `next`.
     async fn revoke(
         &self,
-        kid: &str,
+        kid: &crate::domain::Kid,
         replacement: Option<NewSigningKey>,
         now: OffsetDateTime,
     ) -> Result<KeyRevocation, StoreError>;

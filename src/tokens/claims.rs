@@ -46,7 +46,7 @@ pub struct AccessClaims {
     pub scope: String,
     /// Session (refresh family) id; present only for user tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub sid: Option<crate::domain::FamilyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +73,7 @@ pub struct IdClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
     pub amr: Vec<String>,
-    pub sid: String,
+    pub sid: crate::domain::FamilyId,
     /// `sub` and the user claims the scope grants, exactly as userinfo answers them.
     #[serde(flatten)]
     pub user: UserInfo,

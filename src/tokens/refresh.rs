@@ -45,12 +45,12 @@ impl Handle {
 
     /// The family's session id: base64url of the first 16 bytes of
     /// SHA-256(context || handle). Preimage resistance keeps the handle secret.
-    pub fn sid(&self) -> String {
+    pub fn sid(&self) -> crate::domain::FamilyId {
         let digest = Sha256::new()
             .chain_update(SID_CONTEXT)
             .chain_update(self.0)
             .finalize();
-        URL_SAFE_NO_PAD.encode(&digest[..16])
+        crate::domain::FamilyId::from(URL_SAFE_NO_PAD.encode(&digest[..16]))
     }
 
     /// The family's first token.
@@ -86,7 +86,7 @@ impl Handle {
 pub struct RefreshToken {
     pub token: SecretString,
     /// The family's session id (`sid`).
-    pub family_id: String,
+    pub family_id: crate::domain::FamilyId,
     pub sha256: [u8; 32],
 }
 
@@ -109,7 +109,7 @@ impl RefreshToken {
 pub struct Presented {
     pub handle: Handle,
     /// The family's session id.
-    pub sid: String,
+    pub sid: crate::domain::FamilyId,
     pub sha256: [u8; 32],
 }
 
@@ -154,7 +154,7 @@ mod tests {
         let handle = Handle::generate();
         let token = handle.issue();
         let raw = URL_SAFE_NO_PAD.decode(&token.expose()[4..]).unwrap();
-        let sid = URL_SAFE_NO_PAD.decode(handle.sid()).unwrap();
+        let sid = URL_SAFE_NO_PAD.decode(handle.sid().as_str()).unwrap();
         assert_eq!(sid.len(), 16);
         // no 4-byte run of the sid appears anywhere in the token
         assert!(sid.windows(4).all(|w| !raw.windows(4).any(|r| r == w)));

@@ -117,7 +117,7 @@ async fn forged_and_tampered_access_tokens_are_refused_by_introspection_and_user
         .keyring
         .keys()
         .into_iter()
-        .find(|k| k.kid == kid)
+        .find(|k| k.kid.as_str() == kid)
         .unwrap()
         .public_jwk;
     let hs256_with_public_key = {

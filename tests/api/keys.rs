@@ -164,7 +164,13 @@ async fn private_keys_are_sealed_at_rest_and_a_restart_with_the_same_kek_reuses_
         assert!(!sealed
             .windows(der.len().min(32))
             .any(|w| w == &der[..der.len().min(32)]));
-        assert_eq!(KeyMaterial::from_private_der(alg, &der).unwrap().kid, kid);
+        assert_eq!(
+            KeyMaterial::from_private_der(alg, &der)
+                .unwrap()
+                .kid
+                .as_str(),
+            kid
+        );
     }
 
     let second = spawn_on(db.clone(), &[]).await;
@@ -257,7 +263,7 @@ async fn cli_keys_rotate_promotes_next_publishes_a_new_next_and_keeps_the_old_ac
         }
         let signer = app.state.keyring.signer(alg.parse().unwrap()).unwrap();
         assert_eq!(
-            vec![signer.kid.clone()],
+            vec![signer.kid.to_string()],
             old_next,
             "{alg}: signs with the promoted key"
         );

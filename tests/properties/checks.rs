@@ -148,7 +148,7 @@ pub static KEYS: LazyLock<Keys> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("{e}"));
     let jwks = serde_json::json!({ "keys": [material.public_jwk] });
     Keys {
-        kid: material.kid.clone(),
+        kid: material.kid.to_string(),
         signer: material.signer().unwrap_or_else(|e| panic!("{e}")),
         ring: Arc::new(tessera::tokens::KeyVerifier {
             alg: SigningAlg::Es256,

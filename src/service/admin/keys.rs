@@ -47,7 +47,7 @@ pub async fn import_key(
         AuditEvent::new("key_imported", "ok").detail(detail),
     )
     .await;
-    Ok(kid)
+    Ok(kid.to_string())
 }
 
 /// Announces a rotation to the other instances and audits it (operators and the schedule).
@@ -99,7 +99,7 @@ pub async fn revoke_key(
     if kid.is_empty() || kid.len() > 128 {
         return Err(ManageError::NotFound);
     }
-    match keyring.revoke(kid).await? {
+    match keyring.revoke(&kid.into()).await? {
         KeyRevocation::NotFound => Err(ManageError::NotFound),
         KeyRevocation::AlreadyRevoked => Err(ManageError::Conflict("this key is already revoked")),
         KeyRevocation::Revoked { was, promoted } => {

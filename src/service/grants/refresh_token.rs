@@ -35,7 +35,7 @@ pub async fn rotate(
     let Some(presented) = refresh::parse(presented) else {
         return Err(INVALID);
     };
-    let family_id = presented.sid.as_str();
+    let family_id = &presented.sid;
     // derived from the presented token: a retry of this rotation derives the same one
     let issuer = &state.issuer;
     let next = issuer.next_refresh(&presented.handle, &presented.sha256);

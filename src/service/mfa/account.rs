@@ -69,7 +69,7 @@ async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(),
     let ended = state
         .stores
         .families
-        .revoke_user_sessions(user.id, session.claims.sid.as_deref())
+        .revoke_user_sessions(user.id, session.claims.sid.as_ref())
         .await?;
     crate::service::sessions::feed_ended(state, &ended).await?;
     state.stores.sso.end_user_sso(user.id).await?;

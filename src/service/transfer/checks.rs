@@ -75,7 +75,7 @@ fn signing_key(kek: &Kek, row: &Row) -> Result<(), String> {
         .ok_or_else(|| refused("the sealed private key does not open"))?;
     let material = KeyMaterial::from_private_der(alg, &der)
         .map_err(|_| refused("the sealed private key is not a key for its alg"))?;
-    if material.kid != kid {
+    if material.kid.as_str() != kid {
         return Err(refused("its kid is not the thumbprint of its private key"));
     }
     match row.get("public_jwk") {

@@ -150,7 +150,7 @@ impl KeyStore for PgStore {
 
     async fn revoke(
         &self,
-        kid: &str,
+        kid: &crate::domain::Kid,
         replacement: Option<NewSigningKey>,
         now: OffsetDateTime,
     ) -> Result<KeyRevocation, StoreError> {

@@ -92,7 +92,11 @@ impl SsoStore for RedisStore {
             .transpose()
     }
 
-    async fn add_sso_family(&self, id: &str, family_id: &str) -> Result<(), StoreError> {
+    async fn add_sso_family(
+        &self,
+        id: &str,
+        family_id: &crate::domain::FamilyId,
+    ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         SSO_FAMILY
             .key(self.sso_key(id))
@@ -104,7 +108,7 @@ impl SsoStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn end_sso(&self, id: &str) -> Result<Vec<String>, StoreError> {
+    async fn end_sso(&self, id: &str) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
         let session = self.find_sso(id).await?;
         let mut conn = self.connection().await;
         let families: Vec<String> = END_SSO
@@ -121,7 +125,7 @@ impl SsoStore for RedisStore {
                 .await
                 .map_err(unavailable)?;
         }
-        Ok(families)
+        Ok(families.into_iter().map(Into::into).collect())
     }
 
     async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError> {
@@ -186,9 +190,11 @@ impl CodeStore for RedisStore {
                 serde_json::from_str(code)
                     .map_err(|_| StoreError::Corrupt("authorization code: unreadable".into()))?,
             ),
-            [state, family] if state == "replayed" => {
-                CodeTake::Replayed(Some(family.clone()).filter(|f| !f.is_empty()))
-            }
+            [state, family] if state == "replayed" => CodeTake::Replayed(
+                Some(family.clone())
+                    .filter(|f| !f.is_empty())
+                    .map(Into::into),
+            ),
             _ => CodeTake::Unknown,
         })
     }
@@ -196,7 +202,7 @@ impl CodeStore for RedisStore {
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
     ) -> Result<bool, StoreError> {
         let mut conn = self.connection().await;
         let recorded: i64 = RECORD_CODE

@@ -54,7 +54,7 @@ impl RedisStore {
     /// Drops an ended family from its user's and its client's index.
     async fn unindex(
         &self,
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
         user: &str,
         client_id: &str,
     ) -> Result<(), StoreError> {
@@ -75,7 +75,7 @@ fn family_from(family_id: &str, fields: &[String]) -> Result<Family, StoreError>
         return Err(corrupt("short reply"));
     };
     Ok(Family {
-        id: family_id.to_owned(),
+        id: family_id.to_owned().into(),
         user_id: user_id.parse().map_err(|_| corrupt("user_id"))?,
         client_id: client_id.clone(),
         scope: scope.clone(),
@@ -183,7 +183,7 @@ impl FamilyStore for RedisStore {
                 {
                     let created_at = created.parse().unwrap_or_default();
                     sessions.push(SessionInfo {
-                        id,
+                        id: id.into(),
                         client_id: client_id.clone(),
                         created_at,
                         // the last rotation, or the login when it never rotated
@@ -213,11 +213,11 @@ impl FamilyStore for RedisStore {
     async fn revoke_user_sessions(
         &self,
         user: crate::domain::UserId,
-        keep: Option<&str>,
+        keep: Option<&crate::domain::FamilyId>,
     ) -> Result<Vec<Ended>, StoreError> {
         let mut revoked = Vec::new();
         for session in self.list_sessions(user).await? {
-            if Some(session.id.as_str()) != keep {
+            if Some(&session.id) != keep {
                 revoked.extend(self.revoke_family(&session.id, None).await?);
             }
         }
@@ -243,7 +243,10 @@ impl FamilyStore for RedisStore {
             }
             for id in &ids {
                 // the client check keeps a stale entry from touching another client's family
-                revoked.extend(self.revoke_family(id, Some(client_id)).await?);
+                revoked.extend(
+                    self.revoke_family(&id.clone().into(), Some(client_id))
+                        .await?,
+                );
             }
             redis::cmd("ZREM")
                 .arg(&index)
@@ -292,7 +295,7 @@ impl FamilyStore for RedisStore {
 
     async fn revoke_family(
         &self,
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
         client_id: Option<&str>,
     ) -> Result<Option<Ended>, StoreError> {
         let mut conn = self.connection().await;
@@ -314,7 +317,10 @@ impl FamilyStore for RedisStore {
         }
     }
 
-    async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {
+    async fn find_family(
+        &self,
+        family_id: &crate::domain::FamilyId,
+    ) -> Result<Option<Family>, StoreError> {
         let mut conn = self.connection().await;
         let names = &FAMILY_FIELDS[..7];
         let values: Vec<Option<String>> = redis::cmd("HMGET")
@@ -329,7 +335,11 @@ impl FamilyStore for RedisStore {
         }
     }
 
-    async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError> {
+    async fn is_current(
+        &self,
+        family_id: &crate::domain::FamilyId,
+        hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
         Ok(self
             .current_hash(family_id)
             .await?

@@ -75,7 +75,11 @@ impl SsoStore for SqliteStore {
         raw.map(to_sso).transpose()
     }
 
-    async fn add_sso_family(&self, id: &str, family_id: &str) -> Result<(), StoreError> {
+    async fn add_sso_family(
+        &self,
+        id: &str,
+        family_id: &crate::domain::FamilyId,
+    ) -> Result<(), StoreError> {
         let now = self.now();
         let (id, family) = (id.to_owned(), family_id.to_owned());
         self.write(move |tx| {
@@ -89,14 +93,14 @@ impl SsoStore for SqliteStore {
         Ok(())
     }
 
-    async fn end_sso(&self, id: &str) -> Result<Vec<String>, StoreError> {
+    async fn end_sso(&self, id: &str) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
         let id = id.to_owned();
         self.write(move |tx| {
             let families = {
                 let mut stmt =
                     tx.prepare("SELECT family_id FROM sso_families WHERE sso_id = ?1")?;
                 let rows = stmt.query_map([&id], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<Vec<String>>>()?
+                rows.collect::<rusqlite::Result<Vec<crate::domain::FamilyId>>>()?
             };
             tx.execute("DELETE FROM sso_sessions WHERE id = ?1", [&id])?;
             Ok(families)

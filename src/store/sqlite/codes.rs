@@ -76,7 +76,7 @@ impl CodeStore for SqliteStore {
             .await?;
         Ok(match found {
             None => CodeTake::Unknown,
-            Some(Err(family)) => CodeTake::Replayed(family),
+            Some(Err(family)) => CodeTake::Replayed(family.map(Into::into)),
             Some(Ok(text)) => CodeTake::Fresh(
                 serde_json::from_str(&text)
                     .map_err(|e| StoreError::Corrupt(format!("authorization code: {e}")))?,
@@ -87,7 +87,7 @@ impl CodeStore for SqliteStore {
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
     ) -> Result<bool, StoreError> {
         let now = self.now();
         let (key, family) = (digest.to_vec(), family_id.to_owned());

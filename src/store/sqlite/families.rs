@@ -27,7 +27,7 @@ fn to_family(raw: RawFamily) -> Result<Family, StoreError> {
     Ok(Family {
         user_id: user_id_of(&user)?,
         amr: parse_list(&amr)?,
-        id,
+        id: id.into(),
         client_id,
         scope,
         auth_time,
@@ -144,7 +144,7 @@ impl SqliteStore {
             Ok(rows
                 .into_iter()
                 .filter(|(_, _, alive)| *alive)
-                .map(|(id, client_id, _)| Ended { id, client_id })
+                .map(|(id, client_id, _)| Ended { id: id.into(), client_id })
                 .collect())
         })
         .await
@@ -204,10 +204,10 @@ impl FamilyStore for SqliteStore {
     async fn revoke_user_sessions(
         &self,
         user: crate::domain::UserId,
-        keep: Option<&str>,
+        keep: Option<&crate::domain::FamilyId>,
     ) -> Result<Vec<Ended>, StoreError> {
         let clause = "user_id = ?1 AND (?2 IS NULL OR id <> ?2)";
-        self.end_families(clause, user.to_string(), keep.map(str::to_owned))
+        self.end_families(clause, user.to_string(), keep.map(|k| k.to_string()))
             .await
     }
 
@@ -218,7 +218,7 @@ impl FamilyStore for SqliteStore {
 
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError> {
         let r = Rotate {
-            family_id: request.family_id.to_owned(),
+            family_id: request.family_id.to_string(),
             presented: *request.presented,
             next: *request.next,
             client_id: request.client_id.to_owned(),
@@ -238,17 +238,20 @@ impl FamilyStore for SqliteStore {
 
     async fn revoke_family(
         &self,
-        family_id: &str,
+        family_id: &crate::domain::FamilyId,
         client_id: Option<&str>,
     ) -> Result<Option<Ended>, StoreError> {
         let clause = "id = ?1 AND (?2 IS NULL OR client_id = ?2)";
         let ended = self
-            .end_families(clause, family_id.to_owned(), client_id.map(str::to_owned))
+            .end_families(clause, family_id.to_string(), client_id.map(str::to_owned))
             .await?;
         Ok(ended.into_iter().next())
     }
 
-    async fn find_family(&self, family_id: &str) -> Result<Option<Family>, StoreError> {
+    async fn find_family(
+        &self,
+        family_id: &crate::domain::FamilyId,
+    ) -> Result<Option<Family>, StoreError> {
         let now = self.now();
         let id = family_id.to_owned();
         let row = self
@@ -264,7 +267,11 @@ impl FamilyStore for SqliteStore {
         row.map(to_family).transpose()
     }
 
-    async fn is_current(&self, family_id: &str, hash: &[u8; 32]) -> Result<bool, StoreError> {
+    async fn is_current(
+        &self,
+        family_id: &crate::domain::FamilyId,
+        hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
         let now = self.now();
         let (id, hash) = (family_id.to_owned(), hash.to_vec());
         self.run(move |c| {

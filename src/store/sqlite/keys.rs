@@ -50,7 +50,7 @@ fn to_key(
         state: state
             .parse()
             .map_err(|()| StoreError::Corrupt(format!("unknown key state {state}")))?,
-        kid,
+        kid: kid.into(),
         private_sealed,
         public_jwk,
         created_at: from_micros(created),
@@ -184,7 +184,7 @@ impl KeyStore for SqliteStore {
 
     async fn revoke(
         &self,
-        kid: &str,
+        kid: &crate::domain::Kid,
         replacement: Option<NewSigningKey>,
         now: OffsetDateTime,
     ) -> Result<KeyRevocation, StoreError> {

@@ -19,7 +19,7 @@ pub enum KeyRingError {
     #[error("TESSERA_KEK does not open the stored signing keys: start with the key-encryption key they were sealed under")]
     KekMismatch,
     #[error("stored signing key {0} is corrupt or forged: it must open with the KEK and its kid and public key must be the ones its sealed private key derives")]
-    CorruptKey(String),
+    CorruptKey(crate::domain::Kid),
     #[error("cannot import the key: {0}")]
     Import(String),
     #[error("key generation failed")]
@@ -186,9 +186,9 @@ impl KeyRing {
     /// Emergency revocation: the key leaves the JWKS and stops verifying at once on this
     /// instance (others follow on the change notification). Revoking an active key promotes
     /// its `next`, and a fresh `next` is generated first, so the ring can always sign.
-    pub async fn revoke(&self, kid: &str) -> Result<KeyRevocation, KeyRingError> {
+    pub async fn revoke(&self, kid: &crate::domain::Kid) -> Result<KeyRevocation, KeyRingError> {
         let rows = self.store.list_signing_keys().await?;
-        let replacement = match rows.iter().find(|r| r.kid == kid) {
+        let replacement = match rows.iter().find(|r| &r.kid == kid) {
             Some(row) if self.config.algs.contains(&row.alg) => Some(self.generate(row.alg).await?),
             _ => None,
         };
@@ -206,7 +206,7 @@ impl KeyRing {
         &self,
         alg: Option<SigningAlg>,
         pem: Vec<u8>,
-    ) -> Result<(String, SigningAlg, KeyImport), KeyRingError> {
+    ) -> Result<(crate::domain::Kid, SigningAlg, KeyImport), KeyRingError> {
         let key = self
             .sealed_off_thread(move || {
                 KeyMaterial::import_pem(alg, &pem).map_err(|e| KeyRingError::Import(e.to_string()))

@@ -21,7 +21,8 @@ use crate::store::SigningKeyRow;
 /// A key as shown to operators and verifiers (no private material).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublishedKey {
-    pub kid: String,
+    #[schema(value_type = String)]
+    pub kid: crate::domain::Kid,
     pub alg: SigningAlg,
     pub state: KeyState,
     /// Whether the key is currently in the JWKS.
@@ -49,7 +50,7 @@ pub struct JwksDocument {
 /// The signer for one algorithm's active key.
 #[derive(Debug)]
 pub struct ActiveSigner {
-    pub kid: String,
+    pub kid: crate::domain::Kid,
     pub signer: Box<dyn JwsSigner>,
 }
 
@@ -69,7 +70,7 @@ pub(super) struct Snapshot {
     pub(super) keys: Vec<PublishedKey>,
     pub(super) signers: HashMap<SigningAlg, Arc<ActiveSigner>>,
     /// Published (so never revoked or retired) keys by kid.
-    pub(super) verifiers: HashMap<String, Arc<KeyVerifier>>,
+    pub(super) verifiers: HashMap<crate::domain::Kid, Arc<KeyVerifier>>,
     pub(super) jwks: Arc<JwksDocument>,
 }
 

@@ -38,11 +38,18 @@ pub async fn sso_sessions_are_found_listed_and_end_with_their_families(backend: 
     );
     assert_eq!(sso.list_sso(user).await.unwrap().len(), 3);
 
-    sso.add_sso_family(&first.id, "fam-a").await.unwrap();
-    sso.add_sso_family(&first.id, "fam-b").await.unwrap();
+    sso.add_sso_family(&first.id, &"fam-a".into())
+        .await
+        .unwrap();
+    sso.add_sso_family(&first.id, &"fam-b".into())
+        .await
+        .unwrap();
     let mut ended = sso.end_sso(&first.id).await.unwrap();
     ended.sort();
-    assert_eq!(ended, ["fam-a", "fam-b"]);
+    assert_eq!(
+        ended,
+        ["fam-a".into(), "fam-b".into()] as [tessera::domain::FamilyId; 2]
+    );
     assert_eq!(sso.find_sso(&first.id).await.unwrap(), None);
     assert!(
         sso.end_sso(&first.id).await.unwrap().is_empty(),
@@ -51,7 +58,9 @@ pub async fn sso_sessions_are_found_listed_and_end_with_their_families(backend: 
 
     backend.elapse(Duration::from_millis(2100)).await;
     assert_eq!(sso.find_sso(&short.id).await.unwrap(), None, "expired");
-    sso.add_sso_family(&short.id, "fam-c").await.unwrap();
+    sso.add_sso_family(&short.id, &"fam-c".into())
+        .await
+        .unwrap();
     assert!(
         sso.end_sso(&short.id).await.unwrap().is_empty(),
         "nothing added once expired"
@@ -114,7 +123,10 @@ pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family
         .iter()
         .all(|t| matches!(t, CodeTake::Fresh(_) | CodeTake::Replayed(None))));
     // the replays above came before the tokens were issued: recording now says so
-    assert!(!codes.record_code_family(&digest, "fam-1").await.unwrap());
+    assert!(!codes
+        .record_code_family(&digest, &"fam-1".into())
+        .await
+        .unwrap());
 
     let clean = [2u8; 32];
     codes
@@ -125,12 +137,18 @@ pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family
         codes.take_code(&clean).await.unwrap(),
         CodeTake::Fresh(_)
     ));
-    assert!(codes.record_code_family(&clean, "fam-2").await.unwrap());
+    assert!(codes
+        .record_code_family(&clean, &"fam-2".into())
+        .await
+        .unwrap());
     assert_eq!(
         codes.take_code(&clean).await.unwrap(),
         CodeTake::Replayed(Some("fam-2".into()))
     );
-    assert!(!codes.record_code_family(&clean, "fam-3").await.unwrap());
+    assert!(!codes
+        .record_code_family(&clean, &"fam-3".into())
+        .await
+        .unwrap());
 
     assert_eq!(
         codes.take_code(&[3u8; 32]).await.unwrap(),
@@ -209,7 +227,10 @@ async fn a_spent_code_is_remembered_across_a_restart_of_the_embedded_store() {
         store.take_code(&digest).await.unwrap(),
         CodeTake::Fresh(_)
     ));
-    assert!(store.record_code_family(&digest, "fam-9").await.unwrap());
+    assert!(store
+        .record_code_family(&digest, &"fam-9".into())
+        .await
+        .unwrap());
     // more codes than the old in-memory cache held would not push it out either
     drop(store);
     let store = open().await.unwrap();

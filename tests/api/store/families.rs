@@ -25,7 +25,7 @@ pub(super) async fn family(
 ) -> Family {
     let t = at.unix_timestamp();
     let family = Family {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        id: uuid::Uuid::new_v4().simple().to_string().into(),
         user_id: tessera::domain::UserId::generate(),
         client_id: CLIENT.into(),
         scope: "openid".into(),
@@ -160,7 +160,7 @@ pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Back
     let keep = family(stores, t, 1, IDLE).await;
     let mut other = family(stores, t, 2, IDLE).await;
     other.user_id = keep.user_id;
-    other.id = uuid::Uuid::new_v4().simple().to_string();
+    other.id = uuid::Uuid::new_v4().simple().to_string().into();
     stores
         .families
         .create_family(&other, &SessionMeta::default(), Some(&hash(3)), IDLE)
@@ -180,7 +180,7 @@ pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Back
             client_id: other.client_id.clone()
         }]
     );
-    let left: Vec<String> = stores
+    let left: Vec<tessera::domain::FamilyId> = stores
         .families
         .list_sessions(keep.user_id)
         .await

@@ -26,7 +26,11 @@ pub async fn revoking_the_active_key_promotes_next_once_and_bumps_the_version(
         .await
         .unwrap());
     let before = stores.keys.version().await.unwrap();
-    let revoked = stores.keys.revoke("a1", Some(key("n2")), t).await.unwrap();
+    let revoked = stores
+        .keys
+        .revoke(&"a1".into(), Some(key("n2")), t)
+        .await
+        .unwrap();
     assert_eq!(
         revoked,
         KeyRevocation::Revoked {
@@ -35,10 +39,14 @@ pub async fn revoking_the_active_key_promotes_next_once_and_bumps_the_version(
         }
     );
     assert!(stores.keys.version().await.unwrap() > before);
-    let again = stores.keys.revoke("a1", Some(key("n3")), t).await.unwrap();
+    let again = stores
+        .keys
+        .revoke(&"a1".into(), Some(key("n3")), t)
+        .await
+        .unwrap();
     assert_eq!(again, KeyRevocation::AlreadyRevoked);
     assert_eq!(
-        stores.keys.revoke("nope", None, t).await.unwrap(),
+        stores.keys.revoke(&"nope".into(), None, t).await.unwrap(),
         KeyRevocation::NotFound
     );
     let states: Vec<(String, KeyState)> = stores
@@ -47,7 +55,7 @@ pub async fn revoking_the_active_key_promotes_next_once_and_bumps_the_version(
         .await
         .unwrap()
         .into_iter()
-        .map(|k| (k.kid, k.state))
+        .map(|k| (k.kid.to_string(), k.state))
         .collect();
     assert!(
         states.contains(&("n1".into(), KeyState::Active)),

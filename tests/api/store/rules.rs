@@ -275,11 +275,14 @@ pub async fn the_code_state_machine_follows_the_table_of_cases(backend: &super::
                         CodeTake::Replayed(f) => ("replayed", f),
                         CodeTake::Unknown => ("unknown", None),
                     };
-                    let want = (expected, family.map(str::to_owned));
+                    let want = (expected, family.map(tessera::domain::FamilyId::from));
                     assert_eq!(got, want, "{case}: step {i}");
                 }
                 Record(family, expected) => {
-                    let recorded = codes.record_code_family(&digest, family).await.unwrap();
+                    let recorded = codes
+                        .record_code_family(&digest, &family.into())
+                        .await
+                        .unwrap();
                     assert_eq!(recorded, expected, "{case}: step {i}");
                 }
             }
