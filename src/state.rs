@@ -11,11 +11,12 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::Notifier;
 use crate::service::abuse::{ClientGate, Limiter};
+use crate::service::access::AccessCheck;
 use crate::service::audit::Auditor;
 use crate::service::grants::{TokenIssuer, TokenPolicy};
 use crate::service::passwords::Passwords;
 use crate::store::{Readiness, Stores};
-use crate::tokens::{KeyRing, VerifiedTokens};
+use crate::tokens::KeyRing;
 
 /// Documents computed once at start-up and served as bytes.
 pub struct Documents {
@@ -36,8 +37,8 @@ pub struct AppState {
     pub audit: Auditor,
     pub stores: Stores,
     pub hasher: Arc<PasswordHasher>,
-    /// Access tokens whose signature verified (see `VerifiedTokens`).
-    pub verified_tokens: VerifiedTokens,
+    /// Checks bearer access tokens (and caches those whose signature verified).
+    pub access: AccessCheck,
     pub clock: Arc<dyn Clock>,
     pub documents: Documents,
     /// Delivers password-reset tokens.
@@ -93,7 +94,7 @@ impl AppState {
                 TokenPolicy::new(&settings),
                 settings.kek.clone(),
             ),
-            verified_tokens: VerifiedTokens::new(settings.verified_token_cache),
+            access: AccessCheck::new(keyring.clone(), &stores, clock.clone(), &settings),
             settings: Arc::new(settings),
             keyring,
             stores,

@@ -109,6 +109,16 @@ pub enum ClientsCommand {
         #[arg(allow_hyphen_values = true)]
         id: String,
     },
+    /// Print an access token for a confidential client, as its client_credentials grant
+    /// would issue it, without its secret (audited as `cli`).
+    Token {
+        /// The client id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        /// The scope to request (space-separated); default: the client's scopes.
+        #[arg(long)]
+        scope: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,9 +1,14 @@
 //! `tessera clients …` (book § Endpoints): create, list, rotate a secret, delete.
 
+use std::sync::Arc;
+
 use super::{connect, operator, print_json, CliError, ClientsCommand};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::{GrantType, NewClient};
 use crate::service::admin::{self, ClientView};
+use crate::service::grants::{TokenIssuer, TokenPolicy};
+use crate::tokens::{KeyRing, KeyRingConfig};
 
 pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(), CliError> {
     let writes = !matches!(command, ClientsCommand::List);
@@ -59,6 +64,28 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
                 .await
                 .map_err(CliError::refused(format!("client {id}")))?;
             print_json(&serde_json::json!({ "deleted": id, "sessions_revoked": ended }));
+        }
+        ClientsCommand::Token { id, scope } => {
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let ring = KeyRing::load(
+                stores.keys.clone(),
+                settings.kek.clone(),
+                KeyRingConfig::new(&settings),
+                clock.clone(),
+            )
+            .await?;
+            ring.ensure_keys().await?;
+            let issuer = TokenIssuer::new(
+                Arc::new(ring),
+                clock,
+                TokenPolicy::new(&settings),
+                settings.kek.clone(),
+            );
+            let tokens =
+                admin::issue_client_token(&issuer, &stores, &id, scope.as_deref(), &operator())
+                    .await
+                    .map_err(CliError::refused(format!("client {id}")))?;
+            print_json(&tokens);
         }
     }
     Ok(())

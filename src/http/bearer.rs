@@ -40,7 +40,7 @@ pub async fn user_claims(
     state: &AppState,
 ) -> Result<crate::tokens::AccessClaims, ResourceError> {
     let token = bearer_token(req)?;
-    Ok(access::user_claims(state, &token).await?)
+    Ok(state.access.user_claims(&token).await?)
 }
 
 /// A user's verified token and the user; with `ACCOUNT_API` the token must also be fit for
@@ -62,9 +62,9 @@ impl<const ACCOUNT_API: bool> FromRequest for Bearer<ACCOUNT_API> {
             let state = app_state(&req)?;
             let token = bearer_token(&req)?;
             let user = if ACCOUNT_API {
-                access::account_user(&state, &token).await?
+                state.access.account_user(&token).await?
             } else {
-                access::token_user(&state, &token).await?
+                state.access.token_user(&token).await?
             };
             Ok(Bearer(user))
         })

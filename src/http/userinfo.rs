@@ -61,7 +61,7 @@ pub async fn userinfo_post(
         (false, Some(token)) => token,
         (_, None) => super::bearer::bearer_token(&req)?,
     };
-    let session = crate::service::access::token_user(&state, &token).await?;
+    let session = state.access.token_user(&token).await?;
     userinfo(Bearer(session)).await
 }
 

@@ -25,15 +25,3 @@ pub async fn spa_refresh_client(
         .await?
         .filter(|c| c.allows(GrantType::RefreshToken)))
 }
-
-/// Whether the client exists and is first-party (its users' tokens may use the account API).
-pub async fn is_first_party(stores: &Stores, id: &str) -> Result<bool, StoreError> {
-    let Ok(id) = ClientId::parse(id) else {
-        return Ok(false);
-    };
-    Ok(stores
-        .clients
-        .find_client(&id)
-        .await?
-        .is_some_and(|c| c.first_party))
-}

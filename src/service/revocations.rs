@@ -9,59 +9,7 @@ use crate::domain::Client;
 use crate::domain::OAuthError;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::tokens::{refresh, AccessClaims};
-
-/// The claims of an active access token, or `None` if it is invalid or revoked.
-pub async fn active_access_token(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<AccessClaims>, StoreError> {
-    let now = state.clock.now().unix_timestamp();
-    let expected = crate::tokens::Expected {
-        issuer: &state.settings.issuer,
-        nbf_leeway_secs: state.settings.clock_leeway.as_secs() as i64,
-        now,
-    };
-    let verified = state
-        .verified_tokens
-        .verify(&state.keyring, token, &expected);
-    let claims = match verified {
-        Ok(claims) => claims,
-        Err(reason) => {
-            tracing::debug!(%reason, "access token refused");
-            return Ok(None);
-        }
-    };
-    let user = claims
-        .sid
-        .as_ref()
-        .and_then(|_| claims.sub.parse::<crate::domain::UserId>().ok());
-    let status = state
-        .stores
-        .revocations
-        .token_state(&claims.jti, claims.sid.as_deref(), user)
-        .await?;
-    let revoked = status.blocklisted
-        || status.session_alive == Some(false)
-        || status
-            .cutoff
-            .is_some_and(|cutoff| claims.iat < cutoff.unix_timestamp());
-    if revoked {
-        return Ok(None);
-    }
-    // a client's own token (no session) lives only as long as the client: deleting a
-    // client must end its client_credentials tokens as it ends its users' sessions
-    if claims.sid.is_none() {
-        let exists = match crate::domain::ClientId::parse(&claims.client_id) {
-            Ok(id) => state.stores.clients.find_client(&id).await?.is_some(),
-            Err(_) => false,
-        };
-        if !exists {
-            return Ok(None);
-        }
-    }
-    Ok(Some(claims))
-}
+use crate::tokens::refresh;
 
 /// How long a per-user cutoff must live: past every access token issued before it (the
 /// longest configurable TTL is 1 h) plus clock leeway.
@@ -108,7 +56,7 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
         }
         return Ok(());
     }
-    if let Some(claims) = active_access_token(state, token).await? {
+    if let Some(claims) = state.access.active(token).await? {
         if claims.client_id == client.id.as_str() {
             state
                 .limiter
@@ -149,7 +97,7 @@ pub async fn introspect(
         without_empty_scope(&mut body);
         return Ok(body);
     }
-    let Some(claims) = active_access_token(state, token).await? else {
+    let Some(claims) = state.access.active(token).await? else {
         return Ok(inactive);
     };
     if !serves_audience(state, client, &claims) {

@@ -258,6 +258,29 @@ async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_
     }
     assert_eq!(client_credentials(&app, &id, &new).await, StatusCode::OK);
 
+    // the client_credentials grant, run by the CLI: the running app accepts its token
+    let issued = run(&["clients", "token", &id, "--scope", "api.read"]);
+    assert_eq!(issued["token_type"], "Bearer");
+    assert_eq!(issued["scope"], "api.read");
+    assert!(issued.get("refresh_token").is_none() && issued.get("id_token").is_none());
+    let token = issued["access_token"].as_str().unwrap();
+    let seen = app
+        .introspect_as(&(id.clone(), Some(new.clone())), token)
+        .await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["client_id"], id.as_str());
+    assert_eq!(seen["sub"], id.as_str());
+    let (_, audit) = app
+        .admin_json(Method::GET, "/admin/audit?type=token_issued", None)
+        .await;
+    assert_eq!(audit["events"][0]["actor"], "cli", "{audit}");
+    // the grant's own rules hold: a scope the client may not have, a public client
+    let wider = run_cli(&["clients", "token", &id, "--scope", "admin"], &env);
+    assert!(!wider.status.success());
+    assert!(String::from_utf8_lossy(&wider.stderr).contains("scope"));
+    let public = run_cli(&["clients", "token", "spa"], &env);
+    assert!(!public.status.success());
+
     app.user("cli@example.com").await;
     let (_, found) = app
         .admin_json(Method::GET, "/admin/users?email=cli%40example.com", None)

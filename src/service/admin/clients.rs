@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use serde_json::json;
 
 use crate::crypto::SigningAlg;
-use crate::domain::{Client, ClientId, GrantType, NewClient, Scope};
+use crate::domain::{Client, ClientId, GrantType, NewClient, OAuthError, Scope};
+use crate::service::grants::{TokenIssuer, TokenResponse};
 use crate::store::{AuditEvent, Change, Stores};
 
 use super::{announce, audit, ManageError, Operator};
@@ -328,4 +329,30 @@ pub async fn delete_client(
     )
     .await;
     Ok(ended)
+}
+
+/// An access token for a confidential client, as its `client_credentials` grant at the
+/// token endpoint would issue it, without its secret: for an operator's scripts and smoke
+/// tests (`tessera clients token`). The same grant decides scope and lifetime; the issue is
+/// audited with the operator.
+pub async fn issue_client_token(
+    issuer: &TokenIssuer,
+    stores: &Stores,
+    id: &str,
+    scope: Option<&str>,
+    operator: &Operator,
+) -> Result<TokenResponse, ManageError> {
+    let id = parse_client_id(id)?;
+    let client = existing_client(stores, &id).await?;
+    let tokens = crate::service::grants::client_credentials::grant(issuer, &client, scope)
+        .map_err(|e| match e {
+            OAuthError::Server(e) => ManageError::Internal(e),
+            other => ManageError::Invalid(other.description()),
+        })?;
+    let detail = serde_json::json!({ "grant": "client_credentials", "scope": tokens.scope });
+    let event = AuditEvent::new("token_issued", "ok")
+        .client(id.as_str())
+        .detail(detail);
+    super::audit(stores, operator, event).await;
+    Ok(tokens)
 }

@@ -33,6 +33,9 @@ pub enum ManageError {
     KeyRing(#[from] KeyRingError),
     #[error(transparent)]
     Hash(#[from] crate::auth::hashing::HashError),
+    /// A fault of tessera's (e.g. no key could sign).
+    #[error(transparent)]
+    Internal(anyhow::Error),
 }
 
 pub use crate::service::audit::Operator;
@@ -60,6 +63,7 @@ impl From<ManageError> for crate::domain::Failure {
             ManageError::KeyRing(crate::tokens::KeyRingError::Store(e)) => e.into(),
             ManageError::KeyRing(e) => Failure::Internal(e.into()),
             ManageError::Hash(e) => e.into(),
+            ManageError::Internal(e) => Failure::Internal(e),
         }
     }
 }
