@@ -133,7 +133,7 @@ impl AccessCheck {
     /// the issuer and its client is still first-party; checked before the user is loaded.
     pub async fn account_user(&self, token: &str) -> Result<TokenUser, AccessError> {
         let claims = self.user_claims(token).await?;
-        if !claims.aud.0.iter().any(|aud| *aud == self.issuer) {
+        if !claims.aud.0.contains(&self.issuer) {
             return Err(AccessError::NotForAccountApi);
         }
         let first_party = match crate::domain::ClientId::parse(&claims.client_id) {
