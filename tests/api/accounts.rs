@@ -84,7 +84,6 @@ async fn weak_or_invalid_registrations_name_each_failed_rule_and_store_nothing(b
 
 fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
     let env = cli_env(db);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     run_cli(args, &env)
 }
 

@@ -230,7 +230,6 @@ async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_
     let db = Arc::new(TestDb::on(backend).await);
     let app = spawn_on(db.clone(), &[]).await;
     let env = cli_env(&db);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str]| {
         let out = run_cli(args, &env);
         assert!(

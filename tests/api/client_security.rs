@@ -25,15 +25,8 @@ async fn spa_login(app: &TestApp, client_id: &str) -> reqwest::Response {
 }
 
 async fn cookie_refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
-    app.spa_call(
-        reqwest::Method::POST,
-        "/api/v1/session/refresh",
-        ORIGIN,
-        None,
-    )
-    .header("cookie", format!("tessera_rt={refresh_token}"))
-    .fetch()
-    .await
+    app.spa_refresh(ORIGIN, &format!("tessera_rt={refresh_token}"))
+        .await
 }
 
 fn cookie_value(response: &reqwest::Response) -> Option<String> {

@@ -69,29 +69,13 @@ async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_a
     assert_eq!(me["email"], "hana@example.com");
 
     let value = cookie.split(';').next().unwrap().to_owned();
-    let refreshed = app
-        .spa_call(
-            reqwest::Method::POST,
-            "/api/v1/session/refresh",
-            ORIGIN,
-            Some(&value),
-        )
-        .fetch()
-        .await;
+    let refreshed = app.spa_refresh(ORIGIN, &value).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let rotated = refresh_cookie(&refreshed).unwrap();
     let rotated_value = rotated.split(';').next().unwrap().to_owned();
     assert_ne!(rotated_value, value);
 
-    let old = app
-        .spa_call(
-            reqwest::Method::POST,
-            "/api/v1/session/refresh",
-            ORIGIN,
-            Some(&value),
-        )
-        .fetch()
-        .await;
+    let old = app.spa_refresh(ORIGIN, &value).await;
     assert_eq!(
         old.status(),
         StatusCode::OK,
@@ -118,15 +102,7 @@ async fn login_puts_the_refresh_token_only_in_a_locked_down_cookie_and_refresh_a
         refresh_cookie(&logout).unwrap().contains("Max-Age=0"),
         "cookie cleared"
     );
-    let after = app
-        .spa_call(
-            reqwest::Method::POST,
-            "/api/v1/session/refresh",
-            ORIGIN,
-            Some(&rotated_value),
-        )
-        .fetch()
-        .await;
+    let after = app.spa_refresh(ORIGIN, &rotated_value).await;
     assert_eq!(
         after.status(),
         StatusCode::UNAUTHORIZED,

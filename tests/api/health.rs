@@ -167,9 +167,9 @@ async fn unreachable_redis_at_start_is_named_with_a_non_zero_exit() {
     let out = run_cli(
         &["serve"],
         &[
-            ("DATABASE_URL", &db.url()),
+            ("DATABASE_URL", db.url().as_str()),
             ("REDIS_URL", "redis://127.0.0.1:1"),
-            ("TESSERA_KEK", &crate::helpers::test_kek()),
+            ("TESSERA_KEK", crate::helpers::test_kek().as_str()),
             ("TESSERA_STARTUP_TIMEOUT", "1"),
             ("TESSERA_LOG", "error"),
             ("TESSERA_PUBLIC_ADDR", "127.0.0.1:0"),

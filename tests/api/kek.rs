@@ -48,7 +48,6 @@ fn rewrap(db: &TestDb, current: &str, new: &str) -> std::process::Output {
         .collect();
     env.push(("TESSERA_KEK", current.to_owned()));
     env.push(("TESSERA_NEW_KEK", new.to_owned()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     run_cli(&["keys", "rewrap"], &env)
 }
 

@@ -5,22 +5,15 @@ use std::sync::Arc;
 use rstest_reuse::apply;
 use serde_json::Value;
 
-use crate::helpers::{backends, cli_env, run_cli, spawn_on, Backend, Fetch, TestDb};
+use crate::helpers::{
+    backends, cli_env, cli_json, interop_python, run_cli, spawn_on, Backend, Fetch, TestDb,
+};
 use crate::keys::{jwks, kids_in_state};
 
 fn pem(kind: &str) -> std::path::PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/make_pem.py");
-    let out = std::process::Command::new("python3")
-        .args([script, kind])
-        .output()
-        .expect("python3 is needed for interop tests");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let pem = interop_python("make_pem.py", &[kind]);
     let path = std::env::temp_dir().join(format!("tessera-{kind}-{}.pem", uuid::Uuid::new_v4()));
-    std::fs::write(&path, out.stdout).unwrap();
+    std::fs::write(&path, pem).unwrap();
     path
 }
 
@@ -37,13 +30,7 @@ async fn cli_keys_import_makes_a_pem_key_the_next_key_which_signs_after_the_next
     let before = app.admin_keys().await;
 
     let file = pem("p256");
-    let out = run_cli(&["keys", "import", file.to_str().unwrap()], &env);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = cli_json(&["keys", "import", file.to_str().unwrap()], &env);
     let after = listed["keys"].as_array().unwrap();
     let imported = kids_in_state(after, "ES256", "next");
     assert_ne!(imported, kids_in_state(&before, "ES256", "next"));

@@ -53,15 +53,12 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         .unwrap();
     let refresh = grant["refresh_token"].as_str().unwrap().to_owned();
     let refreshed: Value = app
-        .token(&[
+        .token_json(&[
             ("grant_type", "refresh_token"),
             ("client_id", "spa"),
             ("refresh_token", &refresh),
         ])
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let _ = app
         .token(&[
             ("grant_type", "refresh_token"),
@@ -72,15 +69,12 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
     let (id, secret) = app.client(&["client_credentials"], false, false).await;
     let secret = secret.unwrap();
     let cc: Value = app
-        .token(&[
+        .token_json(&[
             ("grant_type", "client_credentials"),
             ("client_id", &id),
             ("client_secret", &secret),
         ])
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let _ = app
         .token(&[
             ("grant_type", "client_credentials"),
@@ -102,15 +96,7 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         .fetch()
         .await;
     let cookie = cookie_pair(&spa);
-    let _ = app
-        .spa_call(
-            reqwest::Method::POST,
-            "/api/v1/session/refresh",
-            origin,
-            Some(&cookie),
-        )
-        .fetch()
-        .await;
+    let _ = app.spa_refresh(origin, &cookie).await;
     let _ = app.admin_get("/admin/keys").fetch().await;
     // admin flows: secrets shown once to the operator, never to the log
     let created: Value = app
@@ -258,16 +244,13 @@ async fn mfa_flow(app: &crate::helpers::TestApp) -> MfaSecrets {
         .unwrap();
     let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
     let tokens: Value = app
-        .token(&[
+        .token_json(&[
             ("grant_type", "urn:tessera:grant-type:mfa-otp"),
             ("client_id", "spa"),
             ("mfa_token", &mfa_token),
             ("recovery_code", &recovery_code),
         ])
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     MfaSecrets {
         secret,
         code,

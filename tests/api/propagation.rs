@@ -194,7 +194,6 @@ async fn without_a_notification_the_version_poll_brings_an_instance_up_to_date(b
             format!("{}elsewhere:", db.redis_prefix()),
         ));
     }
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run_cli(&["keys", "rotate", "--alg", "ES256"], &env);
     assert!(
         out.status.success(),

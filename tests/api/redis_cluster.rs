@@ -103,7 +103,6 @@ async fn the_service_runs_on_a_redis_cluster_and_its_export_reads_every_master()
         ("REDIS_URL", cluster.seeds()),
         ("TESSERA_REDIS_CLUSTER", "true".into()),
     ]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let export = run_cli(&["export"], &env);
     assert!(
         export.status.success(),
@@ -203,7 +202,7 @@ async fn a_master_failing_over_mid_load_costs_503s_during_the_failover_only() {
     let latest = latest.lock().unwrap().clone();
     for (i, token) in latest.iter().enumerate() {
         assert_eq!(
-            app.refresh(token).await.status(),
+            app.refresh_status(token).await,
             StatusCode::OK,
             "session {i}"
         );

@@ -11,6 +11,18 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_on, test_settings, Fetch, OwnRedis, TestDb};
 
+/// What connecting to `redis` finds wrong with its settings.
+async fn findings_for(db: &TestDb, redis: &OwnRedis) -> Vec<(bool, String)> {
+    let settings = test_settings(db, &[("redis_url", &redis.url())]);
+    tessera::store::connect(
+        (&settings).into(),
+        std::sync::Arc::new(tessera::clock::SystemClock),
+    )
+    .await
+    .unwrap()
+    .findings
+}
+
 #[tokio::test]
 async fn an_evicting_redis_is_named_at_start_and_a_durable_one_is_not() {
     let db = TestDb::new().await;
@@ -22,14 +34,7 @@ async fn an_evicting_redis_is_named_at_start_and_a_durable_one_is_not() {
         "--save",
         "",
     ]);
-    let settings = test_settings(&db, &[("redis_url", &evicting.url())]);
-    let findings = tessera::store::connect(
-        (&settings).into(),
-        std::sync::Arc::new(tessera::clock::SystemClock),
-    )
-    .await
-    .unwrap()
-    .findings;
+    let findings = findings_for(&db, &evicting).await;
     assert!(findings[0].0, "loud: {findings:?}");
     assert!(findings[0].1.contains("allkeys-lru") && findings[0].1.contains("noeviction"));
     assert!(findings[1].1.contains("persistence is off"), "{findings:?}");
@@ -42,14 +47,7 @@ async fn an_evicting_redis_is_named_at_start_and_a_durable_one_is_not() {
         "--save",
         "",
     ]);
-    let settings = test_settings(&db, &[("redis_url", &durable.url())]);
-    let findings = tessera::store::connect(
-        (&settings).into(),
-        std::sync::Arc::new(tessera::clock::SystemClock),
-    )
-    .await
-    .unwrap()
-    .findings;
+    let findings = findings_for(&db, &durable).await;
     assert_eq!(findings, []);
 }
 

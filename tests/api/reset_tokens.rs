@@ -72,12 +72,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
         "invalid_token"
     );
     let step = app
-        .token(&[
-            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
-            ("client_id", "spa"),
-            ("mfa_token", &pending),
-            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
-        ])
+        .mfa_otp(&pending, &crate::helpers::pyotp_code(&secret, &clock))
         .await;
     assert_eq!(step.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -89,12 +84,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
     clock.advance(Duration::from_secs(30));
     let pending = mfa_challenge(&app, NEW_PASSWORD).await;
     let signed_in: Value = app
-        .token(&[
-            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
-            ("client_id", "spa"),
-            ("mfa_token", &pending),
-            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
-        ])
+        .mfa_otp(&pending, &crate::helpers::pyotp_code(&secret, &clock))
         .await
         .json()
         .await
@@ -116,12 +106,7 @@ async fn a_reset_or_a_password_change_voids_every_other_reset_link_and_pending_m
         StatusCode::BAD_REQUEST
     );
     let step = app
-        .token(&[
-            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
-            ("client_id", "spa"),
-            ("mfa_token", &pending),
-            ("otp", &crate::helpers::pyotp_code(&secret, &clock)),
-        ])
+        .mfa_otp(&pending, &crate::helpers::pyotp_code(&secret, &clock))
         .await;
     assert_eq!(step.status(), StatusCode::BAD_REQUEST);
 }

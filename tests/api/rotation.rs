@@ -130,7 +130,7 @@ async fn a_forged_token_with_a_known_session_id_is_rejected_without_revoking_the
         "invalid_grant"
     );
     assert_eq!(
-        app.refresh(real).await.status(),
+        app.refresh_status(real).await,
         StatusCode::OK,
         "the real session survives"
     );
@@ -316,11 +316,7 @@ async fn redis_going_away_during_refresh_answers_503_and_recovers_without_a_rest
 #[tokio::test]
 async fn discovery_lists_revocation_and_introspection(backend: Backend) {
     let app = spawn_backend(backend, &[]).await;
-    let doc: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .fetch_json()
-        .await;
+    let doc: Value = app.discovery().await;
     assert_eq!(
         doc["revocation_endpoint"],
         "http://127.0.0.1:8080/oauth2/revoke"

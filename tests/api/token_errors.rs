@@ -170,11 +170,7 @@ async fn a_full_hashing_queue_answers_503_with_retry_after_at_once(backend: Back
 #[tokio::test]
 async fn discovery_lists_the_token_endpoint_grants_and_auth_methods(backend: Backend) {
     let app = spawn_backend(backend, &[]).await;
-    let doc: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .fetch_json()
-        .await;
+    let doc: Value = app.discovery().await;
     assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
     assert_eq!(
         doc["userinfo_endpoint"],

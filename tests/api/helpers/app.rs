@@ -213,7 +213,11 @@ pub async fn spawn_backend(backend: Backend, overrides: &[(&str, &str)]) -> Test
 }
 
 /// Runs the `tessera` binary with only the given environment (plus PATH).
-pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+pub fn run_cli<K, V>(args: &[&str], env: &[(K, V)]) -> std::process::Output
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.args(args)
         .env_clear()
@@ -222,6 +226,37 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
+}
+
+/// Runs the `tessera` binary, which must succeed, and reads its stdout as JSON.
+pub fn cli_json<K, V>(args: &[&str], env: &[(K, V)]) -> serde_json::Value
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    let out = run_cli(args, env);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs one of `tests/interop`'s Python scripts, which must succeed; its stdout.
+pub fn interop_python(script: &str, args: &[&str]) -> Vec<u8> {
+    let script = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed for interop tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// The environment a CLI run against `db` needs.

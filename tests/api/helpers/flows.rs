@@ -11,17 +11,9 @@ pub const STRONG_PASSWORD: &str = "correct-Horse-battery-staple-42";
 /// The code pyotp (an independent TOTP implementation) computes for `secret` at `clock`'s
 /// current time.
 pub fn pyotp_code(secret: &str, clock: &tessera::clock::FixedClock) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/totp_code.py");
-    let out = std::process::Command::new("python3")
-        .args([script, secret, &clock.now().unix_timestamp().to_string()])
-        .output()
-        .expect("python3 is needed for interop tests");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let at = clock.now().unix_timestamp().to_string();
+    let code = super::app::interop_python("totp_code.py", &[secret, &at]);
+    String::from_utf8(code).unwrap().trim().to_owned()
 }
 
 /// The claims of a JWT, unverified (for assertions on what was issued).
@@ -90,6 +82,31 @@ impl TestApp {
             .await
     }
 
+    /// The second step of a password sign-in with MFA (client `spa`): `mfa_token` and a
+    /// one-time code.
+    pub async fn mfa_otp(&self, mfa_token: &str, otp: &str) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "urn:tessera:grant-type:mfa-otp"),
+            ("client_id", "spa"),
+            ("mfa_token", mfa_token),
+            ("otp", otp),
+        ])
+        .await
+    }
+
+    /// The discovery document.
+    pub async fn discovery(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/.well-known/openid-configuration"))
+            .fetch_json()
+            .await
+    }
+
+    /// A token request's JSON body, whatever its status.
+    pub async fn token_json(&self, form: &[(&str, &str)]) -> serde_json::Value {
+        self.token(form).await.json().await.unwrap()
+    }
+
     /// A password grant for `email` (with `STRONG_PASSWORD`, client `spa`) that must
     /// succeed: its token response.
     pub async fn login(&self, email: &str, scope: &str) -> serde_json::Value {
@@ -117,6 +134,11 @@ impl TestApp {
             ("refresh_token", refresh_token),
         ])
         .await
+    }
+
+    /// The status of a refresh with `refresh_token`.
+    pub async fn refresh_status(&self, refresh_token: &str) -> reqwest::StatusCode {
+        self.refresh(refresh_token).await.status()
     }
 
     pub async fn password_grant(
@@ -231,6 +253,20 @@ impl TestApp {
             Some(cookie) => request.header("cookie", cookie),
             None => request,
         }
+    }
+}
+
+impl TestApp {
+    /// `POST /api/v1/session/refresh` from the SPA's origin with `cookie`.
+    pub async fn spa_refresh(&self, origin: &str, cookie: &str) -> reqwest::Response {
+        self.spa_call(
+            reqwest::Method::POST,
+            "/api/v1/session/refresh",
+            origin,
+            Some(cookie),
+        )
+        .fetch()
+        .await
     }
 }
 
