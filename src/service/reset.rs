@@ -12,7 +12,7 @@ use crate::auth::hashing::HashError;
 use crate::domain::{Email, Password};
 use crate::notify::ResetMessage;
 use crate::state::AppState;
-use crate::store::{AuditEvent, StoreError};
+use crate::store::{AuditEvent, ResetUse, StoreError};
 
 const PREFIX: &str = "tsp_";
 
@@ -99,7 +99,7 @@ pub async fn complete(
     let user_id = state
         .stores
         .resets
-        .find_reset(digest, now)
+        .use_reset(digest, ResetUse::Find, now)
         .await?
         .ok_or(ResetError::InvalidToken)?;
     let user = state
@@ -119,7 +119,13 @@ pub async fn complete(
     }
     let hash = state.hasher.hash(new_password).await?;
     // the single use: of two concurrent resets with one token, one gets here
-    if state.stores.resets.consume_reset(digest, now).await? != Some(user.id) {
+    if state
+        .stores
+        .resets
+        .use_reset(digest, ResetUse::Consume, now)
+        .await?
+        != Some(user.id)
+    {
         return Err(ResetError::InvalidToken);
     }
     if !state

@@ -5,6 +5,15 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
+/// What a presented reset token is looked up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetUse {
+    /// Read it (the reset form checks the link before asking for a password).
+    Find,
+    /// Use it up (the reset itself).
+    Consume,
+}
+
 /// Password reset tokens (book § Configuration), by the SHA-256 of the token.
 #[async_trait]
 pub trait ResetStore: Send + Sync {
@@ -15,16 +24,12 @@ pub trait ResetStore: Send + Sync {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// The user of an unused, unexpired token (without using it).
-    async fn find_reset(
+    /// The user of an unused, unexpired token; `Consume` also uses it up, which succeeds
+    /// once, for a token of a live user.
+    async fn use_reset(
         &self,
         token_sha256: [u8; 32],
-        now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError>;
-    /// Uses the token: succeeds once, for an unused, unexpired token of a live user.
-    async fn consume_reset(
-        &self,
-        token_sha256: [u8; 32],
+        how: ResetUse,
         now: OffsetDateTime,
     ) -> Result<Option<crate::domain::UserId>, StoreError>;
     /// Makes every outstanding reset token of `user` unusable (a completed reset or a

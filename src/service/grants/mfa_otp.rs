@@ -63,16 +63,8 @@ pub async fn grant(
         user_agent: pending.user_agent.clone(),
     };
     let amr = vec!["pwd".to_owned(), "otp".to_owned()];
-    let tokens = start_session(
-        &state.issuer,
-        state.stores.families.as_ref(),
-        client,
-        &user,
-        &scope,
-        amr,
-        &meta,
-    )
-    .await?;
+    let families = state.stores.families.as_ref();
+    let tokens = start_session(&state.issuer, families, client, &user, &scope, amr, &meta).await?;
     crate::metrics::token_issued("mfa_otp");
     let event = AuditEvent::new("login_succeeded", "ok")
         .user(user.id)

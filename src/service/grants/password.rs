@@ -41,16 +41,8 @@ pub async fn grant(
         Authenticated::User(user) => user,
         Authenticated::NeedsSecondFactor(token) => return Ok(Answer::SecondFactor(token)),
     };
-    let tokens = start_session(
-        &state.issuer,
-        state.stores.families.as_ref(),
-        client,
-        &user,
-        &scope,
-        vec!["pwd".into()],
-        meta,
-    )
-    .await?;
+    let (families, amr) = (state.stores.families.as_ref(), vec!["pwd".into()]);
+    let tokens = start_session(&state.issuer, families, client, &user, &scope, amr, meta).await?;
     crate::metrics::token_issued("password");
     let event = AuditEvent::new("login_succeeded", "ok")
         .user(user.id)

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
-use crate::store::{ResetStore, StoreError};
+use crate::store::{ResetStore, ResetUse, StoreError};
 
 #[async_trait]
 impl ResetStore for PgStore {
@@ -26,31 +26,23 @@ impl ResetStore for PgStore {
         Ok(())
     }
 
-    async fn find_reset(
+    async fn use_reset(
         &self,
         token_sha256: [u8; 32],
-        now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError> {
-        self.usable_reset(
-            "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
-            token_sha256,
-            now,
-        )
-        .await
-    }
-
-    async fn consume_reset(
-        &self,
-        token_sha256: [u8; 32],
+        how: ResetUse,
         now: OffsetDateTime,
     ) -> Result<Option<crate::domain::UserId>, StoreError> {
         // one statement: two concurrent uses cannot both succeed
-        self.usable_reset(
-            "UPDATE password_resets SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
-            token_sha256,
-            now,
-        )
-        .await
+        let statement = match how {
+            ResetUse::Find => "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+            ResetUse::Consume => "UPDATE password_resets SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+        };
+        let client = self.client().await?;
+        let row = client
+            .query_opt(statement, &[&token_sha256.to_vec(), &now])
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     async fn revoke_user_resets(
@@ -66,22 +58,5 @@ impl ResetStore for PgStore {
             )
             .await
             .map_err(unavailable)
-    }
-}
-
-impl PgStore {
-    /// Runs `statement` ($1 the token digest, $2 now) and reads the user id it returns.
-    async fn usable_reset(
-        &self,
-        statement: &str,
-        token_sha256: [u8; 32],
-        now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(statement, &[&token_sha256.to_vec(), &now])
-            .await
-            .map_err(unavailable)?;
-        Ok(row.map(|r| r.get(0)))
     }
 }

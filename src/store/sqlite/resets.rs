@@ -5,31 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{micros, user_id_of, SqliteStore};
-use crate::store::{ResetStore, StoreError};
-
-impl SqliteStore {
-    /// Runs `statement` (?1 the digest, ?2 now) and reads the user id it returns.
-    async fn usable_reset(
-        &self,
-        statement: &'static str,
-        token_sha256: [u8; 32],
-        now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError> {
-        // one statement in autocommit: a read takes no write lock, and an UPDATE alone is
-        // atomic, so two uses of one token cannot both succeed
-        let user: Option<String> = self
-            .run(move |tx| {
-                tx.query_row(
-                    statement,
-                    params![token_sha256.to_vec(), micros(now)],
-                    |r| r.get(0),
-                )
-                .optional()
-            })
-            .await?;
-        user.as_deref().map(user_id_of).transpose()
-    }
-}
+use crate::store::{ResetStore, ResetUse, StoreError};
 
 #[async_trait]
 impl ResetStore for SqliteStore {
@@ -50,30 +26,29 @@ impl ResetStore for SqliteStore {
         Ok(())
     }
 
-    async fn find_reset(
+    async fn use_reset(
         &self,
         token_sha256: [u8; 32],
+        how: ResetUse,
         now: OffsetDateTime,
     ) -> Result<Option<crate::domain::UserId>, StoreError> {
-        self.usable_reset(
-            "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
-            token_sha256,
-            now,
-        )
-        .await
-    }
-
-    async fn consume_reset(
-        &self,
-        token_sha256: [u8; 32],
-        now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError> {
-        self.usable_reset(
-            "UPDATE password_resets SET used_at = ?2 WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING user_id",
-            token_sha256,
-            now,
-        )
-        .await
+        let statement = match how {
+            ResetUse::Find => "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
+            ResetUse::Consume => "UPDATE password_resets SET used_at = ?2 WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING user_id",
+        };
+        // one statement in autocommit: a read takes no write lock, and an UPDATE alone is
+        // atomic, so two uses of one token cannot both succeed
+        let user: Option<String> = self
+            .run(move |tx| {
+                tx.query_row(
+                    statement,
+                    params![token_sha256.to_vec(), micros(now)],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        user.as_deref().map(user_id_of).transpose()
     }
 
     async fn revoke_user_resets(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tessera::domain::Email;
-use tessera::store::NewUser;
+use tessera::store::{NewUser, ResetUse};
 
 use super::now;
 
@@ -34,10 +34,31 @@ pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::
         .create_reset(expired, user.id, t + Duration::from_secs(60), t)
         .await
         .unwrap();
-    assert_eq!(resets.find_reset(once, t).await.unwrap(), Some(user.id));
-    assert_eq!(resets.consume_reset(once, t).await.unwrap(), Some(user.id));
-    assert_eq!(resets.consume_reset(once, t).await.unwrap(), None);
+    assert_eq!(
+        resets.use_reset(once, ResetUse::Find, t).await.unwrap(),
+        Some(user.id)
+    );
+    assert_eq!(
+        resets.use_reset(once, ResetUse::Consume, t).await.unwrap(),
+        Some(user.id)
+    );
+    assert_eq!(
+        resets.use_reset(once, ResetUse::Consume, t).await.unwrap(),
+        None
+    );
     let later = t + Duration::from_secs(61);
-    assert_eq!(resets.find_reset(expired, later).await.unwrap(), None);
-    assert_eq!(resets.consume_reset(expired, later).await.unwrap(), None);
+    assert_eq!(
+        resets
+            .use_reset(expired, ResetUse::Find, later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        resets
+            .use_reset(expired, ResetUse::Consume, later)
+            .await
+            .unwrap(),
+        None
+    );
 }
