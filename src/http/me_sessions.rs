@@ -81,8 +81,8 @@ pub async fn list(
             current: Some(&s.id) == current.as_ref(),
             id: s.id.to_string(),
             client_id: s.client_id,
-            created_at: s.created_at,
-            last_used: s.last_used,
+            created_at: s.created_at.unix_timestamp(),
+            last_used: s.last_used.unix_timestamp(),
             ip: s.ip,
             user_agent: s.user_agent,
         })

@@ -92,7 +92,7 @@ pub async fn introspect(
         }
         let mut body = json!({
             "active": true, "token_type": "refresh_token", "client_id": family.client_id, "sub": family.user_id.to_string(),
-            "scope": family.scope, "exp": family.absolute_expiry, "iat": family.created_at, "iss": state.settings.issuer, "sid": family.id,
+            "scope": family.scope, "exp": family.absolute_expiry.unix_timestamp(), "iat": family.created_at.unix_timestamp(), "iss": state.settings.issuer, "sid": family.id,
         });
         without_empty_scope(&mut body);
         return Ok(body);

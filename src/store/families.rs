@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// One login session: the refresh-token family (RFC 9068, book § Endpoints). Times are Unix seconds.
+/// One login session: the refresh-token family (RFC 9068, book § Endpoints). Its times
+/// are stored to the second.
 #[derive(Debug, Clone)]
 pub struct Family {
     /// The session id (`sid` claim): a one-way digest of the family's secret handle.
@@ -15,10 +16,10 @@ pub struct Family {
     pub user_id: crate::domain::UserId,
     pub client_id: String,
     pub scope: String,
-    pub auth_time: i64,
+    pub auth_time: OffsetDateTime,
     pub amr: Vec<String>,
-    pub created_at: i64,
-    pub absolute_expiry: i64,
+    pub created_at: OffsetDateTime,
+    pub absolute_expiry: OffsetDateTime,
 }
 
 /// Where a session was started (shown in the session list).
@@ -33,8 +34,8 @@ pub struct SessionMeta {
 pub struct SessionInfo {
     pub id: crate::domain::FamilyId,
     pub client_id: String,
-    pub created_at: i64,
-    pub last_used: i64,
+    pub created_at: OffsetDateTime,
+    pub last_used: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }

@@ -75,7 +75,7 @@ pub async fn grant(
     let scope = Scope::parse(&issued.scope).map_err(|_| INVALID)?;
     let login = Login {
         amr: issued.amr.clone(),
-        auth_time: issued.auth_time.unix_timestamp(),
+        auth_time: issued.auth_time,
         nonce: issued.nonce.as_deref(),
     };
     let (tokens, family) = start_login(

@@ -134,7 +134,7 @@ impl TokenIssuer {
             client_id: client.id.to_string(),
             scope: scope.to_string(),
             sid: session.map(|f| f.id.clone()),
-            auth_time: session.map(|f| f.auth_time),
+            auth_time: session.map(|f| f.auth_time.unix_timestamp()),
             amr: session.map(|f| f.amr.clone()),
         };
         let token = tokens::sign(
@@ -167,7 +167,7 @@ impl TokenIssuer {
             aud: client.id.to_string(),
             exp: now + self.access_ttl(client).as_secs() as i64,
             iat: now,
-            auth_time: family.auth_time,
+            auth_time: family.auth_time.unix_timestamp(),
             nonce: nonce.map(str::to_owned),
             at_hash: Some(at_hash(alg, access_token)),
             amr: family.amr.clone(),

@@ -75,8 +75,7 @@ pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<Scope, 
 /// How the user of a new session authenticated.
 pub struct Login<'a> {
     pub amr: Vec<String>,
-    /// Unix seconds.
-    pub auth_time: i64,
+    pub auth_time: time::OffsetDateTime,
     /// The authorization request's `nonce`, echoed in the ID token.
     pub nonce: Option<&'a str>,
 }
@@ -94,7 +93,7 @@ pub async fn start_session(
 ) -> Result<TokenResponse, OAuthError> {
     let login = Login {
         amr,
-        auth_time: issuer.now(),
+        auth_time: issuer.clock.now(),
         nonce: None,
     };
     let started = start_login(issuer, families, client, user, scope, login, meta).await?;
@@ -111,7 +110,8 @@ pub async fn start_login(
     login: Login<'_>,
     meta: &SessionMeta,
 ) -> Result<(TokenResponse, Family), OAuthError> {
-    let now = issuer.now();
+    // a session's times are kept to the second, as its tokens carry them
+    let now = to_second(issuer.clock.now());
     let policy = &issuer.policy;
     let handle = refresh::Handle::generate();
     let family = Family {
@@ -119,10 +119,10 @@ pub async fn start_login(
         user_id: user.id,
         client_id: client.id.to_string(),
         scope: scope.to_string(),
-        auth_time: login.auth_time,
+        auth_time: to_second(login.auth_time),
         amr: login.amr,
         created_at: now,
-        absolute_expiry: now + policy.refresh_absolute_ttl.as_secs() as i64,
+        absolute_expiry: now + policy.refresh_absolute_ttl,
     };
     // the family is stored either way: it is the session that revokes its access tokens
     let token = if client.allows(crate::domain::GrantType::RefreshToken) {
@@ -145,4 +145,9 @@ pub async fn start_login(
         login.nonce,
     )?;
     Ok((tokens, family))
+}
+
+/// `at` without its fraction of a second.
+fn to_second(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    at.replace_nanosecond(0).unwrap_or(at)
 }

@@ -71,6 +71,7 @@ impl RedisStore {
 /// Parses the family fields a script returns after its status.
 fn family_from(family_id: &str, fields: &[String]) -> Result<Family, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("family {family_id}: {what}"));
+    let at = |text: &str, what: &str| second(text).ok_or_else(|| corrupt(what));
     let [user_id, client_id, scope, auth_time, amr, created_at, abs_exp, ..] = fields else {
         return Err(corrupt("short reply"));
     };
@@ -79,15 +80,21 @@ fn family_from(family_id: &str, fields: &[String]) -> Result<Family, StoreError>
         user_id: user_id.parse().map_err(|_| corrupt("user_id"))?,
         client_id: client_id.clone(),
         scope: scope.clone(),
-        auth_time: auth_time.parse().map_err(|_| corrupt("auth_time"))?,
+        auth_time: at(auth_time, "auth_time")?,
         amr: amr
             .split(',')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
-        created_at: created_at.parse().map_err(|_| corrupt("created_at"))?,
-        absolute_expiry: abs_exp.parse().map_err(|_| corrupt("abs_exp"))?,
+        created_at: at(created_at, "created_at")?,
+        absolute_expiry: at(abs_exp, "abs_exp")?,
     })
+}
+
+/// A time stored as Unix seconds.
+fn second(text: &str) -> Option<time::OffsetDateTime> {
+    let secs = text.parse().ok()?;
+    time::OffsetDateTime::from_unix_timestamp(secs).ok()
 }
 
 #[async_trait]
@@ -102,10 +109,12 @@ impl FamilyStore for RedisStore {
         let key = self.family_key(&family.id);
         let index = self.sessions_key(family.user_id);
         let by_client = self.client_sessions_key(&family.client_id);
-        let ttl = secs(ttl)
-            .min(family.absolute_expiry - family.created_at)
-            .max(1);
-        let index_ttl = (family.absolute_expiry - family.created_at).max(1);
+        let (created, expiry) = (
+            family.created_at.unix_timestamp(),
+            family.absolute_expiry.unix_timestamp(),
+        );
+        let ttl = secs(ttl).min(expiry - created).max(1);
+        let index_ttl = (expiry - created).max(1);
         // three slots, not atomic: the indexes are advisory (dead members are dropped when
         // listed, expired ones trimmed here)
         let mut pipe = redis::pipe();
@@ -115,10 +124,10 @@ impl FamilyStore for RedisStore {
                 ("user_id", family.user_id.to_string()),
                 ("client_id", family.client_id.clone()),
                 ("scope", family.scope.clone()),
-                ("auth_time", family.auth_time.to_string()),
+                ("auth_time", family.auth_time.unix_timestamp().to_string()),
                 ("amr", family.amr.join(",")),
-                ("created_at", family.created_at.to_string()),
-                ("abs_exp", family.absolute_expiry.to_string()),
+                ("created_at", created.to_string()),
+                ("abs_exp", expiry.to_string()),
                 ("current", current.map(hex::encode).unwrap_or_default()),
                 ("ip", meta.ip.clone().unwrap_or_default()),
                 ("user_agent", meta.user_agent.clone().unwrap_or_default()),
@@ -127,15 +136,15 @@ impl FamilyStore for RedisStore {
         .ignore()
         .expire(&key, ttl)
         .ignore()
-        .zrembyscore(&index, "-inf", family.created_at)
+        .zrembyscore(&index, "-inf", created)
         .ignore()
-        .zadd(&index, &family.id, family.absolute_expiry)
+        .zadd(&index, &family.id, expiry)
         .ignore()
         .expire(&index, index_ttl)
         .ignore()
-        .zrembyscore(&by_client, "-inf", family.created_at)
+        .zrembyscore(&by_client, "-inf", created)
         .ignore()
-        .zadd(&by_client, &family.id, family.absolute_expiry)
+        .zadd(&by_client, &family.id, expiry)
         .ignore()
         .expire(&by_client, index_ttl)
         .ignore();
@@ -181,16 +190,13 @@ impl FamilyStore for RedisStore {
                 [Some(owner), Some(client_id), Some(created), rotated, ip, ua]
                     if *owner == user.to_string() =>
                 {
-                    let created_at = created.parse().unwrap_or_default();
+                    let created_at = second(created).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
                     sessions.push(SessionInfo {
                         id: id.into(),
                         client_id: client_id.clone(),
                         created_at,
                         // the last rotation, or the login when it never rotated
-                        last_used: rotated
-                            .as_deref()
-                            .and_then(|r| r.parse().ok())
-                            .unwrap_or(created_at),
+                        last_used: rotated.as_deref().and_then(second).unwrap_or(created_at),
                         ip: ip.clone().filter(|s| !s.is_empty()),
                         user_agent: ua.clone().filter(|s| !s.is_empty()),
                     })

@@ -30,9 +30,23 @@ fn to_family(raw: RawFamily) -> Result<Family, StoreError> {
         id: id.into(),
         client_id,
         scope,
-        auth_time,
-        created_at,
-        absolute_expiry,
+        auth_time: second(auth_time)?,
+        created_at: second(created_at)?,
+        absolute_expiry: second(absolute_expiry)?,
+    })
+}
+
+/// A time stored as Unix seconds.
+fn second(secs: i64) -> Result<time::OffsetDateTime, StoreError> {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|_| StoreError::Corrupt(format!("not a time: {secs}")))
+}
+
+/// Column `i`, a time stored as Unix seconds.
+fn second_column(r: &Row, i: usize) -> rusqlite::Result<time::OffsetDateTime> {
+    let secs: i64 = r.get(i)?;
+    time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Integer, Box::new(e))
     })
 }
 
@@ -164,12 +178,16 @@ impl FamilyStore for SqliteStore {
         let f = family.clone();
         let meta = meta.clone();
         let current = current.map(|c| c.to_vec());
-        let ttl = secs(ttl).min(f.absolute_expiry - f.created_at).max(1);
+        let (created, expiry_at) = (
+            f.created_at.unix_timestamp(),
+            f.absolute_expiry.unix_timestamp(),
+        );
+        let ttl = secs(ttl).min(expiry_at - created).max(1);
         self.write(move |tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO refresh_families (id, user_id, client_id, scope, auth_time, amr, created_at, abs_exp, current, last_used, expires_at, ip, user_agent) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7, ?10, ?11, ?12)",
-                params![f.id, f.user_id.to_string(), f.client_id, f.scope, f.auth_time, json_list(&f.amr), f.created_at, f.absolute_expiry, current, expiry(micros(now), ttl), meta.ip, meta.user_agent],
+                params![f.id, f.user_id.to_string(), f.client_id, f.scope, f.auth_time.unix_timestamp(), json_list(&f.amr), created, expiry_at, current, expiry(micros(now), ttl), meta.ip, meta.user_agent],
             )
         })
         .await?;
@@ -190,8 +208,8 @@ impl FamilyStore for SqliteStore {
                 Ok(SessionInfo {
                     id: r.get(0)?,
                     client_id: r.get(1)?,
-                    created_at: r.get(2)?,
-                    last_used: r.get(3)?,
+                    created_at: second_column(r, 2)?,
+                    last_used: second_column(r, 3)?,
                     ip: r.get(4)?,
                     user_agent: r.get(5)?,
                 })

@@ -23,7 +23,7 @@ pub(super) async fn family(
     current: u8,
     ttl: Duration,
 ) -> Family {
-    let t = at.unix_timestamp();
+    let t = OffsetDateTime::from_unix_timestamp(at.unix_timestamp()).unwrap();
     let family = Family {
         id: uuid::Uuid::new_v4().simple().to_string().into(),
         user_id: tessera::domain::UserId::generate(),
@@ -32,7 +32,7 @@ pub(super) async fn family(
         auth_time: t,
         amr: vec!["pwd".into()],
         created_at: t,
-        absolute_expiry: t + 3600,
+        absolute_expiry: t + Duration::from_secs(3600),
     };
     stores
         .families
