@@ -13,8 +13,14 @@ use crate::notify::Notifier;
 use crate::service::abuse::{ClientGate, Limiter};
 use crate::service::access::AccessCheck;
 use crate::service::audit::Auditor;
+use crate::service::authorize::Browser;
+use crate::service::consents::Consents;
 use crate::service::grants::{TokenIssuer, TokenPolicy};
+use crate::service::mfa::Mfa;
 use crate::service::passwords::Passwords;
+use crate::service::sessions::Sessions;
+use crate::service::signin::authenticate::Authenticator;
+use crate::service::signin::{SignIn, SignInParts};
 use crate::store::{Readiness, Stores};
 use crate::tokens::KeyRing;
 
@@ -50,6 +56,18 @@ pub struct AppState {
     pub limiter: Limiter,
     /// Checks passwords against the users' hashes, counted toward the lockout.
     pub passwords: Passwords,
+    /// TOTP second factors and pending MFA logins.
+    pub mfa: Mfa,
+    /// Checks sign-in credentials: passwords, lockout, second factors.
+    pub authenticator: Authenticator,
+    /// The hosted pages' sign-in state machine.
+    pub signin: SignIn,
+    /// Sessions and browser sign-ins, and the feed of their ends.
+    pub sessions: Sessions,
+    /// The consents users give clients that are not first-party.
+    pub consents: Consents,
+    /// Sealed sign-in flows, CSRF tokens and browser sign-in sessions.
+    pub browser: Browser,
     /// The last `/readyz` result (backends pinged at most once a second).
     pub readiness: Readiness,
 }
@@ -66,36 +84,78 @@ impl AppState {
         notifier: Arc<dyn Notifier>,
     ) -> Self {
         let keyring = Arc::new(keyring);
-        let audit = Auditor::new(stores.audit.clone(), clock.clone());
+        let settings = Arc::new(settings);
         let hasher = Arc::new(hasher);
+        let audit = Auditor::new(stores.audit.clone(), clock.clone());
+        let issuer = TokenIssuer::new(
+            keyring.clone(),
+            clock.clone(),
+            TokenPolicy::new(&settings),
+            settings.kek.clone(),
+        );
         let limiter = Limiter::new(
             &stores,
             audit.clone(),
             clock.clone(),
             settings.abuse.clone(),
         );
+        let passwords = Passwords::new(
+            stores.users.clone(),
+            hasher.clone(),
+            limiter.clone(),
+            clock.clone(),
+        );
+        let mfa = Mfa::new(
+            &stores,
+            settings.kek.clone(),
+            clock.clone(),
+            audit.clone(),
+            settings.totp_issuer.clone(),
+        );
+        let authenticator = Authenticator::new(
+            stores.users.clone(),
+            limiter.clone(),
+            passwords.clone(),
+            mfa.clone(),
+            audit.clone(),
+        );
+        let sessions = Sessions::new(stores.clone(), settings.clone(), clock.clone());
+        let consents = Consents::new(&stores, sessions.clone(), audit.clone(), clock.clone());
+        let browser = Browser::new(
+            &stores,
+            settings.kek.clone(),
+            settings.sso_ttl,
+            clock.clone(),
+        );
+        let signin = SignIn::new(
+            &stores,
+            SignInParts {
+                issuer: issuer.clone(),
+                browser: browser.clone(),
+                authenticator: authenticator.clone(),
+                consents: consents.clone(),
+                audit: audit.clone(),
+                clock: clock.clone(),
+            },
+        );
         AppState {
-            passwords: Passwords::new(
-                stores.users.clone(),
-                hasher.clone(),
-                limiter.clone(),
-                clock.clone(),
-            ),
-            limiter,
-            audit,
             client_gate: ClientGate::new(
                 &stores,
                 clock.clone(),
                 settings.abuse.client_auth_failures,
             ),
-            issuer: TokenIssuer::new(
-                keyring.clone(),
-                clock.clone(),
-                TokenPolicy::new(&settings),
-                settings.kek.clone(),
-            ),
             access: AccessCheck::new(keyring.clone(), &stores, clock.clone(), &settings),
-            settings: Arc::new(settings),
+            signin,
+            browser,
+            consents,
+            sessions,
+            authenticator,
+            mfa,
+            passwords,
+            limiter,
+            audit,
+            issuer,
+            settings,
             keyring,
             stores,
             hasher,

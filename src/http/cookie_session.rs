@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use crate::domain::{ClientId, Password};
 use crate::http::error::ApiError;
 use crate::service::grants::{self, password::Answer as PasswordAnswer, TokenResponse};
-use crate::service::sessions;
 use crate::state::AppState;
 
 pub const COOKIE: &str = "tessera_rt";
@@ -252,12 +251,8 @@ pub async fn logout(
     // the presented access token (if any) stops working now, not at its expiry
     let access = super::bearer::user_claims(&req, &state).await.ok();
     let refresh_token = req.cookie(COOKIE);
-    sessions::logout(
-        &state,
-        access.as_ref(),
-        refresh_token.as_ref().map(|c| c.value()),
-    )
-    .await?;
+    let presented = refresh_token.as_ref().map(|c| c.value());
+    state.sessions.logout(access.as_ref(), presented).await?;
     let mut removal = refresh_cookie(&state, String::new());
     removal.make_removal();
     Ok(HttpResponse::NoContent().cookie(removal).finish())

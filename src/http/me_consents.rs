@@ -28,7 +28,9 @@ pub async fn list(
     state: web::Data<AppState>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let consents = crate::service::consents::list(&state, &session.user)
+    let consents = state
+        .consents
+        .list(&session.user)
         .await
         .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok()
@@ -50,7 +52,9 @@ pub async fn revoke(
     client_id: web::Path<String>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let revoked = crate::service::consents::revoke(&state, &session.user, &client_id)
+    let revoked = state
+        .consents
+        .revoke(&session.user, &client_id)
         .await
         .map_err(ApiError::from)?;
     if !revoked {

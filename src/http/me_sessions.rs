@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use super::bearer::{AccountUser, Bearer};
 use super::error::{ApiError, ResourceError};
-use crate::service::sessions;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,10 +58,14 @@ pub async fn list(
     state: web::Data<AppState>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let sessions = sessions::list(&state, &session.user)
+    let sessions = state
+        .sessions
+        .list(&session.user)
         .await
         .map_err(ApiError::from)?;
-    let sign_ins = sessions::list_sign_ins(&state, &session.user)
+    let sign_ins = state
+        .sessions
+        .list_sign_ins(&session.user)
         .await
         .map_err(ApiError::from)?
         .into_iter()
@@ -109,7 +112,9 @@ pub async fn end(
     id: web::Path<String>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let ended = sessions::end(&state, &session.user, &id)
+    let ended = state
+        .sessions
+        .end(&session.user, &id)
         .await
         .map_err(ApiError::from)?;
     if !ended {

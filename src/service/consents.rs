@@ -2,81 +2,91 @@
 //! § Sign-in with the authorization-code flow): granted on the hosted consent page, listed
 //! and revoked by the user. Each write has its audit event here, next to it.
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use crate::domain::{Client, Scope, User};
-use crate::state::AppState;
-use crate::store::{Consent, StoreError};
+use crate::service::audit::Auditor;
+use crate::service::sessions::Sessions;
+use crate::store::{Consent, ConsentStore, FamilyStore, StoreError, Stores};
 
-/// The user's remembered consents, by client.
-pub async fn list(state: &AppState, user: &User) -> Result<Vec<Consent>, StoreError> {
-    state.stores.consents.list_consents(user.id).await
+/// Consents: the consent store, the sessions a revocation ends, the audit trail and the
+/// clock.
+#[derive(Clone)]
+pub struct Consents {
+    store: Arc<dyn ConsentStore>,
+    families: Arc<dyn FamilyStore>,
+    sessions: Sessions,
+    audit: Auditor,
+    clock: Arc<dyn Clock>,
 }
 
-/// Whether the user's remembered consent to `client` covers all of `scope`.
-pub async fn covers(
-    state: &AppState,
-    user: &User,
-    client: &Client,
-    scope: &Scope,
-) -> Result<bool, StoreError> {
-    let held = state
-        .stores
-        .consents
-        .find_consent(user.id, client.id.as_str())
-        .await?;
-    Ok(held.is_some_and(|c| scope.iter().all(|s| c.scopes.iter().any(|held| held == s))))
-}
-
-/// Remembers that the user allowed `client` the `scope`, and audits it.
-pub async fn grant(
-    state: &AppState,
-    user: &User,
-    client: &Client,
-    scope: &Scope,
-) -> Result<(), StoreError> {
-    let scopes: Vec<String> = scope.iter().map(str::to_owned).collect();
-    let now = state.clock.now();
-    state
-        .stores
-        .consents
-        .grant_consent(user.id, client.id.as_str(), &scopes, now)
-        .await?;
-    let event = crate::store::AuditEvent::new("consent_granted", "ok")
-        .user(user.id)
-        .client(client.id.as_str())
-        .detail(serde_json::json!({ "scopes": scopes }));
-    state.audit.record(event).await;
-    Ok(())
-}
-
-/// Revokes the user's remembered consent to `client_id` and ends every session of the
-/// user at that client, with feed events: a revoked consent leaves no token of
-/// that client working. Whether there was a consent to revoke.
-pub async fn revoke(state: &AppState, user: &User, client_id: &str) -> Result<bool, StoreError> {
-    if !state
-        .stores
-        .consents
-        .revoke_consent(user.id, client_id)
-        .await?
-    {
-        return Ok(false);
-    }
-    let mut ended = Vec::new();
-    for session in state.stores.families.list_sessions(user.id).await? {
-        if session.client_id == client_id {
-            ended.extend(
-                state
-                    .stores
-                    .families
-                    .revoke_family(&session.id, None)
-                    .await?,
-            );
+impl Consents {
+    pub fn new(stores: &Stores, sessions: Sessions, audit: Auditor, clock: Arc<dyn Clock>) -> Self {
+        Consents {
+            store: stores.consents.clone(),
+            families: stores.families.clone(),
+            sessions,
+            audit,
+            clock,
         }
     }
-    super::sessions::feed_ended(state, &ended).await?;
-    let event = crate::store::AuditEvent::new("consent_revoked", "ok")
-        .user(user.id)
-        .client(client_id)
-        .detail(serde_json::json!({ "sessions_ended": ended.len() }));
-    state.audit.record(event).await;
-    Ok(true)
+
+    /// The user's remembered consents, by client.
+    pub async fn list(&self, user: &User) -> Result<Vec<Consent>, StoreError> {
+        self.store.list_consents(user.id).await
+    }
+
+    /// Whether the user's remembered consent to `client` covers all of `scope`.
+    pub async fn covers(
+        &self,
+        user: &User,
+        client: &Client,
+        scope: &Scope,
+    ) -> Result<bool, StoreError> {
+        let held = self.store.find_consent(user.id, client.id.as_str()).await?;
+        Ok(held.is_some_and(|c| scope.iter().all(|s| c.scopes.iter().any(|held| held == s))))
+    }
+
+    /// Remembers that the user allowed `client` the `scope`, and audits it.
+    pub async fn grant(
+        &self,
+        user: &User,
+        client: &Client,
+        scope: &Scope,
+    ) -> Result<(), StoreError> {
+        let scopes: Vec<String> = scope.iter().map(str::to_owned).collect();
+        let now = self.clock.now();
+        self.store
+            .grant_consent(user.id, client.id.as_str(), &scopes, now)
+            .await?;
+        let event = crate::store::AuditEvent::new("consent_granted", "ok")
+            .user(user.id)
+            .client(client.id.as_str())
+            .detail(serde_json::json!({ "scopes": scopes }));
+        self.audit.record(event).await;
+        Ok(())
+    }
+
+    /// Revokes the user's remembered consent to `client_id` and ends every session of the
+    /// user at that client, with feed events: a revoked consent leaves no token of
+    /// that client working. Whether there was a consent to revoke.
+    pub async fn revoke(&self, user: &User, client_id: &str) -> Result<bool, StoreError> {
+        if !self.store.revoke_consent(user.id, client_id).await? {
+            return Ok(false);
+        }
+        let mut ended = Vec::new();
+        for session in self.families.list_sessions(user.id).await? {
+            if session.client_id == client_id {
+                ended.extend(self.families.revoke_family(&session.id, None).await?);
+            }
+        }
+        self.sessions.feed_ended(&ended).await?;
+        let event = crate::store::AuditEvent::new("consent_revoked", "ok")
+            .user(user.id)
+            .client(client_id)
+            .detail(serde_json::json!({ "sessions_ended": ended.len() }));
+        self.audit.record(event).await;
+        Ok(true)
+    }
 }

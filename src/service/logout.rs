@@ -131,7 +131,7 @@ pub async fn plan(
             Some(url.to_string())
         }
     };
-    let session = crate::service::authorize::sso_session(state, sso_cookie).await?;
+    let session = state.browser.sso_session(sso_cookie).await?;
     Ok(Plan {
         hint,
         client_id,
@@ -154,7 +154,7 @@ pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<
         .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
     let mut ended = 0usize;
     if let Some((sso, owner)) = &session {
-        ended += crate::service::sessions::end_sso(state, &sso.id).await?;
+        ended += state.sessions.end_sso(&sso.id).await?;
         user = Some(owner.id);
     }
     if let Some(sid) = hint
@@ -166,8 +166,10 @@ pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<
         // only the hint's own user's session, issued to the hint's client
         if family.is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))
         {
-            let session_ended =
-                crate::service::sessions::end_family(state, &sid, client_id.as_deref()).await?;
+            let session_ended = state
+                .sessions
+                .end_family(&sid, client_id.as_deref())
+                .await?;
             ended += usize::from(session_ended);
         }
     }

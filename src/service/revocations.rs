@@ -51,7 +51,11 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
             .limiter
             .check(Bucket::RevocationsPerClient, client.id.as_str())
             .await?;
-        if super::sessions::end_family(state, &presented.sid, Some(client.id.as_str())).await? {
+        if state
+            .sessions
+            .end_family(&presented.sid, Some(client.id.as_str()))
+            .await?
+        {
             tracing::info!(sid = %presented.sid, client_id = %client.id, "refresh token family revoked");
         }
         return Ok(());
@@ -62,7 +66,7 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
                 .limiter
                 .check(Bucket::RevocationsPerClient, client.id.as_str())
                 .await?;
-            super::sessions::blocklist(state, &claims).await?;
+            state.sessions.blocklist(&claims).await?;
             tracing::info!(jti = %claims.jti, client_id = %client.id, "access token revoked");
         }
     }

@@ -3,114 +3,136 @@
 //! session or an access token ends goes through here, so each end reaches the revocation
 //! feed; `service::revocations` (RFC 7009) calls down into it, never the other way.
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::domain::User;
-use crate::state::AppState;
-use crate::store::{Ended, SessionInfo, StoreError};
+use crate::store::{Ended, SessionInfo, StoreError, Stores};
 use crate::tokens::{refresh, AccessClaims};
 
-/// The user's live sessions, newest first.
-pub async fn list(state: &AppState, user: &User) -> Result<Vec<SessionInfo>, StoreError> {
-    state.stores.families.list_sessions(user.id).await
+/// Sessions and browser sign-ins: listing and ending them, and telling the revocation
+/// feed of every end. It reads the session, sign-in, revocation and feed stores, the
+/// feed's settings (audiences, clock leeway) and the clock.
+#[derive(Clone)]
+pub struct Sessions {
+    stores: Stores,
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
 }
 
-/// The user's browser sign-ins on the hosted pages (SSO sessions), newest first.
-pub async fn list_sign_ins(
-    state: &AppState,
-    user: &User,
-) -> Result<Vec<crate::store::SsoSession>, StoreError> {
-    state.stores.sso.list_sso(user.id).await
-}
-
-/// Tells the revocation feed that the `ended` sessions ended now.
-pub async fn feed_ended(state: &AppState, ended: &[Ended]) -> Result<(), StoreError> {
-    let now = state.clock.now();
-    super::feed::sessions_ended(&state.stores, &state.settings, ended, None, now).await
-}
-
-/// Ends a session (refresh family), with `owner` only if that client owns it, and tells
-/// the revocation feed; whether it was alive.
-pub async fn end_family(
-    state: &AppState,
-    id: &crate::domain::FamilyId,
-    owner: Option<&str>,
-) -> Result<bool, StoreError> {
-    let ended = state.stores.families.revoke_family(id, owner).await?;
-    let ended: Vec<Ended> = ended.into_iter().collect();
-    feed_ended(state, &ended).await?;
-    Ok(!ended.is_empty())
-}
-
-/// Ends every session started under a browser sign-in, and the sign-in; one feed write
-/// for all of them. How many sessions were alive.
-pub async fn end_sso(state: &AppState, sso_id: &str) -> Result<usize, StoreError> {
-    let mut ended = Vec::new();
-    for family in state.stores.sso.end_sso(sso_id).await? {
-        ended.extend(state.stores.families.revoke_family(&family, None).await?);
+impl Sessions {
+    pub fn new(stores: Stores, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
+        Sessions {
+            stores,
+            settings,
+            clock,
+        }
     }
-    feed_ended(state, &ended).await?;
-    Ok(ended.len())
-}
 
-/// Ends one of the user's sessions, or one of their browser sign-ins with every session
-/// started under it; `Ok(false)` when the user has neither with that id (someone else's
-/// id is as unknown as a made-up one).
-pub async fn end(state: &AppState, user: &User, id: &str) -> Result<bool, StoreError> {
-    if id.len() > 64 {
-        return Ok(false);
+    /// The user's live sessions, newest first.
+    pub async fn list(&self, user: &User) -> Result<Vec<SessionInfo>, StoreError> {
+        self.stores.families.list_sessions(user.id).await
     }
-    if let Some(family) = state
-        .stores
-        .families
-        .find_family(&id.to_owned().into())
-        .await?
-    {
-        if family.user_id != user.id {
+
+    /// The user's browser sign-ins on the hosted pages (SSO sessions), newest first.
+    pub async fn list_sign_ins(
+        &self,
+        user: &User,
+    ) -> Result<Vec<crate::store::SsoSession>, StoreError> {
+        self.stores.sso.list_sso(user.id).await
+    }
+
+    /// Tells the revocation feed that the `ended` sessions ended now.
+    pub async fn feed_ended(&self, ended: &[Ended]) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        super::feed::sessions_ended(&self.stores, &self.settings, ended, None, now).await
+    }
+
+    /// Ends a session (refresh family), with `owner` only if that client owns it, and tells
+    /// the revocation feed; whether it was alive.
+    pub async fn end_family(
+        &self,
+        id: &crate::domain::FamilyId,
+        owner: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let ended = self.stores.families.revoke_family(id, owner).await?;
+        let ended: Vec<Ended> = ended.into_iter().collect();
+        self.feed_ended(&ended).await?;
+        Ok(!ended.is_empty())
+    }
+
+    /// Ends every session started under a browser sign-in, and the sign-in; one feed write
+    /// for all of them. How many sessions were alive.
+    pub async fn end_sso(&self, sso_id: &str) -> Result<usize, StoreError> {
+        let mut ended = Vec::new();
+        for family in self.stores.sso.end_sso(sso_id).await? {
+            ended.extend(self.stores.families.revoke_family(&family, None).await?);
+        }
+        self.feed_ended(&ended).await?;
+        Ok(ended.len())
+    }
+
+    /// Ends one of the user's sessions, or one of their browser sign-ins with every session
+    /// started under it; `Ok(false)` when the user has neither with that id (someone else's
+    /// id is as unknown as a made-up one).
+    pub async fn end(&self, user: &User, id: &str) -> Result<bool, StoreError> {
+        if id.len() > 64 {
             return Ok(false);
         }
-        end_family(state, &family.id, None).await?;
-        tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
-        return Ok(true);
-    }
-    match state.stores.sso.find_sso(id).await? {
-        Some(sso) if sso.user_id == user.id => {
-            end_sso(state, id).await?;
-            tracing::info!(user_id = %user.id, "browser sign-in ended by its user");
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
-/// Logs out: the presented access token stops working now (not at its expiry) and the
-/// refresh token's family ends. Either may be absent; logging out twice is fine.
-pub async fn logout(
-    state: &AppState,
-    access: Option<&AccessClaims>,
-    refresh_token: Option<&str>,
-) -> Result<(), StoreError> {
-    if let Some(claims) = access {
-        blocklist(state, claims).await?;
-    }
-    if let Some(presented) = refresh_token.and_then(refresh::parse) {
-        if end_family(state, &presented.sid, None).await? {
-            tracing::info!(sid = %presented.sid, "session ended");
-        }
-    }
-    Ok(())
-}
-
-/// Blocklists an access token for the rest of its lifetime.
-pub async fn blocklist(state: &AppState, claims: &AccessClaims) -> Result<(), StoreError> {
-    let remaining = claims.exp + state.settings.clock_leeway.as_secs() as i64
-        - state.clock.now().unix_timestamp();
-    if let Ok(remaining @ 1..) = u64::try_from(remaining) {
-        state
+        if let Some(family) = self
             .stores
-            .revocations
-            .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
-            .await?;
-        let now = state.clock.now();
-        super::feed::token_revoked(&state.stores, &state.settings, claims, now).await?;
+            .families
+            .find_family(&id.to_owned().into())
+            .await?
+        {
+            if family.user_id != user.id {
+                return Ok(false);
+            }
+            self.end_family(&family.id, None).await?;
+            tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
+            return Ok(true);
+        }
+        match self.stores.sso.find_sso(id).await? {
+            Some(sso) if sso.user_id == user.id => {
+                self.end_sso(id).await?;
+                tracing::info!(user_id = %user.id, "browser sign-in ended by its user");
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
-    Ok(())
+
+    /// Logs out: the presented access token stops working now (not at its expiry) and the
+    /// refresh token's family ends. Either may be absent; logging out twice is fine.
+    pub async fn logout(
+        &self,
+        access: Option<&AccessClaims>,
+        refresh_token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if let Some(claims) = access {
+            self.blocklist(claims).await?;
+        }
+        if let Some(presented) = refresh_token.and_then(refresh::parse) {
+            if self.end_family(&presented.sid, None).await? {
+                tracing::info!(sid = %presented.sid, "session ended");
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocklists an access token for the rest of its lifetime.
+    pub async fn blocklist(&self, claims: &AccessClaims) -> Result<(), StoreError> {
+        let remaining = claims.exp + self.settings.clock_leeway.as_secs() as i64
+            - self.clock.now().unix_timestamp();
+        if let Ok(remaining @ 1..) = u64::try_from(remaining) {
+            self.stores
+                .revocations
+                .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
+                .await?;
+            let now = self.clock.now();
+            super::feed::token_revoked(&self.stores, &self.settings, claims, now).await?;
+        }
+        Ok(())
+    }
 }

@@ -8,7 +8,7 @@ use super::pages::BrowserCookie;
 use super::render_step;
 use crate::domain::Password;
 use crate::http::extract::session_meta;
-use crate::service::signin::{self, Posted};
+use crate::service::signin::Posted;
 use crate::state::AppState;
 
 /// The sign-in form, for the OpenAPI description.
@@ -85,14 +85,15 @@ pub async fn sign_in(
 ) -> HttpResponse {
     let form = form.into_inner();
     let csrf = BrowserCookie::Csrf.read(&req, &state);
-    let outcome = signin::password(
-        &state,
-        &posted(&form.carried, &csrf),
-        form.email.as_deref().unwrap_or_default(),
-        Password::new(form.password.unwrap_or_default()),
-        &session_meta(&req),
-    )
-    .await;
+    let outcome = state
+        .signin
+        .password(
+            &posted(&form.carried, &csrf),
+            form.email.as_deref().unwrap_or_default(),
+            Password::new(form.password.unwrap_or_default()),
+            &session_meta(&req),
+        )
+        .await;
     render_step(&state, &req, outcome)
 }
 
@@ -120,15 +121,16 @@ pub async fn second_factor(
 ) -> HttpResponse {
     let form = form.into_inner();
     let csrf = BrowserCookie::Csrf.read(&req, &state);
-    let outcome = signin::second_factor(
-        &state,
-        &posted(&form.carried, &csrf),
-        form.mfa_token.as_deref().unwrap_or_default(),
-        form.code.as_deref().filter(|c| !c.is_empty()),
-        form.recovery_code.as_deref().filter(|c| !c.is_empty()),
-        &session_meta(&req),
-    )
-    .await;
+    let outcome = state
+        .signin
+        .second_factor(
+            &posted(&form.carried, &csrf),
+            form.mfa_token.as_deref().unwrap_or_default(),
+            form.code.as_deref().filter(|c| !c.is_empty()),
+            form.recovery_code.as_deref().filter(|c| !c.is_empty()),
+            &session_meta(&req),
+        )
+        .await;
     render_step(&state, &req, outcome)
 }
 
@@ -155,7 +157,9 @@ pub async fn consent(
     let csrf = BrowserCookie::Csrf.read(&req, &state);
     let sso = BrowserCookie::Sso.read(&req, &state);
     let allow = form.decision.as_deref() == Some("allow");
-    let outcome =
-        signin::consent(&state, &posted(&form.carried, &csrf), sso.as_deref(), allow).await;
+    let outcome = state
+        .signin
+        .consent(&posted(&form.carried, &csrf), sso.as_deref(), allow)
+        .await;
     render_step(&state, &req, outcome)
 }

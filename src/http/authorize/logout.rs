@@ -154,10 +154,8 @@ pub async fn logout_post(
     let form = form.into_inner();
     let cookie = BrowserCookie::Csrf.read(&req, &state);
     let confirmed = form.confirm.as_deref() == Some("yes")
-        && crate::service::authorize::csrf_matches(
-            &state,
-            cookie.as_deref(),
-            form.csrf_token.as_deref(),
-        );
+        && state
+            .browser
+            .csrf_matches(cookie.as_deref(), form.csrf_token.as_deref());
     sign_out(&state, &req, form.params, confirmed).await
 }

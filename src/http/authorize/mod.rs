@@ -18,7 +18,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::service::authorize::Params;
-use crate::service::signin::{self, Answer, Notice, Outcome, Step};
+use crate::service::signin::{Answer, Notice, Outcome, Step};
 use crate::state::AppState;
 
 /// Renders what a sign-in step decided, setting the sign-in cookie when it signed the
@@ -133,7 +133,7 @@ fn message(notice: Notice) -> String {
 
 async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpResponse {
     let cookie = BrowserCookie::Sso.read(req, state);
-    let outcome = signin::start(state, params, cookie.as_deref()).await;
+    let outcome = state.signin.start(params, cookie.as_deref()).await;
     render_step(state, req, outcome)
 }
 

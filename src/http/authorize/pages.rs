@@ -213,7 +213,7 @@ pub(super) fn form_page(
     bound_sso: Option<&str>,
     build: impl FnOnce(&str, &str) -> String,
 ) -> HttpResponse {
-    let sealed = flow::seal_flow(state, &request.params, bound_sso);
+    let sealed = state.browser.seal_flow(&request.params, bound_sso);
     let target = flow::form_target(&request.back.redirect_uri);
     let status = if refused {
         StatusCode::BAD_REQUEST
@@ -235,7 +235,7 @@ pub(super) fn csrf_page(
     build: impl FnOnce(&str) -> String,
 ) -> HttpResponse {
     let (csrf, new) = csrf_cookie(state, req);
-    let html = build(&flow::csrf_token(state, &csrf));
+    let html = build(&state.browser.csrf_token(&csrf));
     let mut response = page(status, html, target, false);
     if new {
         let _ = response.add_cookie(&cookie(
@@ -254,7 +254,7 @@ pub(super) fn answer(
     back: &Return,
     result: Result<&str, (&str, &str)>,
 ) -> HttpResponse {
-    let pairs = flow::answer(state, back, result);
+    let pairs = flow::answer(&state.settings.issuer, back, result);
     match back.mode {
         ResponseMode::Query => HttpResponse::SeeOther()
             .insert_header((

@@ -2,11 +2,10 @@
 //! (RFC 9207), added to the redirect URI, and the origin the pages' CSP must allow.
 
 use super::Return;
-use crate::state::AppState;
 
 /// The answer's parameters, in the order they are sent.
 pub fn answer(
-    state: &AppState,
+    issuer: &str,
     back: &Return,
     result: Result<&str, (&str, &str)>,
 ) -> Vec<(&'static str, String)> {
@@ -20,7 +19,7 @@ pub fn answer(
     if let Some(s) = &back.state {
         pairs.push(("state", s.clone()));
     }
-    pairs.push(("iss", state.settings.issuer.clone()));
+    pairs.push(("iss", issuer.to_owned()));
     pairs
 }
 

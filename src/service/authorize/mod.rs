@@ -21,8 +21,8 @@ mod browser;
 pub use answer::*;
 pub use browser::*;
 
-use crate::state::AppState;
-use crate::store::{AuthCode, SsoSession, StoreError};
+use crate::service::grants::TokenIssuer;
+use crate::store::{AuthCode, ClientStore, CodeStore, SsoSession, StoreError};
 
 /// Authorization codes live this long (book § Sign-in with the authorization-code flow).
 pub const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -114,7 +114,11 @@ fn limited(value: &Option<String>, max: usize) -> bool {
 
 /// Checks a request in the order RFC 6749 §4.1.2.1 asks: client and redirect URI first
 /// (refused on the page), then everything else (refused at the client).
-pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refusal> {
+pub async fn validate(
+    clients: &dyn ClientStore,
+    issuer: &TokenIssuer,
+    params: Params,
+) -> Result<Request, Refusal> {
     let client_id = params.client_id.as_deref().ok_or_else(|| {
         Refusal::Page("The request does not name the application (client_id is missing).".into())
     })?;
@@ -123,16 +127,11 @@ pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refus
             "The application that sent you here is not registered (unknown client_id).".into(),
         )
     })?;
-    let client = state
-        .stores
-        .clients
-        .find_client(&id)
-        .await?
-        .ok_or_else(|| {
-            Refusal::Page(
-                "The application that sent you here is not registered (unknown client_id).".into(),
-            )
-        })?;
+    let client = clients.find_client(&id).await?.ok_or_else(|| {
+        Refusal::Page(
+            "The application that sent you here is not registered (unknown client_id).".into(),
+        )
+    })?;
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(Refusal::Page(
             "This application is not set up to sign users in here.".into(),
@@ -265,7 +264,7 @@ pub async fn validate(state: &AppState, params: Params) -> Result<Request, Refus
         .as_deref()
         .filter(|hint| hint.len() <= 8192)
         .and_then(|hint| {
-            crate::tokens::verify_id_token_hint(&state.keyring, hint, &state.settings.issuer).ok()
+            crate::tokens::verify_id_token_hint(&issuer.keyring, hint, &issuer.policy.issuer).ok()
         })
         .and_then(|hint| hint.sub.parse().ok());
     Ok(Request {
@@ -302,7 +301,7 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 
 /// A new single-use code for `request`, bound to the session and the verifier.
 pub async fn issue_code(
-    state: &AppState,
+    codes: &dyn CodeStore,
     request: &Request,
     sso: &SsoSession,
 ) -> Result<String, StoreError> {
@@ -320,11 +319,7 @@ pub async fn issue_code(
         auth_time: sso.auth_time,
         amr: sso.amr.clone(),
     };
-    state
-        .stores
-        .codes
-        .put_code(&digest, &stored, CODE_TTL)
-        .await?;
+    codes.put_code(&digest, &stored, CODE_TTL).await?;
     Ok(code)
 }
 

@@ -39,7 +39,7 @@ pub async fn grant(
         CodeTake::Unknown => return Err(INVALID),
         CodeTake::Replayed(family) => {
             if let Some(family) = &family {
-                crate::service::sessions::end_family(state, family, None).await?;
+                state.sessions.end_family(family, None).await?;
             }
             let event = AuditEvent::new("authorization_code_reuse", "denied")
                 .client(client.id.as_str())
@@ -95,7 +95,7 @@ pub async fn grant(
         .await?
     {
         // replayed while these tokens were minted: they never leave
-        crate::service::sessions::end_family(state, &family.id, None).await?;
+        state.sessions.end_family(&family.id, None).await?;
         return Err(INVALID);
     }
     state

@@ -1,11 +1,11 @@
 //! The mfa-otp grant (`urn:tessera:grant-type:mfa-otp`, RFC 6238 codes; book § Endpoints) and the SPA's
 //! `POST /api/v1/session/mfa`: the second step of a password login, checked by
-//! `signin::authenticate::second_factor` (the hosted second-factor page's check too).
+//! `signin::authenticate::Authenticator::second_factor` (the hosted second-factor page's check too).
 
 use serde_json::json;
 
 use crate::domain::{Client, ClientId, OAuthError, Scope};
-use crate::service::signin::authenticate::{second_factor, SecondFactorError};
+use crate::service::signin::authenticate::SecondFactorError;
 use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta};
 
@@ -37,15 +37,16 @@ pub async fn grant(
     recovery_code: Option<&str>,
     ip: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
-    let (user, pending) = second_factor(
-        state,
-        client.map(|c| c.id.as_str()),
-        mfa_token,
-        otp,
-        recovery_code,
-        ip,
-    )
-    .await?;
+    let (user, pending) = state
+        .authenticator
+        .second_factor(
+            client.map(|c| c.id.as_str()),
+            mfa_token,
+            otp,
+            recovery_code,
+            ip,
+        )
+        .await?;
     let client = match client {
         Some(c) => c.clone(),
         None => {

@@ -1,12 +1,12 @@
 //! The `password` grant (RFC 6749 §4.3, book § Endpoints; the SPA's session login uses it
-//! too): first-party clients only. Authentication is `signin::authenticate::password`, the
+//! too): first-party clients only. Authentication is `signin::authenticate::Authenticator::password`, the
 //! one use-case the hosted sign-in page shares; a user with TOTP gets an `mfa_token` for
 //! the mfa-otp grant instead of tokens.
 
 use serde_json::json;
 
 use crate::domain::{Client, GrantType, OAuthError, Password};
-use crate::service::signin::authenticate::{self, Authenticated};
+use crate::service::signin::authenticate::Authenticated;
 use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta};
 
@@ -36,7 +36,10 @@ pub async fn grant(
         ));
     }
     let scope = resolve_scope(client, scope)?;
-    let user = match authenticate::password(state, client, username, password, &scope, meta).await?
+    let user = match state
+        .authenticator
+        .password(client, username, password, &scope, meta)
+        .await?
     {
         Authenticated::User(user) => user,
         Authenticated::NeedsSecondFactor(token) => return Ok(Answer::SecondFactor(token)),

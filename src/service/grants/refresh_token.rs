@@ -129,5 +129,5 @@ async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
         client_id: family.client_id.clone(),
     }];
     // the store outage is logged where it happens; the refresh is refused either way
-    let _ = crate::service::sessions::feed_ended(state, &ended).await;
+    let _ = state.sessions.feed_ended(&ended).await;
 }

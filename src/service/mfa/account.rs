@@ -71,7 +71,7 @@ async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(),
         .families
         .revoke_user_sessions(user.id, session.claims.sid.as_ref())
         .await?;
-    crate::service::sessions::feed_ended(state, &ended).await?;
+    state.sessions.feed_ended(&ended).await?;
     state.stores.sso.end_user_sso(user.id).await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "second factor changed");
     Ok(())
@@ -85,7 +85,7 @@ pub async fn start(
     ip: Option<&str>,
 ) -> Result<TotpSetup, FactorError> {
     require_recent_auth(state, session, password, ip).await?;
-    Ok(super::setup(state, &session.user).await?)
+    Ok(state.mfa.setup(&session.user).await?)
 }
 
 /// A change confirmed by a current code that answers new recovery codes (shown once).
@@ -111,10 +111,10 @@ pub async fn recovery_codes(
     require_recent_auth(state, session, password, ip).await?;
     state.passwords.count_attempt(user, ip).await?;
     let codes = match change {
-        CodeChange::ConfirmEnrolment => super::confirm(state, user, code).await?,
+        CodeChange::ConfirmEnrolment => state.mfa.confirm(user, code).await?,
         CodeChange::NewRecoveryCodes => {
-            super::verify(state, user, Some(code), None).await?;
-            super::new_recovery_codes(state, user).await?
+            state.mfa.verify(user, Some(code), None).await?;
+            state.mfa.new_recovery_codes(user).await?
         }
     };
     state.passwords.attempt_succeeded(user, ip).await;
@@ -131,8 +131,8 @@ pub async fn disable(
     ip: Option<&str>,
 ) -> Result<(), FactorError> {
     state.passwords.confirm(&session.user, password, ip).await?;
-    super::verify(state, &session.user, Some(code), None).await?;
-    super::disable(state, &session.user).await?;
+    state.mfa.verify(&session.user, Some(code), None).await?;
+    state.mfa.disable(&session.user).await?;
     state.passwords.attempt_succeeded(&session.user, ip).await;
     end_other_sessions(state, session).await
 }

@@ -11,10 +11,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::crypto::Purpose;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::crypto::{Kek, Purpose};
 use crate::domain::User;
-use crate::state::AppState;
-use crate::store::{AuditEvent, StoreError};
+use crate::service::audit::Auditor;
+use crate::store::{AuditEvent, MfaStore, MfaTokenStore, StoreError, Stores};
 
 const STEP_SECS: u64 = 30;
 pub mod account;
@@ -66,164 +69,204 @@ pub struct TotpSetup {
 
 redacted_debug!(TotpSetup);
 
-/// Starts (or restarts) enrolment: a new secret, pending until confirmed.
-pub async fn setup(state: &AppState, user: &User) -> Result<TotpSetup, MfaError> {
-    let secret = match Secret::generate_secret().to_bytes() {
-        Ok(bytes) => bytes,
-        Err(_) => return Err(MfaError::Corrupt),
-    };
-    let sealed = state
-        .settings
-        .kek
-        .seal(Purpose::TotpSecret, &secret, user.id.as_bytes());
-    if !state
-        .stores
-        .mfa
-        .set_pending_totp(user.id, &sealed, state.clock.now())
-        .await?
-    {
-        return Err(MfaError::AlreadyEnabled);
-    }
-    let totp = totp(secret, &state.settings.totp_issuer, user.email.as_str())?;
-    let qr = totp.get_qr_base64().map_err(|_| MfaError::Corrupt)?;
-    Ok(TotpSetup {
-        secret: totp.get_secret_base32(),
-        otpauth_uri: totp.get_url(),
-        qr_png: format!("data:image/png;base64,{qr}"),
-    })
+/// TOTP second factors and pending MFA logins: the MFA store, the KEK that seals the
+/// secrets, the clock and the issuer name authenticator apps show, and nothing else.
+#[derive(Clone)]
+pub struct Mfa {
+    store: Arc<dyn MfaStore>,
+    pending: Arc<dyn MfaTokenStore>,
+    kek: Kek,
+    clock: Arc<dyn Clock>,
+    audit: Auditor,
+    /// The issuer name authenticator apps show next to the account.
+    totp_issuer: String,
 }
 
-/// Checks a code against the user's secret; a match uses its time step up. With
-/// `confirming`, a pending secret is accepted (and confirmed by the match).
-async fn check_code(
-    state: &AppState,
-    user: &User,
-    code: &str,
-    confirming: bool,
-) -> Result<(), MfaError> {
-    let row = state
-        .stores
-        .mfa
-        .totp(user.id)
-        .await?
-        .ok_or(MfaError::NotEnabled)?;
-    if !row.confirmed && !confirming {
-        return Err(MfaError::NotEnabled);
-    }
-    if row.confirmed && confirming {
-        return Err(MfaError::AlreadyEnabled);
-    }
-    let code = code.trim();
-    if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(MfaError::InvalidCode);
-    }
-    let secret = state
-        .settings
-        .kek
-        .open(Purpose::TotpSecret, &row.secret_sealed, user.id.as_bytes())
-        .map_err(|_| MfaError::Corrupt)?;
-    let totp = totp(secret, &state.settings.totp_issuer, user.email.as_str())?;
-    let now = state.clock.now().unix_timestamp().max(0) as u64;
-    let current = (now / STEP_SECS) as i64;
-    // ±1 step; each candidate is compared in constant time, all of them every time
-    let mut matched = None;
-    for step in [current - 1, current, current + 1] {
-        let expected = totp.generate(step.max(0) as u64 * STEP_SECS);
-        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) && matched.is_none() {
-            matched = Some(step);
+impl Mfa {
+    pub fn new(
+        stores: &Stores,
+        kek: Kek,
+        clock: Arc<dyn Clock>,
+        audit: Auditor,
+        totp_issuer: String,
+    ) -> Self {
+        Mfa {
+            store: stores.mfa.clone(),
+            pending: stores.mfa_tokens.clone(),
+            kek,
+            clock,
+            audit,
+            totp_issuer,
         }
     }
-    let step = matched.ok_or(MfaError::InvalidCode)?;
-    if step <= row.last_step {
-        return Err(MfaError::InvalidCode);
-    }
-    if state
-        .stores
-        .mfa
-        .use_step(user.id, step, confirming, state.clock.now())
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(MfaError::InvalidCode)
-    }
-}
 
-/// Confirms enrolment with a first code; returns 10 new recovery codes (shown once).
-pub async fn confirm(state: &AppState, user: &User, code: &str) -> Result<Vec<String>, MfaError> {
-    check_code(state, user, code, true).await?;
-    let codes = new_recovery_codes(state, user).await?;
-    audit(state, user, "mfa_enabled").await;
-    Ok(codes)
-}
+    /// Starts (or restarts) enrolment: a new secret, pending until confirmed.
+    pub async fn setup(&self, user: &User) -> Result<TotpSetup, MfaError> {
+        let secret = match Secret::generate_secret().to_bytes() {
+            Ok(bytes) => bytes,
+            Err(_) => return Err(MfaError::Corrupt),
+        };
+        let sealed = self
+            .kek
+            .seal(Purpose::TotpSecret, &secret, user.id.as_bytes());
+        if !self
+            .store
+            .set_pending_totp(user.id, &sealed, self.clock.now())
+            .await?
+        {
+            return Err(MfaError::AlreadyEnabled);
+        }
+        let totp = totp(secret, &self.totp_issuer, user.email.as_str())?;
+        let qr = totp.get_qr_base64().map_err(|_| MfaError::Corrupt)?;
+        Ok(TotpSetup {
+            secret: totp.get_secret_base32(),
+            otpauth_uri: totp.get_url(),
+            qr_png: format!("data:image/png;base64,{qr}"),
+        })
+    }
 
-/// A second factor for a login or a sensitive change: a TOTP code, or a recovery code.
-pub async fn verify(
-    state: &AppState,
-    user: &User,
-    otp: Option<&str>,
-    recovery_code: Option<&str>,
-) -> Result<(), MfaError> {
-    match (otp, recovery_code) {
-        (Some(code), None) => check_code(state, user, code, false).await,
-        (None, Some(code)) => {
-            let confirmed = state
-                .stores
-                .mfa
-                .totp(user.id)
-                .await?
-                .is_some_and(|t| t.confirmed);
-            if !confirmed {
-                return Err(MfaError::NotEnabled);
+    /// Checks a code against the user's secret; a match uses its time step up. With
+    /// `confirming`, a pending secret is accepted (and confirmed by the match).
+    async fn check_code(&self, user: &User, code: &str, confirming: bool) -> Result<(), MfaError> {
+        let row = self
+            .store
+            .totp(user.id)
+            .await?
+            .ok_or(MfaError::NotEnabled)?;
+        if !row.confirmed && !confirming {
+            return Err(MfaError::NotEnabled);
+        }
+        if row.confirmed && confirming {
+            return Err(MfaError::AlreadyEnabled);
+        }
+        let code = code.trim();
+        if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(MfaError::InvalidCode);
+        }
+        let secret = self
+            .kek
+            .open(Purpose::TotpSecret, &row.secret_sealed, user.id.as_bytes())
+            .map_err(|_| MfaError::Corrupt)?;
+        let totp = totp(secret, &self.totp_issuer, user.email.as_str())?;
+        let now = self.clock.now().unix_timestamp().max(0) as u64;
+        let current = (now / STEP_SECS) as i64;
+        // ±1 step; each candidate is compared in constant time, all of them every time
+        let mut matched = None;
+        for step in [current - 1, current, current + 1] {
+            let expected = totp.generate(step.max(0) as u64 * STEP_SECS);
+            if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) && matched.is_none() {
+                matched = Some(step);
             }
-            let used = state
-                .stores
-                .mfa
-                .use_recovery_code(user.id, recovery_digest(code), state.clock.now())
-                .await?;
-            if !used {
-                return Err(MfaError::InvalidCode);
-            }
-            audit(state, user, "recovery_code_used").await;
+        }
+        let step = matched.ok_or(MfaError::InvalidCode)?;
+        if step <= row.last_step {
+            return Err(MfaError::InvalidCode);
+        }
+        if self
+            .store
+            .use_step(user.id, step, confirming, self.clock.now())
+            .await?
+        {
             Ok(())
+        } else {
+            Err(MfaError::InvalidCode)
         }
-        _ => Err(MfaError::InvalidCode),
     }
-}
 
-/// New recovery codes replacing the old ones.
-pub async fn new_recovery_codes(state: &AppState, user: &User) -> Result<Vec<String>, MfaError> {
-    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-    let digests: Vec<[u8; 32]> = codes.iter().map(|c| recovery_digest(c)).collect();
-    state
-        .stores
-        .mfa
-        .replace_recovery_codes(user.id, &digests)
-        .await?;
-    Ok(codes)
-}
+    /// Confirms enrolment with a first code; returns 10 new recovery codes (shown once).
+    pub async fn confirm(&self, user: &User, code: &str) -> Result<Vec<String>, MfaError> {
+        self.check_code(user, code, true).await?;
+        let codes = self.new_recovery_codes(user).await?;
+        self.audit(user, "mfa_enabled").await;
+        Ok(codes)
+    }
 
-/// Turns TOTP off (the caller checked the password and a code).
-pub async fn disable(state: &AppState, user: &User) -> Result<(), MfaError> {
-    state.stores.mfa.delete_totp(user.id).await?;
-    audit(state, user, "mfa_disabled").await;
-    Ok(())
-}
+    /// A second factor for a login or a sensitive change: a TOTP code, or a recovery code.
+    pub async fn verify(
+        &self,
+        user: &User,
+        otp: Option<&str>,
+        recovery_code: Option<&str>,
+    ) -> Result<(), MfaError> {
+        match (otp, recovery_code) {
+            (Some(code), None) => self.check_code(user, code, false).await,
+            (None, Some(code)) => {
+                let confirmed = self.store.totp(user.id).await?.is_some_and(|t| t.confirmed);
+                if !confirmed {
+                    return Err(MfaError::NotEnabled);
+                }
+                let used = self
+                    .store
+                    .use_recovery_code(user.id, recovery_digest(code), self.clock.now())
+                    .await?;
+                if !used {
+                    return Err(MfaError::InvalidCode);
+                }
+                self.audit(user, "recovery_code_used").await;
+                Ok(())
+            }
+            _ => Err(MfaError::InvalidCode),
+        }
+    }
 
-pub async fn is_enabled(state: &AppState, user: &User) -> Result<bool, StoreError> {
-    Ok(state
-        .stores
-        .mfa
-        .totp(user.id)
-        .await?
-        .is_some_and(|t| t.confirmed))
-}
+    /// New recovery codes replacing the old ones.
+    pub async fn new_recovery_codes(&self, user: &User) -> Result<Vec<String>, MfaError> {
+        let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+        let digests: Vec<[u8; 32]> = codes.iter().map(|c| recovery_digest(c)).collect();
+        self.store.replace_recovery_codes(user.id, &digests).await?;
+        Ok(codes)
+    }
 
-async fn audit(state: &AppState, user: &User, event_type: &'static str) {
-    state
-        .audit
-        .record(AuditEvent::new(event_type, "ok").user(user.id))
-        .await;
+    /// Turns TOTP off (the caller checked the password and a code).
+    pub async fn disable(&self, user: &User) -> Result<(), MfaError> {
+        self.store.delete_totp(user.id).await?;
+        self.audit(user, "mfa_disabled").await;
+        Ok(())
+    }
+
+    pub async fn is_enabled(&self, user: &User) -> Result<bool, StoreError> {
+        Ok(self.store.totp(user.id).await?.is_some_and(|t| t.confirmed))
+    }
+
+    async fn audit(&self, user: &User, event_type: &'static str) {
+        self.audit
+            .record(AuditEvent::new(event_type, "ok").user(user.id))
+            .await;
+    }
+
+    /// Issues the single-use token a password login answers with when MFA is on.
+    pub async fn issue_mfa_token(&self, pending: &PendingLogin) -> Result<String, StoreError> {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let token = format!("{MFA_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
+        let value = serde_json::to_string(pending).map_err(|e| StoreError::Other(e.into()))?;
+        self.pending
+            .put_mfa_token(
+                &mfa_digest(&token),
+                &value,
+                std::time::Duration::from_secs(MFA_TOKEN_TTL_SECS),
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// The pending login of a live MFA token (not used up).
+    pub async fn peek_mfa_token(&self, token: &str) -> Result<Option<PendingLogin>, StoreError> {
+        if !token.starts_with(MFA_TOKEN_PREFIX) || token.len() > 128 {
+            return Ok(None);
+        }
+        let value = self.pending.get_mfa_token(&mfa_digest(token)).await?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// Uses the MFA token up; true for exactly one caller.
+    pub async fn take_mfa_token(&self, token: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .pending
+            .take_mfa_token(&mfa_digest(token))
+            .await?
+            .is_some())
+    }
 }
 
 /// `xxxx-xxxx-xxxx-xxxx`: 80 random bits in base32 (A-Z, 2-7), so the stored SHA-256 cannot
@@ -273,53 +316,6 @@ pub fn password_fingerprint(user: &User) -> String {
 
 fn mfa_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Issues the single-use token a password login answers with when MFA is on.
-pub async fn issue_mfa_token(
-    state: &AppState,
-    pending: &PendingLogin,
-) -> Result<String, StoreError> {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let token = format!("{MFA_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
-    let value = serde_json::to_string(pending).map_err(|e| StoreError::Other(e.into()))?;
-    state
-        .stores
-        .mfa_tokens
-        .put_mfa_token(
-            &mfa_digest(&token),
-            &value,
-            std::time::Duration::from_secs(MFA_TOKEN_TTL_SECS),
-        )
-        .await?;
-    Ok(token)
-}
-
-/// The pending login of a live MFA token (not used up).
-pub async fn peek_mfa_token(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<PendingLogin>, StoreError> {
-    if !token.starts_with(MFA_TOKEN_PREFIX) || token.len() > 128 {
-        return Ok(None);
-    }
-    let value = state
-        .stores
-        .mfa_tokens
-        .get_mfa_token(&mfa_digest(token))
-        .await?;
-    Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
-}
-
-/// Uses the MFA token up; true for exactly one caller.
-pub async fn take_mfa_token(state: &AppState, token: &str) -> Result<bool, StoreError> {
-    Ok(state
-        .stores
-        .mfa_tokens
-        .take_mfa_token(&mfa_digest(token))
-        .await?
-        .is_some())
 }
 
 impl From<MfaError> for crate::domain::Failure {

@@ -8,14 +8,16 @@
 //! the second step takes. Each caller turns that into its own answer (tokens, the SPA's
 //! `mfa_required` body, the second-factor page).
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use crate::domain::{Client, Email, OAuthError, Password, Scope, User};
-use crate::service::abuse::Bucket;
-use crate::service::mfa::{self, MfaError, PendingLogin};
-use crate::service::passwords::LoginError;
-use crate::state::AppState;
-use crate::store::{AuditEvent, SessionMeta};
+use crate::service::abuse::{Bucket, Limiter};
+use crate::service::audit::Auditor;
+use crate::service::mfa::{self, Mfa, MfaError, PendingLogin};
+use crate::service::passwords::{LoginError, Passwords};
+use crate::store::{AuditEvent, SessionMeta, UserStore};
 
 /// The outcome of a correct password.
 #[derive(Debug)]
@@ -24,75 +26,6 @@ pub enum Authenticated {
     User(User),
     /// The user has a second factor: the token its step takes (single use, minutes long).
     NeedsSecondFactor(String),
-}
-
-/// The password step of every password sign-in: the address's rate limit, the account's
-/// lockout counted before the check, one generic failure for unknown users and wrong
-/// passwords. A user with TOTP gets a token for the second step, which keeps `client`,
-/// `scope` and `meta` for it.
-pub async fn password(
-    state: &AppState,
-    client: &Client,
-    username: &str,
-    password: Password,
-    scope: &Scope,
-    meta: &SessionMeta,
-) -> Result<Authenticated, OAuthError> {
-    let email =
-        Email::parse(username).map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
-    let ip = meta.ip.as_deref();
-    state
-        .limiter
-        .check(Bucket::LoginPerIp, ip.unwrap_or_default())
-        .await?;
-    state.limiter.login_attempt(&email, ip).await?;
-    let user = match state.passwords.verify_credentials(&email, password).await {
-        Ok(user) => user,
-        Err(e) => {
-            login_failed(state, client, meta, &e).await;
-            return Err(e.into());
-        }
-    };
-    if mfa::is_enabled(state, &user).await? {
-        let pending = PendingLogin {
-            user_id: user.id,
-            password: mfa::password_fingerprint(&user),
-            client_id: client.id.to_string(),
-            scope: scope.to_string(),
-            ip: meta.ip.clone(),
-            user_agent: meta.user_agent.clone(),
-        };
-        let token = mfa::issue_mfa_token(state, &pending).await?;
-        // the failure count is cleared only by a complete sign-in: a known password must
-        // not reset the allowance for guessing the second factor
-        return Ok(Authenticated::NeedsSecondFactor(token));
-    }
-    state.limiter.login_succeeded(&email, ip).await;
-    Ok(Authenticated::User(user))
-}
-
-/// Counts and audits a failed sign-in. The attempted email is not kept (an unknown one
-/// could be a user's password typed into the wrong field); a known account is named by id.
-async fn login_failed(state: &AppState, client: &Client, meta: &SessionMeta, error: &LoginError) {
-    let (reason, user) = match error {
-        LoginError::InvalidCredentials => ("invalid_credentials", None),
-        LoginError::WrongPassword(user) => ("wrong_password", Some(*user)),
-        LoginError::UnknownUser => ("unknown_user", None),
-        LoginError::Hash(crate::auth::hashing::HashError::Busy) => ("overloaded", None),
-        LoginError::Hash(_) | LoginError::Store(_) => ("unavailable", None),
-    };
-    crate::metrics::login_failed(reason);
-    if matches!(error, LoginError::Hash(_) | LoginError::Store(_)) {
-        return;
-    }
-    let mut event = AuditEvent::new("login_failed", "denied")
-        .client(client.id.as_str())
-        .ip(meta.ip.clone())
-        .detail(json!({ "reason": reason }));
-    if let Some(user) = user {
-        event = event.user(user);
-    }
-    state.audit.record(event).await;
 }
 
 /// Why a second step did not sign the user in.
@@ -114,54 +47,151 @@ impl From<crate::store::StoreError> for SecondFactorError {
     }
 }
 
-/// The second step of a password sign-in: the pending sign-in of `mfa_token` (which must
-/// be `client_id`'s when given), a valid TOTP or recovery code, and the token used up.
-pub async fn second_factor(
-    state: &AppState,
-    client_id: Option<&str>,
-    mfa_token: &str,
-    otp: Option<&str>,
-    recovery_code: Option<&str>,
-    ip: Option<String>,
-) -> Result<(User, PendingLogin), SecondFactorError> {
-    let pending = mfa::peek_mfa_token(state, mfa_token)
-        .await?
-        .ok_or(SecondFactorError::Expired)?;
-    if client_id.is_some_and(|id| id != pending.client_id) {
-        return Err(SecondFactorError::Expired);
-    }
-    // a password change or reset since the password step voids the pending sign-in
-    let user = state
-        .stores
-        .users
-        .find_user(pending.user_id)
-        .await?
-        .filter(|u| mfa::password_fingerprint(u) == pending.password)
-        .ok_or(SecondFactorError::Expired)?;
-    state
-        .limiter
-        .login_attempt(&user.email, ip.as_deref())
-        .await
-        .map_err(|e| SecondFactorError::Refused(e.into()))?;
-    match mfa::verify(state, &user, otp, recovery_code).await {
-        Ok(()) => {}
-        Err(MfaError::Store(e)) => return Err(e.into()),
-        Err(_) => {
-            crate::metrics::login_failed("wrong_otp");
-            let event = AuditEvent::new("mfa_failed", "denied")
-                .user(user.id)
-                .client(pending.client_id.as_str())
-                .ip(ip);
-            state.audit.record(event).await;
-            return Err(SecondFactorError::WrongCode);
+/// The sign-in context: the users, the rate limits and lockout, the password checker (its
+/// hashing pool), the second factors and the audit trail. Every sign-in method checks
+/// its credentials here.
+#[derive(Clone)]
+pub struct Authenticator {
+    users: Arc<dyn UserStore>,
+    limiter: Limiter,
+    passwords: Passwords,
+    mfa: Mfa,
+    audit: Auditor,
+}
+
+impl Authenticator {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        limiter: Limiter,
+        passwords: Passwords,
+        mfa: Mfa,
+        audit: Auditor,
+    ) -> Self {
+        Authenticator {
+            users,
+            limiter,
+            passwords,
+            mfa,
+            audit,
         }
     }
-    if !mfa::take_mfa_token(state, mfa_token).await? {
-        return Err(SecondFactorError::Expired);
+
+    /// The password step of every password sign-in: the address's rate limit, the account's
+    /// lockout counted before the check, one generic failure for unknown users and wrong
+    /// passwords. A user with TOTP gets a token for the second step, which keeps `client`,
+    /// `scope` and `meta` for it.
+    pub async fn password(
+        &self,
+        client: &Client,
+        username: &str,
+        password: Password,
+        scope: &Scope,
+        meta: &SessionMeta,
+    ) -> Result<Authenticated, OAuthError> {
+        let email = Email::parse(username)
+            .map_err(|e| OAuthError::InvalidRequest(format!("username: {e}")))?;
+        let ip = meta.ip.as_deref();
+        self.limiter
+            .check(Bucket::LoginPerIp, ip.unwrap_or_default())
+            .await?;
+        self.limiter.login_attempt(&email, ip).await?;
+        let user = match self.passwords.verify_credentials(&email, password).await {
+            Ok(user) => user,
+            Err(e) => {
+                self.login_failed(client, meta, &e).await;
+                return Err(e.into());
+            }
+        };
+        if self.mfa.is_enabled(&user).await? {
+            let pending = PendingLogin {
+                user_id: user.id,
+                password: mfa::password_fingerprint(&user),
+                client_id: client.id.to_string(),
+                scope: scope.to_string(),
+                ip: meta.ip.clone(),
+                user_agent: meta.user_agent.clone(),
+            };
+            let token = self.mfa.issue_mfa_token(&pending).await?;
+            // the failure count is cleared only by a complete sign-in: a known password must
+            // not reset the allowance for guessing the second factor
+            return Ok(Authenticated::NeedsSecondFactor(token));
+        }
+        self.limiter.login_succeeded(&email, ip).await;
+        Ok(Authenticated::User(user))
     }
-    state
-        .limiter
-        .login_succeeded(&user.email, ip.as_deref())
-        .await;
-    Ok((user, pending))
+
+    /// Counts and audits a failed sign-in. The attempted email is not kept (an unknown one
+    /// could be a user's password typed into the wrong field); a known account is named by id.
+    async fn login_failed(&self, client: &Client, meta: &SessionMeta, error: &LoginError) {
+        let (reason, user) = match error {
+            LoginError::InvalidCredentials => ("invalid_credentials", None),
+            LoginError::WrongPassword(user) => ("wrong_password", Some(*user)),
+            LoginError::UnknownUser => ("unknown_user", None),
+            LoginError::Hash(crate::auth::hashing::HashError::Busy) => ("overloaded", None),
+            LoginError::Hash(_) | LoginError::Store(_) => ("unavailable", None),
+        };
+        crate::metrics::login_failed(reason);
+        if matches!(error, LoginError::Hash(_) | LoginError::Store(_)) {
+            return;
+        }
+        let mut event = AuditEvent::new("login_failed", "denied")
+            .client(client.id.as_str())
+            .ip(meta.ip.clone())
+            .detail(json!({ "reason": reason }));
+        if let Some(user) = user {
+            event = event.user(user);
+        }
+        self.audit.record(event).await;
+    }
+
+    /// The second step of a password sign-in: the pending sign-in of `mfa_token` (which must
+    /// be `client_id`'s when given), a valid TOTP or recovery code, and the token used up.
+    pub async fn second_factor(
+        &self,
+        client_id: Option<&str>,
+        mfa_token: &str,
+        otp: Option<&str>,
+        recovery_code: Option<&str>,
+        ip: Option<String>,
+    ) -> Result<(User, PendingLogin), SecondFactorError> {
+        let pending = self
+            .mfa
+            .peek_mfa_token(mfa_token)
+            .await?
+            .ok_or(SecondFactorError::Expired)?;
+        if client_id.is_some_and(|id| id != pending.client_id) {
+            return Err(SecondFactorError::Expired);
+        }
+        // a password change or reset since the password step voids the pending sign-in
+        let user = self
+            .users
+            .find_user(pending.user_id)
+            .await?
+            .filter(|u| mfa::password_fingerprint(u) == pending.password)
+            .ok_or(SecondFactorError::Expired)?;
+        self.limiter
+            .login_attempt(&user.email, ip.as_deref())
+            .await
+            .map_err(|e| SecondFactorError::Refused(e.into()))?;
+        match self.mfa.verify(&user, otp, recovery_code).await {
+            Ok(()) => {}
+            Err(MfaError::Store(e)) => return Err(e.into()),
+            Err(_) => {
+                crate::metrics::login_failed("wrong_otp");
+                let event = AuditEvent::new("mfa_failed", "denied")
+                    .user(user.id)
+                    .client(pending.client_id.as_str())
+                    .ip(ip);
+                self.audit.record(event).await;
+                return Err(SecondFactorError::WrongCode);
+            }
+        }
+        if !self.mfa.take_mfa_token(mfa_token).await? {
+            return Err(SecondFactorError::Expired);
+        }
+        self.limiter
+            .login_succeeded(&user.email, ip.as_deref())
+            .await;
+        Ok((user, pending))
+    }
 }

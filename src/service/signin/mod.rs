@@ -22,13 +22,18 @@
 
 pub mod authenticate;
 
+use std::sync::Arc;
+
 use serde_json::json;
 
+use crate::clock::Clock;
 use crate::domain::{OAuthError, Password, Throttled, User};
-use crate::service::authorize::{self as request, Params, Refusal, Request, Return};
-use crate::state::AppState;
-use crate::store::{AuditEvent, SessionMeta, SsoSession};
-use authenticate::{Authenticated, SecondFactorError};
+use crate::service::audit::Auditor;
+use crate::service::authorize::{self as request, Browser, Params, Refusal, Request, Return};
+use crate::service::consents::Consents;
+use crate::service::grants::TokenIssuer;
+use crate::store::{AuditEvent, ClientStore, CodeStore, SessionMeta, SsoSession, Stores};
+use authenticate::{Authenticated, Authenticator, SecondFactorError};
 
 /// What the pages show next.
 #[derive(Debug)]
@@ -135,245 +140,299 @@ pub struct Posted<'a> {
     pub csrf_cookie: Option<&'a str>,
 }
 
-/// `GET|POST /oauth2/authorize`: the request checked, then the browser's sign-in session
-/// (`sso_cookie`) decides the step.
-pub async fn start(state: &AppState, params: Params, sso_cookie: Option<&str>) -> Outcome {
-    let request = match request::validate(state, params).await {
-        Ok(request) => request,
-        Err(refusal) => return Step::from(refusal).into(),
-    };
-    match request::sso_session(state, sso_cookie).await {
-        Ok(session) => next(state, request, session, false).await.into(),
-        Err(e) => Step::Refuse(e.into()).into(),
-    }
+/// The sign-in state machine's context: the clients and codes it reads and writes, the
+/// issuer (its key ring checks `id_token_hint`), the browser's flows and sign-in
+/// sessions, the authenticator, consents, the audit trail and the clock.
+#[derive(Clone)]
+pub struct SignIn {
+    clients: Arc<dyn ClientStore>,
+    codes: Arc<dyn CodeStore>,
+    issuer: TokenIssuer,
+    browser: Browser,
+    authenticator: Authenticator,
+    consents: Consents,
+    audit: Auditor,
+    clock: Arc<dyn Clock>,
 }
 
-/// The sign-in form's post.
-pub async fn password(
-    state: &AppState,
-    posted: &Posted<'_>,
-    email: &str,
-    password: Password,
-    meta: &SessionMeta,
-) -> Outcome {
-    let (request, _) = match resume(state, posted).await {
-        Ok(resumed) => resumed,
-        Err(step) => return step.into(),
-    };
-    let authenticated = authenticate::password(
-        state,
-        &request.client,
-        email,
-        password,
-        &request.scope,
-        meta,
-    )
-    .await;
-    match authenticated {
-        Ok(Authenticated::User(user)) => signed_in(state, request, user, &["pwd"], meta).await,
-        Ok(Authenticated::NeedsSecondFactor(mfa_token)) => Step::SecondFactor {
-            request: Box::new(request),
-            mfa_token,
-            notice: None,
-        }
-        .into(),
-        Err(error) => Step::SignIn {
-            request: Box::new(request),
-            email: email.to_owned(),
-            notice: Some(Notice::refusing(&error)),
-        }
-        .into(),
-    }
+/// What the sign-in state machine is built from.
+pub struct SignInParts {
+    pub issuer: TokenIssuer,
+    pub browser: Browser,
+    pub authenticator: Authenticator,
+    pub consents: Consents,
+    pub audit: Auditor,
+    pub clock: Arc<dyn Clock>,
 }
 
-/// The second-factor form's post: a TOTP `code` or a `recovery_code` for `mfa_token`.
-pub async fn second_factor(
-    state: &AppState,
-    posted: &Posted<'_>,
-    mfa_token: &str,
-    code: Option<&str>,
-    recovery_code: Option<&str>,
-    meta: &SessionMeta,
-) -> Outcome {
-    let (request, _) = match resume(state, posted).await {
-        Ok(resumed) => resumed,
-        Err(step) => return step.into(),
-    };
-    let checked = authenticate::second_factor(
-        state,
-        Some(request.client.id.as_str()),
-        mfa_token,
-        code,
-        recovery_code,
-        meta.ip.clone(),
-    )
-    .await;
-    let again = |request: Request, notice: Notice| Step::SecondFactor {
-        request: Box::new(request),
-        mfa_token: mfa_token.to_owned(),
-        notice: Some(notice),
-    };
-    match checked {
-        Ok((user, _)) => signed_in(state, request, user, &["pwd", "otp"], meta).await,
-        Err(SecondFactorError::WrongCode) => again(request, Notice::WrongCode).into(),
-        Err(SecondFactorError::Refused(error @ OAuthError::TooManyRequests(_))) => {
-            again(request, Notice::refusing(&error)).into()
+impl SignIn {
+    pub fn new(stores: &Stores, parts: SignInParts) -> Self {
+        SignIn {
+            clients: stores.clients.clone(),
+            codes: stores.codes.clone(),
+            issuer: parts.issuer,
+            browser: parts.browser,
+            authenticator: parts.authenticator,
+            consents: parts.consents,
+            audit: parts.audit,
+            clock: parts.clock,
         }
-        Err(_) => Step::SignIn {
-            request: Box::new(request),
-            email: String::new(),
-            notice: Some(Notice::Expired),
-        }
-        .into(),
     }
-}
 
-/// The consent form's post, with the browser's sign-in session: `allow`ed, the consent is
-/// remembered and a code goes back; otherwise `access_denied` does.
-pub async fn consent(
-    state: &AppState,
-    posted: &Posted<'_>,
-    sso_cookie: Option<&str>,
-    allow: bool,
-) -> Outcome {
-    let (request, bound) = match resume(state, posted).await {
-        Ok(resumed) => resumed,
-        Err(step) => return step.into(),
-    };
-    let (sso, user) = match request::sso_session(state, sso_cookie).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return sign_in(request, String::new()).into(),
-        Err(e) => return Step::Refuse(e.into()).into(),
-    };
-    // the post must come with the session the page was shown for (which met prompt=login
-    // and max_age then), and that session must still meet max_age now (OIDC Core §3.1.2.1)
-    if bound.as_deref() != Some(sso.id.as_str()) || too_old(state, &request, &sso) {
-        return sign_in(request, user.email.as_str().to_owned()).into();
+    /// `GET|POST /oauth2/authorize`: the request checked, then the browser's sign-in session
+    /// (`sso_cookie`) decides the step.
+    pub async fn start(&self, params: Params, sso_cookie: Option<&str>) -> Outcome {
+        let request = match request::validate(self.clients.as_ref(), &self.issuer, params).await {
+            Ok(request) => request,
+            Err(refusal) => return Step::from(refusal).into(),
+        };
+        match self.browser.sso_session(sso_cookie).await {
+            Ok(session) => self.next(request, session, false).await.into(),
+            Err(e) => Step::Refuse(e.into()).into(),
+        }
     }
-    if !allow {
-        return Step::Redirect {
+
+    /// The sign-in form's post.
+    pub async fn password(
+        &self,
+        posted: &Posted<'_>,
+        email: &str,
+        password: Password,
+        meta: &SessionMeta,
+    ) -> Outcome {
+        let (request, _) = match self.resume(posted).await {
+            Ok(resumed) => resumed,
+            Err(step) => return step.into(),
+        };
+        let authenticated = self
+            .authenticator
+            .password(&request.client, email, password, &request.scope, meta)
+            .await;
+        match authenticated {
+            Ok(Authenticated::User(user)) => self.signed_in(request, user, &["pwd"], meta).await,
+            Ok(Authenticated::NeedsSecondFactor(mfa_token)) => Step::SecondFactor {
+                request: Box::new(request),
+                mfa_token,
+                notice: None,
+            }
+            .into(),
+            Err(error) => Step::SignIn {
+                request: Box::new(request),
+                email: email.to_owned(),
+                notice: Some(Notice::refusing(&error)),
+            }
+            .into(),
+        }
+    }
+
+    /// The second-factor form's post: a TOTP `code` or a `recovery_code` for `mfa_token`.
+    pub async fn second_factor(
+        &self,
+        posted: &Posted<'_>,
+        mfa_token: &str,
+        code: Option<&str>,
+        recovery_code: Option<&str>,
+        meta: &SessionMeta,
+    ) -> Outcome {
+        let (request, _) = match self.resume(posted).await {
+            Ok(resumed) => resumed,
+            Err(step) => return step.into(),
+        };
+        let checked = self
+            .authenticator
+            .second_factor(
+                Some(request.client.id.as_str()),
+                mfa_token,
+                code,
+                recovery_code,
+                meta.ip.clone(),
+            )
+            .await;
+        let again = |request: Request, notice: Notice| Step::SecondFactor {
+            request: Box::new(request),
+            mfa_token: mfa_token.to_owned(),
+            notice: Some(notice),
+        };
+        match checked {
+            Ok((user, _)) => self.signed_in(request, user, &["pwd", "otp"], meta).await,
+            Err(SecondFactorError::WrongCode) => again(request, Notice::WrongCode).into(),
+            Err(SecondFactorError::Refused(error @ OAuthError::TooManyRequests(_))) => {
+                again(request, Notice::refusing(&error)).into()
+            }
+            Err(_) => Step::SignIn {
+                request: Box::new(request),
+                email: String::new(),
+                notice: Some(Notice::Expired),
+            }
+            .into(),
+        }
+    }
+
+    /// The consent form's post, with the browser's sign-in session: `allow`ed, the consent is
+    /// remembered and a code goes back; otherwise `access_denied` does.
+    pub async fn consent(
+        &self,
+        posted: &Posted<'_>,
+        sso_cookie: Option<&str>,
+        allow: bool,
+    ) -> Outcome {
+        let (request, bound) = match self.resume(posted).await {
+            Ok(resumed) => resumed,
+            Err(step) => return step.into(),
+        };
+        let (sso, user) = match self.browser.sso_session(sso_cookie).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return sign_in(request, String::new()).into(),
+            Err(e) => return Step::Refuse(e.into()).into(),
+        };
+        // the post must come with the session the page was shown for (which met prompt=login
+        // and max_age then), and that session must still meet max_age now (OIDC Core §3.1.2.1)
+        if bound.as_deref() != Some(sso.id.as_str()) || self.too_old(&request, &sso) {
+            return sign_in(request, user.email.as_str().to_owned()).into();
+        }
+        if !allow {
+            return Step::Redirect {
+                back: request.back,
+                answer: Answer::Error {
+                    error: "access_denied",
+                    description: "the user did not allow this client".into(),
+                },
+            }
+            .into();
+        }
+        if let Err(e) = self
+            .consents
+            .grant(&user, &request.client, &request.scope)
+            .await
+        {
+            return Step::Refuse(e.into()).into();
+        }
+        self.code(request, &sso).await.into()
+    }
+
+    /// The request a posted form continues, after its CSRF token and sealed flow are checked,
+    /// and the sign-in session its page was shown for.
+    async fn resume(&self, posted: &Posted<'_>) -> Result<(Request, Option<String>), Step> {
+        if !self
+            .browser
+            .csrf_matches(posted.csrf_cookie, posted.csrf_token)
+        {
+            return Err(Step::Refuse(Refusal::Forged));
+        }
+        let opened = posted
+            .flow
+            .and_then(|f| self.browser.open_flow(f))
+            .ok_or(Step::Refuse(Refusal::Expired))?;
+        let request = request::validate(self.clients.as_ref(), &self.issuer, opened.params)
+            .await
+            .map_err(Step::from)?;
+        Ok((request, opened.sso))
+    }
+
+    /// Signs the browser in (the sign-in session and its audit event), then the next step.
+    async fn signed_in(
+        &self,
+        request: Request,
+        user: User,
+        amr: &[&str],
+        meta: &SessionMeta,
+    ) -> Outcome {
+        let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
+        let (sso, cookie) = match self.browser.start_sso(&user, amr.clone()).await {
+            Ok(started) => started,
+            Err(e) => return Step::Refuse(e.into()).into(),
+        };
+        let event = AuditEvent::new("login_succeeded", "ok")
+            .user(user.id)
+            .client(request.client.id.as_str())
+            .ip(meta.ip.clone())
+            .detail(json!({ "amr": amr, "via": "authorize" }));
+        self.audit.record(event).await;
+        Outcome {
+            step: self.next(request, Some((sso, user)), true).await,
+            signed_in: Some(cookie),
+        }
+    }
+
+    /// The step for a valid request given the browser's sign-in session; `just_signed_in`
+    /// when this very request signed it in (so `prompt=login` and `max_age` are met).
+    async fn next(
+        &self,
+        request: Request,
+        session: Option<(SsoSession, User)>,
+        just_signed_in: bool,
+    ) -> Step {
+        let refuse = |request: Request, error: &'static str, description: &str| Step::Redirect {
             back: request.back,
             answer: Answer::Error {
-                error: "access_denied",
-                description: "the user did not allow this client".into(),
+                error,
+                description: description.to_owned(),
             },
-        }
-        .into();
-    }
-    if let Err(e) =
-        crate::service::consents::grant(state, &user, &request.client, &request.scope).await
-    {
-        return Step::Refuse(e.into()).into();
-    }
-    code(state, request, &sso).await.into()
-}
-
-/// The request a posted form continues, after its CSRF token and sealed flow are checked,
-/// and the sign-in session its page was shown for.
-async fn resume(state: &AppState, posted: &Posted<'_>) -> Result<(Request, Option<String>), Step> {
-    if !request::csrf_matches(state, posted.csrf_cookie, posted.csrf_token) {
-        return Err(Step::Refuse(Refusal::Forged));
-    }
-    let opened = posted
-        .flow
-        .and_then(|f| request::open_flow(state, f))
-        .ok_or(Step::Refuse(Refusal::Expired))?;
-    let request = request::validate(state, opened.params)
-        .await
-        .map_err(Step::from)?;
-    Ok((request, opened.sso))
-}
-
-/// Signs the browser in (the sign-in session and its audit event), then the next step.
-async fn signed_in(
-    state: &AppState,
-    request: Request,
-    user: User,
-    amr: &[&str],
-    meta: &SessionMeta,
-) -> Outcome {
-    let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
-    let (sso, cookie) = match request::start_sso(state, &user, amr.clone()).await {
-        Ok(started) => started,
-        Err(e) => return Step::Refuse(e.into()).into(),
-    };
-    let event = AuditEvent::new("login_succeeded", "ok")
-        .user(user.id)
-        .client(request.client.id.as_str())
-        .ip(meta.ip.clone())
-        .detail(json!({ "amr": amr, "via": "authorize" }));
-    state.audit.record(event).await;
-    Outcome {
-        step: next(state, request, Some((sso, user)), true).await,
-        signed_in: Some(cookie),
-    }
-}
-
-/// The step for a valid request given the browser's sign-in session; `just_signed_in`
-/// when this very request signed it in (so `prompt=login` and `max_age` are met).
-async fn next(
-    state: &AppState,
-    request: Request,
-    session: Option<(SsoSession, User)>,
-    just_signed_in: bool,
-) -> Step {
-    let refuse = |request: Request, error: &'static str, description: &str| Step::Redirect {
-        back: request.back,
-        answer: Answer::Error {
-            error,
-            description: description.to_owned(),
-        },
-    };
-    let Some((sso, user)) = session else {
-        return if request.prompt_none {
-            refuse(request, "login_required", "the user is not signed in")
-        } else {
-            let hint = request.params.login_hint.clone().unwrap_or_default();
-            sign_in(request, hint)
         };
-    };
-    if !just_signed_in {
-        // the client expects another user than the one signed in here
-        let someone_else = request.hinted_user.is_some_and(|hinted| hinted != user.id);
-        if request.prompt_login || too_old(state, &request, &sso) || someone_else {
+        let Some((sso, user)) = session else {
             return if request.prompt_none {
-                refuse(request, "login_required", "a new sign-in is required")
+                refuse(request, "login_required", "the user is not signed in")
             } else {
                 let hint = request.params.login_hint.clone().unwrap_or_default();
                 sign_in(request, hint)
             };
+        };
+        if !just_signed_in {
+            // the client expects another user than the one signed in here
+            let someone_else = request.hinted_user.is_some_and(|hinted| hinted != user.id);
+            if request.prompt_login || self.too_old(&request, &sso) || someone_else {
+                return if request.prompt_none {
+                    refuse(request, "login_required", "a new sign-in is required")
+                } else {
+                    let hint = request.params.login_hint.clone().unwrap_or_default();
+                    sign_in(request, hint)
+                };
+            }
         }
-    }
-    if request.client.first_party {
-        return code(state, request, &sso).await;
-    }
-    let covered =
-        match crate::service::consents::covers(state, &user, &request.client, &request.scope).await
+        if request.client.first_party {
+            return self.code(request, &sso).await;
+        }
+        let covered = match self
+            .consents
+            .covers(&user, &request.client, &request.scope)
+            .await
         {
             Ok(covered) => covered,
             Err(e) => return Step::Refuse(e.into()),
         };
-    if covered && !request.prompt_consent {
-        code(state, request, &sso).await
-    } else if request.prompt_none {
-        refuse(
-            request,
-            "consent_required",
-            "the user has not allowed this client",
-        )
-    } else {
-        Step::Consent {
-            request: Box::new(request),
-            sso_id: sso.id,
-            email: user.email.as_str().to_owned(),
+        if covered && !request.prompt_consent {
+            self.code(request, &sso).await
+        } else if request.prompt_none {
+            refuse(
+                request,
+                "consent_required",
+                "the user has not allowed this client",
+            )
+        } else {
+            Step::Consent {
+                request: Box::new(request),
+                sso_id: sso.id,
+                email: user.email.as_str().to_owned(),
+            }
         }
     }
-}
 
-/// Whether the sign-in session is older than the request's `max_age` allows.
-fn too_old(state: &AppState, request: &Request, sso: &SsoSession) -> bool {
-    let age = (state.clock.now() - sso.auth_time).whole_seconds();
-    request.max_age.is_some_and(|max| age > max)
+    /// Whether the sign-in session is older than the request's `max_age` allows.
+    fn too_old(&self, request: &Request, sso: &SsoSession) -> bool {
+        let age = (self.clock.now() - sso.auth_time).whole_seconds();
+        request.max_age.is_some_and(|max| age > max)
+    }
+
+    /// A code for the request, bound to the sign-in session, on its way back to the client.
+    async fn code(&self, request: Request, sso: &SsoSession) -> Step {
+        match request::issue_code(self.codes.as_ref(), &request, sso).await {
+            Ok(code) => Step::Redirect {
+                back: request.back,
+                answer: Answer::Code(code),
+            },
+            Err(e) => Step::Refuse(e.into()),
+        }
+    }
 }
 
 fn sign_in(request: Request, email: String) -> Step {
@@ -381,16 +440,5 @@ fn sign_in(request: Request, email: String) -> Step {
         request: Box::new(request),
         email,
         notice: None,
-    }
-}
-
-/// A code for the request, bound to the sign-in session, on its way back to the client.
-async fn code(state: &AppState, request: Request, sso: &SsoSession) -> Step {
-    match request::issue_code(state, &request, sso).await {
-        Ok(code) => Step::Redirect {
-            back: request.back,
-            answer: Answer::Code(code),
-        },
-        Err(e) => Step::Refuse(e.into()),
     }
 }
