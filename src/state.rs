@@ -15,9 +15,10 @@ use crate::service::access::AccessCheck;
 use crate::service::audit::Auditor;
 use crate::service::authorize::Browser;
 use crate::service::consents::Consents;
-use crate::service::grants::{TokenIssuer, TokenPolicy};
+use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
 use crate::service::mfa::Mfa;
 use crate::service::passwords::Passwords;
+use crate::service::revocations::TokenEndpoints;
 use crate::service::sessions::Sessions;
 use crate::service::signin::authenticate::Authenticator;
 use crate::service::signin::{SignIn, SignInParts};
@@ -39,12 +40,16 @@ pub struct AppState {
     pub keyring: Arc<KeyRing>,
     /// Signs the tokens grants decide on (the key ring, the clock and the issuance policy).
     pub issuer: TokenIssuer,
+    /// The user grants (password, mfa-otp, authorization code, refresh).
+    pub grants: Grants,
     /// Writes the audit trail at the clock's time.
     pub audit: Auditor,
     pub stores: Stores,
     pub hasher: Arc<PasswordHasher>,
     /// Checks bearer access tokens (and caches those whose signature verified).
-    pub access: AccessCheck,
+    pub access: Arc<AccessCheck>,
+    /// Revocation (RFC 7009) and introspection (RFC 7662).
+    pub token_endpoints: TokenEndpoints,
     pub clock: Arc<dyn Clock>,
     pub documents: Documents,
     /// Delivers password-reset tokens.
@@ -138,13 +143,34 @@ impl AppState {
                 clock: clock.clone(),
             },
         );
+        let grants = Grants::new(
+            &stores,
+            issuer.clone(),
+            authenticator.clone(),
+            sessions.clone(),
+            audit.clone(),
+        );
+        let access = Arc::new(AccessCheck::new(
+            keyring.clone(),
+            &stores,
+            clock.clone(),
+            &settings,
+        ));
         AppState {
+            grants,
             client_gate: ClientGate::new(
                 &stores,
                 clock.clone(),
                 settings.abuse.client_auth_failures,
             ),
-            access: AccessCheck::new(keyring.clone(), &stores, clock.clone(), &settings),
+            token_endpoints: TokenEndpoints::new(
+                access.clone(),
+                sessions.clone(),
+                limiter.clone(),
+                stores.families.clone(),
+                &settings,
+            ),
+            access,
             signin,
             browser,
             consents,

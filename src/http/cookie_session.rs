@@ -115,14 +115,14 @@ pub async fn login(
         .map_err(|_| ApiError::Forbidden("client_not_allowed", "unknown client"))?;
     // only public first-party clients: a confidential client must prove its secret at
     // /oauth2/token, and this endpoint takes none
-    let client = crate::service::clients::spa_client(&state.stores, &client_id)
+    let client = crate::service::clients::spa_client(state.stores.clients.as_ref(), &client_id)
         .await?
         .ok_or(ApiError::Forbidden(
             "client_not_allowed",
             "this client may not log users in here",
         ))?;
     let login = grants::password::grant(
-        &state,
+        &state.grants,
         &client,
         &email,
         Password::new(password),
@@ -194,7 +194,7 @@ pub async fn mfa(
         recovery_code,
     } = body.into_inner();
     let tokens = grants::mfa_otp::grant(
-        &state,
+        &state.grants,
         None,
         &mfa_token,
         code.as_deref(),
@@ -223,9 +223,10 @@ pub async fn refresh(
         .cookie(COOKIE)
         .ok_or(ApiError::Unauthorized { realm: "tessera" })?;
     let rotated = async {
-        let client = grants::refresh_token::spa_family_client(&state, cookie.value()).await?;
+        let client =
+            grants::refresh_token::spa_family_client(&state.grants, cookie.value()).await?;
         grants::refresh_token::rotate(
-            &state,
+            &state.grants,
             &client,
             cookie.value(),
             None,

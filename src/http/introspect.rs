@@ -30,7 +30,7 @@ pub async fn introspect(
     if client.public {
         return Err(OAuthError::InvalidClient);
     }
-    let status = revocations::introspect(&state, &client, &token).await?;
+    let status = revocations::introspect(&state.token_endpoints, &client, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -37,7 +37,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = token_request(&req, &body, &state).await?;
-    revocations::revoke(&state, &client, &token).await?;
+    revocations::revoke(&state.token_endpoints, &client, &token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

@@ -79,8 +79,15 @@ pub async fn token(
             let username = form.require("username")?.to_owned();
             let password = password
                 .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
-            match grants::password::grant(&state, &client, &username, password, scope, &origin)
-                .await?
+            match grants::password::grant(
+                &state.grants,
+                &client,
+                &username,
+                password,
+                scope,
+                &origin,
+            )
+            .await?
             {
                 PasswordAnswer::Tokens(tokens) => tokens,
                 // RFC 6749 §5.2 leaves room for extension errors: this one carries the
@@ -92,7 +99,7 @@ pub async fn token(
         "authorization_code" => {
             let code = form.require("code")?.to_owned();
             grants::authorization_code::grant(
-                &state,
+                &state.grants,
                 &client,
                 &code,
                 form.get("redirect_uri"),
@@ -103,8 +110,14 @@ pub async fn token(
         }
         "refresh_token" => {
             let presented = form.require("refresh_token")?.to_owned();
-            grants::refresh_token::rotate(&state, &client, &presented, scope, origin.ip.clone())
-                .await?
+            grants::refresh_token::rotate(
+                &state.grants,
+                &client,
+                &presented,
+                scope,
+                origin.ip.clone(),
+            )
+            .await?
         }
         MFA_OTP_GRANT => {
             if !client.first_party || !client.allows(crate::domain::GrantType::Password) {
@@ -114,7 +127,7 @@ pub async fn token(
             }
             let mfa_token = form.require("mfa_token")?.to_owned();
             grants::mfa_otp::grant(
-                &state,
+                &state.grants,
                 Some(&client),
                 &mfa_token,
                 form.get("otp"),

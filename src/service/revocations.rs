@@ -7,7 +7,12 @@ use serde_json::{json, Value};
 
 use crate::domain::Client;
 use crate::domain::OAuthError;
-use crate::state::AppState;
+use std::sync::Arc;
+
+use crate::service::abuse::Limiter;
+use crate::service::access::AccessCheck;
+use crate::service::sessions::Sessions;
+use crate::store::FamilyStore;
 use crate::store::StoreError;
 use crate::tokens::refresh;
 
@@ -40,18 +45,54 @@ pub async fn end_user_sessions(
     Ok(ended.len())
 }
 
+/// What revocation (RFC 7009) and introspection (RFC 7662) use: the access-token check,
+/// the sessions service, the limiter, the session store and the issuer's name and default
+/// audience.
+#[derive(Clone)]
+pub struct TokenEndpoints {
+    access: Arc<AccessCheck>,
+    sessions: Sessions,
+    limiter: Limiter,
+    families: Arc<dyn FamilyStore>,
+    issuer: String,
+    default_audience: String,
+}
+
+impl TokenEndpoints {
+    pub fn new(
+        access: Arc<AccessCheck>,
+        sessions: Sessions,
+        limiter: Limiter,
+        families: Arc<dyn FamilyStore>,
+        settings: &crate::config::Settings,
+    ) -> Self {
+        TokenEndpoints {
+            access,
+            sessions,
+            limiter,
+            families,
+            issuer: settings.issuer.clone(),
+            default_audience: settings.default_audience.clone(),
+        }
+    }
+}
+
 /// RFC 7009: revokes a refresh token (its whole family) or an access token (its `jti`)
 /// if `client` owns it; anything else is silently accepted.
-pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<(), OAuthError> {
+pub async fn revoke(
+    tokens: &TokenEndpoints,
+    client: &Client,
+    token: &str,
+) -> Result<(), OAuthError> {
     use super::abuse::Bucket;
     if let Some(presented) = refresh::parse(token) {
         // every refresh-token revocation may write a feed event: each one counts (no extra
         // read to find out first whether the family is alive and the client's)
-        state
+        tokens
             .limiter
             .check(Bucket::RevocationsPerClient, client.id.as_str())
             .await?;
-        if state
+        if tokens
             .sessions
             .end_family(&presented.sid, Some(client.id.as_str()))
             .await?
@@ -60,13 +101,13 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
         }
         return Ok(());
     }
-    if let Some(claims) = state.access.active(token).await? {
+    if let Some(claims) = tokens.access.active(token).await? {
         if claims.client_id == client.id.as_str() {
-            state
+            tokens
                 .limiter
                 .check(Bucket::RevocationsPerClient, client.id.as_str())
                 .await?;
-            state.sessions.blocklist(&claims).await?;
+            tokens.sessions.blocklist(&claims).await?;
             tracing::info!(jti = %claims.jti, client_id = %client.id, "access token revoked");
         }
     }
@@ -76,18 +117,17 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
 /// RFC 7662: the token's status; claims only for an active access token, or for a
 /// refresh token of the asking client.
 pub async fn introspect(
-    state: &AppState,
+    tokens: &TokenEndpoints,
     client: &Client,
     token: &str,
 ) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
     if let Some(presented) = refresh::parse(token) {
-        let Some(family) = state.stores.families.find_family(&presented.sid).await? else {
+        let Some(family) = tokens.families.find_family(&presented.sid).await? else {
             return Ok(inactive);
         };
         // a retired token of a live family is not active: rotation would treat it as reuse
-        let current = state
-            .stores
+        let current = tokens
             .families
             .is_current(&presented.sid, &presented.sha256)
             .await?;
@@ -96,15 +136,15 @@ pub async fn introspect(
         }
         let mut body = json!({
             "active": true, "token_type": "refresh_token", "client_id": family.client_id, "sub": family.user_id.to_string(),
-            "scope": family.scope, "exp": family.absolute_expiry.unix_timestamp(), "iat": family.created_at.unix_timestamp(), "iss": state.settings.issuer, "sid": family.id,
+            "scope": family.scope, "exp": family.absolute_expiry.unix_timestamp(), "iat": family.created_at.unix_timestamp(), "iss": tokens.issuer, "sid": family.id,
         });
         without_empty_scope(&mut body);
         return Ok(body);
     }
-    let Some(claims) = state.access.active(token).await? else {
+    let Some(claims) = tokens.access.active(token).await? else {
         return Ok(inactive);
     };
-    if !serves_audience(state, client, &claims) {
+    if !serves_audience(tokens, client, &claims) {
         tracing::debug!(client_id = %client.id, "introspection of a token meant for another audience");
         return Ok(inactive);
     }
@@ -132,14 +172,14 @@ fn without_empty_scope(body: &mut Value) {
 /// client's configured audiences, or the default audience (tokens of clients without
 /// audiences of their own).
 fn serves_audience(
-    state: &AppState,
+    tokens: &TokenEndpoints,
     client: &Client,
     claims: &crate::tokens::AccessClaims,
 ) -> bool {
     claims.client_id == client.id.as_str()
         || claims.aud.0.iter().any(|aud| {
             aud == client.id.as_str()
-                || *aud == state.settings.default_audience
+                || *aud == tokens.default_audience
                 || client.audiences.contains(aud)
         })
 }

@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
+use super::Grants;
 use crate::domain::{Client, GrantType, OAuthError, Scope};
 use crate::service::authorize::{code_digest, pkce_matches};
-use crate::state::AppState;
 use crate::store::{AuditEvent, CodeTake, SessionMeta};
 
 use super::{start_login, Login, TokenResponse};
@@ -15,7 +15,7 @@ const INVALID: OAuthError = OAuthError::InvalidGrant("the code is invalid, expir
 
 /// Redeems `code` for `client`.
 pub async fn grant(
-    state: &AppState,
+    grants: &Grants,
     client: &Client,
     code: &str,
     redirect_uri: Option<&str>,
@@ -34,18 +34,18 @@ pub async fn grant(
         return Err(INVALID);
     }
     let digest = code_digest(code);
-    let issued = match state.stores.codes.take_code(&digest).await? {
+    let issued = match grants.codes.take_code(&digest).await? {
         CodeTake::Fresh(issued) => issued,
         CodeTake::Unknown => return Err(INVALID),
         CodeTake::Replayed(family) => {
             if let Some(family) = &family {
-                state.sessions.end_family(family, None).await?;
+                grants.sessions.end_family(family, None).await?;
             }
             let event = AuditEvent::new("authorization_code_reuse", "denied")
                 .client(client.id.as_str())
                 .ip(meta.ip.clone())
                 .detail(json!({ "family_revoked": family.is_some() }));
-            state.audit.record(event).await;
+            grants.audit.record(event).await;
             return Err(INVALID);
         }
     };
@@ -63,11 +63,10 @@ pub async fn grant(
         return Err(INVALID);
     }
     // the browser session it came from must still be live (not signed out since)
-    if state.stores.sso.find_sso(&issued.sso_id).await?.is_none() {
+    if grants.sso.find_sso(&issued.sso_id).await?.is_none() {
         return Err(INVALID);
     }
-    let user = state
-        .stores
+    let user = grants
         .users
         .find_user(issued.user_id)
         .await?
@@ -79,8 +78,8 @@ pub async fn grant(
         nonce: issued.nonce.as_deref(),
     };
     let (tokens, family) = start_login(
-        &state.issuer,
-        state.stores.families.as_ref(),
+        &grants.issuer,
+        grants.families.as_ref(),
         client,
         &user,
         &scope,
@@ -88,18 +87,12 @@ pub async fn grant(
         meta,
     )
     .await?;
-    if !state
-        .stores
-        .codes
-        .record_code_family(&digest, &family.id)
-        .await?
-    {
+    if !grants.codes.record_code_family(&digest, &family.id).await? {
         // replayed while these tokens were minted: they never leave
-        state.sessions.end_family(&family.id, None).await?;
+        grants.sessions.end_family(&family.id, None).await?;
         return Err(INVALID);
     }
-    state
-        .stores
+    grants
         .sso
         .add_sso_family(&issued.sso_id, &family.id)
         .await?;

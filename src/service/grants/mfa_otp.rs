@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
+use super::Grants;
 use crate::domain::{Client, ClientId, OAuthError, Scope};
 use crate::service::signin::authenticate::SecondFactorError;
-use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta};
 
 use super::{start_session, TokenResponse};
@@ -30,14 +30,14 @@ impl From<SecondFactorError> for OAuthError {
 /// login must be that client's; without (the SPA endpoint) it continues with the client
 /// the password login used.
 pub async fn grant(
-    state: &AppState,
+    grants: &Grants,
     client: Option<&Client>,
     mfa_token: &str,
     otp: Option<&str>,
     recovery_code: Option<&str>,
     ip: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
-    let (user, pending) = state
+    let (user, pending) = grants
         .authenticator
         .second_factor(
             client.map(|c| c.id.as_str()),
@@ -51,7 +51,7 @@ pub async fn grant(
         Some(c) => c.clone(),
         None => {
             let id = ClientId::parse(&pending.client_id).map_err(|_| INVALID)?;
-            crate::service::clients::spa_client(&state.stores, &id)
+            crate::service::clients::spa_client(grants.clients.as_ref(), &id)
                 .await?
                 .ok_or(INVALID)?
         }
@@ -64,14 +64,14 @@ pub async fn grant(
         user_agent: pending.user_agent.clone(),
     };
     let amr = vec!["pwd".to_owned(), "otp".to_owned()];
-    let families = state.stores.families.as_ref();
-    let tokens = start_session(&state.issuer, families, client, &user, &scope, amr, &meta).await?;
+    let families = grants.families.as_ref();
+    let tokens = start_session(&grants.issuer, families, client, &user, &scope, amr, &meta).await?;
     crate::metrics::token_issued("mfa_otp");
     let event = AuditEvent::new("login_succeeded", "ok")
         .user(user.id)
         .client(client.id.as_str())
         .ip(meta.ip)
         .detail(json!({ "amr": ["pwd", "otp"] }));
-    state.audit.record(event).await;
+    grants.audit.record(event).await;
     Ok(tokens)
 }

@@ -13,10 +13,59 @@ use utoipa::ToSchema;
 
 use crate::domain::OAuthError;
 use crate::domain::{Client, Scope, User};
-use crate::store::{Family, FamilyStore, SessionMeta};
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::service::audit::Auditor;
+use crate::service::sessions::Sessions;
+use crate::service::signin::authenticate::Authenticator;
+use crate::store::{
+    ClientStore, CodeStore, Family, FamilyStore, SessionMeta, SsoStore, Stores, UserStore,
+};
 use crate::tokens::refresh;
 
 pub use issuer::{TokenIssuer, TokenPolicy};
+
+/// What the user grants use: the issuer, the authenticator (password and second factor),
+/// the session, code, sign-in, user and client stores, the sessions service (for the ends
+/// a replay or a reuse causes), the audit trail and the clock. `client_credentials` needs
+/// the issuer alone.
+#[derive(Clone)]
+pub struct Grants {
+    pub issuer: TokenIssuer,
+    authenticator: Authenticator,
+    sessions: Sessions,
+    audit: Auditor,
+    families: Arc<dyn FamilyStore>,
+    codes: Arc<dyn CodeStore>,
+    sso: Arc<dyn SsoStore>,
+    users: Arc<dyn UserStore>,
+    clients: Arc<dyn ClientStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Grants {
+    pub fn new(
+        stores: &Stores,
+        issuer: TokenIssuer,
+        authenticator: Authenticator,
+        sessions: Sessions,
+        audit: Auditor,
+    ) -> Self {
+        Grants {
+            clock: issuer.clock.clone(),
+            issuer,
+            authenticator,
+            sessions,
+            audit,
+            families: stores.families.clone(),
+            codes: stores.codes.clone(),
+            sso: stores.sso.clone(),
+            users: stores.users.clone(),
+            clients: stores.clients.clone(),
+        }
+    }
+}
 
 /// RFC 6749 §5.1 token response.
 #[derive(Serialize, ToSchema)]

@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
+use super::Grants;
 use crate::domain::{Client, GrantType, OAuthError, Password};
 use crate::service::signin::authenticate::Authenticated;
-use crate::state::AppState;
 use crate::store::{AuditEvent, SessionMeta};
 
 use super::{resolve_scope, start_session, TokenResponse};
@@ -23,7 +23,7 @@ pub enum Answer {
 
 /// `grant_type=password`: first-party clients only.
 pub async fn grant(
-    state: &AppState,
+    grants: &Grants,
     client: &Client,
     username: &str,
     password: Password,
@@ -36,7 +36,7 @@ pub async fn grant(
         ));
     }
     let scope = resolve_scope(client, scope)?;
-    let user = match state
+    let user = match grants
         .authenticator
         .password(client, username, password, &scope, meta)
         .await?
@@ -44,14 +44,14 @@ pub async fn grant(
         Authenticated::User(user) => user,
         Authenticated::NeedsSecondFactor(token) => return Ok(Answer::SecondFactor(token)),
     };
-    let (families, amr) = (state.stores.families.as_ref(), vec!["pwd".into()]);
-    let tokens = start_session(&state.issuer, families, client, &user, &scope, amr, meta).await?;
+    let (families, amr) = (grants.families.as_ref(), vec!["pwd".into()]);
+    let tokens = start_session(&grants.issuer, families, client, &user, &scope, amr, meta).await?;
     crate::metrics::token_issued("password");
     let event = AuditEvent::new("login_succeeded", "ok")
         .user(user.id)
         .client(client.id.as_str())
         .ip(meta.ip.clone())
         .detail(json!({ "amr": ["pwd"] }));
-    state.audit.record(event).await;
+    grants.audit.record(event).await;
     Ok(Answer::Tokens(tokens))
 }

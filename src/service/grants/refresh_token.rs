@@ -5,9 +5,9 @@
 //! token being stored or sealed; an older token of the family is theft: the family is
 //! revoked (its access tokens with it) and the event audited.
 
+use super::Grants;
 use crate::domain::OAuthError;
 use crate::domain::{Client, ClientId, GrantType, Scope};
-use crate::state::AppState;
 use crate::store::{AuditEvent, Family, RotateRequest, Rotation};
 use crate::tokens::refresh;
 
@@ -21,7 +21,7 @@ const INVALID: OAuthError =
 /// own client after checking that it may use the cookie API (`spa_family_client`). There is
 /// no path that rotates a family without naming its client. `ip` is for the audit trail.
 pub async fn rotate(
-    state: &AppState,
+    grants: &Grants,
     client: &Client,
     presented: &str,
     scope: Option<&str>,
@@ -37,25 +37,25 @@ pub async fn rotate(
     };
     let family_id = &presented.sid;
     // derived from the presented token: a retry of this rotation derives the same one
-    let issuer = &state.issuer;
+    let issuer = &grants.issuer;
     let next = issuer.next_refresh(&presented.handle, &presented.sha256);
     let request = RotateRequest {
         family_id,
         presented: &presented.sha256,
         next: &next.sha256,
         client_id: client.id.as_str(),
-        now: state.clock.now(),
+        now: grants.clock.now(),
         idle_ttl: issuer.policy.refresh_idle_ttl,
         grace: issuer.policy.refresh_grace,
     };
-    let family = match state.stores.families.rotate(request).await? {
+    let family = match grants.families.rotate(request).await? {
         Rotation::Rotated(family) => family,
         Rotation::Grace(family) => {
             tracing::info!(sid = %family.id, "refresh retried within the grace window");
             family
         }
         Rotation::Reused(family) => {
-            reuse_detected(state, &family, ip).await;
+            reuse_detected(grants, &family, ip).await;
             return Err(INVALID);
         }
         Rotation::Rejected => return Err(INVALID),
@@ -65,8 +65,7 @@ pub async fn rotate(
     // revoked with the user, so the family alone vouches for the access token
     let user = if scope.contains("openid") {
         Some(
-            state
-                .stores
+            grants
                 .users
                 .find_user(family.user_id)
                 .await?
@@ -83,16 +82,15 @@ pub async fn rotate(
 /// The client of the family a cookie's refresh token belongs to, if the SPA cookie API may
 /// rotate it: the client still exists, is public and first-party, and allows `password`
 /// and `refresh_token` (book § Endpoints). Anything else is the same `invalid_grant` as a bad token.
-pub async fn spa_family_client(state: &AppState, presented: &str) -> Result<Client, OAuthError> {
+pub async fn spa_family_client(grants: &Grants, presented: &str) -> Result<Client, OAuthError> {
     let presented = refresh::parse(presented).ok_or(INVALID)?;
-    let family = state
-        .stores
+    let family = grants
         .families
         .find_family(&presented.sid)
         .await?
         .ok_or(INVALID)?;
     let id = ClientId::parse(&family.client_id).map_err(|_| INVALID)?;
-    crate::service::clients::spa_refresh_client(&state.stores, &id)
+    crate::service::clients::spa_refresh_client(grants.clients.as_ref(), &id)
         .await?
         .ok_or(INVALID)
 }
@@ -115,7 +113,7 @@ fn narrowed_scope(family: &Family, requested: Option<&str>) -> Result<Scope, OAu
 }
 
 /// The family is already deleted (so its access tokens introspect inactive); record it.
-async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
+async fn reuse_detected(grants: &Grants, family: &Family, ip: Option<String>) {
     tracing::warn!(sid = %family.id, user_id = %family.user_id, client_id = %family.client_id, "refresh token reuse: session revoked");
     crate::metrics::reuse_detected();
     let event = AuditEvent::new("refresh_token_reuse", "revoked")
@@ -123,11 +121,11 @@ async fn reuse_detected(state: &AppState, family: &Family, ip: Option<String>) {
         .client(family.client_id.clone())
         .ip(ip)
         .detail(serde_json::json!({ "family": family.id }));
-    state.audit.record(event).await;
+    grants.audit.record(event).await;
     let ended = [crate::store::Ended {
         id: family.id.clone(),
         client_id: family.client_id.clone(),
     }];
     // the store outage is logged where it happens; the refresh is refused either way
-    let _ = state.sessions.feed_ended(&ended).await;
+    let _ = grants.sessions.feed_ended(&ended).await;
 }
