@@ -16,8 +16,11 @@ use crate::service::audit::Auditor;
 use crate::service::authorize::Browser;
 use crate::service::consents::Consents;
 use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
+use crate::service::logout::SignOut;
+use crate::service::mfa::account::Account;
 use crate::service::mfa::Mfa;
 use crate::service::passwords::Passwords;
+use crate::service::reset::{ResetParts, Resets};
 use crate::service::revocations::TokenEndpoints;
 use crate::service::sessions::Sessions;
 use crate::service::signin::authenticate::Authenticator;
@@ -63,6 +66,12 @@ pub struct AppState {
     pub passwords: Passwords,
     /// TOTP second factors and pending MFA logins.
     pub mfa: Mfa,
+    /// Changes to a signed-in user's second factor.
+    pub account: Account,
+    /// RP-initiated logout.
+    pub sign_out: SignOut,
+    /// Password resets by emailed link.
+    pub resets: Resets,
     /// Checks sign-in credentials: passwords, lockout, second factors.
     pub authenticator: Authenticator,
     /// The hosted pages' sign-in state machine.
@@ -104,11 +113,14 @@ impl AppState {
             clock.clone(),
             settings.abuse.clone(),
         );
+        let sessions = Sessions::new(stores.clone(), settings.clone(), clock.clone());
         let passwords = Passwords::new(
-            stores.users.clone(),
+            &stores,
             hasher.clone(),
             limiter.clone(),
+            sessions.clone(),
             clock.clone(),
+            settings.password.min_bytes,
         );
         let mfa = Mfa::new(
             &stores,
@@ -124,7 +136,6 @@ impl AppState {
             mfa.clone(),
             audit.clone(),
         );
-        let sessions = Sessions::new(stores.clone(), settings.clone(), clock.clone());
         let consents = Consents::new(&stores, sessions.clone(), audit.clone(), clock.clone());
         let browser = Browser::new(
             &stores,
@@ -156,7 +167,36 @@ impl AppState {
             clock.clone(),
             &settings,
         ));
+        let account = Account::new(
+            &stores,
+            passwords.clone(),
+            mfa.clone(),
+            sessions.clone(),
+            clock.clone(),
+        );
+        let sign_out = SignOut::new(
+            &stores,
+            issuer.clone(),
+            browser.clone(),
+            sessions.clone(),
+            audit.clone(),
+        );
+        let resets = Resets::new(
+            &stores,
+            ResetParts {
+                notifier: notifier.clone(),
+                hasher: hasher.clone(),
+                sessions: sessions.clone(),
+                audit: audit.clone(),
+                clock: clock.clone(),
+                reset_ttl: settings.notify.reset_ttl,
+                min_bytes: settings.password.min_bytes,
+            },
+        );
         AppState {
+            resets,
+            sign_out,
+            account,
             grants,
             client_gate: ClientGate::new(
                 &stores,

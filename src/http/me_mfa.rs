@@ -12,7 +12,7 @@ use super::error::{ApiError, ResourceError};
 use super::extract::ClientIp;
 use crate::domain::Password;
 use crate::service::access::TokenUser;
-use crate::service::mfa::account::{self, CodeChange};
+use crate::service::mfa::account::CodeChange;
 use crate::service::mfa::TotpSetup;
 use crate::state::AppState;
 
@@ -50,7 +50,9 @@ pub async fn setup(
 ) -> Result<HttpResponse, ResourceError> {
     let reauth: Reauth = super::admin::parse_optional_json(&body)?;
     let password = reauth.password.map(Password::new);
-    let setup = account::start(&state, &session, password, ip.as_deref())
+    let setup = state
+        .account
+        .start(&session, password, ip.as_deref())
         .await
         .map_err(ApiError::from)?;
     Ok(no_store().json(setup))
@@ -121,15 +123,11 @@ pub async fn disable(
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
     let Disable { password, code } = body.into_inner();
-    account::disable(
-        &state,
-        &session,
-        Password::new(password),
-        &code,
-        ip.as_deref(),
-    )
-    .await
-    .map_err(ApiError::from)?;
+    state
+        .account
+        .disable(&session, Password::new(password), &code, ip.as_deref())
+        .await
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -163,7 +161,9 @@ async fn code_change(
 ) -> Result<HttpResponse, ResourceError> {
     let Code { code, password } = body.into_inner();
     let password = password.map(Password::new);
-    let codes = account::recovery_codes(state, session, change, &code, password, ip.as_deref())
+    let codes = state
+        .account
+        .recovery_codes(session, change, &code, password, ip.as_deref())
         .await
         .map_err(ApiError::from)?;
     Ok(no_store().json(RecoveryCodes {

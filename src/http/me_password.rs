@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use super::bearer::{AccountUser, Bearer};
 use super::error::{ApiError, ResourceError};
 use crate::domain::Password;
-use crate::service::passwords::change_password;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -37,14 +36,15 @@ pub async fn change(
         current_password,
         new_password,
     } = body.into_inner();
-    change_password(
-        &state,
-        &session.user,
-        Password::new(current_password),
-        Password::new(new_password),
-        session.claims.sid.as_ref(),
-    )
-    .await
-    .map_err(ApiError::from)?;
+    state
+        .passwords
+        .change_password(
+            &session.user,
+            Password::new(current_password),
+            Password::new(new_password),
+            session.claims.sid.as_ref(),
+        )
+        .await
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use crate::domain::{Email, Password};
 use crate::http::error::ApiError;
 use crate::service::abuse::Bucket;
-use crate::service::reset;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -50,7 +49,7 @@ pub async fn forgot(
         .check(Bucket::ForgotPerEmail, email.as_str())
         .await?;
     let state = state.into_inner();
-    tokio::spawn(async move { reset::request(&state, email, ip).await });
+    tokio::spawn(async move { state.resets.request(email, ip).await });
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -87,6 +86,9 @@ pub async fn reset(
         token,
         new_password,
     } = body.into_inner();
-    reset::complete(&state, &token, Password::new(new_password), ip).await?;
+    state
+        .resets
+        .complete(&token, Password::new(new_password), ip)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,12 +7,17 @@
 //! user out: such a request ends nothing until the user confirms it (`Plan::needs_confirmation`;
 //! the page and its CSRF-protected form are the web layer's).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::ClientId;
-use crate::state::AppState;
-use crate::store::{AuditEvent, StoreError};
+use crate::service::audit::Auditor;
+use crate::service::authorize::Browser;
+use crate::service::grants::TokenIssuer;
+use crate::service::sessions::Sessions;
+use crate::store::{AuditEvent, ClientStore, FamilyStore, StoreError, Stores};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Params {
@@ -80,108 +85,137 @@ impl Plan {
     }
 }
 
-/// Checks a sign-out request; ends nothing. `sso_cookie` is the browser's `tessera_sso`.
-pub async fn plan(
-    state: &AppState,
-    params: &Params,
-    sso_cookie: Option<&str>,
-) -> Result<Plan, Refusal> {
-    let hint = match params.id_token_hint.as_deref() {
-        None => None,
-        Some(token) => Some(
-            crate::tokens::verify_id_token_hint(&state.keyring, token, &state.settings.issuer)
+/// RP-initiated logout: the issuer (its key ring checks `id_token_hint`), the client and
+/// session stores, the browser's sign-in sessions, the sessions service and the audit trail.
+#[derive(Clone)]
+pub struct SignOut {
+    issuer: TokenIssuer,
+    clients: Arc<dyn ClientStore>,
+    families: Arc<dyn FamilyStore>,
+    browser: Browser,
+    sessions: Sessions,
+    audit: Auditor,
+}
+
+impl SignOut {
+    pub fn new(
+        stores: &Stores,
+        issuer: TokenIssuer,
+        browser: Browser,
+        sessions: Sessions,
+        audit: Auditor,
+    ) -> Self {
+        SignOut {
+            issuer,
+            clients: stores.clients.clone(),
+            families: stores.families.clone(),
+            browser,
+            sessions,
+            audit,
+        }
+    }
+
+    /// Checks a sign-out request; ends nothing. `sso_cookie` is the browser's `tessera_sso`.
+    pub async fn plan(&self, params: &Params, sso_cookie: Option<&str>) -> Result<Plan, Refusal> {
+        let hint = match params.id_token_hint.as_deref() {
+            None => None,
+            Some(token) => Some(
+                crate::tokens::verify_id_token_hint(
+                    &self.issuer.keyring,
+                    token,
+                    &self.issuer.policy.issuer,
+                )
                 .map_err(|_| {
                     Refusal::Page(
                         "The sign-out request carries an ID token this service did not issue.",
                     )
                 })?,
-        ),
-    };
-    let client_id = match (
-        hint.as_ref().map(|h| h.aud.as_str()),
-        params.client_id.as_deref(),
-    ) {
-        (Some(aud), Some(id)) if aud != id => {
-            return Err(Refusal::Page(
-                "The sign-out request names two different applications.",
-            ))
-        }
-        (Some(aud), _) => Some(aud.to_owned()),
-        (None, id) => id.map(str::to_owned),
-    };
-    let back = match params.post_logout_redirect_uri.as_deref() {
-        None => None,
-        Some(uri) => {
-            let client = match client_id.as_deref().map(ClientId::parse) {
-                Some(Ok(id)) => state.stores.clients.find_client(&id).await?,
-                _ => None,
-            };
-            let registered =
-                client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
-            if !registered {
+            ),
+        };
+        let client_id = match (
+            hint.as_ref().map(|h| h.aud.as_str()),
+            params.client_id.as_deref(),
+        ) {
+            (Some(aud), Some(id)) if aud != id => {
                 return Err(Refusal::Page(
-                    "The address to return to after signing out is not one this application registered.",
-                ));
+                    "The sign-out request names two different applications.",
+                ))
             }
-            let mut url = url::Url::parse(uri)
-                .map_err(|_| Refusal::Page("The address to return to is not valid."))?;
-            if let Some(s) = &params.state {
-                url.query_pairs_mut().append_pair("state", s);
+            (Some(aud), _) => Some(aud.to_owned()),
+            (None, id) => id.map(str::to_owned),
+        };
+        let back = match params.post_logout_redirect_uri.as_deref() {
+            None => None,
+            Some(uri) => {
+                let client = match client_id.as_deref().map(ClientId::parse) {
+                    Some(Ok(id)) => self.clients.find_client(&id).await?,
+                    _ => None,
+                };
+                let registered =
+                    client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
+                if !registered {
+                    return Err(Refusal::Page(
+                        "The address to return to after signing out is not one this application registered.",
+                    ));
+                }
+                let mut url = url::Url::parse(uri)
+                    .map_err(|_| Refusal::Page("The address to return to is not valid."))?;
+                if let Some(s) = &params.state {
+                    url.query_pairs_mut().append_pair("state", s);
+                }
+                Some(url.to_string())
             }
-            Some(url.to_string())
-        }
-    };
-    let session = state.browser.sso_session(sso_cookie).await?;
-    Ok(Plan {
-        hint,
-        client_id,
-        back,
-        session,
-    })
-}
+        };
+        let session = self.browser.sso_session(sso_cookie).await?;
+        Ok(Plan {
+            hint,
+            client_id,
+            back,
+            session,
+        })
+    }
 
-/// Signs the browser out as `plan` says (the caller asked for confirmation where
-/// `needs_confirmation`).
-pub async fn logout(state: &AppState, plan: Plan, ip: Option<String>) -> Result<Outcome, Refusal> {
-    let Plan {
-        hint,
-        client_id,
-        back,
-        session,
-    } = plan;
-    let mut user = hint
-        .as_ref()
-        .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
-    let mut ended = 0usize;
-    if let Some((sso, owner)) = &session {
-        ended += state.sessions.end_sso(&sso.id).await?;
-        user = Some(owner.id);
-    }
-    if let Some(sid) = hint
-        .as_ref()
-        .and_then(|h| h.sid.clone())
-        .map(crate::domain::FamilyId::from)
-    {
-        let family = state.stores.families.find_family(&sid).await?;
-        // only the hint's own user's session, issued to the hint's client
-        if family.is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))
-        {
-            let session_ended = state
-                .sessions
-                .end_family(&sid, client_id.as_deref())
-                .await?;
-            ended += usize::from(session_ended);
+    /// Signs the browser out as `plan` says (the caller asked for confirmation where
+    /// `needs_confirmation`).
+    pub async fn logout(&self, plan: Plan, ip: Option<String>) -> Result<Outcome, Refusal> {
+        let Plan {
+            hint,
+            client_id,
+            back,
+            session,
+        } = plan;
+        let mut user = hint
+            .as_ref()
+            .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
+        let mut ended = 0usize;
+        if let Some((sso, owner)) = &session {
+            ended += self.sessions.end_sso(&sso.id).await?;
+            user = Some(owner.id);
         }
+        if let Some(sid) = hint
+            .as_ref()
+            .and_then(|h| h.sid.clone())
+            .map(crate::domain::FamilyId::from)
+        {
+            let family = self.families.find_family(&sid).await?;
+            // only the hint's own user's session, issued to the hint's client
+            if family
+                .is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))
+            {
+                let session_ended = self.sessions.end_family(&sid, client_id.as_deref()).await?;
+                ended += usize::from(session_ended);
+            }
+        }
+        let mut event = AuditEvent::new("logout", "ok")
+            .ip(ip)
+            .detail(json!({ "sso": session.is_some(), "sessions_ended": ended }));
+        if let Some(user) = user {
+            event = event.user(user);
+        }
+        if let Some(client) = &client_id {
+            event = event.client(client.as_str());
+        }
+        self.audit.record(event).await;
+        Ok(back.map_or(Outcome::SignedOut, Outcome::Redirect))
     }
-    let mut event = AuditEvent::new("logout", "ok")
-        .ip(ip)
-        .detail(json!({ "sso": session.is_some(), "sessions_ended": ended }));
-    if let Some(user) = user {
-        event = event.user(user);
-    }
-    if let Some(client) = &client_id {
-        event = event.client(client.as_str());
-    }
-    state.audit.record(event).await;
-    Ok(back.map_or(Outcome::SignedOut, Outcome::Redirect))
 }

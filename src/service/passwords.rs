@@ -9,8 +9,8 @@ use crate::auth::hashing::{HashError, PasswordHasher, Verified};
 use crate::clock::Clock;
 use crate::domain::password::MAX_PASSWORD_BYTES;
 use crate::domain::{Email, FieldError, OAuthError, Password, User};
-use crate::state::AppState;
-use crate::store::{StoreError, UserStore};
+use crate::service::sessions::Sessions;
+use crate::store::{ResetStore, StoreError, Stores, UserStore};
 
 use super::abuse::{Limiter, Refused};
 
@@ -50,20 +50,30 @@ pub struct Passwords {
     hasher: Arc<PasswordHasher>,
     limiter: Limiter,
     clock: Arc<dyn Clock>,
+    /// A changed password voids the user's reset links and ends their other sessions.
+    resets: Arc<dyn ResetStore>,
+    sessions: Sessions,
+    /// The policy's shortest password, in bytes.
+    min_bytes: usize,
 }
 
 impl Passwords {
     pub fn new(
-        users: Arc<dyn UserStore>,
+        stores: &Stores,
         hasher: Arc<PasswordHasher>,
         limiter: Limiter,
+        sessions: Sessions,
         clock: Arc<dyn Clock>,
+        min_bytes: usize,
     ) -> Self {
         Passwords {
-            users,
+            users: stores.users.clone(),
+            resets: stores.resets.clone(),
             hasher,
             limiter,
+            sessions,
             clock,
+            min_bytes,
         }
     }
 
@@ -176,49 +186,39 @@ pub enum ChangeError {
     Store(#[from] StoreError),
 }
 
-/// Changes a user's password (book § Endpoints): needs the current one; ends every other session
-/// and invalidates every access token issued before now (the per-user cutoff).
-pub async fn change_password(
-    state: &AppState,
-    user: &User,
-    current: Password,
-    new: Password,
-    keep_session: Option<&crate::domain::FamilyId>,
-) -> Result<(), ChangeError> {
-    if !state.passwords.matches(user, current).await? {
-        return Err(ChangeError::WrongPassword);
+impl Passwords {
+    /// Changes a user's password (book § Endpoints): needs the current one; ends every other session
+    /// and invalidates every access token issued before now (the per-user cutoff).
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: Password,
+        new: Password,
+        keep_session: Option<&crate::domain::FamilyId>,
+    ) -> Result<(), ChangeError> {
+        if !self.matches(user, current).await? {
+            return Err(ChangeError::WrongPassword);
+        }
+        let problems =
+            crate::auth::policy::check(&new, &user.email, user.name.as_deref(), self.min_bytes);
+        if !problems.is_empty() {
+            return Err(ChangeError::Policy(problems));
+        }
+        let new_hash = self.hasher.hash(new).await?;
+        let now = self.clock.now();
+        if !self
+            .users
+            .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+            .await?
+        {
+            return Err(ChangeError::Concurrent);
+        }
+        // outstanding reset links stop working; pending MFA logins are bound to the old hash
+        self.resets.revoke_user_resets(user.id, now).await?;
+        let ended = self.sessions.end_user(user.id, keep_session, now).await?;
+        tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
+        Ok(())
     }
-    let problems = crate::auth::policy::check(
-        &new,
-        &user.email,
-        user.name.as_deref(),
-        state.settings.password.min_bytes,
-    );
-    if !problems.is_empty() {
-        return Err(ChangeError::Policy(problems));
-    }
-    let new_hash = state.hasher.hash(new).await?;
-    let now = state.clock.now();
-    if !state
-        .stores
-        .users
-        .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
-        .await?
-    {
-        return Err(ChangeError::Concurrent);
-    }
-    // outstanding reset links stop working; pending MFA logins are bound to the old hash
-    state.stores.resets.revoke_user_resets(user.id, now).await?;
-    let ended = crate::service::revocations::end_user_sessions(
-        &state.stores,
-        &state.settings,
-        user.id,
-        keep_session,
-        now,
-    )
-    .await?;
-    tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
-    Ok(())
 }
 
 impl From<ChangeError> for crate::domain::Failure {

@@ -121,6 +121,17 @@ impl Sessions {
         Ok(())
     }
 
+    /// Ends every session of `user` except `keep` and every browser sign-in, and cuts off
+    /// the user's access tokens issued before `now` (see `revocations::end_user_sessions`).
+    pub async fn end_user(
+        &self,
+        user: crate::domain::UserId,
+        keep: Option<&crate::domain::FamilyId>,
+        now: time::OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        super::revocations::end_user_sessions(&self.stores, &self.settings, user, keep, now).await
+    }
+
     /// Blocklists an access token for the rest of its lifetime.
     pub async fn blocklist(&self, claims: &AccessClaims) -> Result<(), StoreError> {
         let remaining = claims.exp + self.settings.clock_leeway.as_secs() as i64

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
+use crate::clock::Clock;
 use crate::state::AppState;
-use crate::store::Change;
+use crate::store::{Change, Stores};
+use crate::tokens::KeyRing;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -28,10 +30,10 @@ async fn listen(state: Arc<AppState>) {
             Ok(mut changes) => {
                 backoff = Duration::from_millis(100);
                 // anything announced while unsubscribed was missed: check now
-                refresh_keys(&state).await;
+                refresh_keys(&state.keyring).await;
                 while let Some(change) = changes.next().await {
                     match change {
-                        Change::Keys => reload_keys(&state).await,
+                        Change::Keys => reload_keys(&state.keyring).await,
                         Change::Client(id) => state.stores.clients.invalidate(&id),
                     }
                 }
@@ -49,38 +51,40 @@ async fn poll(state: Arc<AppState>) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        refresh_keys(&state).await;
-        scheduled_rotation(&state).await;
+        refresh_keys(&state.keyring).await;
+        scheduled_rotation(&state.keyring, &state.stores, state.clock.as_ref()).await;
         crate::metrics::upkeep();
     }
 }
 
-async fn reload_keys(state: &AppState) {
-    match state.keyring.reload().await {
-        Ok(()) => tracing::info!(version = state.keyring.version(), "key ring reloaded"),
+async fn reload_keys(keyring: &KeyRing) {
+    match keyring.reload().await {
+        Ok(()) => tracing::info!(version = keyring.version(), "key ring reloaded"),
         Err(e) => tracing::warn!(error = %e, "key ring reload failed; keeping the loaded keys"),
     }
 }
 
-async fn refresh_keys(state: &AppState) {
-    match state.keyring.refresh().await {
-        Ok(true) => tracing::info!(version = state.keyring.version(), "key ring refreshed"),
+async fn refresh_keys(keyring: &KeyRing) {
+    match keyring.refresh().await {
+        Ok(true) => tracing::info!(version = keyring.version(), "key ring refreshed"),
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "key ring check failed; keeping the loaded keys"),
     }
 }
 
-async fn scheduled_rotation(state: &AppState) {
-    match state.keyring.rotate_due().await {
+/// Runs a rotation that is due; the store lets exactly one instance perform it, which
+/// audits it as `scheduler`.
+async fn scheduled_rotation(keyring: &KeyRing, stores: &Stores, clock: &dyn Clock) {
+    match keyring.rotate_due().await {
         Ok(rotated) if rotated.is_empty() => {}
         Ok(rotated) => {
             let kids: Vec<&str> = rotated.iter().map(|(_, kid)| kid.as_str()).collect();
             tracing::info!(?kids, "scheduled key rotation");
             let operator = crate::service::admin::Operator {
                 actor: "scheduler".to_owned(),
-                now: state.clock.now(),
+                now: clock.now(),
             };
-            crate::service::admin::rotated_keys(&state.stores, &operator, &rotated).await;
+            crate::service::admin::rotated_keys(stores, &operator, &rotated).await;
         }
         Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
     }

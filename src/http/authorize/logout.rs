@@ -41,10 +41,10 @@ async fn sign_out(
     params: crate::service::logout::Params,
     confirmed: bool,
 ) -> HttpResponse {
-    use crate::service::logout::{logout, plan, Outcome, Refusal as LogoutRefusal};
+    use crate::service::logout::{Outcome, Refusal as LogoutRefusal};
     let sso = BrowserCookie::Sso.read(req, state);
     let ip = session_meta(req).ip;
-    let checked = match plan(state, &params, sso.as_deref()).await {
+    let checked = match state.sign_out.plan(&params, sso.as_deref()).await {
         Ok(checked) => checked,
         Err(LogoutRefusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, message),
         Err(LogoutRefusal::Store(e)) => return refused(state, Refusal::Store(e)),
@@ -53,7 +53,7 @@ async fn sign_out(
         let target = checked.return_origin();
         return confirmation(state, req, &params, checked.signed_in_email(), target).await;
     }
-    let mut response = match logout(state, checked, ip).await {
+    let mut response = match state.sign_out.logout(checked, ip).await {
         Ok(Outcome::Redirect(to)) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, to))
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -2,15 +2,19 @@
 //! recovery codes. Each change needs a recent sign-in or the current password, counts wrong
 //! passwords and codes toward the lockout, and ends the user's other sessions.
 
+use std::sync::Arc;
+
 use crate::auth::hashing::HashError;
+use crate::clock::Clock;
 use crate::domain::Password;
 use crate::service::abuse::Refused;
 use crate::service::access::TokenUser;
 use crate::service::passwords::ConfirmError;
-use crate::state::AppState;
-use crate::store::StoreError;
+use crate::service::passwords::Passwords;
+use crate::service::sessions::Sessions;
+use crate::store::{FamilyStore, SsoStore, StoreError, Stores};
 
-use super::{MfaError, TotpSetup};
+use super::{Mfa, MfaError, TotpSetup};
 
 /// How recent a sign-in must be to change the second factor without the password again.
 const RECENT_AUTH_SECS: i64 = 300;
@@ -42,52 +46,6 @@ impl From<ConfirmError> for FactorError {
     }
 }
 
-/// A sign-in within the last five minutes (`auth_time`), or the current password now; a
-/// wrong password counts toward the lockout.
-async fn require_recent_auth(
-    state: &AppState,
-    session: &TokenUser,
-    password: Option<Password>,
-    ip: Option<&str>,
-) -> Result<(), FactorError> {
-    let now = state.clock.now().unix_timestamp();
-    let recent = session
-        .claims
-        .auth_time
-        .is_some_and(|t| now - t <= RECENT_AUTH_SECS);
-    match password {
-        None if recent => Ok(()),
-        None => Err(FactorError::Reauthenticate),
-        Some(password) => Ok(state.passwords.confirm(&session.user, password, ip).await?),
-    }
-}
-
-/// A change of the second factor ends every other session of the user, and every browser
-/// sign-in (SSO) session.
-async fn end_other_sessions(state: &AppState, session: &TokenUser) -> Result<(), FactorError> {
-    let user = &session.user;
-    let ended = state
-        .stores
-        .families
-        .revoke_user_sessions(user.id, session.claims.sid.as_ref())
-        .await?;
-    state.sessions.feed_ended(&ended).await?;
-    state.stores.sso.end_user_sso(user.id).await?;
-    tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "second factor changed");
-    Ok(())
-}
-
-/// Starts enrolment: a new pending secret, its otpauth URI and QR code.
-pub async fn start(
-    state: &AppState,
-    session: &TokenUser,
-    password: Option<Password>,
-    ip: Option<&str>,
-) -> Result<TotpSetup, FactorError> {
-    require_recent_auth(state, session, password, ip).await?;
-    Ok(state.mfa.setup(&session.user).await?)
-}
-
 /// A change confirmed by a current code that answers new recovery codes (shown once).
 #[derive(Debug, Clone, Copy)]
 pub enum CodeChange {
@@ -97,44 +55,120 @@ pub enum CodeChange {
     NewRecoveryCodes,
 }
 
-/// Applies `change` after checking a recent sign-in (or the password) and the code; a
-/// wrong code counts toward the lockout.
-pub async fn recovery_codes(
-    state: &AppState,
-    session: &TokenUser,
-    change: CodeChange,
-    code: &str,
-    password: Option<Password>,
-    ip: Option<&str>,
-) -> Result<Vec<String>, FactorError> {
-    let user = &session.user;
-    require_recent_auth(state, session, password, ip).await?;
-    state.passwords.count_attempt(user, ip).await?;
-    let codes = match change {
-        CodeChange::ConfirmEnrolment => state.mfa.confirm(user, code).await?,
-        CodeChange::NewRecoveryCodes => {
-            state.mfa.verify(user, Some(code), None).await?;
-            state.mfa.new_recovery_codes(user).await?
-        }
-    };
-    state.passwords.attempt_succeeded(user, ip).await;
-    end_other_sessions(state, session).await?;
-    Ok(codes)
+/// Changes to a signed-in user's second factor: the password checker, MFA, the sessions
+/// a change ends, and the clock that tells a recent sign-in.
+#[derive(Clone)]
+pub struct Account {
+    passwords: Passwords,
+    mfa: Mfa,
+    sessions: Sessions,
+    families: Arc<dyn FamilyStore>,
+    sso: Arc<dyn SsoStore>,
+    clock: Arc<dyn Clock>,
 }
 
-/// Turns TOTP off: needs the password and a current code.
-pub async fn disable(
-    state: &AppState,
-    session: &TokenUser,
-    password: Password,
-    code: &str,
-    ip: Option<&str>,
-) -> Result<(), FactorError> {
-    state.passwords.confirm(&session.user, password, ip).await?;
-    state.mfa.verify(&session.user, Some(code), None).await?;
-    state.mfa.disable(&session.user).await?;
-    state.passwords.attempt_succeeded(&session.user, ip).await;
-    end_other_sessions(state, session).await
+impl Account {
+    pub fn new(
+        stores: &Stores,
+        passwords: Passwords,
+        mfa: Mfa,
+        sessions: Sessions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Account {
+            passwords,
+            mfa,
+            sessions,
+            families: stores.families.clone(),
+            sso: stores.sso.clone(),
+            clock,
+        }
+    }
+
+    /// A sign-in within the last five minutes (`auth_time`), or the current password now; a
+    /// wrong password counts toward the lockout.
+    async fn require_recent_auth(
+        &self,
+        session: &TokenUser,
+        password: Option<Password>,
+        ip: Option<&str>,
+    ) -> Result<(), FactorError> {
+        let now = self.clock.now().unix_timestamp();
+        let recent = session
+            .claims
+            .auth_time
+            .is_some_and(|t| now - t <= RECENT_AUTH_SECS);
+        match password {
+            None if recent => Ok(()),
+            None => Err(FactorError::Reauthenticate),
+            Some(password) => Ok(self.passwords.confirm(&session.user, password, ip).await?),
+        }
+    }
+
+    /// A change of the second factor ends every other session of the user, and every browser
+    /// sign-in (SSO) session.
+    async fn end_other_sessions(&self, session: &TokenUser) -> Result<(), FactorError> {
+        let user = &session.user;
+        let ended = self
+            .families
+            .revoke_user_sessions(user.id, session.claims.sid.as_ref())
+            .await?;
+        self.sessions.feed_ended(&ended).await?;
+        self.sso.end_user_sso(user.id).await?;
+        tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "second factor changed");
+        Ok(())
+    }
+
+    /// Starts enrolment: a new pending secret, its otpauth URI and QR code.
+    pub async fn start(
+        &self,
+        session: &TokenUser,
+        password: Option<Password>,
+        ip: Option<&str>,
+    ) -> Result<TotpSetup, FactorError> {
+        self.require_recent_auth(session, password, ip).await?;
+        Ok(self.mfa.setup(&session.user).await?)
+    }
+
+    /// Applies `change` after checking a recent sign-in (or the password) and the code; a
+    /// wrong code counts toward the lockout.
+    pub async fn recovery_codes(
+        &self,
+        session: &TokenUser,
+        change: CodeChange,
+        code: &str,
+        password: Option<Password>,
+        ip: Option<&str>,
+    ) -> Result<Vec<String>, FactorError> {
+        let user = &session.user;
+        self.require_recent_auth(session, password, ip).await?;
+        self.passwords.count_attempt(user, ip).await?;
+        let codes = match change {
+            CodeChange::ConfirmEnrolment => self.mfa.confirm(user, code).await?,
+            CodeChange::NewRecoveryCodes => {
+                self.mfa.verify(user, Some(code), None).await?;
+                self.mfa.new_recovery_codes(user).await?
+            }
+        };
+        self.passwords.attempt_succeeded(user, ip).await;
+        self.end_other_sessions(session).await?;
+        Ok(codes)
+    }
+
+    /// Turns TOTP off: needs the password and a current code.
+    pub async fn disable(
+        &self,
+        session: &TokenUser,
+        password: Password,
+        code: &str,
+        ip: Option<&str>,
+    ) -> Result<(), FactorError> {
+        self.passwords.confirm(&session.user, password, ip).await?;
+        self.mfa.verify(&session.user, Some(code), None).await?;
+        self.mfa.disable(&session.user).await?;
+        self.passwords.attempt_succeeded(&session.user, ip).await;
+        self.end_other_sessions(session).await
+    }
 }
 
 impl From<FactorError> for crate::domain::Failure {
