@@ -14,7 +14,6 @@ pub use logout::*;
 use pages::*;
 pub use pages::{icon, stylesheet, BrowserCookie, ICON_PATH, STYLESHEET_PATH};
 
-use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::service::authorize::Params;
@@ -49,10 +48,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                 },
             );
             if let Some(Notice::Throttled(t)) = notice {
-                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                if let Ok(value) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
+                crate::http::error::throttle_page(&mut response, &t);
             }
             response
         }
@@ -62,7 +58,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             notice,
         } => {
             let error = notice.map(message);
-            form_page(
+            let mut response = form_page(
                 state,
                 req,
                 &request,
@@ -77,7 +73,11 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                         error: error.as_deref(),
                     })
                 },
-            )
+            );
+            if let Some(Notice::Throttled(t)) = notice {
+                crate::http::error::throttle_page(&mut response, &t);
+            }
+            response
         }
         Step::Consent {
             request,

@@ -306,9 +306,7 @@ fn failed(failure: Failure) -> HttpResponse {
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!("Too many attempts. Try again in {} seconds.", t.retry_after),
             );
-            if let Ok(value) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+            crate::http::error::throttle_page(&mut response, &t);
             response
         }
         Failure::Unavailable(_) => {
@@ -394,6 +392,10 @@ mod tests {
         }));
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(retry(&limited).as_deref(), Some("17"));
+        let header = |name: &str| limited.headers().get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(header("ratelimit-limit"), Some("5"));
+        assert_eq!(header("ratelimit-remaining"), Some("0"));
+        assert_eq!(header("ratelimit-reset"), Some("30"));
         let fault = failed(Failure::Internal(anyhow::anyhow!("row 7 is corrupt")));
         assert_eq!(fault.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(retry(&fault), None);

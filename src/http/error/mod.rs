@@ -171,10 +171,37 @@ impl ResponseError for ApiError {
 pub const RETRY_AFTER_UNAVAILABLE: &str = "2";
 
 /// The headers of a `429` (book § Configuration; draft-ietf-httpapi-ratelimit-headers).
+fn throttle_pairs(throttled: &Throttled) -> [(header::HeaderName, String); 4] {
+    [
+        (header::RETRY_AFTER, throttled.retry_after.to_string()),
+        (
+            header::HeaderName::from_static("ratelimit-limit"),
+            throttled.limit.to_string(),
+        ),
+        (
+            header::HeaderName::from_static("ratelimit-remaining"),
+            "0".to_owned(),
+        ),
+        (
+            header::HeaderName::from_static("ratelimit-reset"),
+            throttled.reset.to_string(),
+        ),
+    ]
+}
+
 pub(super) fn throttle_headers(response: &mut HttpResponseBuilder, throttled: &Throttled) {
-    response
-        .insert_header((header::RETRY_AFTER, throttled.retry_after.to_string()))
-        .insert_header(("ratelimit-limit", throttled.limit.to_string()))
-        .insert_header(("ratelimit-remaining", "0"))
-        .insert_header(("ratelimit-reset", throttled.reset.to_string()));
+    for pair in throttle_pairs(throttled) {
+        response.insert_header(pair);
+    }
+}
+
+/// Makes a page already built the `429` of `throttled`, with the same headers as every
+/// other `429` (the hosted pages show the form again, with its notice).
+pub fn throttle_page(response: &mut HttpResponse, throttled: &Throttled) {
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    for (name, value) in throttle_pairs(throttled) {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
 }

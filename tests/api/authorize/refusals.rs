@@ -312,6 +312,23 @@ async fn the_page_never_tells_an_unknown_email_from_a_wrong_password_and_locks_o
     let (status, html) = last.unwrap();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(html.contains("Too many attempts"), "{html}");
+    // the same headers as every other 429
+    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    let again = submit_sign_in(&app, &http, page, "cy@example.com", "Wrong-password-123").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    for name in [
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ] {
+        assert!(
+            again.headers().contains_key(name),
+            "{name}: {:?}",
+            again.headers()
+        );
+    }
+    assert_eq!(again.headers()["ratelimit-remaining"], "0");
 }
 
 #[apply(backends)]
