@@ -4,6 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::pages::*;
+use super::refusals::refused;
 use crate::http::extract::session_meta;
 use crate::service::authorize::Refusal;
 use crate::state::AppState;

@@ -8,11 +8,13 @@
 mod forms;
 mod logout;
 mod pages;
+mod refusals;
 
 pub use forms::*;
 pub use logout::*;
 use pages::*;
 pub use pages::{icon, stylesheet, BrowserCookie, ICON_PATH, STYLESHEET_PATH};
+use refusals::refused;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

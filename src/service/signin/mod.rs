@@ -21,124 +21,22 @@
 //! of this machine.
 
 pub mod authenticate;
+mod step;
+
+pub use step::{Answer, Notice, Outcome, Posted, Step};
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::domain::{OAuthError, Password, Throttled, User};
+use crate::domain::{OAuthError, Password, User};
 use crate::service::audit::Auditor;
-use crate::service::authorize::{self as request, Browser, Params, Refusal, Request, Return};
+use crate::service::authorize::{self as request, Browser, Params, Refusal, Request};
 use crate::service::consents::Consents;
 use crate::service::grants::TokenIssuer;
 use crate::store::{AuditEvent, ClientStore, CodeStore, SessionMeta, SsoSession, Stores};
 use authenticate::{Authenticated, Authenticator, SecondFactorError};
-
-/// What the pages show next.
-#[derive(Debug)]
-pub enum Step {
-    /// The sign-in form, with `email` filled in.
-    SignIn {
-        request: Box<Request>,
-        email: String,
-        notice: Option<Notice>,
-    },
-    /// The second-factor form of a password sign-in.
-    SecondFactor {
-        request: Box<Request>,
-        mfa_token: String,
-        notice: Option<Notice>,
-    },
-    /// The consent form, for the signed-in `email`; its post must come with the session
-    /// `sso_id` it was shown for.
-    Consent {
-        request: Box<Request>,
-        sso_id: String,
-        email: String,
-    },
-    /// Back to the client (RFC 6749 §4.1.2): a code, or an error it handles.
-    Redirect { back: Return, answer: Answer },
-    /// Refused on tessera's own page: there is nowhere safe to send the browser, the form
-    /// was forged or expired, or a backend failed.
-    Refuse(Refusal),
-}
-
-/// What goes back to the client.
-#[derive(Debug)]
-pub enum Answer {
-    Code(String),
-    Error {
-        error: &'static str,
-        description: String,
-    },
-}
-
-/// Why a form is shown again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    /// Wrong email or password (never which).
-    WrongCredentials,
-    /// A wrong one-time or recovery code; the sign-in continues.
-    WrongCode,
-    /// Too many attempts: retry after the given time.
-    Throttled(Throttled),
-    /// A backend is busy or failed.
-    Busy,
-    /// The pending second step is gone (used, expired, or the password changed).
-    Expired,
-}
-
-impl Notice {
-    fn refusing(error: &OAuthError) -> Notice {
-        match error {
-            OAuthError::TooManyRequests(t) => Notice::Throttled(*t),
-            OAuthError::TemporarilyUnavailable | OAuthError::Server(_) => Notice::Busy,
-            _ => Notice::WrongCredentials,
-        }
-    }
-}
-
-/// A step's result: the step, and the new sign-in cookie's value when this step signed
-/// the browser in.
-#[derive(Debug)]
-pub struct Outcome {
-    pub step: Step,
-    pub signed_in: Option<String>,
-}
-
-impl From<Step> for Outcome {
-    fn from(step: Step) -> Self {
-        Outcome {
-            step,
-            signed_in: None,
-        }
-    }
-}
-
-impl From<Refusal> for Step {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Redirect {
-                back,
-                error,
-                description,
-            } => Step::Redirect {
-                back,
-                answer: Answer::Error { error, description },
-            },
-            other => Step::Refuse(other),
-        }
-    }
-}
-
-/// What a posted form brings back: its hidden fields and the browser's CSRF cookie.
-#[derive(Debug, Default)]
-pub struct Posted<'a> {
-    pub flow: Option<&'a str>,
-    pub csrf_token: Option<&'a str>,
-    pub csrf_cookie: Option<&'a str>,
-}
 
 /// The sign-in state machine's context: the clients and codes it reads and writes, the
 /// issuer (its key ring checks `id_token_hint`), the browser's flows and sign-in
