@@ -55,8 +55,6 @@ pub struct AppState {
     pub token_endpoints: TokenEndpoints,
     pub clock: Arc<dyn Clock>,
     pub documents: Documents,
-    /// Delivers password-reset tokens.
-    pub notifier: Arc<dyn Notifier>,
     /// Authenticates clients; remembers the (client id, address) pairs over their
     /// failed-authentication allowance.
     pub client_gate: ClientGate,
@@ -64,8 +62,6 @@ pub struct AppState {
     pub limiter: Limiter,
     /// Checks passwords against the users' hashes, counted toward the lockout.
     pub passwords: Passwords,
-    /// TOTP second factors and pending MFA logins.
-    pub mfa: Mfa,
     /// Changes to a signed-in user's second factor.
     pub account: Account,
     /// RP-initiated logout.
@@ -184,7 +180,7 @@ impl AppState {
         let resets = Resets::new(
             &stores,
             ResetParts {
-                notifier: notifier.clone(),
+                notifier,
                 hasher: hasher.clone(),
                 sessions: sessions.clone(),
                 audit: audit.clone(),
@@ -216,7 +212,6 @@ impl AppState {
             consents,
             sessions,
             authenticator,
-            mfa,
             passwords,
             limiter,
             audit,
@@ -227,7 +222,6 @@ impl AppState {
             hasher,
             clock,
             documents,
-            notifier,
             readiness: Readiness::default(),
         }
     }

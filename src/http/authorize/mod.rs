@@ -30,57 +30,29 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             request,
             email,
             notice,
-        } => {
-            let error = notice.map(message);
-            let mut response = form_page(
-                state,
-                req,
-                &request,
-                error.is_some(),
-                None,
-                |flow, csrf_token| {
-                    render(&SignInPage {
-                        stylesheet: &STYLESHEET_PATH,
-                        client_name: &request.client.name,
-                        flow,
-                        csrf_token,
-                        email: &email,
-                        error: error.as_deref(),
-                    })
-                },
-            );
-            if let Some(Notice::Throttled(t)) = notice {
-                crate::http::error::throttle_page(&mut response, &t);
-            }
-            response
-        }
+        } => notice_page(state, req, &request, notice, |flow, csrf_token, error| {
+            render(&SignInPage {
+                stylesheet: &STYLESHEET_PATH,
+                client_name: &request.client.name,
+                flow,
+                csrf_token,
+                email: &email,
+                error,
+            })
+        }),
         Step::SecondFactor {
             request,
             mfa_token,
             notice,
-        } => {
-            let error = notice.map(message);
-            let mut response = form_page(
-                state,
-                req,
-                &request,
-                error.is_some(),
-                None,
-                |flow, csrf_token| {
-                    render(&MfaPage {
-                        stylesheet: &STYLESHEET_PATH,
-                        flow,
-                        csrf_token,
-                        mfa_token: &mfa_token,
-                        error: error.as_deref(),
-                    })
-                },
-            );
-            if let Some(Notice::Throttled(t)) = notice {
-                crate::http::error::throttle_page(&mut response, &t);
-            }
-            response
-        }
+        } => notice_page(state, req, &request, notice, |flow, csrf_token, error| {
+            render(&MfaPage {
+                stylesheet: &STYLESHEET_PATH,
+                flow,
+                csrf_token,
+                mfa_token: &mfa_token,
+                error,
+            })
+        }),
         Step::Consent {
             request,
             sso_id,
@@ -116,6 +88,26 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
     if let Some(value) = outcome.signed_in {
         let max_age = time::Duration::seconds(state.settings.sso_ttl.as_secs() as i64);
         let _ = response.add_cookie(&cookie(state, BrowserCookie::Sso, value, max_age));
+    }
+    response
+}
+
+/// A form shown again with `notice` (400), or a throttled one (429 with the limit's
+/// headers), or shown the first time (200); `build` gets the sealed flow, the CSRF token
+/// and the notice's text.
+fn notice_page(
+    state: &AppState,
+    req: &HttpRequest,
+    request: &crate::service::authorize::Request,
+    notice: Option<Notice>,
+    build: impl FnOnce(&str, &str, Option<&str>) -> String,
+) -> HttpResponse {
+    let error = notice.map(message);
+    let mut response = form_page(state, req, request, error.is_some(), None, |flow, csrf| {
+        build(flow, csrf, error.as_deref())
+    });
+    if let Some(Notice::Throttled(t)) = notice {
+        crate::http::error::throttle_page(&mut response, &t);
     }
     response
 }
