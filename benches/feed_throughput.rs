@@ -21,12 +21,7 @@ async fn main() -> Result<(), Failure> {
     };
     let events: usize = args.get(3).map_or(Ok(100_000), |a| a.parse())?;
     let settings = tessera::config::Settings::load(None).map_err(|e| format!("{e:?}"))?;
-    let stores = tessera::store::connect(
-        (&settings).into(),
-        std::sync::Arc::new(tessera::clock::SystemClock),
-    )
-    .await?
-    .stores;
+    let stores = tessera::store::connect((&settings).into()).await?.stores;
     let keep = tessera::service::feed::retention(&settings);
     let now = tessera::clock::Clock::now(&tessera::clock::SystemClock);
     let exp = now.unix_timestamp() + 900;

@@ -204,6 +204,7 @@ impl AppState {
                 sessions.clone(),
                 limiter.clone(),
                 stores.families.clone(),
+                clock.clone(),
                 &settings,
             ),
             access,

@@ -9,7 +9,6 @@ mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 pub use args::{Cli, ClientsCommand, Command, KeysCommand, UsersCommand};
 
@@ -108,7 +107,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
             app.run_until_stopped().await.map_err(CliError::Server)
         }
         Command::Migrate => {
-            let backend = crate::store::connect((&settings).into(), Arc::new(SystemClock)).await?;
+            let backend = crate::store::connect((&settings).into()).await?;
             let applied = migrate(&backend).await?;
             println!("{{\"applied_migrations\":{applied}}}");
             Ok(())
@@ -151,7 +150,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
 
 /// Connects once; migrates first when the command writes.
 async fn connect(settings: &Settings, writes: bool) -> Result<Backend, CliError> {
-    let backend = crate::store::connect(settings.into(), Arc::new(SystemClock)).await?;
+    let backend = crate::store::connect(settings.into()).await?;
     if writes {
         migrate(&backend).await?;
     }
@@ -179,13 +178,12 @@ async fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), CliEr
             file.display()
         )));
     }
-    let store =
-        crate::store::sqlite::SqliteStore::open(&data_dir.database, 2, Arc::new(SystemClock))
-            .await
-            .map_err(|source| crate::store::ConnectError::Embedded {
-                path: data_dir.database.clone(),
-                source,
-            })?;
+    let store = crate::store::sqlite::SqliteStore::open(&data_dir.database, 2)
+        .await
+        .map_err(|source| crate::store::ConnectError::Embedded {
+            path: data_dir.database.clone(),
+            source,
+        })?;
     store
         .backup(file)
         .await

@@ -219,7 +219,12 @@ impl Limiter {
         let remember = self.settings.known_network_ttl;
         if let Err(e) = self
             .limits
-            .login_succeeded(&account_key(email), &lockout_network(ip), remember)
+            .login_succeeded(
+                &account_key(email),
+                &lockout_network(ip),
+                remember,
+                self.clock.now(),
+            )
             .await
         {
             tracing::warn!(error = %e, "could not clear the failed-login count");

@@ -71,10 +71,11 @@ impl AccessCheck {
     /// signature, type, issuer and times verify, its `jti` is not blocklisted, its session
     /// (refresh family) still exists, and it was issued after its user's cutoff.
     pub async fn active(&self, token: &str) -> Result<Option<AccessClaims>, StoreError> {
+        let now = self.clock.now();
         let expected = crate::tokens::Expected {
             issuer: &self.issuer,
             nbf_leeway_secs: self.leeway.as_secs() as i64,
-            now: self.clock.now().unix_timestamp(),
+            now: now.unix_timestamp(),
         };
         let claims = match self.verified.verify(&self.keyring, token, &expected) {
             Ok(claims) => claims,
@@ -89,7 +90,7 @@ impl AccessCheck {
             .and_then(|_| claims.sub.parse::<crate::domain::UserId>().ok());
         let status = self
             .revocations
-            .token_state(&claims.jti, claims.sid.as_deref(), user)
+            .token_state(&claims.jti, claims.sid.as_deref(), user, now)
             .await?;
         let revoked = status.blocklisted
             || status.session_alive == Some(false)

@@ -75,10 +75,11 @@ impl Consents {
         if !self.store.revoke_consent(user.id, client_id).await? {
             return Ok(false);
         }
+        let now = self.clock.now();
         let mut ended = Vec::new();
-        for session in self.families.list_sessions(user.id).await? {
+        for session in self.families.list_sessions(user.id, now).await? {
             if session.client_id == client_id {
-                ended.extend(self.families.revoke_family(&session.id, None).await?);
+                ended.extend(self.families.revoke_family(&session.id, None, now).await?);
             }
         }
         self.sessions.feed_ended(&ended).await?;

@@ -197,7 +197,8 @@ impl SignOut {
             .and_then(|h| h.sid.clone())
             .map(crate::domain::FamilyId::from)
         {
-            let family = self.families.find_family(&sid).await?;
+            let now = self.issuer.clock.now();
+            let family = self.families.find_family(&sid, now).await?;
             // only the hint's own user's session, issued to the hint's client
             if family
                 .is_some_and(|f| Some(f.user_id) == hint.as_ref().and_then(|h| h.sub.parse().ok()))

@@ -9,6 +9,7 @@ use crate::domain::Client;
 use crate::domain::OAuthError;
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::service::abuse::Limiter;
 use crate::service::access::AccessCheck;
 use crate::service::sessions::Sessions;
@@ -32,8 +33,11 @@ pub async fn end_user_sessions(
     keep: Option<&crate::domain::FamilyId>,
     now: time::OffsetDateTime,
 ) -> Result<usize, StoreError> {
-    let ended = stores.families.revoke_user_sessions(user, keep).await?;
-    stores.sso.end_user_sso(user).await?;
+    let ended = stores
+        .families
+        .revoke_user_sessions(user, keep, now)
+        .await?;
+    stores.sso.end_user_sso(user, now).await?;
     stores
         .revocations
         .set_cutoff(user, now, cutoff_ttl(settings))
@@ -54,6 +58,7 @@ pub struct TokenEndpoints {
     sessions: Sessions,
     limiter: Limiter,
     families: Arc<dyn FamilyStore>,
+    clock: Arc<dyn Clock>,
     issuer: String,
     default_audience: String,
 }
@@ -64,6 +69,7 @@ impl TokenEndpoints {
         sessions: Sessions,
         limiter: Limiter,
         families: Arc<dyn FamilyStore>,
+        clock: Arc<dyn Clock>,
         settings: &crate::config::Settings,
     ) -> Self {
         TokenEndpoints {
@@ -71,6 +77,7 @@ impl TokenEndpoints {
             sessions,
             limiter,
             families,
+            clock,
             issuer: settings.issuer.clone(),
             default_audience: settings.default_audience.clone(),
         }
@@ -123,13 +130,14 @@ pub async fn introspect(
 ) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
     if let Some(presented) = refresh::parse(token) {
-        let Some(family) = tokens.families.find_family(&presented.sid).await? else {
+        let now = tokens.clock.now();
+        let Some(family) = tokens.families.find_family(&presented.sid, now).await? else {
             return Ok(inactive);
         };
         // a retired token of a live family is not active: rotation would treat it as reuse
         let current = tokens
             .families
-            .is_current(&presented.sid, &presented.sha256)
+            .is_current(&presented.sid, &presented.sha256, now)
             .await?;
         if family.client_id != client.id.as_str() || !current {
             return Ok(inactive);

@@ -32,7 +32,8 @@ impl Sessions {
 
     /// The user's live sessions, newest first.
     pub async fn list(&self, user: &User) -> Result<Vec<SessionInfo>, StoreError> {
-        self.stores.families.list_sessions(user.id).await
+        let now = self.clock.now();
+        self.stores.families.list_sessions(user.id, now).await
     }
 
     /// The user's browser sign-ins on the hosted pages (SSO sessions), newest first.
@@ -40,7 +41,7 @@ impl Sessions {
         &self,
         user: &User,
     ) -> Result<Vec<crate::store::SsoSession>, StoreError> {
-        self.stores.sso.list_sso(user.id).await
+        self.stores.sso.list_sso(user.id, self.clock.now()).await
     }
 
     /// Tells the revocation feed that the `ended` sessions ended now.
@@ -56,7 +57,8 @@ impl Sessions {
         id: &crate::domain::FamilyId,
         owner: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let ended = self.stores.families.revoke_family(id, owner).await?;
+        let now = self.clock.now();
+        let ended = self.stores.families.revoke_family(id, owner, now).await?;
         let ended: Vec<Ended> = ended.into_iter().collect();
         self.feed_ended(&ended).await?;
         Ok(!ended.is_empty())
@@ -65,9 +67,11 @@ impl Sessions {
     /// Ends every session started under a browser sign-in, and the sign-in; one feed write
     /// for all of them. How many sessions were alive.
     pub async fn end_sso(&self, sso_id: &str) -> Result<usize, StoreError> {
+        let now = self.clock.now();
         let mut ended = Vec::new();
-        for family in self.stores.sso.end_sso(sso_id).await? {
-            ended.extend(self.stores.families.revoke_family(&family, None).await?);
+        for family in self.stores.sso.end_sso(sso_id, now).await? {
+            let family = self.stores.families.revoke_family(&family, None, now);
+            ended.extend(family.await?);
         }
         self.feed_ended(&ended).await?;
         Ok(ended.len())
@@ -80,10 +84,11 @@ impl Sessions {
         if id.len() > 64 {
             return Ok(false);
         }
+        let now = self.clock.now();
         if let Some(family) = self
             .stores
             .families
-            .find_family(&id.to_owned().into())
+            .find_family(&id.to_owned().into(), now)
             .await?
         {
             if family.user_id != user.id {
@@ -93,7 +98,7 @@ impl Sessions {
             tracing::info!(sid = %id, user_id = %user.id, "session ended by its user");
             return Ok(true);
         }
-        match self.stores.sso.find_sso(id).await? {
+        match self.stores.sso.find_sso(id, now).await? {
             Some(sso) if sso.user_id == user.id => {
                 self.end_sso(id).await?;
                 tracing::info!(user_id = %user.id, "browser sign-in ended by its user");
@@ -134,14 +139,15 @@ impl Sessions {
 
     /// Blocklists an access token for the rest of its lifetime.
     pub async fn blocklist(&self, claims: &AccessClaims) -> Result<(), StoreError> {
-        let remaining = claims.exp + self.settings.clock_leeway.as_secs() as i64
-            - self.clock.now().unix_timestamp();
+        let now = self.clock.now();
+        let remaining =
+            claims.exp + self.settings.clock_leeway.as_secs() as i64 - now.unix_timestamp();
         if let Ok(remaining @ 1..) = u64::try_from(remaining) {
+            let ttl = std::time::Duration::from_secs(remaining);
             self.stores
                 .revocations
-                .blocklist(&claims.jti, std::time::Duration::from_secs(remaining))
+                .blocklist(&claims.jti, ttl, now)
                 .await?;
-            let now = self.clock.now();
             super::feed::token_revoked(&self.stores, &self.settings, claims, now).await?;
         }
         Ok(())

@@ -103,7 +103,7 @@ impl Application {
                 tracing::info!(file = %token.display(), "the admin token is in this file");
             }
         }
-        let backend = crate::store::connect((&settings).into(), clock.clone()).await?;
+        let backend = crate::store::connect((&settings).into()).await?;
         for (loud, finding) in &backend.findings {
             if *loud {
                 tracing::error!(%finding, "Redis is configured to lose revocations");

@@ -31,19 +31,36 @@ pub trait SsoStore: Send + Sync {
     /// Stores a new session until its `expires_at`.
     async fn create_sso(&self, session: &SsoSession) -> Result<(), StoreError>;
     /// The live session `id`, if any (the caller compares the secret).
-    async fn find_sso(&self, id: &str) -> Result<Option<SsoSession>, StoreError>;
+    async fn find_sso(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError>;
     /// Records that refresh family `family_id` was started under session `id`.
     async fn add_sso_family(
         &self,
         id: &str,
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// Ends session `id`; returns the families started under it (to end them too).
-    async fn end_sso(&self, id: &str) -> Result<Vec<crate::domain::FamilyId>, StoreError>;
+    async fn end_sso(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<crate::domain::FamilyId>, StoreError>;
     /// Ends every session of `user`; returns how many there were.
-    async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError>;
+    async fn end_user_sso(
+        &self,
+        user: crate::domain::UserId,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError>;
     /// The user's live sessions, newest first.
-    async fn list_sso(&self, user: crate::domain::UserId) -> Result<Vec<SsoSession>, StoreError>;
+    async fn list_sso(
+        &self,
+        user: crate::domain::UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SsoSession>, StoreError>;
 }
 
 /// What an authorization code stands for (book § Sign-in with the authorization-code flow): everything the token request must
@@ -90,15 +107,21 @@ pub trait CodeStore: Send + Sync {
         digest: &[u8; 32],
         code: &AuthCode,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// Spends a code: `Fresh` for exactly one caller; any later call is `Replayed`.
-    async fn take_code(&self, digest: &[u8; 32]) -> Result<CodeTake, StoreError>;
+    async fn take_code(
+        &self,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<CodeTake, StoreError>;
     /// Records the family a spent code's tokens started. False if the code was replayed
     /// meanwhile: the caller then ends that family itself.
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 }
 

@@ -13,7 +13,6 @@ use super::retry::Unreachable;
 use super::sqlite::SqliteStore;
 use super::transfer::{Row, Sink, Transfer, TransferError};
 use super::{ClientStore, StoreError, Stores};
-use crate::clock::Clock;
 use crate::config::{Settings, StoreSettings};
 
 /// Brings the durable store's schema up to date.
@@ -76,10 +75,7 @@ impl<'a> From<&'a Settings> for ConnectOptions<'a> {
 /// Connects to every backend the options name, each with bounded retry
 /// (`TESSERA_STARTUP_TIMEOUT`); migrates nothing. Client lookups are cached for
 /// `TESSERA_CLIENT_CACHE_TTL` (zero: not cached).
-pub async fn connect(
-    options: ConnectOptions<'_>,
-    clock: Arc<dyn Clock>,
-) -> Result<Backend, ConnectError> {
+pub async fn connect(options: ConnectOptions<'_>) -> Result<Backend, ConnectError> {
     let (database_url, redis_url, redis_cluster, redis_ca) = match options.backend {
         StoreSettings::External {
             database_url,
@@ -90,7 +86,7 @@ pub async fn connect(
         StoreSettings::Embedded { data_dir } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             let pool = options.pool_size.min(8);
-            return embedded(&path, pool, options.client_cache_ttl, clock)
+            return embedded(&path, pool, options.client_cache_ttl)
                 .await
                 .map_err(|source| ConnectError::Embedded { path, source });
         }
@@ -120,14 +116,13 @@ pub async fn connect(
 
 /// The embedded backend on the database file `path` (book § Run the service): SQLite for everything
 /// durable, sessions and revocations included; process memory for rate limits, lockout
-/// counters, pending MFA logins and change notifications. Expiry follows `clock`.
+/// counters, pending MFA logins and change notifications.
 pub async fn embedded(
     path: &std::path::Path,
     pool_size: usize,
     client_cache_ttl: std::time::Duration,
-    clock: Arc<dyn Clock>,
 ) -> Result<Backend, StoreError> {
-    let db = Arc::new(SqliteStore::open(path, pool_size, clock.clone()).await?);
+    let db = Arc::new(SqliteStore::open(path, pool_size).await?);
     let stores = Stores {
         keys: db.clone(),
         users: db.clone(),
@@ -137,10 +132,10 @@ pub async fn embedded(
         feed: db.clone(),
         audit: db.clone(),
         changes: Arc::new(LocalChanges::default()),
-        limits: Arc::new(MemoryLimits::new(clock.clone())),
+        limits: Arc::new(MemoryLimits::default()),
         resets: db.clone(),
         mfa: db.clone(),
-        mfa_tokens: Arc::new(MemoryMfaTokens::new(clock)),
+        mfa_tokens: Arc::new(MemoryMfaTokens::default()),
         sso: db.clone(),
         codes: db.clone(),
         consents: db.clone(),

@@ -86,21 +86,28 @@ pub trait FamilyStore: Send + Sync {
         meta: &SessionMeta,
         current: Option<&[u8; 32]>,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// The user's live sessions (dead entries of the per-user index are dropped).
     async fn list_sessions(
         &self,
         user: crate::domain::UserId,
+        now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError>;
     /// Revokes every session of `user` except `keep`; returns those that were alive.
     async fn revoke_user_sessions(
         &self,
         user: crate::domain::UserId,
         keep: Option<&crate::domain::FamilyId>,
+        now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError>;
     /// Revokes every session (refresh family) issued to `client_id`; returns those that
     /// were alive.
-    async fn revoke_client_sessions(&self, client_id: &str) -> Result<Vec<Ended>, StoreError>;
+    async fn revoke_client_sessions(
+        &self,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Ended>, StoreError>;
     /// Atomically checks the presented token against the family and rotates, answers a
     /// retry within the grace window, or detects reuse and deletes the family.
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError>;
@@ -111,16 +118,19 @@ pub trait FamilyStore: Send + Sync {
         &self,
         family_id: &crate::domain::FamilyId,
         client_id: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<Option<Ended>, StoreError>;
     /// The family, if it is alive.
     async fn find_family(
         &self,
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<Option<Family>, StoreError>;
     /// Whether `hash` is the family's current refresh token.
     async fn is_current(
         &self,
         family_id: &crate::domain::FamilyId,
         hash: &[u8; 32],
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 }

@@ -62,6 +62,7 @@ pub trait LimitStore: Send + Sync {
         account: &str,
         network: &str,
         remember: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// A reset or an operator unlock: every network's count and lock, and the ceiling.
     async fn clear_lockout(&self, account: &str) -> Result<(), StoreError>;

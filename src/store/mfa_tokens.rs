@@ -1,6 +1,7 @@
 //! Pending MFA logins (RFC 6749, book § Endpoints): short-lived, single-use tokens.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use super::StoreError;
 
@@ -12,8 +13,18 @@ pub trait MfaTokenStore: Send + Sync {
         digest: &str,
         value: &str,
         ttl: std::time::Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
-    /// Takes it away: `Some` for exactly one caller.
-    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError>;
+    /// The token's value while it is unexpired at `now`.
+    async fn get_mfa_token(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError>;
+    /// Takes it away: `Some` for exactly one caller, while it is unexpired at `now`.
+    async fn take_mfa_token(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError>;
 }

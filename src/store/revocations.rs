@@ -20,7 +20,12 @@ pub struct TokenState {
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
     /// Blocklists an access token's `jti` for the rest of its lifetime.
-    async fn blocklist(&self, jti: &str, ttl: Duration) -> Result<(), StoreError>;
+    async fn blocklist(
+        &self,
+        jti: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// Invalidates every access token of `user` issued before `at` (O(1)).
     async fn set_cutoff(
         &self,
@@ -33,5 +38,6 @@ pub trait RevocationStore: Send + Sync {
         jti: &str,
         sid: Option<&str>,
         user: Option<crate::domain::UserId>,
+        now: OffsetDateTime,
     ) -> Result<TokenState, StoreError>;
 }

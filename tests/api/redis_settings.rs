@@ -14,13 +14,10 @@ use crate::helpers::{spawn_on, test_settings, Fetch, OwnRedis, TestDb};
 /// What connecting to `redis` finds wrong with its settings.
 async fn findings_for(db: &TestDb, redis: &OwnRedis) -> Vec<(bool, String)> {
     let settings = test_settings(db, &[("redis_url", &redis.url())]);
-    tessera::store::connect(
-        (&settings).into(),
-        std::sync::Arc::new(tessera::clock::SystemClock),
-    )
-    .await
-    .unwrap()
-    .findings
+    tessera::store::connect((&settings).into())
+        .await
+        .unwrap()
+        .findings
 }
 
 #[tokio::test]

@@ -48,14 +48,9 @@ fn check(backend: &str, schema: &Schema, session_state_here: bool) {
 async fn the_export_names_every_migrated_table_and_column_of_the_embedded_store() {
     let dir = TempDir::new();
     let file = dir.0.join("tessera.db");
-    let backend = tessera::store::embedded(
-        &file,
-        1,
-        Duration::ZERO,
-        std::sync::Arc::new(tessera::clock::SystemClock),
-    )
-    .await
-    .unwrap();
+    let backend = tessera::store::embedded(&file, 1, Duration::ZERO)
+        .await
+        .unwrap();
     backend.migrator.migrate().await.unwrap();
     let db = rusqlite::Connection::open(&file).unwrap();
     let tables: Vec<String> = db

@@ -315,7 +315,10 @@ pub async fn delete_client(
     }
     // no instance may start new sessions for it before its families are swept
     announce(stores, Change::Client(id.clone())).await;
-    let ended = stores.families.revoke_client_sessions(id.as_str()).await?;
+    let ended = stores
+        .families
+        .revoke_client_sessions(id.as_str(), operator.now)
+        .await?;
     let feed = crate::service::feed::sessions_ended;
     feed(stores, settings, &ended, client.as_ref(), operator.now).await?;
     crate::service::feed::client_deleted(stores, settings, id.as_str(), operator.now).await?;

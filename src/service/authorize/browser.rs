@@ -139,12 +139,11 @@ impl Browser {
         if id.len() > 64 || secret.len() > 64 {
             return Ok(None);
         }
-        let Some(session) = self.sso.find_sso(id).await? else {
+        let Some(session) = self.sso.find_sso(id, self.clock.now()).await? else {
             return Ok(None);
         };
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let live = session.expires_at > self.clock.now();
-        if !live || !bool::from(presented.ct_eq(&session.secret_sha256)) {
+        if !bool::from(presented.ct_eq(&session.secret_sha256)) {
             return Ok(None);
         }
         let user = self.users.find_user(session.user_id).await?;

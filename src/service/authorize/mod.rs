@@ -13,6 +13,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
 
 use crate::domain::{redirect, Client, ClientId, GrantType, Scope};
 mod answer;
@@ -299,11 +300,13 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     valid && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
-/// A new single-use code for `request`, bound to the session and the verifier.
+/// A new single-use code for `request`, bound to the session and the verifier, issued at
+/// `now`.
 pub async fn issue_code(
     codes: &dyn CodeStore,
     request: &Request,
     sso: &SsoSession,
+    now: OffsetDateTime,
 ) -> Result<String, StoreError> {
     let code = random_token(32);
     let digest: [u8; 32] = Sha256::digest(code.as_bytes()).into();
@@ -319,7 +322,7 @@ pub async fn issue_code(
         auth_time: sso.auth_time,
         amr: sso.amr.clone(),
     };
-    codes.put_code(&digest, &stored, CODE_TTL).await?;
+    codes.put_code(&digest, &stored, CODE_TTL, now).await?;
     Ok(code)
 }
 

@@ -34,7 +34,8 @@ pub async fn grant(
         return Err(INVALID);
     }
     let digest = code_digest(code);
-    let issued = match grants.codes.take_code(&digest).await? {
+    let now = grants.clock.now();
+    let issued = match grants.codes.take_code(&digest, now).await? {
         CodeTake::Fresh(issued) => issued,
         CodeTake::Unknown => return Err(INVALID),
         CodeTake::Replayed(family) => {
@@ -63,7 +64,7 @@ pub async fn grant(
         return Err(INVALID);
     }
     // the browser session it came from must still be live (not signed out since)
-    if grants.sso.find_sso(&issued.sso_id).await?.is_none() {
+    if grants.sso.find_sso(&issued.sso_id, now).await?.is_none() {
         return Err(INVALID);
     }
     let user = grants
@@ -87,14 +88,19 @@ pub async fn grant(
         meta,
     )
     .await?;
-    if !grants.codes.record_code_family(&digest, &family.id).await? {
+    let now = grants.clock.now();
+    if !grants
+        .codes
+        .record_code_family(&digest, &family.id, now)
+        .await?
+    {
         // replayed while these tokens were minted: they never leave
         grants.sessions.end_family(&family.id, None).await?;
         return Err(INVALID);
     }
     grants
         .sso
-        .add_sso_family(&issued.sso_id, &family.id)
+        .add_sso_family(&issued.sso_id, &family.id, now)
         .await?;
     crate::metrics::token_issued("authorization_code");
     Ok(tokens)

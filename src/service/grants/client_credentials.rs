@@ -77,7 +77,7 @@ mod tests {
     async fn a_client_credentials_grant_runs_on_an_issuer_alone() -> anyhow::Result<()> {
         let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(datetime!(2026-12-06 12:00 UTC)));
         let path = std::env::temp_dir().join(format!("tessera-issuer-{}", uuid::Uuid::new_v4()));
-        let backend = crate::store::embedded(&path, 1, Duration::ZERO, clock.clone()).await?;
+        let backend = crate::store::embedded(&path, 1, Duration::ZERO).await?;
         backend.migrator.migrate().await?;
         let key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
         let kek = Kek::from_base64(&base64::Engine::encode(

@@ -159,8 +159,10 @@ pub async fn start_login(
     login: Login<'_>,
     meta: &SessionMeta,
 ) -> Result<(TokenResponse, Family), OAuthError> {
-    // a session's times are kept to the second, as its tokens carry them
-    let now = to_second(issuer.clock.now());
+    // a session's times are kept to the second, as its tokens carry them; its idle expiry
+    // runs from the exact moment
+    let at = issuer.clock.now();
+    let now = to_second(at);
     let policy = &issuer.policy;
     let handle = refresh::Handle::generate();
     let family = Family {
@@ -177,12 +179,18 @@ pub async fn start_login(
     let token = if client.allows(crate::domain::GrantType::RefreshToken) {
         let token = handle.issue();
         families
-            .create_family(&family, meta, Some(&token.sha256), policy.refresh_idle_ttl)
+            .create_family(
+                &family,
+                meta,
+                Some(&token.sha256),
+                policy.refresh_idle_ttl,
+                at,
+            )
             .await?;
         Some(token)
     } else {
         let ttl = issuer.access_ttl(client) + policy.clock_leeway;
-        families.create_family(&family, meta, None, ttl).await?;
+        families.create_family(&family, meta, None, ttl, at).await?;
         None
     };
     let tokens = issuer.user_tokens(

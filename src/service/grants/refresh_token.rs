@@ -86,7 +86,7 @@ pub async fn spa_family_client(grants: &Grants, presented: &str) -> Result<Clien
     let presented = refresh::parse(presented).ok_or(INVALID)?;
     let family = grants
         .families
-        .find_family(&presented.sid)
+        .find_family(&presented.sid, grants.clock.now())
         .await?
         .ok_or(INVALID)?;
     let id = ClientId::parse(&family.client_id).map_err(|_| INVALID)?;

@@ -109,12 +109,13 @@ impl Account {
     /// sign-in (SSO) session.
     async fn end_other_sessions(&self, session: &TokenUser) -> Result<(), FactorError> {
         let user = &session.user;
+        let now = self.clock.now();
         let ended = self
             .families
-            .revoke_user_sessions(user.id, session.claims.sid.as_ref())
+            .revoke_user_sessions(user.id, session.claims.sid.as_ref(), now)
             .await?;
         self.sessions.feed_ended(&ended).await?;
-        self.sso.end_user_sso(user.id).await?;
+        self.sso.end_user_sso(user.id, now).await?;
         tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "second factor changed");
         Ok(())
     }

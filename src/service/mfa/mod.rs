@@ -245,6 +245,7 @@ impl Mfa {
                 &mfa_digest(&token),
                 &value,
                 std::time::Duration::from_secs(MFA_TOKEN_TTL_SECS),
+                self.clock.now(),
             )
             .await?;
         Ok(token)
@@ -255,7 +256,8 @@ impl Mfa {
         if !token.starts_with(MFA_TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
-        let value = self.pending.get_mfa_token(&mfa_digest(token)).await?;
+        let now = self.clock.now();
+        let value = self.pending.get_mfa_token(&mfa_digest(token), now).await?;
         Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
@@ -263,7 +265,7 @@ impl Mfa {
     pub async fn take_mfa_token(&self, token: &str) -> Result<bool, StoreError> {
         Ok(self
             .pending
-            .take_mfa_token(&mfa_digest(token))
+            .take_mfa_token(&mfa_digest(token), self.clock.now())
             .await?
             .is_some())
     }

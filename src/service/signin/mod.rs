@@ -323,7 +323,8 @@ impl SignIn {
 
     /// A code for the request, bound to the sign-in session, on its way back to the client.
     async fn code(&self, request: Request, sso: &SsoSession) -> Step {
-        match request::issue_code(self.codes.as_ref(), &request, sso).await {
+        let now = self.clock.now();
+        match request::issue_code(self.codes.as_ref(), &request, sso, now).await {
             Ok(code) => Step::Redirect {
                 back: request.back,
                 answer: Answer::Code(code),

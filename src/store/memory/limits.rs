@@ -2,14 +2,12 @@
 //! `gcra.lua` and `lockout.lua`, each check one atomic update of one cache entry.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use moka::ops::compute::Op;
 use time::OffsetDateTime;
 
-use crate::clock::Clock;
 use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
 
 /// Counters kept at most; beyond it the least recently used are forgotten.
@@ -38,12 +36,12 @@ pub struct MemoryLimits {
     /// GCRA theoretical arrival time (ms) per limiter key.
     rates: moka::sync::Cache<String, f64>,
     accounts: moka::sync::Cache<String, Account>,
-    clock: Arc<dyn Clock>,
 }
 
-impl MemoryLimits {
-    /// Empty limits whose remembered networks expire by `clock`.
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
+impl Default for MemoryLimits {
+    /// Empty limits. Every rule is decided against the `now` each call is given; the
+    /// caches' own idle timer only bounds memory, well past any rule's window.
+    fn default() -> Self {
         fn cache<V: Clone + Send + Sync + 'static>() -> moka::sync::Cache<String, V> {
             moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
@@ -53,7 +51,6 @@ impl MemoryLimits {
         MemoryLimits {
             rates: cache(),
             accounts: cache(),
-            clock,
         }
     }
 }
@@ -177,8 +174,9 @@ impl LimitStore for MemoryLimits {
         account: &str,
         network: &str,
         remember: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let until = self.clock.now() + remember.max(Duration::from_secs(1));
+        let until = now + remember.max(Duration::from_secs(1));
         self.accounts
             .entry_by_ref(account)
             .and_compute_with(|entry| {

@@ -5,10 +5,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use std::sync::Arc;
-
-use crate::clock::Clock;
-
 use crate::store::{MfaTokenStore, StoreError};
 
 /// More pending logins than this and the least recently used are dropped.
@@ -17,19 +13,18 @@ const CAPACITY: u64 = 100_000;
 /// Digest → (value, expiry).
 pub struct MemoryMfaTokens {
     tokens: moka::sync::Cache<String, (String, OffsetDateTime)>,
-    clock: Arc<dyn Clock>,
 }
 
-impl MemoryMfaTokens {
-    /// No pending logins; they expire by `clock`.
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
+impl Default for MemoryMfaTokens {
+    /// No pending logins. Each expires at the `now` it was put plus its TTL, judged
+    /// against the `now` it is read at.
+    fn default() -> Self {
         MemoryMfaTokens {
             tokens: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
                 // no pending login outlives an hour, whatever TTL it asked for
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
-            clock,
         }
     }
 }
@@ -41,27 +36,35 @@ impl MfaTokenStore for MemoryMfaTokens {
         digest: &str,
         value: &str,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let expires = self.clock.now() + ttl.max(Duration::from_secs(1));
+        let expires = now + ttl.max(Duration::from_secs(1));
         self.tokens
             .insert(digest.to_owned(), (value.to_owned(), expires));
         Ok(())
     }
 
-    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .tokens
-            .get(digest)
-            .filter(|(_, expires)| *expires > self.clock.now())
-            .map(|(value, _)| value))
+    async fn get_mfa_token(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(unexpired(self.tokens.get(digest), now))
     }
 
-    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
+    async fn take_mfa_token(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         // `remove` hands the entry to exactly one caller
-        Ok(self
-            .tokens
-            .remove(digest)
-            .filter(|(_, expires)| *expires > self.clock.now())
-            .map(|(value, _)| value))
+        Ok(unexpired(self.tokens.remove(digest), now))
     }
+}
+
+/// The value of an entry that has not expired at `now`.
+fn unexpired(entry: Option<(String, OffsetDateTime)>, now: OffsetDateTime) -> Option<String> {
+    entry
+        .filter(|(_, expires)| *expires > now)
+        .map(|(value, _)| value)
 }

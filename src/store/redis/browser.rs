@@ -11,6 +11,7 @@ use crate::store::{
     AuthCode, CodeStore, CodeTake, SsoSession, SsoStore, StoreError, SPENT_CODE_MEMORY,
 };
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 static TAKE_CODE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("take_code.lua")));
@@ -80,22 +81,28 @@ impl SsoStore for RedisStore {
         self.run_spread(&pipe).await
     }
 
-    async fn find_sso(&self, id: &str) -> Result<Option<SsoSession>, StoreError> {
+    async fn find_sso(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
         let mut conn = self.connection().await;
         let value: Option<String> = redis::cmd("GET")
             .arg(self.sso_key(id))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        value
-            .map(|v| serde_json::from_str(&v).map_err(|_| corrupt(id)))
-            .transpose()
+        let session = value
+            .map(|v| serde_json::from_str::<SsoSession>(&v).map_err(|_| corrupt(id)))
+            .transpose()?;
+        Ok(session.filter(|s| s.expires_at > now))
     }
 
     async fn add_sso_family(
         &self,
         id: &str,
         family_id: &crate::domain::FamilyId,
+        _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         SSO_FAMILY
@@ -108,8 +115,12 @@ impl SsoStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn end_sso(&self, id: &str) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
-        let session = self.find_sso(id).await?;
+    async fn end_sso(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
+        let session = self.find_sso(id, now).await?;
         let mut conn = self.connection().await;
         let families: Vec<String> = END_SSO
             .key(self.sso_key(id))
@@ -128,15 +139,23 @@ impl SsoStore for RedisStore {
         Ok(families.into_iter().map(Into::into).collect())
     }
 
-    async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError> {
-        let sessions = self.list_sso(user).await?;
+    async fn end_user_sso(
+        &self,
+        user: crate::domain::UserId,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let sessions = self.list_sso(user, now).await?;
         for session in &sessions {
-            self.end_sso(&session.id).await?;
+            self.end_sso(&session.id, now).await?;
         }
         Ok(sessions.len())
     }
 
-    async fn list_sso(&self, user: crate::domain::UserId) -> Result<Vec<SsoSession>, StoreError> {
+    async fn list_sso(
+        &self,
+        user: crate::domain::UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SsoSession>, StoreError> {
         let mut conn = self.connection().await;
         let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(self.user_sso_key(user))
@@ -147,7 +166,7 @@ impl SsoStore for RedisStore {
             .map_err(unavailable)?;
         let mut sessions = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(session) = self.find_sso(&id).await?.filter(|s| s.user_id == user) {
+            if let Some(session) = self.find_sso(&id, now).await?.filter(|s| s.user_id == user) {
                 sessions.push(session);
             }
         }
@@ -163,6 +182,7 @@ impl CodeStore for RedisStore {
         digest: &[u8; 32],
         code: &AuthCode,
         ttl: Duration,
+        _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let key = self.code_key(digest);
         let value = serde_json::to_string(code).map_err(|e| StoreError::Other(e.into()))?;
@@ -177,7 +197,11 @@ impl CodeStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn take_code(&self, digest: &[u8; 32]) -> Result<CodeTake, StoreError> {
+    async fn take_code(
+        &self,
+        digest: &[u8; 32],
+        _now: OffsetDateTime,
+    ) -> Result<CodeTake, StoreError> {
         let mut conn = self.connection().await;
         let reply: Vec<String> = TAKE_CODE
             .key(self.code_key(digest))
@@ -203,6 +227,7 @@ impl CodeStore for RedisStore {
         &self,
         digest: &[u8; 32],
         family_id: &crate::domain::FamilyId,
+        _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut conn = self.connection().await;
         let recorded: i64 = RECORD_CODE

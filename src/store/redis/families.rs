@@ -7,6 +7,7 @@
 //! window derives the same next token again, so no token is kept in any form.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use super::{unavailable, RedisStore};
 use crate::store::{
@@ -105,6 +106,7 @@ impl FamilyStore for RedisStore {
         meta: &SessionMeta,
         current: Option<&[u8; 32]>,
         ttl: std::time::Duration,
+        _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let key = self.family_key(&family.id);
         let index = self.sessions_key(family.user_id);
@@ -154,6 +156,7 @@ impl FamilyStore for RedisStore {
     async fn list_sessions(
         &self,
         user: crate::domain::UserId,
+        _now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.connection().await;
         let index = self.sessions_key(user);
@@ -220,17 +223,22 @@ impl FamilyStore for RedisStore {
         &self,
         user: crate::domain::UserId,
         keep: Option<&crate::domain::FamilyId>,
+        now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
         let mut revoked = Vec::new();
-        for session in self.list_sessions(user).await? {
+        for session in self.list_sessions(user, now).await? {
             if Some(&session.id) != keep {
-                revoked.extend(self.revoke_family(&session.id, None).await?);
+                revoked.extend(self.revoke_family(&session.id, None, now).await?);
             }
         }
         Ok(revoked)
     }
 
-    async fn revoke_client_sessions(&self, client_id: &str) -> Result<Vec<Ended>, StoreError> {
+    async fn revoke_client_sessions(
+        &self,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Ended>, StoreError> {
         let index = self.client_sessions_key(client_id);
         let mut revoked = Vec::new();
         // in batches, so a client with a million sessions is never read whole; every round
@@ -250,7 +258,7 @@ impl FamilyStore for RedisStore {
             for id in &ids {
                 // the client check keeps a stale entry from touching another client's family
                 revoked.extend(
-                    self.revoke_family(&id.clone().into(), Some(client_id))
+                    self.revoke_family(&id.clone().into(), Some(client_id), now)
                         .await?,
                 );
             }
@@ -303,6 +311,7 @@ impl FamilyStore for RedisStore {
         &self,
         family_id: &crate::domain::FamilyId,
         client_id: Option<&str>,
+        _now: OffsetDateTime,
     ) -> Result<Option<Ended>, StoreError> {
         let mut conn = self.connection().await;
         let ended: Vec<String> = REVOKE
@@ -326,6 +335,7 @@ impl FamilyStore for RedisStore {
     async fn find_family(
         &self,
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<Option<Family>, StoreError> {
         let mut conn = self.connection().await;
         let names = &FAMILY_FIELDS[..7];
@@ -336,7 +346,10 @@ impl FamilyStore for RedisStore {
             .await
             .map_err(unavailable)?;
         match values.into_iter().collect::<Option<Vec<String>>>() {
-            Some(fields) => family_from(family_id, &fields).map(Some),
+            // idle expiry is the key's TTL; the absolute one is the caller's to judge
+            Some(fields) => {
+                Ok(Some(family_from(family_id, &fields)?).filter(|f| f.absolute_expiry > now))
+            }
             None => Ok(None),
         }
     }
@@ -345,6 +358,7 @@ impl FamilyStore for RedisStore {
         &self,
         family_id: &crate::domain::FamilyId,
         hash: &[u8; 32],
+        _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         Ok(self
             .current_hash(family_id)

@@ -92,6 +92,7 @@ impl LimitStore for RedisStore {
         account: &str,
         network: &str,
         remember: Duration,
+        _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::pipe()
@@ -131,6 +132,7 @@ impl crate::store::MfaTokenStore for RedisStore {
         digest: &str,
         value: &str,
         ttl: Duration,
+        _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("SET")
@@ -143,7 +145,11 @@ impl crate::store::MfaTokenStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn get_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
+    async fn get_mfa_token(
+        &self,
+        digest: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("GET")
             .arg(self.key(&["mfa", digest]))
@@ -152,7 +158,11 @@ impl crate::store::MfaTokenStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn take_mfa_token(&self, digest: &str) -> Result<Option<String>, StoreError> {
+    async fn take_mfa_token(
+        &self,
+        digest: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("GETDEL")
             .arg(self.key(&["mfa", digest]))

@@ -9,7 +9,12 @@ use crate::store::{RevocationStore, StoreError, TokenState};
 
 #[async_trait]
 impl RevocationStore for RedisStore {
-    async fn blocklist(&self, jti: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
+    async fn blocklist(
+        &self,
+        jti: &str,
+        ttl: std::time::Duration,
+        _now: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
         redis::cmd("SET")
             .arg(self.key(&["bl", jti]))
@@ -43,6 +48,7 @@ impl RevocationStore for RedisStore {
         jti: &str,
         sid: Option<&str>,
         user: Option<crate::domain::UserId>,
+        _now: time::OffsetDateTime,
     ) -> Result<TokenState, StoreError> {
         // three slots: one round trip on a single Redis, three at once on a cluster
         let mut pipe = redis::pipe();

@@ -57,8 +57,11 @@ impl SsoStore for SqliteStore {
         Ok(())
     }
 
-    async fn find_sso(&self, id: &str) -> Result<Option<SsoSession>, StoreError> {
-        let now = self.now();
+    async fn find_sso(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
         let id = id.to_owned();
         let raw = self
             .run(move |c| {
@@ -79,8 +82,8 @@ impl SsoStore for SqliteStore {
         &self,
         id: &str,
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let now = self.now();
         let (id, family) = (id.to_owned(), family_id.to_owned());
         self.write(move |tx| {
             tx.execute(
@@ -93,9 +96,13 @@ impl SsoStore for SqliteStore {
         Ok(())
     }
 
-    async fn end_sso(&self, id: &str) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
+    async fn end_sso(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
         let id = id.to_owned();
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let families = {
                 let mut stmt =
                     tx.prepare("SELECT family_id FROM sso_families WHERE sso_id = ?1")?;
@@ -108,8 +115,11 @@ impl SsoStore for SqliteStore {
         .await
     }
 
-    async fn end_user_sso(&self, user: crate::domain::UserId) -> Result<usize, StoreError> {
-        let now = self.now();
+    async fn end_user_sso(
+        &self,
+        user: crate::domain::UserId,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
         let user = user.to_string();
         self.write(move |tx| {
             tx.execute(
@@ -120,8 +130,11 @@ impl SsoStore for SqliteStore {
         .await
     }
 
-    async fn list_sso(&self, user: crate::domain::UserId) -> Result<Vec<SsoSession>, StoreError> {
-        let now = self.now();
+    async fn list_sso(
+        &self,
+        user: crate::domain::UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SsoSession>, StoreError> {
         let user = user.to_string();
         let rows = self
             .run(move |c| {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
+use time::OffsetDateTime;
 
 use super::{micros, SqliteStore};
 use crate::store::{AuthCode, CodeStore, CodeTake, StoreError, SPENT_CODE_MEMORY};
@@ -24,8 +25,8 @@ impl CodeStore for SqliteStore {
         digest: &[u8; 32],
         code: &AuthCode,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let now = self.now();
         let text = serde_json::to_string(code).map_err(|e| StoreError::Other(e.into()))?;
         let expires = micros(now + ttl.max(Duration::from_secs(1)));
         let digest = digest.to_vec();
@@ -39,8 +40,11 @@ impl CodeStore for SqliteStore {
         .await
     }
 
-    async fn take_code(&self, digest: &[u8; 32]) -> Result<CodeTake, StoreError> {
-        let now = self.now();
+    async fn take_code(
+        &self,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<CodeTake, StoreError> {
         let key = digest.to_vec();
         let found = self
             .write(move |tx| {
@@ -88,8 +92,8 @@ impl CodeStore for SqliteStore {
         &self,
         digest: &[u8; 32],
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = self.now();
         let (key, family) = (digest.to_vec(), family_id.to_owned());
         self.write(move |tx| {
             // only a code spent once and not replayed since (a replay ends the family

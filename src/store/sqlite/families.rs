@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
+use time::OffsetDateTime;
 
 use super::{json_list, micros, parse_list, user_id_of, SqliteStore};
 use crate::store::{
@@ -143,9 +144,9 @@ impl SqliteStore {
         clause: &'static str,
         a: String,
         b: Option<String>,
+        now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
-        let now = self.now();
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             // one statement: expired rows go too, only the live ones count as ended
             let mut stmt = tx.prepare(&format!(
                 "DELETE FROM refresh_families WHERE {clause} RETURNING id, client_id, expires_at > ?3"
@@ -173,8 +174,8 @@ impl FamilyStore for SqliteStore {
         meta: &SessionMeta,
         current: Option<&[u8; 32]>,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let now = self.now();
         let f = family.clone();
         let meta = meta.clone();
         let current = current.map(|c| c.to_vec());
@@ -197,8 +198,8 @@ impl FamilyStore for SqliteStore {
     async fn list_sessions(
         &self,
         user: crate::domain::UserId,
+        now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
-        let now = self.now();
         self.run(move |c| {
             let mut stmt = c.prepare(
                 "SELECT id, client_id, created_at, COALESCE(rotated_at, created_at), ip, user_agent FROM refresh_families \
@@ -223,15 +224,21 @@ impl FamilyStore for SqliteStore {
         &self,
         user: crate::domain::UserId,
         keep: Option<&crate::domain::FamilyId>,
+        now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
         let clause = "user_id = ?1 AND (?2 IS NULL OR id <> ?2)";
-        self.end_families(clause, user.to_string(), keep.map(|k| k.to_string()))
+        self.end_families(clause, user.to_string(), keep.map(|k| k.to_string()), now)
             .await
     }
 
-    async fn revoke_client_sessions(&self, client_id: &str) -> Result<Vec<Ended>, StoreError> {
+    async fn revoke_client_sessions(
+        &self,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Ended>, StoreError> {
         let clause = "client_id = ?1 AND ?2 IS NULL";
-        self.end_families(clause, client_id.to_owned(), None).await
+        self.end_families(clause, client_id.to_owned(), None, now)
+            .await
     }
 
     async fn rotate(&self, request: RotateRequest<'_>) -> Result<Rotation, StoreError> {
@@ -258,10 +265,12 @@ impl FamilyStore for SqliteStore {
         &self,
         family_id: &crate::domain::FamilyId,
         client_id: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<Option<Ended>, StoreError> {
         let clause = "id = ?1 AND (?2 IS NULL OR client_id = ?2)";
+        let owner = client_id.map(str::to_owned);
         let ended = self
-            .end_families(clause, family_id.to_string(), client_id.map(str::to_owned))
+            .end_families(clause, family_id.to_string(), owner, now)
             .await?;
         Ok(ended.into_iter().next())
     }
@@ -269,8 +278,8 @@ impl FamilyStore for SqliteStore {
     async fn find_family(
         &self,
         family_id: &crate::domain::FamilyId,
+        now: OffsetDateTime,
     ) -> Result<Option<Family>, StoreError> {
-        let now = self.now();
         let id = family_id.to_owned();
         let row = self
             .run(move |c| {
@@ -289,8 +298,8 @@ impl FamilyStore for SqliteStore {
         &self,
         family_id: &crate::domain::FamilyId,
         hash: &[u8; 32],
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let now = self.now();
         let (id, hash) = (family_id.to_owned(), hash.to_vec());
         self.run(move |c| {
             c.query_row(

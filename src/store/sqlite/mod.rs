@@ -21,7 +21,6 @@ mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use pool::Pool;
@@ -29,13 +28,11 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use super::{Migrator, Ping, StoreError};
-use crate::clock::Clock;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
-/// Applied to every connection when it is opened.
 /// How many writes between two sweeps of expired sessions, blocklist entries and cut-offs.
 const SWEEP_EVERY: u64 = 512;
 
@@ -43,10 +40,10 @@ const SWEEP_EVERY: u64 = 512;
 pub struct SqliteStore {
     pool: Pool,
     path: PathBuf,
+    /// Writes so far, to pace the sweep of expired rows. Expiry is decided against the
+    /// `now` each call is given (the application's clock), so a test that advances a
+    /// `FixedClock` expires sessions, codes and blocklist entries without waiting.
     writes: AtomicU64,
-    /// The time every expiry is decided against: the application's clock, so a test that
-    /// advances a `FixedClock` expires sessions, codes and blocklist entries without waiting.
-    clock: Arc<dyn Clock>,
 }
 
 /// A failed call: busy or locked past the timeout, full or read-only is an outage (503,
@@ -66,12 +63,7 @@ pub(crate) fn failed(e: rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if absent) the database file at `path` with `pool_size` connections.
-    /// Expiry follows `clock`.
-    pub async fn open(
-        path: &Path,
-        pool_size: usize,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StoreError> {
+    pub async fn open(path: &Path, pool_size: usize) -> Result<Self, StoreError> {
         check_is_ours(path.to_owned()).await?;
         let pool = pool::pool(path.to_owned(), pool_size.max(2))
             .map_err(|e| StoreError::Other(e.into()))?;
@@ -79,7 +71,6 @@ impl SqliteStore {
             pool,
             path: path.to_owned(),
             writes: AtomicU64::new(0),
-            clock,
         };
         store
             .run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
@@ -122,11 +113,6 @@ impl SqliteStore {
         &self.path
     }
 
-    /// The time expiry is decided against.
-    pub(crate) fn now(&self) -> OffsetDateTime {
-        self.clock.now()
-    }
-
     /// Runs `f` on a pooled connection, on a blocking thread.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
@@ -148,11 +134,29 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.transaction(None, f).await
+    }
+
+    /// [`write`](Self::write) for a caller that knows the time: one such write in
+    /// `SWEEP_EVERY` also deletes the rows expired at `now`, in the same transaction.
+    pub(crate) async fn write_at<T: Send + 'static>(
+        &self,
+        now: OffsetDateTime,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let sweep = self
             .writes
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(SWEEP_EVERY)
-            .then(|| self.now());
+            .then_some(now);
+        self.transaction(sweep, f).await
+    }
+
+    async fn transaction<T: Send + 'static>(
+        &self,
+        sweep: Option<OffsetDateTime>,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Some(now) = sweep {

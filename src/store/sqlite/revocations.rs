@@ -12,8 +12,12 @@ use crate::store::{RevocationStore, StoreError, TokenState};
 
 #[async_trait]
 impl RevocationStore for SqliteStore {
-    async fn blocklist(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
-        let now = self.now();
+    async fn blocklist(
+        &self,
+        jti: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let jti = jti.to_owned();
         let until = micros_after(now, ttl.max(Duration::from_secs(1)));
         self.write(move |tx| {
@@ -32,8 +36,8 @@ impl RevocationStore for SqliteStore {
         at: OffsetDateTime,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let now = self.now();
-        let until = micros_after(now, ttl.max(Duration::from_secs(1)));
+        // the cut-off is set at the moment it takes effect: it lives `ttl` from then
+        let until = micros_after(at, ttl.max(Duration::from_secs(1)));
         self.write(move |tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO user_cutoffs (user_id, cutoff, expires_at) VALUES (?1, ?2, ?3)",
@@ -49,8 +53,8 @@ impl RevocationStore for SqliteStore {
         jti: &str,
         sid: Option<&str>,
         user: Option<crate::domain::UserId>,
+        now: OffsetDateTime,
     ) -> Result<TokenState, StoreError> {
-        let now = self.now();
         let (jti, sid, user) = (
             jti.to_owned(),
             sid.map(str::to_owned),

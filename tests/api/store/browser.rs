@@ -33,40 +33,53 @@ pub async fn sso_sessions_are_found_listed_and_end_with_their_families(backend: 
     }
     sso.create_sso(&session(other, 3600)).await.unwrap();
     assert_eq!(
-        sso.find_sso(&first.id).await.unwrap().as_ref(),
+        sso.find_sso(&first.id, backend.now())
+            .await
+            .unwrap()
+            .as_ref(),
         Some(&first)
     );
-    assert_eq!(sso.list_sso(user).await.unwrap().len(), 3);
+    assert_eq!(sso.list_sso(user, backend.now()).await.unwrap().len(), 3);
 
-    sso.add_sso_family(&first.id, &"fam-a".into())
+    sso.add_sso_family(&first.id, &"fam-a".into(), backend.now())
         .await
         .unwrap();
-    sso.add_sso_family(&first.id, &"fam-b".into())
+    sso.add_sso_family(&first.id, &"fam-b".into(), backend.now())
         .await
         .unwrap();
-    let mut ended = sso.end_sso(&first.id).await.unwrap();
+    let mut ended = sso.end_sso(&first.id, backend.now()).await.unwrap();
     ended.sort();
     assert_eq!(
         ended,
         ["fam-a".into(), "fam-b".into()] as [tessera::domain::FamilyId; 2]
     );
-    assert_eq!(sso.find_sso(&first.id).await.unwrap(), None);
+    assert_eq!(sso.find_sso(&first.id, backend.now()).await.unwrap(), None);
     assert!(
-        sso.end_sso(&first.id).await.unwrap().is_empty(),
+        sso.end_sso(&first.id, backend.now())
+            .await
+            .unwrap()
+            .is_empty(),
         "ended once"
     );
 
     backend.elapse(Duration::from_millis(2100)).await;
-    assert_eq!(sso.find_sso(&short.id).await.unwrap(), None, "expired");
-    sso.add_sso_family(&short.id, &"fam-c".into())
+    assert_eq!(
+        sso.find_sso(&short.id, backend.now()).await.unwrap(),
+        None,
+        "expired"
+    );
+    sso.add_sso_family(&short.id, &"fam-c".into(), backend.now())
         .await
         .unwrap();
     assert!(
-        sso.end_sso(&short.id).await.unwrap().is_empty(),
+        sso.end_sso(&short.id, backend.now())
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing added once expired"
     );
     let listed: Vec<String> = sso
-        .list_sso(user)
+        .list_sso(user, backend.now())
         .await
         .unwrap()
         .into_iter()
@@ -74,10 +87,10 @@ pub async fn sso_sessions_are_found_listed_and_end_with_their_families(backend: 
         .collect();
     assert_eq!(listed, [second.id.as_str()]);
 
-    assert_eq!(sso.end_user_sso(user).await.unwrap(), 1);
-    assert!(sso.list_sso(user).await.unwrap().is_empty());
+    assert_eq!(sso.end_user_sso(user, backend.now()).await.unwrap(), 1);
+    assert!(sso.list_sso(user, backend.now()).await.unwrap().is_empty());
     assert_eq!(
-        sso.list_sso(other).await.unwrap().len(),
+        sso.list_sso(other, backend.now()).await.unwrap().len(),
         1,
         "another user's stays"
     );
@@ -105,10 +118,10 @@ pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family
     let codes = &stores.codes;
     let (digest, issued) = ([1u8; 32], code());
     codes
-        .put_code(&digest, &issued, Duration::from_secs(60))
+        .put_code(&digest, &issued, Duration::from_secs(60), backend.now())
         .await
         .unwrap();
-    let takes = join_all((0..20).map(|_| codes.take_code(&digest))).await;
+    let takes = join_all((0..20).map(|_| codes.take_code(&digest, backend.now()))).await;
     let takes: Vec<CodeTake> = takes.into_iter().map(Result::unwrap).collect();
     let fresh: Vec<&CodeTake> = takes
         .iter()
@@ -124,44 +137,44 @@ pub async fn a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family
         .all(|t| matches!(t, CodeTake::Fresh(_) | CodeTake::Replayed(None))));
     // the replays above came before the tokens were issued: recording now says so
     assert!(!codes
-        .record_code_family(&digest, &"fam-1".into())
+        .record_code_family(&digest, &"fam-1".into(), backend.now())
         .await
         .unwrap());
 
     let clean = [2u8; 32];
     codes
-        .put_code(&clean, &code(), Duration::from_secs(60))
+        .put_code(&clean, &code(), Duration::from_secs(60), backend.now())
         .await
         .unwrap();
     assert!(matches!(
-        codes.take_code(&clean).await.unwrap(),
+        codes.take_code(&clean, backend.now()).await.unwrap(),
         CodeTake::Fresh(_)
     ));
     assert!(codes
-        .record_code_family(&clean, &"fam-2".into())
+        .record_code_family(&clean, &"fam-2".into(), backend.now())
         .await
         .unwrap());
     assert_eq!(
-        codes.take_code(&clean).await.unwrap(),
+        codes.take_code(&clean, backend.now()).await.unwrap(),
         CodeTake::Replayed(Some("fam-2".into()))
     );
     assert!(!codes
-        .record_code_family(&clean, &"fam-3".into())
+        .record_code_family(&clean, &"fam-3".into(), backend.now())
         .await
         .unwrap());
 
     assert_eq!(
-        codes.take_code(&[3u8; 32]).await.unwrap(),
+        codes.take_code(&[3u8; 32], backend.now()).await.unwrap(),
         CodeTake::Unknown
     );
     let short = [4u8; 32];
     codes
-        .put_code(&short, &code(), Duration::from_secs(1))
+        .put_code(&short, &code(), Duration::from_secs(1), backend.now())
         .await
         .unwrap();
     backend.elapse(Duration::from_millis(2100)).await;
     assert_eq!(
-        codes.take_code(&short).await.unwrap(),
+        codes.take_code(&short, backend.now()).await.unwrap(),
         CodeTake::Unknown,
         "expired"
     );
@@ -209,33 +222,27 @@ pub async fn consents_add_up_list_and_revoke(backend: &super::Backend) {
 async fn a_spent_code_is_remembered_across_a_restart_of_the_embedded_store() {
     let dir = crate::helpers::TempDir::new();
     let path = dir.0.join("tessera.db");
-    let open = || {
-        tessera::store::sqlite::SqliteStore::open(
-            &path,
-            2,
-            std::sync::Arc::new(tessera::clock::SystemClock),
-        )
-    };
+    let open = || tessera::store::sqlite::SqliteStore::open(&path, 2);
     let store = open().await.unwrap();
     tessera::store::Migrator::migrate(&store).await.unwrap();
     let digest = [9u8; 32];
     store
-        .put_code(&digest, &code(), Duration::from_secs(60))
+        .put_code(&digest, &code(), Duration::from_secs(60), now())
         .await
         .unwrap();
     assert!(matches!(
-        store.take_code(&digest).await.unwrap(),
+        store.take_code(&digest, now()).await.unwrap(),
         CodeTake::Fresh(_)
     ));
     assert!(store
-        .record_code_family(&digest, &"fam-9".into())
+        .record_code_family(&digest, &"fam-9".into(), now())
         .await
         .unwrap());
     // more codes than the old in-memory cache held would not push it out either
     drop(store);
     let store = open().await.unwrap();
     assert_eq!(
-        store.take_code(&digest).await.unwrap(),
+        store.take_code(&digest, now()).await.unwrap(),
         CodeTake::Replayed(Some("fam-9".into()))
     );
 }

@@ -36,7 +36,13 @@ pub(super) async fn family(
     };
     stores
         .families
-        .create_family(&family, &SessionMeta::default(), Some(&hash(current)), ttl)
+        .create_family(
+            &family,
+            &SessionMeta::default(),
+            Some(&hash(current)),
+            ttl,
+            at,
+        )
         .await
         .unwrap();
     family
@@ -86,7 +92,11 @@ pub async fn rotation_has_exactly_one_winner_among_50_concurrent_callers(backend
         (1, 49),
         "one rotation, every other caller a retry"
     );
-    assert!(stores.families.is_current(&f.id, &hash(2)).await.unwrap());
+    assert!(stores
+        .families
+        .is_current(&f.id, &hash(2), backend.now())
+        .await
+        .unwrap());
 }
 
 pub async fn a_retry_within_grace_gets_the_same_successor_and_nothing_else(
@@ -100,7 +110,11 @@ pub async fn a_retry_within_grace_gets_the_same_successor_and_nothing_else(
     assert_eq!(status(&rotate(stores, &f, 1, 2, later).await), "grace");
     // a retry that would derive another successor is refused, and the family lives on
     assert_eq!(status(&rotate(stores, &f, 1, 3, later).await), "rejected");
-    assert!(stores.families.is_current(&f.id, &hash(2)).await.unwrap());
+    assert!(stores
+        .families
+        .is_current(&f.id, &hash(2), backend.now())
+        .await
+        .unwrap());
 }
 
 pub async fn an_older_token_after_grace_is_reuse_and_ends_the_family(backend: &super::Backend) {
@@ -111,7 +125,12 @@ pub async fn an_older_token_after_grace_is_reuse_and_ends_the_family(backend: &s
     let after_grace = t + GRACE + Duration::from_secs(1);
     let reused = rotate(stores, &f, 1, 2, after_grace).await;
     assert!(matches!(&reused, Rotation::Reused(found) if found.user_id == f.user_id));
-    assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
+    assert!(stores
+        .families
+        .find_family(&f.id, backend.now())
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         status(&rotate(stores, &f, 2, 3, after_grace).await),
         "rejected"
@@ -137,21 +156,40 @@ pub async fn rotation_checks_the_owning_client_and_the_absolute_expiry(backend: 
         .await
         .unwrap();
     assert_eq!(status(&foreign), "rejected");
-    assert!(stores.families.is_current(&f.id, &one).await.unwrap());
+    assert!(stores
+        .families
+        .is_current(&f.id, &one, backend.now())
+        .await
+        .unwrap());
     let past_absolute = t + Duration::from_secs(3600);
     assert_eq!(
         status(&rotate(stores, &f, 1, 2, past_absolute).await),
         "rejected"
     );
-    assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
+    assert!(stores
+        .families
+        .find_family(&f.id, backend.now())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn an_idle_family_expires_by_itself(backend: &super::Backend) {
     let stores = &backend.stores;
     let f = family(stores, now(), 1, Duration::from_secs(1)).await;
-    assert!(stores.families.find_family(&f.id).await.unwrap().is_some());
+    assert!(stores
+        .families
+        .find_family(&f.id, backend.now())
+        .await
+        .unwrap()
+        .is_some());
     backend.elapse(Duration::from_millis(2100)).await;
-    assert!(stores.families.find_family(&f.id).await.unwrap().is_none());
+    assert!(stores
+        .families
+        .find_family(&f.id, backend.now())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Backend) {
@@ -163,14 +201,24 @@ pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Back
     other.id = uuid::Uuid::new_v4().simple().to_string().into();
     stores
         .families
-        .create_family(&other, &SessionMeta::default(), Some(&hash(3)), IDLE)
+        .create_family(
+            &other,
+            &SessionMeta::default(),
+            Some(&hash(3)),
+            IDLE,
+            backend.now(),
+        )
         .await
         .unwrap();
-    let sessions = stores.families.list_sessions(keep.user_id).await.unwrap();
+    let sessions = stores
+        .families
+        .list_sessions(keep.user_id, backend.now())
+        .await
+        .unwrap();
     assert_eq!(sessions.len(), 2);
     let ended = stores
         .families
-        .revoke_user_sessions(keep.user_id, Some(&keep.id))
+        .revoke_user_sessions(keep.user_id, Some(&keep.id), backend.now())
         .await
         .unwrap();
     assert_eq!(
@@ -182,7 +230,7 @@ pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Back
     );
     let left: Vec<tessera::domain::FamilyId> = stores
         .families
-        .list_sessions(keep.user_id)
+        .list_sessions(keep.user_id, backend.now())
         .await
         .unwrap()
         .into_iter()

@@ -90,7 +90,7 @@ pub async fn a_successful_login_clears_the_networks_count(backend: &super::Backe
     }
     stores
         .limits
-        .login_succeeded(&account, net, Duration::from_secs(60))
+        .login_succeeded(&account, net, Duration::from_secs(60), backend.now())
         .await
         .unwrap();
     for _ in 0..3 {
@@ -118,7 +118,7 @@ pub async fn the_ceiling_refuses_unknown_networks_but_not_known_ones(backend: &s
     let (account, t) = (key(), now());
     stores
         .limits
-        .login_succeeded(&account, "home", Duration::from_secs(60))
+        .login_succeeded(&account, "home", Duration::from_secs(60), backend.now())
         .await
         .unwrap();
     for net in ["x", "y"] {

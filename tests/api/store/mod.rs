@@ -2,9 +2,10 @@
 //! traits (`tessera::store::Stores`), so a second backend is proven by one more line at the
 //! bottom of this file. Each test gets a fresh backend (its own database and key prefix).
 //!
-//! Times are parameters where the traits take them (rotation, GCRA, lockout); expiry the
-//! embedded store decides advances its `FixedClock`; expiry Redis enforces itself (TTL)
-//! is waited for, with one-second TTLs (`Backend::elapse`).
+//! Every call that decides expiry takes the time (`Backend::now`). The embedded store
+//! decides all of it against that time, so its tests move a `FixedClock` on; expiry Redis
+//! enforces itself (key TTLs, by its own clock) is waited for, with one-second TTLs
+//! (`Backend::elapse`).
 
 mod browser;
 mod changes;
@@ -27,8 +28,9 @@ use crate::helpers::{test_settings, RedisCluster, TempDir, TestDb};
 /// One backend under test; `_owner` keeps its data alive for the test.
 pub struct Backend {
     pub stores: Stores,
-    /// The clock the backend decides expiry by, where tessera decides it (the embedded
-    /// store); `None` where the server does (Redis expires keys by its own clock).
+    /// The time the tests give the backend where tessera decides expiry (the embedded
+    /// store); `None` where the server does (Redis expires keys by its own clock, so the
+    /// tests give it the wall clock).
     clock: Option<Arc<FixedClock>>,
     _owner: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -42,16 +44,23 @@ impl Backend {
             None => tokio::time::sleep(span).await,
         }
     }
+
+    /// The time to pass to the store: the test's clock, or the wall clock for Redis.
+    pub fn now(&self) -> OffsetDateTime {
+        match &self.clock {
+            Some(clock) => clock.now(),
+            None => SystemClock.now(),
+        }
+    }
 }
 
 /// The embedded backend: a fresh, migrated SQLite file plus in-memory limits.
 pub async fn sqlite() -> Backend {
     let dir = TempDir::new();
     let clock = Arc::new(FixedClock::starting_now());
-    let backend =
-        tessera::store::embedded(&dir.0.join("tessera.db"), 4, Duration::ZERO, clock.clone())
-            .await
-            .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}"));
+    let backend = tessera::store::embedded(&dir.0.join("tessera.db"), 4, Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the embedded store: {e}"));
     backend.migrator.migrate().await.unwrap();
     Backend {
         stores: backend.stores,
@@ -64,7 +73,7 @@ pub async fn sqlite() -> Backend {
 pub async fn postgres_redis() -> Backend {
     let db = Arc::new(TestDb::new().await);
     let settings = test_settings(&db, &[("client_cache_ttl", "0")]);
-    let backend = tessera::store::connect((&settings).into(), Arc::new(SystemClock))
+    let backend = tessera::store::connect((&settings).into())
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test backends: {e}"));
     Backend {
@@ -92,7 +101,7 @@ pub async fn postgres_redis_cluster(cluster: &RedisCluster) -> Backend {
             ("redis_cluster", "true"),
         ],
     );
-    let backend = tessera::store::connect((&settings).into(), Arc::new(SystemClock))
+    let backend = tessera::store::connect((&settings).into())
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test Redis Cluster: {e}"));
     Backend {

@@ -13,13 +13,16 @@ pub async fn blocklist_and_cutoff_are_seen_and_expire(backend: &super::Backend) 
         uuid::Uuid::new_v4().to_string(),
         tessera::domain::UserId::generate(),
     );
-    let state = stores.revocations.token_state(&jti, None, Some(user)).await;
+    let state = stores
+        .revocations
+        .token_state(&jti, None, Some(user), backend.now())
+        .await;
     let state = state.unwrap();
     assert!(!state.blocklisted && state.cutoff.is_none());
     let at = now();
     stores
         .revocations
-        .blocklist(&jti, Duration::from_secs(1))
+        .blocklist(&jti, Duration::from_secs(1), backend.now())
         .await
         .unwrap();
     stores
@@ -27,12 +30,18 @@ pub async fn blocklist_and_cutoff_are_seen_and_expire(backend: &super::Backend) 
         .set_cutoff(user, at, Duration::from_secs(1))
         .await
         .unwrap();
-    let state = stores.revocations.token_state(&jti, None, Some(user)).await;
+    let state = stores
+        .revocations
+        .token_state(&jti, None, Some(user), backend.now())
+        .await;
     let state = state.unwrap();
     assert!(state.blocklisted);
     assert_eq!(state.cutoff, Some(at));
     backend.elapse(Duration::from_millis(2100)).await;
-    let state = stores.revocations.token_state(&jti, None, Some(user)).await;
+    let state = stores
+        .revocations
+        .token_state(&jti, None, Some(user), backend.now())
+        .await;
     let state = state.unwrap();
     assert!(!state.blocklisted && state.cutoff.is_none());
 }
@@ -41,24 +50,34 @@ pub async fn an_mfa_token_is_taken_by_exactly_one_caller_and_expires(backend: &s
     let stores = &backend.stores;
     let tokens = &stores.mfa_tokens;
     tokens
-        .put_mfa_token("d1", "v1", Duration::from_secs(60))
+        .put_mfa_token("d1", "v1", Duration::from_secs(60), backend.now())
         .await
         .unwrap();
     assert_eq!(
-        tokens.get_mfa_token("d1").await.unwrap().as_deref(),
+        tokens
+            .get_mfa_token("d1", backend.now())
+            .await
+            .unwrap()
+            .as_deref(),
         Some("v1")
     );
-    let taken = join_all((0..20).map(|_| tokens.take_mfa_token("d1"))).await;
+    let taken = join_all((0..20).map(|_| tokens.take_mfa_token("d1", backend.now()))).await;
     let winners = taken
         .iter()
         .filter(|t| t.as_ref().unwrap().is_some())
         .count();
     assert_eq!(winners, 1);
-    assert_eq!(tokens.get_mfa_token("d1").await.unwrap(), None);
+    assert_eq!(
+        tokens.get_mfa_token("d1", backend.now()).await.unwrap(),
+        None
+    );
     tokens
-        .put_mfa_token("d2", "v2", Duration::from_secs(1))
+        .put_mfa_token("d2", "v2", Duration::from_secs(1), backend.now())
         .await
         .unwrap();
     backend.elapse(Duration::from_millis(2100)).await;
-    assert_eq!(tokens.get_mfa_token("d2").await.unwrap(), None);
+    assert_eq!(
+        tokens.get_mfa_token("d2", backend.now()).await.unwrap(),
+        None
+    );
 }

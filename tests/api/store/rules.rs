@@ -181,7 +181,11 @@ pub async fn rotation_follows_the_table_of_cases(backend: &super::Backend) {
                 Rotation::Rejected => "rejected",
             };
             assert_eq!(got, *expected, "{case}: step {i}");
-            let found = families.find_family(&family.id).await.unwrap().is_some();
+            let found = families
+                .find_family(&family.id, backend.now())
+                .await
+                .unwrap()
+                .is_some();
             assert_eq!(found, *alive, "{case}: family alive after step {i}");
         }
     }
@@ -263,11 +267,11 @@ pub async fn the_code_state_machine_follows_the_table_of_cases(backend: &super::
         for (i, op) in ops.iter().enumerate() {
             match *op {
                 Put => codes
-                    .put_code(&digest, &code, Duration::from_secs(60))
+                    .put_code(&digest, &code, Duration::from_secs(60), backend.now())
                     .await
                     .unwrap(),
                 Take(expected, family) => {
-                    let got = match codes.take_code(&digest).await.unwrap() {
+                    let got = match codes.take_code(&digest, backend.now()).await.unwrap() {
                         CodeTake::Fresh(taken) => {
                             assert_eq!(taken, code, "{case}: step {i} gives the stored code");
                             ("fresh", None)
@@ -280,7 +284,7 @@ pub async fn the_code_state_machine_follows_the_table_of_cases(backend: &super::
                 }
                 Record(family, expected) => {
                     let recorded = codes
-                        .record_code_family(&digest, &family.into())
+                        .record_code_family(&digest, &family.into(), backend.now())
                         .await
                         .unwrap();
                     assert_eq!(recorded, expected, "{case}: step {i}");
