@@ -33,9 +33,8 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
         } => notice_page(state, req, &request, notice, |flow, csrf_token, error| {
             render(&SignInPage {
                 stylesheet: &STYLESHEET_PATH,
+                form: Posted { flow, csrf_token },
                 client_name: &request.client.name,
-                flow,
-                csrf_token,
                 email: &email,
                 error,
             })
@@ -47,8 +46,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
         } => notice_page(state, req, &request, notice, |flow, csrf_token, error| {
             render(&MfaPage {
                 stylesheet: &STYLESHEET_PATH,
-                flow,
-                csrf_token,
+                form: Posted { flow, csrf_token },
                 mfa_token: &mfa_token,
                 error,
             })
@@ -66,6 +64,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             |flow, csrf_token| {
                 render(&ConsentPage {
                     stylesheet: &STYLESHEET_PATH,
+                    form: Posted { flow, csrf_token },
                     client_name: &request.client.name,
                     email: &email,
                     scopes: {
@@ -74,8 +73,6 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                         scopes.sort_by_key(|s| *s != "openid");
                         scopes.into_iter().map(describe_scope).collect()
                     },
-                    flow,
-                    csrf_token,
                 })
             },
         ),

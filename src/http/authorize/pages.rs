@@ -59,13 +59,19 @@ pub(super) static AUTO_SUBMIT_HASH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// What every sign-in form posts back (`posted_fields.html`): the sealed flow and the
+/// CSRF token.
+pub(super) struct Posted<'a> {
+    pub(super) flow: &'a str,
+    pub(super) csrf_token: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "signin.html")]
 pub(super) struct SignInPage<'a> {
     pub(super) stylesheet: &'a str,
+    pub(super) form: Posted<'a>,
     pub(super) client_name: &'a str,
-    pub(super) flow: &'a str,
-    pub(super) csrf_token: &'a str,
     pub(super) email: &'a str,
     pub(super) error: Option<&'a str>,
 }
@@ -74,8 +80,7 @@ pub(super) struct SignInPage<'a> {
 #[template(path = "mfa.html")]
 pub(super) struct MfaPage<'a> {
     pub(super) stylesheet: &'a str,
-    pub(super) flow: &'a str,
-    pub(super) csrf_token: &'a str,
+    pub(super) form: Posted<'a>,
     pub(super) mfa_token: &'a str,
     pub(super) error: Option<&'a str>,
 }
@@ -84,11 +89,10 @@ pub(super) struct MfaPage<'a> {
 #[template(path = "consent.html")]
 pub(super) struct ConsentPage<'a> {
     pub(super) stylesheet: &'a str,
+    pub(super) form: Posted<'a>,
     pub(super) client_name: &'a str,
     pub(super) email: &'a str,
     pub(super) scopes: Vec<String>,
-    pub(super) flow: &'a str,
-    pub(super) csrf_token: &'a str,
 }
 
 #[derive(Template)]
