@@ -35,9 +35,14 @@ pub enum Command {
     /// clients, keys (still sealed: keep the KEK), MFA, the audit trail, live sessions,
     /// blocklisted tokens and cut-offs. Works while `serve` runs.
     Export,
-    /// Read an export from stdin into a migrated store that holds nothing but the bootstrap
-    /// `spa` client (which the imported one replaces). Needs the exporting store's KEK.
-    Import,
+    /// Read an export into a migrated store that holds nothing but the bootstrap `spa`
+    /// client (which the imported one replaces). Needs the exporting store's KEK. The
+    /// stream is checked whole before anything is written, with memory that does not grow
+    /// with it: a stdin stream is copied to an unnamed file in TMPDIR on the way.
+    Import {
+        /// The export to read (default: stdin).
+        file: Option<PathBuf>,
+    },
     /// Print the OpenAPI document.
     Openapi {
         /// The admin listener's document (`openapi/admin.json`) instead of the public one.

@@ -127,13 +127,18 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
             eprintln!("{}", serde_json::json!({ "exported": counts }));
             Ok(())
         }
-        Command::Import => {
+        Command::Import { file } => {
+            let source = match file {
+                Some(path) => transfer::Source::File(std::fs::File::open(&path).map_err(|e| {
+                    CliError::Invalid(format!("cannot open {}: {e}", path.display()))
+                })?),
+                None => transfer::Source::Stream(Box::new(std::io::stdin())),
+            };
             let backend = connect(&settings, true).await?;
-            let input = std::io::stdin().lock();
             let counts = transfer::import(
                 backend.transfer.as_ref(),
                 &settings.kek,
-                input,
+                source,
                 SystemClock.now(),
             )
             .await

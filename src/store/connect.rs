@@ -1,6 +1,7 @@
 //! Opening the backends the settings name (book § Run the service): one call gives every store behind its
 //! trait and the migrator of the durable store, so callers never name a backend type.
 
+use std::io::{Seek, Write};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use super::postgres::PgStore;
 use super::redis::RedisStore;
 use super::retry::Unreachable;
 use super::sqlite::SqliteStore;
-use super::transfer::{Row, Sink, Transfer, TransferError};
+use super::transfer::{Row, Rows, Sink, Transfer, TransferError};
 use super::{ClientStore, StoreError, Stores};
 use crate::config::{Settings, StoreSettings};
 
@@ -212,20 +213,69 @@ impl Transfer for PgAndRedis {
         Ok(found)
     }
 
-    /// The Postgres rows go in first, uncommitted; then Redis; then the commit. A Redis
-    /// failure rolls Postgres back; a failed commit removes what Redis took.
-    async fn import(&self, rows: Vec<Row>, now: time::OffsetDateTime) -> Result<(), TransferError> {
+    /// The rows go in a batch at a time: the durable ones into one Postgres transaction,
+    /// uncommitted; the session ones into Redis, each key noted first in an unnamed
+    /// temporary file; then the commit. Any failure, the commit's included, rolls Postgres
+    /// back and removes the keys Redis took.
+    async fn import(&self, rows: Rows, now: time::OffsetDateTime) -> Result<(), TransferError> {
         let mut client = self.pg.client().await?;
         let tx = client
             .transaction()
             .await
             .map_err(super::postgres::unavailable)?;
-        PgStore::import_durable(&tx, &rows).await?;
-        let written = self.redis.import_sessions(&rows, now).await?;
-        if let Err(e) = tx.commit().await {
-            self.redis.remove(&written).await?;
-            return Err(super::postgres::unavailable(e).into());
+        let spool = tempfile::tempfile().map_err(|e| {
+            TransferError::Refused(format!("cannot create a temporary file (TMPDIR): {e}"))
+        })?;
+        let mut written = std::io::BufWriter::new(spool);
+        let outcome = match self.write_import(&tx, rows, now, &mut written).await {
+            Ok(()) => tx
+                .commit()
+                .await
+                .map_err(|e| super::postgres::unavailable(e).into()),
+            Err(e) => Err(e),
+        };
+        if outcome.is_err() {
+            let mut keys = written.into_inner().map_err(|e| e.into_error())?;
+            keys.seek(std::io::SeekFrom::Start(0))?;
+            self.redis.remove(std::io::BufReader::new(keys)).await?;
         }
-        Ok(())
+        outcome
+    }
+}
+
+/// Rows an import writes with one statement or pipeline (a Postgres statement takes at
+/// most 65,535 parameters).
+const IMPORT_BATCH: usize = 1000;
+
+impl PgAndRedis {
+    /// Every row, in batches of one table; the keys Redis takes are noted in `written`.
+    async fn write_import(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        rows: Rows,
+        now: time::OffsetDateTime,
+        written: &mut (dyn Write + Send),
+    ) -> Result<(), TransferError> {
+        let mut note = |key: &str| writeln!(written, "{key}");
+        PgStore::start_import(tx).await?;
+        let mut batch: Vec<Row> = Vec::with_capacity(IMPORT_BATCH);
+        let mut rows = rows.peekable();
+        while let Some(row) = rows.next() {
+            batch.push(row?);
+            let table = batch[0].table;
+            let full = batch.len() >= IMPORT_BATCH;
+            let table_ends =
+                !matches!(rows.peek(), Some(Ok(next)) if next.table.name == table.name);
+            if full || table_ends {
+                if table.session_state {
+                    self.redis.import_sessions(&batch, now, &mut note).await?;
+                } else {
+                    PgStore::import_rows(tx, &batch).await?;
+                }
+                batch.clear();
+            }
+        }
+        PgStore::finish_import(tx).await?;
+        self.redis.import_epoch(&mut note).await
     }
 }

@@ -368,6 +368,9 @@ impl Cell {
     }
 }
 
+/// The rows an import writes, in `TABLES` order, read as they are written.
+pub type Rows = Box<dyn Iterator<Item = Result<Row, TransferError>> + Send>;
+
 /// Receives exported rows one at a time (so an export never holds a whole store).
 pub type Sink<'a> = dyn FnMut(Row) -> std::io::Result<()> + Send + 'a;
 
@@ -392,6 +395,8 @@ pub trait Transfer: Send + Sync {
     /// `spa` client, one line per table (empty: it can take an import).
     async fn holdings(&self) -> Result<Vec<String>, StoreError>;
 
-    /// Writes every row, replacing the bootstrap `spa` client: all or nothing.
-    async fn import(&self, rows: Vec<Row>, now: OffsetDateTime) -> Result<(), TransferError>;
+    /// Writes every row, replacing the bootstrap `spa` client: all or nothing (a row that
+    /// comes as an error undoes what was written). Holds a bounded batch of rows at a
+    /// time, whatever the number of rows.
+    async fn import(&self, rows: Rows, now: OffsetDateTime) -> Result<(), TransferError>;
 }

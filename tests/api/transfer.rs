@@ -278,3 +278,71 @@ async fn an_import_that_cannot_be_complete_writes_nothing_and_says_why() {
     assert!(stderr.contains("not empty (users: 1 rows"), "{stderr}");
     assert_eq!(target.count_rows("users").await, 1);
 }
+
+/// Import holds a batch of rows at a time, so the stream is read twice: once to check it
+/// whole, once to write it. Rows that turn out wrong on the second reading (the input
+/// changed in between) undo everything already written, on both backends, Redis's session
+/// keys included; and `tessera import FILE` reads a file the same way as standard input.
+#[tokio::test]
+async fn rows_that_fail_while_they_are_written_leave_nothing_behind_on_either_backend() {
+    use tessera::store::transfer::TransferError;
+    let clock = Arc::new(FixedClock::starting_now());
+    let embedded = Arc::new(TestDb::on(Backend::Embedded).await);
+    let source = spawn(embedded.clone(), clock.clone()).await;
+    source.new_user_tokens("eve@example.com").await;
+    source.new_user_tokens("fay@example.com").await;
+    let (ok, export, stderr) = cli(&embedded, &["export"], b"", None);
+    assert!(ok, "{stderr}");
+    let kek = tessera::crypto::Kek::from_base64(&crate::helpers::test_kek()).unwrap();
+    let stream = tessera::service::transfer::read(export.as_bytes(), &kek).unwrap();
+    assert!(stream.authentic.is_ok());
+    let families = stream
+        .rows
+        .iter()
+        .filter(|r| r.table.name == "refresh_families")
+        .count();
+    assert!(families >= 2, "the stream has sessions for Redis to take");
+
+    for backend in [Backend::Postgres, Backend::Embedded] {
+        let target = TestDb::on(backend).await;
+        let settings = crate::helpers::test_settings(&target, &[]);
+        let store = tessera::store::connect((&settings).into()).await.unwrap();
+        store.migrator.migrate().await.unwrap();
+        let failing = stream
+            .rows
+            .clone()
+            .into_iter()
+            .map(Ok)
+            .chain(std::iter::once(Err(TransferError::Refused(
+                "the input changed while it was imported".into(),
+            ))));
+        let refused = store
+            .transfer
+            .import(
+                Box::new(failing),
+                tessera::clock::Clock::now(clock.as_ref()),
+            )
+            .await;
+        assert!(
+            matches!(&refused, Err(TransferError::Refused(why)) if why.contains("changed")),
+            "{backend:?}: {refused:?}"
+        );
+        assert_eq!(
+            store.transfer.holdings().await.unwrap(),
+            Vec::<String>::new(),
+            "{backend:?}: nothing written, no session key left in Redis"
+        );
+
+        let dir = crate::helpers::TempDir::new();
+        let file = dir.0.join("export.jsonl");
+        std::fs::write(&file, &export).unwrap();
+        let (ok, report, stderr) = cli(&target, &["import", file.to_str().unwrap()], b"", None);
+        assert!(ok, "{backend:?}: {stderr}");
+        let report: Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(report["imported"]["users"], 2, "{report}");
+        assert_eq!(
+            report["imported"]["refresh_families"], families as u64,
+            "{report}"
+        );
+    }
+}

@@ -11,50 +11,45 @@ use crate::store::transfer::{Cell, Row};
 
 use super::ImportError;
 
-/// Every sealed item must open with `kek` before anything is written.
-pub(super) fn kek_opens_everything(kek: &Kek, rows: &[Row]) -> Result<(), ImportError> {
-    for row in rows {
-        let (purpose, sealed, aad, item) = match row.table.name {
-            "signing_keys" => {
-                let kid = row.get("kid").as_text().unwrap_or_default();
-                (
-                    Purpose::SigningKey,
-                    row.get("private_sealed"),
-                    kid.as_bytes().to_vec(),
-                    format!("signing key {kid}"),
-                )
-            }
-            "user_totp" => {
-                let user = row.get("user_id").as_uuid().unwrap_or_default();
-                (
-                    Purpose::TotpSecret,
-                    row.get("secret_sealed"),
-                    user.as_bytes().to_vec(),
-                    format!("the TOTP secret of user {user}"),
-                )
-            }
-            _ => continue,
-        };
-        let opened = sealed.as_bytes().map(|s| kek.open(purpose, s, &aad));
-        if !matches!(opened, Some(Ok(_))) {
-            return Err(ImportError::Kek { item });
+/// A row's sealed item, if it has one, must open with `kek` before anything is written.
+pub(super) fn kek_opens(kek: &Kek, row: &Row) -> Result<(), ImportError> {
+    let (purpose, sealed, aad, item) = match row.table.name {
+        "signing_keys" => {
+            let kid = row.get("kid").as_text().unwrap_or_default();
+            (
+                Purpose::SigningKey,
+                row.get("private_sealed"),
+                kid.as_bytes().to_vec(),
+                format!("signing key {kid}"),
+            )
         }
+        "user_totp" => {
+            let user = row.get("user_id").as_uuid().unwrap_or_default();
+            (
+                Purpose::TotpSecret,
+                row.get("secret_sealed"),
+                user.as_bytes().to_vec(),
+                format!("the TOTP secret of user {user}"),
+            )
+        }
+        _ => return Ok(()),
+    };
+    let opened = sealed.as_bytes().map(|s| kek.open(purpose, s, &aad));
+    match opened {
+        Some(Ok(_)) => Ok(()),
+        _ => Err(ImportError::Kek { item }),
     }
-    Ok(())
 }
 
-/// Checks every row that has rules of its own; the first problem found is the answer.
-pub(super) fn rows_are_valid(kek: &Kek, rows: &[Row]) -> Result<(), ImportError> {
-    for row in rows {
-        let checked = match row.table.name {
-            "signing_keys" => signing_key(kek, row),
-            "clients" => client(row),
-            "users" => user(row),
-            _ => Ok(()),
-        };
-        checked.map_err(ImportError::Invalid)?;
-    }
-    Ok(())
+/// Checks a row that has rules of its own.
+pub(super) fn row_is_valid(kek: &Kek, row: &Row) -> Result<(), ImportError> {
+    let checked = match row.table.name {
+        "signing_keys" => signing_key(kek, row),
+        "clients" => client(row),
+        "users" => user(row),
+        _ => Ok(()),
+    };
+    checked.map_err(ImportError::Invalid)
 }
 
 /// The stored public JWK and kid must be exactly what the sealed private key derives.

@@ -104,37 +104,60 @@ impl PgStore {
         Ok(written)
     }
 
-    /// Rows of the durable tables (in the caller's order) in a transaction on `client`,
-    /// replacing the bootstrap `spa` client; the caller commits.
-    pub(crate) async fn import_durable(
+    /// Starts an import in `tx`: the bootstrap `spa` client goes (the import brings its
+    /// own); the caller then inserts the rows and finishes, and commits.
+    pub(crate) async fn start_import(
         tx: &deadpool_postgres::Transaction<'_>,
-        rows: &[Row],
     ) -> Result<(), StoreError> {
         tx.execute("DELETE FROM clients WHERE id = 'spa'", &[])
             .await
             .map_err(unavailable)?;
-        for row in rows.iter().filter(|r| !r.table.session_state) {
-            let table = row.table;
-            let marks: Vec<String> = (1..=table.columns.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES ({})",
-                table.name,
-                column_list(table),
-                marks.join(", ")
-            );
-            let params: Vec<Param> = table
-                .columns
-                .iter()
-                .zip(&row.cells)
-                .map(|((_, kind, _), cell)| param(*kind, cell))
-                .collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            let statement = tx.prepare_cached(&sql).await.map_err(unavailable)?;
-            tx.execute(&statement, &refs).await.map_err(unavailable)?;
-        }
+        Ok(())
+    }
+
+    /// Inserts `rows`, all of one durable table and at most `import_batch` of it, with
+    /// one statement.
+    pub(crate) async fn import_rows(
+        tx: &deadpool_postgres::Transaction<'_>,
+        rows: &[Row],
+    ) -> Result<(), StoreError> {
+        let Some(table) = rows.first().map(|r| r.table) else {
+            return Ok(());
+        };
+        let width = table.columns.len();
+        let tuples: Vec<String> = (0..rows.len())
+            .map(|r| {
+                let marks: Vec<String> =
+                    (1..=width).map(|c| format!("${}", r * width + c)).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            table.name,
+            column_list(table),
+            tuples.join(", ")
+        );
+        let params: Vec<Param> = rows
+            .iter()
+            .flat_map(|row| table.columns.iter().zip(&row.cells))
+            .map(|((_, kind, _), cell)| param(*kind, cell))
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        // the full batch repeats: its statement is prepared once
+        let statement = tx.prepare_cached(&sql).await.map_err(unavailable)?;
+        tx.execute(&statement, &refs).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Finishes an import in `tx`: the audit trail's numbering goes on after the imported
+    /// events, and every instance reloads its key ring.
+    pub(crate) async fn finish_import(
+        tx: &deadpool_postgres::Transaction<'_>,
+    ) -> Result<(), StoreError> {
         tx.batch_execute(
             "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), coalesce(max(id), 0) + 1, false) FROM audit_events;
              UPDATE keyring_version SET version = version + 1;",

@@ -216,13 +216,15 @@ impl RedisStore {
         Ok(found)
     }
 
-    /// Writes the session rows (families with their user and client indexes); returns
-    /// the keys written, so a failed import can remove them again.
+    /// Writes a batch of session rows (families with their user and client indexes) in
+    /// one pipeline. Each key is handed to `note` before it is written, so a failed import
+    /// can remove it again.
     pub(crate) async fn import_sessions(
         &self,
         rows: &[Row],
         now: OffsetDateTime,
-    ) -> Result<Vec<String>, StoreError> {
+        note: &mut (dyn FnMut(&str) -> std::io::Result<()> + Send),
+    ) -> Result<(), TransferError> {
         let mut pipe = redis::pipe();
         let mut written = Vec::new();
         for row in rows.iter().filter(|r| r.table.session_state) {
@@ -308,24 +310,41 @@ impl RedisStore {
                 _ => {}
             }
         }
-        // a new store as far as the revocation feed's readers are concerned
-        let epoch = self.epoch_key();
-        pipe.set(&epoch, super::feed::new_epoch()).ignore();
-        written.push(epoch);
+        for key in &written {
+            note(key)?;
+        }
         self.run_spread(&pipe).await?;
-        Ok(written)
+        Ok(())
     }
 
-    /// Removes keys an import wrote (its Postgres half failed).
-    pub(crate) async fn remove(&self, keys: &[String]) -> Result<(), StoreError> {
-        for chunk in keys.chunks(500) {
+    /// Ends an import: a new store as far as the revocation feed's readers are concerned.
+    pub(crate) async fn import_epoch(
+        &self,
+        note: &mut (dyn FnMut(&str) -> std::io::Result<()> + Send),
+    ) -> Result<(), TransferError> {
+        let epoch = self.epoch_key();
+        note(&epoch)?;
+        let mut pipe = redis::pipe();
+        pipe.set(&epoch, super::feed::new_epoch()).ignore();
+        self.run_spread(&pipe).await?;
+        Ok(())
+    }
+
+    /// Removes keys an import wrote (it failed before its Postgres half committed), read
+    /// from `keys` a line each.
+    pub(crate) async fn remove(&self, keys: impl std::io::BufRead) -> Result<(), TransferError> {
+        let mut lines = keys.lines();
+        loop {
+            let chunk: Vec<String> = lines.by_ref().take(500).collect::<Result<_, _>>()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
             let mut pipe = redis::pipe();
-            for key in chunk {
+            for key in &chunk {
                 pipe.del(key).ignore();
             }
             self.run_spread(&pipe).await?;
         }
-        Ok(())
     }
 }
 

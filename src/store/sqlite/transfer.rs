@@ -1,6 +1,8 @@
 //! Export and import for the embedded store: every table from one read transaction (a
 //! consistent snapshot, streamed while the server keeps serving), every row back in one
-//! write transaction.
+//! write transaction, read from the stream as it is written.
+
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -8,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{from_micros, micros, refusal, SqliteStore};
 use crate::store::transfer::{
-    Cell, Kind, Row, Sink, Table, Transfer, TransferError, HOLDINGS, TABLES,
+    Cell, Kind, Row, Rows, Sink, Table, Transfer, TransferError, HOLDINGS, TABLES,
 };
 use crate::store::StoreError;
 
@@ -143,33 +145,48 @@ impl Transfer for SqliteStore {
         .await
     }
 
-    async fn import(&self, rows: Vec<Row>, _now: OffsetDateTime) -> Result<(), TransferError> {
-        self.write(move |tx| {
-            tx.execute("DELETE FROM clients WHERE id = 'spa'", [])?;
-            for row in &rows {
-                let table = row.table;
-                let marks: Vec<String> =
-                    (1..=table.columns.len()).map(|i| format!("?{i}")).collect();
-                let sql = format!(
-                    "INSERT INTO {} ({}) VALUES ({})",
-                    table.name,
-                    column_list(table),
-                    marks.join(", ")
-                );
-                let values = table
-                    .columns
-                    .iter()
-                    .zip(&row.cells)
-                    .map(|((_, kind, _), cell)| sql_value(*kind, cell));
-                tx.prepare_cached(&sql)?
-                    .execute(rusqlite::params_from_iter(values))?;
-            }
-            tx.execute("UPDATE keyring_version SET version = version + 1", [])?;
-            // a new store as far as the revocation feed's readers are concerned
-            super::epoch::renew(tx)?;
-            Ok(())
-        })
-        .await?;
-        Ok(())
+    async fn import(&self, rows: Rows, _now: OffsetDateTime) -> Result<(), TransferError> {
+        // a row that comes as an error rolls the transaction back; it is kept here
+        let refused = Arc::new(Mutex::new(None));
+        let keep = refused.clone();
+        let written = self
+            .write(move |tx| {
+                tx.execute("DELETE FROM clients WHERE id = 'spa'", [])?;
+                for row in rows {
+                    let row = match row {
+                        Ok(row) => row,
+                        Err(e) => {
+                            *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            return Err(rusqlite::Error::ExecuteReturnedResults);
+                        }
+                    };
+                    let table = row.table;
+                    let marks: Vec<String> =
+                        (1..=table.columns.len()).map(|i| format!("?{i}")).collect();
+                    let sql = format!(
+                        "INSERT INTO {} ({}) VALUES ({})",
+                        table.name,
+                        column_list(table),
+                        marks.join(", ")
+                    );
+                    let values = table
+                        .columns
+                        .iter()
+                        .zip(&row.cells)
+                        .map(|((_, kind, _), cell)| sql_value(*kind, cell));
+                    tx.prepare_cached(&sql)?
+                        .execute(rusqlite::params_from_iter(values))?;
+                }
+                tx.execute("UPDATE keyring_version SET version = version + 1", [])?;
+                // a new store as far as the revocation feed's readers are concerned
+                super::epoch::renew(tx)?;
+                Ok(())
+            })
+            .await;
+        let refused = refused.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(written?),
+        }
     }
 }
