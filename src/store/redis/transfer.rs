@@ -56,117 +56,123 @@ fn unix(cell: &Cell) -> String {
         .unwrap_or_default()
 }
 
+/// A walk over the keys under a prefix that match a pattern, a SCAN page (about 1,000
+/// keys) at a time, on every master of a cluster: a caller holds one page, whatever the
+/// store holds.
+struct Scan {
+    pattern: String,
+    nodes: Vec<super::conn::Node>,
+    at: usize,
+    cursor: u64,
+}
+
+/// Values of `replies` (a pipeline's, `width` per key) for each of `keys`.
+fn per_key<'k, T: redis::FromRedisValue>(
+    keys: &'k [String],
+    replies: &[redis::Value],
+    width: usize,
+) -> Result<Vec<(&'k String, T)>, StoreError> {
+    keys.iter()
+        .zip(replies.chunks(width))
+        .map(|(key, reply)| {
+            let value = redis::from_redis_value(&redis::Value::Array(reply.to_vec()));
+            Ok((key, value.map_err(unavailable)?))
+        })
+        .collect()
+}
+
 impl RedisStore {
-    /// Every key under this prefix matching `pattern` (after the prefix), on every master
-    /// of a cluster.
-    async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        for node in self.masters().await? {
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, batch): (u64, Vec<String>) = self
-                    .on_node(
-                        &node,
-                        redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(format!("{}{pattern}", self.prefix()))
-                            .arg("COUNT")
-                            .arg(1000),
-                    )
-                    .await?;
-                keys.extend(batch);
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(keys)
+    /// Starts a walk over the keys matching `pattern` (after the prefix).
+    async fn scan(&self, pattern: &str) -> Result<Scan, StoreError> {
+        Ok(Scan {
+            pattern: format!("{}{pattern}", self.prefix()),
+            nodes: self.masters().await?,
+            at: 0,
+            cursor: 0,
+        })
     }
 
-    /// Streams the live families, blocklist entries and cut-offs to `sink`.
+    /// The walk's next page (possibly empty); `None` when every master is done.
+    async fn page(&self, scan: &mut Scan) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(node) = scan.nodes.get(scan.at) else {
+            return Ok(None);
+        };
+        let (next, keys): (u64, Vec<String>) = self
+            .on_node(
+                node,
+                redis::cmd("SCAN")
+                    .arg(scan.cursor)
+                    .arg("MATCH")
+                    .arg(&scan.pattern)
+                    .arg("COUNT")
+                    .arg(1000),
+            )
+            .await?;
+        scan.cursor = next;
+        if next == 0 {
+            scan.at += 1;
+        }
+        Ok(Some(keys))
+    }
+
+    /// Each page of keys matching `pattern` with the replies of `commands` for each key
+    /// (one pipeline a page), handed to `each` with the key.
+    async fn each_key<T: redis::FromRedisValue>(
+        &self,
+        pattern: &str,
+        commands: &[&str],
+        mut each: impl FnMut(&String, T) -> Result<(), TransferError>,
+    ) -> Result<(), TransferError> {
+        let mut scan = self.scan(pattern).await?;
+        while let Some(keys) = self.page(&mut scan).await? {
+            if keys.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for key in &keys {
+                for command in commands {
+                    match *command {
+                        "HMGET" => pipe.cmd("HMGET").arg(key).arg(&FAMILY_FIELDS[..]),
+                        other => pipe.cmd(other).arg(key),
+                    };
+                }
+            }
+            let replies = self.query_spread(&pipe).await?;
+            for (key, value) in per_key::<T>(&keys, &replies, commands.len())? {
+                each(key, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams every live session row to `sink`; returns how many.
     pub(crate) async fn export_sessions(
         &self,
         now: OffsetDateTime,
         sink: &mut Sink<'_>,
     ) -> Result<u64, TransferError> {
-        let mut conn = self.connection().await;
         let mut written = 0;
         let families = table("refresh_families").ok_or_else(|| missing("refresh_families"))?;
-        for key in self.scan("fam:{*}").await? {
-            let id = key
-                .strip_prefix(&format!("{}fam:{{", self.prefix()))
-                .and_then(|k| k.strip_suffix('}'))
-                .ok_or_else(|| corrupt(&key, "unexpected key"))?
-                .to_owned();
-            let (fields, pttl): (Vec<Option<String>>, i64) = redis::pipe()
-                .cmd("HMGET")
-                .arg(&key)
-                .arg(&FAMILY_FIELDS[..])
-                .cmd("PTTL")
-                .arg(&key)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            let f = |name: &str| {
-                let at = FAMILY_FIELDS.iter().position(|n| *n == name);
-                at.and_then(|i| fields.get(i)).and_then(Option::as_ref)
-            };
-            if f("client_id").is_none() || pttl <= 0 {
-                continue; // ended or expired since the scan
-            }
-            let user = f("user_id")
-                .and_then(|u| u.parse().ok())
-                .ok_or_else(|| corrupt(&key, "user_id"))?;
-            let amr = f("amr")
-                .map(|a| {
-                    a.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let rotated = secs(&key, f("rotated_at"))?;
-            let created = secs(&key, f("created_at"))?;
-            let last_used = if rotated == Cell::Null {
-                created.clone()
-            } else {
-                rotated.clone()
-            };
-            let cells = vec![
-                Cell::Text(id),
-                Cell::Uuid(user),
-                text(f("client_id")),
-                Cell::Text(f("scope").cloned().unwrap_or_default()),
-                secs(&key, f("auth_time"))?,
-                Cell::TextList(amr),
-                created,
-                secs(&key, f("abs_exp"))?,
-                hash(&key, f("current"))?,
-                hash(&key, f("previous"))?,
-                rotated,
-                last_used,
-                expiry(now, pttl),
-                text(f("ip")),
-                text(f("user_agent")),
-            ];
-            sink(Row {
-                table: families,
-                cells,
-            })?;
-            written += 1;
-        }
+        let prefix = format!("{}fam:{{", self.prefix());
+        self.each_key(
+            "fam:{*}",
+            &["HMGET", "PTTL"],
+            |key, (fields, pttl): (Vec<Option<String>>, i64)| {
+                if let Some(cells) = family_cells(&prefix, key, &fields, pttl, now)? {
+                    sink(Row {
+                        table: families,
+                        cells,
+                    })?;
+                    written += 1;
+                }
+                Ok(())
+            },
+        )
+        .await?;
         let blocklist = table("jti_blocklist").ok_or_else(|| missing("jti_blocklist"))?;
-        for key in self.scan("bl:*").await? {
-            let pttl: i64 = redis::cmd("PTTL")
-                .arg(&key)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            let jti = key
-                .strip_prefix(&format!("{}bl:", self.prefix()))
-                .unwrap_or_default();
+        let prefix = format!("{}bl:", self.prefix());
+        self.each_key("bl:*", &["PTTL"], |key, (pttl,): (i64,)| {
+            let jti = key.strip_prefix(&prefix).unwrap_or_default();
             if pttl > 0 {
                 sink(Row {
                     table: blocklist,
@@ -174,29 +180,31 @@ impl RedisStore {
                 })?;
                 written += 1;
             }
-        }
+            Ok(())
+        })
+        .await?;
         let cutoffs = table("user_cutoffs").ok_or_else(|| missing("user_cutoffs"))?;
-        for key in self.scan("cutoff:*").await? {
-            let (at, pttl): (Option<String>, i64) = redis::pipe()
-                .get(&key)
-                .cmd("PTTL")
-                .arg(&key)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            let user = key
-                .strip_prefix(&format!("{}cutoff:", self.prefix()))
-                .and_then(|u| u.parse().ok())
-                .ok_or_else(|| corrupt(&key, "user id"))?;
-            if let (Some(at), true) = (at, pttl > 0) {
-                let cells = vec![Cell::Uuid(user), secs(&key, Some(&at))?, expiry(now, pttl)];
-                sink(Row {
-                    table: cutoffs,
-                    cells,
-                })?;
-                written += 1;
-            }
-        }
+        let prefix = format!("{}cutoff:", self.prefix());
+        self.each_key(
+            "cutoff:*",
+            &["GET", "PTTL"],
+            |key, (at, pttl): (Option<String>, i64)| {
+                let user = key
+                    .strip_prefix(&prefix)
+                    .and_then(|u| u.parse().ok())
+                    .ok_or_else(|| corrupt(key, "user id"))?;
+                if let (Some(at), true) = (at, pttl > 0) {
+                    let cells = vec![Cell::Uuid(user), secs(key, Some(&at))?, expiry(now, pttl)];
+                    sink(Row {
+                        table: cutoffs,
+                        cells,
+                    })?;
+                    written += 1;
+                }
+                Ok(())
+            },
+        )
+        .await?;
         Ok(written)
     }
 
@@ -208,7 +216,11 @@ impl RedisStore {
             ("bl:*", "blocklisted tokens"),
             ("cutoff:*", "cut-offs"),
         ] {
-            let n = self.scan(pattern).await?.len();
+            let mut scan = self.scan(pattern).await?;
+            let mut n = 0;
+            while let Some(keys) = self.page(&mut scan).await? {
+                n += keys.len();
+            }
             if n > 0 {
                 found.push(format!("Redis {what}: {n} keys"));
             }
@@ -346,6 +358,64 @@ impl RedisStore {
             self.run_spread(&pipe).await?;
         }
     }
+}
+
+/// A family's row from its hash's `fields` (`FAMILY_FIELDS`) and remaining TTL; `None`
+/// if it ended or expired since the scan found it.
+fn family_cells(
+    prefix: &str,
+    key: &str,
+    fields: &[Option<String>],
+    pttl: i64,
+    now: OffsetDateTime,
+) -> Result<Option<Vec<Cell>>, StoreError> {
+    let id = key
+        .strip_prefix(prefix)
+        .and_then(|k| k.strip_suffix('}'))
+        .ok_or_else(|| corrupt(key, "unexpected key"))?
+        .to_owned();
+    let f = |name: &str| {
+        let at = FAMILY_FIELDS.iter().position(|n| *n == name);
+        at.and_then(|i| fields.get(i)).and_then(Option::as_ref)
+    };
+    if f("client_id").is_none() || pttl <= 0 {
+        return Ok(None);
+    }
+    let user = f("user_id")
+        .and_then(|u| u.parse().ok())
+        .ok_or_else(|| corrupt(key, "user_id"))?;
+    let amr = f("amr")
+        .map(|a| {
+            a.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let rotated = secs(key, f("rotated_at"))?;
+    let created = secs(key, f("created_at"))?;
+    let last_used = if rotated == Cell::Null {
+        created.clone()
+    } else {
+        rotated.clone()
+    };
+    Ok(Some(vec![
+        Cell::Text(id),
+        Cell::Uuid(user),
+        text(f("client_id")),
+        Cell::Text(f("scope").cloned().unwrap_or_default()),
+        secs(key, f("auth_time"))?,
+        Cell::TextList(amr),
+        created,
+        secs(key, f("abs_exp"))?,
+        hash(key, f("current"))?,
+        hash(key, f("previous"))?,
+        rotated,
+        last_used,
+        expiry(now, pttl),
+        text(f("ip")),
+        text(f("user_agent")),
+    ]))
 }
 
 fn missing(name: &str) -> TransferError {
