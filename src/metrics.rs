@@ -12,8 +12,6 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::state::AppState;
-
 const REQUEST_DURATION: &str = "tessera_http_request_duration_seconds";
 
 /// Latency buckets, seconds: from a JWKS hit (~50 µs) to a queued login (seconds).
@@ -105,13 +103,17 @@ pub fn reuse_detected() {
     counter!("tessera_refresh_token_reuse_total").increment(1);
 }
 
-/// The Prometheus text exposition, with the state gauges refreshed.
-pub fn render(state: &AppState) -> String {
+/// The Prometheus text exposition, with the state gauges refreshed from the key ring and
+/// the hashing pool at `now`.
+pub fn render(
+    keyring: &crate::tokens::KeyRing,
+    hasher: &crate::auth::hashing::PasswordHasher,
+    now: time::OffsetDateTime,
+) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
-    let now = state.clock.now();
-    for key in state.keyring.keys() {
+    for key in keyring.keys() {
         if key.state == crate::crypto::KeyState::Active {
             let age = key
                 .activated_at
@@ -119,8 +121,8 @@ pub fn render(state: &AppState) -> String {
             gauge!("tessera_signing_key_age_seconds", "alg" => key.alg.as_str()).set(age);
         }
     }
-    gauge!("tessera_keyring_version").set(state.keyring.version() as f64);
-    gauge!("tessera_hash_queue_depth").set(state.hasher.queue_depth() as f64);
+    gauge!("tessera_keyring_version").set(keyring.version() as f64);
+    gauge!("tessera_hash_queue_depth").set(hasher.queue_depth() as f64);
     handle.render()
 }
 

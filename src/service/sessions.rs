@@ -127,14 +127,14 @@ impl Sessions {
     }
 
     /// Ends every session of `user` except `keep` and every browser sign-in, and cuts off
-    /// the user's access tokens issued before `now` (see `revocations::end_user_sessions`).
+    /// the user's access tokens issued before `now` (see `end_user_sessions`).
     pub async fn end_user(
         &self,
         user: crate::domain::UserId,
         keep: Option<&crate::domain::FamilyId>,
         now: time::OffsetDateTime,
     ) -> Result<usize, StoreError> {
-        super::revocations::end_user_sessions(&self.stores, &self.settings, user, keep, now).await
+        end_user_sessions(&self.stores, &self.settings, user, keep, now).await
     }
 
     /// Blocklists an access token for the rest of its lifetime.
@@ -152,4 +152,36 @@ impl Sessions {
         }
         Ok(())
     }
+}
+
+/// How long a per-user cutoff must live: past every access token issued before it (the
+/// longest configurable TTL is 1 h) plus clock leeway.
+fn cutoff_ttl(settings: &crate::config::Settings) -> std::time::Duration {
+    std::time::Duration::from_secs(3600) + settings.clock_leeway
+}
+
+/// Ends every session of `user` except `keep`, every browser sign-in (SSO) session, and
+/// invalidates every access token issued before `now` (the per-user cutoff): password
+/// change and reset, admin revocation and deletion. Returns how many sessions ended.
+pub async fn end_user_sessions(
+    stores: &crate::store::Stores,
+    settings: &crate::config::Settings,
+    user: crate::domain::UserId,
+    keep: Option<&crate::domain::FamilyId>,
+    now: time::OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let ended = stores
+        .families
+        .revoke_user_sessions(user, keep, now)
+        .await?;
+    stores.sso.end_user_sso(user, now).await?;
+    stores
+        .revocations
+        .set_cutoff(user, now, cutoff_ttl(settings))
+        .await?;
+    // the cut-off voids the tokens issued before this second; the sessions' own events
+    // also void those issued within it, as the ended families do here
+    super::feed::sessions_ended(stores, settings, &ended, None, now).await?;
+    super::feed::user_cut_off(stores, settings, user, now).await?;
+    Ok(ended.len())
 }

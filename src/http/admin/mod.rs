@@ -51,7 +51,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(crate::metrics::render(&state))
+        .body(crate::metrics::render(
+            &state.keyring,
+            &state.hasher,
+            state.clock.now(),
+        ))
 }
 
 /// The authenticated admin as the acting operator (label and time) for service calls: an

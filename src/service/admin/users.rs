@@ -53,7 +53,7 @@ pub async fn end_user(
     // session of a deleted user
     let now = operator.now;
     let ended =
-        crate::service::revocations::end_user_sessions(stores, settings, user, None, now).await?;
+        crate::service::sessions::end_user_sessions(stores, settings, user, None, now).await?;
     let event_type = match ending {
         Ending::Sessions => "user_sessions_revoked",
         Ending::Account if stores.users.delete_user(user).await? => "user_deleted",
