@@ -10,6 +10,7 @@ mod browser;
 mod conn;
 mod families;
 mod feed;
+mod import;
 mod limits;
 pub mod policy;
 mod revocations;
