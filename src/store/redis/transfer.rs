@@ -101,12 +101,13 @@ impl RedisStore {
         Ok(Some(keys))
     }
 
-    /// Each page of keys matching `pattern` with the replies of `commands` for each key
-    /// (one pipeline a page), handed to `each` with the key.
+    /// Each page of keys matching `pattern` with the replies of `commands` (a name and
+    /// the arguments after the key) for each key, one pipeline a page, handed to `each`
+    /// with the key.
     async fn each_key<T: redis::FromRedisValue>(
         &self,
         pattern: &str,
-        commands: &[&str],
+        commands: &[(&str, &[&str])],
         mut each: impl FnMut(&String, T) -> Result<(), TransferError>,
     ) -> Result<(), TransferError> {
         let mut scan = self.scan(pattern).await?;
@@ -116,11 +117,8 @@ impl RedisStore {
             }
             let mut pipe = redis::pipe();
             for key in &keys {
-                for command in commands {
-                    match *command {
-                        "HMGET" => pipe.cmd("HMGET").arg(key).arg(&FAMILY_FIELDS[..]),
-                        other => pipe.cmd(other).arg(key),
-                    };
+                for (command, args) in commands {
+                    pipe.cmd(command).arg(key).arg(*args);
                 }
             }
             let replies = self.query_spread(&pipe).await?;
@@ -142,7 +140,7 @@ impl RedisStore {
         let prefix = format!("{}fam:{{", self.prefix());
         self.each_key(
             "fam:{*}",
-            &["HMGET", "PTTL"],
+            &[("HMGET", &FAMILY_FIELDS), ("PTTL", &[])],
             |key, (fields, pttl): (Vec<Option<String>>, i64)| {
                 if let Some(cells) = family_cells(&prefix, key, &fields, pttl, now)? {
                     sink(Row {
@@ -157,7 +155,7 @@ impl RedisStore {
         .await?;
         let blocklist = table("jti_blocklist").ok_or_else(|| missing("jti_blocklist"))?;
         let prefix = format!("{}bl:", self.prefix());
-        self.each_key("bl:*", &["PTTL"], |key, (pttl,): (i64,)| {
+        self.each_key("bl:*", &[("PTTL", &[])], |key, (pttl,): (i64,)| {
             let jti = key.strip_prefix(&prefix).unwrap_or_default();
             if pttl > 0 {
                 sink(Row {
@@ -173,7 +171,7 @@ impl RedisStore {
         let prefix = format!("{}cutoff:", self.prefix());
         self.each_key(
             "cutoff:*",
-            &["GET", "PTTL"],
+            &[("GET", &[]), ("PTTL", &[])],
             |key, (at, pttl): (Option<String>, i64)| {
                 let user = key
                     .strip_prefix(&prefix)
