@@ -203,20 +203,31 @@ pub(crate) fn refusal(message: String) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(message.into())
 }
 
-/// Drops what Redis would have expired by itself.
+/// The most rows of one table one sweep deletes: a sweep never holds the write lock for
+/// long, whatever expired at once. Sweeps come every `SWEEP_EVERY` writes and rows expire
+/// at most as fast as writes create them, so this keeps up.
+const SWEEP_BATCH: u32 = 1000;
+
+/// Drops what Redis would have expired by itself: up to `SWEEP_BATCH` rows of each kind,
+/// each found through an index on its expiry (V6), so a sweep costs what it deletes.
 fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Result<()> {
     let (now, secs) = (micros(at), at.unix_timestamp());
-    tx.execute(
-        "DELETE FROM refresh_families WHERE expires_at <= ?1 OR abs_exp <= ?2",
-        [now, secs],
-    )?;
-    tx.execute("DELETE FROM jti_blocklist WHERE expires_at <= ?1", [now])?;
-    tx.execute("DELETE FROM user_cutoffs WHERE expires_at <= ?1", [now])?;
-    tx.execute("DELETE FROM sso_sessions WHERE expires_at <= ?1", [now])?;
-    tx.execute(
-        "DELETE FROM authorization_codes WHERE expires_at <= ?1",
-        [now],
-    )?;
+    for (table, key, expiry, value) in [
+        ("refresh_families", "id", "expires_at", now),
+        ("refresh_families", "id", "abs_exp", secs),
+        ("jti_blocklist", "jti", "expires_at", now),
+        ("user_cutoffs", "user_id", "expires_at", now),
+        ("sso_sessions", "id", "expires_at", now),
+        ("authorization_codes", "digest", "expires_at", now),
+    ] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE {key} IN \
+                 (SELECT {key} FROM {table} WHERE {expiry} <= ?1 LIMIT {SWEEP_BATCH})"
+            ),
+            [value],
+        )?;
+    }
     Ok(())
 }
 
@@ -269,5 +280,74 @@ impl Ping for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sweep_reads_only_what_it_deletes_and_deletes_at_most_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), 2)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let (past, future) = (micros(at) - 1, micros(at) + 1_000_000);
+        store
+            .write(move |tx| {
+                let mut insert =
+                    tx.prepare("INSERT INTO jti_blocklist (jti, expires_at) VALUES (?1, ?2)")?;
+                for i in 0..2_500 {
+                    insert.execute(rusqlite::params![format!("gone-{i}"), past])?;
+                }
+                for i in 0..10 {
+                    insert.execute(rusqlite::params![format!("live-{i}"), future])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let count = || {
+            store.run(|c| {
+                c.query_row("SELECT count(*) FROM jti_blocklist", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+        };
+        store.transaction(Some(at), |_| Ok(())).await.unwrap();
+        assert_eq!(count().await.unwrap(), 1_510, "one batch of 1,000 gone");
+        store.transaction(Some(at), |_| Ok(())).await.unwrap();
+        store.transaction(Some(at), |_| Ok(())).await.unwrap();
+        assert_eq!(count().await.unwrap(), 10, "the live entries stay");
+
+        // every expiry the sweep selects by is found through an index, not a table scan
+        for (table, expiry) in [
+            ("refresh_families", "expires_at"),
+            ("refresh_families", "abs_exp"),
+            ("jti_blocklist", "expires_at"),
+            ("user_cutoffs", "expires_at"),
+            ("sso_sessions", "expires_at"),
+            ("authorization_codes", "expires_at"),
+        ] {
+            let plan = store
+                .run(move |c| {
+                    let sql = format!(
+                        "EXPLAIN QUERY PLAN SELECT 1 FROM {table} WHERE {expiry} <= 5 LIMIT 1000"
+                    );
+                    let mut stmt = c.prepare(&sql)?;
+                    let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .await
+                .unwrap()
+                .join("; ");
+            assert!(
+                plan.contains("USING") && plan.contains("INDEX"),
+                "{table}.{expiry}: {plan}"
+            );
+        }
     }
 }
