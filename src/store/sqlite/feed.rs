@@ -1,5 +1,5 @@
-//! The revocation feed in SQLite (book § Verifying tokens in other services): rows in write order, trimmed by age as new
-//! ones are written. A cursor is the store's epoch and a row id; one older than what
+//! The revocation feed in SQLite (book § Verifying tokens in other services): rows in write order, trimmed by age, a bounded batch
+//! each time new ones are written. A cursor is the store's epoch and a row id; one older than what
 //! trimming dropped, ahead of the newest row, or of another epoch is expired.
 
 use std::time::Duration;
@@ -10,6 +10,9 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use crate::store::{Cursor, FeedRead, FeedRecord, FeedStore, StoreError};
+
+/// The most rows one append trims.
+pub(crate) const TRIM_BATCH: usize = 1000;
 
 fn millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -33,7 +36,16 @@ impl FeedStore for SqliteStore {
             .map_err(|e| StoreError::Other(e.into()))?;
         let (at, oldest) = (millis(now), millis(now - keep));
         self.write(move |tx| {
-            tx.execute("DELETE FROM revocation_feed WHERE at_ms < ?1", [oldest])?;
+            // the oldest rows first, at most a batch per append: an append never waits on a
+            // large trim; what is left goes with the next appends (a late-trimmed event
+            // names a token that has expired anyway)
+            tx.execute(
+                &format!(
+                    "DELETE FROM revocation_feed WHERE id IN (SELECT id FROM revocation_feed \
+                     WHERE at_ms < ?1 ORDER BY at_ms, id LIMIT {TRIM_BATCH})"
+                ),
+                [oldest],
+            )?;
             let mut insert =
                 tx.prepare("INSERT INTO revocation_feed (at_ms, record) VALUES (?1, ?2)")?;
             for text in texts {

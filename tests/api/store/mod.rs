@@ -11,6 +11,7 @@ mod browser;
 mod changes;
 mod durable;
 mod families;
+mod feed;
 mod keys;
 mod limits;
 mod revocations;
@@ -121,6 +122,7 @@ macro_rules! each_contract_test {
             families::rotation_checks_the_owning_client_and_the_absolute_expiry,
             families::an_idle_family_expires_by_itself,
             families::revoking_a_users_sessions_keeps_the_named_one,
+            feed::an_append_trims_at_most_a_batch_of_the_oldest_events,
             limits::gcra_allows_the_burst_then_refills_one_per_interval,
             limits::lockout_locks_past_the_threshold_and_doubles_each_time,
             limits::a_successful_login_clears_the_networks_count,
