@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
-use crate::store::{AuditEvent, AuditQuery, AuditRecord, AuditStore, StoreError};
+use crate::store::{AuditEvent, AuditFilter, AuditQuery, AuditRecord, AuditStore, StoreError};
 
 #[async_trait]
 impl AuditStore for PgStore {
@@ -22,16 +22,24 @@ impl AuditStore for PgStore {
 
     async fn list_events(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT id, at, event_type, actor, user_id, client_id, ip, outcome, detail FROM audit_events \
-                 WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR event_type = $2) \
-                 AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::bigint IS NULL OR id < $4) \
-                 ORDER BY id DESC LIMIT $5",
-                &[&q.user, &q.event_type, &q.since, &q.before, &q.limit],
-            )
-            .await
-            .map_err(unavailable)?;
+        let filters = q.filters();
+        let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = filters
+            .iter()
+            .map(|f| -> &(dyn tokio_postgres::types::ToSql + Sync) {
+                match f {
+                    AuditFilter::User(user) => user,
+                    AuditFilter::EventType(name) => name,
+                    AuditFilter::Since(at) => at,
+                    AuditFilter::Before(id) => id,
+                }
+            })
+            .collect();
+        values.push(&q.limit);
+        let sql = q.sql(
+            "id, at, event_type, actor, user_id, client_id, ip, outcome, detail",
+            |i| format!("${i}"),
+        );
+        let rows = client.query(&sql, &values).await.map_err(unavailable)?;
         Ok(rows
             .iter()
             .map(|r| AuditRecord {

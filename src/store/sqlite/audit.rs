@@ -5,7 +5,7 @@ use rusqlite::{params, Row};
 use time::OffsetDateTime;
 
 use super::{from_micros, micros, user_id_of, SqliteStore};
-use crate::store::{AuditEvent, AuditQuery, AuditRecord, AuditStore, StoreError};
+use crate::store::{AuditEvent, AuditFilter, AuditQuery, AuditRecord, AuditStore, StoreError};
 
 type RawEvent = (
     i64,
@@ -54,16 +54,26 @@ impl AuditStore for SqliteStore {
     }
 
     async fn list_events(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let (user, event_type) = (q.user.map(|u| u.to_string()), q.event_type.clone());
-        let (since, before, limit) = (q.since.map(micros), q.before, q.limit);
+        use rusqlite::types::Value as Sql;
+        let mut values: Vec<Sql> = q
+            .filters()
+            .iter()
+            .map(|f| match f {
+                AuditFilter::User(user) => Sql::Text(user.to_string()),
+                AuditFilter::EventType(name) => Sql::Text((*name).to_owned()),
+                AuditFilter::Since(at) => Sql::Integer(micros(*at)),
+                AuditFilter::Before(id) => Sql::Integer(*id),
+            })
+            .collect();
+        values.push(Sql::Integer(q.limit));
+        let sql = q.sql(
+            "id, at, event_type, actor, user_id, client_id, ip, outcome, detail",
+            |i| format!("?{i}"),
+        );
         let rows = self
             .run(move |c| {
-                let mut stmt = c.prepare(
-                    "SELECT id, at, event_type, actor, user_id, client_id, ip, outcome, detail FROM audit_events \
-                     WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR event_type = ?2) \
-                     AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5",
-                )?;
-                let rows = stmt.query_map(params![user, event_type, since, before, limit], read)?;
+                let mut stmt = c.prepare(&sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(values), read)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
