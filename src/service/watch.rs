@@ -1,8 +1,9 @@
 //! Keeping instances in step (book § Signing keys): each instance follows the store's change
 //! notifications (key ring reloads and client-cache invalidations take effect at once),
 //! and polls the stored key-ring version as the fallback for a missed notification. The
-//! same loop unpublishes retiring keys when their time comes and runs the scheduled
-//! rotation, which the store serializes so exactly one instance performs each one.
+//! same loop unpublishes retiring keys when their time comes, runs the scheduled
+//! rotation, which the store serializes so exactly one instance performs each one, and
+//! deletes expired rows where the store does not expire them by itself (bounded batches).
 
 use std::time::Duration;
 
@@ -53,7 +54,26 @@ async fn poll(state: Arc<AppState>) {
         ticks.tick().await;
         refresh_keys(&state.keyring).await;
         scheduled_rotation(&state.keyring, &state.stores, state.clock.as_ref()).await;
+        sweep_expired(&state.stores, state.clock.as_ref()).await;
         crate::metrics::upkeep();
+    }
+}
+
+/// The most sweeps one tick runs while each finds a full batch: a backlog (a restart
+/// after a long stop) goes over a few ticks, with requests served in between.
+const SWEEPS_PER_TICK: usize = 10;
+
+/// Deletes what expired, where the store does not by itself (the embedded store).
+async fn sweep_expired(stores: &Stores, clock: &dyn Clock) {
+    for _ in 0..SWEEPS_PER_TICK {
+        match stores.expiry.sweep(clock.now()).await {
+            Ok(swept) if swept.more => tokio::task::yield_now().await,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "the expiry sweep failed; the next tick retries");
+                return;
+            }
+        }
     }
 }
 

@@ -131,6 +131,7 @@ pub async fn embedded(
         families: db.clone(),
         revocations: db.clone(),
         feed: db.clone(),
+        expiry: db.clone(),
         audit: db.clone(),
         changes: Arc::new(LocalChanges::default()),
         limits: Arc::new(MemoryLimits::default()),
@@ -174,6 +175,7 @@ fn postgres_and_redis(
         families: redis.clone(),
         revocations: redis.clone(),
         feed: redis.clone(),
+        expiry: Arc::new(super::ExpiresByItself),
         audit: pg.clone(),
         // LISTEN/NOTIFY: the same channel whether Redis is one server or a cluster
         changes: pg.clone(),

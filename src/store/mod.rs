@@ -11,6 +11,7 @@ pub mod cache;
 mod changes;
 mod clients;
 mod connect;
+mod expiry;
 mod families;
 mod feed;
 mod health;
@@ -28,6 +29,7 @@ pub use browser::*;
 pub use changes::*;
 pub use clients::*;
 pub use connect::{connect, embedded, Backend, ConnectError, ConnectOptions, Migrator};
+pub use expiry::{ExpiresByItself, Expiry, Swept};
 pub use families::*;
 pub use feed::*;
 pub use health::{Checks, Ping, Readiness};
@@ -73,6 +75,8 @@ pub struct Stores {
     pub families: Arc<dyn FamilyStore>,
     pub revocations: Arc<dyn RevocationStore>,
     pub feed: Arc<dyn FeedStore>,
+    /// Deletes what expired, where the backend does not by itself.
+    pub expiry: Arc<dyn Expiry>,
     pub audit: Arc<dyn AuditStore>,
     pub changes: Arc<dyn ChangeBus>,
     pub limits: Arc<dyn LimitStore>,

@@ -556,3 +556,58 @@ async fn a_full_disk_answers_writes_503_with_retry_after_keeps_reads_and_corrupt
         "the 503 was the full disk: {log}"
     );
 }
+
+/// SPEC S23: what expires goes by itself. Redis drops expired keys; the embedded store's
+/// background loop deletes expired sessions and blocklist entries each tick, in bounded
+/// batches, with no request doing it.
+#[tokio::test]
+async fn the_background_loop_deletes_expired_sessions_and_blocklist_entries() {
+    use std::sync::Arc;
+    use tessera::clock::FixedClock;
+
+    let db = Arc::new(crate::helpers::TestDb::on(crate::helpers::Backend::Embedded).await);
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = crate::helpers::spawn_on_clock(
+        db.clone(),
+        &[("keyring_poll_interval", "1")],
+        clock.clone(),
+    )
+    .await;
+    let tokens = app.new_user_tokens("swept@example.com").await;
+    let revoked = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .form(&[
+            ("token", tokens["access_token"].as_str().unwrap()),
+            ("client_id", "spa"),
+        ])
+        .fetch()
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    // a tick (1 s) or more passes: the live rows stay
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        db.count_rows("refresh_families").await,
+        1,
+        "nothing has expired yet"
+    );
+    assert_eq!(db.count_rows("jti_blocklist").await, 1);
+
+    // past the session's absolute expiry (30 days) and the token's: gone within a tick
+    clock.advance(Duration::from_secs(31 * 86_400));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = (
+            db.count_rows("refresh_families").await,
+            db.count_rows("jti_blocklist").await,
+        );
+        if left == (0, 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still there after 10 s: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

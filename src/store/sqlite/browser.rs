@@ -99,10 +99,10 @@ impl SsoStore for SqliteStore {
     async fn end_sso(
         &self,
         id: &str,
-        now: OffsetDateTime,
+        _now: OffsetDateTime,
     ) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
         let id = id.to_owned();
-        self.write_at(now, move |tx| {
+        self.write(move |tx| {
             let families = {
                 let mut stmt =
                     tx.prepare("SELECT family_id FROM sso_families WHERE sso_id = ?1")?;

@@ -146,7 +146,7 @@ impl SqliteStore {
         b: Option<String>,
         now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
-        self.write_at(now, move |tx| {
+        self.write(move |tx| {
             // one statement: expired rows go too, only the live ones count as ended
             let mut stmt = tx.prepare(&format!(
                 "DELETE FROM refresh_families WHERE {clause} RETURNING id, client_id, expires_at > ?3"

@@ -20,30 +20,22 @@ mod transfer;
 mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use pool::Pool;
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
-use super::{Migrator, Ping, StoreError};
+use super::{Expiry, Migrator, Ping, StoreError, Swept};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
-/// How many writes between two sweeps of expired sessions, blocklist entries and cut-offs.
-const SWEEP_EVERY: u64 = 512;
-
 /// The SQLite-backed stores.
 pub struct SqliteStore {
     pool: Pool,
     path: PathBuf,
-    /// Writes so far, to pace the sweep of expired rows. Expiry is decided against the
-    /// `now` each call is given (the application's clock), so a test that advances a
-    /// `FixedClock` expires sessions, codes and blocklist entries without waiting.
-    writes: AtomicU64,
 }
 
 /// A failed call: busy or locked past the timeout, full or read-only is an outage (503,
@@ -70,7 +62,6 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path: path.to_owned(),
-            writes: AtomicU64::new(0),
         };
         store
             .run(|c| c.query_row("SELECT 1", [], |_| Ok(())))
@@ -134,34 +125,15 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.transaction(None, f).await
-    }
-
-    /// [`write`](Self::write) for a caller that knows the time: one such write in
-    /// `SWEEP_EVERY` also deletes the rows expired at `now`, in the same transaction.
-    pub(crate) async fn write_at<T: Send + 'static>(
-        &self,
-        now: OffsetDateTime,
-        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let sweep = self
-            .writes
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SWEEP_EVERY)
-            .then_some(now);
-        self.transaction(sweep, f).await
+        self.transaction(f).await
     }
 
     async fn transaction<T: Send + 'static>(
         &self,
-        sweep: Option<OffsetDateTime>,
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if let Some(now) = sweep {
-                sweep_expired(&tx, now)?;
-            }
             let out = f(&tx)?;
             tx.commit()?;
             Ok(out)
@@ -203,15 +175,15 @@ pub(crate) fn refusal(message: String) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(message.into())
 }
 
-/// The most rows of one table one sweep deletes: a sweep never holds the write lock for
-/// long, whatever expired at once. Sweeps come every `SWEEP_EVERY` writes and rows expire
-/// at most as fast as writes create them, so this keeps up.
-const SWEEP_BATCH: u32 = 1000;
+/// The most rows of one kind one sweep deletes: a sweep never holds the write lock for
+/// long, whatever expired at once.
+const SWEEP_BATCH: usize = 1000;
 
 /// Drops what Redis would have expired by itself: up to `SWEEP_BATCH` rows of each kind,
 /// each found through an index on its expiry (V6), so a sweep costs what it deletes.
-fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Result<()> {
+fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Result<Swept> {
     let (now, secs) = (micros(at), at.unix_timestamp());
+    let mut swept = Swept::default();
     for (table, key, expiry, value) in [
         ("refresh_families", "id", "expires_at", now),
         ("refresh_families", "id", "abs_exp", secs),
@@ -220,15 +192,24 @@ fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Re
         ("sso_sessions", "id", "expires_at", now),
         ("authorization_codes", "digest", "expires_at", now),
     ] {
-        tx.execute(
+        let deleted = tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE {key} IN \
                  (SELECT {key} FROM {table} WHERE {expiry} <= ?1 LIMIT {SWEEP_BATCH})"
             ),
             [value],
         )?;
+        swept.rows += deleted as u64;
+        swept.more |= deleted == SWEEP_BATCH;
     }
-    Ok(())
+    Ok(swept)
+}
+
+#[async_trait]
+impl Expiry for SqliteStore {
+    async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, StoreError> {
+        self.write(move |tx| sweep_expired(tx, now)).await
+    }
 }
 
 /// Unix microseconds, as the schema stores times.
@@ -317,11 +298,25 @@ mod tests {
                 })
             })
         };
-        store.transaction(Some(at), |_| Ok(())).await.unwrap();
+        let swept = store.sweep(at).await.unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                rows: 1_000,
+                more: true
+            }
+        );
         assert_eq!(count().await.unwrap(), 1_510, "one batch of 1,000 gone");
-        store.transaction(Some(at), |_| Ok(())).await.unwrap();
-        store.transaction(Some(at), |_| Ok(())).await.unwrap();
+        assert_eq!(store.sweep(at).await.unwrap().rows, 1_000);
+        assert_eq!(
+            store.sweep(at).await.unwrap(),
+            Swept {
+                rows: 500,
+                more: false
+            }
+        );
         assert_eq!(count().await.unwrap(), 10, "the live entries stay");
+        assert_eq!(store.sweep(at).await.unwrap(), Swept::default());
 
         // every expiry the sweep selects by is found through an index, not a table scan
         for (table, expiry) in [
