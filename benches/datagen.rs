@@ -16,8 +16,14 @@
 //! - M live refresh families (sessions) spread over the users and over `spa` and the
 //!   code-flow clients, created over the last week, idle-expiring a day from now.
 //! - A audit events (sign-ins, refreshes, failures) spread over the users.
-//! - `--tokens FILE`: the first T sessions' current refresh tokens, one per line, for the
-//!   refresh load (default T: 10,000).
+//! - `--tokens FILE`: the current refresh tokens of the first T sessions on `spa` (a public
+//!   client, so a load can refresh them with no secret), one per line (default T: 10,000).
+//!
+//! `datagen feed E CURSORS` fills the revocation feed of the store the TESSERA_* settings
+//! name with E events written now, and writes to CURSORS up to 1,000 cursors spread evenly
+//! over the feed, for the feed-read load. One event in 100 is a user cut-off, which every
+//! confidential client sees; the rest are revoked access tokens of `dg-2` for the audience
+//! `https://api.datagen.test`, which `dg-2` sees and `dg-0` does not.
 
 use std::cell::RefCell;
 use std::io::{BufReader, BufWriter, Write};
@@ -40,7 +46,7 @@ struct Sizes {
 }
 
 fn usage() -> Failure {
-    "usage: datagen BASE OUT [--users N] [--sessions M] [--clients K] [--audit A] [--tokens FILE] [--token-count T]".into()
+    "usage: datagen BASE OUT [--users N] [--sessions M] [--clients K] [--audit A] [--tokens FILE] [--token-count T]\n       datagen feed E CURSORS".into()
 }
 
 #[tokio::main]
@@ -49,6 +55,10 @@ async fn main() -> Result<(), Failure> {
     let (Some(base), Some(out)) = (args.next(), args.next()) else {
         return Err(usage());
     };
+    if base == "feed" {
+        let events = out.replace('_', "").parse::<u64>()?;
+        return fill_feed(events, &args.next().ok_or_else(usage)?).await;
+    }
     let mut sizes = Sizes {
         users: 10_000,
         sessions: 10_000,
@@ -162,7 +172,9 @@ impl Generated<'_> {
             "audit_events" => Box::new((0..audit).map(|i| self.audit(i))),
             "refresh_families" => Box::new((0..sessions).map(|i| {
                 let (row, token) = self.session(i);
-                self.keep(&token);
+                if self.client_of(i) == "spa" {
+                    self.keep(&token);
+                }
                 row
             })),
             _ => Box::new(std::iter::empty()),
@@ -237,17 +249,22 @@ impl Generated<'_> {
         )
     }
 
+    /// Session `i`'s client.
+    fn client_of(&self, i: u64) -> String {
+        let code_clients = self.sizes.clients / 2;
+        if i % 4 == 3 && code_clients > 0 {
+            format!("dg-{}", 2 * (i / 4 % code_clients) + 1)
+        } else {
+            "spa".to_owned()
+        }
+    }
+
     /// Session `i` and its current refresh token: on `spa` for most, on the code-flow
     /// clients for every fourth (when there are any).
     fn session(&self, i: u64) -> (Row, String) {
         let handle = Handle::generate();
         let issued = handle.issue();
-        let code_clients = self.sizes.clients / 2;
-        let client = if i % 4 == 3 && code_clients > 0 {
-            format!("dg-{}", 2 * (i / 4 % code_clients) + 1)
-        } else {
-            "spa".to_owned()
-        };
+        let client = self.client_of(i);
         let created = self.ago(i % (7 * 86_400));
         let secs = |t: OffsetDateTime| Cell::Time(t);
         let row = row(
@@ -294,4 +311,68 @@ impl Generated<'_> {
             ],
         )
     }
+}
+
+/// `datagen feed E CURSORS` (see the header).
+async fn fill_feed(events: u64, cursors: &str) -> Result<(), Failure> {
+    use tessera::store::{FeedRead, FeedRecord, Revocation};
+    let started = Instant::now();
+    let settings = tessera::config::Settings::load(None).map_err(|e| format!("{e:?}"))?;
+    let backend = tessera::store::connect((&settings).into()).await?;
+    let feed = backend.stores.feed;
+    let keep = tessera::service::feed::retention(&settings);
+    let now = tessera::clock::Clock::now(&tessera::clock::SystemClock);
+    let exp = now.unix_timestamp() + 3600;
+    let mut written = 0;
+    while written < events {
+        let batch: Vec<FeedRecord> = (written..events.min(written + 1000))
+            .map(|i| match i % 100 {
+                0 => FeedRecord::public(Revocation::User {
+                    sub: user_id(i).to_string(),
+                    not_before: now.unix_timestamp(),
+                }),
+                _ => FeedRecord {
+                    event: Revocation::Jti {
+                        jti: format!("dg-jti-{i}"),
+                        exp,
+                    },
+                    client_id: Some("dg-2".into()),
+                    aud: vec!["https://api.datagen.test".into()],
+                },
+            })
+            .collect();
+        written += batch.len() as u64;
+        feed.append(&batch, now, keep).await?;
+    }
+    // every (E / 1000)th event's cursor, read back through the store
+    let step = (events / 1000).max(1) as usize;
+    let mut out = BufWriter::new(std::fs::File::create(cursors)?);
+    let (mut after, mut seen, mut kept) = (None, 0usize, 0);
+    loop {
+        let FeedRead::Page { records, .. } = feed.read(after, 1000).await? else {
+            return Err("the feed expired while it was read".into());
+        };
+        let Some((last, _)) = records.last() else {
+            break;
+        };
+        after = Some(*last);
+        for (cursor, _) in &records {
+            if seen.is_multiple_of(step) {
+                writeln!(out, "{}", cursor.encode())?;
+                kept += 1;
+            }
+            seen += 1;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "{}",
+        serde_json::json!({
+            "feed_events": written,
+            "read_back": seen,
+            "cursors": kept,
+            "seconds": started.elapsed().as_secs_f64(),
+        })
+    );
+    Ok(())
 }

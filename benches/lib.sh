@@ -100,3 +100,20 @@ wrk.body = "grant_type=client_credentials"
 delay = function() return ${2:-0} end
 LUA
 }
+
+# A wrk script (file $1) introspecting the access tokens of file $2 round-robin as $ID /
+# $SECRET; $3 ms between requests (without it, no delay callback: wrk sends at once).
+introspect_lua() {
+  cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
+local tokens, next = {}, 0
+for line in io.lines("$2") do tokens[#tokens + 1] = line end
+request = function()
+  next = next % #tokens + 1
+  return wrk.format(nil, nil, nil, "token=" .. tokens[next])
+end
+${3:+delay = function() return $3 end}
+LUA
+}

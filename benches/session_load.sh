@@ -29,17 +29,7 @@ for _ in $(seq 1 1000); do
 done | python3 -c 'import json,sys; [print(json.loads(l)["access_token"]) for l in sys.stdin if l.strip()]' >"$WORK/access"
 
 refresh_lua "$WORK/tokens" "$WORK/refresh.lua"
-cat >"$WORK/introspect.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
-local tokens, next = {}, 0
-for line in io.lines("$WORK/access") do tokens[#tokens + 1] = line end
-request = function()
-  next = next % #tokens + 1
-  return wrk.format(nil, nil, nil, "token=" .. tokens[next])
-end
-LUA
+introspect_lua "$WORK/introspect.lua" "$WORK/access"
 redis_calls() { [ -n "${DATABASE_URL:-}" ] || { echo 0; return; }; redis-cli INFO commandstats | python3 -c 'import re,sys; print(sum(int(m) for m in re.findall(r"calls=(\d+)", sys.stdin.read())))'; }
 evalsha_calls() { [ -n "${DATABASE_URL:-}" ] || { echo 0; return; }; redis-cli INFO commandstats | python3 -c 'import re,sys; m=re.search(r"cmdstat_evalsha:calls=(\d+)", sys.stdin.read()); print(m.group(1) if m else 0)'; }
 

@@ -35,7 +35,6 @@ PASSWORD=correct-Horse-battery-staple-42 EMAIL=soak@example.com
 curl -sf -o /dev/null localhost:18080/api/v1/accounts -H 'content-type: application/json' \
   -d "{\"email\":\"soak@example.com\",\"password\":\"$PASSWORD\"}"
 bench_client
-BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 for _ in $(seq 1 200); do
   curl -sf -u "$ID:$SECRET" localhost:18080/oauth2/token -d grant_type=client_credentials; echo
 done | python3 -c 'import json,sys; [print(json.loads(l)["access_token"]) for l in sys.stdin if l.strip()]' >"$WORK/access"
@@ -47,18 +46,7 @@ wrk.body = "grant_type=password&client_id=spa&scope=email&username=soak%40exampl
 delay = function() return 150 end
 LUA
 cc_lua "$WORK/cc.lua" 4
-cat >"$WORK/introspect.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $BASIC"
-local tokens, next = {}, 0
-for line in io.lines("$WORK/access") do tokens[#tokens + 1] = line end
-request = function()
-  next = next % #tokens + 1
-  return wrk.format(nil, nil, nil, "token=" .. tokens[next])
-end
-delay = function() return 4 end
-LUA
+introspect_lua "$WORK/introspect.lua" "$WORK/access" 4
 # each round refreshes sessions made for it: every response's token is the next request's
 refresh_lua "$WORK/round-tokens" "$WORK/refresh.lua" 8
 cat >"$WORK/jwks.lua" <<LUA
