@@ -12,7 +12,7 @@ use super::SqliteStore;
 use crate::store::{Cursor, FeedRead, FeedRecord, FeedStore, StoreError};
 
 /// The most rows one append trims.
-pub(crate) const TRIM_BATCH: usize = 1000;
+const TRIM_BATCH: usize = 1000;
 
 fn millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

@@ -125,13 +125,6 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.transaction(f).await
-    }
-
-    async fn transaction<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
