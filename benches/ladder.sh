@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (BENCHMARKS.md § Cost as the data grows: the ladder; SPEC S23): what each
+# Benchmark (BENCHMARKS.md § Cost as the data grows: the ladder): what each
 # request costs as the store grows. Phase 1 fills, for each rung N (default 10,000,
 # 100,000 and 1,000,000) and each store (embedded; PostgreSQL + Redis), a store of its own
 # with N users, N live sessions, 10,000 clients and N audit events (benches/datagen.rs,

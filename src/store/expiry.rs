@@ -1,4 +1,4 @@
-//! Deleting what has expired where the backend does not do it by itself (SPEC S23): the
+//! Deleting what has expired where the backend does not do it by itself (book § Architecture): the
 //! embedded store's sessions, blocklist entries, cut-offs, sign-in sessions and codes,
 //! which Redis would drop by their TTLs. Each instance's background loop calls it once a
 //! tick (`service::watch`); a call deletes a bounded batch, so it never holds the store

@@ -557,7 +557,7 @@ async fn a_full_disk_answers_writes_503_with_retry_after_keeps_reads_and_corrupt
     );
 }
 
-/// SPEC S23: what expires goes by itself. Redis drops expired keys; the embedded store's
+/// Book § Architecture: what expires goes by itself. Redis drops expired keys; the embedded store's
 /// background loop deletes expired sessions and blocklist entries each tick, in bounded
 /// batches, with no request doing it.
 #[tokio::test]

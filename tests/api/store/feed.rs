@@ -1,4 +1,4 @@
-//! The revocation feed's trimming (SPEC S23): each append drops at most a bounded batch of
+//! The revocation feed's trimming (book § Verifying tokens in other services): each append drops at most a bounded batch of
 //! the oldest expired events, so no append stalls on a large trim, and the rest go with
 //! the appends that follow.
 
