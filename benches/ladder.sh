@@ -5,30 +5,35 @@
 # with N users, N live sessions, 10,000 clients and N audit events (benches/datagen.rs,
 # then `tessera import`), N revocation-feed events and 1,000 revoked tokens, and sizes it:
 # bytes per user, session, audit and feed event and blocklist entry (SQLite dbstat;
-# pg_total_relation_size; Redis used_memory and MEMORY USAGE). Phase 2 measures every
-# store in turn, ROUNDS times (the host's speed drifts: alternating rounds and taking
-# medians keeps the drift out of the comparison), each time starting the server:
-#   start-up time (spawn to /readyz), client_credentials, refresh (narrowed to `email`:
-#   no ID token, whose RSA signature would hide the store's cost), introspection,
-#   userinfo, JWKS, feed reads by a client that sees 1 event in 100 and by one that sees
-#   all of them (wrk: successful requests/s and p99), password sign-in over random users
-#   with the raw argon2id rate right after (logins per hash), and the server's RSS.
-# Writes ladder-rounds.csv (every round) and ladder.csv (the medians) into OUT (default
-# benches/results), prints each median rate as a ratio to the first rung's, and renders
-# OUT/ladder.png.
+# pg_total_relation_size; Redis used_memory and MEMORY USAGE). Phase 2 measures each
+# store with a server per rung, all serving at once: first the start-up time (spawn to
+# /readyz) ROUNDS times a rung, then ROUNDS rounds of loads. In a round each measurement
+# runs on every rung back to back, seconds apart, in an order that turns with each
+# measurement and round, so the host's drift (its speed wanders by 10-20 % over minutes)
+# lands on every rung alike and each rung's ratio is taken within a round:
+#   client_credentials, refresh (narrowed to `email`: no ID token, whose RSA signature
+#   would hide the store's cost), introspection, userinfo, JWKS, feed reads by a client
+#   that sees 1 event in 100 and by one that sees all of them (wrk: successful
+#   requests/s, p99, and the server's CPU time per request from /proc), password sign-in
+#   over random users with the raw argon2id rate right after (logins per hash), and
+#   each server's RSS at the end of the round.
+# Writes ladder-rounds.csv (every round), ladder.csv (the medians) and ladder-ratios.csv
+# (each rate's median over the rounds of its ratio to the first rung's in the same round,
+# with the lowest and highest) into OUT (default benches/results), prints the ratios, and
+# renders OUT/ladder.png.
 #
 #   cargo build --release --locked --bin tessera --example datagen --example hash_rate
-#   bash benches/ladder.sh [N ...]   # DURATION=6 s a load, ROUNDS=3, STORES="embedded external", OUT
+#   bash benches/ladder.sh [N ...]   # DURATION=6 s a load, ROUNDS=5, STORES="embedded external", OUT
 #
 # Needs PostgreSQL and Redis on loopback (scripts/services), wrk, sqlite3 and matplotlib
-# (installed if missing). At 1,000,000 it takes about 40 minutes, 3 GB of disk and 1.5 GB
+# (installed if missing). At 1,000,000 it takes about 45 minutes, 3 GB of disk and 1.5 GB
 # of Redis memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNGS=("$@")
 [ ${#RUNGS[@]} -gt 0 ] || RUNGS=(10000 100000 1000000)
 DURATION=${DURATION:-6}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 STORES=${STORES:-embedded external}
 BIN=./target/release/tessera
 GEN=./target/release/examples/datagen
@@ -47,16 +52,17 @@ mkdir -p "$OUT"
 CSV=$OUT/ladder.csv
 ROUNDS_CSV=$OUT/ladder-rounds.csv
 TPID=
+PORT=18080
+declare -A PIDS=() PORTS=()
 DB=
 PREFIX=
 cleanup() {
-  [ -n "$TPID" ] && kill "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null
+  for pid in $TPID "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   drop_stores
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 export TESSERA_KEK="$(openssl rand -base64 32)" TESSERA_LOG=warn \
-  TESSERA_PUBLIC_ADDR=127.0.0.1:18080 TESSERA_ADMIN_ADDR=127.0.0.1:18081 \
   TESSERA_RATE_LIMIT_LOGIN_IP=0 TESSERA_LOCKOUT_ACCOUNT_CEILING=0 \
   TESSERA_LOCKOUT_THRESHOLD=0 TESSERA_RATE_LIMIT_REGISTER_IP=0 TESSERA_HASH_QUEUE=256 \
   TESSERA_RATE_LIMIT_REVOCATIONS_CLIENT=0
@@ -95,41 +101,50 @@ drop_stores() {
 }
 redis_used() { redis-cli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 
-# starts the server: its pid in TPID, the seconds from spawn to ready in STARTUP
+# starts the server on PORT (its admin listener on PORT + 1): its pid in TPID, the
+# seconds from spawn to ready in STARTUP
 start_server() {
   local begun ready
-  ! curl -sf localhost:18080/readyz >/dev/null || { echo "something already listens on 18080" >&2; exit 1; }
+  ! curl -sf "localhost:$PORT/readyz" >/dev/null || { echo "something already listens on $PORT" >&2; exit 1; }
   begun=$(date +%s.%N)
-  "$BIN" serve >>"$WORK/serve.log" 2>&1 &
+  TESSERA_PUBLIC_ADDR=127.0.0.1:$PORT TESSERA_ADMIN_ADDR=127.0.0.1:$((PORT + 1)) \
+    "$BIN" serve >>"$WORK/serve.log" 2>&1 &
   TPID=$!
-  for _ in $(seq 1 3000); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.01; done
+  for _ in $(seq 1 3000); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.01; done
   ready=$(date +%s.%N)
-  curl -sf localhost:18080/readyz >/dev/null || { echo "the server did not start:" >&2; tail "$WORK/serve.log" >&2; exit 1; }
+  curl -sf "localhost:$PORT/readyz" >/dev/null || { echo "the server did not start:" >&2; tail "$WORK/serve.log" >&2; exit 1; }
   STARTUP=$(python3 -c "print(f'{$ready - $begun:.3f}')")
 }
 stop_server() { kill "$TPID"; wait "$TPID" 2>/dev/null || true; TPID=; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# a load: metric name, wrk connections, script, path; records successful requests/s and p99
+# a load on rung $N's server (PORT, pid $1): metric name, wrk connections, script, path;
+# records successful requests/s and p99, and the server's CPU microseconds per request
 load() {
-  local name=$1 conns=$2 script=$3 path=$4
-  wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:18080$path" >"$WORK/$name.txt"
+  local pid=$1 name=$2 conns=$3 script=$4 path=$5 before after
+  before=$(cpu_ticks "$pid")
+  wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt"
+  after=$(cpu_ticks "$pid")
   # shellcheck disable=SC2046
-  record "$name" $(python3 - "$WORK/$name.txt" "$DURATION" <<'PY'
+  set -- $(python3 - "$WORK/$name.txt" "$DURATION" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 total = int(re.search(r"(\d+) requests in", text).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", text)
 p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f} {p99:.2f}")
+cpu_us = int(sys.argv[3]) / int(sys.argv[4]) * 1e6 / max(total, 1)
+print(f"{(total - (int(bad.group(1)) if bad else 0)) / float(sys.argv[2]):.1f} {p99:.2f} {cpu_us:.1f}")
 PY
 )
+  record "$name" "$1" "$2"
+  record "${name}_cpu_us" "$3"
   if grep -q "Non-2xx" "$WORK/$name.txt"; then grep "Non-2xx" "$WORK/$name.txt" >&2; fi
 }
 basic() { printf '%s:%s' "$1" "$2" | base64 -w0; }
 json_field() { python3 -c "import json,sys; [print(json.loads(l)['$1']) for l in sys.stdin if l.strip()]"; }
 
-# Lua scripts for wrk; the token files are written per rung
+# Lua scripts for wrk; rung_scripts N writes rung N's copies, which read its own files
 source benches/lib.sh
 cat >"$WORK/cc.lua" <<LUA
 wrk.method = "POST"
@@ -140,7 +155,7 @@ LUA
 # lib.sh's refresh_lua, narrowed to `email` and without its delay callback
 cat >"$WORK/refresh.lua" <<LUA
 local tokens = {}
-for line in io.lines("$WORK/refresh-tokens") do tokens[#tokens + 1] = line end
+for line in io.lines("$WORK/@RUNG@-refresh-tokens") do tokens[#tokens + 1] = line end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 request = function()
@@ -152,10 +167,10 @@ response = function(status, headers, body)
   if token then tokens[#tokens + 1] = token end
 end
 LUA
-ID=dg-0 SECRET=dg-secret-0 introspect_lua "$WORK/introspect.lua" "$WORK/cc-tokens"
+ID=dg-0 SECRET=dg-secret-0 introspect_lua "$WORK/introspect.lua" "$WORK/@RUNG@-cc-tokens"
 cat >"$WORK/userinfo.lua" <<LUA
 local tokens, next = {}, 0
-for line in io.lines("$WORK/user-tokens") do tokens[#tokens + 1] = line end
+for line in io.lines("$WORK/@RUNG@-user-tokens") do tokens[#tokens + 1] = line end
 request = function()
   next = next % #tokens + 1
   return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[next] }, nil)
@@ -167,7 +182,7 @@ LUA
 feed_lua() {
   cat >"$WORK/$1.lua" <<LUA
 local cursors = {}
-for line in io.lines("$WORK/cursors") do cursors[#cursors + 1] = line end
+for line in io.lines("$WORK/@RUNG@-cursors") do cursors[#cursors + 1] = line end
 math.randomseed(7)
 request = function()
   local path = "/oauth2/revocations?limit=100&after=" .. cursors[math.random(#cursors)]
@@ -185,7 +200,7 @@ echo "== phase 1: an empty store's start-up, then each rung's store filled and s
 N=0
 for STORE in $STORES; do
   open_store "$STORE" empty
-  for ROUND in 1 2 3; do start_server; record startup_s "$STARTUP"; stop_server; done
+  for ROUND in $(seq 1 "$ROUNDS"); do start_server; record startup_s "$STARTUP"; stop_server; done
 done
 ROUND=0
 for N in "${RUNGS[@]}"; do
@@ -219,14 +234,16 @@ LUA
     # 1,000 blocklist entries: client_credentials tokens, revoked
     start_server
     for _ in $(seq 1 1000); do
-      curl -sf -u dg-0:dg-secret-0 localhost:18080/oauth2/token -d grant_type=client_credentials; echo
+      curl -sf -u dg-0:dg-secret-0 localhost:$PORT/oauth2/token -d grant_type=client_credentials; echo
     done | json_field access_token >"$WORK/revoked"
     [ "$STORE" = external ] && BEFORE_BL=$(redis_used)
     while read -r token; do
-      curl -sf -o /dev/null -u dg-0:dg-secret-0 localhost:18080/oauth2/revoke -d "token=$token" ||
+      curl -sf -o /dev/null -u dg-0:dg-secret-0 localhost:$PORT/oauth2/revoke -d "token=$token" ||
         echo "revoke: $?" >&2
     done <"$WORK/revoked"
     stop_server
+    # what autovacuum would do minutes later, done now so that it cannot run during a load
+    [ "$STORE" = embedded ] || psql -h 127.0.0.1 -U postgres -d "$DB" -qc "VACUUM (ANALYZE)"
 
     if [ "$STORE" = embedded ]; then
       DBFILE="$TESSERA_DATA_DIR/tessera.db"
@@ -258,40 +275,72 @@ LUA
 done
 rm -f "$WORK/stream.jsonl"
 
-echo "== phase 2: $ROUNDS rounds, each measuring every rung's store in turn" >&2
-for ROUND in $(seq 1 "$ROUNDS"); do
-  for N in "${RUNGS[@]}"; do
-    # this round's own refresh chains and userinfo sessions (a rotated token is spent)
-    sed -n "$((200 * ROUND - 199)),$((200 * ROUND))p" "$WORK/spa-tokens-$N" >"$WORK/refresh-tokens"
-    sed -n "$((200 * (ROUNDS + ROUND) - 199)),$((200 * (ROUNDS + ROUND)))p" "$WORK/spa-tokens-$N" >"$WORK/userinfo-refresh"
-    cp "$WORK/login-$N.lua" "$WORK/login.lua"
-    for STORE in $STORES; do
-      use_store "$STORE" "$N"
-      cp "$WORK/cursors-$STORE-$N" "$WORK/cursors"
-      start_server
-      record startup_s "$STARTUP"
-      for _ in $(seq 1 200); do
-        curl -sf -u dg-0:dg-secret-0 localhost:18080/oauth2/token -d grant_type=client_credentials; echo
-      done | json_field access_token >"$WORK/cc-tokens"
-      while read -r token; do
-        curl -sf localhost:18080/oauth2/token -d grant_type=refresh_token -d client_id=spa \
-          -d "refresh_token=$token"; echo
-      done <"$WORK/userinfo-refresh" | json_field access_token >"$WORK/user-tokens"
-      [ "$(wc -l <"$WORK/user-tokens")" = 200 ] || { echo "userinfo tokens: $(wc -l <"$WORK/user-tokens")" >&2; exit 1; }
-
-      load client_credentials 16 "$WORK/cc.lua" /oauth2/token
-      load refresh 32 "$WORK/refresh.lua" /oauth2/token
-      load introspection 64 "$WORK/introspect.lua" /oauth2/introspect
-      load userinfo 64 "$WORK/userinfo.lua" /oauth2/userinfo
-      load jwks 64 "$WORK/jwks.lua" /.well-known/jwks.json
-      load feed_reads_few 16 "$WORK/feed-few.lua" /oauth2/revocations
-      load feed_reads_many 16 "$WORK/feed-many.lua" /oauth2/revocations
-      load password_sign_in 8 "$WORK/login.lua" /oauth2/token
-      record rss_mib "$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$TPID/status")"
-      stop_server
-      record raw_argon2id_per_s "$(./target/release/examples/hash_rate "$DURATION" | sed 's/.*per_second=//')"
-    done
+rung_scripts() {
+  for name in cc refresh introspect userinfo jwks feed-few feed-many; do
+    sed "s/@RUNG@/$1/g" "$WORK/$name.lua" >"$WORK/$1-$name.lua"
   done
+  cp "$WORK/login-$1.lua" "$WORK/$1-login.lua"
+}
+# name, wrk connections, script, path
+MEASUREMENTS=(
+  "client_credentials 16 cc /oauth2/token"
+  "refresh 32 refresh /oauth2/token"
+  "introspection 64 introspect /oauth2/introspect"
+  "userinfo 64 userinfo /oauth2/userinfo"
+  "jwks 64 jwks /.well-known/jwks.json"
+  "feed_reads_few 16 feed-few /oauth2/revocations"
+  "feed_reads_many 16 feed-many /oauth2/revocations"
+  "password_sign_in 8 login /oauth2/token"
+)
+for N in "${RUNGS[@]}"; do rung_scripts "$N"; done
+
+echo "== phase 2: each store's rungs served at once; $ROUNDS rounds of every measurement on every rung" >&2
+for STORE in $STORES; do
+  [ "$STORE" = embedded ] || psql -h 127.0.0.1 -U postgres -qc CHECKPOINT
+  PORT=18080
+  for ROUND in $(seq 1 "$ROUNDS"); do
+    for N in "${RUNGS[@]}"; do use_store "$STORE" "$N"; start_server; record startup_s "$STARTUP"; stop_server; done
+  done
+  ROUND=0 i=0
+  for N in "${RUNGS[@]}"; do
+    use_store "$STORE" "$N"
+    PORT=$((18080 + 10 * i)) i=$((i + 1))
+    start_server
+    PIDS[$N]=$TPID PORTS[$N]=$PORT TPID=
+    cp "$WORK/cursors-$STORE-$N" "$WORK/$N-cursors"
+    for _ in $(seq 1 200); do
+      curl -sf -u dg-0:dg-secret-0 "localhost:$PORT/oauth2/token" -d grant_type=client_credentials; echo
+    done | json_field access_token >"$WORK/$N-cc-tokens"
+  done
+  for ROUND in $(seq 1 "$ROUNDS"); do
+    for N in "${RUNGS[@]}"; do
+      PORT=${PORTS[$N]}
+      # this round's own refresh chains and userinfo sessions (a rotated token is spent)
+      sed -n "$((200 * ROUND - 199)),$((200 * ROUND))p" "$WORK/spa-tokens-$N" >"$WORK/$N-refresh-tokens"
+      sed -n "$((200 * (ROUNDS + ROUND) - 199)),$((200 * (ROUNDS + ROUND)))p" "$WORK/spa-tokens-$N" |
+        while read -r token; do
+          curl -sf "localhost:$PORT/oauth2/token" -d grant_type=refresh_token -d client_id=spa \
+            -d "refresh_token=$token"; echo
+        done | json_field access_token >"$WORK/$N-user-tokens"
+      [ "$(wc -l <"$WORK/$N-user-tokens")" = 200 ] || { echo "userinfo tokens: $(wc -l <"$WORK/$N-user-tokens")" >&2; exit 1; }
+    done
+    m=0
+    for measurement in "${MEASUREMENTS[@]}"; do
+      read -r name conns script path <<<"$measurement"
+      # the rungs in an order turned by the round and the measurement
+      for k in "${!RUNGS[@]}"; do
+        N=${RUNGS[$(((k + ROUND + m) % ${#RUNGS[@]}))]}
+        PORT=${PORTS[$N]}
+        load "${PIDS[$N]}" "$name" "$conns" "$WORK/$N-$script.lua" "$path"
+        [ "$name" != password_sign_in ] ||
+          record raw_argon2id_per_s "$(./target/release/examples/hash_rate "$DURATION" | sed 's/.*per_second=//')"
+      done
+      m=$((m + 1))
+    done
+    for N in "${RUNGS[@]}"; do record rss_mib "$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/${PIDS[$N]}/status")"; done
+  done
+  for N in "${RUNGS[@]}"; do kill "${PIDS[$N]}"; wait "${PIDS[$N]}" 2>/dev/null || true; done
+  PIDS=() PORTS=()
 done
 
 # each measurement's median over the rounds (and its p99's)
@@ -309,6 +358,37 @@ with open(sys.argv[2], "w") as out:
         shown = f"{value:.0f}" if value == int(value) else f"{value:.3f}".rstrip("0")
         out.write(f"{store},{n},{metric},{shown},{p99},{len(rows)}\n")
 PY
-echo "== medians of $ROUNDS rounds: each rate against the first rung's (password sign-in: logins per raw hash)" >&2
-python3 benches/ladder_plot.py "$CSV" "$OUT/ladder.png"
-echo "wrote $CSV (medians), $ROUNDS_CSV (every round) and $OUT/ladder.png" >&2
+# each rate's ratio to the first rung's in the same round: the median over the rounds,
+# the lowest and the highest (password sign-in: logins per raw hash)
+echo "== each rate against the first rung's, within each round: median (lowest-highest) of $ROUNDS" >&2
+python3 - "$ROUNDS_CSV" "$OUT/ladder-ratios.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+value = {(r["store"], int(r["n"]), int(r["round"]), r["metric"]): float(r["value"]) for r in rows}
+rates = ["client_credentials", "refresh", "introspection", "userinfo", "password_sign_in",
+         "jwks", "feed_reads_few", "feed_reads_many"]
+costs = [m + "_cpu_us" for m in rates if m != "password_sign_in"]
+def rate(store, n, rnd, metric):
+    v = value.get((store, n, rnd, metric))
+    if v is not None and metric == "password_sign_in":
+        raw = value.get((store, n, rnd, "raw_argon2id_per_s"))
+        v = v / raw if raw else None
+    return v
+stores = sorted({r["store"] for r in rows})
+rungs = sorted({int(r["n"]) for r in rows if int(r["n"]) > 0})
+rounds = sorted({int(r["round"]) for r in rows if int(r["round"]) > 0})
+with open(sys.argv[2], "w") as out:
+    out.write("store,n,metric,median_ratio,lowest,highest,rounds\n")
+    for store in stores:
+        for n in rungs[1:]:
+            for metric in rates + costs:
+                ratios = [rate(store, n, r, metric) / rate(store, rungs[0], r, metric) for r in rounds
+                          if rate(store, n, r, metric) and rate(store, rungs[0], r, metric)]
+                if not ratios:
+                    continue
+                line = (store, n, metric, statistics.median(ratios), min(ratios), max(ratios))
+                out.write("%s,%d,%s,%.3f,%.3f,%.3f,%d\n" % (line + (len(ratios),)))
+                print("%-9s %8d %-28s %.2f (%.2f-%.2f)" % line)
+PY
+python3 benches/ladder_plot.py "$CSV" "$OUT/ladder.png" >/dev/null
+echo "wrote $CSV (medians), $ROUNDS_CSV (every round), $OUT/ladder-ratios.csv and $OUT/ladder.png" >&2
