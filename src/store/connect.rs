@@ -175,7 +175,8 @@ fn postgres_and_redis(
         families: redis.clone(),
         revocations: redis.clone(),
         feed: redis.clone(),
-        expiry: Arc::new(super::ExpiresByItself),
+        // Redis keys carry TTLs; PostgreSQL's expiring rows are the reset links
+        expiry: pg.clone(),
         audit: pg.clone(),
         // LISTEN/NOTIFY: the same channel whether Redis is one server or a cluster
         changes: pg.clone(),

@@ -11,6 +11,10 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
+/// The most of its oldest expired events one append drops, on every backend: an append
+/// never stalls the store on a large trim (what is left goes with the next appends).
+pub const FEED_TRIM_BATCH: usize = 1000;
+
 /// One event of the feed as stored. Times are Unix seconds. (`http::revocation_feed` owns
 /// the form verifiers read; the stored encoding must stay readable across releases.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

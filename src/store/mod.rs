@@ -29,7 +29,7 @@ pub use browser::*;
 pub use changes::*;
 pub use clients::*;
 pub use connect::{connect, embedded, Backend, ConnectError, ConnectOptions, Migrator};
-pub use expiry::{ExpiresByItself, Expiry, Swept};
+pub use expiry::{Expiry, Swept, SWEEP_BATCH};
 pub use families::*;
 pub use feed::*;
 pub use health::{Checks, Ping, Readiness};

@@ -1,10 +1,11 @@
-//! Password reset tokens in Postgres (book § Configuration).
+//! Password reset tokens in Postgres (book § Configuration), and their sweep: an expired link is
+//! deleted by the background loop, a batch at a time (V7's index finds them).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
-use crate::store::{ResetStore, ResetUse, StoreError};
+use crate::store::{Expiry, ResetStore, ResetUse, StoreError, Swept, SWEEP_BATCH};
 
 #[async_trait]
 impl ResetStore for PgStore {
@@ -58,5 +59,24 @@ impl ResetStore for PgStore {
             )
             .await
             .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl Expiry for PgStore {
+    async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .execute(
+                "DELETE FROM password_resets WHERE token_sha256 IN \
+                 (SELECT token_sha256 FROM password_resets WHERE expires_at <= $1 LIMIT $2)",
+                &[&now, &(SWEEP_BATCH as i64)],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(Swept {
+            rows,
+            more: rows == SWEEP_BATCH as u64,
+        })
     }
 }

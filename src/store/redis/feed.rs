@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, RedisStore};
-use crate::store::{Cursor, FeedRead, FeedRecord, FeedStore, StoreError};
+use crate::store::{Cursor, FeedRead, FeedRecord, FeedStore, StoreError, FEED_TRIM_BATCH};
 
 static READ: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("feed_read.lua")));
@@ -67,6 +67,7 @@ impl FeedStore for RedisStore {
         let mut append = APPEND.key(stream);
         append.key(dropped);
         append.arg(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX));
+        append.arg(FEED_TRIM_BATCH);
         for record in records {
             let text = serde_json::to_string(record).map_err(|e| StoreError::Other(e.into()))?;
             append.arg(text);

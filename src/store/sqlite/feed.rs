@@ -9,10 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::store::{Cursor, FeedRead, FeedRecord, FeedStore, StoreError};
-
-/// The most rows one append trims.
-const TRIM_BATCH: usize = 1000;
+use crate::store::{Cursor, FeedRead, FeedRecord, FeedStore, StoreError, FEED_TRIM_BATCH};
 
 fn millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -42,7 +39,7 @@ impl FeedStore for SqliteStore {
             tx.execute(
                 &format!(
                     "DELETE FROM revocation_feed WHERE id IN (SELECT id FROM revocation_feed \
-                     WHERE at_ms < ?1 ORDER BY at_ms, id LIMIT {TRIM_BATCH})"
+                     WHERE at_ms < ?1 ORDER BY at_ms, id LIMIT {FEED_TRIM_BATCH})"
                 ),
                 [oldest],
             )?;

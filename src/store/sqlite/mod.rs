@@ -26,7 +26,7 @@ use pool::Pool;
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
-use super::{Expiry, Migrator, Ping, StoreError, Swept};
+use super::{Expiry, Migrator, Ping, StoreError, Swept, SWEEP_BATCH};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -168,23 +168,44 @@ pub(crate) fn refusal(message: String) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(message.into())
 }
 
-/// The most rows of one kind one sweep deletes: a sweep never holds the write lock for
-/// long, whatever expired at once.
-const SWEEP_BATCH: usize = 1000;
+/// Every kind of row that expires: its table, key and expiry column, and the expiry's
+/// unit (the absolute expiry of a session is in seconds, every other in microseconds).
+const EXPIRING: [(&str, &str, &str, TimeUnit); 7] = [
+    ("refresh_families", "id", "expires_at", TimeUnit::Micros),
+    ("refresh_families", "id", "abs_exp", TimeUnit::Secs),
+    ("jti_blocklist", "jti", "expires_at", TimeUnit::Micros),
+    ("user_cutoffs", "user_id", "expires_at", TimeUnit::Micros),
+    ("sso_sessions", "id", "expires_at", TimeUnit::Micros),
+    (
+        "authorization_codes",
+        "digest",
+        "expires_at",
+        TimeUnit::Micros,
+    ),
+    (
+        "password_resets",
+        "token_sha256",
+        "expires_at",
+        TimeUnit::Micros,
+    ),
+];
 
-/// Drops what Redis would have expired by itself: up to `SWEEP_BATCH` rows of each kind,
-/// each found through an index on its expiry (V6), so a sweep costs what it deletes.
+#[derive(Clone, Copy)]
+enum TimeUnit {
+    Secs,
+    Micros,
+}
+
+/// Drops what Redis would have expired by itself, and expired reset links: up to
+/// `SWEEP_BATCH` rows of each kind, each found through an index on its expiry (V6, V7), so
+/// a sweep costs what it deletes.
 fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Result<Swept> {
-    let (now, secs) = (micros(at), at.unix_timestamp());
     let mut swept = Swept::default();
-    for (table, key, expiry, value) in [
-        ("refresh_families", "id", "expires_at", now),
-        ("refresh_families", "id", "abs_exp", secs),
-        ("jti_blocklist", "jti", "expires_at", now),
-        ("user_cutoffs", "user_id", "expires_at", now),
-        ("sso_sessions", "id", "expires_at", now),
-        ("authorization_codes", "digest", "expires_at", now),
-    ] {
+    for (table, key, expiry, unit) in EXPIRING {
+        let value = match unit {
+            TimeUnit::Secs => at.unix_timestamp(),
+            TimeUnit::Micros => micros(at),
+        };
         let deleted = tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE {key} IN \
@@ -312,14 +333,7 @@ mod tests {
         assert_eq!(store.sweep(at).await.unwrap(), Swept::default());
 
         // every expiry the sweep selects by is found through an index, not a table scan
-        for (table, expiry) in [
-            ("refresh_families", "expires_at"),
-            ("refresh_families", "abs_exp"),
-            ("jti_blocklist", "expires_at"),
-            ("user_cutoffs", "expires_at"),
-            ("sso_sessions", "expires_at"),
-            ("authorization_codes", "expires_at"),
-        ] {
+        for (table, _, expiry, _) in EXPIRING {
             let plan = store
                 .run(move |c| {
                     let sql = format!(

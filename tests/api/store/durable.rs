@@ -62,3 +62,68 @@ pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::
         None
     );
 }
+
+/// Expired reset links are deleted by the background sweep on both stores (nothing deleted
+/// them on PostgreSQL before V7), a link that is used but not yet expired stays until it
+/// expires, and a sweep with nothing expired deletes nothing.
+pub async fn an_expired_reset_link_is_swept_and_a_live_one_kept(backend: &super::Backend) {
+    let stores = &backend.stores;
+    let t = now();
+    let user = stores
+        .users
+        .create_user(
+            NewUser {
+                email: Email::parse("sweep@example.com").unwrap(),
+                name: None,
+                email_verified: false,
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+            },
+            t,
+        )
+        .await
+        .unwrap();
+    let (used, short, long) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    for (token, ttl) in [(used, 120), (short, 60), (long, 600)] {
+        stores
+            .resets
+            .create_reset(token, user.id, t + Duration::from_secs(ttl), t)
+            .await
+            .unwrap();
+    }
+    let consumed = stores.resets.use_reset(used, ResetUse::Consume, t).await;
+    assert_eq!(consumed.unwrap(), Some(user.id));
+
+    assert_eq!(stores.expiry.sweep(t).await.unwrap().rows, 0);
+    let swept = stores
+        .expiry
+        .sweep(t + Duration::from_secs(61))
+        .await
+        .unwrap();
+    assert_eq!(
+        (swept.rows, swept.more),
+        (1, false),
+        "only the expired link"
+    );
+    assert_eq!(
+        stores
+            .expiry
+            .sweep(t + Duration::from_secs(121))
+            .await
+            .unwrap()
+            .rows,
+        1
+    );
+    let found = stores
+        .resets
+        .use_reset(long, ResetUse::Find, t + Duration::from_secs(121));
+    assert_eq!(found.await.unwrap(), Some(user.id), "the live link is kept");
+    assert_eq!(
+        stores
+            .expiry
+            .sweep(t + Duration::from_secs(601))
+            .await
+            .unwrap()
+            .rows,
+        1
+    );
+}
