@@ -9,10 +9,18 @@ use time::OffsetDateTime;
 use super::{unavailable, RedisStore};
 use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
 
-static GCRA: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(include_str!("gcra.lua")));
-static LOCKOUT: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(include_str!("lockout.lua")));
+static GCRA: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(concat!(
+        include_str!("gcra_step.lua"),
+        include_str!("gcra.lua")
+    ))
+});
+static LOCKOUT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(concat!(
+        include_str!("gcra_step.lua"),
+        include_str!("lockout.lua")
+    ))
+});
 
 /// How long lockout state outlives the last attempt: a day of good behaviour resets the
 /// doubling.

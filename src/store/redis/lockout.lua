@@ -2,7 +2,8 @@
 -- before the password is checked, so parallel attempts cannot slip past the threshold.
 -- Failures count per (account, network), so a stranger's guesses lock the account only for
 -- the stranger's network; a ceiling across all networks (GCRA) refuses networks the account
--- has not signed in from recently. Every key shares the account's hash tag (one slot).
+-- has not signed in from recently (gcra_step.lua stands in front of this script). Every key
+-- shares the account's hash tag (one slot).
 -- KEYS[1]: the (account, network) hash {fails, level, until, epoch}
 -- KEYS[2]: the account's ceiling (GCRA theoretical arrival time, s)
 -- KEYS[3]: the "account signed in from this network" marker
@@ -25,11 +26,7 @@ if until_ > now then
   return {0, until_ - now}
 end
 if ceiling > 0 and redis.call('EXISTS', KEYS[3]) == 0 then
-  local interval = period / ceiling
-  local tat = tonumber(redis.call('GET', KEYS[2]) or now)
-  if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - period
+  local _, new_tat, allow_at = gcra_step(redis.call('GET', KEYS[2]), now, ceiling, period)
   if now < allow_at then
     return {0, math.max(1, math.ceil(allow_at - now))}
   end
