@@ -17,13 +17,14 @@ use crate::service::authorize::Browser;
 use crate::service::consents::Consents;
 use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
 use crate::service::logout::SignOut;
-use crate::service::mfa::account::Account;
+use crate::service::mfa::account::{Account, AccountParts};
 use crate::service::mfa::Mfa;
+use crate::service::passkeys::Passkeys;
 use crate::service::passwords::Passwords;
 use crate::service::reset::{ResetParts, Resets};
 use crate::service::revocations::TokenEndpoints;
 use crate::service::sessions::Sessions;
-use crate::service::signin::authenticate::Authenticator;
+use crate::service::signin::authenticate::{Authenticator, AuthenticatorParts};
 use crate::service::signin::{SignIn, SignInParts};
 use crate::store::{Readiness, Stores};
 use crate::tokens::KeyRing;
@@ -125,12 +126,21 @@ impl AppState {
             audit.clone(),
             settings.totp_issuer.clone(),
         );
+        let passkeys = Passkeys::new(
+            &stores,
+            settings.webauthn.as_ref(),
+            audit.clone(),
+            clock.clone(),
+        );
         let authenticator = Authenticator::new(
             stores.users.clone(),
-            limiter.clone(),
-            passwords.clone(),
-            mfa.clone(),
-            audit.clone(),
+            AuthenticatorParts {
+                limiter: limiter.clone(),
+                passwords: passwords.clone(),
+                mfa: mfa.clone(),
+                passkeys: passkeys.clone(),
+                audit: audit.clone(),
+            },
         );
         let consents = Consents::new(&stores, sessions.clone(), audit.clone(), clock.clone());
         let browser = Browser::new(
@@ -165,10 +175,13 @@ impl AppState {
         ));
         let account = Account::new(
             &stores,
-            passwords.clone(),
-            mfa.clone(),
-            sessions.clone(),
-            clock.clone(),
+            AccountParts {
+                passwords: passwords.clone(),
+                mfa: mfa.clone(),
+                passkeys: passkeys.clone(),
+                sessions: sessions.clone(),
+                clock: clock.clone(),
+            },
         );
         let sign_out = SignOut::new(
             &stores,

@@ -97,6 +97,17 @@ pub struct Settings {
     /// How often each instance checks the stored key-ring version (the fallback to the
     /// Redis change notification) and whether a scheduled rotation is due.
     pub keyring_poll_interval: Duration,
+    /// The WebAuthn relying party; `None`: passkeys are off (an issuer on an IP address
+    /// and no `TESSERA_WEBAUTHN_RP_ID`).
+    pub webauthn: Option<WebauthnSettings>,
+}
+
+/// The WebAuthn relying party (book § Passkeys): its id, a domain, and the origins a
+/// ceremony may come from, each on that domain or a subdomain of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnSettings {
+    pub rp_id: String,
+    pub origins: Vec<url::Url>,
 }
 
 /// At most `count` requests per `period` (book § Configuration).
@@ -269,6 +280,7 @@ impl Settings {
             "rate_limit_token_client",
             "only failed client authentications are limited now (TESSERA_RATE_LIMIT_CLIENT_AUTH_FAILURES)",
         );
+        let cors_origins = p.cors_origins(cors_allow_credentials);
         let store = p.store();
         let embedded = matches!(store, StoreSettings::Embedded { .. });
         let kek = p.kek(!embedded);
@@ -287,7 +299,6 @@ impl Settings {
             clock_leeway,
             jwks_max_age,
             jwks_stale_while_revalidate: p.seconds("jwks_stale_while_revalidate", 60, 0, 86_400),
-            cors_origins: p.cors_origins(cors_allow_credentials),
             cors_allow_credentials,
             trusted_proxies: p.trusted_proxies(),
             allow_insecure_http,
@@ -338,6 +349,8 @@ impl Settings {
             },
             key_rotation_interval,
             keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),
+            webauthn: p.webauthn(issuer.as_deref(), &cors_origins),
+            cors_origins,
             issuer: issuer.unwrap_or_default(),
             signing_algs,
             signing_alg,

@@ -7,76 +7,90 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A user's id: a random UUID, written hyphenated (`sub` of user tokens).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(uuid::Uuid);
+/// A random-UUID id, written hyphenated, stored as `uuid` in PostgreSQL and as text in
+/// SQLite.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(uuid::Uuid);
 
-impl UserId {
-    /// A new random id.
-    pub fn generate() -> Self {
-        UserId(uuid::Uuid::new_v4())
-    }
+        impl $name {
+            /// A new random id.
+            pub fn generate() -> Self {
+                $name(uuid::Uuid::new_v4())
+            }
 
-    pub fn as_uuid(&self) -> &uuid::Uuid {
-        &self.0
-    }
+            pub fn as_uuid(&self) -> &uuid::Uuid {
+                &self.0
+            }
 
-    /// Its 16 bytes (binds a sealed secret to its user).
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        self.0.as_bytes()
-    }
-}
-
-impl From<uuid::Uuid> for UserId {
-    fn from(id: uuid::Uuid) -> Self {
-        UserId(id)
-    }
-}
-
-impl FromStr for UserId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s).map(UserId)
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-/// PostgreSQL stores it as `uuid`, as it stores a plain UUID.
-mod postgres {
-    use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
-
-    use super::UserId;
-
-    type BoxError = Box<dyn std::error::Error + Sync + Send>;
-
-    impl ToSql for UserId {
-        fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
-            self.0.to_sql(ty, out)
+            /// Its 16 bytes.
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
         }
 
-        fn accepts(ty: &Type) -> bool {
-            <uuid::Uuid as ToSql>::accepts(ty)
+        impl From<uuid::Uuid> for $name {
+            fn from(id: uuid::Uuid) -> Self {
+                $name(id)
+            }
         }
 
-        to_sql_checked!();
-    }
-
-    impl<'a> FromSql<'a> for UserId {
-        fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
-            uuid::Uuid::from_sql(ty, raw).map(UserId)
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::parse_str(s).map($name)
+            }
         }
 
-        fn accepts(ty: &Type) -> bool {
-            <uuid::Uuid as FromSql>::accepts(ty)
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
         }
-    }
+
+        impl tokio_postgres::types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &tokio_postgres::types::Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <uuid::Uuid as tokio_postgres::types::ToSql>::accepts(ty)
+            }
+
+            tokio_postgres::types::to_sql_checked!();
+        }
+
+        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
+            fn from_sql(
+                ty: &tokio_postgres::types::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                uuid::Uuid::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <uuid::Uuid as tokio_postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    };
 }
+
+uuid_id!(
+    /// A user's id (`sub` of user tokens).
+    UserId
+);
+
+uuid_id!(
+    /// A passkey's id in tessera (the API's `{id}`), not its WebAuthn credential id.
+    PasskeyId
+);
 
 /// A text id: built from stored or derived text (a presented one is checked where it is
 /// presented), read as `str`, and stored as text in every backend.

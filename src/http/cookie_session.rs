@@ -41,7 +41,7 @@ pub struct SessionTokens {
 redacted_debug!(SessionTokens, token_type, expires_in);
 
 /// Refuses a cookie request whose `Origin` is not the issuer's or a listed CORS origin.
-fn require_allowed_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+pub(super) fn require_allowed_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -62,6 +62,23 @@ fn require_allowed_origin(req: &HttpRequest, state: &AppState) -> Result<(), Api
     }
 }
 
+/// The first-party client a cookie sign-in is for (`spa` when none is named): only public
+/// first-party clients, since a confidential client must prove its secret at
+/// `/oauth2/token` and the cookie endpoints take none.
+pub(super) async fn spa_client(
+    state: &AppState,
+    client_id: Option<&str>,
+) -> Result<crate::domain::Client, ApiError> {
+    let client_id = ClientId::parse(client_id.unwrap_or("spa"))
+        .map_err(|_| ApiError::Forbidden("client_not_allowed", "unknown client"))?;
+    crate::service::clients::spa_client(state.stores.clients.as_ref(), &client_id)
+        .await?
+        .ok_or(ApiError::Forbidden(
+            "client_not_allowed",
+            "this client may not log users in here",
+        ))
+}
+
 fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
     let max_age = state.settings.refresh_absolute_ttl.as_secs() as i64;
     Cookie::build(COOKIE, value)
@@ -73,7 +90,7 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .finish()
 }
 
-fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
+pub(super) fn respond(state: &AppState, tokens: TokenResponse) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -111,16 +128,7 @@ pub async fn login(
         password,
         client_id,
     } = body.into_inner();
-    let client_id = ClientId::parse(client_id.as_deref().unwrap_or("spa"))
-        .map_err(|_| ApiError::Forbidden("client_not_allowed", "unknown client"))?;
-    // only public first-party clients: a confidential client must prove its secret at
-    // /oauth2/token, and this endpoint takes none
-    let client = crate::service::clients::spa_client(state.stores.clients.as_ref(), &client_id)
-        .await?
-        .ok_or(ApiError::Forbidden(
-            "client_not_allowed",
-            "this client may not log users in here",
-        ))?;
+    let client = spa_client(&state, client_id.as_deref()).await?;
     let login = grants::password::grant(
         &state.grants,
         &client,

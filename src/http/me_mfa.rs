@@ -31,6 +31,14 @@ pub struct Reauth {
     pub password: Option<String>,
 }
 
+impl Reauth {
+    /// The password of an optional JSON body (none in an empty one).
+    pub(super) fn password_in(body: &[u8]) -> Result<Option<Password>, ApiError> {
+        let reauth: Reauth = super::admin::parse_optional_json(body)?;
+        Ok(reauth.password.map(Password::new))
+    }
+}
+
 /// Starts TOTP enrolment: a new secret (pending until confirmed), its otpauth URI and a QR code.
 #[utoipa::path(post, path = "/api/v1/me/mfa/totp", tag = "accounts",
     security(("bearer" = [])),
@@ -48,8 +56,7 @@ pub async fn setup(
     ip: ClientIp,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let reauth: Reauth = super::admin::parse_optional_json(&body)?;
-    let password = reauth.password.map(Password::new);
+    let password = Reauth::password_in(&body)?;
     let setup = state
         .account
         .start(&session, password, ip.as_deref())

@@ -19,6 +19,7 @@ pub mod me_password;
 pub mod me_sessions;
 mod oauth_client;
 pub mod openapi;
+pub mod passkeys;
 pub mod password_reset;
 #[cfg(test)]
 mod redaction_tests;
@@ -138,6 +139,7 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("", web::post().to(authorize::authorize_post))
             .route("/signin", web::post().to(authorize::sign_in))
             .route("/mfa", web::post().to(authorize::second_factor))
+            .route("/passkey", web::post().to(authorize::passkey))
             .route("/consent", web::post().to(authorize::consent)),
     )
     .route("/oauth2/logout", web::get().to(authorize::logout_get))
@@ -145,6 +147,10 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
     .route(
         authorize::STYLESHEET_PATH.as_str(),
         web::get().to(authorize::stylesheet),
+    )
+    .route(
+        authorize::PASSKEY_SCRIPT_PATH.as_str(),
+        web::get().to(authorize::passkey_script),
     )
     .route(authorize::ICON_PATH, web::get().to(authorize::icon))
     .route("/favicon.ico", web::get().to(authorize::icon))
@@ -167,6 +173,28 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/session", web::delete().to(cookie_session::logout))
             .route("/session/refresh", web::post().to(cookie_session::refresh))
             .route("/session/mfa", web::post().to(cookie_session::mfa))
+            .route(
+                "/session/passkey/options",
+                web::post().to(passkeys::passkey_sign_in_options),
+            )
+            .route(
+                "/session/passkey",
+                web::post().to(passkeys::passkey_sign_in),
+            )
+            .route(
+                "/me/passkeys/options",
+                web::post().to(passkeys::passkey_registration_options),
+            )
+            .route("/me/passkeys", web::post().to(passkeys::add_passkey))
+            .route("/me/passkeys", web::get().to(passkeys::list_passkeys))
+            .route(
+                "/me/passkeys/{id}",
+                web::patch().to(passkeys::rename_passkey),
+            )
+            .route(
+                "/me/passkeys/{id}",
+                web::delete().to(passkeys::delete_passkey),
+            )
             .route("/me/mfa/totp", web::post().to(me_mfa::setup))
             .route("/me/mfa/totp", web::delete().to(me_mfa::disable))
             .route("/me/mfa/totp/confirm", web::post().to(me_mfa::confirm))

@@ -10,8 +10,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     admin, authorize, cookie_session, cors, health, introspect, me, me_consents, me_mfa,
-    me_password, me_sessions, password_reset, registration, revocation_feed, revoke, token,
-    userinfo, wellknown,
+    me_password, me_sessions, passkeys, password_reset, registration, revocation_feed, revoke,
+    token, userinfo, wellknown,
 };
 use crate::state::AppState;
 
@@ -33,6 +33,7 @@ use crate::state::AppState;
         authorize::authorize_post,
         authorize::sign_in,
         authorize::second_factor,
+        authorize::passkey,
         authorize::consent,
         authorize::logout_get,
         authorize::logout_post,
@@ -58,6 +59,13 @@ use crate::state::AppState;
         me_mfa::confirm,
         me_mfa::disable,
         me_mfa::recovery_codes,
+        passkeys::passkey_sign_in_options,
+        passkeys::passkey_sign_in,
+        passkeys::passkey_registration_options,
+        passkeys::add_passkey,
+        passkeys::list_passkeys,
+        passkeys::rename_passkey,
+        passkeys::delete_passkey,
         password_reset::forgot,
         password_reset::reset,
     ),
@@ -100,6 +108,8 @@ pub struct PublicApi;
         admin::users::get,
         admin::users::revoke_sessions,
         admin::users::unlock,
+        admin::users::user_passkeys,
+        admin::users::delete_user_passkey,
         admin::users::delete,
         admin::users::import,
         admin::audit::list,

@@ -14,6 +14,7 @@ pub mod feed;
 pub mod grants;
 pub mod logout;
 pub mod mfa;
+pub mod passkeys;
 pub mod passwords;
 pub mod reset;
 pub mod revocations;

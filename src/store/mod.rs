@@ -19,6 +19,7 @@ mod keys;
 mod limits;
 mod mfa;
 mod mfa_tokens;
+mod passkeys;
 mod resets;
 mod revocations;
 mod rewrap;
@@ -37,6 +38,7 @@ pub use keys::*;
 pub use limits::*;
 pub use mfa::*;
 pub use mfa_tokens::*;
+pub use passkeys::*;
 pub use resets::*;
 pub use revocations::*;
 pub use rewrap::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
@@ -83,6 +85,7 @@ pub struct Stores {
     pub resets: Arc<dyn ResetStore>,
     pub mfa: Arc<dyn MfaStore>,
     pub mfa_tokens: Arc<dyn MfaTokenStore>,
+    pub passkeys: Arc<dyn PasskeyStore>,
     pub sso: Arc<dyn SsoStore>,
     pub codes: Arc<dyn CodeStore>,
     pub consents: Arc<dyn ConsentStore>,

@@ -35,6 +35,7 @@ mod mfa;
 mod oidcc;
 mod openapi;
 mod outages;
+mod passkeys;
 mod postgres_tls;
 mod propagation;
 mod properties;

@@ -1,6 +1,6 @@
 //! book § Run the service: `tessera export` / `tessera import` move a store between the embedded mode
-//! and Postgres + Redis, both ways, logging nobody out and un-revoking nothing; an import
-//! that cannot be complete writes nothing.
+//! and Postgres + Redis, both ways, logging nobody out and un-revoking nothing, passkeys
+//! included; an import that cannot be complete writes nothing.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tessera::clock::FixedClock;
 
+use crate::helpers::passkey::SoftAuthenticator;
 use crate::helpers::{
     cli_env, try_spawn_on, Backend, Fetch, TestApp, TestDb, ADMIN_TOKEN, STRONG_PASSWORD,
 };
@@ -56,6 +57,8 @@ struct Before {
     resource: (String, Option<String>),
     kids: Vec<String>,
     audit_events: i64,
+    /// Holds Ana's passkey.
+    authenticator: SoftAuthenticator,
 }
 
 /// Fills `app`: users (one with TOTP), sessions, a revoked token, a cut-off, a client.
@@ -92,6 +95,27 @@ async fn fill(app: &TestApp, clock: &FixedClock) -> Before {
 
     let revoked = app.introspect_as(&resource, &revoked_access).await;
     assert_eq!(revoked["active"], false);
+    let mut authenticator = SoftAuthenticator::new(ORIGIN);
+    let access = tokens["access_token"].as_str().unwrap();
+    let options: Value = app
+        .http
+        .post(app.url("/api/v1/me/passkeys/options"))
+        .bearer_auth(access)
+        .fetch()
+        .await
+        .json()
+        .await
+        .unwrap();
+    let credential = authenticator.create(&options["publicKey"]);
+    let body = serde_json::json!({ "ceremony": options["ceremony"], "credential": credential });
+    let added = app
+        .http
+        .post(app.url("/api/v1/me/passkeys"))
+        .bearer_auth(access)
+        .json(&body)
+        .fetch()
+        .await;
+    assert_eq!(added.status(), StatusCode::OK);
     app.user("cleo@example.com").await;
     app.enrol_totp("cleo@example.com", clock).await;
 
@@ -111,11 +135,12 @@ async fn fill(app: &TestApp, clock: &FixedClock) -> Before {
         resource,
         kids: app.jwks_kids().await,
         audit_events: app.db.count_rows("audit_events").await,
+        authenticator,
     }
 }
 
 /// Everything `before` recorded holds on `app`, which runs on the imported store.
-async fn check(app: &TestApp, before: &Before) {
+async fn check(app: &TestApp, before: &mut Before) {
     let mut kids = app.jwks_kids().await;
     let mut expected = before.kids.clone();
     kids.sort();
@@ -159,6 +184,27 @@ async fn check(app: &TestApp, before: &Before) {
         "the TOTP enrolment came along"
     );
 
+    let options: Value = app
+        .http
+        .post(app.url("/api/v1/session/passkey/options"))
+        .header("origin", ORIGIN)
+        .json(&serde_json::json!({}))
+        .fetch()
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assertion = before.authenticator.get(&options["publicKey"]);
+    let body = serde_json::json!({ "ceremony": options["ceremony"], "credential": assertion });
+    let signed_in = app
+        .http
+        .post(app.url("/api/v1/session/passkey"))
+        .header("origin", ORIGIN)
+        .json(&body)
+        .fetch()
+        .await;
+    assert_eq!(signed_in.status(), StatusCode::OK, "the passkey came along");
+
     let (id, secret) = &before.client;
     let cc = app
         .token(&[
@@ -174,10 +220,17 @@ async fn check(app: &TestApp, before: &Before) {
     );
 }
 
+/// On `localhost`, where WebAuthn runs (its passkeys move too).
+const ORIGIN: &str = "http://localhost:8080";
+
 async fn spawn(db: Arc<TestDb>, clock: Arc<FixedClock>) -> TestApp {
-    try_spawn_on(db, &[("keyring_poll_interval", "1")], clock)
-        .await
-        .unwrap_or_else(|e| panic!("app failed to start: {e}"))
+    try_spawn_on(
+        db,
+        &[("keyring_poll_interval", "1"), ("issuer", ORIGIN)],
+        clock,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("app failed to start: {e}"))
 }
 
 /// Exports `from` (while its app runs) and imports into a fresh store of `to`.
@@ -192,6 +245,7 @@ async fn move_store(from: &TestDb, to: Backend) -> (Arc<TestDb>, String) {
     let imported = &report["imported"];
     assert_eq!(imported["users"], 3, "{report}");
     assert_eq!(imported["user_totp"], 1, "{report}");
+    assert_eq!(imported["passkeys"], 1, "{report}");
     assert_eq!(imported["jti_blocklist"], 1, "{report}");
     assert_eq!(imported["user_cutoffs"], 1, "{report}");
     assert!(imported["refresh_families"].as_u64() >= Some(1), "{report}");
@@ -203,14 +257,14 @@ async fn embedded_to_postgres_and_back_keeps_every_session_key_user_and_revocati
     let clock = Arc::new(FixedClock::starting_now());
     let embedded = Arc::new(TestDb::on(Backend::Embedded).await);
     let source = spawn(embedded.clone(), clock.clone()).await;
-    let before = fill(&source, &clock).await;
+    let mut before = fill(&source, &clock).await;
 
     let (pg, _) = move_store(&embedded, Backend::Postgres).await;
     let up = spawn(pg.clone(), clock.clone()).await;
-    check(&up, &before).await;
+    check(&up, &mut before).await;
 
     // and back down, from the Postgres + Redis store the first move filled
-    let before = fill_more(&up, before).await;
+    let mut before = fill_more(&up, before).await;
     let (down_db, _) = move_store(&pg, Backend::Embedded).await;
     if let TestDb::Embedded(dir) = down_db.as_ref() {
         let kept = std::fs::read_to_string(dir.0.join("kek")).unwrap();
@@ -222,7 +276,7 @@ async fn embedded_to_postgres_and_back_keeps_every_session_key_user_and_revocati
     }
     drop(source);
     let down = spawn(down_db, clock).await;
-    check(&down, &before).await;
+    check(&down, &mut before).await;
 }
 
 /// After `check` rotated `before.refresh`, the current token of that session.

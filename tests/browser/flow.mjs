@@ -10,10 +10,10 @@
 // be intercepted in the browser). Prints a JSON report; exits 1 on a failure.
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import * as oidc from "openid-client";
 import { chromium } from "playwright-core";
 import * as rp from "./rp.mjs";
+import { shoot as saveShots } from "./shots.mjs";
 
 const [base, clientId, APP, email, password, totpCode, shots] = process.argv.slice(2);
 const REDIRECT = `${APP}/cb`;
@@ -69,16 +69,8 @@ async function newPage() {
   return page;
 }
 
-/** Saves the page at desktop and phone width as NAME-desktop.png and NAME-phone.png. */
-async function shoot(page, name) {
-  report.pages.push(name);
-  await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
-  await page.setViewportSize({ width: 375, height: 740 });
-  await page.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 800 });
-  const wide = await page.locator("main, body").first().boundingBox();
-  if (wide && wide.width > 1280) report.console.push(`${name} is wider than the window`);
-}
+/** Saves the page at desktop and phone width. */
+const shoot = (page, name) => saveShots(page, name, shots, report);
 
 /** A new authorization: its URL and the checks its answer must pass. */
 async function authorization(extra = {}) {

@@ -1,4 +1,5 @@
-//! `/admin/users` (book § Endpoints): create, find, end sessions, delete, bulk import.
+//! `/admin/users` (book § Endpoints): create, find, end sessions, delete, bulk import, and a
+//! user's passkeys (book § Passkeys).
 
 use actix_web::web;
 use actix_web::HttpResponse;
@@ -30,7 +31,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/users/{id}/revoke-sessions",
             web::post().to(revoke_sessions),
         )
-        .route("/users/{id}/unlock", web::post().to(unlock));
+        .route("/users/{id}/unlock", web::post().to(unlock))
+        .route("/users/{id}/passkeys", web::get().to(user_passkeys))
+        .route(
+            "/users/{id}/passkeys/{passkey}",
+            web::delete().to(delete_user_passkey),
+        );
 }
 
 /// A user as operators see it (never the password hash).
@@ -229,6 +235,44 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     end_user(&state, &id, Ending::Account, &operator).await
+}
+
+/// The user's passkeys, oldest first.
+#[utoipa::path(get, path = "/admin/users/{id}/passkeys", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user's passkeys", body = crate::http::passkeys::PasskeyList),
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
+pub async fn user_passkeys(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let passkeys = admin::user_passkeys(&state.stores, user_id(&id)?).await?;
+    let passkeys = passkeys.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(crate::http::passkeys::PasskeyList { passkeys }))
+}
+
+/// Deletes one of the user's passkeys; their sessions go on (`revoke-sessions` ends them).
+#[utoipa::path(delete, path = "/admin/users/{id}/passkeys/{passkey}", tag = "admin",
+    security(("admin_token" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "User id"),
+        ("passkey" = uuid::Uuid, Path, description = "Passkey id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        crate::http::error::responses::AdminTokenRefused,
+        (status = 404, description = "No such user, or no such passkey of theirs", body = crate::http::error::ErrorBody)))]
+pub async fn delete_user_passkey(
+    state: web::Data<AppState>,
+    AdminCaller(operator): AdminCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, passkey) = path.into_inner();
+    let passkey = passkey.parse().map_err(|_| ApiError::NotFound)?;
+    admin::delete_user_passkey(&state.stores, user_id(&id)?, passkey, &operator).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Imports JSON lines `{"email","password_hash","name"?,"email_verified"?}` with bcrypt

@@ -1,4 +1,4 @@
-//! The hosted forms' posts: sign-in, the second factor, consent. Each reads the form and
+//! The hosted forms' posts: sign-in (password or passkey), the second factor, consent. Each reads the form and
 //! the cookies, hands them to its `service::signin` step and renders what comes back.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -91,6 +91,60 @@ pub async fn sign_in(
             &posted(&form.carried, &csrf),
             form.email.as_deref().unwrap_or_default(),
             Password::new(form.password.unwrap_or_default()),
+            &session_meta(&req),
+        )
+        .await;
+    render_step(&state, &req, outcome)
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(flatten)]
+    carried: Carried,
+    ceremony: Option<String>,
+    /// The assertion's `toJSON()`, as JSON text.
+    credential: Option<String>,
+}
+
+/// The form the sign-in page's passkey script posts (book § Passkeys).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PasskeyRequest {
+    flow: String,
+    csrf_token: String,
+    /// The ceremony of `POST /api/v1/session/passkey/options`.
+    ceremony: String,
+    /// `PublicKeyCredential.toJSON()` of the assertion, as JSON text.
+    credential: String,
+}
+
+/// The sign-in page's passkey post: the ceremony and the browser's assertion.
+#[utoipa::path(post, path = "/oauth2/authorize/passkey", tag = "oauth2",
+    request_body(content = PasskeyRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The next page (consent) or the form_post answer", content_type = "text/html"),
+        (status = 303, description = "Back to the client with a code"),
+        (status = 400, description = "The sign-in page again with a message", content_type = "text/html"),
+        (status = 403, description = "Missing or foreign CSRF token", content_type = "text/html"),
+        (status = 429, description = "Too many attempts: the sign-in page with Retry-After", content_type = "text/html")))]
+pub async fn passkey(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<PasskeyForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let csrf = BrowserCookie::Csrf.read(&req, &state);
+    // a malformed assertion is a refused one: the page says so
+    let credential: Option<webauthn_rs_core::proto::PublicKeyCredential> = form
+        .credential
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok());
+    let outcome = state
+        .signin
+        .passkey(
+            &posted(&form.carried, &csrf),
+            form.ceremony.as_deref().unwrap_or_default(),
+            credential.as_ref(),
             &session_meta(&req),
         )
         .await;

@@ -65,7 +65,7 @@ async fn sign_out(
                 stylesheet: &STYLESHEET_PATH,
             }),
             None,
-            false,
+            Scripts::None,
         ),
         Err(LogoutRefusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, message),
         Err(LogoutRefusal::Store(e)) => return refused(state, Refusal::Store(e)),
@@ -108,7 +108,7 @@ async fn confirmation(
         state,
         req,
         StatusCode::OK,
-        target.as_deref(),
+        (target.as_deref(), Scripts::None),
         |csrf_token| {
             render(&ConfirmLogoutPage {
                 stylesheet: &STYLESHEET_PATH,

@@ -1,6 +1,8 @@
 //! `GET|POST /oauth2/authorize` and the hosted pages behind it (book § Sign-in with the authorization-code flow): sign-in, the
 //! second factor, consent, and the error page. Server-rendered (askama, checked at compile
-//! time), no JavaScript needed, one stylesheet served by tessera under its content hash,
+//! time), no JavaScript needed (the sign-in page's passkey button and autofill use one
+//! same-origin script; without it the password form works), one stylesheet served by
+//! tessera under its content hash,
 //! a CSP without `unsafe-inline` whose `form-action` names the client's origin (Chromium
 //! applies it to the redirect that follows a form post), a CSRF token on every form tied
 //! to a cookie of the browser's own.
@@ -13,7 +15,10 @@ mod refusals;
 pub use forms::*;
 pub use logout::*;
 use pages::*;
-pub use pages::{icon, stylesheet, BrowserCookie, ICON_PATH, STYLESHEET_PATH};
+pub use pages::{
+    icon, passkey_script, stylesheet, BrowserCookie, ICON_PATH, PASSKEY_SCRIPT_PATH,
+    STYLESHEET_PATH,
+};
 use refusals::refused;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -30,27 +35,48 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             request,
             email,
             notice,
-        } => notice_page(state, req, &request, notice, |flow, csrf_token, error| {
-            render(&SignInPage {
-                stylesheet: &STYLESHEET_PATH,
-                form: Posted { flow, csrf_token },
-                client_name: &request.client.name,
-                email: &email,
-                error,
-            })
-        }),
+        } => {
+            let passkeys = state.authenticator.passkeys_enabled();
+            let scripts = if passkeys {
+                Scripts::Own
+            } else {
+                Scripts::None
+            };
+            notice_page(
+                state,
+                req,
+                (&request, scripts),
+                notice,
+                |flow, csrf_token, error| {
+                    render(&SignInPage {
+                        stylesheet: &STYLESHEET_PATH,
+                        form: Posted { flow, csrf_token },
+                        client_name: &request.client.name,
+                        email: &email,
+                        error,
+                        passkey_script: passkeys.then_some(PASSKEY_SCRIPT_PATH.as_str()),
+                    })
+                },
+            )
+        }
         Step::SecondFactor {
             request,
             mfa_token,
             notice,
-        } => notice_page(state, req, &request, notice, |flow, csrf_token, error| {
-            render(&MfaPage {
-                stylesheet: &STYLESHEET_PATH,
-                form: Posted { flow, csrf_token },
-                mfa_token: &mfa_token,
-                error,
-            })
-        }),
+        } => notice_page(
+            state,
+            req,
+            (&request, Scripts::None),
+            notice,
+            |flow, csrf_token, error| {
+                render(&MfaPage {
+                    stylesheet: &STYLESHEET_PATH,
+                    form: Posted { flow, csrf_token },
+                    mfa_token: &mfa_token,
+                    error,
+                })
+            },
+        ),
         Step::Consent {
             request,
             sso_id,
@@ -61,6 +87,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             &request,
             false,
             Some(&sso_id),
+            Scripts::None,
             |flow, csrf_token| {
                 render(&ConsentPage {
                     stylesheet: &STYLESHEET_PATH,
@@ -95,12 +122,13 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
 fn notice_page(
     state: &AppState,
     req: &HttpRequest,
-    request: &crate::service::authorize::Request,
+    (request, scripts): (&crate::service::authorize::Request, Scripts),
     notice: Option<Notice>,
     build: impl FnOnce(&str, &str, Option<&str>) -> String,
 ) -> HttpResponse {
     let error = notice.map(message);
-    let mut response = form_page(state, req, request, error.is_some(), None, |flow, csrf| {
+    let refused = error.is_some();
+    let mut response = form_page(state, req, request, refused, None, scripts, |flow, csrf| {
         build(flow, csrf, error.as_deref())
     });
     if let Some(Notice::Throttled(t)) = notice {
@@ -119,6 +147,9 @@ fn message(notice: Notice) -> String {
         }
         Notice::Busy => "The service is busy. Try again in a moment.".into(),
         Notice::Expired => "This sign-in has expired. Sign in again.".into(),
+        Notice::PasskeyRefused => {
+            "That passkey could not sign you in. Try again, or sign in with your password.".into()
+        }
     }
 }
 

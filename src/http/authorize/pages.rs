@@ -59,6 +59,26 @@ pub(super) static AUTO_SUBMIT_HASH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The sign-in page's passkey script (`static/passkey.js`), a same-origin file under the
+/// page's CSP (book § Passkeys).
+const PASSKEY_SCRIPT: &str = include_str!("../../../static/passkey.js");
+
+/// `/assets/passkey-<hash>.js`, cached forever like the stylesheet.
+pub static PASSKEY_SCRIPT_PATH: LazyLock<String> = LazyLock::new(|| {
+    let hash = hex::encode(&Sha256::digest(PASSKEY_SCRIPT.as_bytes())[..8]);
+    format!("/assets/passkey-{hash}.js")
+});
+
+/// The scripts a page may run: none (the default), the `form_post` answer's
+/// self-submission (by its hash), or tessera's own files with calls back to tessera (the
+/// sign-in page with passkeys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scripts {
+    None,
+    AutoSubmit,
+    Own,
+}
+
 /// What every sign-in form posts back (`posted_fields.html`): the sealed flow and the
 /// CSRF token.
 pub(super) struct Posted<'a> {
@@ -74,6 +94,8 @@ pub(super) struct SignInPage<'a> {
     pub(super) client_name: &'a str,
     pub(super) email: &'a str,
     pub(super) error: Option<&'a str>,
+    /// The passkey script's path, when passkeys are on.
+    pub(super) passkey_script: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -137,17 +159,17 @@ pub(super) fn page(
     status: StatusCode,
     html: String,
     target: Option<&str>,
-    script: bool,
+    scripts: Scripts,
 ) -> HttpResponse {
     let mut form_action = "'self'".to_owned();
     if let Some(target) = target {
         form_action.push(' ');
         form_action.push_str(target);
     }
-    let script_src = if script {
-        format!("; script-src {}", *AUTO_SUBMIT_HASH)
-    } else {
-        String::new()
+    let script_src = match scripts {
+        Scripts::None => String::new(),
+        Scripts::AutoSubmit => format!("; script-src {}", *AUTO_SUBMIT_HASH),
+        Scripts::Own => "; script-src 'self'; connect-src 'self'".to_owned(),
     };
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'{script_src}"
@@ -173,7 +195,7 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> HttpResponse {
         stylesheet: &STYLESHEET_PATH,
         message,
     });
-    page(status, html, None, false)
+    page(status, html, None, Scripts::None)
 }
 
 pub(super) fn cookie(
@@ -214,6 +236,7 @@ pub(super) fn form_page(
     request: &Request,
     refused: bool,
     bound_sso: Option<&str>,
+    scripts: Scripts,
     build: impl FnOnce(&str, &str) -> String,
 ) -> HttpResponse {
     let sealed = state.browser.seal_flow(&request.params, bound_sso);
@@ -223,23 +246,27 @@ pub(super) fn form_page(
     } else {
         StatusCode::OK
     };
-    csrf_page(state, req, status, target.as_deref(), |csrf_token| {
-        build(&sealed, csrf_token)
-    })
+    csrf_page(
+        state,
+        req,
+        status,
+        (target.as_deref(), scripts),
+        |csrf_token| build(&sealed, csrf_token),
+    )
 }
 
 /// A page with a form: `build` gets this browser's CSRF token (its cookie is set when new);
-/// the form may post to tessera and end at `target`.
+/// the form may post to tessera and end at `target`, and the page runs `scripts`.
 pub(super) fn csrf_page(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
-    target: Option<&str>,
+    (target, scripts): (Option<&str>, Scripts),
     build: impl FnOnce(&str) -> String,
 ) -> HttpResponse {
     let (csrf, new) = csrf_cookie(state, req);
     let html = build(&state.browser.csrf_token(&csrf));
-    let mut response = page(status, html, target, false);
+    let mut response = page(status, html, target, scripts);
     if new {
         let _ = response.add_cookie(&cookie(
             state,
@@ -274,7 +301,7 @@ pub(super) fn answer(
                 script: AUTO_SUBMIT,
             });
             let target = flow::form_target(&back.redirect_uri);
-            page(StatusCode::OK, html, target.as_deref(), true)
+            page(StatusCode::OK, html, target.as_deref(), Scripts::AutoSubmit)
         }
     }
 }
@@ -294,6 +321,15 @@ pub async fn stylesheet() -> HttpResponse {
         "text/css; charset=utf-8",
         "public, max-age=31536000, immutable",
         STYLESHEET,
+    )
+}
+
+/// The sign-in page's passkey script.
+pub async fn passkey_script() -> HttpResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        "public, max-age=31536000, immutable",
+        PASSKEY_SCRIPT,
     )
 }
 

@@ -9,6 +9,7 @@ use crate::service::accounts::AccountError;
 use crate::service::admin::ManageError;
 use crate::service::mfa::account::FactorError;
 use crate::service::mfa::MfaError;
+use crate::service::passkeys::PasskeyError;
 use crate::service::passwords::ChangeError;
 use crate::service::reset::ResetError;
 use crate::store::StoreError;
@@ -84,6 +85,7 @@ through_failure!(
     StoreError,
     ManageError,
     MfaError,
+    PasskeyError,
     FactorError,
     AccountError,
     ChangeError,

@@ -83,6 +83,34 @@ pub async fn unlock_user(
     Ok(())
 }
 
+/// The user's passkeys (book § Passkeys), oldest first.
+pub async fn user_passkeys(
+    stores: &Stores,
+    user: crate::domain::UserId,
+) -> Result<Vec<crate::store::StoredPasskey>, ManageError> {
+    existing_user(stores, user).await?;
+    Ok(stores.passkeys.user_passkeys(user).await?)
+}
+
+/// Deletes one of the user's passkeys (a lost device, say); audited. The user's sessions
+/// go on: `revoke-sessions` ends them.
+pub async fn delete_user_passkey(
+    stores: &Stores,
+    user: crate::domain::UserId,
+    passkey: crate::domain::PasskeyId,
+    operator: &Operator,
+) -> Result<(), ManageError> {
+    existing_user(stores, user).await?;
+    if !stores.passkeys.delete_passkey(user, passkey).await? {
+        return Err(ManageError::NotFound);
+    }
+    let event = AuditEvent::new("passkey_deleted", "ok")
+        .user(user)
+        .detail(json!({ "passkey": passkey }));
+    audit(stores, operator, event).await;
+    Ok(())
+}
+
 /// Creates a user with a password that passes the policy (the one account-creation
 /// path; see `service::accounts`), reporting problems as one message for operators.
 pub async fn create_user(

@@ -1,18 +1,20 @@
-//! The signed-in user's second factor (book § Endpoints, RFC 6238): enrol, confirm, turn off, and new
-//! recovery codes. Each change needs a recent sign-in or the current password, counts wrong
+//! The signed-in user's factors (book § Endpoints, RFC 6238, book § Passkeys): TOTP's enrol,
+//! confirm, turn off and new recovery codes, and passkeys' register, rename and delete.
+//! Each change but a rename needs a recent sign-in or the current password, counts wrong
 //! passwords and codes toward the lockout, and ends the user's other sessions.
 
 use std::sync::Arc;
 
 use crate::auth::hashing::HashError;
 use crate::clock::Clock;
-use crate::domain::Password;
+use crate::domain::{PasskeyId, Password};
 use crate::service::abuse::Refused;
 use crate::service::access::TokenUser;
+use crate::service::passkeys::{Ceremony, PasskeyError, Passkeys};
 use crate::service::passwords::ConfirmError;
 use crate::service::passwords::Passwords;
 use crate::service::sessions::Sessions;
-use crate::store::{FamilyStore, SsoStore, StoreError, Stores};
+use crate::store::{FamilyStore, SsoStore, StoreError, StoredPasskey, Stores};
 
 use super::{Mfa, MfaError, TotpSetup};
 
@@ -28,6 +30,8 @@ pub enum FactorError {
     WrongPassword,
     #[error(transparent)]
     Mfa(#[from] MfaError),
+    #[error(transparent)]
+    Passkey(#[from] PasskeyError),
     #[error(transparent)]
     Refused(#[from] Refused),
     #[error(transparent)]
@@ -55,12 +59,22 @@ pub enum CodeChange {
     NewRecoveryCodes,
 }
 
-/// Changes to a signed-in user's second factor: the password checker, MFA, the sessions
-/// a change ends, and the clock that tells a recent sign-in.
+/// What changes to the factors take: the password checker, MFA, passkeys, the sessions a
+/// change ends, and the clock that tells a recent sign-in.
+pub struct AccountParts {
+    pub passwords: Passwords,
+    pub mfa: Mfa,
+    pub passkeys: Passkeys,
+    pub sessions: Sessions,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Changes to a signed-in user's factors.
 #[derive(Clone)]
 pub struct Account {
     passwords: Passwords,
     mfa: Mfa,
+    passkeys: Passkeys,
     sessions: Sessions,
     families: Arc<dyn FamilyStore>,
     sso: Arc<dyn SsoStore>,
@@ -68,16 +82,18 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn new(
-        stores: &Stores,
-        passwords: Passwords,
-        mfa: Mfa,
-        sessions: Sessions,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(stores: &Stores, parts: AccountParts) -> Self {
+        let AccountParts {
+            passwords,
+            mfa,
+            passkeys,
+            sessions,
+            clock,
+        } = parts;
         Account {
             passwords,
             mfa,
+            passkeys,
             sessions,
             families: stores.families.clone(),
             sso: stores.sso.clone(),
@@ -116,7 +132,7 @@ impl Account {
             .await?;
         self.sessions.feed_ended(&ended).await?;
         self.sso.end_user_sso(user.id, now).await?;
-        tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "second factor changed");
+        tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "a factor changed");
         Ok(())
     }
 
@@ -172,6 +188,65 @@ impl Account {
     }
 }
 
+/// Passkeys (book § Passkeys).
+impl Account {
+    /// Starts registering a passkey: the step-up is checked here, and the ceremony it opens
+    /// lasts five minutes.
+    pub async fn passkey_options(
+        &self,
+        session: &TokenUser,
+        password: Option<Password>,
+        ip: Option<&str>,
+    ) -> Result<Ceremony, FactorError> {
+        self.require_recent_auth(session, password, ip).await?;
+        Ok(self.passkeys.registration_options(&session.user).await?)
+    }
+
+    /// Finishes a registration this user started; ends their other sessions.
+    pub async fn add_passkey(
+        &self,
+        session: &TokenUser,
+        ceremony: &str,
+        credential: &webauthn_rs_core::proto::RegisterPublicKeyCredential,
+        name: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<StoredPasskey, FactorError> {
+        let user = &session.user;
+        let passkey = self
+            .passkeys
+            .register(user, ceremony, credential, name, ip)
+            .await?;
+        self.end_other_sessions(session).await?;
+        Ok(passkey)
+    }
+
+    pub async fn passkeys(&self, session: &TokenUser) -> Result<Vec<StoredPasskey>, FactorError> {
+        Ok(self.passkeys.list(session.user.id).await?)
+    }
+
+    pub async fn rename_passkey(
+        &self,
+        session: &TokenUser,
+        id: PasskeyId,
+        name: &str,
+    ) -> Result<(), FactorError> {
+        Ok(self.passkeys.rename(session.user.id, id, name).await?)
+    }
+
+    /// Deletes one of the user's passkeys after a step-up; ends their other sessions.
+    pub async fn delete_passkey(
+        &self,
+        session: &TokenUser,
+        id: PasskeyId,
+        password: Option<Password>,
+        ip: Option<&str>,
+    ) -> Result<(), FactorError> {
+        self.require_recent_auth(session, password, ip).await?;
+        self.passkeys.delete(session.user.id, id, ip).await?;
+        self.end_other_sessions(session).await
+    }
+}
+
 impl From<FactorError> for crate::domain::Failure {
     fn from(e: FactorError) -> Self {
         use crate::domain::Failure;
@@ -182,6 +257,7 @@ impl From<FactorError> for crate::domain::Failure {
             ),
             FactorError::WrongPassword => Failure::Unauthorized,
             FactorError::Mfa(e) => e.into(),
+            FactorError::Passkey(e) => e.into(),
             FactorError::Refused(e) => e.into(),
             FactorError::Hash(e) => e.into(),
             FactorError::Store(e) => e.into(),

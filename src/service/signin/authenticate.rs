@@ -1,7 +1,8 @@
 //! Who is signing in: the one authentication use-case behind the password grant (RFC 6749
 //! §4.3), the SPA's `POST /api/v1/session/login` and the hosted sign-in page, and its
 //! second step, a TOTP (RFC 6238) or recovery code, behind the mfa-otp grant,
-//! `POST /api/v1/session/mfa` and the hosted second-factor page.
+//! `POST /api/v1/session/mfa` and the hosted second-factor page; and a passkey (WebAuthn,
+//! book § Passkeys) behind `POST /api/v1/session/passkey`.
 //!
 //! A correct password answers a value, never an error: `Authenticated::User` or, for a
 //! user with a second factor, `Authenticated::NeedsSecondFactor` with the single-use token
@@ -16,6 +17,7 @@ use crate::domain::{Client, Email, OAuthError, Password, Scope, User};
 use crate::service::abuse::{Bucket, Limiter};
 use crate::service::audit::Auditor;
 use crate::service::mfa::{self, Mfa, MfaError, PendingLogin};
+use crate::service::passkeys::{self, Ceremony, PasskeyError, Passkeys};
 use crate::service::passwords::{LoginError, Passwords};
 use crate::store::{AuditEvent, SessionMeta, UserStore};
 
@@ -56,23 +58,28 @@ pub struct Authenticator {
     limiter: Limiter,
     passwords: Passwords,
     mfa: Mfa,
+    passkeys: Passkeys,
     audit: Auditor,
 }
 
+/// What an authenticator is built from, beside the users.
+pub struct AuthenticatorParts {
+    pub limiter: Limiter,
+    pub passwords: Passwords,
+    pub mfa: Mfa,
+    pub passkeys: Passkeys,
+    pub audit: Auditor,
+}
+
 impl Authenticator {
-    pub fn new(
-        users: Arc<dyn UserStore>,
-        limiter: Limiter,
-        passwords: Passwords,
-        mfa: Mfa,
-        audit: Auditor,
-    ) -> Self {
+    pub fn new(users: Arc<dyn UserStore>, parts: AuthenticatorParts) -> Self {
         Authenticator {
             users,
-            limiter,
-            passwords,
-            mfa,
-            audit,
+            limiter: parts.limiter,
+            passwords: parts.passwords,
+            mfa: parts.mfa,
+            passkeys: parts.passkeys,
+            audit: parts.audit,
         }
     }
 
@@ -193,5 +200,96 @@ impl Authenticator {
             .login_succeeded(&user.email, ip.as_deref())
             .await;
         Ok((user, pending))
+    }
+
+    /// Whether passkeys are on (a WebAuthn relying party is configured).
+    pub fn passkeys_enabled(&self) -> bool {
+        self.passkeys.enabled()
+    }
+
+    /// Starts a passkey sign-in: discoverable, or for `email` with that user's passkeys
+    /// listed (an unknown email gets a discoverable ceremony, as a user without passkeys
+    /// does). Counted against the address's rate limit.
+    pub async fn passkey_options(
+        &self,
+        email: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<Ceremony, crate::domain::Failure> {
+        self.limiter
+            .check(Bucket::LoginPerIp, ip.unwrap_or_default())
+            .await?;
+        let user = match email {
+            Some(email) => {
+                let email = Email::parse(email).map_err(|e| {
+                    crate::domain::Failure::invalid("invalid_request", format!("email: {e}"))
+                })?;
+                self.users.find_user_by_email(&email).await?
+            }
+            None => None,
+        };
+        Ok(self.passkeys.authentication_options(user.as_ref()).await?)
+    }
+
+    /// A passkey sign-in: the address's rate limit; once the passkey names its owner, the
+    /// owner's lockout, counted before the assertion is verified (a refused one counts, as
+    /// a wrong password does); a failure audited. Answers the user and the `amr`.
+    pub async fn passkey(
+        &self,
+        client: &Client,
+        ceremony: &str,
+        credential: &webauthn_rs_core::proto::PublicKeyCredential,
+        meta: &SessionMeta,
+    ) -> Result<(User, Vec<String>), crate::domain::Failure> {
+        let ip = meta.ip.as_deref();
+        self.limiter
+            .check(Bucket::LoginPerIp, ip.unwrap_or_default())
+            .await?;
+        let owner = self.passkeys.owner(credential.get_credential_id()).await?;
+        let owner = match owner {
+            Some(id) => self.users.find_user(id).await?,
+            None => None,
+        };
+        if let Some(owner) = &owner {
+            self.limiter.login_attempt(&owner.email, ip).await?;
+        }
+        let asserted = match self.passkeys.authenticate(ceremony, credential, ip).await {
+            Ok(asserted) => asserted,
+            Err(e) => {
+                if !matches!(e, PasskeyError::Store(_) | PasskeyError::Off) {
+                    self.passkey_failed(client, meta, &e, owner.as_ref()).await;
+                }
+                return Err(e.into());
+            }
+        };
+        let user = owner
+            .filter(|u| u.id == asserted.user_id)
+            .ok_or(crate::domain::Failure::Unauthorized)?;
+        self.limiter.login_succeeded(&user.email, ip).await;
+        Ok((user, passkeys::amr(asserted.user_verified)))
+    }
+
+    /// Counts and audits a refused passkey sign-in, against the passkey's owner when known.
+    async fn passkey_failed(
+        &self,
+        client: &Client,
+        meta: &SessionMeta,
+        error: &PasskeyError,
+        owner: Option<&User>,
+    ) {
+        let reason = match error {
+            PasskeyError::Expired => "passkey_ceremony_expired",
+            PasskeyError::Unknown => "passkey_unknown",
+            PasskeyError::CounterRegressed => "passkey_counter_regressed",
+            _ => "passkey_invalid",
+        };
+        crate::metrics::login_failed(reason);
+        let mut event = AuditEvent::new("login_failed", "denied")
+            .client(client.id.as_str())
+            .ip(meta.ip.clone())
+            .detail(json!({ "reason": reason }));
+        if let Some(owner) = owner {
+            event = event.user(owner.id);
+        }
+        self.audit.record(event).await;
     }
 }

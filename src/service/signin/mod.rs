@@ -7,6 +7,8 @@
 //!  password ──── wrong ─► SignIn (with a notice)
 //!           ├─── right, user has TOTP ─► SecondFactor ── second_factor ─┐
 //!           └─── right ─► signed in ─► next ◄──────────── right code ──┘
+//!  passkey ───── refused ─► SignIn (with a notice)
+//!           └─── verified ─► signed in ─► next
 //!  next ─┬─ first-party client, or consent held ─► Redirect (code)
 //!        └─ consent needed ─► Consent ── consent(allow) ─► Redirect (code)
 //!                                      └─ consent(deny) ─► Redirect (access_denied)
@@ -120,6 +122,49 @@ impl SignIn {
                 notice: Some(Notice::refusing(&error)),
             }
             .into(),
+        }
+    }
+
+    /// The sign-in page's passkey post (book § Passkeys): the ceremony and the assertion its
+    /// script got from the browser.
+    pub async fn passkey(
+        &self,
+        posted: &Posted<'_>,
+        ceremony: &str,
+        credential: Option<&webauthn_rs_core::proto::PublicKeyCredential>,
+        meta: &SessionMeta,
+    ) -> Outcome {
+        let (request, _) = match self.resume(posted).await {
+            Ok(resumed) => resumed,
+            Err(step) => return step.into(),
+        };
+        let again = |request: Request, notice: Notice| {
+            let hint = request.params.login_hint.clone().unwrap_or_default();
+            Step::SignIn {
+                request: Box::new(request),
+                email: hint,
+                notice: Some(notice),
+            }
+        };
+        let Some(credential) = credential else {
+            return again(request, Notice::PasskeyRefused).into();
+        };
+        let signed = self
+            .authenticator
+            .passkey(&request.client, ceremony, credential, meta)
+            .await;
+        match signed {
+            Ok((user, amr)) => {
+                let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+                self.signed_in(request, user, &amr, meta).await
+            }
+            Err(crate::domain::Failure::Throttled(t)) => {
+                again(request, Notice::Throttled(t)).into()
+            }
+            Err(crate::domain::Failure::Unavailable(_) | crate::domain::Failure::Internal(_)) => {
+                again(request, Notice::Busy).into()
+            }
+            Err(_) => again(request, Notice::PasskeyRefused).into(),
         }
     }
 

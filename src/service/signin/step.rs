@@ -57,6 +57,8 @@ pub enum Notice {
     Busy,
     /// The pending second step is gone (used, expired, or the password changed).
     Expired,
+    /// A passkey did not sign the user in (unknown, refused, or its ceremony expired).
+    PasskeyRefused,
 }
 
 impl Notice {

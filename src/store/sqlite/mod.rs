@@ -12,6 +12,7 @@ mod families;
 mod feed;
 mod keys;
 mod mfa;
+mod passkeys;
 mod pool;
 mod resets;
 mod revocations;

@@ -78,6 +78,21 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "passkeys",
+        session_state: false,
+        columns: &[
+            ("id", Uuid, false),
+            ("user_id", Uuid, false),
+            ("credential_id", Bytes, false),
+            ("name", Text, false),
+            ("credential", Json, false),
+            ("counter", Int, false),
+            ("backed_up", Bool, false),
+            ("created_at", Time, false),
+            ("last_used_at", Time, true),
+        ],
+    },
+    Table {
         name: "consents",
         session_state: false,
         columns: &[
@@ -172,8 +187,9 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.
-pub const HOLDINGS: [(&str, &str); 11] = [
+pub const HOLDINGS: [(&str, &str); 12] = [
     ("users", ""),
+    ("passkeys", ""),
     ("consents", ""),
     ("clients", " WHERE id <> 'spa'"),
     ("signing_keys", ""),

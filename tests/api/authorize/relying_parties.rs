@@ -273,3 +273,75 @@ async fn openid_client_in_chromium_signs_in_with_totp_and_consent_then_sso_promp
     assert_eq!(report["prompt_none_after_logout"], "login_required");
     assert_eq!(report["refresh_after_logout"], "invalid_grant");
 }
+
+/// An app whose issuer is its own address on `localhost` (WebAuthn refuses IP addresses,
+/// and the browser's origin must be the issuer's): a free port is found first, then the
+/// app is started on it; a port taken in between is another try, never a failure.
+async fn spawn_on_localhost(backend: Backend) -> (TestApp, String) {
+    let db = Arc::new(TestDb::on(backend).await);
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let issuer = format!("http://localhost:{port}");
+        let addr = format!("127.0.0.1:{port}");
+        let settings = [("issuer", issuer.as_str()), ("public_addr", addr.as_str())];
+        let clock = Arc::new(tessera::clock::SystemClock);
+        if let Ok(app) = try_spawn_on(db.clone(), &settings, clock).await {
+            return (app, issuer);
+        }
+    }
+    panic!("no free port on loopback for the app after five tries");
+}
+
+/// book § Passkeys: in Chromium with a virtual authenticator, a passkey added from the
+/// account API signs the user in to openid-client with nothing else typed, by the sign-in
+/// page's button and by autofill (a conditional request).
+#[apply(backends)]
+#[tokio::test]
+async fn a_passkey_from_the_account_api_signs_in_to_openid_client_in_chromium(backend: Backend) {
+    let (app, issuer) = spawn_on_localhost(backend).await;
+    let back_at = the_app().await;
+    let client = client_at(&app, &back_at).await;
+    let tokens = app.new_user_tokens("pia@example.com").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let shots = format!(
+        "{}/browser-pages/passkey-{backend:?}",
+        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut node = tokio::process::Command::new("node");
+    node.current_dir(dir)
+        .args(["passkey.mjs", &issuer, &client, &back_at, access, &shots])
+        .env("CHROMIUM", chromium);
+    let report = report_of(&mut node, "node (the passkey flow)").await;
+
+    assert_eq!(report["registered"]["body"]["name"], "Chromium", "{report}");
+    assert_eq!(
+        report["resident_credentials"], 1,
+        "a discoverable credential: {report}"
+    );
+    assert_eq!(
+        report["email_autocomplete"], "username webauthn",
+        "{report}"
+    );
+    assert_eq!(
+        report["cancelled_says"],
+        "The passkey sign-in was cancelled or timed out. Try again, or sign in with your password.",
+        "{report}"
+    );
+    assert_eq!(report["password_form_remains"], true, "{report}");
+    assert_eq!(report["signed_in"]["email"], "pia@example.com", "{report}");
+    assert_eq!(
+        report["signed_in"]["amr"],
+        json!(["hwk", "mfa"]),
+        "{report}"
+    );
+    assert_eq!(
+        report["console"],
+        json!([]),
+        "no script error, no CSP violation: {report}"
+    );
+}

@@ -7,6 +7,7 @@ mod flows;
 mod own_cluster;
 mod own_postgres;
 mod own_redis;
+pub mod passkey;
 mod process;
 mod proxy;
 

@@ -14,6 +14,7 @@ mod families;
 mod feed;
 mod keys;
 mod limits;
+mod passkeys;
 mod revocations;
 mod rules;
 
@@ -135,6 +136,7 @@ macro_rules! each_contract_test {
             changes::changes_reach_a_subscriber_in_order,
             durable::a_reset_token_is_used_once_and_never_after_expiry,
             durable::an_expired_reset_link_is_swept_and_a_live_one_kept,
+            passkeys::passkeys_are_unique_used_once_per_counter_and_kept_per_user,
             keys::revoking_the_active_key_promotes_next_once_and_bumps_the_version,
             browser::sso_sessions_are_found_listed_and_end_with_their_families,
             browser::a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family,

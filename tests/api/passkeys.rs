@@ -1,0 +1,526 @@
+//! Passkeys (WebAuthn Level 3, book § Passkeys) on the JSON API, driven by the tests' software
+//! authenticator (`helpers::passkey`): registration from the account API, a discoverable
+//! sign-in and one for a named user, and every refusal: a replayed, expired or another
+//! user's ceremony, a phishing origin, another site's RP ID, a sign counter that goes
+//! backwards, an unknown or deleted passkey, a discoverable assertion without its user
+//! handle, a stale sign-in without the password, and a server with passkeys off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use rstest_reuse::apply;
+use serde_json::{json, Value};
+use tessera::clock::FixedClock;
+
+use crate::helpers::passkey::SoftAuthenticator;
+use crate::helpers::{
+    backends, claims, spawn_backend, spawn_on_clock, Backend, Fetch, TestApp, TestDb,
+    STRONG_PASSWORD,
+};
+
+/// WebAuthn needs a domain: the issuer is on `localhost`, which is also the RP ID.
+const ORIGIN: &str = "http://localhost:8080";
+
+/// The rate limit and lockout stay out of the way here; `failed_assertions_count_toward_the_lockout`
+/// has them.
+async fn app_at(backend: Backend, clock: Arc<FixedClock>) -> TestApp {
+    let db = Arc::new(TestDb::on(backend).await);
+    let settings = [
+        ("issuer", ORIGIN),
+        ("rate_limit_login_ip", "0"),
+        ("lockout_threshold", "0"),
+    ];
+    spawn_on_clock(db, &settings, clock).await
+}
+
+/// A user signed in with the password grant: the access token and the refresh token.
+async fn signed_in(app: &TestApp, email: &str) -> (String, String) {
+    let tokens = app.login(email, "openid email").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    (access, tokens["refresh_token"].as_str().unwrap().to_owned())
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.fetch().await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A cookie-API call from the allowed origin.
+async fn session_call(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header("origin", ORIGIN)
+        .json(&body)
+        .fetch()
+        .await
+}
+
+/// Registers a passkey of `authenticator` for the holder of `token`: the registration's
+/// status and body.
+async fn register(
+    app: &TestApp,
+    token: &str,
+    authenticator: &mut SoftAuthenticator,
+) -> (StatusCode, Value) {
+    let (status, options) = call(
+        app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let credential = authenticator.create(&options["publicKey"]);
+    let body =
+        json!({ "ceremony": options["ceremony"], "credential": credential, "name": "Laptop" });
+    call(app, Method::POST, "/api/v1/me/passkeys", token, Some(body)).await
+}
+
+/// Sign-in options, for `email` or discoverable.
+async fn sign_in_options(app: &TestApp, email: Option<&str>) -> Value {
+    let body = email.map_or(json!({}), |e| json!({ "email": e }));
+    let response = session_call(app, "/api/v1/session/passkey/options", body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn sign_in_with(app: &TestApp, ceremony: &Value, credential: Value) -> reqwest::Response {
+    let body = json!({ "ceremony": ceremony, "credential": credential });
+    session_call(app, "/api/v1/session/passkey", body).await
+}
+
+/// A discoverable sign-in with `authenticator`'s newest passkey: the response.
+async fn sign_in(app: &TestApp, authenticator: &mut SoftAuthenticator) -> reqwest::Response {
+    let options = sign_in_options(app, None).await;
+    sign_in_with(
+        app,
+        &options["ceremony"],
+        authenticator.get(&options["publicKey"]),
+    )
+    .await
+}
+
+async fn audit_types(app: &TestApp, kind: &str) -> Vec<Value> {
+    let (status, body) = app
+        .admin_json(Method::GET, &format!("/admin/audit?type={kind}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    body["events"].as_array().unwrap().clone()
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_passkey_added_from_the_account_api_signs_in_with_nothing_else(backend: Backend) {
+    let app = app_at(backend, Arc::new(FixedClock::starting_now())).await;
+    app.user("kai@example.com").await;
+    let (token, _) = signed_in(&app, "kai@example.com").await;
+    let (_, other_refresh) = signed_in(&app, "kai@example.com").await;
+    let mut authenticator = SoftAuthenticator::new(ORIGIN);
+
+    // registration asks for a discoverable credential, UV preferred, no attestation
+    let (status, options) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let public_key = &options["publicKey"];
+    assert_eq!(public_key["rp"]["id"], "localhost");
+    assert_eq!(
+        public_key["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    assert_eq!(
+        public_key["authenticatorSelection"]["userVerification"],
+        "preferred"
+    );
+    assert_eq!(public_key["attestation"], "none");
+    assert_eq!(
+        URL_SAFE_LEN_32,
+        public_key["challenge"].as_str().unwrap().len(),
+        "32 random bytes"
+    );
+    let credential = authenticator.create(public_key);
+    let body =
+        json!({ "ceremony": options["ceremony"], "credential": credential, "name": "Laptop" });
+    let (status, added) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/passkeys",
+        &token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(added["name"], "Laptop");
+    assert_eq!(added["backed_up"], true);
+    assert_eq!(added["last_used_at"], Value::Null);
+    assert_eq!(
+        app.refresh_status(&other_refresh).await,
+        StatusCode::BAD_REQUEST,
+        "other sessions end"
+    );
+    assert_eq!(audit_types(&app, "passkey_added").await.len(), 1);
+
+    // the next registration excludes it
+    let (_, options) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        &token,
+        None,
+    )
+    .await;
+    let excluded = options["publicKey"]["excludeCredentials"]
+        .as_array()
+        .unwrap();
+    assert_eq!(excluded.len(), 1);
+    assert_eq!(
+        excluded[0]["id"],
+        json!(crate::helpers::passkey::b64(
+            &authenticator.credentials[0].id
+        ))
+    );
+
+    // a discoverable sign-in: no email typed, no allowCredentials
+    let options = sign_in_options(&app, None).await;
+    let listed = options["publicKey"]["allowCredentials"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(listed, 0);
+    let response = sign_in_with(
+        &app,
+        &options["ceremony"],
+        authenticator.get(&options["publicKey"]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("tessera_rt="),
+        "the refresh token goes in the cookie"
+    );
+    let body: Value = response.json().await.unwrap();
+    let access = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(access["amr"], json!(["hwk", "mfa"]));
+    assert_eq!(
+        access["sub"],
+        app.stored_user("kai@example.com")
+            .await
+            .unwrap()
+            .id
+            .to_string()
+    );
+
+    // and one for a named user lists that user's credentials
+    let options = sign_in_options(&app, Some("kai@example.com")).await;
+    assert_eq!(
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let response = sign_in_with(
+        &app,
+        &options["ceremony"],
+        authenticator.get(&options["publicKey"]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let (status, list) = call(&app, Method::GET, "/api/v1/me/passkeys", &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let passkeys = list["passkeys"].as_array().unwrap();
+    assert_eq!(passkeys.len(), 1);
+    assert!(passkeys[0]["last_used_at"].is_i64(), "{list}");
+
+    // an operator lists and deletes it (a lost device)
+    let user = app.stored_user("kai@example.com").await.unwrap().id;
+    let (status, listed) = app
+        .admin_json(Method::GET, &format!("/admin/users/{user}/passkeys"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["passkeys"][0]["id"], passkeys[0]["id"]);
+    let path = format!(
+        "/admin/users/{user}/passkeys/{}",
+        passkeys[0]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.admin_json(Method::DELETE, &path, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.admin_json(Method::DELETE, &path, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let gone = sign_in(&app, &mut authenticator).await;
+    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The length of 32 bytes in unpadded base64url.
+const URL_SAFE_LEN_32: usize = 43;
+
+#[apply(backends)]
+#[tokio::test]
+async fn every_refused_ceremony_is_refused_and_signs_nobody_in(backend: Backend) {
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = app_at(backend, clock.clone()).await;
+    app.user("ines@example.com").await;
+    app.user("omar@example.com").await;
+    let (token, _) = signed_in(&app, "ines@example.com").await;
+    let (omar, _) = signed_in(&app, "omar@example.com").await;
+    let mut authenticator = SoftAuthenticator::new(ORIGIN);
+    let (status, added) = register(&app, &token, &mut authenticator).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+
+    // registration: another site's RP ID, and another user's ceremony
+    let mut elsewhere = SoftAuthenticator::new(ORIGIN);
+    elsewhere.rp_id_override = Some("example.com".into());
+    let (status, _) = register(&app, &token, &mut elsewhere).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, options) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        &token,
+        None,
+    )
+    .await;
+    let credential = SoftAuthenticator::new(ORIGIN).create(&options["publicKey"]);
+    let body = json!({ "ceremony": options["ceremony"], "credential": credential });
+    let (status, _) = call(&app, Method::POST, "/api/v1/me/passkeys", &omar, Some(body)).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "Ines's ceremony is not Omar's"
+    );
+
+    // a passkey created for this server, never registered
+    let mut stranger = SoftAuthenticator::new(ORIGIN);
+    let (_, options) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        &omar,
+        None,
+    )
+    .await;
+    stranger.create(&options["publicKey"]);
+
+    // a replayed ceremony: its first finish took it
+    let options = sign_in_options(&app, None).await;
+    let assertion = authenticator.get(&options["publicKey"]);
+    let first = sign_in_with(&app, &options["ceremony"], assertion.clone()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let replay = sign_in_with(&app, &options["ceremony"], assertion).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+
+    // an expired one: five minutes
+    let options = sign_in_options(&app, None).await;
+    clock.advance(Duration::from_secs(301));
+    let late = sign_in_with(
+        &app,
+        &options["ceremony"],
+        authenticator.get(&options["publicKey"]),
+    )
+    .await;
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+
+    // a phishing page's origin
+    authenticator.origin = "http://localhost.evil.example:8080".into();
+    let phished = sign_in(&app, &mut authenticator).await;
+    assert_eq!(phished.status(), StatusCode::UNAUTHORIZED);
+    authenticator.origin = ORIGIN.into();
+
+    // a sign counter that goes backwards (a cloned authenticator): refused and audited
+    authenticator.credentials[0].counter = 0;
+    let cloned = sign_in(&app, &mut authenticator).await;
+    assert_eq!(cloned.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        audit_types(&app, "passkey_counter_regressed").await.len(),
+        1
+    );
+    authenticator.credentials[0].counter = 100;
+
+    // a discoverable assertion without the user handle names nobody
+    authenticator.sends_user_handle = false;
+    let anonymous = sign_in(&app, &mut authenticator).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    authenticator.sends_user_handle = true;
+
+    // a ceremony for another user takes only that user's passkeys
+    let options = sign_in_options(&app, Some("omar@example.com")).await;
+    let assertion = authenticator.assert_with(0, &options["publicKey"]);
+    let foreign = sign_in_with(&app, &options["ceremony"], assertion).await;
+    assert_eq!(foreign.status(), StatusCode::UNAUTHORIZED);
+
+    // a passkey never registered here
+    let unknown = sign_in(&app, &mut stranger).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+
+    // a stale sign-in needs the password for registering and deleting
+    clock.advance(Duration::from_secs(301));
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::FORBIDDEN, json!("reauthentication_required"))
+    );
+    let id = added["id"].as_str().unwrap();
+    let path = format!("/api/v1/me/passkeys/{id}");
+    let (status, _) = call(&app, Method::DELETE, &path, &token, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let wrong = json!({ "password": "not the password at all" });
+    let (status, _) = call(&app, Method::DELETE, &path, &token, Some(wrong)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // renamed, then deleted with the password: it signs in no more
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(json!({ "name": "Old phone" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let long = json!({ "name": "x".repeat(65) });
+    assert_eq!(
+        call(&app, Method::PATCH, &path, &token, Some(long)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &path,
+        &omar,
+        Some(json!({ "password": STRONG_PASSWORD })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not Omar's passkey");
+    let right = json!({ "password": STRONG_PASSWORD });
+    let (status, _) = call(&app, Method::DELETE, &path, &token, Some(right)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(audit_types(&app, "passkey_deleted").await.len(), 1);
+    let deleted = sign_in(&app, &mut authenticator).await;
+    assert_eq!(deleted.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &path,
+        &token,
+        Some(json!({ "password": STRONG_PASSWORD })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let failures = audit_types(&app, "login_failed").await;
+    assert!(
+        failures.len() >= 5,
+        "each refused sign-in is audited: {failures:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_user_verification_the_amr_is_hwk_alone() {
+    let app = app_at(Backend::Embedded, Arc::new(FixedClock::starting_now())).await;
+    app.user("lee@example.com").await;
+    let (token, _) = signed_in(&app, "lee@example.com").await;
+    let mut authenticator = SoftAuthenticator::new(ORIGIN);
+    authenticator.verifies_user = false;
+    authenticator.synced = false;
+    let (status, added) = register(&app, &token, &mut authenticator).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(added["backed_up"], false);
+    let response = sign_in(&app, &mut authenticator).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["amr"],
+        json!(["hwk"])
+    );
+}
+
+#[tokio::test]
+async fn passkeys_are_off_with_an_issuer_on_an_ip_address() {
+    let app = spawn_backend(Backend::Embedded, &[]).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/session/passkey/options"))
+        .header("origin", "http://127.0.0.1:8080")
+        .json(&json!({}))
+        .fetch()
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn failed_assertions_count_toward_the_lockout_and_the_address_limit() {
+    let db = Arc::new(TestDb::on(Backend::Embedded).await);
+    let settings = [
+        ("issuer", ORIGIN),
+        ("lockout_threshold", "2"),
+        ("rate_limit_login_ip", "8/900"),
+    ];
+    let app = spawn_on_clock(db, &settings, Arc::new(FixedClock::starting_now())).await;
+    app.user("ada@example.com").await;
+    let (token, _) = signed_in(&app, "ada@example.com").await;
+    let mut authenticator = SoftAuthenticator::new(ORIGIN);
+    assert_eq!(
+        register(&app, &token, &mut authenticator).await.0,
+        StatusCode::OK
+    );
+
+    // two assertions from a phishing origin, then the account is locked for this network
+    authenticator.origin = "http://localhost.evil.example:8080".into();
+    for _ in 0..2 {
+        let refused = sign_in(&app, &mut authenticator).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    authenticator.origin = ORIGIN.into();
+    let locked = sign_in(&app, &mut authenticator).await;
+    assert_eq!(
+        locked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right passkey, while locked"
+    );
+    assert!(locked.headers().contains_key("retry-after"));
+
+    // options and finishes count against the address: 8 in all, then 429
+    let response = session_call(&app, "/api/v1/session/passkey/options", json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = session_call(&app, "/api/v1/session/passkey/options", json!({})).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
