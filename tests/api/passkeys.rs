@@ -71,6 +71,18 @@ async fn session_call(app: &TestApp, path: &str, body: Value) -> reqwest::Respon
         .await
 }
 
+/// `POST /api/v1/me/passkeys/options` with no body (a recent sign-in).
+async fn registration_options(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    call(
+        app,
+        Method::POST,
+        "/api/v1/me/passkeys/options",
+        token,
+        None,
+    )
+    .await
+}
+
 /// Registers a passkey of `authenticator` for the holder of `token`: the registration's
 /// status and body.
 async fn register(
@@ -78,14 +90,7 @@ async fn register(
     token: &str,
     authenticator: &mut SoftAuthenticator,
 ) -> (StatusCode, Value) {
-    let (status, options) = call(
-        app,
-        Method::POST,
-        "/api/v1/me/passkeys/options",
-        token,
-        None,
-    )
-    .await;
+    let (status, options) = registration_options(app, token).await;
     assert_eq!(status, StatusCode::OK, "{options}");
     let credential = authenticator.create(&options["publicKey"]);
     let body =
@@ -135,14 +140,7 @@ async fn a_passkey_added_from_the_account_api_signs_in_with_nothing_else(backend
     let mut authenticator = SoftAuthenticator::new(ORIGIN);
 
     // registration asks for a discoverable credential, UV preferred, no attestation
-    let (status, options) = call(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/options",
-        &token,
-        None,
-    )
-    .await;
+    let (status, options) = registration_options(&app, &token).await;
     assert_eq!(status, StatusCode::OK);
     let public_key = &options["publicKey"];
     assert_eq!(public_key["rp"]["id"], "localhost");
@@ -183,14 +181,7 @@ async fn a_passkey_added_from_the_account_api_signs_in_with_nothing_else(backend
     assert_eq!(audit_types(&app, "passkey_added").await.len(), 1);
 
     // the next registration excludes it
-    let (_, options) = call(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/options",
-        &token,
-        None,
-    )
-    .await;
+    let (_, options) = registration_options(&app, &token).await;
     let excluded = options["publicKey"]["excludeCredentials"]
         .as_array()
         .unwrap();
@@ -305,14 +296,7 @@ async fn every_refused_ceremony_is_refused_and_signs_nobody_in(backend: Backend)
     elsewhere.rp_id_override = Some("example.com".into());
     let (status, _) = register(&app, &token, &mut elsewhere).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (_, options) = call(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/options",
-        &token,
-        None,
-    )
-    .await;
+    let (_, options) = registration_options(&app, &token).await;
     let credential = SoftAuthenticator::new(ORIGIN).create(&options["publicKey"]);
     let body = json!({ "ceremony": options["ceremony"], "credential": credential });
     let (status, _) = call(&app, Method::POST, "/api/v1/me/passkeys", &omar, Some(body)).await;
@@ -324,14 +308,7 @@ async fn every_refused_ceremony_is_refused_and_signs_nobody_in(backend: Backend)
 
     // a passkey created for this server, never registered
     let mut stranger = SoftAuthenticator::new(ORIGIN);
-    let (_, options) = call(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/options",
-        &omar,
-        None,
-    )
-    .await;
+    let (_, options) = registration_options(&app, &omar).await;
     stranger.create(&options["publicKey"]);
 
     // a replayed ceremony: its first finish took it
@@ -387,14 +364,7 @@ async fn every_refused_ceremony_is_refused_and_signs_nobody_in(backend: Backend)
 
     // a stale sign-in needs the password for registering and deleting
     clock.advance(Duration::from_secs(301));
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/options",
-        &token,
-        None,
-    )
-    .await;
+    let (status, body) = registration_options(&app, &token).await;
     assert_eq!(
         (status, body["error"].clone()),
         (StatusCode::FORBIDDEN, json!("reauthentication_required"))

@@ -49,7 +49,7 @@ const PLATFORM = {
   automaticPresenceSimulation: true,
 };
 
-try {
+async function main() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on("console", (m) => report.console.push(`${m.type()}: ${m.text()}`));
@@ -133,10 +133,12 @@ try {
   await autofill.waitForURL((u) => u.href.startsWith(REDIRECT));
   const autofilled = await oidc.authorizationCodeGrant(config, new URL(autofill.url()), again.checks);
   report.autofill_signed_in = { email: autofilled.claims().email, amr: autofilled.claims().amr };
-  console.log(JSON.stringify(report));
-} catch (e) {
-  console.error(e.stack ?? String(e));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
 }
+
+await main()
+  .then(() => console.log(JSON.stringify(report)))
+  .catch((e) => {
+    console.error(e.stack ?? String(e));
+    process.exitCode = 1;
+  })
+  .finally(() => browser.close());

@@ -8,22 +8,25 @@ use tessera::store::{NewUser, ResetUse};
 
 use super::now;
 
+/// A user with a placeholder hash (these tests never check a password).
+async fn a_user(
+    stores: &tessera::store::Stores,
+    email: &str,
+    t: time::OffsetDateTime,
+) -> tessera::domain::User {
+    let new = NewUser {
+        email: Email::parse(email).unwrap(),
+        name: None,
+        email_verified: false,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+    };
+    stores.users.create_user(new, t).await.unwrap()
+}
+
 pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::Backend) {
     let stores = &backend.stores;
     let t = now();
-    let user = stores
-        .users
-        .create_user(
-            NewUser {
-                email: Email::parse("contract@example.com").unwrap(),
-                name: None,
-                email_verified: false,
-                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
-            },
-            t,
-        )
-        .await
-        .unwrap();
+    let user = a_user(stores, "contract@example.com", t).await;
     let (once, expired) = ([7u8; 32], [8u8; 32]);
     let resets = &stores.resets;
     resets
@@ -69,19 +72,7 @@ pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::
 pub async fn an_expired_reset_link_is_swept_and_a_live_one_kept(backend: &super::Backend) {
     let stores = &backend.stores;
     let t = now();
-    let user = stores
-        .users
-        .create_user(
-            NewUser {
-                email: Email::parse("sweep@example.com").unwrap(),
-                name: None,
-                email_verified: false,
-                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
-            },
-            t,
-        )
-        .await
-        .unwrap();
+    let user = a_user(stores, "sweep@example.com", t).await;
     let (used, short, long) = ([1u8; 32], [2u8; 32], [3u8; 32]);
     for (token, ttl) in [(used, 120), (short, 60), (long, 600)] {
         stores
