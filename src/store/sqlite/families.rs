@@ -282,7 +282,7 @@ impl FamilyStore for SqliteStore {
     ) -> Result<Option<Family>, StoreError> {
         let id = family_id.to_owned();
         let row = self
-            .run(move |c| {
+            .read_only(move |c| {
                 c.query_row(
                     &format!("{FAMILY} WHERE id = ?1 AND expires_at > ?2 AND abs_exp > ?3"),
                     params![id, micros(now), now.unix_timestamp()],

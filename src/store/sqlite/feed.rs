@@ -57,7 +57,7 @@ impl FeedStore for SqliteStore {
         let after_id = after.map_or(0, |c| i64::try_from(c.seq).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit.max(1)).unwrap_or(1000);
         let (rows, first_kept, last, epoch) = self
-            .run(move |c| {
+            .read_only(move |c| {
                 let tx = c.transaction()?;
                 let epoch = super::epoch::read(&tx)?;
                 let last: i64 = tx

@@ -33,9 +33,11 @@ mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
-/// The SQLite-backed stores.
+/// The SQLite-backed stores: connections that write (and read within their writes), and
+/// as many that only read, with the file memory-mapped (`pool.rs`).
 pub struct SqliteStore {
     pool: Pool,
+    readers: Pool,
     path: PathBuf,
 }
 
@@ -58,10 +60,13 @@ impl SqliteStore {
     /// Opens (creating if absent) the database file at `path` with `pool_size` connections.
     pub async fn open(path: &Path, pool_size: usize) -> Result<Self, StoreError> {
         check_is_ours(path.to_owned()).await?;
-        let pool = pool::pool(path.to_owned(), pool_size.max(2))
+        let pool = pool::pool(path.to_owned(), pool_size.max(2), false)
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let readers = pool::pool(path.to_owned(), pool_size.max(2), true)
             .map_err(|e| StoreError::Other(e.into()))?;
         let store = SqliteStore {
             pool,
+            readers,
             path: path.to_owned(),
         };
         store
@@ -110,14 +115,15 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.pool.get().await.map_err(|e| StoreError::Unavailable {
-            backend: "sqlite",
-            source: anyhow::anyhow!("no connection: {e}"),
-        })?;
-        conn.interact(f)
-            .await
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("sqlite call failed: {e}")))?
-            .map_err(failed)
+        call(&self.pool, f).await
+    }
+
+    /// Runs `f`, which only reads, on a reader connection (the file memory-mapped).
+    pub(crate) async fn read_only<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        call(&self.readers, f).await
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction (the write lock is taken first, so
@@ -162,6 +168,21 @@ async fn check_is_ours(path: PathBuf) -> Result<(), StoreError> {
             "{shown} is not a usable SQLite database ({e}); refusing to initialise over it"
         ))),
     }
+}
+
+/// Runs `f` on a connection of `pool`, on a blocking thread.
+async fn call<T: Send + 'static>(
+    pool: &Pool,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    let conn = pool.get().await.map_err(|e| StoreError::Unavailable {
+        backend: "sqlite",
+        source: anyhow::anyhow!("no connection: {e}"),
+    })?;
+    conn.interact(f)
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("sqlite call failed: {e}")))?
+        .map_err(failed)
 }
 
 /// An error of tessera's own raised inside a blocking call (it rolls the transaction back).

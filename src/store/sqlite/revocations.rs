@@ -60,7 +60,7 @@ impl RevocationStore for SqliteStore {
             sid.map(str::to_owned),
             user.map(|u| u.to_string()),
         );
-        self.run(move |c| {
+        self.read_only(move |c| {
             let live = micros(now);
             let blocklisted = c
                 .query_row(

@@ -37,7 +37,7 @@ impl SqliteStore {
         key: String,
     ) -> Result<Option<User>, StoreError> {
         let row = self
-            .run(move |c| {
+            .read_only(move |c| {
                 c.query_row(
                     &format!("SELECT {COLUMNS} FROM users WHERE {clause}"),
                     [key],
