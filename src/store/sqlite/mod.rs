@@ -1,7 +1,8 @@
 //! The embedded store (book § Run the service): one SQLite file (WAL, `synchronous=NORMAL`, a busy
 //! timeout) holding everything PostgreSQL holds plus the refresh families, the JTI
 //! blocklist and per-user cut-offs, so sessions and revocations survive a restart. Calls
-//! run on a deadpool pool of connections (`pool.rs`), each on a blocking thread.
+//! run on deadpool pools of connections (`pool.rs`), each on a blocking thread: the
+//! writers' pool, and a pool of readers that see the file through a memory map.
 
 mod audit;
 mod browser;
