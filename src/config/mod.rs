@@ -7,6 +7,7 @@ mod parse;
 pub mod source;
 mod stores;
 mod unknown;
+mod webauthn;
 
 use std::net::SocketAddr;
 use std::path::Path;

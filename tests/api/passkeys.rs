@@ -98,6 +98,12 @@ async fn register(
     call(app, Method::POST, "/api/v1/me/passkeys", token, Some(body)).await
 }
 
+/// `DELETE path` with the password as the step-up.
+async fn delete_with_password(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    let body = json!({ "password": STRONG_PASSWORD });
+    call(app, Method::DELETE, path, token, Some(body)).await
+}
+
 /// Sign-in options, for `email` or discoverable.
 async fn sign_in_options(app: &TestApp, email: Option<&str>) -> Value {
     let body = email.map_or(json!({}), |e| json!({ "email": e }));
@@ -392,29 +398,14 @@ async fn every_refused_ceremony_is_refused_and_signs_nobody_in(backend: Backend)
         call(&app, Method::PATCH, &path, &token, Some(long)).await.0,
         StatusCode::BAD_REQUEST
     );
-    let (status, _) = call(
-        &app,
-        Method::DELETE,
-        &path,
-        &omar,
-        Some(json!({ "password": STRONG_PASSWORD })),
-    )
-    .await;
+    let (status, _) = delete_with_password(&app, &path, &omar).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "not Omar's passkey");
-    let right = json!({ "password": STRONG_PASSWORD });
-    let (status, _) = call(&app, Method::DELETE, &path, &token, Some(right)).await;
+    let (status, _) = delete_with_password(&app, &path, &token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(audit_types(&app, "passkey_deleted").await.len(), 1);
     let deleted = sign_in(&app, &mut authenticator).await;
     assert_eq!(deleted.status(), StatusCode::UNAUTHORIZED);
-    let (status, _) = call(
-        &app,
-        Method::DELETE,
-        &path,
-        &token,
-        Some(json!({ "password": STRONG_PASSWORD })),
-    )
-    .await;
+    let (status, _) = delete_with_password(&app, &path, &token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let failures = audit_types(&app, "login_failed").await;
     assert!(

@@ -244,15 +244,18 @@ impl Authenticator {
         self.limiter
             .check(Bucket::LoginPerIp, ip.unwrap_or_default())
             .await?;
-        let owner = self.passkeys.owner(credential.get_credential_id()).await?;
-        let owner = match owner {
-            Some(id) => self.users.find_user(id).await?,
+        let passkey = self.passkeys.stored(credential.get_credential_id()).await?;
+        let owner = match &passkey {
+            Some(passkey) => self.users.find_user(passkey.user_id).await?,
             None => None,
         };
         if let Some(owner) = &owner {
             self.limiter.login_attempt(&owner.email, ip).await?;
         }
-        let asserted = match self.passkeys.authenticate(ceremony, credential, ip).await {
+        let verified = self
+            .passkeys
+            .authenticate(ceremony, credential, passkey, ip);
+        let asserted = match verified.await {
             Ok(asserted) => asserted,
             Err(e) => {
                 if !matches!(e, PasskeyError::Store(_) | PasskeyError::Off) {
