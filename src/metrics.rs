@@ -94,6 +94,20 @@ pub fn login_failed(reason: &'static str) {
     counter!("tessera_login_failures_total", "reason" => reason).increment(1);
 }
 
+/// A completed sign-in, by the factors its `amr` (RFC 8176) names: `password`,
+/// `password_otp`, `password_passkey` or `passkey`.
+pub fn signed_in(amr: &[String]) {
+    let has = |method: &str| amr.iter().any(|a| a == method);
+    let method = match (has("pwd"), has("hwk"), has("otp")) {
+        (true, true, _) => "password_passkey",
+        (true, false, true) => "password_otp",
+        (true, false, false) => "password",
+        (false, true, _) => "passkey",
+        (false, false, _) => "other",
+    };
+    counter!("tessera_sign_ins_total", "method" => method).increment(1);
+}
+
 /// A request refused by a rate limit, by bucket.
 pub fn rate_limited(bucket: &'static str) {
     counter!("tessera_rate_limited_total", "bucket" => bucket).increment(1);

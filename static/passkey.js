@@ -1,7 +1,9 @@
-// The hosted sign-in page's passkey button and autofill (WebAuthn Level 3; book § Passkeys).
-// Served from tessera's own origin under the page's CSP (script-src 'self'); without
-// JavaScript, or in a browser without WebAuthn's JSON helpers, the button stays hidden and
-// the password form works as before.
+// The hosted pages' passkey button (WebAuthn Level 3; book § Passkeys): on the sign-in page
+// with autofill, and on the second-factor page, where the ceremony is started for the
+// pending sign-in (its mfa_token) and lists that user's passkeys. Served from tessera's
+// own origin under the page's CSP (script-src 'self'); without JavaScript, or in a browser
+// without WebAuthn's JSON helpers, the button stays hidden and the password and code
+// forms work as before.
 "use strict";
 (function () {
   const form = document.getElementById("passkey-form");
@@ -13,6 +15,9 @@
     typeof PublicKeyCredential.prototype.toJSON === "function";
   if (!form || !button || !message || !supported) return;
   button.hidden = false;
+  // the second-factor page's form carries the pending sign-in's token
+  const mfaToken = form.elements.mfa_token ? form.elements.mfa_token.value : null;
+  const fallback = mfaToken ? "enter a code from your authenticator app" : "sign in with your password";
 
   let pending = null;
 
@@ -21,7 +26,7 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "content-type": "application/json" },
-      body: "{}",
+      body: JSON.stringify(mfaToken ? { mfa_token: mfaToken } : {}),
     });
     if (!response.ok) {
       const error = new Error("options");
@@ -51,15 +56,14 @@
   function say(error) {
     if (error.name === "AbortError") return;
     const sentences = {
-      NotAllowedError:
-        "The passkey sign-in was cancelled or timed out. Try again, or sign in with your password.",
-      SecurityError: "This page may not use passkeys. Sign in with your password.",
-      InvalidStateError: "That passkey cannot be used here. Try another, or sign in with your password.",
+      NotAllowedError: `The passkey request was cancelled or timed out. Try again, or ${fallback}.`,
+      SecurityError: `This page may not use passkeys. Please ${fallback}.`,
+      InvalidStateError: `That passkey cannot be used here. Try another, or ${fallback}.`,
       Throttled: "Too many attempts. Wait a minute, then try again.",
-      Unavailable: "Passkeys cannot be used right now. Sign in with your password.",
+      Unavailable: `Passkeys cannot be used right now. Please ${fallback}.`,
     };
     message.textContent =
-      sentences[error.name] || "The passkey could not be used. Try again, or sign in with your password.";
+      sentences[error.name] || `The passkey could not be used. Try again, or ${fallback}.`;
     message.hidden = false;
   }
 
@@ -68,7 +72,8 @@
     signIn("optional").catch(say);
   });
 
-  if (typeof PublicKeyCredential.isConditionalMediationAvailable === "function") {
+  // autofill belongs to the sign-in page's email field; the second step has none
+  if (!mfaToken && typeof PublicKeyCredential.isConditionalMediationAvailable === "function") {
     PublicKeyCredential.isConditionalMediationAvailable()
       .then((available) => {
         if (available) return signIn("conditional");

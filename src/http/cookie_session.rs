@@ -7,10 +7,12 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use webauthn_rs_core::proto::PublicKeyCredential;
 
 use crate::domain::{ClientId, Password};
 use crate::http::error::ApiError;
 use crate::service::grants::{self, password::Answer as PasswordAnswer, TokenResponse};
+use crate::service::signin::authenticate::Proof;
 use crate::state::AppState;
 
 pub const COOKIE: &str = "tessera_rt";
@@ -140,11 +142,15 @@ pub async fn login(
     .await?;
     Ok(match login {
         PasswordAnswer::Tokens(tokens) => respond(&state, tokens),
-        PasswordAnswer::SecondFactor(mfa_token) => HttpResponse::Ok()
+        PasswordAnswer::SecondFactor(step) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(MfaChallenge {
                 mfa_required: true,
-                mfa_token,
+                methods: match step.passkey {
+                    true => vec!["otp", "recovery_code", "passkey"],
+                    false => vec!["otp", "recovery_code"],
+                },
+                mfa_token: step.mfa_token,
             }),
     })
 }
@@ -155,6 +161,11 @@ pub async fn login(
 pub struct MfaChallenge {
     pub mfa_required: bool,
     pub mfa_token: String,
+    /// What the second step takes: `otp` (a TOTP code), `recovery_code`, and `passkey`
+    /// when the user has one (start it at `POST /api/v1/session/passkey/options` with the
+    /// `mfa_token`).
+    #[schema(example = json!(["otp", "recovery_code", "passkey"]))]
+    pub methods: Vec<&'static str>,
 }
 
 redacted_debug!(MfaChallenge, mfa_required);
@@ -175,9 +186,16 @@ pub struct MfaLogin {
     /// A 6-digit TOTP code...
     #[schema(max_length = 16)]
     pub code: Option<String>,
-    /// ...or one of the user's recovery codes.
+    /// ...or one of the user's recovery codes...
     #[schema(max_length = 32)]
     pub recovery_code: Option<String>,
+    /// ...or a passkey: the ceremony of `POST /api/v1/session/passkey/options` started
+    /// with this `mfa_token`...
+    #[schema(max_length = 128)]
+    pub ceremony: Option<String>,
+    /// ...and the assertion's `PublicKeyCredential.toJSON()`.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 /// Completes a login that answered `mfa_required`.
@@ -187,7 +205,7 @@ pub struct MfaLogin {
     responses(
         (status = 200, description = "Logged in; refresh token set in the tessera_rt cookie", body = SessionTokens),
         crate::http::error::responses::InvalidInput,
-        (status = 401, description = "Wrong, replayed or expired code, or an invalid or used mfa_token", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Wrong, replayed or expired code, a refused passkey, or an invalid or used mfa_token", body = crate::http::error::ErrorBody),
         crate::http::error::responses::OriginNotAllowed,
         (status = 429, description = "Too many attempts: the account is locked for Retry-After seconds", body = crate::http::error::ErrorBody)))]
 pub async fn mfa(
@@ -200,17 +218,41 @@ pub async fn mfa(
         mfa_token,
         code,
         recovery_code,
+        ceremony,
+        credential,
     } = body.into_inner();
-    let tokens = grants::mfa_otp::grant(
-        &state.grants,
-        None,
-        &mfa_token,
-        code.as_deref(),
-        recovery_code.as_deref(),
-        super::extract::peer_ip(&req),
-    )
-    .await
-    .map_err(ApiError::from_cookie_grant)?;
+    let assertion = match credential {
+        Some(credential) => Some(super::passkeys::credential::<PublicKeyCredential>(
+            credential,
+        )?),
+        None => None,
+    };
+    let proof = match (
+        code.is_some() || recovery_code.is_some(),
+        &ceremony,
+        &assertion,
+    ) {
+        (false, Some(ceremony), Some(credential)) => Proof::Passkey {
+            ceremony,
+            credential,
+        },
+        (true, None, None) | (false, None, None) => Proof::Code {
+            otp: code.as_deref(),
+            recovery_code: recovery_code.as_deref(),
+        },
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_request",
+                description: "send a code, a recovery code, or a passkey's ceremony and credential"
+                    .into(),
+                fields: Vec::new(),
+            })
+        }
+    };
+    let ip = super::extract::peer_ip(&req);
+    let tokens = grants::mfa_otp::grant(&state.grants, None, &mfa_token, proof, ip)
+        .await
+        .map_err(ApiError::from_cookie_grant)?;
     Ok(respond(&state, tokens))
 }
 

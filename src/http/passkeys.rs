@@ -57,7 +57,7 @@ fn no_store(body: impl Serialize) -> HttpResponse {
 
 /// The credential of a finish, read into the WebAuthn library's type: a malformed one is
 /// a 400 naming the field.
-fn credential<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+pub(super) fn credential<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::BadRequest {
         code: "invalid_request",
         description: format!("credential: not a PublicKeyCredential's JSON ({e})"),
@@ -71,6 +71,10 @@ pub struct SignInOptionsRequest {
     /// List this user's passkeys in `allowCredentials`; without it, a discoverable sign-in.
     #[schema(format = "email", max_length = 254)]
     pub email: Option<String>,
+    /// The second step of a password sign-in (`mfa_required`'s token): a ceremony that
+    /// lists that user's passkeys, for `POST /api/v1/session/mfa`. Not with `email`.
+    #[schema(max_length = 128)]
+    pub mfa_token: Option<String>,
 }
 
 /// Starts a passkey sign-in.
@@ -79,7 +83,8 @@ pub struct SignInOptionsRequest {
     params(("Origin" = String, Header, description = "Must be an allowed origin")),
     responses(
         (status = 200, description = "The ceremony and its `PublicKeyCredentialRequestOptionsJSON`", body = CeremonyOptions),
-        crate::http::error::responses::InvalidInput,
+        (status = 400, description = "Invalid body, or (`no_passkey`) a second step for an account without a passkey", body = crate::http::error::ErrorBody),
+        (status = 401, description = "The `mfa_token` is unknown, used or expired", body = crate::http::error::ErrorBody),
         (status = 403, description = "Origin not allowed", body = crate::http::error::ErrorBody),
         (status = 404, description = "Passkeys are off on this server (no WebAuthn relying party)", body = crate::http::error::ErrorBody),
         (status = 429, description = "Rate limit: retry after Retry-After", body = crate::http::error::ErrorBody),
@@ -92,10 +97,24 @@ pub async fn passkey_sign_in_options(
 ) -> Result<HttpResponse, ApiError> {
     require_allowed_origin(&req, &state)?;
     let body: SignInOptionsRequest = super::admin::parse_optional_json(&body)?;
-    let ceremony = state
-        .authenticator
-        .passkey_options(body.email.as_deref(), ip.as_deref())
-        .await?;
+    let authenticator = &state.authenticator;
+    let ceremony = match (body.email, body.mfa_token) {
+        (email, None) => {
+            let options = authenticator.passkey_options(email.as_deref(), ip.as_deref());
+            options.await?
+        }
+        (None, Some(mfa_token)) => {
+            let options = authenticator.second_factor_options(&mfa_token, ip.as_deref());
+            options.await?
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_request",
+                description: "send email or mfa_token, not both".into(),
+                fields: Vec::new(),
+            })
+        }
+    };
     Ok(no_store(CeremonyOptions::from(ceremony)))
 }
 

@@ -33,6 +33,7 @@ fn every_type_holding_a_secret_has_a_redacting_debug() {
     assert_redacted(format!("{codes:?}"));
     let challenge = crate::http::cookie_session::MfaChallenge {
         mfa_required: true,
+        methods: vec!["otp"],
         mfa_token: SECRET.into(),
     };
     assert_redacted(format!("{challenge:?}"));
@@ -57,6 +58,7 @@ fn every_type_holding_a_secret_has_a_redacting_debug() {
         crate::http::cookie_session::LoginResponse::Mfa(
             crate::http::cookie_session::MfaChallenge {
                 mfa_required: true,
+                methods: vec!["otp"],
                 mfa_token: SECRET.into(),
             }
         )

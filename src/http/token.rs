@@ -10,6 +10,7 @@ use super::oauth_client::authenticate;
 use crate::domain::OAuthError;
 use crate::domain::Password;
 use crate::service::grants::{self, password::Answer as PasswordAnswer, TokenResponse};
+use crate::service::signin::authenticate::Proof;
 use crate::state::AppState;
 
 /// Token request parameters (form-encoded), for the OpenAPI description.
@@ -92,7 +93,9 @@ pub async fn token(
                 PasswordAnswer::Tokens(tokens) => tokens,
                 // RFC 6749 §5.2 leaves room for extension errors: this one carries the
                 // token the mfa-otp grant takes
-                PasswordAnswer::SecondFactor(token) => return Err(OAuthError::MfaRequired(token)),
+                PasswordAnswer::SecondFactor(step) => {
+                    return Err(OAuthError::MfaRequired(step.mfa_token))
+                }
             }
         }
         "client_credentials" => grants::client_credentials::grant(&state.issuer, &client, scope)?,
@@ -130,8 +133,10 @@ pub async fn token(
                 &state.grants,
                 Some(&client),
                 &mfa_token,
-                form.get("otp"),
-                form.get("recovery_code"),
+                Proof::Code {
+                    otp: form.get("otp"),
+                    recovery_code: form.get("recovery_code"),
+                },
                 origin.ip.clone(),
             )
             .await?

@@ -195,6 +195,7 @@ async fn metrics_are_prometheus_text_with_the_promised_series(backend: Backend) 
         "tessera_http_request_duration_seconds",
         "tessera_tokens_issued",
         "tessera_login_failures",
+        "tessera_sign_ins",
         "tessera_hash_queue_depth",
         "tessera_signing_key_age_seconds",
         "tessera_keyring_version",
@@ -211,6 +212,10 @@ async fn metrics_are_prometheus_text_with_the_promised_series(backend: Backend) 
     );
     assert!(
         text.contains(r#"tessera_login_failures_total{reason="wrong_password"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tessera_sign_ins_total{method="password"} 1"#),
         "{text}"
     );
     assert!(

@@ -4,10 +4,12 @@
 // A passkey is added from the account API (the page's own `fetch` and
 // `navigator.credentials.create()`), then the user signs in to a relying party,
 // openid-client, with nothing but that passkey: the hosted sign-in page's "Sign in with a
-// passkey" button, consent, the code back at the app. A cancelled ceremony's sentence and
-// every page state are saved at phone and desktop width.
+// passkey" button, consent, the code back at the app; then by autofill; then as the second
+// factor after the password (the user has TOTP too), where a refused answer leaves the
+// sign-in open for another try. A cancelled ceremony's sentence and every page state are
+// saved at phone and desktop width.
 //
-// usage: node passkey.mjs BASE_URL CLIENT_ID APP_URL ACCESS_TOKEN SHOTS_DIR
+// usage: node passkey.mjs BASE_URL CLIENT_ID APP_URL ACCESS_TOKEN SHOTS_DIR EMAIL PASSWORD
 // BASE_URL is the issuer (http://localhost:PORT: WebAuthn refuses IP addresses). Prints a
 // JSON report; exits 1 on a failure.
 
@@ -17,7 +19,7 @@ import { chromium } from "playwright-core";
 import * as rp from "./rp.mjs";
 import { shoot as saveShots } from "./shots.mjs";
 
-const [base, clientId, APP, accessToken, shots] = process.argv.slice(2);
+const [base, clientId, APP, accessToken, shots, email, password] = process.argv.slice(2);
 const REDIRECT = `${APP}/cb`;
 const report = { pages: [], console: [] };
 mkdirSync(shots, { recursive: true });
@@ -133,6 +135,40 @@ async function main() {
   await autofill.waitForURL((u) => u.href.startsWith(REDIRECT));
   const autofilled = await oidc.authorizationCodeGrant(config, new URL(autofill.url()), again.checks);
   report.autofill_signed_in = { email: autofilled.claims().email, amr: autofilled.claims().amr };
+
+  // the second factor: the password, then the passkey instead of a code. The first
+  // authenticator takes the passkey back as the second left it (a synced passkey): with
+  // its own older sign counter tessera would refuse it as a clone
+  const { credentials: latest } = await cdp2.send("WebAuthn.getCredentials", { authenticatorId: second.authenticatorId });
+  await cdp.send("WebAuthn.clearCredentials", { authenticatorId });
+  await cdp.send("WebAuthn.addCredential", { authenticatorId, credential: latest[0] });
+  const mfa = await rp.authorization(config, REDIRECT, { prompt: "login" });
+  await page.goto(mfa.url.href);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  const use = page.getByRole("button", { name: /passkey/i });
+  await use.waitFor({ state: "visible" });
+  report.code_field_remains = await page.getByLabel("Code", { exact: true }).isVisible();
+  await shoot(page, "mfa-passkey");
+  // an answer that is not a passkey's: refused in a sentence (a 400 page, which the
+  // browser's console reports: that one message is expected), the sign-in still open
+  const heard = report.console.length;
+  await page.evaluate(() => {
+    const form = document.getElementById("passkey-form");
+    form.elements.ceremony.value = "tsp_forged";
+    form.elements.credential.value = "{}";
+    form.submit();
+  });
+  await page.locator("#form-error").waitFor();
+  const expected = (m) => /status of 400/.test(m);
+  report.console = report.console.filter((m, i) => i < heard || !expected(m));
+  report.refused_second_says = (await page.locator("#form-error").textContent()).trim();
+  await shoot(page, "mfa-passkey-refused");
+  await page.getByRole("button", { name: /passkey/i }).click();
+  await page.waitForURL((u) => u.href.startsWith(REDIRECT));
+  const both = await oidc.authorizationCodeGrant(config, new URL(page.url()), mfa.checks);
+  report.second_factor_signed_in = { email: both.claims().email, amr: both.claims().amr };
 }
 
 await main()

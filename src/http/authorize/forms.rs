@@ -8,8 +8,10 @@ use super::pages::BrowserCookie;
 use super::render_step;
 use crate::domain::Password;
 use crate::http::extract::session_meta;
+use crate::service::signin::authenticate::Proof;
 use crate::service::signin::Posted;
 use crate::state::AppState;
+use webauthn_rs_core::proto::PublicKeyCredential;
 
 /// The sign-in form, for the OpenAPI description.
 #[derive(utoipa::ToSchema)]
@@ -32,8 +34,13 @@ pub struct MfaRequest {
     mfa_token: String,
     /// A 6-digit TOTP code...
     code: Option<String>,
-    /// ...or a recovery code.
+    /// ...or a recovery code...
     recovery_code: Option<String>,
+    /// ...or a passkey: the ceremony of `POST /api/v1/session/passkey/options` started
+    /// with the `mfa_token`...
+    ceremony: Option<String>,
+    /// ...and `PublicKeyCredential.toJSON()` of the assertion, as JSON text.
+    credential: Option<String>,
 }
 
 /// The consent form, for the OpenAPI description.
@@ -134,11 +141,7 @@ pub async fn passkey(
 ) -> HttpResponse {
     let form = form.into_inner();
     let csrf = BrowserCookie::Csrf.read(&req, &state);
-    // a malformed assertion is a refused one: the page says so
-    let credential: Option<webauthn_rs_core::proto::PublicKeyCredential> = form
-        .credential
-        .as_deref()
-        .and_then(|text| serde_json::from_str(text).ok());
+    let credential = read_assertion(form.credential.as_deref());
     let outcome = state
         .signin
         .passkey(
@@ -151,6 +154,12 @@ pub async fn passkey(
     render_step(&state, &req, outcome)
 }
 
+/// The assertion a passkey form carries, as JSON text: a malformed one is a refused one
+/// (the page says so).
+fn read_assertion(text: Option<&str>) -> Option<PublicKeyCredential> {
+    text.and_then(|text| serde_json::from_str(text).ok())
+}
+
 #[derive(Deserialize)]
 pub struct MfaForm {
     #[serde(flatten)]
@@ -158,6 +167,10 @@ pub struct MfaForm {
     mfa_token: Option<String>,
     code: Option<String>,
     recovery_code: Option<String>,
+    /// A passkey's answer (the page's script fills these): the ceremony and the
+    /// assertion's `toJSON()` as JSON text.
+    ceremony: Option<String>,
+    credential: Option<String>,
 }
 
 /// The second-factor form's post.
@@ -175,13 +188,23 @@ pub async fn second_factor(
 ) -> HttpResponse {
     let form = form.into_inner();
     let csrf = BrowserCookie::Csrf.read(&req, &state);
+    let assertion = read_assertion(form.credential.as_deref());
+    let proof = match form.ceremony.as_deref().filter(|c| !c.is_empty()) {
+        Some(ceremony) => assertion.as_ref().map(|credential| Proof::Passkey {
+            ceremony,
+            credential,
+        }),
+        None => Some(Proof::Code {
+            otp: form.code.as_deref().filter(|c| !c.is_empty()),
+            recovery_code: form.recovery_code.as_deref().filter(|c| !c.is_empty()),
+        }),
+    };
     let outcome = state
         .signin
         .second_factor(
             &posted(&form.carried, &csrf),
             form.mfa_token.as_deref().unwrap_or_default(),
-            form.code.as_deref().filter(|c| !c.is_empty()),
-            form.recovery_code.as_deref().filter(|c| !c.is_empty()),
+            proof,
             &session_meta(&req),
         )
         .await;

@@ -37,15 +37,10 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             notice,
         } => {
             let passkeys = state.authenticator.passkeys_enabled();
-            let scripts = if passkeys {
-                Scripts::Own
-            } else {
-                Scripts::None
-            };
             notice_page(
                 state,
                 req,
-                (&request, scripts),
+                (&request, Scripts::own_when(passkeys)),
                 notice,
                 |flow, csrf_token, error| {
                     render(&SignInPage {
@@ -62,11 +57,12 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
         Step::SecondFactor {
             request,
             mfa_token,
+            passkey,
             notice,
         } => notice_page(
             state,
             req,
-            (&request, Scripts::None),
+            (&request, Scripts::own_when(passkey)),
             notice,
             |flow, csrf_token, error| {
                 render(&MfaPage {
@@ -74,6 +70,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                     form: Posted { flow, csrf_token },
                     mfa_token: &mfa_token,
                     error,
+                    passkey_script: passkey.then_some(PASSKEY_SCRIPT_PATH.as_str()),
                 })
             },
         ),
@@ -149,6 +146,10 @@ fn message(notice: Notice) -> String {
         Notice::Expired => "This sign-in has expired. Sign in again.".into(),
         Notice::PasskeyRefused => {
             "That passkey could not sign you in. Try again, or sign in with your password.".into()
+        }
+        Notice::SecondPasskeyRefused => {
+            "That passkey was not accepted. Try again, or enter a code from your authenticator app."
+                .into()
         }
     }
 }

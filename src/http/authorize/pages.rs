@@ -79,6 +79,16 @@ pub(super) enum Scripts {
     Own,
 }
 
+impl Scripts {
+    /// tessera's own scripts when `wanted`, else none.
+    pub(super) fn own_when(wanted: bool) -> Scripts {
+        match wanted {
+            true => Scripts::Own,
+            false => Scripts::None,
+        }
+    }
+}
+
 /// What every sign-in form posts back (`posted_fields.html`): the sealed flow and the
 /// CSRF token.
 pub(super) struct Posted<'a> {
@@ -105,6 +115,8 @@ pub(super) struct MfaPage<'a> {
     pub(super) form: Posted<'a>,
     pub(super) mfa_token: &'a str,
     pub(super) error: Option<&'a str>,
+    /// The passkey script's path, when the user may answer with a passkey.
+    pub(super) passkey_script: Option<&'a str>,
 }
 
 #[derive(Template)]

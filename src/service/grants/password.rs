@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Grants;
 use crate::domain::{Client, GrantType, OAuthError, Password, Scope, User};
-use crate::service::signin::authenticate::Authenticated;
+use crate::service::signin::authenticate::{Authenticated, SecondStep};
 use crate::store::{AuditEvent, SessionMeta};
 
 use super::{resolve_scope, start_session, TokenResponse};
@@ -17,8 +17,8 @@ use super::{resolve_scope, start_session, TokenResponse};
 pub enum Answer {
     Tokens(TokenResponse),
     /// The password was right and the user has a second factor: continue with the
-    /// mfa-otp grant (or `POST /api/v1/session/mfa`) and this token.
-    SecondFactor(String),
+    /// mfa-otp grant (or `POST /api/v1/session/mfa`) and this step's token.
+    SecondFactor(SecondStep),
 }
 
 /// `grant_type=password`: first-party clients only.
@@ -42,7 +42,7 @@ pub async fn grant(
         .await?
     {
         Authenticated::User(user) => user,
-        Authenticated::NeedsSecondFactor(token) => return Ok(Answer::SecondFactor(token)),
+        Authenticated::NeedsSecondFactor(step) => return Ok(Answer::SecondFactor(step)),
     };
     let amr = vec!["pwd".into()];
     let tokens = signed_in(grants, client, &user, &scope, amr, meta, "password").await?;
@@ -68,7 +68,7 @@ pub async fn passkey(
 
 /// Tokens for a user a first-party client signed in directly: a new session, counted as
 /// `how` and audited with its `amr`.
-async fn signed_in(
+pub(super) async fn signed_in(
     grants: &Grants,
     client: &Client,
     user: &User,
@@ -83,8 +83,10 @@ async fn signed_in(
         .client(client.id.as_str())
         .ip(meta.ip.clone())
         .detail(json!({ "amr": amr }));
+    let factors = amr.clone();
     let tokens = start_session(&grants.issuer, families, client, user, scope, amr, meta).await?;
     crate::metrics::token_issued(how);
+    crate::metrics::signed_in(&factors);
     grants.audit.record(event).await;
     Ok(tokens)
 }

@@ -40,8 +40,12 @@ enum Pending {
         state: RegistrationState,
     },
     /// `user`: the ceremony listed that user's credentials; `None`: discoverable.
+    /// `second_factor`: the digest of the pending password sign-in this ceremony is the
+    /// second step of; `None` for a sign-in with the passkey alone.
     Authenticate {
         user: Option<UserId>,
+        #[serde(default)]
+        second_factor: Option<String>,
         state: AuthenticationState,
     },
 }
@@ -162,10 +166,14 @@ impl Passkeys {
     }
 
     /// Starts a sign-in: for `user`, with that user's credentials listed; without, a
-    /// discoverable one (the browser offers what it holds for this RP ID).
+    /// discoverable one (the browser offers what it holds for this RP ID). `second_factor`:
+    /// the pending password sign-in (its single-use token) that this ceremony completes;
+    /// only a finish that brings the same token may use it, and the user must have a
+    /// passkey to list.
     pub async fn authentication_options(
         &self,
         user: Option<&User>,
+        second_factor: Option<&str>,
     ) -> Result<Ceremony, PasskeyError> {
         let core = self.core()?;
         let mut credentials = Vec::new();
@@ -173,6 +181,9 @@ impl Passkeys {
             for passkey in self.store.user_passkeys(user.id).await? {
                 credentials.push(stored_credential(&passkey)?);
             }
+        }
+        if second_factor.is_some() && credentials.is_empty() {
+            return Err(PasskeyError::NoneToList);
         }
         let builder = core
             .new_challenge_authenticate_builder(
@@ -187,25 +198,36 @@ impl Passkeys {
         let public_key = serde_json::to_value(options.public_key).map_err(internal)?;
         let pending = Pending::Authenticate {
             user: user.map(|u| u.id),
+            second_factor: second_factor.map(binding_digest),
             state,
         };
         self.open(pending, public_key).await
     }
 
     /// Verifies an assertion for ceremony `ceremony` against `passkey`, the stored passkey
-    /// of its credential id (`stored`), and records the use. A counter that did not move
-    /// forward is audited against the passkey's owner.
+    /// of its credential id (`stored`), and records the use. `second_factor` must be the
+    /// pending sign-in the ceremony was started for (`None` for a passkey alone). A counter
+    /// that did not move forward is audited against the passkey's owner.
     pub async fn authenticate(
         &self,
         ceremony: &str,
+        second_factor: Option<&str>,
         credential: &PublicKeyCredential,
         passkey: Option<StoredPasskey>,
         ip: Option<&str>,
     ) -> Result<Asserted, PasskeyError> {
         let core = self.core()?;
-        let Pending::Authenticate { user, state } = self.take(ceremony).await? else {
+        let Pending::Authenticate {
+            user,
+            second_factor: bound,
+            state,
+        } = self.take(ceremony).await?
+        else {
             return Err(PasskeyError::Expired);
         };
+        if bound != second_factor.map(binding_digest) {
+            return Err(PasskeyError::Expired);
+        }
         let passkey = passkey
             .filter(|p| p.credential_id == credential.get_credential_id())
             .ok_or(PasskeyError::Unknown)?;
@@ -265,4 +287,9 @@ impl Passkeys {
 
 fn ceremony_digest(id: &str) -> String {
     format!("passkey:{}", hex::encode(Sha256::digest(id.as_bytes())))
+}
+
+/// What a ceremony keeps of the pending sign-in it completes: a digest, not the token.
+fn binding_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -63,6 +63,9 @@ pub enum PasskeyError {
     /// The user has no passkey with this id.
     #[error("no such passkey")]
     NotFound,
+    /// A second step by passkey for a user who has none.
+    #[error("this account has no passkey")]
+    NoneToList,
     #[error("{0}")]
     BadName(&'static str),
     #[error(transparent)]
@@ -85,6 +88,9 @@ impl From<PasskeyError> for crate::domain::Failure {
                 Failure::Conflict("passkey_exists", "this passkey is registered already")
             }
             PasskeyError::NotFound => Failure::NotFound,
+            PasskeyError::NoneToList => {
+                Failure::invalid("no_passkey", "this account has no passkey")
+            }
             PasskeyError::BadName(why) => Failure::invalid("invalid_request", why),
             PasskeyError::Store(e) => e.into(),
         }
@@ -159,6 +165,14 @@ impl Passkeys {
     ) -> Result<Option<StoredPasskey>, PasskeyError> {
         self.core()?;
         Ok(self.store.passkey_by_credential(credential_id).await?)
+    }
+
+    /// Whether `user` has a passkey (and passkeys are on): the second-factor step offers one.
+    pub async fn any(&self, user: UserId) -> Result<bool, StoreError> {
+        if !self.enabled() {
+            return Ok(false);
+        }
+        Ok(!self.store.user_passkeys(user).await?.is_empty())
     }
 
     pub async fn list(&self, user: UserId) -> Result<Vec<StoredPasskey>, PasskeyError> {

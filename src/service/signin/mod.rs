@@ -5,8 +5,8 @@
 //!  start ─┬─ no session, prompt=login, max_age passed, another user hinted ─► SignIn
 //!         └─ signed in ─► next
 //!  password ──── wrong ─► SignIn (with a notice)
-//!           ├─── right, user has TOTP ─► SecondFactor ── second_factor ─┐
-//!           └─── right ─► signed in ─► next ◄──────────── right code ──┘
+//!           ├─── right, user has TOTP ─► SecondFactor ── second_factor ──────┐
+//!           └─── right ─► signed in ─► next ◄──── right code, or passkey ──┘
 //!  passkey ───── refused ─► SignIn (with a notice)
 //!           └─── verified ─► signed in ─► next
 //!  next ─┬─ first-party client, or consent held ─► Redirect (code)
@@ -38,7 +38,7 @@ use crate::service::authorize::{self as request, Browser, Params, Refusal, Reque
 use crate::service::consents::Consents;
 use crate::service::grants::TokenIssuer;
 use crate::store::{AuditEvent, ClientStore, CodeStore, SessionMeta, SsoSession, Stores};
-use authenticate::{Authenticated, Authenticator, SecondFactorError};
+use authenticate::{Authenticated, Authenticator, Proof, SecondFactorError, TwoFactors};
 
 /// The sign-in state machine's context: the clients and codes it reads and writes, the
 /// issuer (its key ring checks `id_token_hint`), the browser's flows and sign-in
@@ -110,9 +110,10 @@ impl SignIn {
             .await;
         match authenticated {
             Ok(Authenticated::User(user)) => self.signed_in(request, user, &["pwd"], meta).await,
-            Ok(Authenticated::NeedsSecondFactor(mfa_token)) => Step::SecondFactor {
+            Ok(Authenticated::NeedsSecondFactor(step)) => Step::SecondFactor {
                 request: Box::new(request),
-                mfa_token,
+                mfa_token: step.mfa_token,
+                passkey: step.passkey,
                 notice: None,
             }
             .into(),
@@ -168,47 +169,57 @@ impl SignIn {
         }
     }
 
-    /// The second-factor form's post: a TOTP `code` or a `recovery_code` for `mfa_token`.
+    /// The second-factor form's post for `mfa_token`: a TOTP or recovery code, or a
+    /// passkey's answer to the ceremony its script started for this step (`None`: an
+    /// answer that could not be read, refused as a wrong one is).
     pub async fn second_factor(
         &self,
         posted: &Posted<'_>,
         mfa_token: &str,
-        code: Option<&str>,
-        recovery_code: Option<&str>,
+        proof: Option<Proof<'_>>,
         meta: &SessionMeta,
     ) -> Outcome {
         let (request, _) = match self.resume(posted).await {
             Ok(resumed) => resumed,
             Err(step) => return step.into(),
         };
-        let checked = self
-            .authenticator
-            .second_factor(
-                Some(request.client.id.as_str()),
-                mfa_token,
-                code,
-                recovery_code,
-                meta.ip.clone(),
-            )
-            .await;
-        let again = |request: Request, notice: Notice| Step::SecondFactor {
+        let checked = match proof {
+            Some(proof) => {
+                let client = Some(request.client.id.as_str());
+                let ip = meta.ip.clone();
+                let checked = self
+                    .authenticator
+                    .second_factor(client, mfa_token, proof, ip);
+                checked.await
+            }
+            None => Err(SecondFactorError::WrongPasskey),
+        };
+        let notice = match checked {
+            Ok(TwoFactors { user, amr, .. }) => {
+                let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+                return self.signed_in(request, user, &amr, meta).await;
+            }
+            Err(SecondFactorError::WrongCode) => Notice::WrongCode,
+            Err(SecondFactorError::WrongPasskey) => Notice::SecondPasskeyRefused,
+            Err(SecondFactorError::Refused(error @ OAuthError::TooManyRequests(_))) => {
+                Notice::refusing(&error)
+            }
+            Err(_) => {
+                return Step::SignIn {
+                    request: Box::new(request),
+                    email: String::new(),
+                    notice: Some(Notice::Expired),
+                }
+                .into()
+            }
+        };
+        Step::SecondFactor {
             request: Box::new(request),
             mfa_token: mfa_token.to_owned(),
+            passkey: self.authenticator.offers_passkey(mfa_token).await,
             notice: Some(notice),
-        };
-        match checked {
-            Ok((user, _)) => self.signed_in(request, user, &["pwd", "otp"], meta).await,
-            Err(SecondFactorError::WrongCode) => again(request, Notice::WrongCode).into(),
-            Err(SecondFactorError::Refused(error @ OAuthError::TooManyRequests(_))) => {
-                again(request, Notice::refusing(&error)).into()
-            }
-            Err(_) => Step::SignIn {
-                request: Box::new(request),
-                email: String::new(),
-                notice: Some(Notice::Expired),
-            }
-            .into(),
         }
+        .into()
     }
 
     /// The consent form's post, with the browser's sign-in session: `allow`ed, the consent is
@@ -290,6 +301,7 @@ impl SignIn {
             .client(request.client.id.as_str())
             .ip(meta.ip.clone())
             .detail(json!({ "amr": amr, "via": "authorize" }));
+        crate::metrics::signed_in(&amr);
         self.audit.record(event).await;
         Outcome {
             step: self.next(request, Some((sso, user)), true).await,

@@ -14,10 +14,12 @@ pub enum Step {
         email: String,
         notice: Option<Notice>,
     },
-    /// The second-factor form of a password sign-in.
+    /// The second-factor form of a password sign-in; `passkey` when the user may answer
+    /// with a passkey too.
     SecondFactor {
         request: Box<Request>,
         mfa_token: String,
+        passkey: bool,
         notice: Option<Notice>,
     },
     /// The consent form, for the signed-in `email`; its post must come with the session
@@ -59,6 +61,8 @@ pub enum Notice {
     Expired,
     /// A passkey did not sign the user in (unknown, refused, or its ceremony expired).
     PasskeyRefused,
+    /// A passkey answering the second step was refused; a code still may be used.
+    SecondPasskeyRefused,
 }
 
 impl Notice {

@@ -297,14 +297,32 @@ async fn spawn_on_localhost(backend: Backend) -> (TestApp, String) {
 
 /// book § Passkeys: in Chromium with a virtual authenticator, a passkey added from the
 /// account API signs the user in to openid-client with nothing else typed, by the sign-in
-/// page's button and by autofill (a conditional request).
+/// page's button and by autofill (a conditional request), and stands in for the TOTP code
+/// after the password.
 #[apply(backends)]
 #[tokio::test]
 async fn a_passkey_from_the_account_api_signs_in_to_openid_client_in_chromium(backend: Backend) {
     let (app, issuer) = spawn_on_localhost(backend).await;
     let back_at = the_app().await;
     let client = client_at(&app, &back_at).await;
-    let tokens = app.new_user_tokens("pia@example.com").await;
+    // a user with TOTP, signed in with the next time step's code (the app runs on the
+    // system clock; enrolment used this step's)
+    let email = "pia@example.com";
+    app.user(email).await;
+    let clock = tessera::clock::FixedClock::starting_now();
+    let secret = app.enrol_totp(email, &clock).await;
+    clock.advance(std::time::Duration::from_secs(30));
+    let first = app
+        .password_grant(email, STRONG_PASSWORD, "openid email")
+        .await;
+    let first: Value = first.json().await.unwrap();
+    let mfa_token = first["mfa_token"].as_str().unwrap();
+    let tokens: Value = app
+        .mfa_otp(mfa_token, &crate::helpers::pyotp_code(&secret, &clock))
+        .await
+        .json()
+        .await
+        .unwrap();
     let access = tokens["access_token"].as_str().unwrap();
     let shots = format!(
         "{}/browser-pages/passkey-{backend:?}",
@@ -315,6 +333,7 @@ async fn a_passkey_from_the_account_api_signs_in_to_openid_client_in_chromium(ba
     let mut node = tokio::process::Command::new("node");
     node.current_dir(dir)
         .args(["passkey.mjs", &issuer, &client, &back_at, access, &shots])
+        .args([email, STRONG_PASSWORD])
         .env("CHROMIUM", chromium);
     let report = report_of(&mut node, "node (the passkey flow)").await;
 
@@ -329,7 +348,7 @@ async fn a_passkey_from_the_account_api_signs_in_to_openid_client_in_chromium(ba
     );
     assert_eq!(
         report["cancelled_says"],
-        "The passkey sign-in was cancelled or timed out. Try again, or sign in with your password.",
+        "The passkey request was cancelled or timed out. Try again, or sign in with your password.",
         "{report}"
     );
     assert_eq!(report["password_form_remains"], true, "{report}");
@@ -337,6 +356,17 @@ async fn a_passkey_from_the_account_api_signs_in_to_openid_client_in_chromium(ba
     assert_eq!(
         report["signed_in"]["amr"],
         json!(["hwk", "mfa"]),
+        "{report}"
+    );
+    assert_eq!(report["code_field_remains"], true, "{report}");
+    assert_eq!(
+        report["refused_second_says"],
+        "That passkey was not accepted. Try again, or enter a code from your authenticator app.",
+        "{report}"
+    );
+    assert_eq!(
+        report["second_factor_signed_in"]["amr"],
+        json!(["pwd", "hwk", "mfa"]),
         "{report}"
     );
     assert_eq!(

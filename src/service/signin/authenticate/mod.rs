@@ -1,33 +1,71 @@
 //! Who is signing in: the one authentication use-case behind the password grant (RFC 6749
 //! §4.3), the SPA's `POST /api/v1/session/login` and the hosted sign-in page, and its
-//! second step, a TOTP (RFC 6238) or recovery code, behind the mfa-otp grant,
-//! `POST /api/v1/session/mfa` and the hosted second-factor page; and a passkey (WebAuthn,
-//! book § Passkeys) behind `POST /api/v1/session/passkey`.
+//! second step, a TOTP (RFC 6238) or recovery code or a passkey (WebAuthn, book §
+//! Passkeys), behind the mfa-otp grant, `POST /api/v1/session/mfa` and the hosted
+//! second-factor page; and a passkey alone behind `POST /api/v1/session/passkey`.
 //!
 //! A correct password answers a value, never an error: `Authenticated::User` or, for a
 //! user with a second factor, `Authenticated::NeedsSecondFactor` with the single-use token
 //! the second step takes. Each caller turns that into its own answer (tokens, the SPA's
-//! `mfa_required` body, the second-factor page).
+//! `mfa_required` body, the second-factor page). A second factor is TOTP; a user who has
+//! it and a passkey may answer with either (a passkey alone does not make the password
+//! insufficient: it is a way to sign in by itself).
+mod passkey;
 
 use std::sync::Arc;
 
 use serde_json::json;
 
+use webauthn_rs_core::proto::PublicKeyCredential;
+
 use crate::domain::{Client, Email, OAuthError, Password, Scope, User};
 use crate::service::abuse::{Bucket, Limiter};
 use crate::service::audit::Auditor;
 use crate::service::mfa::{self, Mfa, MfaError, PendingLogin};
-use crate::service::passkeys::{self, Ceremony, PasskeyError, Passkeys};
+use crate::service::passkeys::{PasskeyError, Passkeys};
 use crate::service::passwords::{LoginError, Passwords};
-use crate::store::{AuditEvent, SessionMeta, UserStore};
+use crate::store::{AuditEvent, SessionMeta, StoreError, UserStore};
 
 /// The outcome of a correct password.
 #[derive(Debug)]
 pub enum Authenticated {
     /// Signed in with the password alone.
     User(User),
-    /// The user has a second factor: the token its step takes (single use, minutes long).
-    NeedsSecondFactor(String),
+    /// The user has a second factor: what its step takes.
+    NeedsSecondFactor(SecondStep),
+}
+
+/// A pending second step: its token (single use, minutes long), and whether the user may
+/// answer it with a passkey as well as with a code.
+#[derive(Debug)]
+pub struct SecondStep {
+    pub mfa_token: String,
+    pub passkey: bool,
+}
+
+/// What a second step brings.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// A TOTP code, or one of the recovery codes.
+    Code {
+        otp: Option<&'a str>,
+        recovery_code: Option<&'a str>,
+    },
+    /// An assertion for a ceremony `Authenticator::second_factor_options` started for this
+    /// very step.
+    Passkey {
+        ceremony: &'a str,
+        credential: &'a PublicKeyCredential,
+    },
+}
+
+/// A completed second step: the user, what the first step kept, and the `amr` (RFC 8176)
+/// of the whole sign-in.
+#[derive(Debug)]
+pub struct TwoFactors {
+    pub user: User,
+    pub pending: PendingLogin,
+    pub amr: Vec<String>,
 }
 
 /// Why a second step did not sign the user in.
@@ -39,12 +77,15 @@ pub enum SecondFactorError {
     /// A wrong code (counted toward the account's lockout and audited); the token stays
     /// usable, so a typo does not restart the sign-in.
     WrongCode,
-    /// Refused before the code was checked: a lock or rate limit, or a backend failed.
+    /// A passkey answer that was refused (unknown, invalid, its ceremony expired or not
+    /// this step's), counted and audited like a wrong code; the token stays usable.
+    WrongPasskey,
+    /// Refused before the proof was checked: a lock or rate limit, or a backend failed.
     Refused(OAuthError),
 }
 
-impl From<crate::store::StoreError> for SecondFactorError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<StoreError> for SecondFactorError {
+    fn from(e: StoreError) -> Self {
         SecondFactorError::Refused(e.into())
     }
 }
@@ -118,10 +159,14 @@ impl Authenticator {
                 ip: meta.ip.clone(),
                 user_agent: meta.user_agent.clone(),
             };
-            let token = self.mfa.issue_mfa_token(&pending).await?;
+            let mfa_token = self.mfa.issue_mfa_token(&pending).await?;
+            let passkey = self.passkeys.any(user.id).await?;
             // the failure count is cleared only by a complete sign-in: a known password must
             // not reset the allowance for guessing the second factor
-            return Ok(Authenticated::NeedsSecondFactor(token));
+            return Ok(Authenticated::NeedsSecondFactor(SecondStep {
+                mfa_token,
+                passkey,
+            }));
         }
         self.limiter.login_succeeded(&email, ip).await;
         Ok(Authenticated::User(user))
@@ -151,148 +196,88 @@ impl Authenticator {
         self.audit.record(event).await;
     }
 
-    /// The second step of a password sign-in: the pending sign-in of `mfa_token` (which must
-    /// be `client_id`'s when given), a valid TOTP or recovery code, and the token used up.
-    pub async fn second_factor(
+    /// The pending sign-in of `mfa_token` (which must be `client_id`'s when given) and its
+    /// user, whose password must not have changed since the first step; `None` when there
+    /// is none such.
+    async fn pending(
         &self,
         client_id: Option<&str>,
         mfa_token: &str,
-        otp: Option<&str>,
-        recovery_code: Option<&str>,
-        ip: Option<String>,
-    ) -> Result<(User, PendingLogin), SecondFactorError> {
-        let pending = self
-            .mfa
-            .peek_mfa_token(mfa_token)
-            .await?
-            .ok_or(SecondFactorError::Expired)?;
+    ) -> Result<Option<(User, PendingLogin)>, StoreError> {
+        let Some(pending) = self.mfa.peek_mfa_token(mfa_token).await? else {
+            return Ok(None);
+        };
         if client_id.is_some_and(|id| id != pending.client_id) {
-            return Err(SecondFactorError::Expired);
+            return Ok(None);
         }
         // a password change or reset since the password step voids the pending sign-in
         let user = self
             .users
             .find_user(pending.user_id)
             .await?
-            .filter(|u| mfa::password_fingerprint(u) == pending.password)
+            .filter(|u| mfa::password_fingerprint(u) == pending.password);
+        Ok(user.map(|user| (user, pending)))
+    }
+
+    /// The second step of a password sign-in: the pending sign-in of `mfa_token`, the
+    /// account's lockout counted before the proof is checked, a valid proof, and the token
+    /// used up. A refused proof is counted and audited, and leaves the token usable.
+    pub async fn second_factor(
+        &self,
+        client_id: Option<&str>,
+        mfa_token: &str,
+        proof: Proof<'_>,
+        ip: Option<String>,
+    ) -> Result<TwoFactors, SecondFactorError> {
+        let (user, pending) = self
+            .pending(client_id, mfa_token)
+            .await?
             .ok_or(SecondFactorError::Expired)?;
         self.limiter
             .login_attempt(&user.email, ip.as_deref())
             .await
             .map_err(|e| SecondFactorError::Refused(e.into()))?;
-        match self.mfa.verify(&user, otp, recovery_code).await {
-            Ok(()) => {}
-            Err(MfaError::Store(e)) => return Err(e.into()),
-            Err(_) => {
-                crate::metrics::login_failed("wrong_otp");
+        // the proof checked: the sign-in's `amr`, or the refusal and the reason it is counted under
+        let checked: Result<&[&str], (&'static str, SecondFactorError)> = match proof {
+            Proof::Code { otp, recovery_code } => {
+                match self.mfa.verify(&user, otp, recovery_code).await {
+                    Ok(()) => Ok(&["pwd", "otp"]),
+                    Err(MfaError::Store(e)) => return Err(e.into()),
+                    Err(_) => Err(("wrong_otp", SecondFactorError::WrongCode)),
+                }
+            }
+            Proof::Passkey {
+                ceremony,
+                credential,
+            } => {
+                let answered =
+                    self.second_passkey(&user, mfa_token, ceremony, credential, ip.as_deref());
+                match answered.await {
+                    Ok(()) => Ok(&["pwd", "hwk", "mfa"]),
+                    Err(PasskeyError::Store(e)) => return Err(e.into()),
+                    Err(e) => Err((passkey::reason(&e), SecondFactorError::WrongPasskey)),
+                }
+            }
+        };
+        let amr = match checked {
+            Ok(amr) => amr.iter().map(|m| (*m).to_owned()).collect(),
+            Err((reason, error)) => {
+                crate::metrics::login_failed(reason);
                 let event = AuditEvent::new("mfa_failed", "denied")
                     .user(user.id)
                     .client(pending.client_id.as_str())
-                    .ip(ip);
+                    .ip(ip)
+                    .detail(json!({ "reason": reason }));
                 self.audit.record(event).await;
-                return Err(SecondFactorError::WrongCode);
+                return Err(error);
             }
-        }
+        };
         if !self.mfa.take_mfa_token(mfa_token).await? {
             return Err(SecondFactorError::Expired);
         }
         self.limiter
             .login_succeeded(&user.email, ip.as_deref())
             .await;
-        Ok((user, pending))
-    }
-
-    /// Whether passkeys are on (a WebAuthn relying party is configured).
-    pub fn passkeys_enabled(&self) -> bool {
-        self.passkeys.enabled()
-    }
-
-    /// Starts a passkey sign-in: discoverable, or for `email` with that user's passkeys
-    /// listed (an unknown email gets a discoverable ceremony, as a user without passkeys
-    /// does). Counted against the address's rate limit.
-    pub async fn passkey_options(
-        &self,
-        email: Option<&str>,
-        ip: Option<&str>,
-    ) -> Result<Ceremony, crate::domain::Failure> {
-        self.limiter
-            .check(Bucket::LoginPerIp, ip.unwrap_or_default())
-            .await?;
-        let user = match email {
-            Some(email) => {
-                let email = Email::parse(email).map_err(|e| {
-                    crate::domain::Failure::invalid("invalid_request", format!("email: {e}"))
-                })?;
-                self.users.find_user_by_email(&email).await?
-            }
-            None => None,
-        };
-        Ok(self.passkeys.authentication_options(user.as_ref()).await?)
-    }
-
-    /// A passkey sign-in: the address's rate limit; once the passkey names its owner, the
-    /// owner's lockout, counted before the assertion is verified (a refused one counts, as
-    /// a wrong password does); a failure audited. Answers the user and the `amr`.
-    pub async fn passkey(
-        &self,
-        client: &Client,
-        ceremony: &str,
-        credential: &webauthn_rs_core::proto::PublicKeyCredential,
-        meta: &SessionMeta,
-    ) -> Result<(User, Vec<String>), crate::domain::Failure> {
-        let ip = meta.ip.as_deref();
-        self.limiter
-            .check(Bucket::LoginPerIp, ip.unwrap_or_default())
-            .await?;
-        let passkey = self.passkeys.stored(credential.get_credential_id()).await?;
-        let owner = match &passkey {
-            Some(passkey) => self.users.find_user(passkey.user_id).await?,
-            None => None,
-        };
-        if let Some(owner) = &owner {
-            self.limiter.login_attempt(&owner.email, ip).await?;
-        }
-        let verified = self
-            .passkeys
-            .authenticate(ceremony, credential, passkey, ip);
-        let asserted = match verified.await {
-            Ok(asserted) => asserted,
-            Err(e) => {
-                if !matches!(e, PasskeyError::Store(_) | PasskeyError::Off) {
-                    self.passkey_failed(client, meta, &e, owner.as_ref()).await;
-                }
-                return Err(e.into());
-            }
-        };
-        let user = owner
-            .filter(|u| u.id == asserted.user_id)
-            .ok_or(crate::domain::Failure::Unauthorized)?;
-        self.limiter.login_succeeded(&user.email, ip).await;
-        Ok((user, passkeys::amr(asserted.user_verified)))
-    }
-
-    /// Counts and audits a refused passkey sign-in, against the passkey's owner when known.
-    async fn passkey_failed(
-        &self,
-        client: &Client,
-        meta: &SessionMeta,
-        error: &PasskeyError,
-        owner: Option<&User>,
-    ) {
-        let reason = match error {
-            PasskeyError::Expired => "passkey_ceremony_expired",
-            PasskeyError::Unknown => "passkey_unknown",
-            PasskeyError::CounterRegressed => "passkey_counter_regressed",
-            _ => "passkey_invalid",
-        };
-        crate::metrics::login_failed(reason);
-        let mut event = AuditEvent::new("login_failed", "denied")
-            .client(client.id.as_str())
-            .ip(meta.ip.clone())
-            .detail(json!({ "reason": reason }));
-        if let Some(owner) = owner {
-            event = event.user(owner.id);
-        }
-        self.audit.record(event).await;
+        Ok(TwoFactors { user, pending, amr })
     }
 }
