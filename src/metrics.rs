@@ -108,6 +108,28 @@ pub fn signed_in(amr: &[String]) {
     counter!("tessera_sign_ins_total", "method" => method).increment(1);
 }
 
+/// An outbox message delivered, by kind (book § Email).
+pub fn outbox_delivered(kind: &str) {
+    counter!("tessera_outbox_sent_total", "kind" => kind.to_owned()).increment(1);
+}
+
+/// A failed delivery attempt, by kind; `gave_up` when it was the last.
+pub fn outbox_failed(kind: &str, gave_up: bool) {
+    let outcome = if gave_up { "gave_up" } else { "retrying" };
+    counter!("tessera_outbox_failures_total", "kind" => kind.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// What the outbox holds now: queued and failed messages, the oldest queued one's age.
+pub fn outbox_state(stats: &crate::store::OutboxStats, now: time::OffsetDateTime) {
+    gauge!("tessera_outbox_queued").set(stats.queued as f64);
+    gauge!("tessera_outbox_failed").set(stats.failed as f64);
+    let age = stats
+        .oldest
+        .map_or(0.0, |t| (now - t).as_seconds_f64().max(0.0));
+    gauge!("tessera_outbox_oldest_age_seconds").set(age);
+}
+
 /// A request refused by a rate limit, by bucket.
 pub fn rate_limited(bucket: &'static str) {
     counter!("tessera_rate_limited_total", "bucket" => bucket).increment(1);

@@ -19,6 +19,7 @@ use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
 use crate::service::logout::SignOut;
 use crate::service::mfa::account::{Account, AccountParts};
 use crate::service::mfa::Mfa;
+use crate::service::outbox::Outbox;
 use crate::service::passkeys::Passkeys;
 use crate::service::passwords::Passwords;
 use crate::service::reset::{ResetParts, Resets};
@@ -69,6 +70,8 @@ pub struct AppState {
     pub sign_out: SignOut,
     /// Password resets by emailed link.
     pub resets: Resets,
+    /// Delivers what the stores queued (reset links), with retries (book § Email).
+    pub outbox: Outbox,
     /// Checks sign-in credentials: passwords, lockout, second factors.
     pub authenticator: Authenticator,
     /// The hosted pages' sign-in state machine.
@@ -190,10 +193,16 @@ impl AppState {
             sessions.clone(),
             audit.clone(),
         );
+        let outbox = Outbox::new(
+            stores.outbox.clone(),
+            notifier,
+            settings.kek.clone(),
+            clock.clone(),
+        );
         let resets = Resets::new(
             &stores,
             ResetParts {
-                notifier,
+                outbox: outbox.clone(),
                 hasher: hasher.clone(),
                 sessions: sessions.clone(),
                 audit: audit.clone(),
@@ -204,6 +213,7 @@ impl AppState {
         );
         AppState {
             resets,
+            outbox,
             sign_out,
             account,
             grants,

@@ -31,15 +31,22 @@ const HKDF_SALT: &[u8] = b"tessera kek subkeys";
 pub enum Purpose {
     SigningKey,
     TotpSecret,
+    /// A message waiting in the outbox (it may carry a link's token).
+    OutboxMessage,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 2] = [Purpose::SigningKey, Purpose::TotpSecret];
+    const ALL: [Purpose; 3] = [
+        Purpose::SigningKey,
+        Purpose::TotpSecret,
+        Purpose::OutboxMessage,
+    ];
 
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::SigningKey => b"tessera/v2/signing-key",
             Purpose::TotpSecret => b"tessera/v2/totp-secret",
+            Purpose::OutboxMessage => b"tessera/v2/outbox-message",
         }
     }
 
@@ -47,6 +54,7 @@ impl Purpose {
         match self {
             Purpose::SigningKey => 0,
             Purpose::TotpSecret => 1,
+            Purpose::OutboxMessage => 2,
         }
     }
 }
@@ -59,7 +67,7 @@ const REFRESH_LABEL: &[u8] = b"tessera/v2/refresh-rotation";
 #[derive(Clone)]
 pub struct Kek {
     master: Zeroizing<[u8; 32]>,
-    subkeys: [Aes256Gcm; 2],
+    subkeys: [Aes256Gcm; 3],
     /// Keys the derivation of a rotation's next refresh token (see `next_refresh_secret`).
     refresh_mac: Hmac<Sha256>,
 }

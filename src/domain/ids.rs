@@ -92,6 +92,11 @@ uuid_id!(
     PasskeyId
 );
 
+uuid_id!(
+    /// A message in the outbox (book § Email).
+    MessageId
+);
+
 /// A text id: built from stored or derived text (a presented one is checked where it is
 /// presented), read as `str`, and stored as text in every backend.
 macro_rules! text_id {

@@ -12,7 +12,7 @@ mod scope;
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use email::Email;
 pub use error::{Failure, FieldError, OAuthError, Throttled};
-pub use ids::{FamilyId, Kid, PasskeyId, UserId};
+pub use ids::{FamilyId, Kid, MessageId, PasskeyId, UserId};
 pub use password::Password;
 pub use scope::Scope;
 

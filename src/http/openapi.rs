@@ -113,6 +113,8 @@ pub struct PublicApi;
         admin::users::delete,
         admin::users::import,
         admin::audit::list,
+        admin::outbox::outbox,
+        admin::outbox::retry_message,
         admin::metrics,
     ),
     components(schemas(crate::http::error::ErrorBody, crate::domain::FieldError)),

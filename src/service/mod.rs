@@ -14,6 +14,7 @@ pub mod feed;
 pub mod grants;
 pub mod logout;
 pub mod mfa;
+pub mod outbox;
 pub mod passkeys;
 pub mod passwords;
 pub mod reset;

@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::auth::hashing::{HashError, PasswordHasher};
 use crate::clock::Clock;
 use crate::domain::{Email, Password};
-use crate::notify::{Notifier, ResetMessage};
+use crate::notify::ResetMessage;
 use crate::service::audit::Auditor;
+use crate::service::outbox::Outbox;
 use crate::service::sessions::Sessions;
 use crate::store::{AuditEvent, LimitStore, ResetStore, ResetUse, StoreError, Stores, UserStore};
 
@@ -50,14 +51,14 @@ pub enum ResetError {
 }
 
 /// Password resets by emailed link: the user and reset stores, the lockout counters a
-/// reset clears, the notifier that delivers links, the hashing pool, the sessions a reset
+/// reset clears, the outbox that delivers links, the hashing pool, the sessions a reset
 /// ends, the audit trail, the clock, a link's lifetime and the password policy's length.
 #[derive(Clone)]
 pub struct Resets {
     users: Arc<dyn UserStore>,
     resets: Arc<dyn ResetStore>,
     limits: Arc<dyn LimitStore>,
-    notifier: Arc<dyn Notifier>,
+    outbox: Outbox,
     hasher: Arc<PasswordHasher>,
     sessions: Sessions,
     audit: Auditor,
@@ -68,7 +69,7 @@ pub struct Resets {
 
 /// What password resets are built from, besides the stores.
 pub struct ResetParts {
-    pub notifier: Arc<dyn Notifier>,
+    pub outbox: Outbox,
     pub hasher: Arc<PasswordHasher>,
     pub sessions: Sessions,
     pub audit: Auditor,
@@ -83,7 +84,7 @@ impl Resets {
             users: stores.users.clone(),
             resets: stores.resets.clone(),
             limits: stores.limits.clone(),
-            notifier: parts.notifier,
+            outbox: parts.outbox,
             hasher: parts.hasher,
             sessions: parts.sessions,
             audit: parts.audit,
@@ -108,23 +109,20 @@ impl Resets {
         let (token, digest) = new_token();
         let now = self.clock.now();
         let expires_at = now + self.reset_ttl;
-        self.resets
-            .create_reset(digest, user.id, expires_at, now)
-            .await?;
         let message = ResetMessage {
             user_id: user.id,
             email: user.email.as_str().to_owned(),
             token,
             expires_at,
         };
-        let outcome = match self.notifier.password_reset(&message).await {
-            Ok(()) => "sent",
-            Err(e) => {
-                tracing::warn!(user_id = %user.id, error = %e, "password reset not delivered");
-                "not_delivered"
-            }
-        };
-        let event = AuditEvent::new("password_reset_requested", outcome)
+        // the link and its message are written together: a crash after the commit
+        // delays the message, never loses it
+        let queued = self.outbox.reset_message(&message, now)?;
+        self.resets
+            .create_reset(digest, user.id, expires_at, &queued, now)
+            .await?;
+        self.outbox.wake();
+        let event = AuditEvent::new("password_reset_requested", "queued")
             .user(user.id)
             .ip(ip);
         self.audit.record(event).await;

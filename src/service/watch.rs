@@ -21,6 +21,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Starts the listener and the poller on the current runtime.
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(listen(state.clone()));
+    tokio::spawn(state.outbox.clone().run());
     tokio::spawn(poll(state));
 }
 

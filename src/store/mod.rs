@@ -19,6 +19,7 @@ mod keys;
 mod limits;
 mod mfa;
 mod mfa_tokens;
+mod outbox;
 mod passkeys;
 mod resets;
 mod revocations;
@@ -38,6 +39,7 @@ pub use keys::*;
 pub use limits::*;
 pub use mfa::*;
 pub use mfa_tokens::*;
+pub use outbox::*;
 pub use passkeys::*;
 pub use resets::*;
 pub use revocations::*;
@@ -86,6 +88,7 @@ pub struct Stores {
     pub mfa: Arc<dyn MfaStore>,
     pub mfa_tokens: Arc<dyn MfaTokenStore>,
     pub passkeys: Arc<dyn PasskeyStore>,
+    pub outbox: Arc<dyn OutboxStore>,
     pub sso: Arc<dyn SsoStore>,
     pub codes: Arc<dyn CodeStore>,
     pub consents: Arc<dyn ConsentStore>,

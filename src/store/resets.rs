@@ -17,11 +17,14 @@ pub enum ResetUse {
 /// Password reset tokens (book § Configuration), by the SHA-256 of the token.
 #[async_trait]
 pub trait ResetStore: Send + Sync {
+    /// Stores a reset token and, in the same transaction, the outbox `message` that
+    /// delivers it.
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
         user: crate::domain::UserId,
         expires_at: OffsetDateTime,
+        message: &super::OutboxMessage,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// The user of an unused, unexpired token; `Consume` also uses it up, which succeeds

@@ -10,6 +10,7 @@ use super::StoreError;
 pub enum SealedItem<'a> {
     SigningKey(&'a str),
     TotpSecret(crate::domain::UserId),
+    OutboxMessage(crate::domain::MessageId),
 }
 
 impl std::fmt::Display for SealedItem<'_> {
@@ -17,6 +18,7 @@ impl std::fmt::Display for SealedItem<'_> {
         match self {
             SealedItem::SigningKey(kid) => write!(f, "signing key {kid}"),
             SealedItem::TotpSecret(user) => write!(f, "TOTP secret of user {user}"),
+            SealedItem::OutboxMessage(id) => write!(f, "outbox message {id}"),
         }
     }
 }
@@ -29,6 +31,7 @@ pub type Resealer<'a> = dyn Fn(SealedItem<'_>, &[u8]) -> Result<Vec<u8>, RewrapE
 pub struct RewrapReport {
     pub signing_keys: usize,
     pub totp_secrets: usize,
+    pub outbox_messages: usize,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! Issue 12 (book § Signing keys): `tessera keys rewrap` moves every sealed secret to a new KEK in
-//! one transaction, or changes nothing; sealed blobs use per-purpose subkeys.
+//! Issue 12 (book § Signing keys): `tessera keys rewrap` moves every sealed secret (signing
+//! keys, TOTP secrets, messages waiting in the outbox) to a new KEK in one transaction, or
+//! changes nothing; sealed blobs use per-purpose subkeys.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,12 +27,13 @@ async fn sealed_rows(db: &TestDb) -> Vec<(String, Vec<u8>)> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    for row in pg
-        .query("SELECT user_id::text, secret_sealed FROM user_totp", &[])
-        .await
-        .unwrap()
-    {
-        rows.push((row.get(0), row.get(1)));
+    for table in [
+        "SELECT user_id::text, secret_sealed FROM user_totp",
+        "SELECT id::text, sealed FROM outbox",
+    ] {
+        for row in pg.query(table, &[]).await.unwrap() {
+            rows.push((row.get(0), row.get(1)));
+        }
     }
     rows.sort();
     rows
@@ -56,9 +58,16 @@ fn rewrap(db: &TestDb, current: &str, new: &str) -> std::process::Output {
 async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothing() {
     let db = Arc::new(TestDb::new().await);
     let clock = Arc::new(FixedClock::starting_now());
-    let app = try_spawn_on(db.clone(), &[], clock.clone()).await.unwrap();
+    // a reset link's message waits in the outbox (its webhook is down): sealed too
+    let hook = crate::reset::Webhook::down_for(1000).await;
+    let settings = [("notify_webhook_url", hook.url.as_str())];
+    let app = try_spawn_on(db.clone(), &settings, clock.clone())
+        .await
+        .unwrap();
     app.user("kek@example.com").await;
     let secret = app.enrol_totp("kek@example.com", &clock).await;
+    crate::reset::forgot(&app, "kek@example.com").await;
+    hook.wait_refusing(999).await;
     let kids = jwks_kids(&app).await;
     let before = sealed_rows(&db).await;
     assert!(
@@ -106,8 +115,9 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
         String::from_utf8_lossy(&done.stderr)
     );
     let report: Value = serde_json::from_slice(&done.stdout).unwrap();
-    assert_eq!(report["signing_keys"], before.len() - 1);
+    assert_eq!(report["signing_keys"], before.len() - 2);
     assert_eq!(report["totp_secrets"], 1);
+    assert_eq!(report["outbox_messages"], 1);
     let after = sealed_rows(&db).await;
     assert_eq!(after.len(), before.len());
     for ((id, old), (same_id, new)) in before.iter().zip(&after) {

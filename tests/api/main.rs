@@ -35,6 +35,7 @@ mod mfa;
 mod oidcc;
 mod openapi;
 mod outages;
+mod outbox;
 mod passkeys;
 mod postgres_tls;
 mod propagation;

@@ -19,21 +19,31 @@ pub(crate) const NEW_PASSWORD: &str = "another-Long-passphrase-77";
 pub(crate) struct Webhook {
     pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
+    /// The `503`s still to answer.
+    refusals: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Webhook {
     pub(crate) async fn start(delay: Duration) -> Self {
-        Self::serve(delay, false).await
+        Self::serve(delay, false, 0).await
+    }
+
+    /// A receiver that answers `503` to its first `refusals` requests (an outage), then
+    /// records and accepts as `start` does.
+    pub(crate) async fn down_for(refusals: usize) -> Self {
+        Self::serve(Duration::ZERO, false, refusals).await
     }
 
     /// A receiver that keeps each connection open after answering (no `connection:
     /// close`), and closes it without an answer when the next request arrives on it: what
     /// a webhook behind an idle-timeout proxy does to a pooled connection.
     pub(crate) async fn closing_pooled_connections() -> Self {
-        Self::serve(Duration::ZERO, true).await
+        Self::serve(Duration::ZERO, true, 0).await
     }
 
-    async fn serve(delay: Duration, rude: bool) -> Self {
+    async fn serve(delay: Duration, rude: bool, refusals: usize) -> Self {
+        let refusals = Arc::new(std::sync::atomic::AtomicUsize::new(refusals));
+        let left = refusals.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks/tessera", listener.local_addr().unwrap());
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -41,6 +51,7 @@ impl Webhook {
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let seen = seen.clone();
+                let refusals = refusals.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
@@ -65,6 +76,21 @@ impl Webhook {
                                     serde_json::from_slice(&buf[end + 4..end + 4 + length])
                                         .unwrap();
                                 tokio::time::sleep(delay).await;
+                                let down = refusals
+                                    .fetch_update(
+                                        std::sync::atomic::Ordering::SeqCst,
+                                        std::sync::atomic::Ordering::SeqCst,
+                                        |n| n.checked_sub(1),
+                                    )
+                                    .is_ok();
+                                if down {
+                                    let _ = socket
+                                        .write_all(
+                                            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                                        )
+                                        .await;
+                                    return;
+                                }
                                 seen.lock().unwrap().push(body);
                                 if rude {
                                     let _ = socket
@@ -91,7 +117,28 @@ impl Webhook {
                 });
             }
         });
-        Webhook { url, bodies }
+        Webhook {
+            url,
+            bodies,
+            refusals: left,
+        }
+    }
+
+    /// The outage's `503`s still to answer.
+    pub(crate) fn refusals_left(&self) -> usize {
+        self.refusals.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until only `left` of the outage's `503`s remain to be answered.
+    pub(crate) async fn wait_refusing(&self, left: usize) {
+        let started = Instant::now();
+        while self.refusals.load(std::sync::atomic::Ordering::SeqCst) > left {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the webhook was not called again"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub(crate) async fn wait_for(&self, count: usize) -> Vec<Value> {

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod clients;
 pub mod keys;
+pub mod outbox;
 pub mod users;
 
 use actix_web::body::MessageBody;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(keys::routes)
             .configure(clients::routes)
             .configure(users::routes)
+            .configure(outbox::routes)
             .configure(audit::routes),
     )
     .route("/metrics", web::get().to(metrics));

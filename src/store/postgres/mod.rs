@@ -7,6 +7,7 @@ mod clients;
 mod consents;
 mod keys;
 mod mfa;
+mod outbox;
 mod passkeys;
 mod resets;
 mod rewrap;

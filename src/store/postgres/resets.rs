@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
-use crate::store::{Expiry, ResetStore, ResetUse, StoreError, Swept, SWEEP_BATCH};
+use crate::store::{Expiry, OutboxMessage, ResetStore, ResetUse, StoreError, Swept, SWEEP_BATCH};
 
 #[async_trait]
 impl ResetStore for PgStore {
@@ -14,16 +14,19 @@ impl ResetStore for PgStore {
         token_sha256: [u8; 32],
         user: crate::domain::UserId,
         expires_at: OffsetDateTime,
+        message: &OutboxMessage,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO password_resets (token_sha256, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                &[&token_sha256.to_vec(), &user, &now, &expires_at],
-            )
-            .await
-            .map_err(unavailable)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        tx.execute(
+            "INSERT INTO password_resets (token_sha256, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            &[&token_sha256.to_vec(), &user, &now, &expires_at],
+        )
+        .await
+        .map_err(unavailable)?;
+        super::outbox::enqueue(&tx, message).await?;
+        tx.commit().await.map_err(unavailable)?;
         Ok(())
     }
 

@@ -55,6 +55,22 @@ impl SealedStore for PgStore {
             .map_err(unavailable)?;
             report.totp_secrets += 1;
         }
+        let messages = tx
+            .query("SELECT id, sealed FROM outbox ORDER BY id FOR UPDATE", &[])
+            .await
+            .map_err(unavailable)?;
+        for row in messages {
+            let id: crate::domain::MessageId = row.get(0);
+            let sealed: Vec<u8> = row.get(1);
+            let resealed = reseal(SealedItem::OutboxMessage(id), &sealed)?;
+            tx.execute(
+                "UPDATE outbox SET sealed = $2 WHERE id = $1",
+                &[&id, &resealed],
+            )
+            .await
+            .map_err(unavailable)?;
+            report.outbox_messages += 1;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(report)
     }

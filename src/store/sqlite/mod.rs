@@ -13,6 +13,7 @@ mod families;
 mod feed;
 mod keys;
 mod mfa;
+mod outbox;
 mod passkeys;
 mod pool;
 mod resets;

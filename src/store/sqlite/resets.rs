@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{micros, user_id_of, SqliteStore};
-use crate::store::{ResetStore, ResetUse, StoreError};
+use crate::store::{OutboxMessage, ResetStore, ResetUse, StoreError};
 
 #[async_trait]
 impl ResetStore for SqliteStore {
@@ -14,13 +14,16 @@ impl ResetStore for SqliteStore {
         token_sha256: [u8; 32],
         user: crate::domain::UserId,
         expires_at: OffsetDateTime,
+        message: &OutboxMessage,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let message = message.clone();
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO password_resets (token_sha256, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![token_sha256.to_vec(), user.to_string(), micros(now), micros(expires_at)],
-            )
+            )?;
+            super::outbox::enqueue(tx, &message)
         })
         .await?;
         Ok(())

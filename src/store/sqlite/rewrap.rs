@@ -4,14 +4,14 @@
 use async_trait::async_trait;
 
 use super::{user_id_of, SqliteStore};
-use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
+use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore, StoreError};
 
-type Sealed = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
+type Rows = Vec<(String, Vec<u8>)>;
 
 #[async_trait]
 impl SealedStore for SqliteStore {
     async fn rewrap(&self, reseal: &Resealer<'_>) -> Result<RewrapReport, RewrapError> {
-        let (keys, secrets): Sealed = self
+        let (keys, secrets, messages): (Rows, Rows, Rows) = self
             .run(|c| {
                 let all = |sql: &str| -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
                     let mut stmt = c.prepare(sql)?;
@@ -21,6 +21,7 @@ impl SealedStore for SqliteStore {
                 Ok((
                     all("SELECT kid, private_sealed FROM signing_keys ORDER BY kid")?,
                     all("SELECT user_id, secret_sealed FROM user_totp ORDER BY user_id")?,
+                    all("SELECT id, sealed FROM outbox ORDER BY id")?,
                 ))
             })
             .await?;
@@ -34,9 +35,18 @@ impl SealedStore for SqliteStore {
             let new = reseal(SealedItem::TotpSecret(user_id_of(&user)?), &sealed)?;
             secret_updates.push((user, sealed, new));
         }
+        let mut message_updates = Vec::with_capacity(messages.len());
+        for (id, sealed) in messages {
+            let message = id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("outbox message id {id}")))?;
+            let new = reseal(SealedItem::OutboxMessage(message), &sealed)?;
+            message_updates.push((id, sealed, new));
+        }
         let report = RewrapReport {
             signing_keys: key_updates.len(),
             totp_secrets: secret_updates.len(),
+            outbox_messages: message_updates.len(),
         };
         let complete = self
             .write(move |tx| {
@@ -51,6 +61,13 @@ impl SealedStore for SqliteStore {
                     changed += tx.execute(
                         "UPDATE user_totp SET secret_sealed = ?3 WHERE user_id = ?1 AND secret_sealed = ?2",
                         rusqlite::params![user, old, new],
+                    )?;
+                }
+                for (id, old, new) in &message_updates {
+                    // a message delivered meanwhile is gone: nothing to re-seal
+                    tx.execute(
+                        "UPDATE outbox SET sealed = ?3 WHERE id = ?1 AND sealed = ?2",
+                        rusqlite::params![id, old, new],
                     )?;
                 }
                 let total = key_updates.len() + secret_updates.len();

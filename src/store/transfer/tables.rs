@@ -177,6 +177,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
     ),
     ("store_meta", "the store epoch, renewed by every import"),
     (
+        "outbox",
+        "messages in flight are for links that do not move either; deliver before exporting",
+    ),
+    (
         "keyring_version",
         "a change counter the importing store keeps its own of",
     ),
@@ -187,7 +191,7 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.
-pub const HOLDINGS: [(&str, &str); 12] = [
+pub const HOLDINGS: [(&str, &str); 13] = [
     ("users", ""),
     ("passkeys", ""),
     ("consents", ""),
@@ -197,6 +201,7 @@ pub const HOLDINGS: [(&str, &str); 12] = [
     ("recovery_codes", ""),
     ("audit_events", ""),
     ("password_resets", ""),
+    ("outbox", ""),
     ("refresh_families", ""),
     ("jti_blocklist", ""),
     ("user_cutoffs", ""),

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use tessera::domain::Email;
-use tessera::store::{NewUser, ResetUse};
+use tessera::store::{NewUser, OutboxMessage, ResetUse};
+use time::OffsetDateTime;
 
 use super::now;
 
 /// A user with a placeholder hash (these tests never check a password).
-async fn a_user(
+pub async fn a_user(
     stores: &tessera::store::Stores,
     email: &str,
     t: time::OffsetDateTime,
@@ -23,6 +24,16 @@ async fn a_user(
     stores.users.create_user(new, t).await.unwrap()
 }
 
+/// An outbox row for a reset (its content is opaque to the store).
+pub fn message(key: &str, t: OffsetDateTime) -> OutboxMessage {
+    OutboxMessage::new(
+        "password_reset",
+        format!("password_reset:{key}"),
+        vec![1, 2, 3],
+        t,
+    )
+}
+
 pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::Backend) {
     let stores = &backend.stores;
     let t = now();
@@ -30,11 +41,23 @@ pub async fn a_reset_token_is_used_once_and_never_after_expiry(backend: &super::
     let (once, expired) = ([7u8; 32], [8u8; 32]);
     let resets = &stores.resets;
     resets
-        .create_reset(once, user.id, t + Duration::from_secs(600), t)
+        .create_reset(
+            once,
+            user.id,
+            t + Duration::from_secs(600),
+            &message("once", t),
+            t,
+        )
         .await
         .unwrap();
     resets
-        .create_reset(expired, user.id, t + Duration::from_secs(60), t)
+        .create_reset(
+            expired,
+            user.id,
+            t + Duration::from_secs(60),
+            &message("expired", t),
+            t,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -77,7 +100,13 @@ pub async fn an_expired_reset_link_is_swept_and_a_live_one_kept(backend: &super:
     for (token, ttl) in [(used, 120), (short, 60), (long, 600)] {
         stores
             .resets
-            .create_reset(token, user.id, t + Duration::from_secs(ttl), t)
+            .create_reset(
+                token,
+                user.id,
+                t + Duration::from_secs(ttl),
+                &message(&format!("{ttl}"), t),
+                t,
+            )
             .await
             .unwrap();
     }

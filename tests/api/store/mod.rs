@@ -14,6 +14,7 @@ mod families;
 mod feed;
 mod keys;
 mod limits;
+mod outbox;
 mod passkeys;
 mod revocations;
 mod rules;
@@ -137,6 +138,7 @@ macro_rules! each_contract_test {
             durable::a_reset_token_is_used_once_and_never_after_expiry,
             durable::an_expired_reset_link_is_swept_and_a_live_one_kept,
             passkeys::passkeys_are_unique_used_once_per_counter_and_kept_per_user,
+            outbox::a_message_is_written_with_its_change_claimed_once_retried_and_deleted,
             keys::revoking_the_active_key_promotes_next_once_and_bumps_the_version,
             browser::sso_sessions_are_found_listed_and_end_with_their_families,
             browser::a_code_is_spent_by_exactly_one_caller_and_a_replay_finds_its_family,

@@ -1,0 +1,246 @@
+//! Delivering the outbox (book § Email): a background worker takes due messages, opens
+//! each (sealed under the KEK), hands it to the transport (the webhook, or the log), and
+//! deletes it once delivered. A failed attempt is tried again after an exponential
+//! backoff (5 s, 10 s, 20 s, … at most an hour apart); after `MAX_ATTEMPTS` the message
+//! is kept as failed for an operator (`/admin/outbox`), who may queue it again.
+//!
+//! Messages are written by the stores in the same transaction as the change that causes
+//! them (`Outbox::reset_message` builds one), so a crash between that commit and the
+//! delivery loses nothing: the next pass of any instance's worker finds the row. A
+//! claimed message is leased for `LEASE`, so two workers never hold it at once; one
+//! that was delivered but whose deletion failed may be delivered again (at least once).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::crypto::{Kek, Purpose};
+use crate::domain::{MessageId, UserId};
+use crate::notify::{Notifier, ResetMessage};
+use crate::store::{OutboxMessage, OutboxStats, OutboxStore, StoreError};
+
+/// Attempts before a message is given up on (about nine hours of backoff in all).
+pub const MAX_ATTEMPTS: u32 = 12;
+/// The first retry's delay; each further one doubles, up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How long a claimed message is another worker's to leave alone.
+const LEASE: Duration = Duration::from_secs(120);
+/// Messages one pass takes at most.
+const BATCH: usize = 32;
+/// How often the worker looks without being woken (messages another instance wrote, and
+/// retries coming due).
+const POLL: Duration = Duration::from_secs(1);
+
+/// A message as sealed in the outbox.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Sealed {
+    PasswordReset {
+        user_id: UserId,
+        email: String,
+        token: String,
+        expires_at: i64,
+    },
+}
+
+/// The outbox's worker and what operators do with it.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn OutboxStore>,
+    transport: Arc<dyn Notifier>,
+    kek: Kek,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+impl Outbox {
+    pub fn new(
+        store: Arc<dyn OutboxStore>,
+        transport: Arc<dyn Notifier>,
+        kek: Kek,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Outbox {
+            store,
+            transport,
+            kek,
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The outbox row of a reset link's message, for the store to write with the link.
+    pub fn reset_message(
+        &self,
+        message: &ResetMessage,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMessage, StoreError> {
+        use secrecy::ExposeSecret;
+        let sealed = Sealed::PasswordReset {
+            user_id: message.user_id,
+            email: message.email.clone(),
+            token: message.token.expose_secret().to_owned(),
+            expires_at: message.expires_at.unix_timestamp(),
+        };
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(&sealed).map_err(|e| StoreError::Other(e.into()))?,
+        );
+        // the dedupe key names the message without its secret: one reset link, one message
+        let digest = sha2::Sha256::digest(message.token.expose_secret().as_bytes());
+        let key = format!("password_reset:{}", hex::encode(&digest[..16]));
+        let mut row = OutboxMessage::new("password_reset", key, Vec::new(), now);
+        row.sealed = self
+            .kek
+            .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
+        Ok(row)
+    }
+
+    /// Tells this instance's worker a message was written, so it goes out now rather than
+    /// at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Delivers what is due now, then waits to be woken or for the next poll; forever.
+    pub async fn run(self) {
+        loop {
+            let pass = self.deliver_due().await;
+            if let Ok(stats) = self.stats().await {
+                crate::metrics::outbox_state(&stats, self.clock.now());
+            }
+            match pass {
+                Ok(pass) if pass.delivered + pass.failed == BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: the store failed; trying again"),
+            }
+            let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+        }
+    }
+
+    /// One pass: the due messages claimed, each delivered or rescheduled.
+    pub async fn deliver_due(&self) -> Result<Pass, StoreError> {
+        let now = self.clock.now();
+        let due = self.store.claim_due(now, now + LEASE, BATCH).await?;
+        let mut pass = Pass::default();
+        for message in due {
+            match self.deliver(&message).await {
+                Ok(()) => {
+                    // delivered but not deleted (the store failed): the lease runs out and
+                    // the message goes again, at least once
+                    self.store.delivered(message.id).await?;
+                    crate::metrics::outbox_delivered(&message.kind);
+                    pass.delivered += 1;
+                }
+                Err(reason) => {
+                    self.failed(&message, &reason).await?;
+                    pass.failed += 1;
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
+        let json = self
+            .kek
+            .open(
+                Purpose::OutboxMessage,
+                &message.sealed,
+                message.id.as_bytes(),
+            )
+            .map(zeroize::Zeroizing::new)
+            .map_err(|_| "the message does not open with the current KEK".to_owned())?;
+        let sealed: Sealed =
+            serde_json::from_slice(&json).map_err(|_| "the message is not readable".to_owned())?;
+        match sealed {
+            Sealed::PasswordReset {
+                user_id,
+                email,
+                token,
+                expires_at,
+            } => {
+                let reset = ResetMessage {
+                    user_id,
+                    email,
+                    token: token.into(),
+                    expires_at: OffsetDateTime::from_unix_timestamp(expires_at)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                };
+                self.transport
+                    .password_reset(&reset)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Records a failed attempt: due again after the backoff, or given up on.
+    async fn failed(&self, message: &OutboxMessage, reason: &str) -> Result<(), StoreError> {
+        let attempts = message.attempts + 1;
+        let retry_at = (attempts < MAX_ATTEMPTS).then(|| self.clock.now() + backoff(attempts));
+        tracing::warn!(
+            message = %message.id,
+            kind = %message.kind,
+            attempts,
+            gave_up = retry_at.is_none(),
+            reason,
+            "outbox: delivery failed"
+        );
+        self.store
+            .attempt_failed(message.id, attempts, retry_at, reason)
+            .await?;
+        crate::metrics::outbox_failed(&message.kind, retry_at.is_none());
+        Ok(())
+    }
+
+    /// The messages given up on, oldest first.
+    pub async fn failures(&self, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.store.failed_messages(limit).await
+    }
+
+    /// Queues a message given up on again, due now; false when there is none such.
+    pub async fn retry(&self, id: MessageId) -> Result<bool, StoreError> {
+        let queued = self.store.retry_message(id, self.clock.now()).await?;
+        if queued {
+            self.wake();
+        }
+        Ok(queued)
+    }
+
+    pub async fn stats(&self) -> Result<OutboxStats, StoreError> {
+        self.store.outbox_stats().await
+    }
+}
+
+/// The delay after the `attempts`-th failure: 5 s, doubling, at most an hour.
+pub fn backoff(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_from_five_seconds_up_to_an_hour() {
+        let delays: Vec<u64> = (1..=12).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(
+            delays,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]
+        );
+    }
+}
