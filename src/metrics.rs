@@ -113,9 +113,9 @@ pub fn outbox_delivered(kind: &str) {
     counter!("tessera_outbox_sent_total", "kind" => kind.to_owned()).increment(1);
 }
 
-/// A failed delivery attempt, by kind; `gave_up` when it was the last.
-pub fn outbox_failed(kind: &str, gave_up: bool) {
-    let outcome = if gave_up { "gave_up" } else { "retrying" };
+/// A message not delivered, by kind and outcome: `retrying`, `gave_up` (the last
+/// attempt failed), `expired` (its link expired first: dropped).
+pub fn outbox_failed(kind: &str, outcome: &'static str) {
     counter!("tessera_outbox_failures_total", "kind" => kind.to_owned(), "outcome" => outcome)
         .increment(1);
 }

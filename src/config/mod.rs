@@ -3,11 +3,14 @@
 
 mod data_dir;
 mod fields;
+mod mail;
 mod parse;
 pub mod source;
 mod stores;
 mod unknown;
 mod webauthn;
+
+pub use mail::{SmtpSecurity, SmtpSettings};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -152,6 +155,8 @@ pub struct NotifySettings {
     /// Development only: the log sink prints reset links, tokens included.
     pub log_links: bool,
     pub reset_ttl: Duration,
+    /// SMTP delivery (book § Email); before the webhook and the log sink when set.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// Password hashing and policy (book § Configuration).
@@ -342,11 +347,15 @@ impl Settings {
             totp_issuer: p
                 .opt_string("totp_issuer")
                 .unwrap_or_else(|| "tessera".into()),
-            notify: NotifySettings {
-                webhook_url: p.opt_secret_url("notify_webhook_url", &["http", "https"]),
-                reset_url: p.opt_url("password_reset_url"),
-                log_links: p.boolean("notify_log_links", false),
-                reset_ttl: p.seconds("password_reset_ttl", 900, 60, 86_400),
+            notify: {
+                let reset_url = p.opt_url("password_reset_url");
+                NotifySettings {
+                    webhook_url: p.opt_secret_url("notify_webhook_url", &["http", "https"]),
+                    smtp: p.smtp(reset_url.as_deref()),
+                    reset_url,
+                    log_links: p.boolean("notify_log_links", false),
+                    reset_ttl: p.seconds("password_reset_ttl", 900, 60, 86_400),
+                }
             },
             key_rotation_interval,
             keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),

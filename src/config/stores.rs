@@ -129,16 +129,22 @@ impl Parser {
                 "applies to rediss:// URLs only (REDIS_URL is not TLS)",
             );
         }
-        match std::fs::read(&file) {
+        self.pem_certificates("redis_ca_file", &file)
+    }
+
+    /// The PEM certificates in `file`, named by setting `key`: read now, so a missing or
+    /// empty file is a configuration error.
+    pub(super) fn pem_certificates(&mut self, key: &str, file: &str) -> Option<Vec<u8>> {
+        match std::fs::read(file) {
             Ok(pem) if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") => {
                 Some(pem)
             }
             Ok(_) => {
-                self.error("redis_ca_file", format!("{file} holds no PEM certificate"));
+                self.error(key, format!("{file} holds no PEM certificate"));
                 None
             }
             Err(e) => {
-                self.error("redis_ca_file", format!("{file} cannot be read: {e}"));
+                self.error(key, format!("{file} cannot be read: {e}"));
                 None
             }
         }

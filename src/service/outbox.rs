@@ -2,7 +2,8 @@
 //! each (sealed under the KEK), hands it to the transport (the webhook, or the log), and
 //! deletes it once delivered. A failed attempt is tried again after an exponential
 //! backoff (5 s, 10 s, 20 s, … at most an hour apart); after `MAX_ATTEMPTS` the message
-//! is kept as failed for an operator (`/admin/outbox`), who may queue it again.
+//! is kept as failed for an operator (`/admin/outbox`), who may queue it again. A reset
+//! link that expired before it could be delivered is dropped, not sent.
 //!
 //! Messages are written by the stores in the same transaction as the change that causes
 //! them (`Outbox::reset_message` builds one), so a crash between that commit and the
@@ -172,12 +173,20 @@ impl Outbox {
                 token,
                 expires_at,
             } => {
+                let expires_at = OffsetDateTime::from_unix_timestamp(expires_at)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                if expires_at <= self.clock.now() {
+                    // a dead link helps nobody: the user asks again
+                    tracing::info!(message = %message.id, "outbox: the reset link expired before delivery; dropped");
+                    crate::metrics::outbox_failed(&message.kind, "expired");
+                    return Ok(());
+                }
                 let reset = ResetMessage {
                     user_id,
                     email,
                     token: token.into(),
-                    expires_at: OffsetDateTime::from_unix_timestamp(expires_at)
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    expires_at,
+                    sent_at: self.clock.now(),
                 };
                 self.transport
                     .password_reset(&reset)
@@ -202,7 +211,12 @@ impl Outbox {
         self.store
             .attempt_failed(message.id, attempts, retry_at, reason)
             .await?;
-        crate::metrics::outbox_failed(&message.kind, retry_at.is_none());
+        let outcome = if retry_at.is_some() {
+            "retrying"
+        } else {
+            "gave_up"
+        };
+        crate::metrics::outbox_failed(&message.kind, outcome);
         Ok(())
     }
 

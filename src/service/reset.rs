@@ -114,6 +114,7 @@ impl Resets {
             email: user.email.as_str().to_owned(),
             token,
             expires_at,
+            sent_at: now,
         };
         // the link and its message are written together: a crash after the commit
         // delays the message, never loses it

@@ -307,3 +307,57 @@ fn setting_only_one_backend_url_is_refused_saying_why() {
     assert!(errors.mentions("DATABASE_URL"), "{errors}");
     assert_eq!(errors.0.len(), 1, "{errors}");
 }
+
+/// book § Email: SMTP settings are checked at start, each refusal names its key and never
+/// quotes the password; the settings' Debug hides it.
+#[test]
+fn smtp_settings_are_checked_at_start_and_the_password_is_never_shown() {
+    let good = [
+        ("smtp_url", "smtp://bob:relay-Secret-9@mail.example.com"),
+        ("mail_from", "Example <no-reply@example.com>"),
+        ("password_reset_url", "https://app.example.com/reset"),
+    ];
+    let settings = load(&good).unwrap();
+    let smtp = settings.notify.smtp.clone().unwrap();
+    assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example.com", 587));
+    assert_eq!(smtp.security, tessera::config::SmtpSecurity::StartTls);
+    assert!(!format!("{settings:?}").contains("relay-Secret-9"));
+    let implicit = load(&[good[1], good[2], ("smtp_url", "smtps://mail.example.com")]).unwrap();
+    assert_eq!(implicit.notify.smtp.unwrap().port, 465);
+
+    let with = |extra: (&'static str, &'static str)| {
+        let mut pairs = good.to_vec();
+        pairs.retain(|(k, _)| *k != extra.0);
+        pairs.push(extra);
+        pairs
+    };
+    for (pairs, key) in [
+        (
+            with(("smtp_url", "http://mail.example.com")),
+            "TESSERA_SMTP_URL",
+        ),
+        (
+            with(("smtp_url", "smtp://mail.example.com?tls=none")),
+            "TESSERA_SMTP_URL",
+        ),
+        (
+            with(("smtp_url", "smtp://bob:pw@127.0.0.1?tls=none")),
+            "TESSERA_SMTP_URL",
+        ),
+        (with(("mail_from", "not an address")), "TESSERA_MAIL_FROM"),
+        (with(("smtp_password", "again")), "TESSERA_SMTP_PASSWORD"),
+        (
+            with(("smtp_ca_file", "/nonexistent/ca.pem")),
+            "TESSERA_SMTP_CA_FILE",
+        ),
+    ] {
+        let message = refused(&pairs, key);
+        assert!(!message.contains("relay-Secret-9"), "{message}");
+    }
+    refused(&[good[0], good[2]], "TESSERA_MAIL_FROM");
+    refused(&[good[0], good[1]], "TESSERA_PASSWORD_RESET_URL");
+    refused(
+        &[("mail_from", "no-reply@example.com")],
+        "TESSERA_MAIL_FROM",
+    );
+}

@@ -30,6 +30,7 @@ mod key_import;
 mod key_lifecycle;
 mod keys;
 mod logs;
+mod mail;
 mod me_sessions;
 mod mfa;
 mod oidcc;

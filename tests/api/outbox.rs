@@ -1,6 +1,6 @@
 //! The outbox (book § Email) end to end: a reset link's message outlives a webhook outage
 //! and is retried with backoff; one whose every attempt failed is listed for operators,
-//! counted, and delivered by an operator's retry.
+//! counted, and delivered by an operator's retry; one whose link expired first is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +14,23 @@ use tessera::service::outbox::{backoff, MAX_ATTEMPTS};
 use crate::helpers::{backends, spawn_on_clock, Backend, Fetch, TestApp, TestDb};
 use crate::reset::{forgot, reset, Webhook, NEW_PASSWORD};
 
+/// An app whose reset links go to `hook` and live `ttl` seconds.
 async fn app_with(backend: Backend, hook: &Webhook, clock: Arc<FixedClock>) -> TestApp {
+    app_with_ttl(backend, hook, clock, "900").await
+}
+
+async fn app_with_ttl(
+    backend: Backend,
+    hook: &Webhook,
+    clock: Arc<FixedClock>,
+    ttl: &str,
+) -> TestApp {
     let db = Arc::new(TestDb::on(backend).await);
-    spawn_on_clock(db, &[("notify_webhook_url", &hook.url)], clock).await
+    let settings = [
+        ("notify_webhook_url", hook.url.as_str()),
+        ("password_reset_ttl", ttl),
+    ];
+    spawn_on_clock(db, &settings, clock).await
 }
 
 /// Waits until the metrics show `series` (the worker records a failure after its store
@@ -95,7 +109,8 @@ async fn a_reset_message_outlives_a_webhook_outage_and_is_retried_with_backoff(b
 async fn a_message_given_up_on_is_listed_and_an_operators_retry_delivers_it() {
     let hook = Webhook::down_for(MAX_ATTEMPTS as usize).await;
     let clock = Arc::new(FixedClock::starting_now());
-    let app = app_with(Backend::Embedded, &hook, clock.clone()).await;
+    // every backoff together is about 2.4 hours: the link must outlive them
+    let app = app_with_ttl(Backend::Embedded, &hook, clock.clone(), "86400").await;
     app.user("ike@example.com").await;
     forgot(&app, "ike@example.com").await;
     for attempt in 1..MAX_ATTEMPTS {
@@ -140,4 +155,29 @@ async fn a_message_given_up_on_is_listed_and_an_operators_retry_delivers_it() {
         .admin_json(Method::GET, "/admin/audit?type=outbox_retried", None)
         .await;
     assert_eq!(audit["events"].as_array().unwrap().len(), 1, "{audit}");
+}
+
+#[tokio::test]
+async fn a_reset_link_that_expired_during_an_outage_is_dropped_not_sent() {
+    let hook = Webhook::down_for(1).await;
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = app_with(Backend::Embedded, &hook, clock.clone()).await;
+    app.user("eve@example.com").await;
+    forgot(&app, "eve@example.com").await;
+    wait_for_metric(
+        &app,
+        r#"tessera_outbox_failures_total{kind="password_reset",outcome="retrying"} 1"#,
+    )
+    .await;
+    // the link lives 15 minutes; the outage outlasts it
+    clock.advance(Duration::from_secs(16 * 60));
+    wait_for_metric(
+        &app,
+        r#"tessera_outbox_failures_total{kind="password_reset",outcome="expired"} 1"#,
+    )
+    .await;
+    assert_eq!(outbox_view(&app).await["queued"], 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hook.refusals_left(), 0, "the webhook is up again");
+    assert_eq!(hook.received(), 0, "a dead link is not sent");
 }

@@ -124,6 +124,11 @@ impl Webhook {
         }
     }
 
+    /// How many bodies were accepted so far.
+    pub(crate) fn received(&self) -> usize {
+        self.bodies.lock().unwrap().len()
+    }
+
     /// The outage's `503`s still to answer.
     pub(crate) fn refusals_left(&self) -> usize {
         self.refusals.load(std::sync::atomic::Ordering::SeqCst)

@@ -1,6 +1,11 @@
-//! Delivering password-reset tokens to users (book § Configuration), behind one trait: a log sink
-//! (never the token itself, unless an operator turned on development links) and an HTTP
-//! webhook that POSTs JSON to the operator's mailer.
+//! Delivering password-reset tokens to users (book § Email), behind one trait: SMTP
+//! (`smtp`), an HTTP webhook that POSTs JSON to the operator's mailer, and a log sink (never
+//! the token itself, unless an operator turned on development links). The outbox
+//! (`service::outbox`) calls them, and retries what fails.
+
+mod smtp;
+
+pub use smtp::SmtpNotifier;
 
 use std::time::Duration;
 
@@ -16,6 +21,8 @@ pub struct ResetMessage {
     pub email: String,
     pub token: SecretString,
     pub expires_at: OffsetDateTime,
+    /// When it goes out (the message says how long the link still works).
+    pub sent_at: OffsetDateTime,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,11 +34,22 @@ pub trait Notifier: Send + Sync {
     async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError>;
 }
 
-/// The webhook when one is configured, else the log sink.
+/// SMTP when it is configured, else the webhook when one is, else the log sink.
 pub fn from_settings(
     settings: &crate::config::Settings,
 ) -> Result<std::sync::Arc<dyn Notifier>, NotifyError> {
     let notify = &settings.notify;
+    if let (Some(smtp), Some(reset_url)) = (&notify.smtp, &notify.reset_url) {
+        let service = url::Url::parse(&settings.issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "tessera".into());
+        return Ok(std::sync::Arc::new(SmtpNotifier::new(
+            smtp,
+            reset_url.clone(),
+            service,
+        )?));
+    }
     Ok(match &notify.webhook_url {
         Some(url) => std::sync::Arc::new(WebhookNotifier::new(
             url.expose_secret().to_owned(),

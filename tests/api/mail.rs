@@ -1,0 +1,216 @@
+//! Email over SMTP (book § Email), against a real SMTP server on loopback (aiosmtpd, run by
+//! `tests/interop/smtp_sink.py`): a reset link arrives over STARTTLS with AUTH, checked
+//! against a private CA, as plain text and HTML; a relay that does not offer STARTTLS gets
+//! no message, which waits in the outbox; a relay that is down delays the message until
+//! it is back; wrong SMTP settings stop the start with a clear message.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tessera::clock::FixedClock;
+
+use crate::helpers::{free_port, spawn_on_clock, Backend, TempDir, TestApp, TestCa, TestDb};
+use crate::reset::{forgot, reset, NEW_PASSWORD};
+
+const RESET_PAGE: &str = "https://app.example.com/reset";
+const SMTP_PASSWORD: &str = "relay-Password-0451";
+
+/// An SMTP server of the test's own on `port`; killed when dropped.
+struct SmtpSink {
+    dir: TempDir,
+    child: std::process::Child,
+}
+
+impl SmtpSink {
+    fn start(port: u16, args: &[&str]) -> Self {
+        let dir = TempDir::new();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/smtp_sink.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&dir.0)
+            .arg(port.to_string())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the SMTP server (aiosmtpd: bash scripts/setup installs it)");
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        SmtpSink { dir, child }
+    }
+
+    /// STARTTLS with `ca`'s certificate, and AUTH as `bob`.
+    fn secure(port: u16, ca: &TestCa) -> Self {
+        let (cert, key) = (ca.file("server.crt"), ca.file("server.key"));
+        Self::start(
+            port,
+            &["--tls", &cert, &key, "--user", "bob", SMTP_PASSWORD],
+        )
+    }
+
+    fn received(&self) -> Vec<Value> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.dir.0)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| serde_json::from_slice(&std::fs::read(self.dir.0.join(n)).unwrap()).unwrap())
+            .collect()
+    }
+
+    async fn wait_for(&self, count: usize) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let got = self.received();
+            if got.len() >= count {
+                return got;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the SMTP server got {got:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp_settings(port: u16, ca: &TestCa) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "smtp_url",
+            format!("smtp://bob:{SMTP_PASSWORD}@127.0.0.1:{port}"),
+        ),
+        ("mail_from", "Tessera <no-reply@example.com>".into()),
+        ("smtp_ca_file", ca.file("ca.crt")),
+        ("password_reset_url", RESET_PAGE.into()),
+    ]
+}
+
+async fn app_with(settings: &[(&'static str, String)], clock: Arc<FixedClock>) -> TestApp {
+    let db = Arc::new(TestDb::on(Backend::Embedded).await);
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    spawn_on_clock(db, &settings, clock).await
+}
+
+/// The token of the reset link in `text`.
+fn token_in(text: &str) -> String {
+    let start = text.find("#token=").expect("a reset link") + "#token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reset_link_arrives_by_smtp_over_starttls_as_text_and_html() {
+    let ca = TestCa::new("DNS:localhost,IP:127.0.0.1");
+    let port = free_port();
+    let sink = SmtpSink::secure(port, &ca);
+    let app = app_with(
+        &smtp_settings(port, &ca),
+        Arc::new(FixedClock::starting_now()),
+    )
+    .await;
+    app.user("mia@example.com").await;
+    assert_eq!(
+        forgot(&app, "mia@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let mail = &sink.wait_for(1).await[0];
+    assert_eq!(mail["tls"], true, "{mail}");
+    assert_eq!(mail["mail_from"], "no-reply@example.com");
+    assert_eq!(mail["rcpt_tos"], serde_json::json!(["mia@example.com"]));
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    assert!(mail["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("Reset your password for"));
+    let (text, html) = (
+        mail["text"].as_str().unwrap(),
+        mail["html"].as_str().unwrap(),
+    );
+    for part in [text, html] {
+        assert!(part.contains("mia@example.com"), "{part}");
+        assert!(part.contains("expires in 15 minutes"), "{part}");
+        assert!(part.contains(&format!("{RESET_PAGE}#token=tsp_")), "{part}");
+    }
+    assert!(!html.contains("<img"), "no tracking pixel");
+    // kept for a look at phone and desktop width (book § Running the tests)
+    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/browser-pages");
+    std::fs::create_dir_all(shots).unwrap();
+    std::fs::write(format!("{shots}/mail-password-reset.html"), html).unwrap();
+    let token = token_in(text);
+    assert_eq!(token, token_in(html));
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT,
+        "the mailed link works"
+    );
+}
+
+#[tokio::test]
+async fn a_relay_without_starttls_gets_no_message_and_one_that_was_down_gets_it_later() {
+    let ca = TestCa::new("DNS:localhost,IP:127.0.0.1");
+    let clock = Arc::new(FixedClock::starting_now());
+
+    // a relay that does not offer STARTTLS: no AUTH, no message; it waits in the outbox
+    let port = free_port();
+    let plain = SmtpSink::start(port, &["--user", "bob", SMTP_PASSWORD]);
+    let app = app_with(&smtp_settings(port, &ca), clock.clone()).await;
+    app.user("noa@example.com").await;
+    forgot(&app, "noa@example.com").await;
+    wait_for_failures(&app, 1).await;
+    assert!(plain.received().is_empty());
+    drop(plain);
+
+    // the relay is down: the next attempt fails too; back up, the message arrives
+    clock.advance(tessera::service::outbox::backoff(1));
+    wait_for_failures(&app, 2).await;
+    let sink = SmtpSink::secure(port, &ca);
+    clock.advance(tessera::service::outbox::backoff(2));
+    let mail = &sink.wait_for(1).await[0];
+    assert_eq!(mail["rcpt_tos"], serde_json::json!(["noa@example.com"]));
+    assert_eq!(mail["tls"], true);
+}
+
+/// Waits until the outbox counted `n` failed attempts (recorded after the store write).
+async fn wait_for_failures(app: &TestApp, n: u32) {
+    let series =
+        format!(r#"tessera_outbox_failures_total{{kind="password_reset",outcome="retrying"}} {n}"#);
+    let started = Instant::now();
+    loop {
+        let text = app
+            .http
+            .get(format!("{}/metrics", app.admin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains(&series) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{series} not in\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
