@@ -114,11 +114,18 @@ impl AppState {
             settings.abuse.clone(),
         );
         let sessions = Sessions::new(stores.clone(), settings.clone(), clock.clone());
+        let outbox = Outbox::new(
+            stores.outbox.clone(),
+            notifier,
+            settings.kek.clone(),
+            clock.clone(),
+        );
         let passwords = Passwords::new(
             &stores,
             hasher.clone(),
             limiter.clone(),
             sessions.clone(),
+            outbox.clone(),
             clock.clone(),
             settings.password.min_bytes,
         );
@@ -127,12 +134,14 @@ impl AppState {
             settings.kek.clone(),
             clock.clone(),
             audit.clone(),
+            outbox.clone(),
             settings.totp_issuer.clone(),
         );
         let passkeys = Passkeys::new(
             &stores,
             settings.webauthn.as_ref(),
             audit.clone(),
+            outbox.clone(),
             clock.clone(),
         );
         let authenticator = Authenticator::new(
@@ -192,12 +201,6 @@ impl AppState {
             browser.clone(),
             sessions.clone(),
             audit.clone(),
-        );
-        let outbox = Outbox::new(
-            stores.outbox.clone(),
-            notifier,
-            settings.kek.clone(),
-            clock.clone(),
         );
         let resets = Resets::new(
             &stores,

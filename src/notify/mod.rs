@@ -25,6 +25,52 @@ pub struct ResetMessage {
     pub sent_at: OffsetDateTime,
 }
 
+/// What a security notice tells a user changed on their account (book § Email).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    PasswordChanged,
+    PasswordReset,
+    TotpEnabled,
+    TotpDisabled,
+    PasskeyAdded,
+    PasskeyRemoved,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::PasswordChanged => "password_changed",
+            NoticeKind::PasswordReset => "password_reset",
+            NoticeKind::TotpEnabled => "totp_enabled",
+            NoticeKind::TotpDisabled => "totp_disabled",
+            NoticeKind::PasskeyAdded => "passkey_added",
+            NoticeKind::PasskeyRemoved => "passkey_removed",
+        }
+    }
+
+    /// The message's headline: what happened, in a sentence.
+    pub fn headline(self) -> &'static str {
+        match self {
+            NoticeKind::PasswordChanged => "Your password was changed",
+            NoticeKind::PasswordReset => "Your password was reset",
+            NoticeKind::TotpEnabled => "Two-step verification was turned on",
+            NoticeKind::TotpDisabled => "Two-step verification was turned off",
+            NoticeKind::PasskeyAdded => "A passkey was added to your account",
+            NoticeKind::PasskeyRemoved => "A passkey was removed from your account",
+        }
+    }
+}
+
+/// A security notice for one user: what changed, and when.
+#[derive(Debug)]
+pub struct NoticeMessage {
+    pub user_id: crate::domain::UserId,
+    pub email: String,
+    pub kind: NoticeKind,
+    pub at: OffsetDateTime,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("notification not delivered: {0}")]
 pub struct NotifyError(pub String);
@@ -32,6 +78,7 @@ pub struct NotifyError(pub String);
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError>;
+    async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError>;
 }
 
 /// SMTP when it is configured, else the webhook when one is, else the log sink.
@@ -87,6 +134,15 @@ impl Notifier for LogNotifier {
         }
         Ok(())
     }
+
+    async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError> {
+        tracing::info!(
+            user_id = %message.user_id,
+            notice = message.kind.as_str(),
+            "security notice (no mail transport configured: nothing was sent)"
+        );
+        Ok(())
+    }
 }
 
 /// POSTs `{"event":"password_reset","user_id","email","token","reset_link"?,"expires_at"}`.
@@ -123,6 +179,17 @@ struct WebhookBody<'a> {
     expires_at: OffsetDateTime,
 }
 
+/// POSTed for a security notice: `{"event":"security_notice","notice","user_id","email","at"}`.
+#[derive(Serialize)]
+struct NoticeBody<'a> {
+    event: &'static str,
+    notice: &'static str,
+    user_id: crate::domain::UserId,
+    email: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
 #[async_trait]
 impl Notifier for WebhookNotifier {
     async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError> {
@@ -134,8 +201,25 @@ impl Notifier for WebhookNotifier {
             reset_link: reset_link(self.reset_url.as_deref(), &message.token),
             expires_at: message.expires_at,
         };
-        // errors are described without the request (it carries the token)
-        let send = || self.client.post(&self.url).json(&body).send();
+        self.post(&body).await
+    }
+
+    async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError> {
+        let body = NoticeBody {
+            event: "security_notice",
+            notice: message.kind.as_str(),
+            user_id: message.user_id,
+            email: &message.email,
+            at: message.at,
+        };
+        self.post(&body).await
+    }
+}
+
+impl WebhookNotifier {
+    async fn post(&self, body: &(impl Serialize + Sync)) -> Result<(), NotifyError> {
+        // errors are described without the request (it may carry a token)
+        let send = || self.client.post(&self.url).json(body).send();
         let response = match send().await {
             Ok(response) => response,
             // a pooled connection the webhook closed while this request went out on it:

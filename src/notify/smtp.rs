@@ -15,7 +15,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
-use super::{reset_link, Notifier, NotifyError, ResetMessage};
+use super::{reset_link, NoticeMessage, Notifier, NotifyError, ResetMessage};
 use crate::config::{SmtpSecurity, SmtpSettings};
 
 /// Connections kept to the relay at most.
@@ -43,7 +43,38 @@ struct ResetHtml<'a> {
     expires_at: &'a str,
 }
 
-/// Sends reset messages through the operator's SMTP relay.
+#[derive(Template)]
+#[template(path = "mail/notice.txt")]
+struct NoticeText<'a> {
+    service: &'a str,
+    email: &'a str,
+    headline: &'a str,
+    at: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.html")]
+struct NoticeHtml<'a> {
+    service: &'a str,
+    email: &'a str,
+    headline: &'a str,
+    at: &'a str,
+}
+
+/// `7 Dec 2026, 10:55`, as messages show times (UTC): words wrap where a date's dashes
+/// would break it.
+fn shown(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute]"
+    );
+    at.format(&format).unwrap_or_default()
+}
+
+fn render_failed(e: askama::Error) -> NotifyError {
+    NotifyError(format!("the message template failed: {e}"))
+}
+
+/// Sends reset messages and security notices through the operator's SMTP relay.
 pub struct SmtpNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -97,17 +128,12 @@ impl SmtpNotifier {
     }
 
     fn reset_mail(&self, message: &ResetMessage) -> Result<Message, NotifyError> {
-        let to: Mailbox = message
-            .email
-            .parse()
-            .map_err(|_| NotifyError("the recipient is not an address".into()))?;
         let link = reset_link(Some(&self.reset_url), &message.token).unwrap_or_default();
         let left = (message.expires_at - message.sent_at)
             .whole_seconds()
             .max(0);
         let minutes = (left + 59) / 60;
-        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-        let expires_at = message.expires_at.format(&format).unwrap_or_default();
+        let expires_at = shown(message.expires_at);
         let (service, email) = (self.service.as_str(), message.email.as_str());
         let text = ResetText {
             service,
@@ -123,28 +149,74 @@ impl SmtpNotifier {
             minutes,
             expires_at: &expires_at,
         };
-        let render = |e: askama::Error| NotifyError(format!("the message template failed: {e}"));
+        self.mail(
+            &message.email,
+            format!("Reset your password for {}", self.service),
+            text.render().map_err(render_failed)?,
+            html.render().map_err(render_failed)?,
+        )
+    }
+
+    fn notice_mail(&self, message: &NoticeMessage) -> Result<Message, NotifyError> {
+        let at = shown(message.at);
+        let (service, email) = (self.service.as_str(), message.email.as_str());
+        let headline = message.kind.headline();
+        let text = NoticeText {
+            service,
+            email,
+            headline,
+            at: &at,
+        };
+        let html = NoticeHtml {
+            service,
+            email,
+            headline,
+            at: &at,
+        };
+        self.mail(
+            &message.email,
+            format!("{headline} ({})", self.service),
+            text.render().map_err(render_failed)?,
+            html.render().map_err(render_failed)?,
+        )
+    }
+
+    /// A message to `to`: the text and HTML versions as alternatives.
+    fn mail(
+        &self,
+        to: &str,
+        subject: String,
+        text: String,
+        html: String,
+    ) -> Result<Message, NotifyError> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|_| NotifyError("the recipient is not an address".into()))?;
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(format!("Reset your password for {}", self.service))
-            .multipart(MultiPart::alternative_plain_html(
-                text.render().map_err(render)?,
-                html.render().map_err(render)?,
-            ))
+            .subject(subject)
+            .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| NotifyError(format!("the message could not be built: {e}")))
     }
-}
 
-#[async_trait]
-impl Notifier for SmtpNotifier {
-    async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError> {
-        let mail = self.reset_mail(message)?;
+    async fn send(&self, mail: Message) -> Result<(), NotifyError> {
         // lettre's errors name the relay's answer, never the message's content
         self.transport
             .send(mail)
             .await
             .map(|_| ())
             .map_err(|e| NotifyError(format!("SMTP: {e}")))
+    }
+}
+
+#[async_trait]
+impl Notifier for SmtpNotifier {
+    async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError> {
+        self.send(self.reset_mail(message)?).await
+    }
+
+    async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError> {
+        self.send(self.notice_mail(message)?).await
     }
 }

@@ -21,8 +21,9 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::crypto::{Kek, Purpose};
+use crate::domain::User;
 use crate::domain::{MessageId, UserId};
-use crate::notify::{Notifier, ResetMessage};
+use crate::notify::{NoticeKind, NoticeMessage, Notifier, ResetMessage};
 use crate::store::{OutboxMessage, OutboxStats, OutboxStore, StoreError};
 
 /// Attempts before a message is given up on (about nine hours of backoff in all).
@@ -47,6 +48,12 @@ enum Sealed {
         email: String,
         token: String,
         expires_at: i64,
+    },
+    Notice {
+        user_id: UserId,
+        email: String,
+        notice: NoticeKind,
+        at: i64,
     },
 }
 
@@ -103,6 +110,34 @@ impl Outbox {
         let digest = sha2::Sha256::digest(message.token.expose_secret().as_bytes());
         let key = format!("password_reset:{}", hex::encode(&digest[..16]));
         let mut row = OutboxMessage::new("password_reset", key, Vec::new(), now);
+        row.sealed = self
+            .kek
+            .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
+        Ok(row)
+    }
+
+    /// The outbox row of a security notice to `user` (book § Email), for the store to write
+    /// with the change it announces.
+    pub fn notice(
+        &self,
+        user: &User,
+        kind: NoticeKind,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMessage, StoreError> {
+        let sealed = Sealed::Notice {
+            user_id: user.id,
+            email: user.email.as_str().to_owned(),
+            notice: kind,
+            at: now.unix_timestamp(),
+        };
+        let json = serde_json::to_vec(&sealed).map_err(|e| StoreError::Other(e.into()))?;
+        let key = format!(
+            "notice:{}:{}:{}",
+            kind.as_str(),
+            user.id,
+            now.unix_timestamp_nanos()
+        );
+        let mut row = OutboxMessage::new("security_notice", key, Vec::new(), now);
         row.sealed = self
             .kek
             .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
@@ -190,6 +225,24 @@ impl Outbox {
                 };
                 self.transport
                     .password_reset(&reset)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Sealed::Notice {
+                user_id,
+                email,
+                notice,
+                at,
+            } => {
+                let message = NoticeMessage {
+                    user_id,
+                    email,
+                    kind: notice,
+                    at: OffsetDateTime::from_unix_timestamp(at)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                };
+                self.transport
+                    .notice(&message)
                     .await
                     .map_err(|e| e.to_string())
             }

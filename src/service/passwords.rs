@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 
+use crate::notify::NoticeKind;
+use crate::service::outbox::Outbox;
+
 use crate::auth::hashing::{HashError, PasswordHasher, Verified};
 use crate::clock::Clock;
 use crate::domain::password::MAX_PASSWORD_BYTES;
@@ -53,6 +56,8 @@ pub struct Passwords {
     /// A changed password voids the user's reset links and ends their other sessions.
     resets: Arc<dyn ResetStore>,
     sessions: Sessions,
+    /// Tells the user their password changed.
+    outbox: Outbox,
     /// The policy's shortest password, in bytes.
     min_bytes: usize,
 }
@@ -63,6 +68,7 @@ impl Passwords {
         hasher: Arc<PasswordHasher>,
         limiter: Limiter,
         sessions: Sessions,
+        outbox: Outbox,
         clock: Arc<dyn Clock>,
         min_bytes: usize,
     ) -> Self {
@@ -72,6 +78,7 @@ impl Passwords {
             hasher,
             limiter,
             sessions,
+            outbox,
             clock,
             min_bytes,
         }
@@ -103,7 +110,7 @@ impl Passwords {
                     let now = self.clock.now();
                     if let Err(e) = self
                         .users
-                        .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+                        .replace_password_hash(user.id, &user.password_hash, &new_hash, now, None)
                         .await
                     {
                         tracing::warn!(user_id = %user.id, error = %e, "could not upgrade the password hash; will retry at next login");
@@ -206,13 +213,15 @@ impl Passwords {
         }
         let new_hash = self.hasher.hash(new).await?;
         let now = self.clock.now();
+        let notice = self.outbox.notice(user, NoticeKind::PasswordChanged, now)?;
         if !self
             .users
-            .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+            .replace_password_hash(user.id, &user.password_hash, &new_hash, now, Some(&notice))
             .await?
         {
             return Err(ChangeError::Concurrent);
         }
+        self.outbox.wake();
         // outstanding reset links stop working; pending MFA logins are bound to the old hash
         self.resets.revoke_user_resets(user.id, now).await?;
         let ended = self.sessions.end_user(user.id, keep_session, now).await?;

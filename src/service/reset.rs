@@ -170,9 +170,17 @@ impl Resets {
         {
             return Err(ResetError::InvalidToken);
         }
-        if !self.users.set_password_hash(user.id, &hash, now).await? {
+        let notice = self
+            .outbox
+            .notice(&user, crate::notify::NoticeKind::PasswordReset, now)?;
+        if !self
+            .users
+            .set_password_hash(user.id, &hash, now, Some(&notice))
+            .await?
+        {
             return Err(ResetError::InvalidToken);
         }
+        self.outbox.wake();
         // every other reset link of this user dies with this one; pending MFA logins die
         // with the old password hash they are bound to
         self.resets.revoke_user_resets(user.id, now).await?;

@@ -25,13 +25,15 @@ pub trait MfaStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Accepts time step `step` once: only if it is later than every step accepted before.
-    /// With `confirm`, also marks the secret confirmed.
+    /// With `confirm`, also marks the secret confirmed, and writes `notice` (the security
+    /// notice of TOTP turned on) in the same transaction.
     async fn use_step(
         &self,
         user: crate::domain::UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
+        notice: Option<&super::OutboxMessage>,
     ) -> Result<bool, StoreError>;
     /// Replaces every recovery code of `user`.
     async fn replace_recovery_codes(
@@ -46,6 +48,11 @@ pub trait MfaStore: Send + Sync {
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Removes TOTP and recovery codes.
-    async fn delete_totp(&self, user: crate::domain::UserId) -> Result<(), StoreError>;
+    /// Removes TOTP and recovery codes, and writes `notice` in the same transaction when
+    /// there was TOTP to remove.
+    async fn delete_totp(
+        &self,
+        user: crate::domain::UserId,
+        notice: Option<&super::OutboxMessage>,
+    ) -> Result<(), StoreError>;
 }

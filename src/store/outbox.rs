@@ -13,7 +13,7 @@ use crate::domain::MessageId;
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
     pub id: MessageId,
-    /// What it is (`password_reset`), for operators and metrics.
+    /// What it is (`password_reset`, `security_notice`), for operators and metrics.
     pub kind: String,
     /// Unique per message: writing a message whose key is held already writes nothing.
     pub dedupe_key: String,

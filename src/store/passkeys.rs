@@ -39,8 +39,13 @@ pub struct PasskeyUse {
 
 #[async_trait]
 pub trait PasskeyStore: Send + Sync {
-    /// Adds a passkey; false (nothing written) when its credential id is registered already.
-    async fn add_passkey(&self, passkey: &StoredPasskey) -> Result<bool, StoreError>;
+    /// Adds a passkey, and `notice` (its security notice) in the same transaction; false
+    /// (nothing written) when its credential id is registered already.
+    async fn add_passkey(
+        &self,
+        passkey: &StoredPasskey,
+        notice: Option<&super::OutboxMessage>,
+    ) -> Result<bool, StoreError>;
     /// The user's passkeys, oldest first.
     async fn user_passkeys(&self, user: UserId) -> Result<Vec<StoredPasskey>, StoreError>;
     /// The passkey with this WebAuthn credential id.
@@ -63,6 +68,12 @@ pub trait PasskeyStore: Send + Sync {
         id: PasskeyId,
         name: &str,
     ) -> Result<bool, StoreError>;
-    /// Deletes the user's passkey; false when the user has no passkey `id`.
-    async fn delete_passkey(&self, user: UserId, id: PasskeyId) -> Result<bool, StoreError>;
+    /// Deletes the user's passkey, writing `notice` in the same transaction; false (and no
+    /// notice) when the user has no passkey `id`.
+    async fn delete_passkey(
+        &self,
+        user: UserId,
+        id: PasskeyId,
+        notice: Option<&super::OutboxMessage>,
+    ) -> Result<bool, StoreError>;
 }

@@ -38,15 +38,19 @@ pub trait UserStore: Send + Sync {
         id: crate::domain::UserId,
         hash: &str,
         now: OffsetDateTime,
+        notice: Option<&super::OutboxMessage>,
     ) -> Result<bool, StoreError>;
     /// Deletes the user; false if there was none.
     async fn delete_user(&self, id: crate::domain::UserId) -> Result<bool, StoreError>;
-    /// Replaces the hash only if it is still `old` (a concurrent change wins).
+    /// Replaces the hash only if it is still `old` (a concurrent change wins). `notice`
+    /// (here and in `set_password_hash`): the security notice the change sends, written
+    /// in its transaction when it happens.
     async fn replace_password_hash(
         &self,
         id: crate::domain::UserId,
         old: &str,
         new: &str,
         now: OffsetDateTime,
+        notice: Option<&super::OutboxMessage>,
     ) -> Result<bool, StoreError>;
 }

@@ -1,6 +1,6 @@
 //! Email over SMTP (book § Email), against a real SMTP server on loopback (aiosmtpd, run by
 //! `tests/interop/smtp_sink.py`): a reset link arrives over STARTTLS with AUTH, checked
-//! against a private CA, as plain text and HTML; a relay that does not offer STARTTLS gets
+//! against a private CA, as plain text and HTML, and the reset's security notice after it; a relay that does not offer STARTTLS gets
 //! no message, which waits in the outbox; a relay that is down delays the message until
 //! it is back; wrong SMTP settings stop the start with a clear message.
 
@@ -162,6 +162,20 @@ async fn a_reset_link_arrives_by_smtp_over_starttls_as_text_and_html() {
         StatusCode::NO_CONTENT,
         "the mailed link works"
     );
+
+    // the reset's security notice follows, to the same address
+    let notice = &sink.wait_for(2).await[1];
+    assert_eq!(notice["rcpt_tos"], serde_json::json!(["mia@example.com"]));
+    assert!(notice["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("Your password was reset"));
+    let html = notice["html"].as_str().unwrap();
+    for part in [notice["text"].as_str().unwrap(), html] {
+        assert!(part.contains("If it was not you"), "{part}");
+        assert!(!part.contains("tsp_"), "no token in a notice: {part}");
+    }
+    std::fs::write(format!("{shots}/mail-notice.html"), html).unwrap();
 }
 
 #[tokio::test]
@@ -193,24 +207,5 @@ async fn a_relay_without_starttls_gets_no_message_and_one_that_was_down_gets_it_
 async fn wait_for_failures(app: &TestApp, n: u32) {
     let series =
         format!(r#"tessera_outbox_failures_total{{kind="password_reset",outcome="retrying"}} {n}"#);
-    let started = Instant::now();
-    loop {
-        let text = app
-            .http
-            .get(format!("{}/metrics", app.admin))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains(&series) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{series} not in\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_for_metric(&series).await;
 }

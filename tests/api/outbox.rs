@@ -1,17 +1,20 @@
 //! The outbox (book § Email) end to end: a reset link's message outlives a webhook outage
 //! and is retried with backoff; one whose every attempt failed is listed for operators,
-//! counted, and delivered by an operator's retry; one whose link expired first is dropped.
+//! counted, and delivered by an operator's retry; one whose link expired first is dropped;
+//! and each security notice goes out once with the change it announces.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use rstest_reuse::apply;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 use tessera::service::outbox::{backoff, MAX_ATTEMPTS};
 
-use crate::helpers::{backends, spawn_on_clock, Backend, Fetch, TestApp, TestDb};
+use crate::helpers::{
+    backends, pyotp_code, spawn_on_clock, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
+};
 use crate::reset::{forgot, reset, Webhook, NEW_PASSWORD};
 
 /// An app whose reset links go to `hook` and live `ttl` seconds.
@@ -31,24 +34,6 @@ async fn app_with_ttl(
         ("password_reset_ttl", ttl),
     ];
     spawn_on_clock(db, &settings, clock).await
-}
-
-/// Waits until the metrics show `series` (the worker records a failure after its store
-/// write, so the retry time is set once it shows).
-async fn wait_for_metric(app: &TestApp, series: &str) {
-    let started = std::time::Instant::now();
-    loop {
-        let text = app.http.get(format!("{}/metrics", app.admin)).fetch().await;
-        let text = text.text().await.unwrap();
-        if text.contains(series) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{series} not in\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn outbox_view(app: &TestApp) -> Value {
@@ -72,7 +57,7 @@ async fn a_reset_message_outlives_a_webhook_outage_and_is_retried_with_backoff(b
         format!(r#"tessera_outbox_failures_total{{kind="password_reset",outcome="retrying"}} {n}"#)
     };
     // at once, refused; not before its backoff, then refused again; then delivered
-    wait_for_metric(&app, &retrying(1)).await;
+    app.wait_for_metric(&retrying(1)).await;
     assert_eq!(outbox_view(&app).await["queued"], 1);
     clock.advance(backoff(1) - Duration::from_secs(1));
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -83,7 +68,7 @@ async fn a_reset_message_outlives_a_webhook_outage_and_is_retried_with_backoff(b
     );
     clock.advance(Duration::from_secs(1));
     hook.wait_refusing(0).await;
-    wait_for_metric(&app, &retrying(2)).await;
+    app.wait_for_metric(&retrying(2)).await;
     clock.advance(backoff(2));
     let bodies = hook.wait_for(1).await;
     assert_eq!(bodies[0]["email"], "ola@example.com");
@@ -93,11 +78,11 @@ async fn a_reset_message_outlives_a_webhook_outage_and_is_retried_with_backoff(b
         StatusCode::NO_CONTENT,
         "the retried message's link works"
     );
-    wait_for_metric(
-        &app,
-        r#"tessera_outbox_sent_total{kind="password_reset"} 1"#,
-    )
-    .await;
+    app.wait_for_metric(r#"tessera_outbox_sent_total{kind="password_reset"} 1"#)
+        .await;
+    // and the reset's own notice
+    app.wait_for_metric(r#"tessera_outbox_sent_total{kind="security_notice"} 1"#)
+        .await;
     let view = outbox_view(&app).await;
     assert_eq!(
         (view["queued"].as_u64(), view["failed"].as_u64()),
@@ -117,15 +102,14 @@ async fn a_message_given_up_on_is_listed_and_an_operators_retry_delivers_it() {
         let series = format!(
             r#"tessera_outbox_failures_total{{kind="password_reset",outcome="retrying"}} {attempt}"#
         );
-        wait_for_metric(&app, &series).await;
+        app.wait_for_metric(&series).await;
         clock.advance(backoff(attempt));
     }
-    wait_for_metric(
-        &app,
+    app.wait_for_metric(
         r#"tessera_outbox_failures_total{kind="password_reset",outcome="gave_up"} 1"#,
     )
     .await;
-    wait_for_metric(&app, "tessera_outbox_failed 1").await;
+    app.wait_for_metric("tessera_outbox_failed 1").await;
 
     let view = outbox_view(&app).await;
     assert_eq!(view["failed"], 1, "{view}");
@@ -164,15 +148,13 @@ async fn a_reset_link_that_expired_during_an_outage_is_dropped_not_sent() {
     let app = app_with(Backend::Embedded, &hook, clock.clone()).await;
     app.user("eve@example.com").await;
     forgot(&app, "eve@example.com").await;
-    wait_for_metric(
-        &app,
+    app.wait_for_metric(
         r#"tessera_outbox_failures_total{kind="password_reset",outcome="retrying"} 1"#,
     )
     .await;
     // the link lives 15 minutes; the outage outlasts it
     clock.advance(Duration::from_secs(16 * 60));
-    wait_for_metric(
-        &app,
+    app.wait_for_metric(
         r#"tessera_outbox_failures_total{kind="password_reset",outcome="expired"} 1"#,
     )
     .await;
@@ -180,4 +162,87 @@ async fn a_reset_link_that_expired_during_an_outage_is_dropped_not_sent() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(hook.refusals_left(), 0, "the webhook is up again");
     assert_eq!(hook.received(), 0, "a dead link is not sent");
+}
+
+/// book § Email: TOTP turned on and off, the password changed and reset: each change
+/// sends its notice once, to the account's address, with no secret in it.
+#[tokio::test]
+async fn each_security_notice_goes_out_once_with_its_change() {
+    let hook = Webhook::start(Duration::ZERO).await;
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = app_with(Backend::Embedded, &hook, clock.clone()).await;
+    let email = "sam@example.com";
+    app.user(email).await;
+    let secret = app.enrol_totp(email, &clock).await;
+
+    clock.advance(Duration::from_secs(30));
+    let first: Value = app
+        .password_grant(email, STRONG_PASSWORD, "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = pyotp_code(&secret, &clock);
+    let tokens: Value = app
+        .mfa_otp(first["mfa_token"].as_str().unwrap(), &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    clock.advance(Duration::from_secs(30));
+    let body = json!({ "password": STRONG_PASSWORD, "code": pyotp_code(&secret, &clock) });
+    let off = app
+        .http
+        .delete(app.url("/api/v1/me/mfa/totp"))
+        .bearer_auth(access)
+        .json(&body)
+        .fetch()
+        .await;
+    assert!(off.status().is_success(), "{}", off.status());
+    let body = json!({ "current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD });
+    let changed = app
+        .http
+        .post(app.url("/api/v1/me/password"))
+        .bearer_auth(access)
+        .json(&body)
+        .fetch()
+        .await;
+    assert!(changed.status().is_success(), "{}", changed.status());
+    forgot(&app, email).await;
+    let bodies = hook.wait_for(4).await;
+    let link = bodies
+        .iter()
+        .find(|b| b["event"] == "password_reset")
+        .expect("the reset link's message");
+    let token = link["token"].as_str().unwrap();
+    assert_eq!(
+        reset(&app, token, "a-Third-long-passphrase-31")
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let bodies = hook.wait_for(5).await;
+    let mut notices: Vec<&str> = bodies
+        .iter()
+        .filter(|b| b["event"] == "security_notice")
+        .map(|b| b["notice"].as_str().unwrap())
+        .collect();
+    notices.sort();
+    assert_eq!(
+        notices,
+        [
+            "password_changed",
+            "password_reset",
+            "totp_disabled",
+            "totp_enabled"
+        ]
+    );
+    for notice in bodies.iter().filter(|b| b["event"] == "security_notice") {
+        assert_eq!(notice["email"], email);
+        assert!(notice.get("token").is_none(), "{notice}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.received(), 5, "each notice once");
 }

@@ -23,7 +23,7 @@ const LISTED: usize = 100;
 pub struct FailedMessage {
     #[schema(value_type = String, format = Uuid)]
     pub id: crate::domain::MessageId,
-    /// `password_reset`.
+    /// `password_reset` or `security_notice`.
     pub kind: String,
     pub attempts: u32,
     /// Unix seconds.

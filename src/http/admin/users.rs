@@ -271,7 +271,8 @@ pub async fn delete_user_passkey(
 ) -> Result<HttpResponse, ApiError> {
     let (id, passkey) = path.into_inner();
     let passkey = passkey.parse().map_err(|_| ApiError::NotFound)?;
-    admin::delete_user_passkey(&state.stores, user_id(&id)?, passkey, &operator).await?;
+    let user = user_id(&id)?;
+    admin::delete_user_passkey(&state.stores, user, passkey, &state.outbox, &operator).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

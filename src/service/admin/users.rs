@@ -98,12 +98,25 @@ pub async fn delete_user_passkey(
     stores: &Stores,
     user: crate::domain::UserId,
     passkey: crate::domain::PasskeyId,
+    outbox: &crate::service::outbox::Outbox,
     operator: &Operator,
 ) -> Result<(), ManageError> {
-    existing_user(stores, user).await?;
-    if !stores.passkeys.delete_passkey(user, passkey).await? {
+    let owner = existing_user(stores, user).await?;
+    let notice = outbox
+        .notice(
+            &owner,
+            crate::notify::NoticeKind::PasskeyRemoved,
+            operator.now,
+        )
+        .map_err(|e| ManageError::Internal(e.into()))?;
+    if !stores
+        .passkeys
+        .delete_passkey(user, passkey, Some(&notice))
+        .await?
+    {
         return Err(ManageError::NotFound);
     }
+    outbox.wake();
     let event = AuditEvent::new("passkey_deleted", "ok")
         .user(user)
         .detail(json!({ "passkey": passkey }));

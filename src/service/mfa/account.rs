@@ -242,7 +242,7 @@ impl Account {
         ip: Option<&str>,
     ) -> Result<(), FactorError> {
         self.require_recent_auth(session, password, ip).await?;
-        self.passkeys.delete(session.user.id, id, ip).await?;
+        self.passkeys.delete(&session.user, id, ip).await?;
         self.end_other_sessions(session).await
     }
 }

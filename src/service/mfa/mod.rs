@@ -16,7 +16,9 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::crypto::{Kek, Purpose};
 use crate::domain::User;
+use crate::notify::NoticeKind;
 use crate::service::audit::Auditor;
+use crate::service::outbox::Outbox;
 use crate::store::{AuditEvent, MfaStore, MfaTokenStore, StoreError, Stores};
 
 const STEP_SECS: u64 = 30;
@@ -78,6 +80,8 @@ pub struct Mfa {
     kek: Kek,
     clock: Arc<dyn Clock>,
     audit: Auditor,
+    /// Tells the user TOTP was turned on or off.
+    outbox: Outbox,
     /// The issuer name authenticator apps show next to the account.
     totp_issuer: String,
 }
@@ -88,6 +92,7 @@ impl Mfa {
         kek: Kek,
         clock: Arc<dyn Clock>,
         audit: Auditor,
+        outbox: Outbox,
         totp_issuer: String,
     ) -> Self {
         Mfa {
@@ -96,6 +101,7 @@ impl Mfa {
             kek,
             clock,
             audit,
+            outbox,
             totp_issuer,
         }
     }
@@ -162,11 +168,19 @@ impl Mfa {
         if step <= row.last_step {
             return Err(MfaError::InvalidCode);
         }
+        let now = self.clock.now();
+        let notice = match confirming {
+            true => Some(self.outbox.notice(user, NoticeKind::TotpEnabled, now)?),
+            false => None,
+        };
         if self
             .store
-            .use_step(user.id, step, confirming, self.clock.now())
+            .use_step(user.id, step, confirming, now, notice.as_ref())
             .await?
         {
+            if confirming {
+                self.outbox.wake();
+            }
             Ok(())
         } else {
             Err(MfaError::InvalidCode)
@@ -219,7 +233,11 @@ impl Mfa {
 
     /// Turns TOTP off (the caller checked the password and a code).
     pub async fn disable(&self, user: &User) -> Result<(), MfaError> {
-        self.store.delete_totp(user.id).await?;
+        let notice = self
+            .outbox
+            .notice(user, NoticeKind::TotpDisabled, self.clock.now())?;
+        self.store.delete_totp(user.id, Some(&notice)).await?;
+        self.outbox.wake();
         self.audit(user, "mfa_disabled").await;
         Ok(())
     }

@@ -19,6 +19,7 @@ use super::{
     CEREMONY_TTL,
 };
 use crate::domain::{PasskeyId, User, UserId};
+use crate::notify::NoticeKind;
 use crate::store::{AuditEvent, PasskeyUse, StoreError, StoredPasskey};
 
 /// The prefix of a ceremony id (its stored digest is kept apart from MFA tokens').
@@ -154,9 +155,11 @@ impl Passkeys {
             created_at: now,
             last_used_at: None,
         };
-        if !self.store.add_passkey(&passkey).await? {
+        let notice = self.outbox.notice(user, NoticeKind::PasskeyAdded, now)?;
+        if !self.store.add_passkey(&passkey, Some(&notice)).await? {
             return Err(PasskeyError::Duplicate);
         }
+        self.outbox.wake();
         let event = AuditEvent::new("passkey_added", "ok")
             .user(user.id)
             .ip(ip.map(str::to_owned))

@@ -28,8 +28,10 @@ use webauthn_rs_core::WebauthnCore;
 
 use crate::clock::Clock;
 use crate::config::WebauthnSettings;
-use crate::domain::{PasskeyId, UserId};
+use crate::domain::{PasskeyId, User, UserId};
+use crate::notify::NoticeKind;
 use crate::service::audit::Auditor;
+use crate::service::outbox::Outbox;
 use crate::store::{AuditEvent, MfaTokenStore, PasskeyStore, StoreError, StoredPasskey, Stores};
 
 mod ceremonies;
@@ -119,6 +121,8 @@ pub struct Passkeys {
     store: Arc<dyn PasskeyStore>,
     ceremonies: Arc<dyn MfaTokenStore>,
     audit: Auditor,
+    /// Tells the user a passkey was added or removed.
+    outbox: Outbox,
     clock: Arc<dyn Clock>,
 }
 
@@ -128,6 +132,7 @@ impl Passkeys {
         stores: &Stores,
         relying_party: Option<&WebauthnSettings>,
         audit: Auditor,
+        outbox: Outbox,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let core = relying_party.map(|rp| {
@@ -145,6 +150,7 @@ impl Passkeys {
             store: stores.passkeys.clone(),
             ceremonies: stores.mfa_tokens.clone(),
             audit,
+            outbox,
             clock,
         }
     }
@@ -194,15 +200,23 @@ impl Passkeys {
 
     pub async fn delete(
         &self,
-        user: UserId,
+        user: &User,
         id: PasskeyId,
         ip: Option<&str>,
     ) -> Result<(), PasskeyError> {
-        if !self.store.delete_passkey(user, id).await? {
+        let notice = self
+            .outbox
+            .notice(user, NoticeKind::PasskeyRemoved, self.clock.now())?;
+        if !self
+            .store
+            .delete_passkey(user.id, id, Some(&notice))
+            .await?
+        {
             return Err(PasskeyError::NotFound);
         }
+        self.outbox.wake();
         let event = AuditEvent::new("passkey_deleted", "ok")
-            .user(user)
+            .user(user.id)
             .ip(ip.map(str::to_owned))
             .detail(json!({ "passkey": id }));
         self.audit.record(event).await;

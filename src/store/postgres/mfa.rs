@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
-use crate::store::{MfaStore, StoreError, TotpRow};
+use crate::store::{MfaStore, OutboxMessage, StoreError, TotpRow};
 
 #[async_trait]
 impl MfaStore for PgStore {
@@ -49,17 +49,17 @@ impl MfaStore for PgStore {
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
+        notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
         // one statement: two requests with the same code cannot both pass
-        let n = client
-            .execute(
+        let n = self
+            .execute_noticed(
                 "UPDATE user_totp SET last_step = $2, confirmed_at = CASE WHEN $3 THEN COALESCE(confirmed_at, $4) ELSE confirmed_at END \
                  WHERE user_id = $1 AND last_step < $2 AND ($3 OR confirmed_at IS NOT NULL)",
                 &[&user, &step, &confirm, &now],
+                notice.filter(|_| confirm),
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -101,15 +101,23 @@ impl MfaStore for PgStore {
         Ok(n == 1)
     }
 
-    async fn delete_totp(&self, user: crate::domain::UserId) -> Result<(), StoreError> {
+    async fn delete_totp(
+        &self,
+        user: crate::domain::UserId,
+        notice: Option<&OutboxMessage>,
+    ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
         tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user])
             .await
             .map_err(unavailable)?;
-        tx.execute("DELETE FROM user_totp WHERE user_id = $1", &[&user])
+        let n = tx
+            .execute("DELETE FROM user_totp WHERE user_id = $1", &[&user])
             .await
             .map_err(unavailable)?;
+        if let (true, Some(notice)) = (n > 0, notice) {
+            super::outbox::enqueue(&tx, notice).await?;
+        }
         tx.commit().await.map_err(unavailable)
     }
 }

@@ -57,6 +57,29 @@ pub(super) async fn enqueue(
     Ok(())
 }
 
+impl PgStore {
+    /// Runs one `statement` and, when it changed a row, writes `notice` (the security
+    /// notice of that change) in the same transaction. Answers the rows changed.
+    pub(super) async fn execute_noticed(
+        &self,
+        statement: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        notice: Option<&OutboxMessage>,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let Some(notice) = notice else {
+            return client.execute(statement, params).await.map_err(unavailable);
+        };
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let n = tx.execute(statement, params).await.map_err(unavailable)?;
+        if n > 0 {
+            enqueue(&tx, notice).await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(n)
+    }
+}
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn claim_due(

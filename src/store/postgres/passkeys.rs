@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 
 use super::{unavailable, PgStore};
 use crate::domain::{PasskeyId, UserId};
-use crate::store::{PasskeyStore, PasskeyUse, StoreError, StoredPasskey};
+use crate::store::{OutboxMessage, PasskeyStore, PasskeyUse, StoreError, StoredPasskey};
 
 const COLUMNS: &str =
     "id, user_id, credential_id, name, credential, counter, backed_up, created_at, last_used_at";
@@ -29,10 +29,14 @@ fn passkey(r: &Row) -> Result<StoredPasskey, StoreError> {
 
 #[async_trait]
 impl PasskeyStore for PgStore {
-    async fn add_passkey(&self, p: &StoredPasskey) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
+    async fn add_passkey(
+        &self,
+        p: &StoredPasskey,
+        notice: Option<&OutboxMessage>,
+    ) -> Result<bool, StoreError> {
+        let counter = i64::from(p.counter);
+        let n = self
+            .execute_noticed(
                 &format!(
                     "INSERT INTO passkeys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (credential_id) DO NOTHING"
@@ -43,14 +47,14 @@ impl PasskeyStore for PgStore {
                     &p.credential_id,
                     &p.name,
                     &p.credential,
-                    &i64::from(p.counter),
+                    &counter,
                     &p.backed_up,
                     &p.created_at,
                     &p.last_used_at,
                 ],
+                notice,
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -125,15 +129,19 @@ impl PasskeyStore for PgStore {
         Ok(n == 1)
     }
 
-    async fn delete_passkey(&self, user: UserId, id: PasskeyId) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
+    async fn delete_passkey(
+        &self,
+        user: UserId,
+        id: PasskeyId,
+        notice: Option<&OutboxMessage>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .execute_noticed(
                 "DELETE FROM passkeys WHERE id = $1 AND user_id = $2",
                 &[&id, &user],
+                notice,
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(n == 1)
     }
 }

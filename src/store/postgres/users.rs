@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 
 use super::{unavailable, PgStore};
 use crate::domain::{Email, User};
-use crate::store::{CreateUserError, NewUser, StoreError, UserStore};
+use crate::store::{CreateUserError, NewUser, OutboxMessage, StoreError, UserStore};
 
 const COLUMNS: &str = "id, email, email_verified, name, password_hash, created_at";
 
@@ -75,15 +75,15 @@ impl UserStore for PgStore {
         id: crate::domain::UserId,
         hash: &str,
         now: OffsetDateTime,
+        notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
+        let n = self
+            .execute_noticed(
                 "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
                 &[&id, &hash, &now],
+                notice,
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -102,15 +102,15 @@ impl UserStore for PgStore {
         old: &str,
         new: &str,
         now: OffsetDateTime,
+        notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
+        let n = self
+            .execute_noticed(
                 "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
                 &[&id, &old, &new, &now],
+                notice,
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(n == 1)
     }
 }

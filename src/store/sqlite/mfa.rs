@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{micros, SqliteStore};
-use crate::store::{MfaStore, StoreError, TotpRow};
+use crate::store::{MfaStore, OutboxMessage, StoreError, TotpRow};
 
 #[async_trait]
 impl MfaStore for SqliteStore {
@@ -53,14 +53,17 @@ impl MfaStore for SqliteStore {
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
+        notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
+        let notice = notice.filter(|_| confirm).cloned();
         let n = self
             .write(move |tx| {
-                tx.execute(
+                let n = tx.execute(
                     "UPDATE user_totp SET last_step = ?2, confirmed_at = CASE WHEN ?3 THEN COALESCE(confirmed_at, ?4) ELSE confirmed_at END \
                      WHERE user_id = ?1 AND last_step < ?2 AND (?3 OR confirmed_at IS NOT NULL)",
                     params![user.to_string(), step, confirm, micros(now)],
-                )
+                )?;
+                super::outbox::enqueue_if(tx, n, notice.as_ref())
             })
             .await?;
         Ok(n == 1)
@@ -105,16 +108,22 @@ impl MfaStore for SqliteStore {
         Ok(n == 1)
     }
 
-    async fn delete_totp(&self, user: crate::domain::UserId) -> Result<(), StoreError> {
+    async fn delete_totp(
+        &self,
+        user: crate::domain::UserId,
+        notice: Option<&OutboxMessage>,
+    ) -> Result<(), StoreError> {
+        let notice = notice.cloned();
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM recovery_codes WHERE user_id = ?1",
                 [user.to_string()],
             )?;
-            tx.execute(
+            let n = tx.execute(
                 "DELETE FROM user_totp WHERE user_id = ?1",
                 [user.to_string()],
             )?;
+            super::outbox::enqueue_if(tx, n, notice.as_ref())?;
             Ok(())
         })
         .await

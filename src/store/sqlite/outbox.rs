@@ -51,6 +51,18 @@ pub(super) fn enqueue(tx: &Transaction, message: &OutboxMessage) -> rusqlite::Re
     Ok(())
 }
 
+/// Writes `notice`, if any, when the change it announces happened (`changed` rows).
+pub(super) fn enqueue_if(
+    tx: &Transaction,
+    changed: usize,
+    notice: Option<&OutboxMessage>,
+) -> rusqlite::Result<usize> {
+    if let (true, Some(notice)) = (changed > 0, notice) {
+        enqueue(tx, notice)?;
+    }
+    Ok(changed)
+}
+
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn claim_due(

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{from_micros, micros, user_id_of, SqliteStore};
 use crate::domain::{PasskeyId, UserId};
-use crate::store::{PasskeyStore, PasskeyUse, StoreError, StoredPasskey};
+use crate::store::{OutboxMessage, PasskeyStore, PasskeyUse, StoreError, StoredPasskey};
 
 const COLUMNS: &str =
     "id, user_id, credential_id, name, credential, counter, backed_up, created_at, last_used_at";
@@ -35,11 +35,15 @@ fn passkey(r: &Row) -> rusqlite::Result<StoredPasskey> {
 
 #[async_trait]
 impl PasskeyStore for SqliteStore {
-    async fn add_passkey(&self, passkey: &StoredPasskey) -> Result<bool, StoreError> {
-        let p = passkey.clone();
+    async fn add_passkey(
+        &self,
+        passkey: &StoredPasskey,
+        notice: Option<&OutboxMessage>,
+    ) -> Result<bool, StoreError> {
+        let (p, notice) = (passkey.clone(), notice.cloned());
         let n = self
             .write(move |tx| {
-                tx.execute(
+                let n = tx.execute(
                     &format!(
                         "INSERT INTO passkeys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                          ON CONFLICT (credential_id) DO NOTHING"
@@ -55,7 +59,8 @@ impl PasskeyStore for SqliteStore {
                         micros(p.created_at),
                         p.last_used_at.map(micros),
                     ],
-                )
+                )?;
+                super::outbox::enqueue_if(tx, n, notice.as_ref())
             })
             .await?;
         Ok(n == 1)
@@ -132,13 +137,20 @@ impl PasskeyStore for SqliteStore {
         Ok(n == 1)
     }
 
-    async fn delete_passkey(&self, user: UserId, id: PasskeyId) -> Result<bool, StoreError> {
+    async fn delete_passkey(
+        &self,
+        user: UserId,
+        id: PasskeyId,
+        notice: Option<&OutboxMessage>,
+    ) -> Result<bool, StoreError> {
+        let notice = notice.cloned();
         let n = self
             .write(move |tx| {
-                tx.execute(
+                let n = tx.execute(
                     "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2",
                     params![id.to_string(), user.to_string()],
-                )
+                )?;
+                super::outbox::enqueue_if(tx, n, notice.as_ref())
             })
             .await?;
         Ok(n == 1)

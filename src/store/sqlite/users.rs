@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{from_micros, micros, user_id_of, SqliteStore};
 use crate::domain::{Email, User};
-use crate::store::{CreateUserError, NewUser, StoreError, UserStore};
+use crate::store::{CreateUserError, NewUser, OutboxMessage, StoreError, UserStore};
 
 const COLUMNS: &str = "id, email, email_verified, name, password_hash, created_at";
 
@@ -96,14 +96,16 @@ impl UserStore for SqliteStore {
         id: crate::domain::UserId,
         hash: &str,
         now: OffsetDateTime,
+        notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        let hash = hash.to_owned();
+        let (hash, notice) = (hash.to_owned(), notice.cloned());
         let n = self
             .write(move |tx| {
-                tx.execute(
+                let n = tx.execute(
                     "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
                     params![id.to_string(), hash, micros(now)],
-                )
+                )?;
+                super::outbox::enqueue_if(tx, n, notice.as_ref())
             })
             .await?;
         Ok(n == 1)
@@ -122,14 +124,16 @@ impl UserStore for SqliteStore {
         old: &str,
         new: &str,
         now: OffsetDateTime,
+        notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        let (old, new) = (old.to_owned(), new.to_owned());
+        let (old, new, notice) = (old.to_owned(), new.to_owned(), notice.cloned());
         let n = self
             .write(move |tx| {
-                tx.execute(
+                let n = tx.execute(
                     "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
                     params![id.to_string(), old, new, micros(now)],
-                )
+                )?;
+                super::outbox::enqueue_if(tx, n, notice.as_ref())
             })
             .await?;
         Ok(n == 1)

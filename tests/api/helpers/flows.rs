@@ -275,3 +275,28 @@ pub fn cookie_pair(response: &reqwest::Response) -> String {
     let header = response.headers()["set-cookie"].to_str().unwrap();
     header.split(';').next().unwrap().to_owned()
 }
+
+impl TestApp {
+    /// Waits (up to 10 s) until the admin listener's metrics show `series`.
+    pub async fn wait_for_metric(&self, series: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let text = self
+                .http
+                .get(format!("{}/metrics", self.admin))
+                .fetch()
+                .await
+                .text()
+                .await
+                .unwrap();
+            if text.contains(series) {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{series} not in\n{text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

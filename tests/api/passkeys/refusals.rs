@@ -139,6 +139,9 @@ async fn every_refused_ceremony_is_refused_and_signs_nobody_in(backend: Backend)
         failures.len() >= 5,
         "each refused sign-in is audited: {failures:?}"
     );
+    // the passkey added and the one removed: a security notice each (the log sink here)
+    app.wait_for_metric(r#"tessera_outbox_sent_total{kind="security_notice"} 2"#)
+        .await;
 }
 
 #[tokio::test]

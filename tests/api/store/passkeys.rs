@@ -34,11 +34,11 @@ pub async fn passkeys_are_unique_used_once_per_counter_and_kept_per_user(backend
     let first = passkey(users[0], b"cred-1", t);
     let second = passkey(users[0], b"cred-2", t + time::Duration::seconds(1));
     let passkeys = &stores.passkeys;
-    assert!(passkeys.add_passkey(&first).await.unwrap());
-    assert!(passkeys.add_passkey(&second).await.unwrap());
+    assert!(passkeys.add_passkey(&first, None).await.unwrap());
+    assert!(passkeys.add_passkey(&second, None).await.unwrap());
     let stolen = passkey(users[1], b"cred-1", t);
     assert!(
-        !passkeys.add_passkey(&stolen).await.unwrap(),
+        !passkeys.add_passkey(&stolen, None).await.unwrap(),
         "a credential id is one user's"
     );
 
@@ -91,9 +91,18 @@ pub async fn passkeys_are_unique_used_once_per_counter_and_kept_per_user(backend
         .rename_passkey(users[0], first.id, "Phone")
         .await
         .unwrap());
-    assert!(!passkeys.delete_passkey(users[1], first.id).await.unwrap());
-    assert!(passkeys.delete_passkey(users[0], first.id).await.unwrap());
-    assert!(!passkeys.delete_passkey(users[0], first.id).await.unwrap());
+    assert!(!passkeys
+        .delete_passkey(users[1], first.id, None)
+        .await
+        .unwrap());
+    assert!(passkeys
+        .delete_passkey(users[0], first.id, None)
+        .await
+        .unwrap());
+    assert!(!passkeys
+        .delete_passkey(users[0], first.id, None)
+        .await
+        .unwrap());
     let left = passkeys.user_passkeys(users[0]).await.unwrap();
     assert_eq!(
         left.iter().map(|p| p.id).collect::<Vec<_>>(),
