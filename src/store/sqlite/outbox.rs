@@ -72,6 +72,18 @@ impl OutboxStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // the worker asks every second: an idle outbox is a read, not the write lock
+        let any_due: bool = self
+            .read_only(move |c| {
+                c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE failed = 0 AND next_attempt_at <= ?1)",
+                )?
+                .query_row([micros(now)], |r| r.get(0))
+            })
+            .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.write(move |tx| {
             let due: Vec<OutboxMessage> = tx
                 .prepare_cached(&format!(
