@@ -71,9 +71,17 @@ pub struct NoticeMessage {
     pub at: OffsetDateTime,
 }
 
+/// Why a message was not delivered.
 #[derive(Debug, thiserror::Error)]
-#[error("notification not delivered: {0}")]
-pub struct NotifyError(pub String);
+pub enum NotifyError {
+    /// Worth another try later (unreachable, timed out, a temporary refusal).
+    #[error("notification not delivered: {0}")]
+    Failed(String),
+    /// Refused for good (an SMTP 5xx such as "no such mailbox"): trying again changes
+    /// nothing.
+    #[error("notification refused: {0}")]
+    Refused(String),
+}
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
@@ -158,7 +166,7 @@ impl WebhookNotifier {
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| NotifyError(e.to_string()))?;
+            .map_err(|e| NotifyError::Failed(e.to_string()))?;
         Ok(WebhookNotifier {
             client,
             url,
@@ -228,11 +236,11 @@ impl WebhookNotifier {
             Err(e) if !e.is_timeout() => {
                 tracing::info!(error = %e.without_url(), "webhook request failed; retrying once");
                 send().await.map_err(|e| {
-                    NotifyError(format!("webhook unreachable ({})", e.without_url()))
+                    NotifyError::Failed(format!("webhook unreachable ({})", e.without_url()))
                 })?
             }
             Err(e) => {
-                return Err(NotifyError(format!(
+                return Err(NotifyError::Failed(format!(
                     "webhook timed out ({})",
                     e.without_url()
                 )))
@@ -241,7 +249,7 @@ impl WebhookNotifier {
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(NotifyError(format!(
+            Err(NotifyError::Failed(format!(
                 "webhook answered {}",
                 response.status()
             )))

@@ -71,7 +71,7 @@ fn shown(at: time::OffsetDateTime) -> String {
 }
 
 fn render_failed(e: askama::Error) -> NotifyError {
-    NotifyError(format!("the message template failed: {e}"))
+    NotifyError::Failed(format!("the message template failed: {e}"))
 }
 
 /// Sends reset messages and security notices through the operator's SMTP relay.
@@ -94,12 +94,12 @@ impl SmtpNotifier {
                 .certificate_store(CertificateStore::Default);
             if let Some(pem) = &settings.ca_pem {
                 let ca = Certificate::from_pem(pem)
-                    .map_err(|e| NotifyError(format!("TESSERA_SMTP_CA_FILE: {e}")))?;
+                    .map_err(|e| NotifyError::Failed(format!("TESSERA_SMTP_CA_FILE: {e}")))?;
                 builder = builder.add_root_certificate(ca);
             }
             builder
                 .build_rustls()
-                .map_err(|e| NotifyError(format!("SMTP TLS: {e}")))
+                .map_err(|e| NotifyError::Failed(format!("SMTP TLS: {e}")))
         };
         let security = match settings.security {
             SmtpSecurity::StartTls => Tls::Required(tls()?),
@@ -191,22 +191,22 @@ impl SmtpNotifier {
     ) -> Result<Message, NotifyError> {
         let to: Mailbox = to
             .parse()
-            .map_err(|_| NotifyError("the recipient is not an address".into()))?;
+            .map_err(|_| NotifyError::Refused("the recipient is not an address".into()))?;
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
             .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|e| NotifyError(format!("the message could not be built: {e}")))
+            .map_err(|e| NotifyError::Failed(format!("the message could not be built: {e}")))
     }
 
     async fn send(&self, mail: Message) -> Result<(), NotifyError> {
         // lettre's errors name the relay's answer, never the message's content
-        self.transport
-            .send(mail)
-            .await
-            .map(|_| ())
-            .map_err(|e| NotifyError(format!("SMTP: {e}")))
+        match self.transport.send(mail).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(NotifyError::Refused(format!("SMTP: {e}"))),
+            Err(e) => Err(NotifyError::Failed(format!("SMTP: {e}"))),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Delivering the outbox (book § Email): a background worker takes due messages, opens
 //! each (sealed under the KEK), hands it to the transport (the webhook, or the log), and
 //! deletes it once delivered. A failed attempt is tried again after an exponential
-//! backoff (5 s, 10 s, 20 s, … at most an hour apart); after `MAX_ATTEMPTS` the message
-//! is kept as failed for an operator (`/admin/outbox`), who may queue it again. A reset
+//! backoff (5 s, 10 s, 20 s, … at most an hour apart); after `MAX_ATTEMPTS`, or at once
+//! when the transport refused it for good (an SMTP 5xx), the message is kept as failed for an operator (`/admin/outbox`), who may queue it again. A reset
 //! link that expired before it could be delivered is dropped, not sent.
 //!
 //! Messages are written by the stores in the same transaction as the change that causes
@@ -180,8 +180,8 @@ impl Outbox {
                     crate::metrics::outbox_delivered(&message.kind);
                     pass.delivered += 1;
                 }
-                Err(reason) => {
-                    self.failed(&message, &reason).await?;
+                Err(undelivered) => {
+                    self.failed(&message, &undelivered).await?;
                     pass.failed += 1;
                 }
             }
@@ -189,7 +189,7 @@ impl Outbox {
         Ok(pass)
     }
 
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), Undelivered> {
         let json = self
             .kek
             .open(
@@ -198,9 +198,9 @@ impl Outbox {
                 message.id.as_bytes(),
             )
             .map(zeroize::Zeroizing::new)
-            .map_err(|_| "the message does not open with the current KEK".to_owned())?;
-        let sealed: Sealed =
-            serde_json::from_slice(&json).map_err(|_| "the message is not readable".to_owned())?;
+            .map_err(|_| Undelivered::retry("the message does not open with the current KEK"))?;
+        let sealed: Sealed = serde_json::from_slice(&json)
+            .map_err(|_| Undelivered::retry("the message is not readable"))?;
         match sealed {
             Sealed::PasswordReset {
                 user_id,
@@ -226,7 +226,7 @@ impl Outbox {
                 self.transport
                     .password_reset(&reset)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(Undelivered::from)
             }
             Sealed::Notice {
                 user_id,
@@ -244,15 +244,22 @@ impl Outbox {
                 self.transport
                     .notice(&message)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(Undelivered::from)
             }
         }
     }
 
-    /// Records a failed attempt: due again after the backoff, or given up on.
-    async fn failed(&self, message: &OutboxMessage, reason: &str) -> Result<(), StoreError> {
+    /// Records a failed attempt: due again after the backoff, or given up on (the last
+    /// attempt, or a refusal for good).
+    async fn failed(
+        &self,
+        message: &OutboxMessage,
+        undelivered: &Undelivered,
+    ) -> Result<(), StoreError> {
         let attempts = message.attempts + 1;
-        let retry_at = (attempts < MAX_ATTEMPTS).then(|| self.clock.now() + backoff(attempts));
+        let reason = undelivered.reason.as_str();
+        let retry_at = (attempts < MAX_ATTEMPTS && !undelivered.for_good)
+            .then(|| self.clock.now() + backoff(attempts));
         tracing::warn!(
             message = %message.id,
             kind = %message.kind,
@@ -289,6 +296,30 @@ impl Outbox {
 
     pub async fn stats(&self) -> Result<OutboxStats, StoreError> {
         self.store.outbox_stats().await
+    }
+}
+
+/// Why an attempt failed, and whether another could succeed.
+struct Undelivered {
+    reason: String,
+    for_good: bool,
+}
+
+impl Undelivered {
+    fn retry(reason: &str) -> Self {
+        Undelivered {
+            reason: reason.to_owned(),
+            for_good: false,
+        }
+    }
+}
+
+impl From<crate::notify::NotifyError> for Undelivered {
+    fn from(e: crate::notify::NotifyError) -> Self {
+        Undelivered {
+            for_good: matches!(e, crate::notify::NotifyError::Refused(_)),
+            reason: e.to_string(),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! `tests/interop/smtp_sink.py`): a reset link arrives over STARTTLS with AUTH, checked
 //! against a private CA, as plain text and HTML, and the reset's security notice after it; a relay that does not offer STARTTLS gets
 //! no message, which waits in the outbox; a relay that is down delays the message until
-//! it is back; wrong SMTP settings stop the start with a clear message.
+//! it is back; one that refuses the recipient for good (5xx) is not asked again; wrong SMTP settings stop the start with a clear message.
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -201,6 +201,38 @@ async fn a_relay_without_starttls_gets_no_message_and_one_that_was_down_gets_it_
     let mail = &sink.wait_for(1).await[0];
     assert_eq!(mail["rcpt_tos"], serde_json::json!(["noa@example.com"]));
     assert_eq!(mail["tls"], true);
+}
+
+#[tokio::test]
+async fn a_relay_that_refuses_the_recipient_for_good_is_not_asked_again() {
+    let ca = TestCa::new("DNS:localhost,IP:127.0.0.1");
+    let port = free_port();
+    let (cert, key) = (ca.file("server.crt"), ca.file("server.key"));
+    let args = [
+        "--tls",
+        &cert,
+        &key,
+        "--user",
+        "bob",
+        SMTP_PASSWORD,
+        "--reject",
+    ];
+    let sink = SmtpSink::start(port, &args);
+    let clock = Arc::new(FixedClock::starting_now());
+    let app = app_with(&smtp_settings(port, &ca), clock.clone()).await;
+    app.user("gus@example.com").await;
+    forgot(&app, "gus@example.com").await;
+    app.wait_for_metric(
+        r#"tessera_outbox_failures_total{kind="password_reset",outcome="gave_up"} 1"#,
+    )
+    .await;
+    let (_, view) = app
+        .admin_json(reqwest::Method::GET, "/admin/outbox", None)
+        .await;
+    assert_eq!(view["failures"][0]["attempts"], 1, "{view}");
+    let error = view["failures"][0]["last_error"].as_str().unwrap();
+    assert!(error.contains("550"), "{error}");
+    assert!(sink.received().is_empty());
 }
 
 /// Waits until the outbox counted `n` failed attempts (recorded after the store write).

@@ -1,10 +1,11 @@
 """An SMTP relay for the tests (aiosmtpd): each accepted message is written to DIR as
 N.json ({mail_from, rcpt_tos, subject, from, to, text, html}, decoded with Python's own
 email parser). With --tls CERT KEY it offers STARTTLS and requires it before anything
-else; with --user NAME PASSWORD it requires AUTH (over TLS) as that user. Prints
+else; with --user NAME PASSWORD it requires AUTH (over TLS) as that user; with
+--reject it refuses every recipient for good (550, no such mailbox). Prints
 "ready" once listening on 127.0.0.1:PORT, then serves until killed.
 
-usage: smtp_sink.py DIR PORT [--tls CERT KEY] [--user NAME PASSWORD]
+usage: smtp_sink.py DIR PORT [--tls CERT KEY] [--user NAME PASSWORD] [--reject]
 """
 
 import argparse
@@ -48,12 +49,18 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+class Rejecting(Sink):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 No such mailbox"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("directory")
     parser.add_argument("port", type=int)
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--user", nargs=2, metavar=("NAME", "PASSWORD"))
+    parser.add_argument("--reject", action="store_true")
     args = parser.parse_args()
 
     options = {}
@@ -73,7 +80,8 @@ def main():
             return AuthResult(success=ok, handled=False)
 
         options.update(authenticator=check, auth_required=True, auth_require_tls=bool(args.tls))
-    controller = Controller(Sink(args.directory), hostname="127.0.0.1", port=args.port, **options)
+    handler = (Rejecting if args.reject else Sink)(args.directory)
+    controller = Controller(handler, hostname="127.0.0.1", port=args.port, **options)
     controller.start()
     print("ready", flush=True)
     try:
