@@ -59,7 +59,7 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
     let db = Arc::new(TestDb::new().await);
     let clock = Arc::new(FixedClock::starting_now());
     // a reset link's message waits in the outbox (its webhook is down): sealed too
-    let hook = crate::reset::Webhook::down_for(1000).await;
+    let hook = crate::helpers::Webhook::down_for(1000).await;
     let settings = [("notify_webhook_url", hook.url.as_str())];
     let app = try_spawn_on(db.clone(), &settings, clock.clone())
         .await

@@ -12,10 +12,11 @@ use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 use tessera::service::outbox::{backoff, MAX_ATTEMPTS};
 
+use crate::helpers::Webhook;
 use crate::helpers::{
     backends, pyotp_code, spawn_on_clock, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD,
 };
-use crate::reset::{forgot, reset, Webhook, NEW_PASSWORD};
+use crate::reset::{forgot, reset, NEW_PASSWORD};
 
 /// An app whose reset links go to `hook` and live `ttl` seconds.
 async fn app_with(backend: Backend, hook: &Webhook, clock: Arc<FixedClock>) -> TestApp {

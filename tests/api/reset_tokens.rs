@@ -9,8 +9,9 @@ use rstest_reuse::apply;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
+use crate::helpers::Webhook;
 use crate::helpers::{backends, try_spawn_on, Backend, Fetch, TestApp, TestDb, STRONG_PASSWORD};
-use crate::reset::{forgot, reset, Webhook, NEW_PASSWORD};
+use crate::reset::{forgot, reset, NEW_PASSWORD};
 
 const OTHER_PASSWORD: &str = "a-Third-long-passphrase-55";
 

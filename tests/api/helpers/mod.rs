@@ -10,6 +10,7 @@ mod own_redis;
 pub mod passkey;
 mod process;
 mod proxy;
+mod webhook;
 
 pub use app::*;
 pub use db::*;
@@ -19,3 +20,4 @@ pub use own_postgres::*;
 pub use own_redis::*;
 pub use process::*;
 pub use proxy::*;
+pub use webhook::*;
