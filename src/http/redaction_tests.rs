@@ -63,4 +63,12 @@ fn every_type_holding_a_secret_has_a_redacting_debug() {
             }
         )
     ));
+    let step = crate::service::signin::authenticate::SecondStep {
+        mfa_token: SECRET.into(),
+        passkey: true,
+    };
+    assert_redacted(format!(
+        "{:?}",
+        crate::service::signin::authenticate::Authenticated::NeedsSecondFactor(step)
+    ));
 }

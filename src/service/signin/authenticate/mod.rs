@@ -36,12 +36,13 @@ pub enum Authenticated {
 }
 
 /// A pending second step: its token (single use, minutes long), and whether the user may
-/// answer it with a passkey as well as with a code.
-#[derive(Debug)]
+/// answer it with a passkey as well as with a code. `Debug` leaves the token out.
 pub struct SecondStep {
     pub mfa_token: String,
     pub passkey: bool,
 }
+
+redacted_debug!(SecondStep, passkey);
 
 /// What a second step brings.
 #[derive(Debug, Clone, Copy)]
