@@ -281,7 +281,7 @@ impl Load {
         let rate = n as f64 / elapsed;
         let at = |q: f64| latencies.get(((n as f64 * q) as usize).min(n.saturating_sub(1)));
         let ms = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e3);
-        let per = |ticks: u64| ticks as f64 * 1e6 / clock_ticks() / n.max(1) as f64;
+        let per = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS / n.max(1) as f64;
         let client_us = per(cpu_ticks(None).saturating_sub(cpu_before.0));
         let server_us = match (server, cpu_before.1) {
             (Some(pid), Some(before)) => format!("{:.0}", per(cpu_ticks(Some(pid)) - before)),
@@ -319,7 +319,5 @@ fn cpu_ticks(pid: Option<u32>) -> u64 {
     field(11) + field(12)
 }
 
-/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
-fn clock_ticks() -> f64 {
-    100.0
-}
+/// Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux).
+const CLOCK_TICKS: f64 = 100.0;

@@ -33,15 +33,24 @@ struct ResetText<'a> {
     expires_at: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/password_reset.html")]
-struct ResetHtml<'a> {
-    service: &'a str,
-    email: &'a str,
-    link: &'a str,
-    minutes: i64,
-    expires_at: &'a str,
+/// The HTML version of a message: a template of its own over the text version's fields
+/// (askama reads `self.field`, which reaches them through `Deref`).
+macro_rules! html_of {
+    ($html:ident, $text:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $html<'t, 'a>(&'t $text<'a>);
+
+        impl<'a> std::ops::Deref for $html<'_, 'a> {
+            type Target = $text<'a>;
+            fn deref(&self) -> &Self::Target {
+                self.0
+            }
+        }
+    };
 }
+
+html_of!(ResetHtml, ResetText, "mail/password_reset.html");
 
 #[derive(Template)]
 #[template(path = "mail/notice.txt")]
@@ -52,14 +61,7 @@ struct NoticeText<'a> {
     at: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/notice.html")]
-struct NoticeHtml<'a> {
-    service: &'a str,
-    email: &'a str,
-    headline: &'a str,
-    at: &'a str,
-}
+html_of!(NoticeHtml, NoticeText, "mail/notice.html");
 
 /// `7 Dec 2026, 10:55`, as messages show times (UTC): words wrap where a date's dashes
 /// would break it.
@@ -142,18 +144,11 @@ impl SmtpNotifier {
             minutes,
             expires_at: &expires_at,
         };
-        let html = ResetHtml {
-            service,
-            email,
-            link: &link,
-            minutes,
-            expires_at: &expires_at,
-        };
         self.mail(
             &message.email,
             format!("Reset your password for {}", self.service),
             text.render().map_err(render_failed)?,
-            html.render().map_err(render_failed)?,
+            ResetHtml(&text).render().map_err(render_failed)?,
         )
     }
 
@@ -167,17 +162,11 @@ impl SmtpNotifier {
             headline,
             at: &at,
         };
-        let html = NoticeHtml {
-            service,
-            email,
-            headline,
-            at: &at,
-        };
         self.mail(
             &message.email,
             format!("{headline} ({})", self.service),
             text.render().map_err(render_failed)?,
-            html.render().map_err(render_failed)?,
+            NoticeHtml(&text).render().map_err(render_failed)?,
         )
     }
 

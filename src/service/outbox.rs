@@ -103,17 +103,10 @@ impl Outbox {
             token: message.token.expose_secret().to_owned(),
             expires_at: message.expires_at.unix_timestamp(),
         };
-        let json = zeroize::Zeroizing::new(
-            serde_json::to_vec(&sealed).map_err(|e| StoreError::Other(e.into()))?,
-        );
         // the dedupe key names the message without its secret: one reset link, one message
         let digest = sha2::Sha256::digest(message.token.expose_secret().as_bytes());
         let key = format!("password_reset:{}", hex::encode(&digest[..16]));
-        let mut row = OutboxMessage::new("password_reset", key, Vec::new(), now);
-        row.sealed = self
-            .kek
-            .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
-        Ok(row)
+        self.row("password_reset", key, &sealed, now)
     }
 
     /// The outbox row of a security notice to `user` (book § Email), for the store to write
@@ -130,14 +123,28 @@ impl Outbox {
             notice: kind,
             at: now.unix_timestamp(),
         };
-        let json = serde_json::to_vec(&sealed).map_err(|e| StoreError::Other(e.into()))?;
         let key = format!(
             "notice:{}:{}:{}",
             kind.as_str(),
             user.id,
             now.unix_timestamp_nanos()
         );
-        let mut row = OutboxMessage::new("security_notice", key, Vec::new(), now);
+        self.row("security_notice", key, &sealed, now)
+    }
+
+    /// A new row of `kind` due at `now`: `message` sealed under the KEK, bound to the
+    /// row's id.
+    fn row(
+        &self,
+        kind: &str,
+        dedupe_key: String,
+        message: &Sealed,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMessage, StoreError> {
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(message).map_err(|e| StoreError::Other(e.into()))?,
+        );
+        let mut row = OutboxMessage::new(kind, dedupe_key, Vec::new(), now);
         row.sealed = self
             .kek
             .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());

@@ -25,8 +25,9 @@ pub trait MfaStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Accepts time step `step` once: only if it is later than every step accepted before.
-    /// With `confirm`, also marks the secret confirmed, and writes `notice` (the security
-    /// notice of TOTP turned on) in the same transaction.
+    /// With `confirm`, also marks the secret confirmed. `notice` (the security notice of TOTP
+    /// turned on, which the caller gives only when confirming) is written in the same
+    /// transaction when the step is accepted.
     async fn use_step(
         &self,
         user: crate::domain::UserId,

@@ -57,7 +57,7 @@ impl MfaStore for PgStore {
                 "UPDATE user_totp SET last_step = $2, confirmed_at = CASE WHEN $3 THEN COALESCE(confirmed_at, $4) ELSE confirmed_at END \
                  WHERE user_id = $1 AND last_step < $2 AND ($3 OR confirmed_at IS NOT NULL)",
                 &[&user, &step, &confirm, &now],
-                notice.filter(|_| confirm),
+                notice,
             )
             .await?;
         Ok(n == 1)

@@ -55,7 +55,7 @@ impl MfaStore for SqliteStore {
         now: OffsetDateTime,
         notice: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        let notice = notice.filter(|_| confirm).cloned();
+        let notice = notice.cloned();
         let n = self
             .write(move |tx| {
                 let n = tx.execute(
