@@ -15,6 +15,7 @@ use crate::service::access::AccessCheck;
 use crate::service::audit::Auditor;
 use crate::service::authorize::Browser;
 use crate::service::consents::Consents;
+use crate::service::email::{EmailAddresses, EmailParts};
 use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
 use crate::service::logout::SignOut;
 use crate::service::mfa::account::{Account, AccountParts};
@@ -70,6 +71,8 @@ pub struct AppState {
     pub sign_out: SignOut,
     /// Password resets by emailed link.
     pub resets: Resets,
+    /// Users' addresses: verification and changes (book § Email).
+    pub email: EmailAddresses,
     /// Delivers what the stores queued (reset links), with retries (book § Email).
     pub outbox: Outbox,
     /// Checks sign-in credentials: passwords, lockout, second factors.
@@ -144,6 +147,18 @@ impl AppState {
             outbox.clone(),
             clock.clone(),
         );
+        let email = EmailAddresses::new(
+            &stores,
+            EmailParts {
+                outbox: outbox.clone(),
+                limiter: limiter.clone(),
+                passwords: passwords.clone(),
+                audit: audit.clone(),
+                clock: clock.clone(),
+                issuer: settings.issuer.clone(),
+                mode: settings.notify.email_verification,
+            },
+        );
         let authenticator = Authenticator::new(
             stores.users.clone(),
             AuthenticatorParts {
@@ -151,6 +166,7 @@ impl AppState {
                 passwords: passwords.clone(),
                 mfa: mfa.clone(),
                 passkeys: passkeys.clone(),
+                email: email.clone(),
                 audit: audit.clone(),
             },
         );
@@ -216,6 +232,7 @@ impl AppState {
         );
         AppState {
             resets,
+            email,
             outbox,
             sign_out,
             account,

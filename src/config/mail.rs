@@ -5,6 +5,40 @@ use secrecy::SecretString;
 
 use super::parse::Parser;
 
+/// Email verification (book § Email): `TESSERA_EMAIL_VERIFICATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification links; registration answers `201`, or `409` for a taken address.
+    Off,
+    /// A link is sent at registration and `email_verified` follows it; sign-in does not
+    /// wait for it.
+    Optional,
+    /// As `Optional`, and sign-in is refused with `email_not_verified` until the link is
+    /// followed.
+    Required,
+}
+
+impl EmailVerification {
+    /// Registration sends a link and answers `202` the same way for every address.
+    pub fn is_on(self) -> bool {
+        self != EmailVerification::Off
+    }
+}
+
+impl Parser {
+    pub(super) fn email_verification(&mut self) -> EmailVerification {
+        match self.opt_string("email_verification").as_deref() {
+            None | Some("optional") => EmailVerification::Optional,
+            Some("off") => EmailVerification::Off,
+            Some("required") => EmailVerification::Required,
+            Some(_) => {
+                self.error("email_verification", "must be off, optional or required");
+                EmailVerification::Optional
+            }
+        }
+    }
+}
+
 /// How the connection to the relay is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {

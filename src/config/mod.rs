@@ -10,7 +10,7 @@ mod stores;
 mod unknown;
 mod webauthn;
 
-pub use mail::{SmtpSecurity, SmtpSettings};
+pub use mail::{EmailVerification, SmtpSecurity, SmtpSettings};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -129,6 +129,11 @@ pub struct AbuseSettings {
     pub forgot_per_email: Option<RateLimit>,
     pub forgot_per_ip: Option<RateLimit>,
     pub reset_per_ip: Option<RateLimit>,
+    /// Verification links asked for again, per address and per client address; the same
+    /// per-address allowance bounds the "someone tried to register" messages one address
+    /// gets.
+    pub verify_per_email: Option<RateLimit>,
+    pub verify_per_ip: Option<RateLimit>,
     /// Failed client authentications per (client id, client address); successful ones are
     /// never limited, so nobody can lock a client out.
     pub client_auth_failures: Option<RateLimit>,
@@ -155,6 +160,8 @@ pub struct NotifySettings {
     /// Development only: the log sink prints reset links, tokens included.
     pub log_links: bool,
     pub reset_ttl: Duration,
+    /// Email verification at registration and sign-in (book § Email).
+    pub email_verification: EmailVerification,
     /// SMTP delivery (book § Email); before the webhook and the log sink when set.
     pub smtp: Option<SmtpSettings>,
 }
@@ -336,6 +343,8 @@ impl Settings {
                 forgot_per_email: p.rate_limit("rate_limit_forgot_email", 3, 86_400),
                 forgot_per_ip: p.rate_limit("rate_limit_forgot_ip", 20, 3600),
                 reset_per_ip: p.rate_limit("rate_limit_reset_ip", 20, 3600),
+                verify_per_email: p.rate_limit("rate_limit_verify_email", 3, 3600),
+                verify_per_ip: p.rate_limit("rate_limit_verify_ip", 20, 3600),
                 client_auth_failures: p.rate_limit("rate_limit_client_auth_failures", 20, 60),
                 revocations_per_client: p.rate_limit("rate_limit_revocations_client", 600, 60),
                 lockout_threshold: p.integer("lockout_threshold", 5, 0, 1000) as u32,
@@ -355,6 +364,7 @@ impl Settings {
                     reset_url,
                     log_links: p.boolean("notify_log_links", false),
                     reset_ttl: p.seconds("password_reset_ttl", 900, 60, 86_400),
+                    email_verification: p.email_verification(),
                 }
             },
             key_rotation_interval,

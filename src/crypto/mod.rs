@@ -4,10 +4,12 @@
 mod alg;
 mod der;
 mod key_state;
+mod link;
 mod material;
 mod seal;
 
 pub use alg::SigningAlg;
 pub use key_state::KeyState;
+pub use link::{link_digest, new_link_token};
 pub use material::{thumbprint, KeyMaterial};
 pub use seal::{Kek, Purpose, SealError};

@@ -27,6 +27,10 @@ pub enum OAuthError {
     /// (or `POST /api/v1/session/mfa`) and this token.
     #[error("mfa_required")]
     MfaRequired(String),
+    /// The credentials were right, and the address must be verified first (email
+    /// verification `required`): `400 email_not_verified` here, `403` on the JSON API.
+    #[error("email_not_verified")]
+    EmailNotVerified,
     /// A rate limit or an account lock: 429 + Retry-After + RateLimit-*.
     #[error("too_many_requests")]
     TooManyRequests(Throttled),
@@ -36,6 +40,10 @@ pub enum OAuthError {
     #[error("server_error")]
     Server(#[from] anyhow::Error),
 }
+
+/// What a sign-in refused for an unverified address is told.
+pub const EMAIL_NOT_VERIFIED: &str =
+    "confirm your email address first: follow the link sent to it, or ask for a new one";
 
 impl OAuthError {
     /// The safe `error_description`: never internal detail.
@@ -51,6 +59,7 @@ impl OAuthError {
             Self::MfaRequired(_) => {
                 "a second factor is required: use grant urn:tessera:grant-type:mfa-otp with this mfa_token".into()
             }
+            Self::EmailNotVerified => EMAIL_NOT_VERIFIED.into(),
             Self::UnsupportedMediaType => {
                 "Content-Type must be application/x-www-form-urlencoded".into()
             }

@@ -11,7 +11,7 @@ mod scope;
 
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use email::Email;
-pub use error::{Failure, FieldError, OAuthError, Throttled};
+pub use error::{Failure, FieldError, OAuthError, Throttled, EMAIL_NOT_VERIFIED};
 pub use ids::{FamilyId, Kid, MessageId, PasskeyId, UserId};
 pub use password::Password;
 pub use scope::Scope;

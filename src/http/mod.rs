@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod cookie_session;
 pub mod cors;
+pub mod email;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -140,8 +141,11 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/signin", web::post().to(authorize::sign_in))
             .route("/mfa", web::post().to(authorize::second_factor))
             .route("/passkey", web::post().to(authorize::passkey))
+            .route("/resend", web::post().to(authorize::resend))
             .route("/consent", web::post().to(authorize::consent)),
     )
+    .route("/email/verify", web::get().to(authorize::verify))
+    .route("/email/confirm", web::get().to(authorize::confirm))
     .route("/oauth2/logout", web::get().to(authorize::logout_get))
     .route("/oauth2/logout", web::post().to(authorize::logout_post))
     .route(
@@ -169,6 +173,8 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
         web::scope("/api/v1")
             .wrap(cors::allowlist(settings))
             .route("/accounts", web::post().to(registration::register))
+            .route("/email/verification", web::post().to(email::resend))
+            .route("/me/email", web::post().to(email::change))
             .route("/session", web::post().to(cookie_session::login))
             .route("/session", web::delete().to(cookie_session::logout))
             .route("/session/refresh", web::post().to(cookie_session::refresh))

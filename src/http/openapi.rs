@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, authorize, cookie_session, cors, health, introspect, me, me_consents, me_mfa,
+    admin, authorize, cookie_session, cors, email, health, introspect, me, me_consents, me_mfa,
     me_password, me_sessions, passkeys, password_reset, registration, revocation_feed, revoke,
     token, userinfo, wellknown,
 };
@@ -34,7 +34,10 @@ use crate::state::AppState;
         authorize::sign_in,
         authorize::second_factor,
         authorize::passkey,
+        authorize::resend,
         authorize::consent,
+        authorize::verify,
+        authorize::confirm,
         authorize::logout_get,
         authorize::logout_post,
         token::token,
@@ -68,6 +71,8 @@ use crate::state::AppState;
         passkeys::delete_passkey,
         password_reset::forgot,
         password_reset::reset,
+        email::resend,
+        email::change,
     ),
     components(schemas(
         crate::http::error::ErrorBody,
@@ -108,6 +113,7 @@ pub struct PublicApi;
         admin::users::get,
         admin::users::revoke_sessions,
         admin::users::unlock,
+        admin::users::set_email_verified,
         admin::users::user_passkeys,
         admin::users::delete_user_passkey,
         admin::users::delete,

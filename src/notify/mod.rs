@@ -1,6 +1,7 @@
-//! Delivering password-reset tokens to users (book § Email), behind one trait: SMTP
-//! (`smtp`), an HTTP webhook that POSTs JSON to the operator's mailer, and a log sink (never
-//! the token itself, unless an operator turned on development links). The outbox
+//! Delivering messages to users (book § Email): password reset links, email verification
+//! and change links, and security notices, behind one trait: SMTP (`smtp`), an HTTP
+//! webhook that POSTs JSON to the operator's mailer, and a log sink (never a link's token,
+//! unless an operator turned on development links). The outbox
 //! (`service::outbox`) calls them, and retries what fails.
 
 mod smtp;
@@ -35,6 +36,11 @@ pub enum NoticeKind {
     TotpDisabled,
     PasskeyAdded,
     PasskeyRemoved,
+    /// To the old address, once the account moved to a new one.
+    EmailChanged,
+    /// To an account's address, when someone registered with it (or asked to move another
+    /// account to it): the answer they got could not say it was taken.
+    RegistrationAttempt,
 }
 
 impl NoticeKind {
@@ -46,6 +52,8 @@ impl NoticeKind {
             NoticeKind::TotpDisabled => "totp_disabled",
             NoticeKind::PasskeyAdded => "passkey_added",
             NoticeKind::PasskeyRemoved => "passkey_removed",
+            NoticeKind::EmailChanged => "email_changed",
+            NoticeKind::RegistrationAttempt => "registration_attempt",
         }
     }
 
@@ -58,7 +66,68 @@ impl NoticeKind {
             NoticeKind::TotpDisabled => "Two-step verification was turned off",
             NoticeKind::PasskeyAdded => "A passkey was added to your account",
             NoticeKind::PasskeyRemoved => "A passkey was removed from your account",
+            NoticeKind::EmailChanged => "The email address of your account was changed",
+            NoticeKind::RegistrationAttempt => "Someone tried to register with your email address",
         }
+    }
+
+    /// What the reader should do, a paragraph each.
+    pub fn advice(self) -> &'static [&'static str] {
+        match self {
+            NoticeKind::RegistrationAttempt => &[
+                "This address already has an account, so nothing was created or changed.",
+                "If it was you, sign in instead; if you forgot your password, reset it from the sign-in page. If it was not you, you can ignore this message.",
+            ],
+            NoticeKind::EmailChanged => &[
+                "From now on, messages about this account go to its new address, and links sent here before no longer work.",
+                "If this was not you, someone may have your password: tell the people who run this service at once, so they can give the account back to you.",
+            ],
+            _ => &[
+                "If this was you, there is nothing to do.",
+                "If it was not you, someone may have your password: reset it now from the sign-in page, and tell the people who run this service.",
+            ],
+        }
+    }
+}
+
+/// What an email link does when followed (book § Email).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// Verifies the address it was sent to (`<issuer>/email/verify`).
+    Verify,
+    /// Moves the account to the address it was sent to (`<issuer>/email/confirm`).
+    Confirm,
+}
+
+impl LinkKind {
+    /// The event name a webhook receives.
+    pub fn event(self) -> &'static str {
+        match self {
+            LinkKind::Verify => "email_verification",
+            LinkKind::Confirm => "email_change",
+        }
+    }
+}
+
+/// An email verification or change link for one address. The link holds a token: Debug
+/// redacts it.
+pub struct LinkMessage {
+    pub user_id: crate::domain::UserId,
+    pub email: String,
+    pub kind: LinkKind,
+    pub link: SecretString,
+    pub expires_at: OffsetDateTime,
+    pub sent_at: OffsetDateTime,
+}
+
+redacted_debug!(LinkMessage, user_id, kind, expires_at);
+
+impl LinkMessage {
+    /// The token in the link (`?token=`), for a webhook that builds its own link.
+    fn token(&self) -> &str {
+        let link = self.link.expose_secret();
+        link.split_once("token=").map_or("", |(_, token)| token)
     }
 }
 
@@ -87,6 +156,7 @@ pub enum NotifyError {
 pub trait Notifier: Send + Sync {
     async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError>;
     async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError>;
+    async fn email_link(&self, message: &LinkMessage) -> Result<(), NotifyError>;
 }
 
 /// SMTP when it is configured, else the webhook when one is, else the log sink.
@@ -151,6 +221,16 @@ impl Notifier for LogNotifier {
         );
         Ok(())
     }
+
+    async fn email_link(&self, message: &LinkMessage) -> Result<(), NotifyError> {
+        if self.show_links {
+            let link = message.link.expose_secret();
+            tracing::warn!(user_id = %message.user_id, event = message.kind.event(), link, "DEVELOPMENT ONLY: email link");
+        } else {
+            tracing::info!(user_id = %message.user_id, event = message.kind.event(), "email link issued (no mail transport configured: nothing was sent)");
+        }
+        Ok(())
+    }
 }
 
 /// POSTs `{"event":"password_reset","user_id","email","token","reset_link"?,"expires_at"}`.
@@ -187,6 +267,18 @@ struct WebhookBody<'a> {
     expires_at: OffsetDateTime,
 }
 
+/// POSTed for an email link: `{"event":"email_verification"|"email_change","user_id","email","token","link","expires_at"}`.
+#[derive(Serialize)]
+struct LinkBody<'a> {
+    event: &'static str,
+    user_id: crate::domain::UserId,
+    email: &'a str,
+    token: &'a str,
+    link: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
 /// POSTed for a security notice: `{"event":"security_notice","notice","user_id","email","at"}`.
 #[derive(Serialize)]
 struct NoticeBody<'a> {
@@ -219,6 +311,18 @@ impl Notifier for WebhookNotifier {
             user_id: message.user_id,
             email: &message.email,
             at: message.at,
+        };
+        self.post(&body).await
+    }
+
+    async fn email_link(&self, message: &LinkMessage) -> Result<(), NotifyError> {
+        let body = LinkBody {
+            event: message.kind.event(),
+            user_id: message.user_id,
+            email: &message.email,
+            token: message.token(),
+            link: message.link.expose_secret(),
+            expires_at: message.expires_at,
         };
         self.post(&body).await
     }

@@ -15,7 +15,9 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
-use super::{reset_link, NoticeMessage, Notifier, NotifyError, ResetMessage};
+use super::{
+    reset_link, LinkKind, LinkMessage, NoticeMessage, Notifier, NotifyError, ResetMessage,
+};
 use crate::config::{SmtpSecurity, SmtpSettings};
 
 /// Connections kept to the relay at most.
@@ -59,9 +61,25 @@ struct NoticeText<'a> {
     email: &'a str,
     headline: &'a str,
     at: &'a str,
+    advice: &'a [&'a str],
 }
 
 html_of!(NoticeHtml, NoticeText, "mail/notice.html");
+
+#[derive(Template)]
+#[template(path = "mail/email_link.txt")]
+struct LinkText<'a> {
+    service: &'a str,
+    headline: &'a str,
+    intro: &'a str,
+    button: &'a str,
+    ignore: &'a str,
+    link: &'a str,
+    hours: i64,
+    expires_at: &'a str,
+}
+
+html_of!(LinkHtml, LinkText, "mail/email_link.html");
 
 /// `7 Dec 2026, 10:55`, as messages show times (UTC): words wrap where a date's dashes
 /// would break it.
@@ -161,12 +179,52 @@ impl SmtpNotifier {
             email,
             headline,
             at: &at,
+            advice: message.kind.advice(),
         };
         self.mail(
             &message.email,
             format!("{headline} ({})", self.service),
             text.render().map_err(render_failed)?,
             NoticeHtml(&text).render().map_err(render_failed)?,
+        )
+    }
+
+    fn link_mail(&self, message: &LinkMessage) -> Result<Message, NotifyError> {
+        let service = self.service.as_str();
+        let (headline, intro, button, ignore) = match message.kind {
+            LinkKind::Verify => (
+                format!("Confirm your email address for {service}"),
+                format!("Someone (we hope you) created an account at {service} with the address {}. To confirm that this address is yours, open this link:", message.email),
+                "Confirm my address",
+                "If you did not create this account, you can ignore this message: without the link, the address stays unconfirmed.",
+            ),
+            LinkKind::Confirm => (
+                format!("Confirm your new email address for {service}"),
+                format!("Someone (we hope you) asked to move their account at {service} to the address {}. To confirm the change, open this link:", message.email),
+                "Confirm the change",
+                "If you did not ask for this, you can ignore this message: nothing changes without the link.",
+            ),
+        };
+        let left = (message.expires_at - message.sent_at)
+            .whole_seconds()
+            .max(0);
+        let hours = (left + 3599) / 3600;
+        let expires_at = shown(message.expires_at);
+        let text = LinkText {
+            service,
+            headline: &headline,
+            intro: &intro,
+            button,
+            ignore,
+            link: message.link.expose_secret(),
+            hours,
+            expires_at: &expires_at,
+        };
+        self.mail(
+            &message.email,
+            headline.clone(),
+            text.render().map_err(render_failed)?,
+            LinkHtml(&text).render().map_err(render_failed)?,
         )
     }
 
@@ -207,5 +265,9 @@ impl Notifier for SmtpNotifier {
 
     async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError> {
         self.send(self.notice_mail(message)?).await
+    }
+
+    async fn email_link(&self, message: &LinkMessage) -> Result<(), NotifyError> {
+        self.send(self.link_mail(message)?).await
     }
 }

@@ -27,6 +27,10 @@ pub enum Bucket {
     ForgotPerEmail,
     ForgotPerIp,
     ResetPerIp,
+    /// Verification links asked for again, and "someone tried to register" messages, per
+    /// address.
+    VerifyPerEmail,
+    VerifyPerIp,
     /// RFC 7009 revocations that write a feed event, per client: nobody can grow the
     /// revocation feed without bound.
     RevocationsPerClient,
@@ -41,6 +45,8 @@ impl Bucket {
             Bucket::ForgotPerEmail => "forgot-email",
             Bucket::ForgotPerIp => "forgot-ip",
             Bucket::ResetPerIp => "reset-ip",
+            Bucket::VerifyPerEmail => "verify-email",
+            Bucket::VerifyPerIp => "verify-ip",
             Bucket::RevocationsPerClient => "revocations-client",
         }
     }
@@ -53,6 +59,8 @@ impl Bucket {
             Bucket::ForgotPerEmail => abuse.forgot_per_email,
             Bucket::ForgotPerIp => abuse.forgot_per_ip,
             Bucket::ResetPerIp => abuse.reset_per_ip,
+            Bucket::VerifyPerEmail => abuse.verify_per_email,
+            Bucket::VerifyPerIp => abuse.verify_per_ip,
             Bucket::RevocationsPerClient => abuse.revocations_per_client,
         }
     }
@@ -62,7 +70,11 @@ impl Bucket {
     fn per_address(self) -> bool {
         matches!(
             self,
-            Bucket::LoginPerIp | Bucket::RegisterPerIp | Bucket::ForgotPerIp | Bucket::ResetPerIp
+            Bucket::LoginPerIp
+                | Bucket::RegisterPerIp
+                | Bucket::ForgotPerIp
+                | Bucket::ResetPerIp
+                | Bucket::VerifyPerIp
         )
     }
 }

@@ -5,8 +5,8 @@
 
 use crate::auth::hashing::{HashError, PasswordHasher};
 use crate::auth::policy;
-use crate::domain::{Email, FieldError, Password, User};
-use crate::store::{AuditEvent, CreateUserError, NewUser, StoreError, Stores};
+use crate::domain::{Email, FieldError, Password, User, UserId};
+use crate::store::{AuditEvent, CreateUserError, NewUser, StoreError, Stores, Welcome};
 
 use super::audit::Operator;
 
@@ -25,8 +25,9 @@ pub enum AccountError {
     /// Input the policy refuses; one entry per problem (`email`, `name`, `password`).
     #[error("the account is invalid")]
     Invalid(Vec<FieldError>),
+    /// The (normalized) address has an account.
     #[error("an account with this email exists")]
-    Taken,
+    Taken(Email),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -40,14 +41,16 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// Checks, hashes, stores and audits a new account. A duplicate email costs the same
-/// hashing work as a new one, so timing does not tell which emails exist.
+/// Checks, hashes, stores and audits a new account; `welcome` gives the verification link
+/// (and its message) to write with it, if any. A duplicate email costs the same hashing
+/// work as a new one, so timing does not tell which emails exist.
 pub async fn create(
     stores: &Stores,
     hasher: &PasswordHasher,
     request: AccountRequest,
     min_password_bytes: usize,
     operator: &Operator,
+    welcome: impl FnOnce(UserId, &Email) -> Result<Option<Welcome>, StoreError>,
 ) -> Result<User, AccountError> {
     let mut problems = Vec::new();
     let email = Email::parse(&request.email)
@@ -69,8 +72,11 @@ pub async fn create(
         return Err(AccountError::Invalid(problems));
     };
     let password_hash = hasher.hash(request.password).await?;
+    let id = UserId::generate();
     let new = NewUser {
-        email,
+        id,
+        welcome: welcome(id, &email)?,
+        email: email.clone(),
         name,
         email_verified: request.email_verified,
         password_hash,
@@ -85,7 +91,7 @@ pub async fn create(
             tracing::info!(user_id = %user.id, actor = %operator.actor, "account created");
             Ok(user)
         }
-        Err(CreateUserError::Duplicate) => Err(AccountError::Taken),
+        Err(CreateUserError::Duplicate) => Err(AccountError::Taken(email)),
         Err(CreateUserError::Store(e)) => Err(e.into()),
     }
 }
@@ -100,7 +106,7 @@ impl From<AccountError> for crate::domain::Failure {
                 description: "the registration is invalid".into(),
                 fields,
             },
-            AccountError::Taken => {
+            AccountError::Taken(_) => {
                 Failure::Conflict("email_taken", "an account with this email exists")
             }
             AccountError::Hash(e) => e.into(),

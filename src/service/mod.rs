@@ -10,6 +10,7 @@ pub mod audit;
 pub mod authorize;
 pub mod clients;
 pub mod consents;
+pub mod email;
 pub mod feed;
 pub mod grants;
 pub mod logout;

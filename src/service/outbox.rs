@@ -2,8 +2,9 @@
 //! each (sealed under the KEK), hands it to the transport (the webhook, or the log), and
 //! deletes it once delivered. A failed attempt is tried again after an exponential
 //! backoff (5 s, 10 s, 20 s, … at most an hour apart); after `MAX_ATTEMPTS`, or at once
-//! when the transport refused it for good (an SMTP 5xx), the message is kept as failed for an operator (`/admin/outbox`), who may queue it again. A reset
-//! link that expired before it could be delivered is dropped, not sent.
+//! when the transport refused it for good (an SMTP 5xx), the message is kept as failed for an operator (`/admin/outbox`), who may queue it again. A link
+//! (reset, verification, change of address) that expired before it could be delivered is
+//! dropped, not sent.
 //!
 //! Messages are written by the stores in the same transaction as the change that causes
 //! them (`Outbox::reset_message` builds one), so a crash between that commit and the
@@ -23,7 +24,7 @@ use crate::clock::Clock;
 use crate::crypto::{Kek, Purpose};
 use crate::domain::User;
 use crate::domain::{MessageId, UserId};
-use crate::notify::{NoticeKind, NoticeMessage, Notifier, ResetMessage};
+use crate::notify::{LinkKind, LinkMessage, NoticeKind, NoticeMessage, Notifier, ResetMessage};
 use crate::store::{OutboxMessage, OutboxStats, OutboxStore, StoreError};
 
 /// Attempts before a message is given up on (about nine hours of backoff in all).
@@ -54,6 +55,13 @@ enum Sealed {
         email: String,
         notice: NoticeKind,
         at: i64,
+    },
+    EmailLink {
+        user_id: UserId,
+        email: String,
+        link_kind: LinkKind,
+        link: String,
+        expires_at: i64,
     },
 }
 
@@ -132,6 +140,27 @@ impl Outbox {
         self.row("security_notice", key, &sealed, now)
     }
 
+    /// The outbox row of an email verification or change link's message (book § Email), for
+    /// the store to write with the link.
+    pub fn email_link(
+        &self,
+        message: &LinkMessage,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMessage, StoreError> {
+        use secrecy::ExposeSecret;
+        let link = message.link.expose_secret();
+        let sealed = Sealed::EmailLink {
+            user_id: message.user_id,
+            email: message.email.clone(),
+            link_kind: message.kind,
+            link: link.to_owned(),
+            expires_at: message.expires_at.unix_timestamp(),
+        };
+        let digest = sha2::Sha256::digest(link.as_bytes());
+        let key = format!("{}:{}", message.kind.event(), hex::encode(&digest[..16]));
+        self.row(message.kind.event(), key, &sealed, now)
+    }
+
     /// A new row of `kind` due at `now`: `message` sealed under the KEK, bound to the
     /// row's id.
     fn row(
@@ -149,6 +178,13 @@ impl Outbox {
             .kek
             .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
         Ok(row)
+    }
+
+    /// Queues a message that goes with no change of its own, and wakes the worker.
+    pub async fn send(&self, message: &OutboxMessage) -> Result<(), StoreError> {
+        self.store.enqueue(message).await?;
+        self.wake();
+        Ok(())
     }
 
     /// Tells this instance's worker a message was written, so it goes out now rather than
@@ -215,14 +251,9 @@ impl Outbox {
                 token,
                 expires_at,
             } => {
-                let expires_at = OffsetDateTime::from_unix_timestamp(expires_at)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                if expires_at <= self.clock.now() {
-                    // a dead link helps nobody: the user asks again
-                    tracing::info!(message = %message.id, "outbox: the reset link expired before delivery; dropped");
-                    crate::metrics::outbox_failed(&message.kind, "expired");
+                let Some(expires_at) = self.live_until(message, expires_at) else {
                     return Ok(());
-                }
+                };
                 let reset = ResetMessage {
                     user_id,
                     email,
@@ -253,7 +284,44 @@ impl Outbox {
                     .await
                     .map_err(Undelivered::from)
             }
+            Sealed::EmailLink {
+                user_id,
+                email,
+                link_kind,
+                link,
+                expires_at,
+            } => {
+                let Some(expires_at) = self.live_until(message, expires_at) else {
+                    return Ok(());
+                };
+                let message = LinkMessage {
+                    user_id,
+                    email,
+                    kind: link_kind,
+                    link: link.into(),
+                    expires_at,
+                    sent_at: self.clock.now(),
+                };
+                self.transport
+                    .email_link(&message)
+                    .await
+                    .map_err(Undelivered::from)
+            }
         }
+    }
+
+    /// When the link `message` carries expires (Unix seconds), or `None` if it already
+    /// has: a link that expired before it could be delivered is dropped (a dead link helps
+    /// nobody, and the user asks again).
+    fn live_until(&self, message: &OutboxMessage, expires_at: i64) -> Option<OffsetDateTime> {
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(expires_at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        if expires_at > self.clock.now() {
+            return Some(expires_at);
+        }
+        tracing::info!(message = %message.id, kind = %message.kind, "outbox: the link expired before delivery; dropped");
+        crate::metrics::outbox_failed(&message.kind, "expired");
+        None
     }
 
     /// Records a failed attempt: due again after the backoff, or given up on (the last

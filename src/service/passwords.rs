@@ -151,6 +151,27 @@ impl Passwords {
         self.limiter.login_succeeded(&user.email, ip).await;
     }
 
+    /// The step-up before a change to the account's security (book § Endpoints): a sign-in
+    /// within the last five minutes (`auth_time`), or the current password now, counted
+    /// toward the lockout.
+    pub async fn step_up(
+        &self,
+        session: &crate::service::access::TokenUser,
+        password: Option<Password>,
+        ip: Option<&str>,
+    ) -> Result<(), StepUpError> {
+        let now = self.clock.now().unix_timestamp();
+        let recent = session
+            .claims
+            .auth_time
+            .is_some_and(|t| now - t <= RECENT_AUTH_SECS);
+        match password {
+            None if recent => Ok(()),
+            None => Err(StepUpError::Reauthenticate),
+            Some(password) => Ok(self.confirm(&session.user, password, ip).await?),
+        }
+    }
+
     /// The signed-in user's current password, counted toward the lockout.
     pub async fn confirm(
         &self,
@@ -167,6 +188,19 @@ impl Passwords {
     }
 }
 
+/// How long a sign-in counts as recent for a step-up.
+const RECENT_AUTH_SECS: i64 = 300;
+
+/// Why a step-up was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StepUpError {
+    /// The sign-in is older than five minutes and no password came with the request.
+    #[error("sign in again, or send your current password")]
+    Reauthenticate,
+    #[error(transparent)]
+    Confirm(#[from] ConfirmError),
+}
+
 /// Why a signed-in user's password (or code) was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
@@ -177,6 +211,21 @@ pub enum ConfirmError {
     Refused(#[from] Refused),
     #[error(transparent)]
     Hash(#[from] HashError),
+}
+
+impl From<StepUpError> for crate::domain::Failure {
+    fn from(e: StepUpError) -> Self {
+        use crate::domain::Failure;
+        match e {
+            StepUpError::Reauthenticate => Failure::Forbidden(
+                "reauthentication_required",
+                "sign in again, or send your current password as `password`",
+            ),
+            StepUpError::Confirm(ConfirmError::WrongPassword) => Failure::Unauthorized,
+            StepUpError::Confirm(ConfirmError::Refused(e)) => e.into(),
+            StepUpError::Confirm(ConfirmError::Hash(e)) => e.into(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

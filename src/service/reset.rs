@@ -4,11 +4,7 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 
 use crate::auth::hashing::{HashError, PasswordHasher};
 use crate::clock::Clock;
@@ -21,20 +17,12 @@ use crate::store::{AuditEvent, LimitStore, ResetStore, ResetUse, StoreError, Sto
 
 const PREFIX: &str = "tsp_";
 
-/// A new token and its digest.
 fn new_token() -> (SecretString, [u8; 32]) {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
-    let digest = Sha256::digest(token.as_bytes()).into();
-    (SecretString::from(token), digest)
+    crate::crypto::new_link_token(PREFIX)
 }
 
-/// The digest of a well-formed token, or `None`.
 fn digest_of(presented: &str) -> Option<[u8; 32]> {
-    let body = presented.strip_prefix(PREFIX)?;
-    let raw = URL_SAFE_NO_PAD.decode(body).ok()?;
-    (raw.len() == 32).then(|| Sha256::digest(presented.as_bytes()).into())
+    crate::crypto::link_digest(PREFIX, presented)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ pub mod cache;
 mod changes;
 mod clients;
 mod connect;
+mod email_links;
 mod expiry;
 mod families;
 mod feed;
@@ -31,6 +32,7 @@ pub use browser::*;
 pub use changes::*;
 pub use clients::*;
 pub use connect::{connect, embedded, Backend, ConnectError, ConnectOptions, Migrator};
+pub use email_links::*;
 pub use expiry::{Expiry, Swept, SWEEP_BATCH};
 pub use families::*;
 pub use feed::*;
@@ -85,6 +87,7 @@ pub struct Stores {
     pub changes: Arc<dyn ChangeBus>,
     pub limits: Arc<dyn LimitStore>,
     pub resets: Arc<dyn ResetStore>,
+    pub email_links: Arc<dyn EmailLinkStore>,
     pub mfa: Arc<dyn MfaStore>,
     pub mfa_tokens: Arc<dyn MfaTokenStore>,
     pub passkeys: Arc<dyn PasskeyStore>,

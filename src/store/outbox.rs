@@ -62,6 +62,9 @@ pub struct OutboxStats {
 /// takes its message), so a message exists exactly when its change was committed.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
+    /// Queues a message that goes with no change of its own (a notice about an attempt);
+    /// a second write of its dedupe key is a no-op.
+    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), StoreError>;
     /// Up to `limit` queued messages due at `now`, oldest due first, each leased until
     /// `lease_until` (not due again before then, so no other worker takes it meanwhile).
     async fn claim_due(

@@ -6,13 +6,24 @@ use time::OffsetDateTime;
 use super::StoreError;
 use crate::domain::{Email, User};
 
-/// A user to create (the email already normalized, the password already hashed).
+/// A user to create (the email already normalized, the password already hashed), under
+/// an id the caller chose (a message written with the user names it).
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    pub id: crate::domain::UserId,
     pub email: Email,
     pub name: Option<String>,
     pub email_verified: bool,
     pub password_hash: String,
+    /// The address's verification link and its message, written with the user.
+    pub welcome: Option<Welcome>,
+}
+
+/// A new user's verification link and the outbox message that delivers it.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    pub link: super::NewEmailLink,
+    pub message: super::OutboxMessage,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,8 +13,8 @@ use crate::helpers::{
 
 #[apply(backends)]
 #[tokio::test]
-async fn registration_creates_a_normalized_account_and_a_duplicate_is_409(backend: Backend) {
-    let app = spawn_backend(backend, &[]).await;
+async fn without_verification_registration_answers_201_and_a_duplicate_409(backend: Backend) {
+    let app = spawn_backend(backend, &[("email_verification", "off")]).await;
     let created = app.register("  Erin@Example.COM ", STRONG_PASSWORD).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let body: Value = created.json().await.unwrap();

@@ -14,7 +14,7 @@ use crate::helpers::{Fetch, STRONG_PASSWORD};
 
 /// `tessera serve` on `dir` with only the listen addresses set (no DATABASE_URL, no
 /// REDIS_URL, no KEK, no admin token).
-fn serve(dir: &std::path::Path, public: u16, admin: u16) -> Command {
+pub(crate) fn serve(dir: &std::path::Path, public: u16, admin: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.arg("serve")
         .env_clear()
@@ -26,7 +26,7 @@ fn serve(dir: &std::path::Path, public: u16, admin: u16) -> Command {
     cmd
 }
 
-async fn started(mut cmd: Command, public: u16) -> Child {
+pub(crate) async fn started(mut cmd: Command, public: u16) -> Child {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -59,7 +59,7 @@ async fn register(http: &reqwest::Client, public: u16) {
         .json(&serde_json::json!({"email": "emma@example.com", "password": STRONG_PASSWORD}))
         .fetch()
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    assert_eq!(registered.status(), StatusCode::ACCEPTED);
 }
 
 async fn refresh(http: &reqwest::Client, public: u16, token: &str) -> reqwest::Response {

@@ -77,7 +77,7 @@ async fn a_kill_9_of_one_of_three_instances_under_refresh_load_loses_no_session(
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
     const SESSIONS: usize = 12;
     let mut latest = Vec::new();
     for i in 0..SESSIONS {

@@ -67,7 +67,7 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
     app.user("kek@example.com").await;
     let secret = app.enrol_totp("kek@example.com", &clock).await;
     crate::reset::forgot(&app, "kek@example.com").await;
-    hook.wait_refusing(998).await;
+    hook.wait_refusing(997).await;
     let kids = jwks_kids(&app).await;
     let before = sealed_rows(&db).await;
     assert!(
@@ -115,10 +115,11 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
         String::from_utf8_lossy(&done.stderr)
     );
     let report: Value = serde_json::from_slice(&done.stdout).unwrap();
-    // waiting: the notice of TOTP turned on, and the reset link's message
-    assert_eq!(report["outbox_messages"], 2);
+    // waiting: the registration's verification link, the notice of TOTP turned on, and
+    // the reset link's message
+    assert_eq!(report["outbox_messages"], 3);
     assert_eq!(report["totp_secrets"], 1);
-    assert_eq!(report["signing_keys"], before.len() - 3);
+    assert_eq!(report["signing_keys"], before.len() - 4);
     let after = sealed_rows(&db).await;
     assert_eq!(after.len(), before.len());
     for ((id, old), (same_id, new)) in before.iter().zip(&after) {

@@ -4,91 +4,17 @@
 //! no message, which waits in the outbox; a relay that is down delays the message until
 //! it is back; one that refuses the recipient for good (5xx) is not asked again; wrong SMTP settings stop the start with a clear message.
 
-use std::io::BufRead;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::Value;
 use tessera::clock::FixedClock;
 
-use crate::helpers::{free_port, spawn_on_clock, Backend, TempDir, TestApp, TestCa, TestDb};
+use crate::helpers::{
+    free_port, spawn_on_clock, Backend, SmtpSink, TestApp, TestCa, TestDb, SMTP_PASSWORD,
+};
 use crate::reset::{forgot, reset, NEW_PASSWORD};
 
 const RESET_PAGE: &str = "https://app.example.com/reset";
-const SMTP_PASSWORD: &str = "relay-Password-0451";
-
-/// An SMTP server of the test's own on `port`; killed when dropped.
-struct SmtpSink {
-    dir: TempDir,
-    child: std::process::Child,
-}
-
-impl SmtpSink {
-    fn start(port: u16, args: &[&str]) -> Self {
-        let dir = TempDir::new();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/smtp_sink.py");
-        let mut child = std::process::Command::new("python3")
-            .arg(script)
-            .arg(&dir.0)
-            .arg(port.to_string())
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs the SMTP server (aiosmtpd: bash scripts/setup installs it)");
-        let mut line = String::new();
-        let stdout = child.stdout.take().unwrap();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
-        SmtpSink { dir, child }
-    }
-
-    /// STARTTLS with `ca`'s certificate, and AUTH as `bob`.
-    fn secure(port: u16, ca: &TestCa) -> Self {
-        let (cert, key) = (ca.file("server.crt"), ca.file("server.key"));
-        Self::start(
-            port,
-            &["--tls", &cert, &key, "--user", "bob", SMTP_PASSWORD],
-        )
-    }
-
-    fn received(&self) -> Vec<Value> {
-        let mut names: Vec<_> = std::fs::read_dir(&self.dir.0)
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".json"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| serde_json::from_slice(&std::fs::read(self.dir.0.join(n)).unwrap()).unwrap())
-            .collect()
-    }
-
-    async fn wait_for(&self, count: usize) -> Vec<Value> {
-        let started = Instant::now();
-        loop {
-            let got = self.received();
-            if got.len() >= count {
-                return got;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the SMTP server got {got:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn smtp_settings(port: u16, ca: &TestCa) -> Vec<(&'static str, String)> {
     vec![
@@ -99,6 +25,8 @@ fn smtp_settings(port: u16, ca: &TestCa) -> Vec<(&'static str, String)> {
         ("mail_from", "Tessera <no-reply@example.com>".into()),
         ("smtp_ca_file", ca.file("ca.crt")),
         ("password_reset_url", RESET_PAGE.into()),
+        // registrations here send no verification link: each test counts its own messages
+        ("email_verification", "off".into()),
     ]
 }
 

@@ -32,6 +32,8 @@ async fn app_with_ttl(
     let db = Arc::new(TestDb::on(backend).await);
     let settings = [
         ("notify_webhook_url", hook.url.as_str()),
+        // registration sends no verification link: each test counts its own messages
+        ("email_verification", "off"),
         ("password_reset_ttl", ttl),
     ];
     spawn_on_clock(db, &settings, clock).await

@@ -40,6 +40,8 @@ async fn a_reset_through_the_webhook_works_once_and_ends_every_session_and_acces
         Arc::new(TestDb::on(backend).await),
         &[
             ("notify_webhook_url", &hook.url),
+            // registration sends no verification link: the hook sees reset messages only
+            ("email_verification", "off"),
             ("password_reset_url", "https://app.example.com/reset"),
         ],
     )
@@ -136,7 +138,10 @@ async fn forgot_answers_202_at_once_for_every_email_and_only_real_accounts_get_a
     let hook = Webhook::start(Duration::from_millis(1500)).await;
     let app = spawn_on(
         Arc::new(TestDb::on(backend).await),
-        &[("notify_webhook_url", &hook.url)],
+        &[
+            ("notify_webhook_url", &hook.url),
+            ("email_verification", "off"),
+        ],
     )
     .await;
     app.user("real@example.com").await;
@@ -182,6 +187,8 @@ async fn expired_malformed_and_deleted_users_tokens_are_refused_and_forgot_is_ra
         Arc::new(TestDb::on(backend).await),
         &[
             ("notify_webhook_url", &hook.url),
+            // registration sends no verification link: the hook sees reset messages only
+            ("email_verification", "off"),
             ("rate_limit_forgot_email", "2/86400"),
         ],
         clock.clone(),
@@ -261,7 +268,10 @@ async fn a_webhook_that_closes_a_pooled_connection_loses_no_reset_message() {
     let hook = Webhook::closing_pooled_connections().await;
     let app = spawn_on(
         Arc::new(TestDb::on(Backend::Embedded).await),
-        &[("notify_webhook_url", &hook.url)],
+        &[
+            ("notify_webhook_url", &hook.url),
+            ("email_verification", "off"),
+        ],
     )
     .await;
     for email in ["one@example.com", "two@example.com", "three@example.com"] {

@@ -32,6 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(revoke_sessions),
         )
         .route("/users/{id}/unlock", web::post().to(unlock))
+        .route(
+            "/users/{id}/email-verified",
+            web::put().to(set_email_verified),
+        )
         .route("/users/{id}/passkeys", web::get().to(user_passkeys))
         .route(
             "/users/{id}/passkeys/{passkey}",
@@ -219,6 +223,35 @@ pub async fn unlock(
     Ok(HttpResponse::Ok().json(Unlocked {
         unlocked: *user.as_uuid(),
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailVerified {
+    pub email_verified: bool,
+}
+
+/// Marks the user's email address verified (or not), as the operator vouches; audited as
+/// `email_verified_set`. Tokens issued from now on carry it as `email_verified`.
+#[utoipa::path(put, path = "/admin/users/{id}/email-verified", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    request_body = EmailVerified,
+    responses(
+        (status = 200, description = "The user, changed", body = UserView),
+        (status = 400, description = "Invalid body", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
+pub async fn set_email_verified(
+    state: web::Data<AppState>,
+    AdminCaller(operator): AdminCaller,
+    id: web::Path<String>,
+    body: web::Json<EmailVerified>,
+) -> Result<HttpResponse, ApiError> {
+    let user = user_id(&id)?;
+    let verified = body.email_verified;
+    let user = admin::set_email_verified(&state.stores, user, verified, &operator).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
 /// Deletes the user after ending every session and access token.

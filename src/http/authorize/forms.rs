@@ -105,6 +105,49 @@ pub async fn sign_in(
 }
 
 #[derive(Deserialize)]
+pub struct ResendForm {
+    #[serde(flatten)]
+    carried: Carried,
+    email: Option<String>,
+}
+
+/// The sign-in page's "send the link again" form, for the OpenAPI description.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ResendRequest {
+    flow: String,
+    csrf_token: String,
+    email: String,
+}
+
+/// The sign-in page's "send the link again" (book § Email), offered when a sign-in was
+/// refused because the address is not verified yet.
+#[utoipa::path(post, path = "/oauth2/authorize/resend", tag = "oauth2",
+    request_body(content = ResendRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The sign-in page again, saying a link is on its way if the account waits for one", content_type = "text/html"),
+        (status = 400, description = "Not an email address: the sign-in page again", content_type = "text/html"),
+        (status = 403, description = "Missing or foreign CSRF token", content_type = "text/html"),
+        (status = 429, description = "Too many links asked for: the sign-in page with Retry-After", content_type = "text/html")))]
+pub async fn resend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ResendForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let csrf = BrowserCookie::Csrf.read(&req, &state);
+    let outcome = state
+        .signin
+        .resend_verification(
+            &posted(&form.carried, &csrf),
+            form.email.as_deref().unwrap_or_default(),
+            &session_meta(&req),
+        )
+        .await;
+    render_step(&state, &req, outcome)
+}
+
+#[derive(Deserialize)]
 pub struct PasskeyForm {
     #[serde(flatten)]
     carried: Carried,

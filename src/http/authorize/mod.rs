@@ -7,11 +7,13 @@
 //! applies it to the redirect that follows a form post), a CSRF token on every form tied
 //! to a cookie of the browser's own.
 
+mod email_links;
 mod forms;
 mod logout;
 mod pages;
 mod refusals;
 
+pub use email_links::*;
 pub use forms::*;
 pub use logout::*;
 use pages::*;
@@ -49,6 +51,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                         client_name: &request.client.name,
                         email: &email,
                         error,
+                        resend: notice == Some(Notice::EmailNotVerified),
                         passkey_script: passkeys.then_some(PASSKEY_SCRIPT_PATH.as_str()),
                     })
                 },
@@ -124,7 +127,8 @@ fn notice_page(
     build: impl FnOnce(&str, &str, Option<&str>) -> String,
 ) -> HttpResponse {
     let error = notice.map(message);
-    let refused = error.is_some();
+    // "a new link is on its way" is news, not a refusal
+    let refused = error.is_some() && notice != Some(Notice::VerificationSent);
     let mut response = form_page(state, req, request, refused, None, scripts, |flow, csrf| {
         build(flow, csrf, error.as_deref())
     });
@@ -150,6 +154,12 @@ fn message(notice: Notice) -> String {
         Notice::SecondPasskeyRefused => {
             "That passkey was not accepted. Try again, or enter a code from your authenticator app."
                 .into()
+        }
+        Notice::EmailNotVerified => {
+            "Confirm your email address first: open the link we sent to it. No message? We can send it again.".into()
+        }
+        Notice::VerificationSent => {
+            "If this address has an account waiting for confirmation, a new link is on its way. Open it, then sign in.".into()
         }
     }
 }

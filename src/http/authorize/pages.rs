@@ -104,8 +104,20 @@ pub(super) struct SignInPage<'a> {
     pub(super) client_name: &'a str,
     pub(super) email: &'a str,
     pub(super) error: Option<&'a str>,
+    /// Offer to send the verification link again (a sign-in refused for an unverified
+    /// address).
+    pub(super) resend: bool,
     /// The passkey script's path, when passkeys are on.
     pub(super) passkey_script: Option<&'a str>,
+}
+
+/// What following an email link came to (book § Email).
+#[derive(Template)]
+#[template(path = "email_link.html")]
+pub(super) struct EmailLinkPage<'a> {
+    pub(super) stylesheet: &'a str,
+    pub(super) title: &'a str,
+    pub(super) message: &'a str,
 }
 
 #[derive(Template)]
@@ -191,6 +203,8 @@ pub(super) fn page(
         .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        // a page's address may hold a link's token: no other site is told it
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .body(html)
 }
 

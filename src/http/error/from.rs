@@ -7,6 +7,7 @@ use crate::domain::{Failure, OAuthError};
 use crate::service::abuse::Refused;
 use crate::service::accounts::AccountError;
 use crate::service::admin::ManageError;
+use crate::service::email::EmailChangeError;
 use crate::service::mfa::account::FactorError;
 use crate::service::mfa::MfaError;
 use crate::service::passkeys::PasskeyError;
@@ -34,6 +35,9 @@ impl From<OAuthError> for ApiError {
             O::TemporarilyUnavailable => ApiError::Unavailable("the service"),
             O::TooManyRequests(t) => ApiError::TooManyRequests(t),
             O::MfaRequired(_) => ApiError::Forbidden("mfa_required", "a second factor is required"),
+            O::EmailNotVerified => {
+                ApiError::Forbidden("email_not_verified", crate::domain::EMAIL_NOT_VERIFIED)
+            }
             O::Server(e) => ApiError::Internal(e),
             other => ApiError::BadRequest {
                 code: "invalid_request",
@@ -90,6 +94,7 @@ through_failure!(
     AccountError,
     ChangeError,
     ResetError,
+    EmailChangeError,
 );
 
 #[cfg(test)]

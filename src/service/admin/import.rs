@@ -74,6 +74,8 @@ async fn import_line(stores: &Stores, raw: &str, now: OffsetDateTime) -> Result<
     let name =
         crate::domain::display_name(line.name.as_deref()).map_err(|e| format!("name {e}"))?;
     let user = NewUser {
+        id: crate::domain::UserId::generate(),
+        welcome: None,
         email,
         name,
         email_verified: line.email_verified.unwrap_or(false),

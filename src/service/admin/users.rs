@@ -83,6 +83,28 @@ pub async fn unlock_user(
     Ok(())
 }
 
+/// Marks the user's address verified or not (book § Email): the operator vouches for it,
+/// or takes it back. Answers the user as changed.
+pub async fn set_email_verified(
+    stores: &Stores,
+    user: crate::domain::UserId,
+    verified: bool,
+    operator: &Operator,
+) -> Result<crate::domain::User, ManageError> {
+    if !stores
+        .email_links
+        .set_email_verified(user, verified, operator.now)
+        .await?
+    {
+        return Err(ManageError::NotFound);
+    }
+    let event = AuditEvent::new("email_verified_set", "ok")
+        .user(user)
+        .detail(json!({ "email_verified": verified }));
+    audit(stores, operator, event).await;
+    existing_user(stores, user).await
+}
+
 /// The user's passkeys (book § Passkeys), oldest first.
 pub async fn user_passkeys(
     stores: &Stores,
@@ -133,21 +155,23 @@ pub async fn create_user(
     min_bytes: usize,
     operator: &Operator,
 ) -> Result<crate::domain::User, ManageError> {
-    accounts::create(stores, hasher, request, min_bytes, operator)
-        .await
-        .map_err(|e| match e {
-            AccountError::Invalid(problems) => {
-                let list: Vec<String> = problems
-                    .into_iter()
-                    .map(|p| match p.field.as_str() {
-                        "email" => p.message,
-                        field => format!("{field} {}", p.message),
-                    })
-                    .collect();
-                ManageError::Invalid(list.join("; "))
-            }
-            AccountError::Taken => ManageError::Conflict("a user with this email exists"),
-            AccountError::Hash(e) => e.into(),
-            AccountError::Store(e) => e.into(),
-        })
+    accounts::create(stores, hasher, request, min_bytes, operator, |_, _| {
+        Ok(None)
+    })
+    .await
+    .map_err(|e| match e {
+        AccountError::Invalid(problems) => {
+            let list: Vec<String> = problems
+                .into_iter()
+                .map(|p| match p.field.as_str() {
+                    "email" => p.message,
+                    field => format!("{field} {}", p.message),
+                })
+                .collect();
+            ManageError::Invalid(list.join("; "))
+        }
+        AccountError::Taken(_) => ManageError::Conflict("a user with this email exists"),
+        AccountError::Hash(e) => e.into(),
+        AccountError::Store(e) => e.into(),
+    })
 }

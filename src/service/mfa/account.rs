@@ -11,15 +11,12 @@ use crate::domain::{PasskeyId, Password};
 use crate::service::abuse::Refused;
 use crate::service::access::TokenUser;
 use crate::service::passkeys::{Ceremony, PasskeyError, Passkeys};
-use crate::service::passwords::ConfirmError;
 use crate::service::passwords::Passwords;
+use crate::service::passwords::{ConfirmError, StepUpError};
 use crate::service::sessions::Sessions;
 use crate::store::{FamilyStore, SsoStore, StoreError, StoredPasskey, Stores};
 
 use super::{Mfa, MfaError, TotpSetup};
-
-/// How recent a sign-in must be to change the second factor without the password again.
-const RECENT_AUTH_SECS: i64 = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
@@ -101,23 +98,17 @@ impl Account {
         }
     }
 
-    /// A sign-in within the last five minutes (`auth_time`), or the current password now; a
-    /// wrong password counts toward the lockout.
+    /// The step-up every change here needs (`Passwords::step_up`).
     async fn require_recent_auth(
         &self,
         session: &TokenUser,
         password: Option<Password>,
         ip: Option<&str>,
     ) -> Result<(), FactorError> {
-        let now = self.clock.now().unix_timestamp();
-        let recent = session
-            .claims
-            .auth_time
-            .is_some_and(|t| now - t <= RECENT_AUTH_SECS);
-        match password {
-            None if recent => Ok(()),
-            None => Err(FactorError::Reauthenticate),
-            Some(password) => Ok(self.passwords.confirm(&session.user, password, ip).await?),
+        match self.passwords.step_up(session, password, ip).await {
+            Ok(()) => Ok(()),
+            Err(StepUpError::Reauthenticate) => Err(FactorError::Reauthenticate),
+            Err(StepUpError::Confirm(e)) => Err(e.into()),
         }
     }
 
@@ -251,10 +242,7 @@ impl From<FactorError> for crate::domain::Failure {
     fn from(e: FactorError) -> Self {
         use crate::domain::Failure;
         match e {
-            FactorError::Reauthenticate => Failure::Forbidden(
-                "reauthentication_required",
-                "sign in again, or send your current password as `password`",
-            ),
+            FactorError::Reauthenticate => StepUpError::Reauthenticate.into(),
             FactorError::WrongPassword => Failure::Unauthorized,
             FactorError::Mfa(e) => e.into(),
             FactorError::Passkey(e) => e.into(),

@@ -126,6 +126,37 @@ impl SignIn {
         }
     }
 
+    /// The sign-in page's "send the link again" (book § Email), offered when a sign-in was
+    /// refused for an unverified address: a new link for `email`, within the allowances,
+    /// and the sign-in page again saying so.
+    pub async fn resend_verification(
+        &self,
+        posted: &Posted<'_>,
+        email: &str,
+        meta: &SessionMeta,
+    ) -> Outcome {
+        let (request, _) = match self.resume(posted).await {
+            Ok(resumed) => resumed,
+            Err(step) => return step.into(),
+        };
+        let notice = match crate::domain::Email::parse(email) {
+            Err(_) => Notice::WrongCredentials,
+            Ok(email) => {
+                let addresses = self.authenticator.addresses();
+                match addresses.resend(email, meta.ip.clone()).await {
+                    Ok(()) => Notice::VerificationSent,
+                    Err(refused) => Notice::refusing(&refused.into()),
+                }
+            }
+        };
+        Step::SignIn {
+            request: Box::new(request),
+            email: email.to_owned(),
+            notice: Some(notice),
+        }
+        .into()
+    }
+
     /// The sign-in page's passkey post (book § Passkeys): the ceremony and the assertion its
     /// script got from the browser.
     pub async fn passkey(
@@ -161,6 +192,9 @@ impl SignIn {
             }
             Err(crate::domain::Failure::Throttled(t)) => {
                 again(request, Notice::Throttled(t)).into()
+            }
+            Err(crate::domain::Failure::Forbidden("email_not_verified", _)) => {
+                again(request, Notice::EmailNotVerified).into()
             }
             Err(crate::domain::Failure::Unavailable(_) | crate::domain::Failure::Internal(_)) => {
                 again(request, Notice::Busy).into()

@@ -63,6 +63,11 @@ pub enum Notice {
     PasskeyRefused,
     /// A passkey answering the second step was refused; a code still may be used.
     SecondPasskeyRefused,
+    /// The credentials were right, and the address is not verified yet (verification
+    /// required): the page offers to send the link again.
+    EmailNotVerified,
+    /// A new verification link was asked for (whether one went out is not said).
+    VerificationSent,
 }
 
 impl Notice {
@@ -70,6 +75,7 @@ impl Notice {
         match error {
             OAuthError::TooManyRequests(t) => Notice::Throttled(*t),
             OAuthError::TemporarilyUnavailable | OAuthError::Server(_) => Notice::Busy,
+            OAuthError::EmailNotVerified => Notice::EmailNotVerified,
             _ => Notice::WrongCredentials,
         }
     }

@@ -5,6 +5,7 @@ mod audit;
 mod changes;
 mod clients;
 mod consents;
+mod email_links;
 mod keys;
 mod mfa;
 mod outbox;

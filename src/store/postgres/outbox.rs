@@ -82,6 +82,13 @@ impl PgStore {
 
 #[async_trait]
 impl OutboxStore for PgStore {
+    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        enqueue(&tx, message).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
     async fn claim_due(
         &self,
         now: OffsetDateTime,

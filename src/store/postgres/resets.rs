@@ -1,5 +1,6 @@
-//! Password reset tokens in Postgres (book § Configuration), and their sweep: an expired link is
-//! deleted by the background loop, a batch at a time (V7's index finds them).
+//! Password reset tokens in Postgres (book § Configuration), and the sweep of them and of email
+//! links: an expired link is deleted by the background loop, a batch at a time (the indexes
+//! of V7 and V10 find them).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -69,17 +70,21 @@ impl ResetStore for PgStore {
 impl Expiry for PgStore {
     async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .execute(
-                "DELETE FROM password_resets WHERE token_sha256 IN \
-                 (SELECT token_sha256 FROM password_resets WHERE expires_at <= $1 LIMIT $2)",
-                &[&now, &(SWEEP_BATCH as i64)],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(Swept {
-            rows,
-            more: rows == SWEEP_BATCH as u64,
-        })
+        let mut swept = Swept::default();
+        for table in ["password_resets", "email_links"] {
+            let rows = client
+                .execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE token_sha256 IN \
+                         (SELECT token_sha256 FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+                    ),
+                    &[&now, &(SWEEP_BATCH as i64)],
+                )
+                .await
+                .map_err(unavailable)?;
+            swept.rows += rows;
+            swept.more |= rows == SWEEP_BATCH as u64;
+        }
+        Ok(swept)
     }
 }

@@ -29,21 +29,27 @@ impl UserStore for PgStore {
         user: NewUser,
         now: OffsetDateTime,
     ) -> Result<User, CreateUserError> {
-        let client = self.client().await?;
-        let id = crate::domain::UserId::generate();
-        let result = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(unavailable)?;
+        let result = tx
             .query_one(
                 &format!("INSERT INTO users (id, email, email_verified, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"),
-                &[&id, &user.email.as_str(), &user.email_verified, &user.name, &user.password_hash, &now],
+                &[&user.id, &user.email.as_str(), &user.email_verified, &user.name, &user.password_hash, &now],
             )
             .await;
-        match result {
-            Ok(row) => Ok(row_to_user(&row)),
+        let created = match result {
+            Ok(row) => row_to_user(&row),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Err(CreateUserError::Duplicate)
+                return Err(CreateUserError::Duplicate)
             }
-            Err(e) => Err(unavailable(e).into()),
+            Err(e) => return Err(unavailable(e).into()),
+        };
+        if let Some(welcome) = &user.welcome {
+            super::email_links::insert(&tx, &welcome.link, now).await?;
+            super::outbox::enqueue(&tx, &welcome.message).await?;
         }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(created)
     }
 
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {

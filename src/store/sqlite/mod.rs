@@ -8,6 +8,7 @@ mod audit;
 mod browser;
 mod clients;
 mod codes;
+mod email_links;
 mod epoch;
 mod families;
 mod feed;
@@ -194,7 +195,7 @@ pub(crate) fn refusal(message: String) -> rusqlite::Error {
 
 /// Every kind of row that expires: its table, key and expiry column, and the expiry's
 /// unit (the absolute expiry of a session is in seconds, every other in microseconds).
-const EXPIRING: [(&str, &str, &str, TimeUnit); 7] = [
+const EXPIRING: [(&str, &str, &str, TimeUnit); 8] = [
     ("refresh_families", "id", "expires_at", TimeUnit::Micros),
     ("refresh_families", "id", "abs_exp", TimeUnit::Secs),
     ("jti_blocklist", "jti", "expires_at", TimeUnit::Micros),
@@ -212,6 +213,12 @@ const EXPIRING: [(&str, &str, &str, TimeUnit); 7] = [
         "expires_at",
         TimeUnit::Micros,
     ),
+    (
+        "email_links",
+        "token_sha256",
+        "expires_at",
+        TimeUnit::Micros,
+    ),
 ];
 
 #[derive(Clone, Copy)]
@@ -221,7 +228,7 @@ enum TimeUnit {
 }
 
 /// Drops what Redis would have expired by itself, and expired reset links: up to
-/// `SWEEP_BATCH` rows of each kind, each found through an index on its expiry (V6, V7), so
+/// `SWEEP_BATCH` rows of each kind, each found through an index on its expiry (V6, V7, V10), so
 /// a sweep costs what it deletes.
 fn sweep_expired(tx: &rusqlite::Transaction, at: OffsetDateTime) -> rusqlite::Result<Swept> {
     let mut swept = Swept::default();

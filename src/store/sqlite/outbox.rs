@@ -65,6 +65,11 @@ pub(super) fn enqueue_if(
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
+    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), StoreError> {
+        let message = message.clone();
+        self.write(move |tx| enqueue(tx, &message)).await
+    }
+
     async fn claim_due(
         &self,
         now: OffsetDateTime,

@@ -57,7 +57,7 @@ impl UserStore for SqliteStore {
         user: NewUser,
         now: OffsetDateTime,
     ) -> Result<User, CreateUserError> {
-        let id = crate::domain::UserId::generate();
+        let id = user.id;
         let created = User {
             id,
             email: user.email.clone(),
@@ -68,11 +68,16 @@ impl UserStore for SqliteStore {
         };
         let inserted = self
             .write(move |tx| {
-                tx.execute(
+                let inserted = tx.execute(
                     "INSERT INTO users (id, email, email_verified, name, password_hash, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (email) DO NOTHING",
                     params![id.to_string(), user.email.as_str(), user.email_verified, user.name, user.password_hash, micros(now)],
-                )
+                )?;
+                if let (1, Some(welcome)) = (inserted, &user.welcome) {
+                    super::email_links::insert(tx, &welcome.link, now)?;
+                    super::outbox::enqueue(tx, &welcome.message)?;
+                }
+                Ok(inserted)
             })
             .await
             .map_err(CreateUserError::Store)?;

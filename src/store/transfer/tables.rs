@@ -163,6 +163,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
         "reset links live minutes; users ask again",
     ),
     (
+        "email_links",
+        "verification and change links; users ask for a new one",
+    ),
+    (
         "authorization_codes",
         "codes live a minute; clients start again",
     ),
@@ -191,7 +195,7 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.
-pub const HOLDINGS: [(&str, &str); 13] = [
+pub const HOLDINGS: [(&str, &str); 14] = [
     ("users", ""),
     ("passkeys", ""),
     ("consents", ""),
@@ -201,6 +205,7 @@ pub const HOLDINGS: [(&str, &str); 13] = [
     ("recovery_codes", ""),
     ("audit_events", ""),
     ("password_resets", ""),
+    ("email_links", ""),
     ("outbox", ""),
     ("refresh_families", ""),
     ("jti_blocklist", ""),

@@ -7,6 +7,7 @@ mod consent;
 mod refusals;
 mod relying_parties;
 mod sessions;
+mod unverified;
 
 use std::sync::Arc;
 

@@ -142,6 +142,8 @@ impl TestApp {
     /// Puts a user with `password_hash` straight into the store (as an import would).
     pub async fn store_user(&self, email: &str, password_hash: &str) {
         let user = tessera::store::NewUser {
+            id: tessera::domain::UserId::generate(),
+            welcome: None,
             email: tessera::domain::Email::parse(email).unwrap(),
             name: None,
             email_verified: false,

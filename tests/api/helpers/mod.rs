@@ -10,6 +10,7 @@ mod own_redis;
 pub mod passkey;
 mod process;
 mod proxy;
+mod smtp_sink;
 mod webhook;
 
 pub use app::*;
@@ -20,4 +21,5 @@ pub use own_postgres::*;
 pub use own_redis::*;
 pub use process::*;
 pub use proxy::*;
+pub use smtp_sink::*;
 pub use webhook::*;

@@ -187,6 +187,8 @@ pub async fn consents_add_up_list_and_revoke(backend: &super::Backend) {
         .users
         .create_user(
             NewUser {
+                id: tessera::domain::UserId::generate(),
+                welcome: None,
                 email: tessera::domain::Email::parse(&email).unwrap(),
                 name: None,
                 email_verified: false,

@@ -16,6 +16,8 @@ pub async fn a_user(
     t: time::OffsetDateTime,
 ) -> tessera::domain::User {
     let new = NewUser {
+        id: tessera::domain::UserId::generate(),
+        welcome: None,
         email: Email::parse(email).unwrap(),
         name: None,
         email_verified: false,

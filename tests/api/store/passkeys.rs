@@ -13,6 +13,8 @@ pub async fn passkeys_are_unique_used_once_per_counter_and_kept_per_user(backend
     let mut users = Vec::new();
     for email in ["pk-a@example.com", "pk-b@example.com"] {
         let new = NewUser {
+            id: tessera::domain::UserId::generate(),
+            welcome: None,
             email: Email::parse(email).unwrap(),
             name: None,
             email_verified: false,

@@ -21,6 +21,7 @@ use webauthn_rs_core::proto::PublicKeyCredential;
 use crate::domain::{Client, Email, OAuthError, Password, Scope, User};
 use crate::service::abuse::{Bucket, Limiter};
 use crate::service::audit::Auditor;
+use crate::service::email::EmailAddresses;
 use crate::service::mfa::{self, Mfa, MfaError, PendingLogin};
 use crate::service::passkeys::{PasskeyError, Passkeys};
 use crate::service::passwords::{LoginError, Passwords};
@@ -101,6 +102,7 @@ pub struct Authenticator {
     passwords: Passwords,
     mfa: Mfa,
     passkeys: Passkeys,
+    email: EmailAddresses,
     audit: Auditor,
 }
 
@@ -110,6 +112,8 @@ pub struct AuthenticatorParts {
     pub passwords: Passwords,
     pub mfa: Mfa,
     pub passkeys: Passkeys,
+    /// Whether a sign-in waits for a verified address.
+    pub email: EmailAddresses,
     pub audit: Auditor,
 }
 
@@ -121,6 +125,7 @@ impl Authenticator {
             passwords: parts.passwords,
             mfa: parts.mfa,
             passkeys: parts.passkeys,
+            email: parts.email,
             audit: parts.audit,
         }
     }
@@ -151,6 +156,8 @@ impl Authenticator {
                 return Err(e.into());
             }
         };
+        self.verified_address(&user, client.id.as_str(), meta.ip.clone())
+            .await?;
         if self.mfa.is_enabled(&user).await? {
             let pending = PendingLogin {
                 user_id: user.id,
@@ -171,6 +178,33 @@ impl Authenticator {
         }
         self.limiter.login_succeeded(&email, ip).await;
         Ok(Authenticated::User(user))
+    }
+
+    /// Users' addresses (the hosted sign-in page's "send the link again").
+    pub fn addresses(&self) -> &EmailAddresses {
+        &self.email
+    }
+
+    /// With verification required, a user whose address is not verified is refused (after
+    /// the credentials were checked, so the refusal tells only their holder), audited and
+    /// counted as `email_not_verified`.
+    async fn verified_address(
+        &self,
+        user: &User,
+        client_id: &str,
+        ip: Option<String>,
+    ) -> Result<(), OAuthError> {
+        if !self.email.must_verify(user) {
+            return Ok(());
+        }
+        crate::metrics::login_failed("email_not_verified");
+        let event = AuditEvent::new("login_failed", "denied")
+            .user(user.id)
+            .client(client_id)
+            .ip(ip)
+            .detail(json!({ "reason": "email_not_verified" }));
+        self.audit.record(event).await;
+        Err(OAuthError::EmailNotVerified)
     }
 
     /// Counts and audits a failed sign-in. The attempted email is not kept (an unknown one

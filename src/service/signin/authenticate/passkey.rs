@@ -129,6 +129,16 @@ impl Authenticator {
             .filter(|u| u.id == asserted.user_id)
             .ok_or(Failure::Unauthorized)?;
         self.limiter.login_succeeded(&user.email, ip).await;
+        if self
+            .verified_address(&user, client.id.as_str(), meta.ip.clone())
+            .await
+            .is_err()
+        {
+            return Err(Failure::Forbidden(
+                "email_not_verified",
+                crate::domain::EMAIL_NOT_VERIFIED,
+            ));
+        }
         Ok((user, passkeys::amr(asserted.user_verified)))
     }
 
