@@ -43,7 +43,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<User, CreateUserError>;
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     async fn find_user(&self, id: crate::domain::UserId) -> Result<Option<User>, StoreError>;
-    /// Sets a new password hash (a reset: the old one is not known). False if no such user.
+    /// Sets a new password hash (a reset: the old one is not known), and marks the address
+    /// verified: the reset link was followed from it. False if no such user.
     async fn set_password_hash(
         &self,
         id: crate::domain::UserId,

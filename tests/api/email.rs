@@ -4,7 +4,7 @@
 //! time) and tells its owner instead, links are single use and of one kind each, resends
 //! are limited, an operator can vouch for an address, and a change of address needs the
 //! step-up, happens only through the link sent to the new address, tells the old one and
-//! ends the reset links sent there.
+//! ends the reset links sent there; and a completed reset verifies the address.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,6 +156,11 @@ async fn verification_required_holds_sign_in_back_until_the_link_is_followed(bac
     assert_eq!(unknown.status(), StatusCode::ACCEPTED);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hook.received(), 2);
+    // the per-address allowance (3 an hour), the same answer for every address
+    assert_eq!(resend(&app, email).await.status(), StatusCode::ACCEPTED);
+    let throttled = resend(&app, email).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.headers().contains_key("retry-after"));
     let events = audit_events(&app, "email_verified").await;
     assert_eq!(events.len(), 1, "{events:?}");
 }
@@ -371,4 +376,20 @@ async fn a_change_of_address_needs_the_step_up_and_the_new_address_and_tells_the
     let login = app.password_grant(old, STRONG_PASSWORD, "openid").await;
     assert_eq!(login.status(), StatusCode::BAD_REQUEST);
     assert_eq!(audit_events(&app, "email_changed").await.len(), 1);
+}
+
+#[apply(backends)]
+#[tokio::test]
+async fn a_completed_reset_proves_the_address(backend: Backend) {
+    let hook = Webhook::start(Duration::ZERO).await;
+    let (app, _clock) = app_with(backend, &hook, "required").await;
+    let email = "ruth@example.com";
+    app.user(email).await;
+    forgot(&app, email).await;
+    let link = message(&hook, 2, "password_reset", 0).await;
+    let done = reset(&app, link["token"].as_str().unwrap(), NEW_PASSWORD).await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+    assert!(app.stored_user(email).await.unwrap().email_verified);
+    let login = app.password_grant(email, NEW_PASSWORD, "openid").await;
+    assert_eq!(login.status(), StatusCode::OK);
 }

@@ -85,7 +85,7 @@ impl UserStore for PgStore {
     ) -> Result<bool, StoreError> {
         let n = self
             .execute_noticed(
-                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                "UPDATE users SET password_hash = $2, email_verified = true, updated_at = $3 WHERE id = $1",
                 &[&id, &hash, &now],
                 notice,
             )

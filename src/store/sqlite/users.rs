@@ -107,7 +107,7 @@ impl UserStore for SqliteStore {
         let n = self
             .write(move |tx| {
                 let n = tx.execute(
-                    "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+                    "UPDATE users SET password_hash = ?2, email_verified = 1, updated_at = ?3 WHERE id = ?1",
                     params![id.to_string(), hash, micros(now)],
                 )?;
                 super::outbox::enqueue_if(tx, n, notice.as_ref())
