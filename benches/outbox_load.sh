@@ -65,7 +65,7 @@ export TESSERA_SMTP_URL="smtp://127.0.0.1:$SINK_PORT?tls=none" \
   TESSERA_EMAIL_VERIFICATION=off \
   TESSERA_RATE_LIMIT_FORGOT_EMAIL=0 TESSERA_RATE_LIMIT_FORGOT_IP=0
 start_tessera
-trap 'cleanup_tessera; stop_sink' EXIT
+trap 'stop_sink; cleanup_tessera' EXIT
 echo "== ${BENCH_STORE:-external} store, $N messages" >&2
 
 # the accounts: 200, registered in parallel (hashing dominates)

@@ -15,6 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+/// Messages the outbox hands a transport at once; the SMTP transport keeps as many
+/// connections to the relay.
+pub const PARALLEL_DELIVERIES: usize = 4;
+
 /// A reset token for one user. The token is secret: Debug redacts it.
 #[derive(Debug)]
 pub struct ResetMessage {

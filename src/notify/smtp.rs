@@ -20,8 +20,8 @@ use super::{
 };
 use crate::config::{SmtpSecurity, SmtpSettings};
 
-/// Connections kept to the relay at most.
-const POOL: u32 = 4;
+/// Connections kept to the relay at most: one per delivery the outbox runs at once.
+const POOL: u32 = super::PARALLEL_DELIVERIES as u32;
 /// Each SMTP exchange's limit (connect, TLS, each command).
 const TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use time::OffsetDateTime;
@@ -213,23 +214,39 @@ impl Outbox {
     pub async fn deliver_due(&self) -> Result<Pass, StoreError> {
         let now = self.clock.now();
         let due = self.store.claim_due(now, now + LEASE, BATCH).await?;
+        // up to as many at once as the transport keeps connections: one slow exchange
+        // does not hold up the rest
+        let settled: Vec<Result<bool, StoreError>> = futures_util::stream::iter(due)
+            .map(|message| async move { self.settle(&message).await })
+            .buffer_unordered(crate::notify::PARALLEL_DELIVERIES)
+            .collect()
+            .await;
         let mut pass = Pass::default();
-        for message in due {
-            match self.deliver(&message).await {
-                Ok(()) => {
-                    // delivered but not deleted (the store failed): the lease runs out and
-                    // the message goes again, at least once
-                    self.store.delivered(message.id).await?;
-                    crate::metrics::outbox_delivered(&message.kind);
-                    pass.delivered += 1;
-                }
-                Err(undelivered) => {
-                    self.failed(&message, &undelivered).await?;
-                    pass.failed += 1;
-                }
+        for delivered in settled {
+            if delivered? {
+                pass.delivered += 1;
+            } else {
+                pass.failed += 1;
             }
         }
         Ok(pass)
+    }
+
+    /// Delivers one message and records what came of it: true when delivered.
+    async fn settle(&self, message: &OutboxMessage) -> Result<bool, StoreError> {
+        match self.deliver(message).await {
+            Ok(()) => {
+                // delivered but not deleted (the store failed): the lease runs out and
+                // the message goes again, at least once
+                self.store.delivered(message.id).await?;
+                crate::metrics::outbox_delivered(&message.kind);
+                Ok(true)
+            }
+            Err(undelivered) => {
+                self.failed(message, &undelivered).await?;
+                Ok(false)
+            }
+        }
     }
 
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), Undelivered> {
