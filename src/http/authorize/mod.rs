@@ -52,6 +52,7 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                         email: &email,
                         error,
                         resend: notice == Some(Notice::EmailNotVerified),
+                        news: notice == Some(Notice::VerificationSent),
                         passkey_script: passkeys.then_some(PASSKEY_SCRIPT_PATH.as_str()),
                     })
                 },

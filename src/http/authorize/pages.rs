@@ -107,6 +107,8 @@ pub(super) struct SignInPage<'a> {
     /// Offer to send the verification link again (a sign-in refused for an unverified
     /// address).
     pub(super) resend: bool,
+    /// The message is news (a link is on its way), not a refusal.
+    pub(super) news: bool,
     /// The passkey script's path, when passkeys are on.
     pub(super) passkey_script: Option<&'a str>,
 }

@@ -60,6 +60,10 @@ async fn the_sign_in_page_offers_a_new_link_to_an_unverified_address_and_lets_it
     assert_eq!(sent.status(), StatusCode::OK);
     let page = sent.text().await.unwrap();
     assert!(page.contains("a new link is on its way"), "{page}");
+    assert!(
+        page.contains("class=\"error news\" role=\"status\""),
+        "news, not a refusal"
+    );
     let bodies = hook.wait_for(2).await;
     let links: Vec<&str> = bodies
         .iter()
