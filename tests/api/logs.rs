@@ -133,6 +133,14 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         .fetch()
         .await;
     assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    let moving = app
+        .http
+        .post(app.url("/api/v1/me/email"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"email": "ivy.new@example.com"}))
+        .fetch()
+        .await;
+    assert_eq!(moving.status(), StatusCode::ACCEPTED);
     // MFA: enrolment, a TOTP code, the mfa_token, a recovery code
     let mfa = mfa_flow(&app).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -181,6 +189,12 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         "the reset went through the log sink"
     );
     assert!(!logs.contains("tsp_"), "a reset token leaked into the logs");
+    // registration's verification link and a change of address's link, through the same sink
+    assert!(
+        logs.matches("email link issued").count() >= 2,
+        "the email links went through the log sink"
+    );
+    assert!(!logs.contains("tse_"), "an email link's token leaked into the logs");
     assert!(
         !appears_as_number(&logs, &mfa.code),
         "a TOTP code leaked into the logs"
