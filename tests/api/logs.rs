@@ -194,7 +194,10 @@ async fn no_password_token_or_secret_appears_in_the_logs_of_login_refresh_client
         logs.matches("email link issued").count() >= 2,
         "the email links went through the log sink"
     );
-    assert!(!logs.contains("tse_"), "an email link's token leaked into the logs");
+    assert!(
+        !logs.contains("tse_"),
+        "an email link's token leaked into the logs"
+    );
     assert!(
         !appears_as_number(&logs, &mfa.code),
         "a TOTP code leaked into the logs"

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use tessera::clock::FixedClock;
 
+use rstest_reuse::apply;
+
 use crate::helpers::{
-    free_port, spawn_on_clock, Backend, SmtpSink, TestApp, TestCa, TestDb, SMTP_PASSWORD,
+    backends, free_port, spawn_on_clock, Backend, SmtpSink, TestApp, TestCa, TestDb, SMTP_PASSWORD,
 };
 use crate::reset::{forgot, reset, NEW_PASSWORD};
 
@@ -31,7 +33,15 @@ fn smtp_settings(port: u16, ca: &TestCa) -> Vec<(&'static str, String)> {
 }
 
 async fn app_with(settings: &[(&'static str, String)], clock: Arc<FixedClock>) -> TestApp {
-    let db = Arc::new(TestDb::on(Backend::Embedded).await);
+    app_on(Backend::Embedded, settings, clock).await
+}
+
+async fn app_on(
+    backend: Backend,
+    settings: &[(&'static str, String)],
+    clock: Arc<FixedClock>,
+) -> TestApp {
+    let db = Arc::new(TestDb::on(backend).await);
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     spawn_on_clock(db, &settings, clock).await
 }
@@ -106,15 +116,18 @@ async fn a_reset_link_arrives_by_smtp_over_starttls_as_text_and_html() {
     std::fs::write(format!("{shots}/mail-notice.html"), html).unwrap();
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn a_relay_without_starttls_gets_no_message_and_one_that_was_down_gets_it_later() {
+async fn a_relay_without_starttls_gets_no_message_and_one_that_was_down_gets_it_later(
+    backend: Backend,
+) {
     let ca = TestCa::new("DNS:localhost,IP:127.0.0.1");
     let clock = Arc::new(FixedClock::starting_now());
 
     // a relay that does not offer STARTTLS: no AUTH, no message; it waits in the outbox
     let port = free_port();
     let plain = SmtpSink::start(port, &["--user", "bob", SMTP_PASSWORD]);
-    let app = app_with(&smtp_settings(port, &ca), clock.clone()).await;
+    let app = app_on(backend, &smtp_settings(port, &ca), clock.clone()).await;
     app.user("noa@example.com").await;
     forgot(&app, "noa@example.com").await;
     wait_for_failures(&app, 1).await;

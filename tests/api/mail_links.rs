@@ -11,9 +11,11 @@ use serde_json::Value;
 use tessera::clock::FixedClock;
 
 use crate::embedded::{serve, started};
+use rstest_reuse::apply;
+
 use crate::helpers::{
-    free_port, spawn_on_clock, Backend, Fetch, SmtpSink, TempDir, TestCa, TestDb, SMTP_PASSWORD,
-    STRONG_PASSWORD,
+    backends, free_port, spawn_on_clock, Backend, Fetch, SmtpSink, TempDir, TestCa, TestDb,
+    SMTP_PASSWORD, STRONG_PASSWORD,
 };
 
 /// The verification link in a message's `part`.
@@ -25,12 +27,13 @@ fn link_in(part: &str) -> String {
         .collect()
 }
 
+#[apply(backends)]
 #[tokio::test]
-async fn registration_sends_a_verification_link_by_smtp_that_works_with_one_get() {
+async fn registration_sends_a_verification_link_by_smtp_that_works_with_one_get(backend: Backend) {
     let ca = TestCa::new("DNS:localhost,IP:127.0.0.1");
     let port = free_port();
     let sink = SmtpSink::secure(port, &ca);
-    let db = Arc::new(TestDb::on(Backend::Embedded).await);
+    let db = Arc::new(TestDb::on(backend).await);
     let url = format!("smtp://bob:{SMTP_PASSWORD}@127.0.0.1:{port}");
     let settings = [
         ("smtp_url", url.as_str()),
