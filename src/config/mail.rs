@@ -1,9 +1,27 @@
 //! SMTP delivery's settings (book § Email): the relay's URL, its credentials, the sender,
 //! and a private CA, checked at start so a wrong setting is a configuration error.
 
+use std::time::Duration;
+
 use secrecy::SecretString;
 
 use super::parse::Parser;
+
+/// Delivering messages to users (book § Email, book § Configuration).
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// POST reset messages here; without it they go to the log sink.
+    pub webhook_url: Option<SecretString>,
+    /// The SPA's reset page; links are `<url>#token=<token>`.
+    pub reset_url: Option<String>,
+    /// Development only: the log sink prints reset links, tokens included.
+    pub log_links: bool,
+    pub reset_ttl: Duration,
+    /// Email verification at registration and sign-in (book § Email).
+    pub email_verification: EmailVerification,
+    /// SMTP delivery (book § Email); before the webhook and the log sink when set.
+    pub smtp: Option<SmtpSettings>,
+}
 
 /// Email verification (book § Email): `TESSERA_EMAIL_VERIFICATION`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ mod stores;
 mod unknown;
 mod webauthn;
 
-pub use mail::{EmailVerification, SmtpSecurity, SmtpSettings};
+pub use mail::{EmailVerification, NotifySettings, SmtpSecurity, SmtpSettings};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -148,22 +148,6 @@ pub struct AbuseSettings {
     /// within `known_network_ttl`; past it, only those networks may still try.
     pub lockout_account_ceiling: Option<RateLimit>,
     pub known_network_ttl: Duration,
-}
-
-/// Password-reset delivery (book § Configuration).
-#[derive(Debug, Clone)]
-pub struct NotifySettings {
-    /// POST reset messages here; without it they go to the log sink.
-    pub webhook_url: Option<SecretString>,
-    /// The SPA's reset page; links are `<url>#token=<token>`.
-    pub reset_url: Option<String>,
-    /// Development only: the log sink prints reset links, tokens included.
-    pub log_links: bool,
-    pub reset_ttl: Duration,
-    /// Email verification at registration and sign-in (book § Email).
-    pub email_verification: EmailVerification,
-    /// SMTP delivery (book § Email); before the webhook and the log sink when set.
-    pub smtp: Option<SmtpSettings>,
 }
 
 /// Password hashing and policy (book § Configuration).
