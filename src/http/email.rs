@@ -13,6 +13,18 @@ use super::extract::ClientIp;
 use crate::domain::{Email, FieldError, Password};
 use crate::state::AppState;
 
+/// A body's `email` field as an address, or the `400` that names the field.
+pub(crate) fn email_field(raw: &str) -> Result<Email, ApiError> {
+    Email::parse(raw).map_err(|e| ApiError::BadRequest {
+        code: "invalid_request",
+        description: format!("email: {e}"),
+        fields: vec![FieldError {
+            field: "email".into(),
+            message: e.into(),
+        }],
+    })
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resend {
@@ -33,14 +45,7 @@ pub async fn resend(
     body: web::Json<Resend>,
     ClientIp(ip): ClientIp,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::BadRequest {
-        code: "invalid_request",
-        description: format!("email: {e}"),
-        fields: vec![FieldError {
-            field: "email".into(),
-            message: e.into(),
-        }],
-    })?;
+    let email = email_field(&body.email)?;
     state.email.resend(email, ip).await?;
     Ok(HttpResponse::Accepted().finish())
 }

@@ -6,7 +6,7 @@ use super::extract::ClientIp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::domain::{Email, Password};
+use crate::domain::Password;
 use crate::http::error::ApiError;
 use crate::service::abuse::Bucket;
 use crate::state::AppState;
@@ -32,14 +32,7 @@ pub async fn forgot(
     body: web::Json<Forgot>,
     ClientIp(ip): ClientIp,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::BadRequest {
-        code: "invalid_request",
-        description: format!("email: {e}"),
-        fields: vec![crate::domain::FieldError {
-            field: "email".into(),
-            message: e.into(),
-        }],
-    })?;
+    let email = super::email::email_field(&body.email)?;
     state
         .limiter
         .check(Bucket::ForgotPerIp, ip.as_deref().unwrap_or_default())
