@@ -4,6 +4,7 @@ use super::{connect, operator, print_json, read, CliError, UsersCommand};
 use crate::auth::hashing::PasswordHasher;
 use crate::config::Settings;
 use crate::domain::Password;
+use crate::domain::UserId;
 use crate::service::admin;
 
 pub(super) async fn run(command: UsersCommand, settings: Settings) -> Result<(), CliError> {
@@ -66,7 +67,7 @@ pub(super) async fn run(command: UsersCommand, settings: Settings) -> Result<(),
     Ok(())
 }
 
-fn user_id(id: &str) -> Result<crate::domain::UserId, CliError> {
+fn user_id(id: &str) -> Result<UserId, CliError> {
     id.parse()
         .map_err(|_| CliError::Invalid(format!("{id:?} is not a user id (UUID)")))
 }

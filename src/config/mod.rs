@@ -114,12 +114,7 @@ pub struct WebauthnSettings {
     pub origins: Vec<url::Url>,
 }
 
-/// At most `count` requests per `period` (book § Configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub count: u32,
-    pub period: Duration,
-}
+pub use crate::domain::RateLimit;
 
 /// Rate limits and lockout (book § Configuration); `None`: that limit is off.
 #[derive(Debug, Clone)]

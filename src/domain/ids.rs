@@ -7,6 +7,41 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// PostgreSQL reads and writes an id as its inner value (`uuid` or `text`).
+macro_rules! postgres_as {
+    ($name:ident, $inner:ty) => {
+        impl tokio_postgres::types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &tokio_postgres::types::Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+            {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <$inner as tokio_postgres::types::ToSql>::accepts(ty)
+            }
+
+            tokio_postgres::types::to_sql_checked!();
+        }
+
+        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
+            fn from_sql(
+                ty: &tokio_postgres::types::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                <$inner as tokio_postgres::types::FromSql>::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <$inner as tokio_postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
 /// A random-UUID id, written hyphenated, stored as `uuid` in PostgreSQL and as text in
 /// SQLite.
 macro_rules! uuid_id {
@@ -51,34 +86,7 @@ macro_rules! uuid_id {
             }
         }
 
-        impl tokio_postgres::types::ToSql for $name {
-            fn to_sql(
-                &self,
-                ty: &tokio_postgres::types::Type,
-                out: &mut bytes::BytesMut,
-            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-                self.0.to_sql(ty, out)
-            }
-
-            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-                <uuid::Uuid as tokio_postgres::types::ToSql>::accepts(ty)
-            }
-
-            tokio_postgres::types::to_sql_checked!();
-        }
-
-        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
-            fn from_sql(
-                ty: &tokio_postgres::types::Type,
-                raw: &'a [u8],
-            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-                uuid::Uuid::from_sql(ty, raw).map($name)
-            }
-
-            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-                <uuid::Uuid as tokio_postgres::types::FromSql>::accepts(ty)
-            }
-        }
+        postgres_as!($name, uuid::Uuid);
     };
 }
 
@@ -145,34 +153,7 @@ macro_rules! text_id {
             }
         }
 
-        impl tokio_postgres::types::ToSql for $name {
-            fn to_sql(
-                &self,
-                ty: &tokio_postgres::types::Type,
-                out: &mut bytes::BytesMut,
-            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-                self.0.to_sql(ty, out)
-            }
-
-            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-                <String as tokio_postgres::types::ToSql>::accepts(ty)
-            }
-
-            tokio_postgres::types::to_sql_checked!();
-        }
-
-        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
-            fn from_sql(
-                ty: &tokio_postgres::types::Type,
-                raw: &'a [u8],
-            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-                String::from_sql(ty, raw).map($name)
-            }
-
-            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-                <String as tokio_postgres::types::FromSql>::accepts(ty)
-            }
-        }
+        postgres_as!($name, String);
 
         impl rusqlite::ToSql for $name {
             fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {

@@ -16,6 +16,13 @@ pub use ids::{FamilyId, Kid, MessageId, PasskeyId, UserId};
 pub use password::Password;
 pub use scope::Scope;
 
+/// At most `count` requests per `period`: a rate limit (book § Configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub period: std::time::Duration,
+}
+
 /// A user as stored (the password hash stays in the store layer's hands).
 #[derive(Clone)]
 pub struct User {

@@ -72,7 +72,7 @@ pub struct EmailChange {
         (status = 400, description = "Not an email address, or the account's own", body = crate::http::error::ErrorBody),
         crate::http::error::responses::AccountTokenOrPasswordRefused,
         crate::http::error::responses::ReauthenticationRequired,
-        (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AccountLocked,
         crate::http::error::responses::Busy))]
 pub async fn change(
     state: web::Data<AppState>,

@@ -48,7 +48,7 @@ impl Reauth {
         (status = 400, description = "Invalid body", body = crate::http::error::ErrorBody),
         crate::http::error::responses::AccountTokenOrPasswordRefused,
         crate::http::error::responses::ReauthenticationRequired,
-        (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::http::error::ErrorBody),
+        crate::http::error::responses::AccountLocked,
         (status = 409, description = "TOTP is already enabled", body = crate::http::error::ErrorBody)))]
 pub async fn setup(
     state: web::Data<AppState>,

@@ -204,7 +204,7 @@ pub struct PasskeyList {
         crate::http::error::responses::AccountTokenOrPasswordRefused,
         crate::http::error::responses::ReauthenticationRequired,
         (status = 404, description = "Passkeys are off on this server", body = crate::http::error::ErrorBody),
-        (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AccountLocked))]
 pub async fn passkey_registration_options(
     state: web::Data<AppState>,
     body: web::Bytes,
@@ -336,7 +336,7 @@ pub async fn rename_passkey(
         crate::http::error::responses::AccountTokenOrPasswordRefused,
         crate::http::error::responses::ReauthenticationRequired,
         (status = 404, description = "The caller has no such passkey", body = crate::http::error::ErrorBody),
-        (status = 429, description = "Too many wrong passwords: the account is locked", body = crate::http::error::ErrorBody)))]
+        crate::http::error::responses::AccountLocked))]
 pub async fn delete_passkey(
     state: web::Data<AppState>,
     path: web::Path<String>,

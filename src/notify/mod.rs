@@ -10,6 +10,7 @@ pub use smtp::SmtpNotifier;
 
 use std::time::Duration;
 
+use crate::domain::UserId;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -22,7 +23,7 @@ pub const PARALLEL_DELIVERIES: usize = 4;
 /// A reset token for one user. The token is secret: Debug redacts it.
 #[derive(Debug)]
 pub struct ResetMessage {
-    pub user_id: crate::domain::UserId,
+    pub user_id: UserId,
     pub email: String,
     pub token: SecretString,
     pub expires_at: OffsetDateTime,
@@ -117,7 +118,7 @@ impl LinkKind {
 /// An email verification or change link for one address. The link holds a token: Debug
 /// redacts it.
 pub struct LinkMessage {
-    pub user_id: crate::domain::UserId,
+    pub user_id: UserId,
     pub email: String,
     pub kind: LinkKind,
     pub link: SecretString,
@@ -138,7 +139,7 @@ impl LinkMessage {
 /// A security notice for one user: what changed, and when.
 #[derive(Debug)]
 pub struct NoticeMessage {
-    pub user_id: crate::domain::UserId,
+    pub user_id: UserId,
     pub email: String,
     pub kind: NoticeKind,
     pub at: OffsetDateTime,
@@ -262,7 +263,7 @@ impl WebhookNotifier {
 #[derive(Serialize)]
 struct WebhookBody<'a> {
     event: &'static str,
-    user_id: crate::domain::UserId,
+    user_id: UserId,
     email: &'a str,
     token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -275,7 +276,7 @@ struct WebhookBody<'a> {
 #[derive(Serialize)]
 struct LinkBody<'a> {
     event: &'static str,
-    user_id: crate::domain::UserId,
+    user_id: UserId,
     email: &'a str,
     token: &'a str,
     link: &'a str,
@@ -288,7 +289,7 @@ struct LinkBody<'a> {
 struct NoticeBody<'a> {
     event: &'static str,
     notice: &'static str,
-    user_id: crate::domain::UserId,
+    user_id: UserId,
     email: &'a str,
     #[serde(with = "time::serde::rfc3339")]
     at: OffsetDateTime,

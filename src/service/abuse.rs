@@ -159,10 +159,7 @@ impl Limiter {
             subject.to_owned()
         };
         let key = format!("{}:{}", bucket.name(), digest(&[&subject]));
-        let decision = self
-            .limits
-            .hit(&key, limit.count, limit.period, self.clock.now())
-            .await?;
+        let decision = self.limits.hit(&key, limit, self.clock.now()).await?;
         if decision.allowed {
             return Ok(());
         }
@@ -326,10 +323,7 @@ impl ClientGate {
         match self.verify(presented).await {
             Err(OAuthError::InvalidClient) => {
                 let key = format!("{}:{pair}", Bucket::ClientAuthFailures.name());
-                let decision = self
-                    .limits
-                    .hit(&key, limit.count, limit.period, now)
-                    .await?;
+                let decision = self.limits.hit(&key, limit, now).await?;
                 if decision.allowed {
                     return Err(OAuthError::InvalidClient);
                 }

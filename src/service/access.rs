@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::User;
+use crate::domain::UserId;
 use crate::store::{ClientStore, RevocationStore, StoreError, Stores, UserStore};
 use crate::tokens::{AccessClaims, KeyRing, VerifiedTokens};
 
@@ -87,7 +88,7 @@ impl AccessCheck {
         let user = claims
             .sid
             .as_ref()
-            .and_then(|_| claims.sub.parse::<crate::domain::UserId>().ok());
+            .and_then(|_| claims.sub.parse::<UserId>().ok());
         let status = self
             .revocations
             .token_state(&claims.jti, claims.sid.as_deref(), user, now)

@@ -8,6 +8,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
+use crate::domain::UserId;
 use crate::store::{AuditEvent, AuditStore, Stores};
 
 impl AuditEvent {
@@ -28,7 +29,7 @@ impl AuditEvent {
         self
     }
 
-    pub fn user(mut self, user: crate::domain::UserId) -> Self {
+    pub fn user(mut self, user: UserId) -> Self {
         self.user_id = Some(user);
         self
     }

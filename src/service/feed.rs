@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use crate::config::Settings;
 use crate::domain::Client;
+use crate::domain::UserId;
 use crate::store::{Cursor, Ended, FeedRead, FeedRecord, Revocation, StoreError, Stores};
 use crate::tokens::AccessClaims;
 
@@ -104,7 +105,7 @@ pub async fn sessions_ended(
 pub async fn user_cut_off(
     stores: &Stores,
     settings: &Settings,
-    user: crate::domain::UserId,
+    user: UserId,
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let event = Revocation::User {

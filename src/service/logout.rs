@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::ClientId;
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 use crate::service::audit::Auditor;
 use crate::service::authorize::Browser;
 use crate::service::grants::TokenIssuer;
@@ -64,7 +66,7 @@ impl Plan {
         let hinted = self
             .hint
             .as_ref()
-            .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
+            .and_then(|h| h.sub.parse::<UserId>().ok());
         hinted != Some(owner.id)
     }
 
@@ -184,9 +186,7 @@ impl SignOut {
             back,
             session,
         } = plan;
-        let mut user = hint
-            .as_ref()
-            .and_then(|h| h.sub.parse::<crate::domain::UserId>().ok());
+        let mut user = hint.as_ref().and_then(|h| h.sub.parse::<UserId>().ok());
         let mut ended = 0usize;
         if let Some((sso, owner)) = &session {
             ended += self.sessions.end_sso(&sso.id).await?;
@@ -195,7 +195,7 @@ impl SignOut {
         if let Some(sid) = hint
             .as_ref()
             .and_then(|h| h.sid.clone())
-            .map(crate::domain::FamilyId::from)
+            .map(FamilyId::from)
         {
             let now = self.issuer.clock.now();
             let family = self.families.find_family(&sid, now).await?;

@@ -16,13 +16,15 @@ use crate::service::sessions::Sessions;
 use crate::store::{ResetStore, StoreError, Stores, UserStore};
 
 use super::abuse::{Limiter, Refused};
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     #[error("invalid email or password")]
     InvalidCredentials,
     #[error("invalid email or password")]
-    WrongPassword(crate::domain::UserId),
+    WrongPassword(UserId),
     /// No such user: answered exactly like a wrong password, told apart only in the
     /// audit trail and metrics.
     #[error("invalid email or password")]
@@ -250,7 +252,7 @@ impl Passwords {
         user: &User,
         current: Password,
         new: Password,
-        keep_session: Option<&crate::domain::FamilyId>,
+        keep_session: Option<&FamilyId>,
     ) -> Result<(), ChangeError> {
         if !self.matches(user, current).await? {
             return Err(ChangeError::WrongPassword);

@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::auth::hashing::{HashError, PasswordHasher};
 use crate::clock::Clock;
+use crate::domain::UserId;
 use crate::domain::{Email, Password};
 use crate::notify::ResetMessage;
 use crate::service::audit::Auditor;
@@ -126,7 +127,7 @@ impl Resets {
         presented: &str,
         new_password: Password,
         ip: Option<String>,
-    ) -> Result<crate::domain::UserId, ResetError> {
+    ) -> Result<UserId, ResetError> {
         let digest = digest_of(presented).ok_or(ResetError::InvalidToken)?;
         let now = self.clock.now();
         let user_id = self

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::FamilyId;
 use crate::domain::User;
+use crate::domain::UserId;
 use crate::store::{Ended, SessionInfo, StoreError, Stores};
 use crate::tokens::{refresh, AccessClaims};
 
@@ -52,11 +54,7 @@ impl Sessions {
 
     /// Ends a session (refresh family), with `owner` only if that client owns it, and tells
     /// the revocation feed; whether it was alive.
-    pub async fn end_family(
-        &self,
-        id: &crate::domain::FamilyId,
-        owner: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    pub async fn end_family(&self, id: &FamilyId, owner: Option<&str>) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let ended = self.stores.families.revoke_family(id, owner, now).await?;
         let ended: Vec<Ended> = ended.into_iter().collect();
@@ -130,8 +128,8 @@ impl Sessions {
     /// the user's access tokens issued before `now` (see `end_user_sessions`).
     pub async fn end_user(
         &self,
-        user: crate::domain::UserId,
-        keep: Option<&crate::domain::FamilyId>,
+        user: UserId,
+        keep: Option<&FamilyId>,
         now: time::OffsetDateTime,
     ) -> Result<usize, StoreError> {
         end_user_sessions(&self.stores, &self.settings, user, keep, now).await
@@ -166,8 +164,8 @@ fn cutoff_ttl(settings: &crate::config::Settings) -> std::time::Duration {
 pub async fn end_user_sessions(
     stores: &crate::store::Stores,
     settings: &crate::config::Settings,
-    user: crate::domain::UserId,
-    keep: Option<&crate::domain::FamilyId>,
+    user: UserId,
+    keep: Option<&FamilyId>,
     now: time::OffsetDateTime,
 ) -> Result<usize, StoreError> {
     let ended = stores

@@ -5,13 +5,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::UserId;
 
 /// An auth or admin event for the audit trail (book § Endpoints).
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub event_type: &'static str,
     pub actor: Option<String>,
-    pub user_id: Option<crate::domain::UserId>,
+    pub user_id: Option<UserId>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub outcome: &'static str,
@@ -27,7 +28,7 @@ pub struct AuditRecord {
     pub event_type: String,
     /// The admin token label, `cli`, `scheduler`, or none for end-user events.
     pub actor: Option<String>,
-    pub user_id: Option<crate::domain::UserId>,
+    pub user_id: Option<UserId>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub outcome: String,
@@ -37,7 +38,7 @@ pub struct AuditRecord {
 /// Filters for reading the trail, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    pub user: Option<crate::domain::UserId>,
+    pub user: Option<UserId>,
     pub event_type: Option<String>,
     pub since: Option<OffsetDateTime>,
     /// Only events with a smaller id (keyset pagination).
@@ -48,7 +49,7 @@ pub struct AuditQuery {
 /// One filter of an audit query, with its value for the backend to bind in its own types.
 #[derive(Debug, Clone, Copy)]
 pub enum AuditFilter<'a> {
-    User(crate::domain::UserId),
+    User(UserId),
     EventType(&'a str),
     Since(OffsetDateTime),
     Before(i64),
@@ -118,7 +119,7 @@ mod tests {
             q.sql(columns, pg),
             "SELECT id FROM audit_events ORDER BY id DESC LIMIT $1"
         );
-        q.user = Some(crate::domain::UserId::generate());
+        q.user = Some(UserId::generate());
         q.before = Some(9);
         assert_eq!(
             q.sql(columns, pg),

@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 
 /// A browser sign-in session behind the `tessera_sso` cookie (`<id>.<secret>`). Only the
 /// SHA-256 of the secret is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsoSession {
     pub id: String,
-    pub user_id: crate::domain::UserId,
+    pub user_id: UserId,
     pub secret_sha256: [u8; 32],
     /// When the user last proved who they are (`auth_time` of the ID tokens).
     #[serde(with = "time::serde::timestamp")]
@@ -40,25 +42,17 @@ pub trait SsoStore: Send + Sync {
     async fn add_sso_family(
         &self,
         id: &str,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// Ends session `id`; returns the families started under it (to end them too).
-    async fn end_sso(
-        &self,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<crate::domain::FamilyId>, StoreError>;
+    async fn end_sso(&self, id: &str, now: OffsetDateTime) -> Result<Vec<FamilyId>, StoreError>;
     /// Ends every session of `user`; returns how many there were.
-    async fn end_user_sso(
-        &self,
-        user: crate::domain::UserId,
-        now: OffsetDateTime,
-    ) -> Result<usize, StoreError>;
+    async fn end_user_sso(&self, user: UserId, now: OffsetDateTime) -> Result<usize, StoreError>;
     /// The user's live sessions, newest first.
     async fn list_sso(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<SsoSession>, StoreError>;
 }
@@ -78,7 +72,7 @@ pub struct AuthCode {
     pub nonce: Option<String>,
     pub scope: String,
     pub sso_id: String,
-    pub user_id: crate::domain::UserId,
+    pub user_id: UserId,
     #[serde(with = "time::serde::timestamp")]
     pub auth_time: OffsetDateTime,
     pub amr: Vec<String>,
@@ -90,7 +84,7 @@ pub enum CodeTake {
     /// First use: the code, now spent.
     Fresh(AuthCode),
     /// Spent before: the family its tokens started, if they were issued (to revoke).
-    Replayed(Option<crate::domain::FamilyId>),
+    Replayed(Option<FamilyId>),
     Unknown,
 }
 
@@ -120,7 +114,7 @@ pub trait CodeStore: Send + Sync {
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 }
@@ -139,21 +133,17 @@ pub trait ConsentStore: Send + Sync {
     /// Adds `scopes` to what `user` allowed `client_id`.
     async fn grant_consent(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         client_id: &str,
         scopes: &[String],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     async fn find_consent(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         client_id: &str,
     ) -> Result<Option<Consent>, StoreError>;
-    async fn list_consents(&self, user: crate::domain::UserId) -> Result<Vec<Consent>, StoreError>;
+    async fn list_consents(&self, user: UserId) -> Result<Vec<Consent>, StoreError>;
     /// False if there was none.
-    async fn revoke_consent(
-        &self,
-        user: crate::domain::UserId,
-        client_id: &str,
-    ) -> Result<bool, StoreError>;
+    async fn revoke_consent(&self, user: UserId, client_id: &str) -> Result<bool, StoreError>;
 }

@@ -6,14 +6,16 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 
 /// One login session: the refresh-token family (RFC 9068, book § Endpoints). Its times
 /// are stored to the second.
 #[derive(Debug, Clone)]
 pub struct Family {
     /// The session id (`sid` claim): a one-way digest of the family's secret handle.
-    pub id: crate::domain::FamilyId,
-    pub user_id: crate::domain::UserId,
+    pub id: FamilyId,
+    pub user_id: UserId,
     pub client_id: String,
     pub scope: String,
     pub auth_time: OffsetDateTime,
@@ -32,7 +34,7 @@ pub struct SessionMeta {
 /// A session as its user sees it.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
-    pub id: crate::domain::FamilyId,
+    pub id: FamilyId,
     pub client_id: String,
     pub created_at: OffsetDateTime,
     pub last_used: OffsetDateTime,
@@ -43,7 +45,7 @@ pub struct SessionInfo {
 /// A session that a revocation ended: what the revocation feed says of it (book § Verifying tokens in other services).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
-    pub id: crate::domain::FamilyId,
+    pub id: FamilyId,
     pub client_id: String,
 }
 
@@ -64,7 +66,7 @@ pub enum Rotation {
 /// One refresh request's parameters for `FamilyStore::rotate`.
 #[derive(Debug)]
 pub struct RotateRequest<'a> {
-    pub family_id: &'a crate::domain::FamilyId,
+    pub family_id: &'a FamilyId,
     pub presented: &'a [u8; 32],
     pub next: &'a [u8; 32],
     /// The client that must own the family: every rotation checks it.
@@ -91,14 +93,14 @@ pub trait FamilyStore: Send + Sync {
     /// The user's live sessions (dead entries of the per-user index are dropped).
     async fn list_sessions(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError>;
     /// Revokes every session of `user` except `keep`; returns those that were alive.
     async fn revoke_user_sessions(
         &self,
-        user: crate::domain::UserId,
-        keep: Option<&crate::domain::FamilyId>,
+        user: UserId,
+        keep: Option<&FamilyId>,
         now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError>;
     /// Revokes every session (refresh family) issued to `client_id`; returns those that
@@ -116,20 +118,20 @@ pub trait FamilyStore: Send + Sync {
     /// secret handle (its `sid` is derived from it). Returns the session if it was alive.
     async fn revoke_family(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         client_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Option<Ended>, StoreError>;
     /// The family, if it is alive.
     async fn find_family(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<Option<Family>, StoreError>;
     /// Whether `hash` is the family's current refresh token.
     async fn is_current(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;

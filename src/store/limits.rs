@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::RateLimit;
 
 /// One rate-limiter hit (book § Configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +36,12 @@ pub struct LockoutPolicy {
 /// Shared, atomic abuse counters (book § Configuration): every instance sees the same counts.
 #[async_trait]
 pub trait LimitStore: Send + Sync {
-    /// Counts a request against `key` (GCRA: `limit` per `period`, bursts up to `limit`),
-    /// or refuses it.
+    /// Counts a request against `key` (GCRA: `limit.count` per `limit.period`, bursts up
+    /// to `limit.count`), or refuses it.
     async fn hit(
         &self,
         key: &str,
-        limit: u32,
-        period: Duration,
+        limit: RateLimit,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError>;
     /// Counts a password attempt on `account` from `network` before it is checked; answers

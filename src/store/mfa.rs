@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::UserId;
 
 /// A user's TOTP enrolment as stored.
 #[derive(Debug, Clone)]
@@ -16,11 +17,11 @@ pub struct TotpRow {
 /// TOTP secrets and recovery codes (RFC 6238).
 #[async_trait]
 pub trait MfaStore: Send + Sync {
-    async fn totp(&self, user: crate::domain::UserId) -> Result<Option<TotpRow>, StoreError>;
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRow>, StoreError>;
     /// Stores a pending secret (replacing a pending one); false if TOTP is already confirmed.
     async fn set_pending_totp(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         secret_sealed: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
@@ -30,7 +31,7 @@ pub trait MfaStore: Send + Sync {
     /// transaction when the step is accepted.
     async fn use_step(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
@@ -39,13 +40,13 @@ pub trait MfaStore: Send + Sync {
     /// Replaces every recovery code of `user`.
     async fn replace_recovery_codes(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         codes_sha256: &[[u8; 32]],
     ) -> Result<(), StoreError>;
     /// Uses a recovery code once.
     async fn use_recovery_code(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
@@ -53,7 +54,7 @@ pub trait MfaStore: Send + Sync {
     /// there was TOTP to remove.
     async fn delete_totp(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         notice: Option<&super::OutboxMessage>,
     ) -> Result<(), StoreError>;
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::UserId;
 
 /// What a presented reset token is looked up for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub trait ResetStore: Send + Sync {
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
-        user: crate::domain::UserId,
+        user: UserId,
         expires_at: OffsetDateTime,
         message: &super::OutboxMessage,
         now: OffsetDateTime,
@@ -34,12 +35,12 @@ pub trait ResetStore: Send + Sync {
         token_sha256: [u8; 32],
         how: ResetUse,
         now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError>;
+    ) -> Result<Option<UserId>, StoreError>;
     /// Makes every outstanding reset token of `user` unusable (a completed reset or a
     /// password change, book § Configuration); returns how many.
     async fn revoke_user_resets(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::domain::UserId;
 
 /// What is known about an access token's revocation (RFC 9068, book § Endpoints), read in one round trip.
 #[derive(Debug, Default)]
@@ -29,7 +30,7 @@ pub trait RevocationStore: Send + Sync {
     /// Invalidates every access token of `user` issued before `at` (O(1)).
     async fn set_cutoff(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         at: OffsetDateTime,
         ttl: Duration,
     ) -> Result<(), StoreError>;
@@ -37,7 +38,7 @@ pub trait RevocationStore: Send + Sync {
         &self,
         jti: &str,
         sid: Option<&str>,
-        user: Option<crate::domain::UserId>,
+        user: Option<UserId>,
         now: OffsetDateTime,
     ) -> Result<TokenState, StoreError>;
 }

@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::domain::UserId;
 
 /// One sealed item `keys rewrap` re-seals, named by its row.
 #[derive(Debug, Clone, Copy)]
 pub enum SealedItem<'a> {
     SigningKey(&'a str),
-    TotpSecret(crate::domain::UserId),
+    TotpSecret(UserId),
     OutboxMessage(crate::domain::MessageId),
 }
 

@@ -1,5 +1,6 @@
 //! Claim sets: RFC 9068 access tokens and OpenID Connect ID tokens.
 
+use crate::domain::FamilyId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
@@ -46,7 +47,7 @@ pub struct AccessClaims {
     pub scope: String,
     /// Session (refresh family) id; present only for user tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<crate::domain::FamilyId>,
+    pub sid: Option<FamilyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +74,7 @@ pub struct IdClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
     pub amr: Vec<String>,
-    pub sid: crate::domain::FamilyId,
+    pub sid: FamilyId,
     /// `sub` and the user claims the scope grants, exactly as userinfo answers them.
     #[serde(flatten)]
     pub user: UserInfo,

@@ -8,6 +8,7 @@
 //! so a retried rotation answers the same token without storing it. Only SHA-256 of a
 //! token is stored.
 
+use crate::domain::FamilyId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -45,12 +46,12 @@ impl Handle {
 
     /// The family's session id: base64url of the first 16 bytes of
     /// SHA-256(context || handle). Preimage resistance keeps the handle secret.
-    pub fn sid(&self) -> crate::domain::FamilyId {
+    pub fn sid(&self) -> FamilyId {
         let digest = Sha256::new()
             .chain_update(SID_CONTEXT)
             .chain_update(self.0)
             .finalize();
-        crate::domain::FamilyId::from(URL_SAFE_NO_PAD.encode(&digest[..16]))
+        FamilyId::from(URL_SAFE_NO_PAD.encode(&digest[..16]))
     }
 
     /// The family's first token.
@@ -86,7 +87,7 @@ impl Handle {
 pub struct RefreshToken {
     pub token: SecretString,
     /// The family's session id (`sid`).
-    pub family_id: crate::domain::FamilyId,
+    pub family_id: FamilyId,
     pub sha256: [u8; 32],
 }
 
@@ -109,7 +110,7 @@ impl RefreshToken {
 pub struct Presented {
     pub handle: Handle,
     /// The family's session id.
-    pub sid: crate::domain::FamilyId,
+    pub sid: FamilyId,
     pub sha256: [u8; 32],
 }
 

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::UserId;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::store::{AuditQuery, AuditRecord};
@@ -89,7 +90,7 @@ pub async fn list(
     let limit = super::page_limit(params.limit, 100, 1000)?;
     let user = params
         .user
-        .map(|u| u.parse::<crate::domain::UserId>())
+        .map(|u| u.parse::<UserId>())
         .transpose()
         .map_err(|_| super::invalid("user", "must be a user id (UUID)"))?;
     let since = params

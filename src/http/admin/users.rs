@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AdminCaller;
+use crate::domain::UserId;
 use crate::domain::{Email, Password, User};
 use crate::http::error::ApiError;
 use crate::service::accounts::AccountRequest;
@@ -145,7 +146,7 @@ pub async fn find(
     }))
 }
 
-fn user_id(raw: &str) -> Result<crate::domain::UserId, ApiError> {
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 

@@ -33,6 +33,14 @@ pub struct NoSuchClient(#[allow(dead_code)] ErrorBody);
 )]
 pub struct ReauthenticationRequired(#[allow(dead_code)] ErrorBody);
 
+/// 429 after too many wrong passwords at a step-up.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many wrong passwords: the account is locked"
+)]
+pub struct AccountLocked(#[allow(dead_code)] ErrorBody);
+
 /// 403 from the cookie API for a foreign origin.
 #[derive(IntoResponses)]
 #[response(status = 403, description = "Origin not allowed")]

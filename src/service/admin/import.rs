@@ -12,6 +12,7 @@ use crate::domain::Email;
 use crate::store::{AuditEvent, CreateUserError, NewUser, Stores};
 
 use super::{audit, Operator};
+use crate::domain::UserId;
 
 /// One line of a user-import file (README: "Command line", `tessera users import`).
 #[derive(Deserialize, ToSchema)]
@@ -74,7 +75,7 @@ async fn import_line(stores: &Stores, raw: &str, now: OffsetDateTime) -> Result<
     let name =
         crate::domain::display_name(line.name.as_deref()).map_err(|e| format!("name {e}"))?;
     let user = NewUser {
-        id: crate::domain::UserId::generate(),
+        id: UserId::generate(),
         welcome: None,
         email,
         name,

@@ -8,12 +8,13 @@ use crate::config::Settings;
 use crate::store::{AuditEvent, Stores};
 
 use super::{audit, ManageError, Operator};
+use crate::domain::UserId;
 use crate::service::accounts::{self, AccountError, AccountRequest};
 
 /// The user with this id, or `NotFound`.
 pub async fn existing_user(
     stores: &Stores,
-    id: crate::domain::UserId,
+    id: UserId,
 ) -> Result<crate::domain::User, ManageError> {
     stores
         .users
@@ -44,7 +45,7 @@ pub enum Ending {
 pub async fn end_user(
     stores: &Stores,
     settings: &Settings,
-    user: crate::domain::UserId,
+    user: UserId,
     ending: Ending,
     operator: &Operator,
 ) -> Result<usize, ManageError> {
@@ -69,7 +70,7 @@ pub async fn end_user(
 /// Clears a user's failed-login count and any lock (book § Configuration, book § Endpoints).
 pub async fn unlock_user(
     stores: &Stores,
-    user: crate::domain::UserId,
+    user: UserId,
     operator: &Operator,
 ) -> Result<(), ManageError> {
     let found = existing_user(stores, user).await?;
@@ -87,7 +88,7 @@ pub async fn unlock_user(
 /// or takes it back. Answers the user as changed.
 pub async fn set_email_verified(
     stores: &Stores,
-    user: crate::domain::UserId,
+    user: UserId,
     verified: bool,
     operator: &Operator,
 ) -> Result<crate::domain::User, ManageError> {
@@ -108,7 +109,7 @@ pub async fn set_email_verified(
 /// The user's passkeys (book § Passkeys), oldest first.
 pub async fn user_passkeys(
     stores: &Stores,
-    user: crate::domain::UserId,
+    user: UserId,
 ) -> Result<Vec<crate::store::StoredPasskey>, ManageError> {
     existing_user(stores, user).await?;
     Ok(stores.passkeys.user_passkeys(user).await?)
@@ -118,7 +119,7 @@ pub async fn user_passkeys(
 /// go on: `revoke-sessions` ends them.
 pub async fn delete_user_passkey(
     stores: &Stores,
-    user: crate::domain::UserId,
+    user: UserId,
     passkey: crate::domain::PasskeyId,
     outbox: &crate::service::outbox::Outbox,
     operator: &Operator,

@@ -22,6 +22,7 @@ mod browser;
 pub use answer::*;
 pub use browser::*;
 
+use crate::domain::UserId;
 use crate::service::grants::TokenIssuer;
 use crate::store::{AuthCode, ClientStore, CodeStore, SsoSession, StoreError};
 
@@ -79,7 +80,7 @@ pub struct Request {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     /// The user `id_token_hint` names, when it is an ID token this issuer signed.
-    pub hinted_user: Option<crate::domain::UserId>,
+    pub hinted_user: Option<UserId>,
 }
 
 /// Why a request is refused.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::crypto::{Kek, Purpose};
 use crate::domain::User;
+use crate::domain::UserId;
 use crate::notify::NoticeKind;
 use crate::service::audit::Auditor;
 use crate::service::outbox::Outbox;
@@ -319,7 +320,7 @@ fn recovery_digest(code: &str) -> [u8; 32] {
 /// What an MFA token stands for: a password login waiting for its second factor.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingLogin {
-    pub user_id: crate::domain::UserId,
+    pub user_id: UserId,
     /// `password_fingerprint` of the user when the password step passed.
     pub password: String,
     pub client_id: String,

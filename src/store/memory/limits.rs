@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use moka::ops::compute::Op;
 use time::OffsetDateTime;
 
+use crate::domain::RateLimit;
 use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
 
 /// Counters kept at most; beyond it the least recently used are forgotten.
@@ -128,10 +129,13 @@ impl LimitStore for MemoryLimits {
     async fn hit(
         &self,
         key: &str,
-        limit: u32,
-        period: Duration,
+        limit: RateLimit,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
+        let RateLimit {
+            count: limit,
+            period,
+        } = limit;
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as f64;
         let period_ms = period.as_millis() as f64;
         let mut decision = None;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
+use crate::domain::UserId;
 use crate::store::{Consent, ConsentStore, StoreError};
 
 fn consent(row: &tokio_postgres::Row) -> Consent {
@@ -18,7 +19,7 @@ fn consent(row: &tokio_postgres::Row) -> Consent {
 impl ConsentStore for PgStore {
     async fn grant_consent(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         client_id: &str,
         scopes: &[String],
         now: OffsetDateTime,
@@ -39,7 +40,7 @@ impl ConsentStore for PgStore {
 
     async fn find_consent(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         client_id: &str,
     ) -> Result<Option<Consent>, StoreError> {
         let client = self.client().await?;
@@ -53,7 +54,7 @@ impl ConsentStore for PgStore {
         Ok(row.as_ref().map(consent))
     }
 
-    async fn list_consents(&self, user: crate::domain::UserId) -> Result<Vec<Consent>, StoreError> {
+    async fn list_consents(&self, user: UserId) -> Result<Vec<Consent>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -65,11 +66,7 @@ impl ConsentStore for PgStore {
         Ok(rows.iter().map(consent).collect())
     }
 
-    async fn revoke_consent(
-        &self,
-        user: crate::domain::UserId,
-        client_id: &str,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_consent(&self, user: UserId, client_id: &str) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let n = client
             .execute(

@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
+use crate::domain::UserId;
 use crate::store::{MfaStore, OutboxMessage, StoreError, TotpRow};
 
 #[async_trait]
 impl MfaStore for PgStore {
-    async fn totp(&self, user: crate::domain::UserId) -> Result<Option<TotpRow>, StoreError> {
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRow>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -26,7 +27,7 @@ impl MfaStore for PgStore {
 
     async fn set_pending_totp(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         secret_sealed: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -45,7 +46,7 @@ impl MfaStore for PgStore {
 
     async fn use_step(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
@@ -65,7 +66,7 @@ impl MfaStore for PgStore {
 
     async fn replace_recovery_codes(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         codes_sha256: &[[u8; 32]],
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
@@ -86,7 +87,7 @@ impl MfaStore for PgStore {
 
     async fn use_recovery_code(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -103,21 +104,17 @@ impl MfaStore for PgStore {
 
     async fn delete_totp(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         notice: Option<&OutboxMessage>,
     ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(unavailable)?;
-        tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user])
-            .await
-            .map_err(unavailable)?;
-        let n = tx
-            .execute("DELETE FROM user_totp WHERE user_id = $1", &[&user])
-            .await
-            .map_err(unavailable)?;
-        if let (true, Some(notice)) = (n > 0, notice) {
-            super::outbox::enqueue(&tx, notice).await?;
-        }
-        tx.commit().await.map_err(unavailable)
+        // one statement: the codes go with the secret they belong to
+        self.execute_noticed(
+            "WITH codes AS (DELETE FROM recovery_codes WHERE user_id = $1) \
+             DELETE FROM user_totp WHERE user_id = $1",
+            &[&user],
+            notice,
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, PgStore};
+use crate::domain::UserId;
 use crate::store::{Expiry, OutboxMessage, ResetStore, ResetUse, StoreError, Swept, SWEEP_BATCH};
 
 #[async_trait]
@@ -13,7 +14,7 @@ impl ResetStore for PgStore {
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
-        user: crate::domain::UserId,
+        user: UserId,
         expires_at: OffsetDateTime,
         message: &OutboxMessage,
         now: OffsetDateTime,
@@ -36,7 +37,7 @@ impl ResetStore for PgStore {
         token_sha256: [u8; 32],
         how: ResetUse,
         now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         // one statement: two concurrent uses cannot both succeed
         let statement = match how {
             ResetUse::Find => "SELECT user_id FROM password_resets WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
@@ -52,7 +53,7 @@ impl ResetStore for PgStore {
 
     async fn revoke_user_resets(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let client = self.client().await?;

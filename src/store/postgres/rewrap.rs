@@ -4,6 +4,7 @@
 use super::{unavailable, PgStore, KEYRING_LOCK};
 use async_trait::async_trait;
 
+use crate::domain::UserId;
 use crate::store::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore, StoreError};
 
 #[async_trait]
@@ -44,7 +45,7 @@ impl SealedStore for PgStore {
             .await
             .map_err(unavailable)?;
         for row in secrets {
-            let user: crate::domain::UserId = row.get(0);
+            let user: UserId = row.get(0);
             let sealed: Vec<u8> = row.get(1);
             let resealed = reseal(SealedItem::TotpSecret(user), &sealed)?;
             tx.execute(

@@ -6,6 +6,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use super::{unavailable, PgStore};
+use crate::domain::UserId;
 use crate::domain::{Email, User};
 use crate::store::{CreateUserError, NewUser, OutboxMessage, StoreError, UserStore};
 
@@ -64,7 +65,7 @@ impl UserStore for PgStore {
         Ok(row.as_ref().map(row_to_user))
     }
 
-    async fn find_user(&self, id: crate::domain::UserId) -> Result<Option<User>, StoreError> {
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -78,7 +79,7 @@ impl UserStore for PgStore {
 
     async fn set_password_hash(
         &self,
-        id: crate::domain::UserId,
+        id: UserId,
         hash: &str,
         now: OffsetDateTime,
         notice: Option<&OutboxMessage>,
@@ -93,7 +94,7 @@ impl UserStore for PgStore {
         Ok(n == 1)
     }
 
-    async fn delete_user(&self, id: crate::domain::UserId) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let n = client
             .execute("DELETE FROM users WHERE id = $1", &[&id])
@@ -104,7 +105,7 @@ impl UserStore for PgStore {
 
     async fn replace_password_hash(
         &self,
-        id: crate::domain::UserId,
+        id: UserId,
         old: &str,
         new: &str,
         now: OffsetDateTime,

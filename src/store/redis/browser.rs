@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use super::{unavailable, RedisStore};
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 use crate::store::{
     AuthCode, CodeStore, CodeTake, SsoSession, SsoStore, StoreError, SPENT_CODE_MEMORY,
 };
@@ -35,7 +37,7 @@ impl RedisStore {
         self.key(&["sso", &format!("{{{id}}}"), "families"])
     }
 
-    fn user_sso_key(&self, user: crate::domain::UserId) -> String {
+    fn user_sso_key(&self, user: UserId) -> String {
         self.key(&["user", &format!("{{{user}}}"), "sso"])
     }
 
@@ -101,7 +103,7 @@ impl SsoStore for RedisStore {
     async fn add_sso_family(
         &self,
         id: &str,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut conn = self.connection().await;
@@ -115,11 +117,7 @@ impl SsoStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn end_sso(
-        &self,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
+    async fn end_sso(&self, id: &str, now: OffsetDateTime) -> Result<Vec<FamilyId>, StoreError> {
         let session = self.find_sso(id, now).await?;
         let mut conn = self.connection().await;
         let families: Vec<String> = END_SSO
@@ -139,11 +137,7 @@ impl SsoStore for RedisStore {
         Ok(families.into_iter().map(Into::into).collect())
     }
 
-    async fn end_user_sso(
-        &self,
-        user: crate::domain::UserId,
-        now: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
+    async fn end_user_sso(&self, user: UserId, now: OffsetDateTime) -> Result<usize, StoreError> {
         let sessions = self.list_sso(user, now).await?;
         for session in &sessions {
             self.end_sso(&session.id, now).await?;
@@ -153,7 +147,7 @@ impl SsoStore for RedisStore {
 
     async fn list_sso(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<SsoSession>, StoreError> {
         let mut conn = self.connection().await;
@@ -226,7 +220,7 @@ impl CodeStore for RedisStore {
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut conn = self.connection().await;

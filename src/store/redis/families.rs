@@ -10,6 +10,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, RedisStore};
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 use crate::store::{
     Ended, Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
@@ -44,7 +46,7 @@ impl RedisStore {
         self.key(&["fam", &format!("{{{family_id}}}")])
     }
 
-    pub(super) fn sessions_key(&self, user: crate::domain::UserId) -> String {
+    pub(super) fn sessions_key(&self, user: UserId) -> String {
         self.key(&["user", &format!("{{{user}}}"), "families"])
     }
 
@@ -55,12 +57,12 @@ impl RedisStore {
     /// Drops an ended family from its user's and its client's index.
     async fn unindex(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         user: &str,
         client_id: &str,
     ) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
-        if let Ok(user) = user.parse::<crate::domain::UserId>() {
+        if let Ok(user) = user.parse::<UserId>() {
             pipe.zrem(self.sessions_key(user), family_id).ignore();
         }
         pipe.zrem(self.client_sessions_key(client_id), family_id)
@@ -155,7 +157,7 @@ impl FamilyStore for RedisStore {
 
     async fn list_sessions(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         _now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.connection().await;
@@ -221,8 +223,8 @@ impl FamilyStore for RedisStore {
 
     async fn revoke_user_sessions(
         &self,
-        user: crate::domain::UserId,
-        keep: Option<&crate::domain::FamilyId>,
+        user: UserId,
+        keep: Option<&FamilyId>,
         now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
         let mut revoked = Vec::new();
@@ -309,7 +311,7 @@ impl FamilyStore for RedisStore {
 
     async fn revoke_family(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         client_id: Option<&str>,
         _now: OffsetDateTime,
     ) -> Result<Option<Ended>, StoreError> {
@@ -334,7 +336,7 @@ impl FamilyStore for RedisStore {
 
     async fn find_family(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<Option<Family>, StoreError> {
         let mut conn = self.connection().await;
@@ -356,7 +358,7 @@ impl FamilyStore for RedisStore {
 
     async fn is_current(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         hash: &[u8; 32],
         _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {

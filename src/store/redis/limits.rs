@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{unavailable, RedisStore};
+use crate::domain::RateLimit;
 use crate::store::{LimitStore, LockoutPolicy, RateDecision, StoreError};
 
 static GCRA: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
@@ -44,10 +45,13 @@ impl LimitStore for RedisStore {
     async fn hit(
         &self,
         key: &str,
-        limit: u32,
-        period: Duration,
+        limit: RateLimit,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
+        let RateLimit {
+            count: limit,
+            period,
+        } = limit;
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
         let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.connection().await;

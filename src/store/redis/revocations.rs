@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use super::families::secs;
 use super::{unavailable, RedisStore};
+use crate::domain::UserId;
 use crate::store::{RevocationStore, StoreError, TokenState};
 
 #[async_trait]
@@ -28,7 +29,7 @@ impl RevocationStore for RedisStore {
 
     async fn set_cutoff(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         at: time::OffsetDateTime,
         ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
@@ -47,7 +48,7 @@ impl RevocationStore for RedisStore {
         &self,
         jti: &str,
         sid: Option<&str>,
-        user: Option<crate::domain::UserId>,
+        user: Option<UserId>,
         _now: time::OffsetDateTime,
     ) -> Result<TokenState, StoreError> {
         // three slots: one round trip on a single Redis, three at once on a cluster

@@ -7,6 +7,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use time::OffsetDateTime;
 
 use super::{from_micros, json_list, micros, parse_list, user_id_of, SqliteStore};
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 use crate::store::{Consent, ConsentStore, SsoSession, SsoStore, StoreError};
 
 const SSO_COLUMNS: &str = "id, user_id, secret_sha256, auth_time, amr, created_at, expires_at";
@@ -81,7 +83,7 @@ impl SsoStore for SqliteStore {
     async fn add_sso_family(
         &self,
         id: &str,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (id, family) = (id.to_owned(), family_id.to_owned());
@@ -96,18 +98,14 @@ impl SsoStore for SqliteStore {
         Ok(())
     }
 
-    async fn end_sso(
-        &self,
-        id: &str,
-        _now: OffsetDateTime,
-    ) -> Result<Vec<crate::domain::FamilyId>, StoreError> {
+    async fn end_sso(&self, id: &str, _now: OffsetDateTime) -> Result<Vec<FamilyId>, StoreError> {
         let id = id.to_owned();
         self.write(move |tx| {
             let families = {
                 let mut stmt =
                     tx.prepare("SELECT family_id FROM sso_families WHERE sso_id = ?1")?;
                 let rows = stmt.query_map([&id], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<Vec<crate::domain::FamilyId>>>()?
+                rows.collect::<rusqlite::Result<Vec<FamilyId>>>()?
             };
             tx.execute("DELETE FROM sso_sessions WHERE id = ?1", [&id])?;
             Ok(families)
@@ -115,11 +113,7 @@ impl SsoStore for SqliteStore {
         .await
     }
 
-    async fn end_user_sso(
-        &self,
-        user: crate::domain::UserId,
-        now: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
+    async fn end_user_sso(&self, user: UserId, now: OffsetDateTime) -> Result<usize, StoreError> {
         let user = user.to_string();
         self.write(move |tx| {
             tx.execute(
@@ -132,7 +126,7 @@ impl SsoStore for SqliteStore {
 
     async fn list_sso(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<SsoSession>, StoreError> {
         let user = user.to_string();
@@ -165,7 +159,7 @@ fn to_consent((client_id, scopes, at): (String, String, i64)) -> Result<Consent,
 impl ConsentStore for SqliteStore {
     async fn grant_consent(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         client_id: &str,
         scopes: &[String],
         now: OffsetDateTime,
@@ -196,7 +190,7 @@ impl ConsentStore for SqliteStore {
 
     async fn find_consent(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         client_id: &str,
     ) -> Result<Option<Consent>, StoreError> {
         let (user, client) = (user.to_string(), client_id.to_owned());
@@ -213,7 +207,7 @@ impl ConsentStore for SqliteStore {
         raw.map(to_consent).transpose()
     }
 
-    async fn list_consents(&self, user: crate::domain::UserId) -> Result<Vec<Consent>, StoreError> {
+    async fn list_consents(&self, user: UserId) -> Result<Vec<Consent>, StoreError> {
         let user = user.to_string();
         let rows = self
             .run(move |c| {
@@ -227,11 +221,7 @@ impl ConsentStore for SqliteStore {
         rows.into_iter().map(to_consent).collect()
     }
 
-    async fn revoke_consent(
-        &self,
-        user: crate::domain::UserId,
-        client_id: &str,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_consent(&self, user: UserId, client_id: &str) -> Result<bool, StoreError> {
         let (user, client) = (user.to_string(), client_id.to_owned());
         let n = self
             .write(move |tx| {

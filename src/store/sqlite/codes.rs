@@ -11,6 +11,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{micros, SqliteStore};
+use crate::domain::FamilyId;
 use crate::store::{AuthCode, CodeStore, CodeTake, StoreError, SPENT_CODE_MEMORY};
 
 /// `spent`: not used yet, used once, presented again since.
@@ -91,7 +92,7 @@ impl CodeStore for SqliteStore {
     async fn record_code_family(
         &self,
         digest: &[u8; 32],
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (key, family) = (digest.to_vec(), family_id.to_owned());

@@ -9,6 +9,8 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{json_list, micros, parse_list, user_id_of, SqliteStore};
+use crate::domain::FamilyId;
+use crate::domain::UserId;
 use crate::store::{
     Ended, Family, FamilyStore, RotateRequest, Rotation, SessionInfo, SessionMeta, StoreError,
 };
@@ -197,7 +199,7 @@ impl FamilyStore for SqliteStore {
 
     async fn list_sessions(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         self.run(move |c| {
@@ -222,8 +224,8 @@ impl FamilyStore for SqliteStore {
 
     async fn revoke_user_sessions(
         &self,
-        user: crate::domain::UserId,
-        keep: Option<&crate::domain::FamilyId>,
+        user: UserId,
+        keep: Option<&FamilyId>,
         now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
         let clause = "user_id = ?1 AND (?2 IS NULL OR id <> ?2)";
@@ -263,7 +265,7 @@ impl FamilyStore for SqliteStore {
 
     async fn revoke_family(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         client_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Option<Ended>, StoreError> {
@@ -277,7 +279,7 @@ impl FamilyStore for SqliteStore {
 
     async fn find_family(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         now: OffsetDateTime,
     ) -> Result<Option<Family>, StoreError> {
         let id = family_id.to_owned();
@@ -296,7 +298,7 @@ impl FamilyStore for SqliteStore {
 
     async fn is_current(
         &self,
-        family_id: &crate::domain::FamilyId,
+        family_id: &FamilyId,
         hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {

@@ -5,11 +5,12 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{micros, SqliteStore};
+use crate::domain::UserId;
 use crate::store::{MfaStore, OutboxMessage, StoreError, TotpRow};
 
 #[async_trait]
 impl MfaStore for SqliteStore {
-    async fn totp(&self, user: crate::domain::UserId) -> Result<Option<TotpRow>, StoreError> {
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRow>, StoreError> {
         self.run(move |c| {
             c.query_row(
                 "SELECT secret_sealed, confirmed_at IS NOT NULL, last_step FROM user_totp WHERE user_id = ?1",
@@ -29,7 +30,7 @@ impl MfaStore for SqliteStore {
 
     async fn set_pending_totp(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         secret_sealed: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -49,7 +50,7 @@ impl MfaStore for SqliteStore {
 
     async fn use_step(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         step: i64,
         confirm: bool,
         now: OffsetDateTime,
@@ -71,7 +72,7 @@ impl MfaStore for SqliteStore {
 
     async fn replace_recovery_codes(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         codes_sha256: &[[u8; 32]],
     ) -> Result<(), StoreError> {
         let codes = codes_sha256.to_vec();
@@ -93,7 +94,7 @@ impl MfaStore for SqliteStore {
 
     async fn use_recovery_code(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         code_sha256: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -110,7 +111,7 @@ impl MfaStore for SqliteStore {
 
     async fn delete_totp(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         notice: Option<&OutboxMessage>,
     ) -> Result<(), StoreError> {
         let notice = notice.cloned();

@@ -31,6 +31,7 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use super::{Expiry, Migrator, Ping, StoreError, Swept, SWEEP_BATCH};
+use crate::domain::UserId;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -281,7 +282,7 @@ pub(crate) fn parse_list(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("not a JSON list: {text}")))
 }
 
-pub(crate) fn user_id_of(text: &str) -> Result<crate::domain::UserId, StoreError> {
+pub(crate) fn user_id_of(text: &str) -> Result<UserId, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("not a UUID: {text}")))
 }

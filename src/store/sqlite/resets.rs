@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{micros, user_id_of, SqliteStore};
+use crate::domain::UserId;
 use crate::store::{OutboxMessage, ResetStore, ResetUse, StoreError};
 
 #[async_trait]
@@ -12,7 +13,7 @@ impl ResetStore for SqliteStore {
     async fn create_reset(
         &self,
         token_sha256: [u8; 32],
-        user: crate::domain::UserId,
+        user: UserId,
         expires_at: OffsetDateTime,
         message: &OutboxMessage,
         now: OffsetDateTime,
@@ -34,7 +35,7 @@ impl ResetStore for SqliteStore {
         token_sha256: [u8; 32],
         how: ResetUse,
         now: OffsetDateTime,
-    ) -> Result<Option<crate::domain::UserId>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         let statement = match how {
             ResetUse::Find => "SELECT user_id FROM password_resets WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
             ResetUse::Consume => "UPDATE password_resets SET used_at = ?2 WHERE token_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING user_id",
@@ -56,7 +57,7 @@ impl ResetStore for SqliteStore {
 
     async fn revoke_user_resets(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let n = self

@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{from_micros, micros, micros_after, SqliteStore};
+use crate::domain::UserId;
 use crate::store::{RevocationStore, StoreError, TokenState};
 
 #[async_trait]
@@ -32,7 +33,7 @@ impl RevocationStore for SqliteStore {
 
     async fn set_cutoff(
         &self,
-        user: crate::domain::UserId,
+        user: UserId,
         at: OffsetDateTime,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -52,7 +53,7 @@ impl RevocationStore for SqliteStore {
         &self,
         jti: &str,
         sid: Option<&str>,
-        user: Option<crate::domain::UserId>,
+        user: Option<UserId>,
         now: OffsetDateTime,
     ) -> Result<TokenState, StoreError> {
         let (jti, sid, user) = (

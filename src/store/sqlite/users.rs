@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use time::OffsetDateTime;
 
 use super::{from_micros, micros, user_id_of, SqliteStore};
+use crate::domain::UserId;
 use crate::domain::{Email, User};
 use crate::store::{CreateUserError, NewUser, OutboxMessage, StoreError, UserStore};
 
@@ -92,13 +93,13 @@ impl UserStore for SqliteStore {
             .await
     }
 
-    async fn find_user(&self, id: crate::domain::UserId) -> Result<Option<User>, StoreError> {
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.user_where("id = ?1", id.to_string()).await
     }
 
     async fn set_password_hash(
         &self,
-        id: crate::domain::UserId,
+        id: UserId,
         hash: &str,
         now: OffsetDateTime,
         notice: Option<&OutboxMessage>,
@@ -116,7 +117,7 @@ impl UserStore for SqliteStore {
         Ok(n == 1)
     }
 
-    async fn delete_user(&self, id: crate::domain::UserId) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         let n = self
             .write(move |tx| tx.execute("DELETE FROM users WHERE id = ?1", [id.to_string()]))
             .await?;
@@ -125,7 +126,7 @@ impl UserStore for SqliteStore {
 
     async fn replace_password_hash(
         &self,
-        id: crate::domain::UserId,
+        id: UserId,
         old: &str,
         new: &str,
         now: OffsetDateTime,

@@ -13,20 +13,24 @@ fn key() -> String {
 
 pub async fn gcra_allows_the_burst_then_refills_one_per_interval(backend: &super::Backend) {
     let stores = &backend.stores;
-    let (k, t, period) = (key(), now(), Duration::from_secs(3));
+    let (k, t) = (key(), now());
+    let three = tessera::domain::RateLimit {
+        count: 3,
+        period: Duration::from_secs(3),
+    };
     for expected_remaining in [2, 1, 0] {
-        let d = stores.limits.hit(&k, 3, period, t).await.unwrap();
+        let d = stores.limits.hit(&k, three, t).await.unwrap();
         assert!(d.allowed);
         assert_eq!(d.remaining, expected_remaining);
     }
-    let refused = stores.limits.hit(&k, 3, period, t).await.unwrap();
+    let refused = stores.limits.hit(&k, three, t).await.unwrap();
     assert!(!refused.allowed);
     assert_eq!(refused.retry_after, Duration::from_secs(1));
     let a_second_later = t + Duration::from_secs(1);
     assert!(
         stores
             .limits
-            .hit(&k, 3, period, a_second_later)
+            .hit(&k, three, a_second_later)
             .await
             .unwrap()
             .allowed
@@ -34,7 +38,7 @@ pub async fn gcra_allows_the_burst_then_refills_one_per_interval(backend: &super
     assert!(
         !stores
             .limits
-            .hit(&k, 3, period, a_second_later)
+            .hit(&k, three, a_second_later)
             .await
             .unwrap()
             .allowed

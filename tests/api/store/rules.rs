@@ -74,10 +74,13 @@ pub async fn gcra_follows_the_table_of_cases(backend: &super::Backend) {
     let start = now();
     for (case, limit, period_ms, hits) in GCRA_CASES {
         let key = uuid::Uuid::new_v4().simple().to_string();
-        let period = Duration::from_millis(*period_ms);
+        let limit = tessera::domain::RateLimit {
+            count: *limit,
+            period: Duration::from_millis(*period_ms),
+        };
         for (i, (at, allowed, remaining, retry_after)) in hits.iter().enumerate() {
             let t = start + Duration::from_millis(*at);
-            let d = limits.hit(&key, *limit, period, t).await.unwrap();
+            let d = limits.hit(&key, limit, t).await.unwrap();
             let got = (d.allowed, d.remaining, d.retry_after.as_millis() as u64);
             assert_eq!(
                 got,
