@@ -75,8 +75,7 @@ async fn main() -> Result<(), Failure> {
         grant_types: vec!["client_credentials".parse().map_err(|()| "grant")?],
         scopes: vec![],
         audiences: vec![],
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
+        ..Default::default()
     };
     let (reader, secret) = tessera::service::admin::create_client(&stores, new, &operator)
         .await

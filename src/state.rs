@@ -9,7 +9,7 @@ use bytes::Bytes;
 use crate::auth::hashing::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::notify::Notifier;
+use crate::notify::Transports;
 use crate::service::abuse::{ClientGate, Limiter};
 use crate::service::access::AccessCheck;
 use crate::service::audit::Auditor;
@@ -20,7 +20,7 @@ use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
 use crate::service::logout::SignOut;
 use crate::service::mfa::account::{Account, AccountParts};
 use crate::service::mfa::Mfa;
-use crate::service::outbox::Outbox;
+use crate::service::outbox::{LogoutSigner, Outbox};
 use crate::service::passkeys::Passkeys;
 use crate::service::passwords::Passwords;
 use crate::service::reset::{ResetParts, Resets};
@@ -98,7 +98,7 @@ impl AppState {
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         documents: Documents,
-        notifier: Arc<dyn Notifier>,
+        transports: Transports,
     ) -> Self {
         let keyring = Arc::new(keyring);
         let settings = Arc::new(settings);
@@ -119,7 +119,11 @@ impl AppState {
         let sessions = Sessions::new(stores.clone(), settings.clone(), clock.clone());
         let outbox = Outbox::new(
             stores.outbox.clone(),
-            notifier,
+            transports,
+            LogoutSigner {
+                keyring: keyring.clone(),
+                issuer: settings.issuer.clone(),
+            },
             settings.kek.clone(),
             clock.clone(),
         );

@@ -99,6 +99,13 @@ pub enum ClientsCommand {
         /// A first-party client (may use the password grant).
         #[arg(long, env = "TESSERA_CLIENT_FIRST_PARTY")]
         first_party: bool,
+        /// Where tessera POSTs a logout token when one of the client's sessions ends
+        /// (https, or http on loopback; confidential clients only).
+        #[arg(long, env = "TESSERA_CLIENT_BACKCHANNEL_LOGOUT_URI")]
+        backchannel_logout_uri: Option<String>,
+        /// The client needs `sid` in logout tokens (tessera always sends it).
+        #[arg(long, env = "TESSERA_CLIENT_BACKCHANNEL_LOGOUT_SESSION_REQUIRED")]
+        backchannel_logout_session_required: bool,
     },
     /// List clients (JSON).
     List,

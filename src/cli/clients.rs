@@ -23,6 +23,8 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
             post_logout_redirect_uri,
             public,
             first_party,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
         } => {
             let grant_types = grant
                 .iter()
@@ -41,6 +43,8 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
                 audiences: audience,
                 redirect_uris: redirect_uri,
                 post_logout_redirect_uris: post_logout_redirect_uri,
+                backchannel_logout_uri,
+                backchannel_logout_session_required,
             };
             let (client, secret) = admin::create_client(&stores, new, &operator())
                 .await

@@ -67,6 +67,10 @@ pub struct DiscoveryDocument {
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
     pub claims_parameter_supported: bool,
+    /// OpenID Connect Back-Channel Logout 1.0: clients with a `backchannel_logout_uri`
+    /// get a logout token when a session ends, always with `sid`.
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl DiscoveryDocument {
@@ -125,6 +129,8 @@ impl DiscoveryDocument {
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             claims_parameter_supported: false,
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         }
     }
 

@@ -4,8 +4,10 @@
 //! unless an operator turned on development links). The outbox
 //! (`service::outbox`) calls them, and retries what fails.
 
+mod backchannel;
 mod smtp;
 
+pub use backchannel::BackChannel;
 pub use smtp::SmtpNotifier;
 
 use std::time::Duration;
@@ -162,6 +164,23 @@ pub trait Notifier: Send + Sync {
     async fn password_reset(&self, message: &ResetMessage) -> Result<(), NotifyError>;
     async fn notice(&self, message: &NoticeMessage) -> Result<(), NotifyError>;
     async fn email_link(&self, message: &LinkMessage) -> Result<(), NotifyError>;
+}
+
+/// Where the outbox delivers: mail (SMTP, the webhook or the log) and relying parties'
+/// back channels.
+#[derive(Clone)]
+pub struct Transports {
+    pub mail: std::sync::Arc<dyn Notifier>,
+    pub backchannel: BackChannel,
+}
+
+impl Transports {
+    pub fn from_settings(settings: &crate::config::Settings) -> Result<Self, NotifyError> {
+        Ok(Transports {
+            mail: from_settings(settings)?,
+            backchannel: BackChannel::new()?,
+        })
+    }
 }
 
 /// SMTP when it is configured, else the webhook when one is, else the log sink.

@@ -1,6 +1,7 @@
 //! The revocation feed (book § Verifying tokens in other services): what each revocation tells offline verifiers, and the
 //! page a confidential client reads, scoped like introspection.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -58,7 +59,9 @@ pub async fn token_revoked(
 }
 
 /// Sessions ended, by the clients they were issued to; `client` when the caller has it
-/// (a deleted client is no longer in the store).
+/// (a deleted client is no longer in the store). The revocation feed hears of each; so
+/// does each client with a back-channel logout endpoint, through the outbox (book
+/// § Integrating).
 pub async fn sessions_ended(
     stores: &Stores,
     settings: &Settings,
@@ -73,32 +76,48 @@ pub async fn sessions_ended(
     // the lifetime is the longest any token could have been issued with (a client's own,
     // or a global TTL lowered since), so no verifier forgets a revocation early
     let exp = (now + crate::config::MAX_ACCESS_TOKEN_TTL).unix_timestamp();
-    let mut audiences: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    let mut clients: HashMap<&str, Option<Client>> = HashMap::new();
     if let Some(c) = client {
-        audiences.insert(c.id.as_str(), audiences_of(settings, c));
+        clients.insert(c.id.as_str(), Some(c.clone()));
     }
     let mut records = Vec::with_capacity(ended.len());
+    let mut logouts = Vec::new();
     for session in ended {
-        if !audiences.contains_key(session.client_id.as_str()) {
+        if !clients.contains_key(session.client_id.as_str()) {
             let found = match crate::domain::ClientId::parse(&session.client_id) {
                 Ok(id) => stores.clients.find_client(&id).await?,
                 Err(_) => None,
             };
-            let aud = found
-                .map(|c| audiences_of(settings, &c))
-                .unwrap_or_default();
-            audiences.insert(&session.client_id, aud);
+            clients.insert(&session.client_id, found);
         }
+        let found = clients[session.client_id.as_str()].as_ref();
         records.push(FeedRecord {
             event: Revocation::Session {
                 sid: session.id.to_string(),
                 exp,
             },
             client_id: Some(session.client_id.clone()),
-            aud: audiences[session.client_id.as_str()].clone(),
+            aud: found.map(|c| audiences_of(settings, c)).unwrap_or_default(),
         });
+        if let Some(c) = found {
+            logouts.extend(crate::service::outbox::backchannel_logout(
+                &settings.kek,
+                c,
+                session,
+                now,
+            )?);
+        }
     }
-    publish(stores, settings, now, records).await
+    publish(stores, settings, now, records).await?;
+    // after the feed, so an outbox outage never keeps a revocation from verifiers
+    for logout in &logouts {
+        stores
+            .outbox
+            .enqueue(logout)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "a back-channel logout was not queued"))?;
+    }
+    Ok(())
 }
 
 /// Every token of `user` issued before `at` is void.

@@ -146,9 +146,10 @@ impl Application {
         let (public_addr, admin_addr) = (settings.public_addr, settings.admin_addr);
         let (public_listener, public_port) = bind(public_addr)?;
         let (admin_listener, admin_port) = bind(admin_addr)?;
-        let notifier = crate::notify::from_settings(&settings).map_err(StartupError::Notifier)?;
+        let transports =
+            crate::notify::Transports::from_settings(&settings).map_err(StartupError::Notifier)?;
         let state = Arc::new(AppState::new(
-            settings, stores, keyring, hasher, clock, documents, notifier,
+            settings, stores, keyring, hasher, clock, documents, transports,
         ));
         crate::service::watch::spawn(state.clone());
         let state = web::Data::from(state);

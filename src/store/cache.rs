@@ -156,6 +156,8 @@ mod tests {
             post_logout_redirect_uris: Vec::new(),
             id_token_alg: crate::crypto::SigningAlg::Rs256,
             access_token_ttl: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         };
         let store = Arc::new(Counting {
             lookups: AtomicUsize::new(0),

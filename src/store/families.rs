@@ -47,6 +47,8 @@ pub struct SessionInfo {
 pub struct Ended {
     pub id: FamilyId,
     pub client_id: String,
+    /// Whose session it was (the logout token's `sub`).
+    pub user_id: UserId,
 }
 
 /// What a refresh attempt found.

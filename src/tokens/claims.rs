@@ -80,6 +80,44 @@ pub struct IdClaims {
     pub user: UserInfo,
 }
 
+/// The event a logout token announces (OpenID Connect Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// The `typ` of a logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
+pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
+
+/// Logout-token claims (OpenID Connect Back-Channel Logout 1.0 §2.4): never a `nonce`,
+/// always `sid` and `sub`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogoutClaims {
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub sub: String,
+    pub sid: FamilyId,
+    /// `{"http://schemas.openid.net/event/backchannel-logout": {}}`.
+    pub events: serde_json::Value,
+}
+
+impl LogoutClaims {
+    /// The claims telling `aud` that session `sid` of `sub` ended, issued at `now` (Unix
+    /// seconds) and good for two minutes; `jti` stays the same when one logout is
+    /// delivered again.
+    pub fn new(iss: &str, aud: &str, sub: &str, sid: FamilyId, jti: &str, now: i64) -> Self {
+        LogoutClaims {
+            iss: iss.to_owned(),
+            aud: aud.to_owned(),
+            iat: now,
+            exp: now + 120,
+            jti: jti.to_owned(),
+            sub: sub.to_owned(),
+            sid,
+            events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+        }
+    }
+}
+
 /// Standard claims; `email*` with scope `email`, `name` with scope `profile`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserInfo {

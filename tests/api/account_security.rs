@@ -33,20 +33,6 @@ async fn bearer(app: &TestApp, method: Method, path: &str, token: &str) -> reqwe
         .await
 }
 
-async fn grant_as(app: &TestApp, id: &str, secret: &str, email: &str) -> Value {
-    app.http
-        .post(app.url("/oauth2/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", STRONG_PASSWORD),
-            ("scope", "openid"),
-        ])
-        .fetch_json()
-        .await
-}
-
 #[apply(backends)]
 #[tokio::test]
 async fn the_account_api_refuses_tokens_for_other_audiences_and_third_party_clients(
@@ -67,7 +53,9 @@ async fn the_account_api_refuses_tokens_for_other_audiences_and_third_party_clie
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let foreign = grant_as(&app, &payments, &secret, "aud@example.com").await;
+    let foreign = app
+        .client_password_grant(&payments, &secret, "aud@example.com", "openid")
+        .await;
     let foreign = foreign["access_token"].as_str().unwrap();
     assert_eq!(
         crate::helpers::claims(foreign)["aud"],

@@ -10,6 +10,7 @@ mod admin_api;
 mod admin_audit;
 mod admin_users;
 mod authorize;
+mod backchannel;
 mod client_details;
 mod client_security;
 mod config;

@@ -42,6 +42,14 @@ pub struct CreateClient {
     /// First-party clients may use the password grant.
     #[serde(default)]
     pub first_party: bool,
+    /// Where tessera POSTs a logout token when one of the client's sessions ends
+    /// (OpenID Connect Back-Channel Logout 1.0): https, or http on loopback; confidential
+    /// clients only.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (tessera always sends it).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// Creates a client; a confidential client's `client_secret` is in this response only.
@@ -67,6 +75,8 @@ pub async fn create(
         audiences: body.audiences,
         redirect_uris: body.redirect_uris,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
+        backchannel_logout_uri: body.backchannel_logout_uri,
+        backchannel_logout_session_required: body.backchannel_logout_session_required,
     };
     let (client, secret) = admin::create_client(&state.stores, new, &operator).await?;
     Ok(HttpResponse::Created().json(ClientView::new(&client, secret)))

@@ -23,7 +23,8 @@ const LISTED: usize = 100;
 pub struct FailedMessage {
     #[schema(value_type = String, format = Uuid)]
     pub id: crate::domain::MessageId,
-    /// `password_reset` or `security_notice`.
+    /// `password_reset`, `security_notice`, `email_verification`, `email_change` or
+    /// `backchannel_logout`.
     pub kind: String,
     pub attempts: u32,
     /// Unix seconds.

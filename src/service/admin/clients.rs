@@ -31,6 +31,10 @@ pub struct ClientView {
     pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
     pub first_party: bool,
+    /// Where tessera POSTs a logout token when one of the client's sessions ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl ClientView {
@@ -46,6 +50,8 @@ impl ClientView {
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             public: client.public,
             first_party: client.first_party,
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: client.backchannel_logout_session_required,
         }
     }
 }
@@ -116,11 +122,46 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
                 .to_owned(),
         );
     }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        if new.public {
+            problems.push("backchannel_logout_uri needs a confidential client".to_owned());
+        }
+        if !backchannel_uri_ok(uri) {
+            problems.push(
+                "backchannel_logout_uri must be an absolute https URL of at most 2048 characters, without a fragment or user information (http only for loopback)"
+                    .to_owned(),
+            );
+        }
+    } else if new.backchannel_logout_session_required {
+        problems
+            .push("backchannel_logout_session_required needs a backchannel_logout_uri".to_owned());
+    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+/// A back-channel logout endpoint tessera may POST to (OpenID Connect Back-Channel Logout
+/// 1.0 §2.2): https, or http on a loopback host; a query but no fragment or user info.
+fn backchannel_uri_ok(uri: &str) -> bool {
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let scheme_ok =
+        url.scheme() == "https" && url.host().is_some() || url.scheme() == "http" && loopback;
+    uri.len() <= 2048
+        && scheme_ok
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 /// Creates a client; a confidential one gets a 32-byte secret, returned once.
@@ -146,6 +187,8 @@ pub async fn create_client(
         post_logout_redirect_uris: new.post_logout_redirect_uris,
         id_token_alg: SigningAlg::Rs256,
         access_token_ttl: None,
+        backchannel_logout_uri: new.backchannel_logout_uri,
+        backchannel_logout_session_required: new.backchannel_logout_session_required,
     };
     stores.clients.create_client(&client, operator.now).await?;
     audit(
@@ -172,6 +215,20 @@ pub struct ClientPatch {
     pub audiences: Option<Vec<String>>,
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// A URL sets the back-channel logout endpoint; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null` (absent stays `None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 pub fn parse_client_id(id: &str) -> Result<ClientId, ManageError> {
@@ -226,6 +283,12 @@ pub async fn update_client(
     if let Some(uris) = patch.post_logout_redirect_uris {
         client.post_logout_redirect_uris = uris;
     }
+    if let Some(uri) = patch.backchannel_logout_uri {
+        client.backchannel_logout_uri = uri;
+    }
+    if let Some(required) = patch.backchannel_logout_session_required {
+        client.backchannel_logout_session_required = required;
+    }
     validate_client(&NewClient {
         name: client.name.clone(),
         public: client.public,
@@ -235,6 +298,8 @@ pub async fn update_client(
         audiences: client.audiences.clone(),
         redirect_uris: client.redirect_uris.clone(),
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: client.backchannel_logout_session_required,
     })
     .map_err(|p| ManageError::Invalid(p.join("; ")))?;
     if !stores.clients.update_client(&client, operator.now).await? {

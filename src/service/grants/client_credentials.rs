@@ -68,6 +68,8 @@ mod tests {
             post_logout_redirect_uris: Vec::new(),
             id_token_alg: SigningAlg::Es256,
             access_token_ttl: Some(Duration::from_secs(120)),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 

@@ -156,12 +156,7 @@ impl TokenIssuer {
         nonce: Option<&str>,
     ) -> Result<String, OAuthError> {
         let now = self.now();
-        // an ID token algorithm that is not enabled falls back to RS256, which always is
-        let alg = if self.keyring.signer(client.id_token_alg).is_some() {
-            client.id_token_alg
-        } else {
-            SigningAlg::Rs256
-        };
+        let alg = self.keyring.id_token_alg(client.id_token_alg);
         let claims = IdClaims {
             iss: self.policy.issuer.clone(),
             aud: client.id.to_string(),

@@ -125,6 +125,7 @@ async fn reuse_detected(grants: &Grants, family: &Family, ip: Option<String>) {
     let ended = [crate::store::Ended {
         id: family.id.clone(),
         client_id: family.client_id.clone(),
+        user_id: family.user_id,
     }];
     // the store outage is logged where it happens; the refresh is refused either way
     let _ = grants.sessions.feed_ended(&ended).await;

@@ -14,6 +14,8 @@
 
 mod sealed;
 
+pub use sealed::{backchannel_logout, BACKCHANNEL_LOGOUT};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +26,9 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::crypto::{Kek, Purpose};
 use crate::domain::MessageId;
-use crate::notify::{LinkMessage, NoticeMessage, Notifier, ResetMessage};
+use crate::notify::{BackChannel, LinkMessage, NoticeMessage, Notifier, ResetMessage, Transports};
 use crate::store::{OutboxMessage, OutboxStats, OutboxStore, StoreError};
+use crate::tokens::{KeyRing, LogoutClaims, LOGOUT_TOKEN_TYP};
 use sealed::Sealed;
 
 /// Attempts before a message is given up on (about nine hours of backoff in all).
@@ -46,9 +49,18 @@ const POLL: Duration = Duration::from_secs(1);
 pub struct Outbox {
     store: Arc<dyn OutboxStore>,
     transport: Arc<dyn Notifier>,
+    backchannel: BackChannel,
+    signer: LogoutSigner,
     kek: Kek,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+}
+
+/// Signs logout tokens at delivery: the key ring and the issuer.
+#[derive(Clone)]
+pub struct LogoutSigner {
+    pub keyring: Arc<KeyRing>,
+    pub issuer: String,
 }
 
 /// What one pass of the worker did.
@@ -61,13 +73,16 @@ pub struct Pass {
 impl Outbox {
     pub fn new(
         store: Arc<dyn OutboxStore>,
-        transport: Arc<dyn Notifier>,
+        transports: Transports,
+        signer: LogoutSigner,
         kek: Kek,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Outbox {
             store,
-            transport,
+            transport: transports.mail,
+            backchannel: transports.backchannel,
+            signer,
             kek,
             clock,
             wake: Arc::new(Notify::new()),
@@ -214,6 +229,36 @@ impl Outbox {
                 };
                 self.transport
                     .email_link(&message)
+                    .await
+                    .map_err(Undelivered::from)
+            }
+            Sealed::BackchannelLogout {
+                client_id,
+                uri,
+                alg,
+                user_id,
+                sid,
+            } => {
+                // signed now, so a delivery after an outage is not stale; the row's id is
+                // the `jti`, the same at every attempt
+                let claims = LogoutClaims::new(
+                    &self.signer.issuer,
+                    &client_id,
+                    &user_id.to_string(),
+                    sid,
+                    &message.id.to_string(),
+                    self.clock.now().unix_timestamp(),
+                );
+                let keyring = &self.signer.keyring;
+                let token = crate::tokens::sign(
+                    keyring,
+                    keyring.id_token_alg(alg),
+                    LOGOUT_TOKEN_TYP,
+                    &claims,
+                )
+                .map_err(|_| Undelivered::retry("no signing key for the logout token"))?;
+                self.backchannel
+                    .post(&uri, &token)
                     .await
                     .map_err(Undelivered::from)
             }

@@ -7,10 +7,10 @@ use sha2::Digest;
 use time::OffsetDateTime;
 
 use super::Outbox;
-use crate::crypto::Purpose;
-use crate::domain::{User, UserId};
+use crate::crypto::{Kek, Purpose, SigningAlg};
+use crate::domain::{Client, FamilyId, User, UserId};
 use crate::notify::{LinkKind, LinkMessage, NoticeKind, ResetMessage};
-use crate::store::{OutboxMessage, StoreError};
+use crate::store::{Ended, OutboxMessage, StoreError};
 
 /// A message as sealed in the outbox.
 #[derive(Serialize, Deserialize)]
@@ -35,7 +35,42 @@ pub(super) enum Sealed {
         link: String,
         expires_at: i64,
     },
+    /// A session of `client_id`'s ended: a logout token goes to `uri`, signed when it is
+    /// delivered (so a late delivery is not stale).
+    BackchannelLogout {
+        client_id: String,
+        uri: String,
+        alg: SigningAlg,
+        user_id: UserId,
+        sid: FamilyId,
+    },
 }
+
+/// The outbox row that tells `client` that session `ended` ended (OpenID Connect
+/// Back-Channel Logout 1.0), or `None` when the client has no back-channel endpoint. The
+/// dedupe key is the session's: one session ends once.
+pub fn backchannel_logout(
+    kek: &Kek,
+    client: &Client,
+    ended: &Ended,
+    now: OffsetDateTime,
+) -> Result<Option<OutboxMessage>, StoreError> {
+    let Some(uri) = &client.backchannel_logout_uri else {
+        return Ok(None);
+    };
+    let sealed = Sealed::BackchannelLogout {
+        client_id: client.id.to_string(),
+        uri: uri.clone(),
+        alg: client.id_token_alg,
+        user_id: ended.user_id,
+        sid: ended.id.clone(),
+    };
+    let key = format!("{BACKCHANNEL_LOGOUT}:{}", ended.id);
+    seal_row(kek, BACKCHANNEL_LOGOUT, key, &sealed, now).map(Some)
+}
+
+/// The outbox kind of back-channel logout messages (and their metrics label).
+pub const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
 
 impl Outbox {
     /// The outbox row of a reset link's message, for the store to write with the link.
@@ -101,8 +136,6 @@ impl Outbox {
         self.row(message.kind.event(), key, &sealed, now)
     }
 
-    /// A new row of `kind` due at `now`: `message` sealed under the KEK, bound to the
-    /// row's id.
     fn row(
         &self,
         kind: &str,
@@ -110,13 +143,22 @@ impl Outbox {
         message: &Sealed,
         now: OffsetDateTime,
     ) -> Result<OutboxMessage, StoreError> {
-        let json = zeroize::Zeroizing::new(
-            serde_json::to_vec(message).map_err(|e| StoreError::Other(e.into()))?,
-        );
-        let mut row = OutboxMessage::new(kind, dedupe_key, Vec::new(), now);
-        row.sealed = self
-            .kek
-            .seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
-        Ok(row)
+        seal_row(&self.kek, kind, dedupe_key, message, now)
     }
+}
+
+/// A new row of `kind` due at `now`: `message` sealed under the KEK, bound to the row's id.
+fn seal_row(
+    kek: &Kek,
+    kind: &str,
+    dedupe_key: String,
+    message: &Sealed,
+    now: OffsetDateTime,
+) -> Result<OutboxMessage, StoreError> {
+    let json = zeroize::Zeroizing::new(
+        serde_json::to_vec(message).map_err(|e| StoreError::Other(e.into()))?,
+    );
+    let mut row = OutboxMessage::new(kind, dedupe_key, Vec::new(), now);
+    row.sealed = kek.seal(Purpose::OutboxMessage, &json, row.id.as_bytes());
+    Ok(row)
 }

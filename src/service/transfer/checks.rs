@@ -104,6 +104,11 @@ fn client(row: &Row) -> Result<(), String> {
         audiences: list("audiences"),
         redirect_uris: list("redirect_uris"),
         post_logout_redirect_uris: list("post_logout_redirect_uris"),
+        backchannel_logout_uri: row
+            .get("backchannel_logout_uri")
+            .as_text()
+            .map(str::to_owned),
+        backchannel_logout_session_required: flag("backchannel_logout_session_required"),
     };
     validate_client(&new).map_err(|problems| refused(problems.join("; ")))?;
     let secret = row.get("secret_sha256").as_bytes().map(<[u8]>::len);

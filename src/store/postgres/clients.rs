@@ -8,7 +8,7 @@ use super::{unavailable, PgStore};
 use crate::domain::{Client, ClientId, GrantType};
 use crate::store::{ClientStore, StoreError};
 
-const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, post_logout_redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds";
+const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, post_logout_redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, backchannel_logout_uri, backchannel_logout_session_required";
 
 fn row_to_client(row: &Row) -> Result<Client, StoreError> {
     let id: String = row.get("id");
@@ -44,6 +44,8 @@ fn row_to_client(row: &Row) -> Result<Client, StoreError> {
         access_token_ttl: ttl
             .and_then(|s| u64::try_from(s).ok())
             .map(std::time::Duration::from_secs),
+        backchannel_logout_uri: row.get("backchannel_logout_uri"),
+        backchannel_logout_session_required: row.get("backchannel_logout_session_required"),
     })
 }
 
@@ -58,8 +60,8 @@ impl ClientStore for PgStore {
             .access_token_ttl
             .map(|t| i32::try_from(t.as_secs()).unwrap_or(i32::MAX));
         db.execute(
-            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
-            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now, &client.post_logout_redirect_uris],
+            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)",
+            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now, &client.post_logout_redirect_uris, &client.backchannel_logout_uri, &client.backchannel_logout_session_required],
         )
         .await
         .map_err(unavailable)?;
@@ -105,8 +107,8 @@ impl ClientStore for PgStore {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         let n = db
             .execute(
-                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8, post_logout_redirect_uris = $9 WHERE id = $1",
-                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now, &client.post_logout_redirect_uris],
+                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8, post_logout_redirect_uris = $9, backchannel_logout_uri = $10, backchannel_logout_session_required = $11 WHERE id = $1",
+                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now, &client.post_logout_redirect_uris, &client.backchannel_logout_uri, &client.backchannel_logout_session_required],
             )
             .await
             .map_err(unavailable)?;

@@ -328,6 +328,9 @@ impl FamilyStore for RedisStore {
                 Ok(Some(Ended {
                     id: family_id.to_owned(),
                     client_id: client.clone(),
+                    user_id: user
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("family {family_id}: user")))?,
                 }))
             }
             _ => Ok(None),

@@ -148,23 +148,35 @@ impl SqliteStore {
         b: Option<String>,
         now: OffsetDateTime,
     ) -> Result<Vec<Ended>, StoreError> {
-        self.write(move |tx| {
+        let rows = self.write(move |tx| {
             // one statement: expired rows go too, only the live ones count as ended
             let mut stmt = tx.prepare(&format!(
-                "DELETE FROM refresh_families WHERE {clause} RETURNING id, client_id, expires_at > ?3"
+                "DELETE FROM refresh_families WHERE {clause} RETURNING id, client_id, expires_at > ?3, user_id"
             ))?;
             let rows = stmt
                 .query_map(params![a, b, micros(now)], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?, r.get::<_, String>(3)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows
                 .into_iter()
-                .filter(|(_, _, alive)| *alive)
-                .map(|(id, client_id, _)| Ended { id: id.into(), client_id })
-                .collect())
+                .filter(|(_, _, alive, _)| *alive)
+                .map(|(id, client_id, _, user)| (id, client_id, user))
+                .collect::<Vec<_>>())
         })
-        .await
+        .await?;
+        rows.into_iter()
+            .map(|(id, client_id, user)| {
+                let user_id = user
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("family {id}: user")))?;
+                Ok(Ended {
+                    id: id.into(),
+                    client_id,
+                    user_id,
+                })
+            })
+            .collect()
     }
 }
 

@@ -37,6 +37,8 @@ pub const TABLES: &[Table] = &[
             ("post_logout_redirect_uris", TextList, false),
             ("id_token_signed_response_alg", Text, false),
             ("access_token_ttl_seconds", Int32, true),
+            ("backchannel_logout_uri", Text, true),
+            ("backchannel_logout_session_required", Bool, false),
             ("created_at", Time, false),
             ("updated_at", Time, false),
         ],

@@ -263,6 +263,16 @@ impl KeyRing {
         self.snapshot.load().signers.get(&alg).cloned()
     }
 
+    /// The algorithm of a client's ID and logout tokens: its own when enabled, or RS256,
+    /// which always is.
+    pub fn id_token_alg(&self, alg: SigningAlg) -> SigningAlg {
+        if self.signer(alg).is_some() {
+            alg
+        } else {
+            SigningAlg::Rs256
+        }
+    }
+
     /// The verifier of a published key, or `None` for an unknown, retired or revoked kid.
     pub fn verifier(&self, kid: &str) -> Option<Arc<KeyVerifier>> {
         self.snapshot.load().verifiers.get(kid).cloned()

@@ -43,6 +43,7 @@ async fn code_client(app: &TestApp, first_party: bool) -> String {
         audiences: vec![],
         redirect_uris: vec![REDIRECT.into(), "http://127.0.0.1/native".into()],
         post_logout_redirect_uris: vec![SIGNED_OUT.into()],
+        ..Default::default()
     };
     let operator = tessera::service::admin::Operator {
         actor: "test".into(),

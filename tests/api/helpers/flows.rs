@@ -158,6 +158,28 @@ impl TestApp {
         .await
     }
 
+    /// The password grant for `email` (with `STRONG_PASSWORD`) as the confidential client
+    /// `id`: its token response.
+    pub async fn client_password_grant(
+        &self,
+        id: &str,
+        secret: &str,
+        email: &str,
+        scope: &str,
+    ) -> serde_json::Value {
+        self.http
+            .post(self.url("/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", STRONG_PASSWORD),
+                ("scope", scope),
+            ])
+            .fetch_json()
+            .await
+    }
+
     /// Creates a client directly through the domain layer; returns (id, secret).
     pub async fn client(
         &self,
@@ -177,8 +199,7 @@ impl TestApp {
                 "api.read".into(),
             ],
             audiences: vec!["https://api.example.com".into()],
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
+            ..Default::default()
         };
         self.create_client(new).await
     }
@@ -197,8 +218,7 @@ impl TestApp {
             grant_types: vec!["client_credentials".parse().unwrap()],
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
+            ..Default::default()
         })
         .await
     }

@@ -2,6 +2,7 @@
 //! server on port 0 (`app`), an outage proxy (`proxy`) and the shared flows (`flows`).
 
 mod app;
+mod backchannel;
 pub mod db;
 mod flows;
 mod own_cluster;
@@ -14,6 +15,7 @@ mod smtp_sink;
 mod webhook;
 
 pub use app::*;
+pub use backchannel::*;
 pub use db::*;
 pub use flows::*;
 pub use own_cluster::*;

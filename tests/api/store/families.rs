@@ -214,7 +214,8 @@ pub async fn revoking_a_users_sessions_keeps_the_named_one(backend: &super::Back
         ended,
         [tessera::store::Ended {
             id: other.id.clone(),
-            client_id: other.client_id.clone()
+            client_id: other.client_id.clone(),
+            user_id: other.user_id,
         }]
     );
     let left: Vec<tessera::domain::FamilyId> = stores
