@@ -168,11 +168,13 @@ async fn the_follower_reads_on_while_more_is_true_and_honours_client_events() {
         json!({"events": [], "next": "c1", "more": true}),
     )
     .await;
+    // a minute ahead: the token below is issued before it whichever second it is made in
+    // (with `+ 1`, a token made after the next second began was not before it)
     mount_feed(
         &server,
         Some("c1"),
         200,
-        json!({"events": [{"type": "client", "client_id": "gone-app", "not_before": now() + 1}], "next": "c2", "more": false}),
+        json!({"events": [{"type": "client", "client_id": "gone-app", "not_before": now() + 60}], "next": "c2", "more": false}),
     )
     .await;
     mount_feed(
