@@ -21,16 +21,8 @@ pub(crate) async fn client_credentials(app: &TestApp, id: &str, secret: &str) ->
 }
 
 pub(crate) async fn create_service(app: &TestApp) -> (String, String) {
-    let (status, body) = app.admin_json(Method::POST,
-        "/admin/clients",
-        Some(json!({"name": "billing", "grant_types": ["client_credentials"], "scopes": ["api.read"], "audiences": ["https://api.example.com"]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (
-        body["client_id"].as_str().unwrap().to_owned(),
-        body["client_secret"].as_str().unwrap().to_owned(),
-    )
+    app.admin_client(json!({"name": "billing", "grant_types": ["client_credentials"], "scopes": ["api.read"], "audiences": ["https://api.example.com"]}))
+        .await
 }
 
 #[apply(backends)]

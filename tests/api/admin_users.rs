@@ -74,14 +74,7 @@ async fn users_create_find_revoke_sessions_and_delete(backend: Backend) {
         true
     );
 
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            &format!("/admin/users/{id}/revoke-sessions"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let body = app.revoke_user_sessions(&id.to_string()).await;
     assert_eq!(body["sessions_revoked"], 1);
     assert_eq!(
         app.introspect_as(&introspector, access).await["active"],

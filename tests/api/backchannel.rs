@@ -26,27 +26,15 @@ const ISSUER: &str = "http://127.0.0.1:8080";
 /// A confidential first-party client with the password grant whose back-channel logout
 /// endpoint is `uri`, created through the admin API: (id, secret).
 async fn rp_client(app: &TestApp, uri: &str) -> (String, String) {
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/admin/clients",
-            Some(json!({
-                "name": "Server-side app",
-                "grant_types": ["password", "refresh_token"],
-                "scopes": ["openid", "email"],
-                "first_party": true,
-                "backchannel_logout_uri": uri,
-                "backchannel_logout_session_required": true,
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["backchannel_logout_uri"], uri);
-    assert_eq!(body["backchannel_logout_session_required"], true);
-    (
-        body["client_id"].as_str().unwrap().to_owned(),
-        body["client_secret"].as_str().unwrap().to_owned(),
-    )
+    app.admin_client(json!({
+        "name": "Server-side app",
+        "grant_types": ["password", "refresh_token"],
+        "scopes": ["openid", "email"],
+        "first_party": true,
+        "backchannel_logout_uri": uri,
+        "backchannel_logout_session_required": true,
+    }))
+    .await
 }
 
 /// A session of `email` at the client: its token response.
@@ -155,14 +143,7 @@ async fn every_way_a_session_ends_reaches_the_back_channel(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _) = app
-        .admin_json(
-            Method::POST,
-            &format!("/admin/users/{user}/revoke-sessions"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    app.revoke_user_sessions(&user).await;
     rp.wait_for(expected.len(), Duration::from_secs(15)).await;
 
     // the operator deletes the client: its sessions end, and it hears of them

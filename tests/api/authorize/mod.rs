@@ -3,6 +3,7 @@
 //! open-redirect attempts, PKCE, CSRF, code reuse, the page's headers and its lockout.
 //! Also in a real headless browser with openid-client as the relying party.
 
+mod apache_rp;
 mod consent;
 mod refusals;
 mod relying_parties;

@@ -277,7 +277,7 @@ async fn openid_client_in_chromium_signs_in_with_totp_and_consent_then_sso_promp
 /// An app whose issuer is its own address on `localhost` (WebAuthn refuses IP addresses,
 /// and the browser's origin must be the issuer's): a free port is found first, then the
 /// app is started on it; a port taken in between is another try, never a failure.
-async fn spawn_on_localhost(backend: Backend) -> (TestApp, String) {
+pub(super) async fn spawn_on_localhost(backend: Backend) -> (TestApp, String) {
     let db = Arc::new(TestDb::on(backend).await);
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -180,6 +180,31 @@ impl TestApp {
             .await
     }
 
+    /// Creates a confidential client through the admin API from its JSON; (id, secret).
+    pub async fn admin_client(&self, body: serde_json::Value) -> (String, String) {
+        let (status, body) = self
+            .admin_json(reqwest::Method::POST, "/admin/clients", Some(body))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        (
+            body["client_id"].as_str().unwrap().to_owned(),
+            body["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// An operator ends every session of `user` (the admin API); the answer.
+    pub async fn revoke_user_sessions(&self, user: &str) -> serde_json::Value {
+        let (status, body) = self
+            .admin_json(
+                reqwest::Method::POST,
+                &format!("/admin/users/{user}/revoke-sessions"),
+                None,
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        body
+    }
+
     /// Creates a client directly through the domain layer; returns (id, secret).
     pub async fn client(
         &self,
