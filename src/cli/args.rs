@@ -59,11 +59,27 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Manage upstream identity providers.
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
     /// Manage users.
     Users {
         #[command(subcommand)]
         command: UsersCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Register a provider from its JSON document (the admin API's `POST /admin/providers`
+    /// body) in FILE, or on standard input; prints it (never its secret).
+    Add { file: Option<std::path::PathBuf> },
+    /// List providers (JSON).
+    List,
+    /// Remove a provider.
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,12 +5,13 @@
 mod args;
 mod clients;
 mod keys;
+mod providers;
 mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use args::{Cli, ClientsCommand, Command, KeysCommand, UsersCommand};
+pub use args::{Cli, ClientsCommand, Command, KeysCommand, ProvidersCommand, UsersCommand};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigErrors, Settings};
@@ -148,6 +149,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), CliError> {
         }
         Command::Keys { command } => keys::run(command, settings).await,
         Command::Clients { command } => clients::run(command, settings).await,
+        Command::Providers { command } => providers::run(command, settings).await,
         Command::Users { command } => users::run(command, settings).await,
         Command::Openapi { .. } => Ok(()),
     }

@@ -33,13 +33,16 @@ pub enum Purpose {
     TotpSecret,
     /// A message waiting in the outbox (it may carry a link's token).
     OutboxMessage,
+    /// An upstream identity provider's client secret.
+    ProviderSecret,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 3] = [
+    const ALL: [Purpose; 4] = [
         Purpose::SigningKey,
         Purpose::TotpSecret,
         Purpose::OutboxMessage,
+        Purpose::ProviderSecret,
     ];
 
     fn label(self) -> &'static [u8] {
@@ -47,6 +50,7 @@ impl Purpose {
             Purpose::SigningKey => b"tessera/v2/signing-key",
             Purpose::TotpSecret => b"tessera/v2/totp-secret",
             Purpose::OutboxMessage => b"tessera/v2/outbox-message",
+            Purpose::ProviderSecret => b"tessera/v2/provider-secret",
         }
     }
 
@@ -55,6 +59,7 @@ impl Purpose {
             Purpose::SigningKey => 0,
             Purpose::TotpSecret => 1,
             Purpose::OutboxMessage => 2,
+            Purpose::ProviderSecret => 3,
         }
     }
 }
@@ -67,7 +72,7 @@ const REFRESH_LABEL: &[u8] = b"tessera/v2/refresh-rotation";
 #[derive(Clone)]
 pub struct Kek {
     master: Zeroizing<[u8; 32]>,
-    subkeys: [Aes256Gcm; 3],
+    subkeys: [Aes256Gcm; 4],
     /// Keys the derivation of a rotation's next refresh token (see `next_refresh_secret`).
     refresh_mac: Hmac<Sha256>,
 }

@@ -6,6 +6,7 @@ mod email;
 mod error;
 mod ids;
 pub mod password;
+mod provider;
 pub mod redirect;
 mod scope;
 
@@ -14,6 +15,9 @@ pub use email::Email;
 pub use error::{Failure, FieldError, OAuthError, Throttled, EMAIL_NOT_VERIFIED};
 pub use ids::{FamilyId, Kid, MessageId, PasskeyId, UserId};
 pub use password::Password;
+pub use provider::{
+    upstream_url_ok, ClaimNames, Provider, ProviderId, ProviderKind, ProviderSettings,
+};
 pub use scope::Scope;
 
 /// At most `count` requests per `period`: a rate limit (book § Configuration).

@@ -108,6 +108,11 @@ pub struct PublicApi;
         admin::clients::update,
         admin::clients::delete,
         admin::clients::rotate_secret,
+        admin::providers::create,
+        admin::providers::list,
+        admin::providers::get,
+        admin::providers::update,
+        admin::providers::delete,
         admin::users::create,
         admin::users::find,
         admin::users::get,
@@ -123,7 +128,11 @@ pub struct PublicApi;
         admin::outbox::retry_message,
         admin::metrics,
     ),
-    components(schemas(crate::http::error::ErrorBody, crate::domain::FieldError)),
+    components(schemas(
+        crate::http::error::ErrorBody,
+        crate::domain::FieldError,
+        crate::domain::ProviderSettings
+    )),
     modifiers(&AdminTokenScheme, &CommonResponses, &UniqueOperationIds),
     tags((name = "admin", description = "Admin listener only; bearer admin token")),
 )]

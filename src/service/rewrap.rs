@@ -17,6 +17,7 @@ pub async fn rewrap(
             SealedItem::SigningKey(kid) => (Purpose::SigningKey, kid.as_bytes().to_vec()),
             SealedItem::TotpSecret(user) => (Purpose::TotpSecret, user.as_bytes().to_vec()),
             SealedItem::OutboxMessage(id) => (Purpose::OutboxMessage, id.as_bytes().to_vec()),
+            SealedItem::ProviderSecret(id) => (Purpose::ProviderSecret, id.as_bytes().to_vec()),
         };
         current
             .reseal(new, purpose, sealed, &aad)

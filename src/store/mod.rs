@@ -22,6 +22,7 @@ mod mfa;
 mod mfa_tokens;
 mod outbox;
 mod passkeys;
+mod providers;
 mod resets;
 mod revocations;
 mod rewrap;
@@ -43,6 +44,7 @@ pub use mfa::*;
 pub use mfa_tokens::*;
 pub use outbox::*;
 pub use passkeys::*;
+pub use providers::*;
 pub use resets::*;
 pub use revocations::*;
 pub use rewrap::{Resealer, RewrapError, RewrapReport, SealedItem, SealedStore};
@@ -92,6 +94,7 @@ pub struct Stores {
     pub mfa_tokens: Arc<dyn MfaTokenStore>,
     pub passkeys: Arc<dyn PasskeyStore>,
     pub outbox: Arc<dyn OutboxStore>,
+    pub providers: Arc<dyn ProviderStore>,
     pub sso: Arc<dyn SsoStore>,
     pub codes: Arc<dyn CodeStore>,
     pub consents: Arc<dyn ConsentStore>,

@@ -12,6 +12,7 @@ pub enum SealedItem<'a> {
     SigningKey(&'a str),
     TotpSecret(UserId),
     OutboxMessage(crate::domain::MessageId),
+    ProviderSecret(&'a str),
 }
 
 impl std::fmt::Display for SealedItem<'_> {
@@ -20,6 +21,7 @@ impl std::fmt::Display for SealedItem<'_> {
             SealedItem::SigningKey(kid) => write!(f, "signing key {kid}"),
             SealedItem::TotpSecret(user) => write!(f, "TOTP secret of user {user}"),
             SealedItem::OutboxMessage(id) => write!(f, "outbox message {id}"),
+            SealedItem::ProviderSecret(id) => write!(f, "client secret of provider {id}"),
         }
     }
 }
@@ -33,6 +35,7 @@ pub struct RewrapReport {
     pub signing_keys: usize,
     pub totp_secrets: usize,
     pub outbox_messages: usize,
+    pub provider_secrets: usize,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,7 @@ async fn sealed_rows(db: &TestDb) -> Vec<(String, Vec<u8>)> {
     for table in [
         "SELECT user_id::text, secret_sealed FROM user_totp",
         "SELECT id::text, sealed FROM outbox",
+        "SELECT id, client_secret_sealed FROM upstream_providers",
     ] {
         for row in pg.query(table, &[]).await.unwrap() {
             rows.push((row.get(0), row.get(1)));
@@ -68,6 +69,8 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
     let secret = app.enrol_totp("kek@example.com", &clock).await;
     crate::reset::forgot(&app, "kek@example.com").await;
     hook.wait_refusing(997).await;
+    // an upstream provider's client secret
+    app.corp_provider().await;
     let kids = jwks_kids(&app).await;
     let before = sealed_rows(&db).await;
     assert!(
@@ -119,7 +122,8 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
     // the reset link's message
     assert_eq!(report["outbox_messages"], 3);
     assert_eq!(report["totp_secrets"], 1);
-    assert_eq!(report["signing_keys"], before.len() - 4);
+    assert_eq!(report["provider_secrets"], 1);
+    assert_eq!(report["signing_keys"], before.len() - 5);
     let after = sealed_rows(&db).await;
     assert_eq!(after.len(), before.len());
     for ((id, old), (same_id, new)) in before.iter().zip(&after) {
@@ -135,6 +139,7 @@ async fn rewrap_moves_every_key_and_totp_secret_to_the_new_kek_or_changes_nothin
         .await
         .unwrap();
     assert_eq!(jwks_kids(&app).await, kids);
+    assert_eq!(app.corp_as_stored().await.1, b"corp-secret");
     clock.advance(std::time::Duration::from_secs(30));
     let challenge: Value = app
         .password_grant("kek@example.com", STRONG_PASSWORD, "openid")

@@ -44,6 +44,7 @@ mod passkeys;
 mod postgres_tls;
 mod propagation;
 mod properties;
+mod providers;
 mod redis_cluster;
 mod redis_settings;
 mod redis_tls;

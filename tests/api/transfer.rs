@@ -84,14 +84,9 @@ async fn fill(app: &TestApp, clock: &FixedClock) -> Before {
         )
         .await;
     let id = user["users"][0]["id"].as_str().unwrap();
-    let (status, _) = app
-        .admin_json(
-            reqwest::Method::POST,
-            &format!("/admin/users/{id}/revoke-sessions"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    app.revoke_user_sessions(id).await;
+    // an upstream provider, its client secret sealed
+    app.corp_provider().await;
 
     let revoked = app.introspect_as(&resource, &revoked_access).await;
     assert_eq!(revoked["active"], false);
@@ -150,6 +145,15 @@ async fn check(app: &TestApp, before: &mut Before) {
         app.db.count_rows("audit_events").await,
         before.audit_events,
         "the audit trail came along"
+    );
+    let (provider, secret) = app.corp_as_stored().await;
+    assert_eq!(
+        provider.settings.issuer.as_deref(),
+        Some("https://idp.example.com")
+    );
+    assert_eq!(
+        secret, b"corp-secret",
+        "the provider came along, its secret still opens"
     );
     let resource = &before.resource;
     let live = app.introspect_as(resource, &before.live_access).await;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod outbox;
+pub mod providers;
 pub mod users;
 
 use actix_web::body::MessageBody;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(keys::routes)
             .configure(clients::routes)
+            .configure(providers::routes)
             .configure(users::routes)
             .configure(outbox::routes)
             .configure(audit::routes),

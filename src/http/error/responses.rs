@@ -20,6 +20,11 @@ pub struct Busy(#[allow(dead_code)] ErrorBody);
 #[response(status = 404, description = "No such user")]
 pub struct NoSuchUser(#[allow(dead_code)] ErrorBody);
 
+/// 404 for an unknown provider id.
+#[derive(IntoResponses)]
+#[response(status = 404, description = "No such provider")]
+pub struct NoSuchProvider(#[allow(dead_code)] ErrorBody);
+
 /// 404 for an unknown client id.
 #[derive(IntoResponses)]
 #[response(status = 404, description = "No such client")]

@@ -126,7 +126,7 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
         if new.public {
             problems.push("backchannel_logout_uri needs a confidential client".to_owned());
         }
-        if !backchannel_uri_ok(uri) {
+        if !crate::domain::upstream_url_ok(uri) {
             problems.push(
                 "backchannel_logout_uri must be an absolute https URL of at most 2048 characters, without a fragment or user information (http only for loopback)"
                     .to_owned(),
@@ -141,27 +141,6 @@ pub fn validate_client(new: &NewClient) -> Result<(), Vec<String>> {
     } else {
         Err(problems)
     }
-}
-
-/// A back-channel logout endpoint tessera may POST to (OpenID Connect Back-Channel Logout
-/// 1.0 §2.2): https, or http on a loopback host; a query but no fragment or user info.
-fn backchannel_uri_ok(uri: &str) -> bool {
-    let Ok(url) = url::Url::parse(uri) else {
-        return false;
-    };
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    let scheme_ok =
-        url.scheme() == "https" && url.host().is_some() || url.scheme() == "http" && loopback;
-    uri.len() <= 2048
-        && scheme_ok
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none()
 }
 
 /// Creates a client; a confidential one gets a 32-byte secret, returned once.

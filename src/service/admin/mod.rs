@@ -10,11 +10,13 @@ mod audit_trail;
 mod clients;
 mod import;
 mod keys;
+mod providers;
 mod users;
 pub use audit_trail::*;
 pub use clients::*;
 pub use import::*;
 pub use keys::*;
+pub use providers::*;
 pub use users::*;
 
 /// Why an operator action was refused.

@@ -32,6 +32,15 @@ pub(super) fn kek_opens(kek: &Kek, row: &Row) -> Result<(), ImportError> {
                 format!("the TOTP secret of user {user}"),
             )
         }
+        "upstream_providers" if row.get("client_secret_sealed").as_bytes().is_some() => {
+            let id = row.get("id").as_text().unwrap_or_default();
+            (
+                Purpose::ProviderSecret,
+                row.get("client_secret_sealed"),
+                id.as_bytes().to_vec(),
+                format!("the client secret of provider {id}"),
+            )
+        }
         _ => return Ok(()),
     };
     let opened = sealed.as_bytes().map(|s| kek.open(purpose, s, &aad));
@@ -47,9 +56,26 @@ pub(super) fn row_is_valid(kek: &Kek, row: &Row) -> Result<(), ImportError> {
         "signing_keys" => signing_key(kek, row),
         "clients" => client(row),
         "users" => user(row),
+        "upstream_providers" => provider(row),
         _ => Ok(()),
     };
     checked.map_err(ImportError::Invalid)
+}
+
+/// A provider's id and settings pass the checks of the admin API.
+fn provider(row: &Row) -> Result<(), String> {
+    let id = row.get("id").as_text().unwrap_or_default();
+    let refused = |why: String| format!("provider {id}: {why}");
+    crate::domain::ProviderId::parse(id).map_err(|e| refused(e.into()))?;
+    let settings: crate::domain::ProviderSettings =
+        serde_json::from_str(row.get("settings").as_text().unwrap_or_default())
+            .map_err(|e| refused(format!("settings: {e}")))?;
+    let problems = settings.problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(refused(problems.join("; ")))
+    }
 }
 
 /// The stored public JWK and kid must be exactly what the sealed private key derives.

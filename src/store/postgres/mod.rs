@@ -10,6 +10,7 @@ mod keys;
 mod mfa;
 mod outbox;
 mod passkeys;
+mod providers;
 mod resets;
 mod rewrap;
 mod sslmode;

@@ -72,6 +72,26 @@ impl SealedStore for PgStore {
             .map_err(unavailable)?;
             report.outbox_messages += 1;
         }
+        let providers = tx
+            .query(
+                "SELECT id, client_secret_sealed FROM upstream_providers \
+                 WHERE client_secret_sealed IS NOT NULL ORDER BY id FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        for row in providers {
+            let id: String = row.get(0);
+            let sealed: Vec<u8> = row.get(1);
+            let resealed = reseal(SealedItem::ProviderSecret(&id), &sealed)?;
+            tx.execute(
+                "UPDATE upstream_providers SET client_secret_sealed = $2 WHERE id = $1",
+                &[&id, &resealed],
+            )
+            .await
+            .map_err(unavailable)?;
+            report.provider_secrets += 1;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(report)
     }

@@ -17,6 +17,7 @@ mod mfa;
 mod outbox;
 mod passkeys;
 mod pool;
+mod providers;
 mod resets;
 mod revocations;
 mod rewrap;

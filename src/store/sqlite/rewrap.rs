@@ -11,7 +11,7 @@ type Rows = Vec<(String, Vec<u8>)>;
 #[async_trait]
 impl SealedStore for SqliteStore {
     async fn rewrap(&self, reseal: &Resealer<'_>) -> Result<RewrapReport, RewrapError> {
-        let (keys, secrets, messages): (Rows, Rows, Rows) = self
+        let (keys, secrets, messages, providers): (Rows, Rows, Rows, Rows) = self
             .run(|c| {
                 let all = |sql: &str| -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
                     let mut stmt = c.prepare(sql)?;
@@ -22,6 +22,8 @@ impl SealedStore for SqliteStore {
                     all("SELECT kid, private_sealed FROM signing_keys ORDER BY kid")?,
                     all("SELECT user_id, secret_sealed FROM user_totp ORDER BY user_id")?,
                     all("SELECT id, sealed FROM outbox ORDER BY id")?,
+                    all("SELECT id, client_secret_sealed FROM upstream_providers \
+                         WHERE client_secret_sealed IS NOT NULL ORDER BY id")?,
                 ))
             })
             .await?;
@@ -43,10 +45,16 @@ impl SealedStore for SqliteStore {
             let new = reseal(SealedItem::OutboxMessage(message), &sealed)?;
             message_updates.push((id, sealed, new));
         }
+        let mut provider_updates = Vec::with_capacity(providers.len());
+        for (id, sealed) in providers {
+            let new = reseal(SealedItem::ProviderSecret(&id), &sealed)?;
+            provider_updates.push((id, sealed, new));
+        }
         let report = RewrapReport {
             signing_keys: key_updates.len(),
             totp_secrets: secret_updates.len(),
             outbox_messages: message_updates.len(),
+            provider_secrets: provider_updates.len(),
         };
         let complete = self
             .write(move |tx| {
@@ -70,11 +78,17 @@ impl SealedStore for SqliteStore {
                         rusqlite::params![id, old, new],
                     )?;
                 }
-                let total = key_updates.len() + secret_updates.len();
+                for (id, old, new) in &provider_updates {
+                    changed += tx.execute(
+                        "UPDATE upstream_providers SET client_secret_sealed = ?3 WHERE id = ?1 AND client_secret_sealed = ?2",
+                        rusqlite::params![id, old, new],
+                    )?;
+                }
+                let total = key_updates.len() + secret_updates.len() + provider_updates.len();
                 if changed != total {
                     // something changed since it was read: leave everything as it was
                     return Err(super::refusal(
-                        "a key or TOTP secret changed during the rewrap; nothing was changed, run it again".into(),
+                        "a key, TOTP secret or provider secret changed during the rewrap; nothing was changed, run it again".into(),
                     ));
                 }
                 Ok(())

@@ -9,6 +9,17 @@ use super::Table;
 /// Every table the export moves, in the order import writes them.
 pub const TABLES: &[Table] = &[
     Table {
+        name: "upstream_providers",
+        session_state: false,
+        columns: &[
+            ("id", Text, false),
+            ("settings", Text, false),
+            ("client_secret_sealed", Bytes, true),
+            ("created_at", Time, false),
+            ("updated_at", Time, false),
+        ],
+    },
+    Table {
         name: "users",
         session_state: false,
         columns: &[
@@ -184,7 +195,7 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
     ("store_meta", "the store epoch, renewed by every import"),
     (
         "outbox",
-        "messages in flight are for links that do not move either; deliver before exporting",
+        "messages in flight (links that do not move either, logouts for sessions that do): deliver before exporting",
     ),
     (
         "keyring_version",
@@ -197,7 +208,8 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.
-pub const HOLDINGS: [(&str, &str); 14] = [
+pub const HOLDINGS: [(&str, &str); 15] = [
+    ("upstream_providers", ""),
     ("users", ""),
     ("passkeys", ""),
     ("consents", ""),

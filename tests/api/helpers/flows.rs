@@ -192,6 +192,33 @@ impl TestApp {
         )
     }
 
+    /// Registers the upstream OpenID provider `corp` with the client secret `corp-secret`.
+    pub async fn corp_provider(&self) {
+        let (status, body) = self
+            .admin_json(
+                reqwest::Method::POST,
+                "/admin/providers",
+                Some(serde_json::json!({"id": "corp", "kind": "oidc", "name": "Corp",
+                    "issuer": "https://idp.example.com", "client_id": "t", "client_secret": "corp-secret"})),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    }
+
+    /// The provider `corp` as stored, and its client secret opened with this app's KEK.
+    pub async fn corp_as_stored(&self) -> (tessera::domain::Provider, Vec<u8>) {
+        let corp = tessera::domain::ProviderId::parse("corp").unwrap();
+        let stored = self.state.stores.providers.find_provider(&corp).await;
+        let provider = stored.unwrap().expect("provider corp is stored");
+        let sealed = provider
+            .client_secret_sealed
+            .clone()
+            .expect("with a secret");
+        let kek = &self.state.settings.kek;
+        let opened = kek.open(tessera::crypto::Purpose::ProviderSecret, &sealed, b"corp");
+        (provider, opened.expect("the secret opens with this KEK"))
+    }
+
     /// An operator ends every session of `user` (the admin API); the answer.
     pub async fn revoke_user_sessions(&self, user: &str) -> serde_json::Value {
         let (status, body) = self
