@@ -109,13 +109,14 @@ pub async fn sessions_ended(
         }
     }
     publish(stores, settings, now, records).await?;
-    // after the feed, so an outbox outage never keeps a revocation from verifiers
-    for logout in &logouts {
+    // after the feed, so an outbox outage never keeps a revocation from verifiers; all in
+    // one transaction (a thousand sessions ended at once are one commit, not a thousand)
+    if !logouts.is_empty() {
         stores
             .outbox
-            .enqueue(logout)
+            .enqueue(&logouts)
             .await
-            .inspect_err(|e| tracing::error!(error = %e, "a back-channel logout was not queued"))?;
+            .inspect_err(|e| tracing::error!(error = %e, "back-channel logouts were not queued"))?;
     }
     Ok(())
 }

@@ -62,9 +62,10 @@ pub struct OutboxStats {
 /// takes its message), so a message exists exactly when its change was committed.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Queues a message that goes with no change of its own (a notice about an attempt);
-    /// a second write of its dedupe key is a no-op.
-    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), StoreError>;
+    /// Queues messages that go with no change of their own (a notice about an attempt, the
+    /// logouts of ended sessions), in one transaction; a second write of a dedupe key is a
+    /// no-op.
+    async fn enqueue(&self, messages: &[OutboxMessage]) -> Result<(), StoreError>;
     /// Up to `limit` queued messages due at `now`, oldest due first, each leased until
     /// `lease_until` (not due again before then, so no other worker takes it meanwhile).
     async fn claim_due(
@@ -73,8 +74,8 @@ pub trait OutboxStore: Send + Sync {
         lease_until: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
-    /// Delivered: the message is deleted.
-    async fn delivered(&self, id: MessageId) -> Result<(), StoreError>;
+    /// Delivered: the messages are deleted (one statement for a pass's deliveries).
+    async fn delivered(&self, ids: &[MessageId]) -> Result<(), StoreError>;
     /// A failed attempt, the `attempts`-th: due again at `retry_at`, or, with `None`,
     /// given up on.
     async fn attempt_failed(

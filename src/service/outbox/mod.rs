@@ -91,7 +91,7 @@ impl Outbox {
 
     /// Queues a message that goes with no change of its own, and wakes the worker.
     pub async fn send(&self, message: &OutboxMessage) -> Result<(), StoreError> {
-        self.store.enqueue(message).await?;
+        self.store.enqueue(std::slice::from_ref(message)).await?;
         self.wake();
         Ok(())
     }
@@ -124,35 +124,38 @@ impl Outbox {
         let due = self.store.claim_due(now, now + LEASE, BATCH).await?;
         // up to as many at once as the transport keeps connections: one slow exchange
         // does not hold up the rest
-        let settled: Vec<Result<bool, StoreError>> = futures_util::stream::iter(due)
-            .map(|message| async move { self.settle(&message).await })
-            .buffer_unordered(crate::notify::PARALLEL_DELIVERIES)
-            .collect()
-            .await;
+        let settled: Vec<Result<Option<OutboxMessage>, StoreError>> =
+            futures_util::stream::iter(due)
+                .map(|message| self.settle(message))
+                .buffer_unordered(crate::notify::PARALLEL_DELIVERIES)
+                .collect()
+                .await;
         let mut pass = Pass::default();
-        for delivered in settled {
-            if delivered? {
-                pass.delivered += 1;
-            } else {
-                pass.failed += 1;
+        let mut delivered = Vec::new();
+        for settled in settled {
+            match settled? {
+                Some(message) => delivered.push(message),
+                None => pass.failed += 1,
             }
         }
+        // the pass's deliveries deleted at once; delivered but not deleted (the store
+        // failed): the lease runs out and they go again, at least once
+        let ids: Vec<MessageId> = delivered.iter().map(|m| m.id).collect();
+        self.store.delivered(&ids).await?;
+        for message in &delivered {
+            crate::metrics::outbox_delivered(&message.kind);
+        }
+        pass.delivered = delivered.len();
         Ok(pass)
     }
 
-    /// Delivers one message and records what came of it: true when delivered.
-    async fn settle(&self, message: &OutboxMessage) -> Result<bool, StoreError> {
-        match self.deliver(message).await {
-            Ok(()) => {
-                // delivered but not deleted (the store failed): the lease runs out and
-                // the message goes again, at least once
-                self.store.delivered(message.id).await?;
-                crate::metrics::outbox_delivered(&message.kind);
-                Ok(true)
-            }
+    /// Delivers one message and records a failure: the message when delivered.
+    async fn settle(&self, message: OutboxMessage) -> Result<Option<OutboxMessage>, StoreError> {
+        match self.deliver(&message).await {
+            Ok(()) => Ok(Some(message)),
             Err(undelivered) => {
-                self.failed(message, &undelivered).await?;
-                Ok(false)
+                self.failed(&message, &undelivered).await?;
+                Ok(None)
             }
         }
     }

@@ -82,10 +82,12 @@ impl PgStore {
 
 #[async_trait]
 impl OutboxStore for PgStore {
-    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), StoreError> {
+    async fn enqueue(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;
-        enqueue(&tx, message).await?;
+        for message in messages {
+            enqueue(&tx, message).await?;
+        }
         tx.commit().await.map_err(unavailable)
     }
 
@@ -115,10 +117,13 @@ impl OutboxStore for PgStore {
         Ok(due)
     }
 
-    async fn delivered(&self, id: MessageId) -> Result<(), StoreError> {
+    async fn delivered(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let client = self.client().await?;
         client
-            .execute("DELETE FROM outbox WHERE id = $1", &[&id])
+            .execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
             .await
             .map_err(unavailable)?;
         Ok(())

@@ -65,9 +65,10 @@ pub(super) fn enqueue_if(
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
-    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), StoreError> {
-        let message = message.clone();
-        self.write(move |tx| enqueue(tx, &message)).await
+    async fn enqueue(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        let messages = messages.to_vec();
+        self.write(move |tx| messages.iter().try_for_each(|m| enqueue(tx, m)))
+            .await
     }
 
     async fn claim_due(
@@ -107,10 +108,18 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn delivered(&self, id: MessageId) -> Result<(), StoreError> {
-        self.write(move |tx| tx.execute("DELETE FROM outbox WHERE id = ?1", [id.to_string()]))
-            .await?;
-        Ok(())
+    async fn delivered(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = ids.iter().map(MessageId::to_string).collect();
+        self.write(move |tx| {
+            ids.iter().try_for_each(|id| {
+                tx.execute("DELETE FROM outbox WHERE id = ?1", [id])
+                    .map(drop)
+            })
+        })
+        .await
     }
 
     async fn attempt_failed(

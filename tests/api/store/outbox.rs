@@ -62,7 +62,7 @@ pub async fn a_message_is_written_with_its_change_claimed_once_retried_and_delet
         .is_empty());
 
     // a failed attempt comes due at its retry time, with its count and reason
-    outbox.delivered(later.id).await.unwrap();
+    outbox.delivered(&[later.id]).await.unwrap();
     outbox
         .attempt_failed(first.id, 1, Some(at + secs(5)), "webhook answered 503")
         .await
@@ -104,7 +104,7 @@ pub async fn a_message_is_written_with_its_change_claimed_once_retried_and_delet
     assert_eq!(retried.len(), 1);
 
     // delivered: gone
-    outbox.delivered(first.id).await.unwrap();
+    outbox.delivered(&[first.id]).await.unwrap();
     assert_eq!(outbox.outbox_stats().await.unwrap(), OutboxStats::default());
     assert!(outbox.failed_messages(10).await.unwrap().is_empty());
 }
