@@ -73,7 +73,7 @@ impl Default for ClaimNames {
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
     pub kind: ProviderKind,
-    /// Shown on the sign-in page: "Continue with <name>".
+    /// Shown on the sign-in page: "Continue with `name`".
     pub name: String,
     /// `oidc`: the issuer, whose `/.well-known/openid-configuration` names the endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
