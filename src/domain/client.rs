@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Scope;
 use crate::crypto::SigningAlg;
 
 /// A client id: 1-128 characters of A-Z a-z 0-9 `-` `_` `.`.
@@ -122,4 +123,87 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
+}
+
+/// Longest list in a client definition.
+const MAX_LIST: usize = 32;
+
+impl NewClient {
+    /// Every problem with this definition, or none.
+    pub fn problems(&self) -> Vec<String> {
+        let new = self;
+        let mut problems = Vec::new();
+        if new.name.trim().is_empty()
+            || new.name.chars().count() > 200
+            || new.name.chars().any(char::is_control)
+        {
+            problems.push("name must be 1 to 200 characters, none a control character".to_owned());
+        }
+        if new.grant_types.is_empty() {
+            problems.push("at least one grant is required".to_owned());
+        }
+        if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
+            problems.push("a public client cannot use client_credentials".to_owned());
+        }
+        if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+            problems.push("authorization_code needs at least one redirect URI".to_owned());
+        }
+        if new
+            .scopes
+            .iter()
+            .any(|s| s.len() > 128 || Scope::parse(s).map_or(true, |p| p.iter().count() != 1))
+        {
+            problems
+                .push("each scope must be one scope token of at most 128 characters".to_owned());
+        }
+        for (name, len) in [
+            ("grant_types", new.grant_types.len()),
+            ("scopes", new.scopes.len()),
+            ("audiences", new.audiences.len()),
+            ("redirect_uris", new.redirect_uris.len()),
+            (
+                "post_logout_redirect_uris",
+                new.post_logout_redirect_uris.len(),
+            ),
+        ] {
+            if len > MAX_LIST {
+                problems.push(format!("at most {MAX_LIST} {name}"));
+            }
+        }
+        if new
+            .audiences
+            .iter()
+            .any(|a| a.is_empty() || a.len() > 256 || a.chars().any(char::is_control))
+        {
+            problems
+                .push("audiences must be 1 to 256 characters, none a control character".to_owned());
+        }
+        if new
+            .redirect_uris
+            .iter()
+            .chain(&new.post_logout_redirect_uris)
+            .any(|u| u.len() > 2048 || !super::redirect::registrable(u))
+        {
+            problems.push(
+            "redirect URIs must be absolute URLs of at most 2048 characters, without a fragment or user information, https or an app's own scheme (http only for loopback)"
+                .to_owned(),
+        );
+        }
+        if let Some(uri) = &new.backchannel_logout_uri {
+            if new.public {
+                problems.push("backchannel_logout_uri needs a confidential client".to_owned());
+            }
+            if !super::upstream_url_ok(uri) {
+                problems.push(
+                "backchannel_logout_uri must be an absolute https URL of at most 2048 characters, without a fragment or user information (http only for loopback)"
+                    .to_owned(),
+            );
+            }
+        } else if new.backchannel_logout_session_required {
+            problems.push(
+                "backchannel_logout_session_required needs a backchannel_logout_uri".to_owned(),
+            );
+        }
+        problems
+    }
 }

@@ -80,10 +80,7 @@ async fn five_failures_lock_the_account_for_a_minute_doubling_and_unknown_emails
     assert_eq!(retry_after(&locked), 120);
 
     // an operator unlocks; a success then clears the count entirely
-    let (_, found) = app
-        .admin_json(Method::GET, "/admin/users?email=lock%40example.com", None)
-        .await;
-    let id = found["users"][0]["id"].as_str().unwrap().to_owned();
+    let id = app.user_id("lock@example.com").await;
     let (status, _) = app
         .admin_json(Method::POST, &format!("/admin/users/{id}/unlock"), None)
         .await;

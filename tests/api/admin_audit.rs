@@ -286,10 +286,7 @@ async fn cli_equivalents_list_rotate_secrets_delete_clients_revoke_keys_and_end_
     assert!(!public.status.success());
 
     app.user("cli@example.com").await;
-    let (_, found) = app
-        .admin_json(Method::GET, "/admin/users?email=cli%40example.com", None)
-        .await;
-    let user = found["users"][0]["id"].as_str().unwrap().to_owned();
+    let user = app.user_id("cli@example.com").await;
     app.password_grant("cli@example.com", STRONG_PASSWORD, "openid")
         .await;
     let ended = run(&["users", "revoke-sessions", &user]);

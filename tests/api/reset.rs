@@ -215,11 +215,7 @@ async fn expired_malformed_and_deleted_users_tokens_are_refused_and_forgot_is_ra
         "expired"
     );
 
-    let found: Value = app
-        .admin_get("/admin/users?email=gone%40example.com")
-        .fetch_json()
-        .await;
-    let id = found["users"][0]["id"].as_str().unwrap();
+    let id = app.user_id("gone@example.com").await;
     let deleted = app
         .admin_call(reqwest::Method::DELETE, &format!("/admin/users/{id}"))
         .fetch()

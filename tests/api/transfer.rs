@@ -76,15 +76,8 @@ async fn fill(app: &TestApp, clock: &FixedClock) -> Before {
     assert_eq!(answer.status(), StatusCode::OK);
 
     let cut = app.new_user_tokens("ben@example.com").await;
-    let (_, user) = app
-        .admin_json(
-            reqwest::Method::GET,
-            "/admin/users?email=ben%40example.com",
-            None,
-        )
+    app.revoke_user_sessions(&app.user_id("ben@example.com").await)
         .await;
-    let id = user["users"][0]["id"].as_str().unwrap();
-    app.revoke_user_sessions(id).await;
     // an upstream provider, its client secret sealed
     app.corp_provider().await;
 

@@ -155,14 +155,8 @@ async fn apache_mod_auth_openidc_forgets_a_session_tessera_ended(backend: Backen
     assert_eq!(shown.text().await.unwrap(), "the app's own page\n");
 
     // an operator ends the user's sessions at tessera; Apache hears it and forgets its own
-    let user = app
-        .admin_get("/admin/users?email=rui@example.com")
-        .fetch_json()
-        .await["users"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.revoke_user_sessions(&user).await;
+    app.revoke_user_sessions(&app.user_id("rui@example.com").await)
+        .await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let answer = browser.get(&page).fetch().await;

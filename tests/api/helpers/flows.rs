@@ -219,6 +219,18 @@ impl TestApp {
         (provider, opened.expect("the secret opens with this KEK"))
     }
 
+    /// The id of the user with `email`, as the admin API finds it.
+    pub async fn user_id(&self, email: &str) -> String {
+        let mut url = url::Url::parse(&format!("{}/admin/users", self.admin)).unwrap();
+        url.query_pairs_mut().append_pair("email", email);
+        let found = self.admin_get(&format!("/admin/users?{}", url.query().unwrap()));
+        let found = found.fetch_json().await;
+        found["users"][0]["id"]
+            .as_str()
+            .expect("a user with this email")
+            .to_owned()
+    }
+
     /// An operator ends every session of `user` (the admin API); the answer.
     pub async fn revoke_user_sessions(&self, user: &str) -> serde_json::Value {
         let (status, body) = self
