@@ -58,14 +58,13 @@ impl BackChannel {
             return Ok(());
         }
         let described = format!("back-channel logout endpoint answered {status}");
-        let again = status.is_server_error()
-            || status.is_redirection()
-            || status == reqwest::StatusCode::REQUEST_TIMEOUT
-            || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-        if again || !status.is_client_error() {
-            Err(NotifyError::Failed(described))
-        } else {
+        let refused = status.is_client_error()
+            && status != reqwest::StatusCode::REQUEST_TIMEOUT
+            && status != reqwest::StatusCode::TOO_MANY_REQUESTS;
+        if refused {
             Err(NotifyError::Refused(described))
+        } else {
+            Err(NotifyError::Failed(described))
         }
     }
 }

@@ -1,20 +1,22 @@
 //! Delivering the outbox (book § Email): a background worker takes due messages, opens
-//! each (sealed under the KEK), hands it to the transport (the webhook, or the log), and
-//! deletes it once delivered. A failed attempt is tried again after an exponential
+//! each (sealed under the KEK), hands it to its transport (mail: SMTP, the webhook or the
+//! log; a logout token: the relying party's back channel), and deletes a pass's
+//! deliveries at once. A failed attempt is tried again after an exponential
 //! backoff (5 s, 10 s, 20 s, … at most an hour apart); after `MAX_ATTEMPTS`, or at once
 //! when the transport refused it for good (an SMTP 5xx), the message is kept as failed for an operator (`/admin/outbox`), who may queue it again. A link
 //! (reset, verification, change of address) that expired before it could be delivered is
 //! dropped, not sent.
 //!
-//! Messages are written by the stores in the same transaction as the change that causes
-//! them (`Outbox::reset_message` builds one), so a crash between that commit and the
-//! delivery loses nothing: the next pass of any instance's worker finds the row. A
+//! Mail is written by the stores in the same transaction as the change that causes it
+//! (`Outbox::reset_message` builds one); back-channel logouts are queued right after the
+//! sessions end (`service::feed::sessions_ended`). A crash after that commit loses
+//! nothing: the next pass of any instance's worker finds the row. A
 //! claimed message is leased for `LEASE`, so two workers never hold it at once; one
 //! that was delivered but whose deletion failed may be delivered again (at least once).
 
 mod sealed;
 
-pub use sealed::{backchannel_logout, BACKCHANNEL_LOGOUT};
+pub use sealed::backchannel_logout;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -70,7 +70,7 @@ pub fn backchannel_logout(
 }
 
 /// The outbox kind of back-channel logout messages (and their metrics label).
-pub const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
+const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
 
 impl Outbox {
     /// The outbox row of a reset link's message, for the store to write with the link.
