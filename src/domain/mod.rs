@@ -5,6 +5,7 @@ mod client;
 mod email;
 mod error;
 mod ids;
+pub mod methods;
 pub mod password;
 mod provider;
 pub mod redirect;
@@ -39,6 +40,17 @@ pub struct User {
 }
 
 redacted_debug!(User, id, email_verified);
+
+/// The stored password hash of an account without a password (one an upstream sign-in
+/// made): not a hash, so no password matches it, and it is never checked as one.
+pub const NO_PASSWORD: &str = "!none";
+
+impl User {
+    /// Whether the user has a password to sign in with.
+    pub fn has_password(&self) -> bool {
+        self.password_hash != NO_PASSWORD
+    }
+}
 
 /// Longest display name (book § Configuration limits).
 pub const MAX_NAME_CHARS: usize = 200;

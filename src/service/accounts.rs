@@ -76,6 +76,7 @@ pub async fn create(
     let new = NewUser {
         id,
         welcome: welcome(id, &email)?,
+        identity: None,
         email: email.clone(),
         name,
         email_verified: request.email_verified,

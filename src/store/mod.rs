@@ -16,6 +16,7 @@ mod expiry;
 mod families;
 mod feed;
 mod health;
+mod identities;
 mod keys;
 mod limits;
 mod mfa;
@@ -38,6 +39,7 @@ pub use expiry::{Expiry, Swept, SWEEP_BATCH};
 pub use families::*;
 pub use feed::*;
 pub use health::{Checks, Ping, Readiness};
+pub use identities::*;
 pub use keys::*;
 pub use limits::*;
 pub use mfa::*;
@@ -95,6 +97,7 @@ pub struct Stores {
     pub passkeys: Arc<dyn PasskeyStore>,
     pub outbox: Arc<dyn OutboxStore>,
     pub providers: Arc<dyn ProviderStore>,
+    pub identities: Arc<dyn IdentityStore>,
     pub sso: Arc<dyn SsoStore>,
     pub codes: Arc<dyn CodeStore>,
     pub consents: Arc<dyn ConsentStore>,

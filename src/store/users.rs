@@ -18,6 +18,8 @@ pub struct NewUser {
     pub password_hash: String,
     /// The address's verification link and its message, written with the user.
     pub welcome: Option<Welcome>,
+    /// The upstream identity the user signed up with, linked in the same transaction.
+    pub identity: Option<super::Identity>,
 }
 
 /// A new user's verification link and the outbox message that delivers it.

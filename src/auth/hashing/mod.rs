@@ -192,6 +192,8 @@ impl PasswordHasher {
         stored: Option<String>,
     ) -> Result<Verified, HashError> {
         let argon2 = self.argon2.clone();
+        // an account without a password is checked as an unknown one is: no warning
+        let stored = stored.filter(|hash| hash != crate::domain::NO_PASSWORD);
         let (stored, kind, real) = match stored.map(|hash| (super::hash_cost::kind(&hash), hash)) {
             Some((Ok(kind), hash)) => (hash, kind, true),
             Some((Err(reason), _)) => {

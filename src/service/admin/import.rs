@@ -77,6 +77,7 @@ async fn import_line(stores: &Stores, raw: &str, now: OffsetDateTime) -> Result<
     let user = NewUser {
         id: UserId::generate(),
         welcome: None,
+        identity: None,
         email,
         name,
         email_verified: line.email_verified.unwrap_or(false),

@@ -6,6 +6,7 @@ mod changes;
 mod clients;
 mod consents;
 mod email_links;
+mod identities;
 mod keys;
 mod mfa;
 mod outbox;

@@ -49,6 +49,9 @@ impl UserStore for PgStore {
             super::email_links::insert(&tx, &welcome.link, now).await?;
             super::outbox::enqueue(&tx, &welcome.message).await?;
         }
+        if let Some(identity) = &user.identity {
+            super::identities::insert(&tx, identity).await?;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(created)
     }

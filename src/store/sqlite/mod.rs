@@ -12,6 +12,7 @@ mod email_links;
 mod epoch;
 mod families;
 mod feed;
+mod identities;
 mod keys;
 mod mfa;
 mod outbox;

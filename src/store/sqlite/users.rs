@@ -78,6 +78,9 @@ impl UserStore for SqliteStore {
                     super::email_links::insert(tx, &welcome.link, now)?;
                     super::outbox::enqueue(tx, &welcome.message)?;
                 }
+                if let (1, Some(identity)) = (inserted, &user.identity) {
+                    super::identities::insert(tx, identity)?;
+                }
                 Ok(inserted)
             })
             .await

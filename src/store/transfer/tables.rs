@@ -33,6 +33,18 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "upstream_identities",
+        session_state: false,
+        columns: &[
+            ("id", Text, false),
+            ("user_id", Uuid, false),
+            ("provider", Text, false),
+            ("subject", Text, false),
+            ("email", Text, true),
+            ("linked_at", Time, false),
+        ],
+    },
+    Table {
         name: "clients",
         session_state: false,
         columns: &[
@@ -208,9 +220,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
 ];
 
 /// What a store that can take an import may not hold: anything but the bootstrap client.
-pub const HOLDINGS: [(&str, &str); 15] = [
+pub const HOLDINGS: [(&str, &str); 16] = [
     ("upstream_providers", ""),
     ("users", ""),
+    ("upstream_identities", ""),
     ("passkeys", ""),
     ("consents", ""),
     ("clients", " WHERE id <> 'spa'"),

@@ -144,6 +144,7 @@ impl TestApp {
         let user = tessera::store::NewUser {
             id: tessera::domain::UserId::generate(),
             welcome: None,
+            identity: None,
             email: tessera::domain::Email::parse(email).unwrap(),
             name: None,
             email_verified: false,

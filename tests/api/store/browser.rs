@@ -189,6 +189,7 @@ pub async fn consents_add_up_list_and_revoke(backend: &super::Backend) {
             NewUser {
                 id: tessera::domain::UserId::generate(),
                 welcome: None,
+                identity: None,
                 email: tessera::domain::Email::parse(&email).unwrap(),
                 name: None,
                 email_verified: false,

@@ -18,6 +18,7 @@ pub async fn a_user(
     let new = NewUser {
         id: tessera::domain::UserId::generate(),
         welcome: None,
+        identity: None,
         email: Email::parse(email).unwrap(),
         name: None,
         email_verified: false,

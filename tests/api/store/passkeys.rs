@@ -15,6 +15,7 @@ pub async fn passkeys_are_unique_used_once_per_counter_and_kept_per_user(backend
         let new = NewUser {
             id: tessera::domain::UserId::generate(),
             welcome: None,
+            identity: None,
             email: Email::parse(email).unwrap(),
             name: None,
             email_verified: false,

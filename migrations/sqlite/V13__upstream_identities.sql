@@ -1,0 +1,13 @@
+-- Upstream identities (book § Upstream providers): each (provider, upstream subject) is
+-- linked to one user. Deleting the user or the provider removes its links. Times in
+-- microseconds since the epoch.
+CREATE TABLE upstream_identities (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    provider    TEXT NOT NULL REFERENCES upstream_providers (id) ON DELETE CASCADE,
+    subject     TEXT NOT NULL,
+    email       TEXT,
+    linked_at   INTEGER NOT NULL,
+    UNIQUE (provider, subject)
+) STRICT;
+CREATE INDEX upstream_identities_user ON upstream_identities (user_id);
