@@ -95,10 +95,15 @@ pub fn login_failed(reason: &'static str) {
 }
 
 /// A completed sign-in, by the factors its `amr` (RFC 8176) names: `password`,
-/// `password_otp`, `password_passkey` or `passkey`.
+/// `password_otp`, `password_passkey`, `passkey`, `upstream` or `upstream_mfa` (tessera's
+/// second factor after an upstream provider).
 pub fn signed_in(amr: &[String]) {
     let has = |method: &str| amr.iter().any(|a| a == method);
     let method = match (has("pwd"), has("hwk"), has("otp")) {
+        _ if has(crate::domain::methods::FEDERATED) => match has("otp") || has("hwk") {
+            true => "upstream_mfa",
+            false => "upstream",
+        },
         (true, true, _) => "password_passkey",
         (true, false, true) => "password_otp",
         (true, false, false) => "password",
@@ -106,6 +111,11 @@ pub fn signed_in(amr: &[String]) {
         (false, false, _) => "other",
     };
     counter!("tessera_sign_ins_total", "method" => method).increment(1);
+}
+
+/// An upstream sign-in that failed, by provider (book § Upstream providers).
+pub fn upstream_failed(provider: &str) {
+    counter!("tessera_upstream_failures_total", "provider" => provider.to_owned()).increment(1);
 }
 
 /// An outbox message delivered, by kind (book § Email).

@@ -28,6 +28,7 @@ use crate::service::revocations::TokenEndpoints;
 use crate::service::sessions::Sessions;
 use crate::service::signin::authenticate::{Authenticator, AuthenticatorParts};
 use crate::service::signin::{SignIn, SignInParts};
+use crate::service::upstream::{UpstreamParts, Upstreams};
 use crate::store::{Readiness, Stores};
 use crate::tokens::KeyRing;
 
@@ -79,6 +80,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// The hosted pages' sign-in state machine.
     pub signin: SignIn,
+    /// Signing in through upstream providers, and users' links to them.
+    pub upstreams: Upstreams,
     /// Sessions and browser sign-ins, and the feed of their ends.
     pub sessions: Sessions,
     /// The consents users give clients that are not first-party.
@@ -117,6 +120,17 @@ impl AppState {
             settings.abuse.clone(),
         );
         let sessions = Sessions::new(stores.clone(), settings.clone(), clock.clone());
+        let upstreams = Upstreams::new(
+            &stores,
+            UpstreamParts {
+                http: transports.upstream.clone(),
+                kek: settings.kek.clone(),
+                issuer: settings.issuer.clone(),
+                signup: settings.upstream_signup,
+                audit: audit.clone(),
+                clock: clock.clone(),
+            },
+        );
         let outbox = Outbox::new(
             stores.outbox.clone(),
             transports,
@@ -187,6 +201,7 @@ impl AppState {
                 issuer: issuer.clone(),
                 browser: browser.clone(),
                 authenticator: authenticator.clone(),
+                upstreams: upstreams.clone(),
                 consents: consents.clone(),
                 audit: audit.clone(),
                 clock: clock.clone(),
@@ -256,6 +271,7 @@ impl AppState {
             ),
             access,
             signin,
+            upstreams,
             browser,
             consents,
             sessions,

@@ -104,6 +104,9 @@ pub struct Settings {
     /// The WebAuthn relying party; `None`: passkeys are off (an issuer on an IP address
     /// and no `TESSERA_WEBAUTHN_RP_ID`).
     pub webauthn: Option<WebauthnSettings>,
+    /// Whether a first sign-in through an upstream provider, with no account to link,
+    /// makes a new account (book § Upstream providers).
+    pub upstream_signup: bool,
 }
 
 /// The WebAuthn relying party (book § Passkeys): its id, a domain, and the origins a
@@ -349,6 +352,7 @@ impl Settings {
             key_rotation_interval,
             keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),
             webauthn: p.webauthn(issuer.as_deref(), &cors_origins),
+            upstream_signup: p.boolean("upstream_signup", true),
             cors_origins,
             issuer: issuer.unwrap_or_default(),
             signing_algs,

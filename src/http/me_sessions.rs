@@ -39,6 +39,9 @@ pub struct SignInView {
     /// Unix seconds.
     pub expires_at: i64,
     pub amr: Vec<String>,
+    /// The upstream provider it went through, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,12 +72,16 @@ pub async fn list(
         .await
         .map_err(ApiError::from)?
         .into_iter()
-        .map(|s| SignInView {
-            id: s.id,
-            created_at: s.created_at.unix_timestamp(),
-            auth_time: s.auth_time.unix_timestamp(),
-            expires_at: s.expires_at.unix_timestamp(),
-            amr: s.amr,
+        .map(|s| {
+            let (amr, idp) = crate::domain::methods::split(&s.amr);
+            SignInView {
+                id: s.id,
+                created_at: s.created_at.unix_timestamp(),
+                auth_time: s.auth_time.unix_timestamp(),
+                expires_at: s.expires_at.unix_timestamp(),
+                amr,
+                idp,
+            }
         })
         .collect();
     let current = session.claims.sid;

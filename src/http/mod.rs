@@ -15,6 +15,7 @@ pub mod health;
 pub mod introspect;
 pub mod me;
 pub mod me_consents;
+pub mod me_identities;
 pub mod me_mfa;
 pub mod me_password;
 pub mod me_sessions;
@@ -144,6 +145,14 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
             .route("/resend", web::post().to(authorize::resend))
             .route("/consent", web::post().to(authorize::consent)),
     )
+    .route(
+        "/oauth2/upstream/{id}/start",
+        web::get().to(authorize::upstream_start),
+    )
+    .route(
+        "/oauth2/upstream/{id}/callback",
+        web::get().to(authorize::upstream_callback),
+    )
     .route("/email/verify", web::get().to(authorize::verify))
     .route("/email/confirm", web::get().to(authorize::confirm))
     .route("/oauth2/logout", web::get().to(authorize::logout_get))
@@ -216,6 +225,12 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
                 web::delete().to(me_consents::revoke),
             )
             .route("/me/sessions/{id}", web::delete().to(me_sessions::end))
+            .route("/me/identities", web::get().to(me_identities::list))
+            .route("/me/identities", web::post().to(me_identities::link))
+            .route(
+                "/me/identities/{id}",
+                web::delete().to(me_identities::unlink),
+            )
             .route("/me/password", web::post().to(me_password::change))
             .route("/password/forgot", web::post().to(password_reset::forgot))
             .route("/password/reset", web::post().to(password_reset::reset)),

@@ -9,9 +9,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, authorize, cookie_session, cors, email, health, introspect, me, me_consents, me_mfa,
-    me_password, me_sessions, passkeys, password_reset, registration, revocation_feed, revoke,
-    token, userinfo, wellknown,
+    admin, authorize, cookie_session, cors, email, health, introspect, me, me_consents,
+    me_identities, me_mfa, me_password, me_sessions, passkeys, password_reset, registration,
+    revocation_feed, revoke, token, userinfo, wellknown,
 };
 use crate::state::AppState;
 
@@ -36,6 +36,8 @@ use crate::state::AppState;
         authorize::passkey,
         authorize::resend,
         authorize::consent,
+        authorize::upstream_start,
+        authorize::upstream_callback,
         authorize::verify,
         authorize::confirm,
         authorize::logout_get,
@@ -54,6 +56,9 @@ use crate::state::AppState;
         me::me,
         me_sessions::list,
         me_sessions::end,
+        me_identities::list,
+        me_identities::link,
+        me_identities::unlink,
         me_consents::list,
         me_consents::revoke,
         me_password::change,

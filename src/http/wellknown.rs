@@ -114,6 +114,7 @@ impl DiscoveryDocument {
                 "iat",
                 "auth_time",
                 "amr",
+                "idp",
                 "sid",
                 "email",
                 "email_verified",

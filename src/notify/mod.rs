@@ -166,12 +166,13 @@ pub trait Notifier: Send + Sync {
     async fn email_link(&self, message: &LinkMessage) -> Result<(), NotifyError>;
 }
 
-/// Where the outbox delivers: mail (SMTP, the webhook or the log) and relying parties'
-/// back channels.
+/// tessera's outbound connections: where the outbox delivers (mail by SMTP, the webhook
+/// or the log; relying parties' back channels), and the client of upstream providers.
 #[derive(Clone)]
 pub struct Transports {
     pub mail: std::sync::Arc<dyn Notifier>,
     pub backchannel: BackChannel,
+    pub upstream: crate::service::upstream::UpstreamHttp,
 }
 
 impl Transports {
@@ -179,6 +180,8 @@ impl Transports {
         Ok(Transports {
             mail: from_settings(settings)?,
             backchannel: BackChannel::new()?,
+            upstream: crate::service::upstream::UpstreamHttp::new()
+                .map_err(|e| NotifyError::Failed(e.to_string()))?,
         })
     }
 }

@@ -24,4 +24,5 @@ pub mod rewrap;
 pub mod sessions;
 pub mod signin;
 pub mod transfer;
+pub mod upstream;
 pub mod watch;

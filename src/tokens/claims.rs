@@ -52,6 +52,9 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The upstream provider the user signed in through (book § Upstream providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 impl AccessClaims {
@@ -74,6 +77,9 @@ pub struct IdClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
     pub amr: Vec<String>,
+    /// The upstream provider the user signed in through (book § Upstream providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     pub sid: FamilyId,
     /// `sub` and the user claims the scope grants, exactly as userinfo answers them.
     #[serde(flatten)]

@@ -101,7 +101,7 @@ pub async fn sign_in(
             &session_meta(&req),
         )
         .await;
-    render_step(&state, &req, outcome)
+    render_step(&state, &req, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -144,7 +144,7 @@ pub async fn resend(
             &session_meta(&req),
         )
         .await;
-    render_step(&state, &req, outcome)
+    render_step(&state, &req, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -194,7 +194,7 @@ pub async fn passkey(
             &session_meta(&req),
         )
         .await;
-    render_step(&state, &req, outcome)
+    render_step(&state, &req, outcome).await
 }
 
 /// The assertion a passkey form carries, as JSON text: a malformed one is a refused one
@@ -251,7 +251,7 @@ pub async fn second_factor(
             &session_meta(&req),
         )
         .await;
-    render_step(&state, &req, outcome)
+    render_step(&state, &req, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -281,5 +281,5 @@ pub async fn consent(
         .signin
         .consent(&posted(&form.carried, &csrf), sso.as_deref(), allow)
         .await;
-    render_step(&state, &req, outcome)
+    render_step(&state, &req, outcome).await
 }

@@ -12,6 +12,7 @@ mod forms;
 mod logout;
 mod pages;
 mod refusals;
+mod upstream;
 
 pub use email_links::*;
 pub use forms::*;
@@ -23,6 +24,9 @@ pub use pages::{
 };
 use refusals::refused;
 
+pub use upstream::*;
+
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::service::authorize::Params;
@@ -31,7 +35,11 @@ use crate::state::AppState;
 
 /// Renders what a sign-in step decided, setting the sign-in cookie when it signed the
 /// browser in.
-fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpResponse {
+async fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpResponse {
+    let buttons = match outcome.step {
+        Step::SignIn { .. } => state.upstreams.buttons().await,
+        _ => Vec::new(),
+    };
     let mut response = match outcome.step {
         Step::SignIn {
             request,
@@ -54,6 +62,10 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
                         resend: notice == Some(Notice::EmailNotVerified),
                         news: notice == Some(Notice::VerificationSent),
                         passkey_script: passkeys.then_some(PASSKEY_SCRIPT_PATH.as_str()),
+                        upstreams: buttons
+                            .iter()
+                            .map(|b| (start_link(&b.id, flow), b.name.clone()))
+                            .collect(),
                     })
                 },
             )
@@ -108,6 +120,11 @@ fn render_step(state: &AppState, req: &HttpRequest, outcome: Outcome) -> HttpRes
             Answer::Code(code) => answer(state, &back, Ok(code)),
             Answer::Error { error, description } => answer(state, &back, Err((error, description))),
         },
+        Step::Upstream { url } => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Step::Told { title, message } => told(title, &message),
         Step::Refuse(refusal) => refused(state, refusal),
     };
     if let Some(value) = outcome.signed_in {
@@ -162,13 +179,25 @@ fn message(notice: Notice) -> String {
         Notice::VerificationSent => {
             "If this address has an account waiting for confirmation, a new link is on its way. Open it, then sign in.".into()
         }
+        Notice::UpstreamFailed => {
+            "That provider did not sign you in. Try again, or sign in another way.".into()
+        }
+        Notice::UpstreamEmailTaken => {
+            "An account here already has that email address. Sign in with it, then link the provider from your account.".into()
+        }
+        Notice::UpstreamNoAccount => {
+            "No account here is linked to that sign-in. Sign in another way, then link the provider from your account.".into()
+        }
+        Notice::UpstreamNoEmail => {
+            "That provider did not share a usable email address, which an account here needs.".into()
+        }
     }
 }
 
 async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpResponse {
     let cookie = BrowserCookie::Sso.read(req, state);
     let outcome = state.signin.start(params, cookie.as_deref()).await;
-    render_step(state, req, outcome)
+    render_step(state, req, outcome).await
 }
 
 /// Starts an authorization (book § Sign-in with the authorization-code flow).

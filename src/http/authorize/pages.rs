@@ -111,6 +111,8 @@ pub(super) struct SignInPage<'a> {
     pub(super) news: bool,
     /// The passkey script's path, when passkeys are on.
     pub(super) passkey_script: Option<&'a str>,
+    /// "Continue with" links: where each goes, and the provider's name.
+    pub(super) upstreams: Vec<(String, String)>,
 }
 
 /// What following an email link came to (book § Email).

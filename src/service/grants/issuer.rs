@@ -123,6 +123,7 @@ impl TokenIssuer {
     ) -> Result<(String, u64), OAuthError> {
         let now = self.now();
         let ttl = self.access_ttl(client).as_secs();
+        let methods = session.map(|f| crate::domain::methods::split(&f.amr));
         let claims = AccessClaims {
             iss: self.policy.issuer.clone(),
             sub: sub.to_owned(),
@@ -135,7 +136,8 @@ impl TokenIssuer {
             scope: scope.to_string(),
             sid: session.map(|f| f.id.clone()),
             auth_time: session.map(|f| f.auth_time.unix_timestamp()),
-            amr: session.map(|f| f.amr.clone()),
+            amr: methods.as_ref().map(|(amr, _)| amr.clone()),
+            idp: methods.and_then(|(_, idp)| idp),
         };
         let token = tokens::sign(
             &self.keyring,
@@ -157,6 +159,7 @@ impl TokenIssuer {
     ) -> Result<String, OAuthError> {
         let now = self.now();
         let alg = self.keyring.id_token_alg(client.id_token_alg);
+        let (amr, idp) = crate::domain::methods::split(&family.amr);
         let claims = IdClaims {
             iss: self.policy.issuer.clone(),
             aud: client.id.to_string(),
@@ -165,7 +168,8 @@ impl TokenIssuer {
             auth_time: family.auth_time.unix_timestamp(),
             nonce: nonce.map(str::to_owned),
             at_hash: Some(at_hash(alg, access_token)),
-            amr: family.amr.clone(),
+            amr,
+            idp,
             sid: family.id.clone(),
             user: UserInfo::new(user, |s| scope.contains(s)),
         };

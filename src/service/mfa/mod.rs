@@ -317,7 +317,8 @@ fn recovery_digest(code: &str) -> [u8; 32] {
     Sha256::digest(normalized.as_bytes()).into()
 }
 
-/// What an MFA token stands for: a password login waiting for its second factor.
+/// What an MFA token stands for: a sign-in (by password, or through an upstream provider)
+/// waiting for its second factor.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub user_id: UserId,
@@ -327,6 +328,9 @@ pub struct PendingLogin {
     pub scope: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The first step's `amr` when it was not the password (an upstream sign-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Vec<String>>,
 }
 
 /// A digest of the user's stored password hash: a pending MFA login carries it, so a

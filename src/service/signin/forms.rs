@@ -2,7 +2,7 @@
 //! authorization-code flow): the password, "send the link again" (book § Email), a
 //! passkey, the second factor, and consent. Each resumes the posted flow first.
 
-use super::authenticate::{Authenticated, Proof, SecondFactorError, TwoFactors};
+use super::authenticate::{Proof, SecondFactorError, TwoFactors};
 use super::{sign_in, Answer, Notice, Outcome, Posted, SignIn, Step};
 use crate::domain::{OAuthError, Password};
 use crate::service::authorize::Request;
@@ -26,14 +26,10 @@ impl SignIn {
             .password(&request.client, email, password, &request.scope, meta)
             .await;
         match authenticated {
-            Ok(Authenticated::User(user)) => self.signed_in(request, user, &["pwd"], meta).await,
-            Ok(Authenticated::NeedsSecondFactor(step)) => Step::SecondFactor {
-                request: Box::new(request),
-                mfa_token: step.mfa_token,
-                passkey: step.passkey,
-                notice: None,
+            Ok(authenticated) => {
+                self.authenticated(request, authenticated, &["pwd"], meta)
+                    .await
             }
-            .into(),
             Err(error) => Step::SignIn {
                 request: Box::new(request),
                 email: email.to_owned(),

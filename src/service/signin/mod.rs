@@ -10,6 +10,10 @@
 //!           └─── right ─► signed in ─► next ◄──── right code, or passkey ──┘
 //!  passkey ───── refused ─► SignIn (with a notice)
 //!           └─── verified ─► signed in ─► next
+//!  upstream_start ─► Upstream (the provider's page) … upstream_callback (`upstream`)
+//!           ├─── refused, or no account may be used ─► SignIn (with a notice)
+//!           ├─── user has TOTP ─► SecondFactor
+//!           └─── signed in ─► next
 //!  next ─┬─ first-party client, or consent held ─► Redirect (code)
 //!        └─ consent needed ─► Consent ── consent(allow) ─► Redirect (code)
 //!                                      └─ consent(deny) ─► Redirect (access_denied)
@@ -20,12 +24,12 @@
 //! values) and returns an [`Outcome`]: the [`Step`] to render and, when this step signed
 //! the browser in, the new sign-in cookie. The HTTP layer (`http::authorize`) only reads
 //! the request and renders the step: every decision, store write and audit event is here.
-//! Later sign-in methods (passkeys, upstream providers, device codes) are further steps
-//! of this machine.
+//! Later sign-in methods (device codes) are further steps of this machine.
 
 pub mod authenticate;
 mod forms;
 mod step;
+mod upstream;
 
 pub use step::{Answer, Notice, Outcome, Posted, Step};
 
@@ -39,8 +43,9 @@ use crate::service::audit::Auditor;
 use crate::service::authorize::{self as request, Browser, Params, Refusal, Request};
 use crate::service::consents::Consents;
 use crate::service::grants::TokenIssuer;
+use crate::service::upstream::Upstreams;
 use crate::store::{AuditEvent, ClientStore, CodeStore, SessionMeta, SsoSession, Stores};
-use authenticate::Authenticator;
+use authenticate::{Authenticated, Authenticator};
 
 /// The sign-in state machine's context: the clients and codes it reads and writes, the
 /// issuer (its key ring checks `id_token_hint`), the browser's flows and sign-in
@@ -52,6 +57,7 @@ pub struct SignIn {
     issuer: TokenIssuer,
     browser: Browser,
     authenticator: Authenticator,
+    upstreams: Upstreams,
     consents: Consents,
     audit: Auditor,
     clock: Arc<dyn Clock>,
@@ -62,6 +68,7 @@ pub struct SignInParts {
     pub issuer: TokenIssuer,
     pub browser: Browser,
     pub authenticator: Authenticator,
+    pub upstreams: Upstreams,
     pub consents: Consents,
     pub audit: Auditor,
     pub clock: Arc<dyn Clock>,
@@ -75,6 +82,7 @@ impl SignIn {
             issuer: parts.issuer,
             browser: parts.browser,
             authenticator: parts.authenticator,
+            upstreams: parts.upstreams,
             consents: parts.consents,
             audit: parts.audit,
             clock: parts.clock,
@@ -136,6 +144,26 @@ impl SignIn {
         Outcome {
             step: self.next(request, Some((sso, user)), true).await,
             signed_in: Some(cookie),
+        }
+    }
+
+    /// What a checked first step leads to: signed in with `amr`, or tessera's second factor.
+    async fn authenticated(
+        &self,
+        request: Request,
+        authenticated: Authenticated,
+        amr: &[&str],
+        meta: &SessionMeta,
+    ) -> Outcome {
+        match authenticated {
+            Authenticated::User(user) => self.signed_in(request, user, amr, meta).await,
+            Authenticated::NeedsSecondFactor(step) => Step::SecondFactor {
+                request: Box::new(request),
+                mfa_token: step.mfa_token,
+                passkey: step.passkey,
+                notice: None,
+            }
+            .into(),
         }
     }
 

@@ -29,6 +29,13 @@ pub enum Step {
         sso_id: String,
         email: String,
     },
+    /// To an upstream provider's authorization endpoint (book § Upstream providers).
+    Upstream { url: String },
+    /// A page that says how something ended (an upstream identity linked).
+    Told {
+        title: &'static str,
+        message: String,
+    },
     /// Back to the client (RFC 6749 §4.1.2): a code, or an error it handles.
     Redirect { back: Return, answer: Answer },
     /// Refused on tessera's own page: there is nowhere safe to send the browser, the form
@@ -68,6 +75,15 @@ pub enum Notice {
     EmailNotVerified,
     /// A new verification link was asked for (whether one went out is not said).
     VerificationSent,
+    /// The upstream provider did not sign the user in (refused, failed, or what it
+    /// answered was refused).
+    UpstreamFailed,
+    /// The upstream's email belongs to an account it may not be linked to by itself.
+    UpstreamEmailTaken,
+    /// No account is linked to the upstream identity, and sign-up through providers is off.
+    UpstreamNoAccount,
+    /// The provider shared no usable email address.
+    UpstreamNoEmail,
 }
 
 impl Notice {

@@ -9,6 +9,7 @@ mod refusals;
 mod relying_parties;
 mod sessions;
 mod unverified;
+mod upstream;
 
 use std::sync::Arc;
 

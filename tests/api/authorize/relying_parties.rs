@@ -30,7 +30,7 @@ async fn relying_party(
 }
 
 /// Runs a relying-party script; its JSON report (the script's output when it failed).
-async fn report_of(command: &mut tokio::process::Command, what: &str) -> Value {
+pub(super) async fn report_of(command: &mut tokio::process::Command, what: &str) -> Value {
     let out = command
         .output()
         .await
@@ -174,7 +174,7 @@ async fn in_chromium(
 
 /// The relying party's pages, where the browser lands after the flow: a server on a port of
 /// its own that answers every request; returns its origin.
-async fn the_app() -> String {
+pub(super) async fn the_app() -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());

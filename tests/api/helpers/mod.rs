@@ -4,6 +4,7 @@
 mod app;
 mod backchannel;
 pub mod db;
+mod fake_idp;
 mod flows;
 mod own_cluster;
 mod own_postgres;
@@ -17,6 +18,7 @@ mod webhook;
 pub use app::*;
 pub use backchannel::*;
 pub use db::*;
+pub use fake_idp::*;
 pub use flows::*;
 pub use own_cluster::*;
 pub use own_postgres::*;

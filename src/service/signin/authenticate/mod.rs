@@ -159,25 +159,61 @@ impl Authenticator {
         self.verified_address(&user, client.id.as_str(), meta.ip.clone())
             .await?;
         if self.mfa.is_enabled(&user).await? {
-            let pending = PendingLogin {
-                user_id: user.id,
-                password: mfa::password_fingerprint(&user),
-                client_id: client.id.to_string(),
-                scope: scope.to_string(),
-                ip: meta.ip.clone(),
-                user_agent: meta.user_agent.clone(),
-            };
-            let mfa_token = self.mfa.issue_mfa_token(&pending).await?;
-            let passkey = self.passkeys.any(user.id).await?;
             // the failure count is cleared only by a complete sign-in: a known password must
             // not reset the allowance for guessing the second factor
-            return Ok(Authenticated::NeedsSecondFactor(SecondStep {
-                mfa_token,
-                passkey,
-            }));
+            return self.second_step(client, &user, scope, meta, None).await;
         }
         self.limiter.login_succeeded(&email, ip).await;
         Ok(Authenticated::User(user))
+    }
+
+    /// After an upstream provider vouched for `user` with `amr` (tessera's stored form,
+    /// [`crate::domain::methods::federated`]): the address check as for a password, then
+    /// tessera's own second factor when the user has one, unless `second_factor_shown`
+    /// (the provider is trusted for MFA and its `amr` shows one).
+    pub async fn upstream(
+        &self,
+        client: &Client,
+        user: User,
+        amr: Vec<String>,
+        second_factor_shown: bool,
+        scope: &Scope,
+        meta: &SessionMeta,
+    ) -> Result<Authenticated, OAuthError> {
+        self.verified_address(&user, client.id.as_str(), meta.ip.clone())
+            .await?;
+        if second_factor_shown || !self.mfa.is_enabled(&user).await? {
+            return Ok(Authenticated::User(user));
+        }
+        self.second_step(client, &user, scope, meta, Some(amr))
+            .await
+    }
+
+    /// A pending second step for `user` (who passed the first, `first`'s methods or the
+    /// password), keeping `client`, `scope` and `meta` for it.
+    async fn second_step(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        meta: &SessionMeta,
+        first: Option<Vec<String>>,
+    ) -> Result<Authenticated, OAuthError> {
+        let pending = PendingLogin {
+            user_id: user.id,
+            password: mfa::password_fingerprint(user),
+            client_id: client.id.to_string(),
+            scope: scope.to_string(),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            first,
+        };
+        let mfa_token = self.mfa.issue_mfa_token(&pending).await?;
+        let passkey = self.passkeys.any(user.id).await?;
+        Ok(Authenticated::NeedsSecondFactor(SecondStep {
+            mfa_token,
+            passkey,
+        }))
     }
 
     /// Users' addresses (the hosted sign-in page's "send the link again").
@@ -295,7 +331,19 @@ impl Authenticator {
             }
         };
         let amr = match checked {
-            Ok(amr) => amr.iter().map(|m| (*m).to_owned()).collect(),
+            // after an upstream sign-in, its methods stand where the password would
+            Ok(amr) => match &pending.first {
+                Some(first) => {
+                    let mut all = first.clone();
+                    for method in amr.iter().skip(1) {
+                        if !all.iter().any(|m| m == method) {
+                            all.push((*method).to_owned());
+                        }
+                    }
+                    all
+                }
+                None => amr.iter().map(|m| (*m).to_owned()).collect(),
+            },
             Err((reason, error)) => {
                 crate::metrics::login_failed(reason);
                 let event = AuditEvent::new("mfa_failed", "denied")
