@@ -45,7 +45,8 @@ pub struct StartQuery {
         ("flow" = String, Query, description = "The sign-in page's sealed flow")),
     responses(
         (status = 303, description = "To the provider's authorization endpoint"),
-        (status = 400, description = "Unknown or disabled provider, or an expired flow: an error page", content_type = "text/html")))]
+        (status = 400, description = "Unknown or disabled provider, or an expired flow: an error page; or the sign-in page saying the provider could not be reached", content_type = "text/html"),
+        (status = 429, description = "The address's sign-in allowance is spent: the sign-in page saying when to retry", content_type = "text/html")))]
 pub async fn upstream_start(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -55,7 +56,7 @@ pub async fn upstream_start(
     let (csrf, new) = csrf_cookie(&state, &req);
     let outcome = state
         .signin
-        .upstream_start(&id, query.flow.as_deref(), &csrf)
+        .upstream_start(&id, query.flow.as_deref(), &csrf, &session_meta(&req))
         .await;
     let mut response = render_step(&state, &req, outcome).await;
     if new {

@@ -27,11 +27,25 @@ const UNKNOWN: &str =
 impl SignIn {
     /// `GET /oauth2/upstream/<id>/start?flow=…`: the browser (holding `csrf_cookie`) goes
     /// to the provider, the flow kept for the callback.
-    pub async fn upstream_start(&self, id: &str, flow: Option<&str>, csrf_cookie: &str) -> Outcome {
+    pub async fn upstream_start(
+        &self,
+        id: &str,
+        flow: Option<&str>,
+        csrf_cookie: &str,
+        meta: &SessionMeta,
+    ) -> Outcome {
         let request = match self.reopen(flow).await {
             Ok(request) => request,
             Err(step) => return step.into(),
         };
+        // each trip is kept server side until used or expired: counted like a sign-in
+        if let Err(refused) = self
+            .authenticator
+            .address_allowance(meta.ip.as_deref())
+            .await
+        {
+            return again(request, Notice::refusing(&refused)).into();
+        }
         let purpose = Purpose::SignIn {
             flow: flow.unwrap_or_default().to_owned(),
             browser: browser_digest(csrf_cookie),

@@ -216,6 +216,15 @@ impl Authenticator {
         }))
     }
 
+    /// The client address's sign-in allowance (`TESSERA_RATE_LIMIT_LOGIN_IP`), counted
+    /// by a sign-in that does not reach `password` (one through an upstream provider).
+    pub async fn address_allowance(&self, ip: Option<&str>) -> Result<(), OAuthError> {
+        self.limiter
+            .check(Bucket::LoginPerIp, ip.unwrap_or_default())
+            .await?;
+        Ok(())
+    }
+
     /// Users' addresses (the hosted sign-in page's "send the link again").
     pub fn addresses(&self) -> &EmailAddresses {
         &self.email

@@ -211,3 +211,29 @@ async fn with_sign_up_off_an_unlinked_upstream_user_is_told_to_link_first() {
         .await;
     assert_eq!(users["users"], json!([]));
 }
+
+/// Each trip is kept server side until used or expired, so starting one counts against the
+/// address's sign-in allowance like a password attempt.
+#[tokio::test]
+async fn starting_trips_is_limited_per_address() {
+    let db = std::sync::Arc::new(crate::helpers::TestDb::on(Backend::Embedded).await);
+    let app = crate::helpers::spawn_on(db, &[("rate_limit_login_ip", "2/60")]).await;
+    let client = code_client(&app, true).await;
+    let idp = FakeIdp::start().await;
+    register(&app, idp.oidc_provider("fake")).await;
+    let http = browser();
+    begin(&app, &http, &client, "fake").await;
+    begin(&app, &http, &client, "fake").await;
+    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    let html = page.text().await.unwrap();
+    let marker = "href=\"/oauth2/upstream/fake/start?";
+    let start = html.find(marker).unwrap() + 6;
+    let end = html[start..].find('"').unwrap() + start;
+    let third = http
+        .get(app.url(&html[start..end].replace("&amp;", "&")))
+        .fetch()
+        .await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key("retry-after"));
+    assert!(third.text().await.unwrap().contains("Too many attempts"));
+}
