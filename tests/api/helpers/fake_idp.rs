@@ -89,6 +89,14 @@ impl FakeIdp {
                 .route("/login/oauth/access_token", web::post().to(token))
                 .route("/user", web::get().to(userinfo))
                 .route("/user/emails", web::get().to(emails))
+                .route(
+                    "/redirect/.well-known/openid-configuration",
+                    web::get().to(redirect),
+                )
+                .route(
+                    "/huge/.well-known/openid-configuration",
+                    web::get().to(huge),
+                )
         })
         .workers(workers)
         .listen(listener)
@@ -171,6 +179,22 @@ async fn discovery(data: Data) -> HttpResponse {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
     }))
+}
+
+/// An issuer whose discovery document redirects (to this provider's own).
+async fn redirect(data: Data) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((
+            "location",
+            format!("{}/.well-known/openid-configuration", data.1),
+        ))
+        .finish()
+}
+
+/// An issuer whose discovery document is larger than tessera reads.
+async fn huge() -> HttpResponse {
+    let padding = "x".repeat(600 * 1024);
+    HttpResponse::Ok().json(json!({ "issuer": "padding", "padding": padding }))
 }
 
 async fn jwks() -> HttpResponse {

@@ -237,3 +237,40 @@ async fn starting_trips_is_limited_per_address() {
     assert!(third.headers().contains_key("retry-after"));
     assert!(third.text().await.unwrap().contains("Too many attempts"));
 }
+
+/// Calls to a provider follow no redirect and read at most 512 KiB: a discovery document
+/// behind a redirect, or one too large, ends the trip before it starts, audited.
+#[tokio::test]
+async fn a_provider_that_redirects_or_answers_too_much_is_refused() {
+    let (app, _) = spawn(Backend::Embedded).await;
+    let client = code_client(&app, true).await;
+    let idp = FakeIdp::start().await;
+    for (id, path) in [("moved", "redirect"), ("huge", "huge")] {
+        let mut doc = idp.oidc_provider(id);
+        doc["issuer"] = json!(format!("{}/{path}", idp.base));
+        doc["name"] = json!(format!("Provider {id}"));
+        register(&app, doc).await;
+    }
+    for id in ["moved", "huge"] {
+        let http = browser();
+        let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
+        let html = page.text().await.unwrap();
+        let marker = format!("href=\"/oauth2/upstream/{id}/start?");
+        let start = html.find(&marker).unwrap() + 6;
+        let end = html[start..].find('"').unwrap() + start;
+        let link = html[start..end].replace("&amp;", "&");
+        let refused = http.get(app.url(&link)).fetch().await;
+        let html = refused_page(refused).await;
+        assert!(
+            html.contains("That provider did not sign you in"),
+            "{id}: {html}"
+        );
+    }
+    let audit: Value = app
+        .admin_get("/admin/audit?type=upstream_failed")
+        .fetch_json()
+        .await;
+    let reasons = audit.to_string();
+    assert!(reasons.contains("302"), "{reasons}");
+    assert!(reasons.contains("larger than"), "{reasons}");
+}
