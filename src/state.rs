@@ -28,7 +28,7 @@ use crate::service::revocations::TokenEndpoints;
 use crate::service::sessions::Sessions;
 use crate::service::signin::authenticate::{Authenticator, AuthenticatorParts};
 use crate::service::signin::{SignIn, SignInParts};
-use crate::service::upstream::{UpstreamParts, Upstreams};
+use crate::service::upstream::{Assertions, UpstreamParts, Upstreams};
 use crate::store::{Readiness, Stores};
 use crate::tokens::KeyRing;
 
@@ -124,6 +124,11 @@ impl AppState {
             &stores,
             UpstreamParts {
                 http: transports.upstream.clone(),
+                assertions: Assertions {
+                    keyring: keyring.clone(),
+                    alg: settings.signing_alg,
+                    clock: clock.clone(),
+                },
                 kek: settings.kek.clone(),
                 issuer: settings.issuer.clone(),
                 signup: settings.upstream_signup,

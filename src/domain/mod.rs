@@ -17,7 +17,7 @@ pub use error::{Failure, FieldError, OAuthError, Throttled, EMAIL_NOT_VERIFIED};
 pub use ids::{FamilyId, Kid, MessageId, PasskeyId, UserId};
 pub use password::Password;
 pub use provider::{
-    upstream_url_ok, ClaimNames, Provider, ProviderId, ProviderKind, ProviderSettings,
+    upstream_url_ok, ClaimNames, Provider, ProviderId, ProviderKind, ProviderSettings, TokenAuth,
 };
 pub use scope::Scope;
 

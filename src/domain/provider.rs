@@ -68,6 +68,24 @@ impl Default for ClaimNames {
     }
 }
 
+/// How tessera authenticates at a provider's token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// The client secret: HTTP Basic, or in the body where the provider takes only that.
+    #[default]
+    ClientSecretBasic,
+    /// An assertion signed with tessera's own signing key (RFC 7523 §2.2), checked by the
+    /// provider against tessera's JWKS (`<issuer>/.well-known/jwks.json`); no secret.
+    PrivateKeyJwt,
+}
+
+impl TokenAuth {
+    fn is_default(&self) -> bool {
+        *self == TokenAuth::ClientSecretBasic
+    }
+}
+
 /// A provider's settings: everything but its id and its client secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +115,9 @@ pub struct ProviderSettings {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub claims: ClaimNames,
+    /// How tessera authenticates at the token endpoint.
+    #[serde(default, skip_serializing_if = "TokenAuth::is_default")]
+    pub token_endpoint_auth_method: TokenAuth,
     /// A verified email from this provider may link to the tessera account with that email.
     #[serde(default)]
     pub trust_email: bool,

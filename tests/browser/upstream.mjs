@@ -26,7 +26,10 @@ mkdirSync(shots, { recursive: true });
 // the provider's development-only notices go to standard error: standard output is the report
 console.info = (...args) => console.error(...args);
 
-// the upstream: one client (tessera), any login name signs in as an account with `email`
+// the upstream: tessera as two clients, by secret (`node-op`) and by its own signing key
+// (`node-op-key`, private_key_jwt, tessera's JWKS); any login name signs in as an account
+// with `email`
+const tesseraKeys = await (await fetch(`${base}/.well-known/jwks.json`)).json();
 const op = new Provider(`http://127.0.0.1:${opPort}`, {
   clients: [
     {
@@ -36,6 +39,14 @@ const op = new Provider(`http://127.0.0.1:${opPort}`, {
       grant_types: ["authorization_code"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
+    },
+    {
+      client_id: `${opClient}-key`,
+      redirect_uris: [`${base}/oauth2/upstream/node-op-key/callback`],
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "private_key_jwt",
+      jwks: { keys: tesseraKeys.keys },
     },
   ],
   async findAccount(_ctx, id) {
@@ -89,8 +100,8 @@ async function main() {
   const first = await rp.authorization(config, REDIRECT, { scope: "openid email profile" });
   await page.goto(first.url.href);
   await shoot(page, "signin-with-provider");
-  report.button = await page.getByRole("link", { name: "Continue with Node OP" }).innerText();
-  await page.getByRole("link", { name: "Continue with Node OP" }).click();
+  report.button = await page.getByRole("link", { name: "Continue with Node OP", exact: true }).innerText();
+  await page.getByRole("link", { name: "Continue with Node OP", exact: true }).click();
 
   // at the provider: its own login and consent pages
   await page.waitForURL((u) => u.href.startsWith(`http://127.0.0.1:${opPort}/interaction/`));
@@ -109,13 +120,33 @@ async function main() {
   report.claims = tokens.claims();
   await context.close();
 
+  // the same, with tessera authenticating to the provider by its own key
+  const byKey = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
+  const keyed = await byKey.newPage();
+  listen(keyed);
+  const third = await rp.authorization(config, REDIRECT, { scope: "openid email" });
+  await keyed.goto(third.url.href);
+  await keyed.getByRole("link", { name: "Continue with Node OP by key" }).click();
+  await keyed.waitForURL((u) => u.href.includes("/interaction/"));
+  await keyed.fill('input[name="login"]', "node-user-2");
+  await keyed.fill('input[name="password"]', "anything");
+  await keyed.locator('button[type="submit"]').click();
+  for (let step = 0; step < 3 && !keyed.url().startsWith(APP); step++) {
+    await keyed.waitForURL((u) => u.href.startsWith(APP) || u.href.includes("/interaction/"));
+    if (keyed.url().includes("/interaction/")) await keyed.locator('button[type="submit"]').first().click();
+  }
+  await keyed.waitForURL((u) => u.href.startsWith(APP));
+  const keyTokens = await oidc.authorizationCodeGrant(config, new URL(keyed.url()), third.checks);
+  report.key_claims = keyTokens.claims();
+  await byKey.close();
+
   // the user cancels at the provider: tessera's sign-in page says so in its own words
   const again = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
   const second = await again.newPage();
   listen(second);
   const another = await rp.authorization(config, REDIRECT, { scope: "openid email", prompt: "login" });
   await second.goto(another.url.href);
-  await second.getByRole("link", { name: "Continue with Node OP" }).click();
+  await second.getByRole("link", { name: "Continue with Node OP", exact: true }).click();
   await second.waitForURL((u) => u.href.startsWith(`http://127.0.0.1:${opPort}/interaction/`));
   // devInteractions' "[ Cancel ]" link aborts the interaction (access_denied)
   await second.getByRole("link", { name: /cancel/i }).click();

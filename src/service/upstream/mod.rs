@@ -32,12 +32,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::clock::Clock;
+use crate::crypto::SigningAlg;
 use crate::crypto::{Kek, Purpose as SealPurpose};
 use crate::domain::{Email, Provider, ProviderId, ProviderSettings, UserId};
 use crate::service::audit::Auditor;
 use crate::store::{IdentityStore, MfaTokenStore, ProviderStore, StoreError, Stores, UserStore};
+use crate::tokens::KeyRing;
 
 /// How long the trip to the provider and back may take.
 pub(super) const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -140,14 +143,54 @@ pub struct Upstream<'a> {
     settings: &'a ProviderSettings,
     secret: Option<&'a str>,
     redirect_uri: &'a str,
+    /// Set for `private_key_jwt`: what signs the client assertions.
+    assertions: Option<&'a Assertions>,
 }
 
 impl Upstream<'_> {
+    /// The `client_assertion` parameters for a token endpoint at `audience`, when the
+    /// provider takes `private_key_jwt`.
+    fn assertion(&self, audience: &str) -> Result<Option<[(&'static str, String); 2]>, Failed> {
+        let Some(assertions) = self.assertions else {
+            return Ok(None);
+        };
+        let jwt = assertions.sign(&self.settings.client_id, audience)?;
+        Ok(Some([
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            ("client_assertion", jwt),
+        ]))
+    }
+
     fn issuer(&self) -> Result<&str, Failed> {
         self.settings
             .issuer
             .as_deref()
             .ok_or(Failed::Config("issuer"))
+    }
+}
+
+/// Signs client assertions (RFC 7523 §2.2) with tessera's active signing key: `iss` and
+/// `sub` the client id, `aud` the token endpoint, a fresh `jti`, a minute to live.
+#[derive(Clone)]
+pub struct Assertions {
+    pub keyring: Arc<KeyRing>,
+    pub alg: SigningAlg,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Assertions {
+    fn sign(&self, client_id: &str, audience: &str) -> Result<String, Failed> {
+        let now = self.clock.now().unix_timestamp();
+        let claims = json!({
+            "iss": client_id, "sub": client_id, "aud": audience,
+            "jti": uuid::Uuid::new_v4().simple().to_string(),
+            "iat": now, "exp": now + 60,
+        });
+        crate::tokens::sign(&self.keyring, self.alg, "JWT", &claims)
+            .map_err(|_| Failed::Config("signing key (no active key for the assertion)"))
     }
 }
 
@@ -163,6 +206,7 @@ pub struct Upstreams {
     identities: Arc<dyn IdentityStore>,
     kek: Kek,
     http: UpstreamHttp,
+    assertions: Assertions,
     discovery: oidc::Discovery,
     issuer: String,
     /// Whether a first upstream sign-in without an account makes one.
@@ -174,6 +218,7 @@ pub struct Upstreams {
 /// What `Upstreams` is built from, beside the stores.
 pub struct UpstreamParts {
     pub http: UpstreamHttp,
+    pub assertions: Assertions,
     pub kek: Kek,
     pub issuer: String,
     pub signup: bool,
@@ -192,6 +237,7 @@ impl Upstreams {
             kek: parts.kek,
             discovery: oidc::Discovery::new(http.clone()),
             http,
+            assertions: parts.assertions,
             issuer: parts.issuer.trim_end_matches('/').to_owned(),
             signup: parts.signup,
             audit: parts.audit,

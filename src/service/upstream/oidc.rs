@@ -99,13 +99,15 @@ impl Discovery {
             !m.contains(&CoreClientAuthMethod::ClientSecretBasic)
                 && m.contains(&CoreClientAuthMethod::ClientSecretPost)
         });
+        // an assertion, like a secret in the body, goes with the client id in the body
+        let in_body = post_only || upstream.assertions.is_some();
         let client = CoreClient::from_provider_metadata(
             metadata.clone(),
             ClientId::new(upstream.settings.client_id.clone()),
             secret,
         )
         .set_redirect_uri(redirect);
-        Ok(if post_only {
+        Ok(if in_body {
             client.set_auth_type(AuthType::RequestBody)
         } else {
             client
@@ -153,10 +155,22 @@ impl Discovery {
         let found = self.metadata(issuer, false).await?;
         let client = Self::client(upstream, &found.metadata)?;
         let http = |request| self.http.call(request);
-        let answer = client
+        let token_endpoint = found
+            .metadata
+            .token_endpoint()
+            .ok_or(Failed::Config("token_endpoint"))?;
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|_| Failed::Config("token_endpoint"))?
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+        for (name, value) in upstream
+            .assertion(token_endpoint.as_str())?
+            .into_iter()
+            .flatten()
+        {
+            request = request.add_extra_param(name, value);
+        }
+        let answer = request
             .request_async(&http)
             .await
             .map_err(|e| Failed::Token(token_error(&e)))?;

@@ -77,9 +77,14 @@ pub async fn redeem(
 ) -> Result<Map<String, Value>, Failed> {
     let client = client(upstream)?;
     let call = |request| http.call(request);
-    let answer = client
+    let token_endpoint = url(upstream.settings.token_endpoint.as_ref(), "token_endpoint")?;
+    let mut request = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+    for (name, value) in upstream.assertion(&token_endpoint)?.into_iter().flatten() {
+        request = request.add_extra_param(name, value);
+    }
+    let answer = request
         .request_async(&call)
         .await
         .map_err(|e| Failed::Token(super::oidc::token_error(&e)))?;

@@ -15,7 +15,7 @@ use super::{
     plain, Callback, Failed, Purpose, Upstream, UpstreamError, UpstreamUser, Upstreams,
     PENDING_TTL, STATE_LABEL,
 };
-use crate::domain::{Provider, ProviderId, ProviderKind};
+use crate::domain::{Provider, ProviderId, ProviderKind, TokenAuth};
 use crate::store::{AuditEvent, StoreError};
 
 /// What is kept between `begin` and `complete`.
@@ -29,6 +29,22 @@ struct Pending {
 }
 
 impl Upstreams {
+    /// `provider`'s settings for one call: its secret, or what signs its assertions.
+    fn upstream<'a>(
+        &'a self,
+        provider: &'a Provider,
+        secret: Option<&'a str>,
+        redirect_uri: &'a str,
+    ) -> Upstream<'a> {
+        let by_key = provider.settings.token_endpoint_auth_method == TokenAuth::PrivateKeyJwt;
+        Upstream {
+            settings: &provider.settings,
+            secret: if by_key { None } else { secret },
+            redirect_uri,
+            assertions: by_key.then_some(&self.assertions),
+        }
+    }
+
     /// Begins a trip to provider `id` for `purpose`: the URL to send the browser to.
     pub async fn begin(&self, id: &str, purpose: Purpose) -> Result<String, UpstreamError> {
         let provider = self.enabled(id).await?;
@@ -65,11 +81,7 @@ impl Upstreams {
         verifier: &str,
     ) -> Result<String, Failed> {
         let secret = self.secret(provider)?;
-        let upstream = Upstream {
-            settings: &provider.settings,
-            secret: secret.as_deref(),
-            redirect_uri,
-        };
+        let upstream = self.upstream(provider, secret.as_deref(), redirect_uri);
         match provider.settings.kind {
             ProviderKind::Oidc => {
                 self.discovery
@@ -146,11 +158,7 @@ impl Upstreams {
             .ok_or_else(|| Failed::Refused("no code".into()))?;
         let secret = self.secret(provider)?;
         let redirect_uri = self.callback_url(&provider.id);
-        let upstream = Upstream {
-            settings: &provider.settings,
-            secret: secret.as_deref(),
-            redirect_uri: &redirect_uri,
-        };
+        let upstream = self.upstream(provider, secret.as_deref(), &redirect_uri);
         let claims = match provider.settings.kind {
             ProviderKind::Oidc => {
                 self.discovery

@@ -313,6 +313,16 @@ async fn node_oidc_provider_is_the_upstream_of_openid_client_in_chromium(backend
         }),
     )
     .await;
+    register(
+        &app,
+        json!({
+            "id": "node-op-key", "kind": "oidc", "name": "Node OP by key",
+            "issuer": format!("http://127.0.0.1:{op_port}"),
+            "client_id": "tessera-key", "token_endpoint_auth_method": "private_key_jwt",
+            "scopes": ["openid", "email"], "trust_email": true,
+        }),
+    )
+    .await;
     let shots = format!(
         "{}/browser-pages/upstream-{backend:?}",
         env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
@@ -335,6 +345,12 @@ async fn node_oidc_provider_is_the_upstream_of_openid_client_in_chromium(backend
     assert_eq!(report["claims"]["idp"], "node-op", "{report}");
     assert_eq!(report["claims"]["amr"][0], "fed", "{report}");
     assert_eq!(report["claims"]["email"], "node@example.com", "{report}");
+    // by tessera's own key (private_key_jwt): the same user, through the other client
+    assert_eq!(report["key_claims"]["idp"], "node-op-key", "{report}");
+    assert_eq!(
+        report["key_claims"]["sub"], report["claims"]["sub"],
+        "{report}"
+    );
     assert_eq!(
         report["cancelled_says"],
         "That provider did not sign you in. Try again, or sign in another way.",
