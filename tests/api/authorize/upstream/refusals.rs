@@ -274,3 +274,48 @@ async fn a_provider_that_redirects_or_answers_too_much_is_refused() {
     assert!(reasons.contains("302"), "{reasons}");
     assert!(reasons.contains("larger than"), "{reasons}");
 }
+
+/// A disabled provider leaves the sign-in page and cannot be started, and its links stay:
+/// enabled again, the same identity signs in as the same user.
+#[tokio::test]
+async fn a_disabled_provider_is_hidden_and_refused_and_keeps_its_links() {
+    let (app, _) = spawn(Backend::Embedded).await;
+    let client = code_client(&app, true).await;
+    let idp = FakeIdp::start().await;
+    register(&app, idp.oidc_provider("fake")).await;
+    let who = |nonce: &str| grant(idp.claims(nonce, "u-7", "seven@example.com", true));
+    let first = trip(&app, &idp, &browser(), &client, who).await;
+    let first = tokens_from(&app, &client, first).await;
+    let http = browser();
+    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    let html = page.text().await.unwrap();
+    let marker = "href=\"/oauth2/upstream/fake/start?";
+    let start = html.find(marker).unwrap() + 6;
+    let end = html[start..].find('"').unwrap() + start;
+    let link = html[start..end].replace("&amp;", "&");
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            "/admin/providers/fake",
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
+    assert!(!page.text().await.unwrap().contains("Continue with"));
+    let refused = http.get(app.url(&link)).fetch().await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("not available"));
+    app.admin_json(
+        Method::PATCH,
+        "/admin/providers/fake",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    let again = trip(&app, &idp, &browser(), &client, who).await;
+    let again = tokens_from(&app, &client, again).await;
+    assert_eq!(
+        claims(again["id_token"].as_str().unwrap())["sub"],
+        claims(first["id_token"].as_str().unwrap())["sub"]
+    );
+}
