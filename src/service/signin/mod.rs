@@ -138,7 +138,7 @@ impl SignIn {
             .user(user.id)
             .client(request.client.id.as_str())
             .ip(meta.ip.clone())
-            .detail(json!({ "amr": amr, "via": "authorize" }));
+            .detail(audited_methods(&amr));
         crate::metrics::signed_in(&amr);
         self.audit.record(event).await;
         Outcome {
@@ -254,5 +254,13 @@ fn sign_in(request: Request, email: String) -> Step {
         request: Box::new(request),
         email,
         notice: None,
+    }
+}
+
+/// A sign-in's methods as the audit trail keeps them: `amr`, and `idp` after a provider.
+fn audited_methods(stored: &[String]) -> serde_json::Value {
+    match crate::domain::methods::split(stored) {
+        (amr, Some(idp)) => json!({ "amr": amr, "idp": idp, "via": "authorize" }),
+        (amr, None) => json!({ "amr": amr, "via": "authorize" }),
     }
 }

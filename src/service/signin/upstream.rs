@@ -145,6 +145,8 @@ impl SignIn {
                 return again(request, notice).into();
             }
         };
+        // a refusal for an unverified address offers to send the link: to the account's own
+        let email = user.email.as_str().to_owned();
         let amr = methods::federated(&upstream.provider, &upstream.amr);
         let waived = upstream.trust_mfa && methods::shows_second_factor(&upstream.amr);
         let authenticated = self
@@ -163,7 +165,12 @@ impl SignIn {
                 let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
                 self.authenticated(request, authenticated, &amr, meta).await
             }
-            Err(error) => again(request, Notice::refusing(&error)).into(),
+            Err(error) => Step::SignIn {
+                request: Box::new(request),
+                email,
+                notice: Some(Notice::refusing(&error)),
+            }
+            .into(),
         }
     }
 }

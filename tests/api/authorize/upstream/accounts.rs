@@ -128,3 +128,48 @@ async fn a_signed_in_user_links_a_provider_from_the_account_api_in_the_same_brow
         "cy@example.com"
     );
 }
+
+/// With verification required, an account a provider made without a trusted verified email
+/// is refused like a password's, and the page offers the link for the account's address;
+/// a sign-in that succeeds is audited with `amr` and `idp` apart.
+#[tokio::test]
+async fn an_unverified_upstream_account_is_offered_the_link_when_verification_is_required() {
+    let db = std::sync::Arc::new(crate::helpers::TestDb::on(Backend::Embedded).await);
+    let app = crate::helpers::spawn_on(db, &[("email_verification", "required")]).await;
+    let client = code_client(&app, true).await;
+    let idp = FakeIdp::start().await;
+    register(&app, idp.oidc_provider("fake")).await;
+    let answer = trip(&app, &idp, &browser(), &client, |nonce| {
+        grant(idp.claims(nonce, "u-8", "eight@example.com", true))
+    })
+    .await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("Confirm your email address first"), "{html}");
+    assert!(
+        html.contains("action=\"/oauth2/authorize/resend\""),
+        "{html}"
+    );
+    assert!(html.contains("value=\"eight@example.com\""), "{html}");
+    // trusted for email, the provider's verification counts: signed in, audited apart
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            "/admin/providers/fake",
+            Some(json!({"trust_email": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = trip(&app, &idp, &browser(), &client, |nonce| {
+        grant(idp.claims(nonce, "u-9", "nine@example.com", true))
+    })
+    .await;
+    tokens_from(&app, &client, answer).await;
+    let audit: Value = app
+        .admin_get("/admin/audit?type=login_succeeded")
+        .fetch_json()
+        .await;
+    let event = &audit["events"][0]["detail"];
+    assert_eq!(event["amr"], json!(["fed", "pwd"]), "{audit}");
+    assert_eq!(event["idp"], "fake", "{audit}");
+}
