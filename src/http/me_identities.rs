@@ -33,6 +33,22 @@ pub struct IdentityList {
     pub identities: Vec<IdentityView>,
 }
 
+impl From<Vec<crate::store::Identity>> for IdentityList {
+    fn from(links: Vec<crate::store::Identity>) -> Self {
+        let identities = links
+            .into_iter()
+            .map(|i| IdentityView {
+                id: i.id,
+                provider: i.provider.to_string(),
+                subject: i.subject,
+                email: i.email,
+                linked_at: i.linked_at.unix_timestamp(),
+            })
+            .collect();
+        IdentityList { identities }
+    }
+}
+
 /// The provider to link.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,23 +74,14 @@ pub async fn list(
     state: web::Data<AppState>,
     Bearer(session): AccountUser,
 ) -> Result<HttpResponse, ResourceError> {
-    let identities = state
+    let links = state
         .upstreams
         .identities(session.user.id)
         .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .map(|i| IdentityView {
-            id: i.id,
-            provider: i.provider.to_string(),
-            subject: i.subject,
-            email: i.email,
-            linked_at: i.linked_at.unix_timestamp(),
-        })
-        .collect();
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(IdentityList { identities }))
+        .json(IdentityList::from(links)))
 }
 
 /// Begins linking a provider to the caller's account: the URL to open in the browser

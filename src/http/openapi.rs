@@ -125,6 +125,7 @@ pub struct PublicApi;
         admin::users::unlock,
         admin::users::set_email_verified,
         admin::users::user_passkeys,
+        admin::users::user_identities,
         admin::users::delete_user_passkey,
         admin::users::delete,
         admin::users::import,

@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::put().to(set_email_verified),
         )
         .route("/users/{id}/passkeys", web::get().to(user_passkeys))
+        .route("/users/{id}/identities", web::get().to(user_identities))
         .route(
             "/users/{id}/passkeys/{passkey}",
             web::delete().to(delete_user_passkey),
@@ -51,6 +52,9 @@ pub struct UserView {
     pub email: String,
     pub email_verified: bool,
     pub name: Option<String>,
+    /// False for an account an upstream provider made (it signs in through its links, or
+    /// a passkey, until a password is set by a reset).
+    pub has_password: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -62,6 +66,7 @@ impl From<&User> for UserView {
             email: user.email.as_str().to_owned(),
             email_verified: user.email_verified,
             name: user.name.clone(),
+            has_password: user.has_password(),
             created_at: user.created_at,
         }
     }
@@ -286,6 +291,22 @@ pub async fn user_passkeys(
     let passkeys = admin::user_passkeys(&state.stores, user_id(&id)?).await?;
     let passkeys = passkeys.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(crate::http::passkeys::PasskeyList { passkeys }))
+}
+
+/// The user's links to upstream providers, oldest first.
+#[utoipa::path(get, path = "/admin/users/{id}/identities", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "`{identities: [{id, provider, subject, email, linked_at}]}`", body = crate::http::me_identities::IdentityList),
+        crate::http::error::responses::AdminTokenRefused,
+        crate::http::error::responses::NoSuchUser))]
+pub async fn user_identities(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let links = admin::user_identities(&state.stores, user_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(crate::http::me_identities::IdentityList::from(links)))
 }
 
 /// Deletes one of the user's passkeys; their sessions go on (`revoke-sessions` ends them).

@@ -115,6 +115,15 @@ pub async fn user_passkeys(
     Ok(stores.passkeys.user_passkeys(user).await?)
 }
 
+/// The user's links to upstream providers, oldest first.
+pub async fn user_identities(
+    stores: &Stores,
+    user: UserId,
+) -> Result<Vec<crate::store::Identity>, ManageError> {
+    existing_user(stores, user).await?;
+    Ok(stores.identities.user_identities(user).await?)
+}
+
 /// Deletes one of the user's passkeys (a lost device, say); audited. The user's sessions
 /// go on: `revoke-sessions` ends them.
 pub async fn delete_user_passkey(

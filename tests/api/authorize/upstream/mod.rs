@@ -155,6 +155,18 @@ async fn an_oidc_upstream_signs_a_new_user_in_and_the_tokens_name_it(backend: Ba
         (Some("fake"), Some("u-1"))
     );
     assert_eq!(linked["email"], "new@example.com");
+    // the operator sees an account without a password, and its link
+    let user = claims(access)["sub"].as_str().unwrap().to_owned();
+    let viewed: Value = app
+        .admin_get(&format!("/admin/users/{user}"))
+        .fetch_json()
+        .await;
+    assert_eq!(viewed["has_password"], false, "{viewed}");
+    let links: Value = app
+        .admin_get(&format!("/admin/users/{user}/identities"))
+        .fetch_json()
+        .await;
+    assert_eq!(links, listed);
     // the account has no password and no passkey: its only link stays
     let id_of_link = linked["id"].as_str().unwrap();
     assert_eq!(unlink(&app, access, id_of_link).await, StatusCode::CONFLICT);
