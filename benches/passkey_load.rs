@@ -35,6 +35,11 @@ mod passkey;
 
 use passkey::SoftAuthenticator;
 
+#[path = "proc_cpu.rs"]
+mod proc_cpu;
+
+use proc_cpu::cpu_ticks;
+
 const PASSWORD: &str = "correct-Horse-battery-staple-42";
 
 type Failed = Box<dyn std::error::Error + Send + Sync>;
@@ -295,28 +300,6 @@ impl Load {
         );
         Ok(rate)
     }
-}
-
-/// User plus system CPU ticks of this process (`None`) or of `pid`, from /proc.
-fn cpu_ticks(pid: Option<u32>) -> u64 {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".into(),
-    };
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // the fields after the command name (which may hold spaces) in parentheses
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
 }
 
 /// Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux).

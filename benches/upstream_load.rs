@@ -24,6 +24,11 @@ mod fake_idp;
 
 use fake_idp::{FakeIdp, Grant};
 
+#[path = "proc_cpu.rs"]
+mod proc_cpu;
+
+use proc_cpu::cpu_ticks;
+
 type Failed = Box<dyn std::error::Error + Send + Sync>;
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -158,7 +163,7 @@ impl Load {
             self.upstream(&http, who, 0).await?;
             browsers.push(http);
         }
-        let cpu_before = server.map(cpu_ticks);
+        let cpu_before = server.map(|pid| cpu_ticks(Some(pid)));
         let started = Instant::now();
         let deadline = started + duration;
         let jobs = browsers.iter().enumerate().map(|(who, http)| async move {
@@ -200,7 +205,7 @@ impl Load {
         let rate = n as f64 / elapsed;
         let server_us = match (server, cpu_before) {
             (Some(pid), Some(before)) => {
-                let ticks = cpu_ticks(pid).saturating_sub(before);
+                let ticks = cpu_ticks(Some(pid)).saturating_sub(before);
                 format!("{:.0}", ticks as f64 * 1e4 / n.max(1) as f64)
             }
             _ => "n/a".into(),
@@ -212,21 +217,4 @@ impl Load {
         );
         Ok(rate)
     }
-}
-
-/// User plus system CPU ticks (1/100 s) of `pid`, from /proc.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
 }

@@ -107,12 +107,15 @@ pub enum Failed {
 }
 
 impl Failed {
+    /// The reason for the log and the audit trail, at most 300 characters: an error's text
+    /// can carry what the provider answered, which is neither ours nor bounded.
     fn reason(&self) -> String {
-        match self {
+        let reason = match self {
             Failed::Config(what) => format!("the provider's {what} is unusable"),
             Failed::Unreachable(why) | Failed::Token(why) | Failed::Claims(why) => why.clone(),
             Failed::Refused(code) => format!("the provider answered {code}"),
-        }
+        };
+        reason.chars().take(300).collect()
     }
 }
 

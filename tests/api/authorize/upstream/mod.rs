@@ -26,8 +26,8 @@ async fn register(app: &TestApp, doc: Value) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
-/// A trip begun from the sign-in page: the provider's authorization URL.
-async fn begin(app: &TestApp, http: &reqwest::Client, client: &str, provider: &str) -> url::Url {
+/// The sign-in page's "Continue with" link for `provider`, as a browser would follow it.
+async fn start_link(app: &TestApp, http: &reqwest::Client, client: &str, provider: &str) -> String {
     let page = http.get(authorize_url(app, client, &[])).fetch().await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
@@ -37,9 +37,14 @@ async fn begin(app: &TestApp, http: &reqwest::Client, client: &str, provider: &s
         .unwrap_or_else(|| panic!("no link in {html}"))
         + 6;
     let end = html[start..].find('"').unwrap() + start;
-    let link = html[start..end]
+    html[start..end]
         .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
+        .replace("&#x2f;", "/")
+}
+
+/// A trip begun from the sign-in page: the provider's authorization URL.
+async fn begin(app: &TestApp, http: &reqwest::Client, client: &str, provider: &str) -> url::Url {
+    let link = start_link(app, http, client, provider).await;
     let to_provider = http.get(app.url(&link)).fetch().await;
     assert_eq!(to_provider.status(), StatusCode::SEE_OTHER);
     location(&to_provider)

@@ -224,15 +224,8 @@ async fn starting_trips_is_limited_per_address() {
     let http = browser();
     begin(&app, &http, &client, "fake").await;
     begin(&app, &http, &client, "fake").await;
-    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
-    let html = page.text().await.unwrap();
-    let marker = "href=\"/oauth2/upstream/fake/start?";
-    let start = html.find(marker).unwrap() + 6;
-    let end = html[start..].find('"').unwrap() + start;
-    let third = http
-        .get(app.url(&html[start..end].replace("&amp;", "&")))
-        .fetch()
-        .await;
+    let link = start_link(&app, &http, &client, "fake").await;
+    let third = http.get(app.url(&link)).fetch().await;
     assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(third.headers().contains_key("retry-after"));
     assert!(third.text().await.unwrap().contains("Too many attempts"));
@@ -253,12 +246,7 @@ async fn a_provider_that_redirects_or_answers_too_much_is_refused() {
     }
     for id in ["moved", "huge"] {
         let http = browser();
-        let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
-        let html = page.text().await.unwrap();
-        let marker = format!("href=\"/oauth2/upstream/{id}/start?");
-        let start = html.find(&marker).unwrap() + 6;
-        let end = html[start..].find('"').unwrap() + start;
-        let link = html[start..end].replace("&amp;", "&");
+        let link = start_link(&app, &http, &client, id).await;
         let refused = http.get(app.url(&link)).fetch().await;
         let html = refused_page(refused).await;
         assert!(
@@ -287,12 +275,7 @@ async fn a_disabled_provider_is_hidden_and_refused_and_keeps_its_links() {
     let first = trip(&app, &idp, &browser(), &client, who).await;
     let first = tokens_from(&app, &client, first).await;
     let http = browser();
-    let page = http.get(authorize_url(&app, &client, &[])).fetch().await;
-    let html = page.text().await.unwrap();
-    let marker = "href=\"/oauth2/upstream/fake/start?";
-    let start = html.find(marker).unwrap() + 6;
-    let end = html[start..].find('"').unwrap() + start;
-    let link = html[start..end].replace("&amp;", "&");
+    let link = start_link(&app, &http, &client, "fake").await;
     let (status, body) = app
         .admin_json(
             Method::PATCH,
