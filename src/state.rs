@@ -13,8 +13,10 @@ use crate::notify::Transports;
 use crate::service::abuse::{ClientGate, Limiter};
 use crate::service::access::AccessCheck;
 use crate::service::audit::Auditor;
-use crate::service::authorize::Browser;
+use crate::service::authorize::{Browser, PushedRequests};
+use crate::service::client_assertion::ClientAssertions;
 use crate::service::consents::Consents;
+use crate::service::dpop::Dpop;
 use crate::service::email::{EmailAddresses, EmailParts};
 use crate::service::grants::{Grants, TokenIssuer, TokenPolicy};
 use crate::service::logout::SignOut;
@@ -90,6 +92,10 @@ pub struct AppState {
     pub browser: Browser,
     /// The last `/readyz` result (backends pinged at most once a second).
     pub readiness: Readiness,
+    /// Checks DPoP proofs (RFC 9449) and keeps their `jti`s.
+    pub dpop: Dpop,
+    /// Pushed authorization requests (RFC 9126).
+    pub pushed: PushedRequests,
 }
 
 impl AppState {
@@ -135,6 +141,12 @@ impl AppState {
                 audit: audit.clone(),
                 clock: clock.clone(),
             },
+        );
+        let assertions = ClientAssertions::new(
+            stores.mfa_tokens.clone(),
+            clock.clone(),
+            &settings.issuer,
+            transports.upstream.clone(),
         );
         let outbox = Outbox::new(
             stores.outbox.clone(),
@@ -200,6 +212,11 @@ impl AppState {
             settings.sso_ttl,
             clock.clone(),
         );
+        let pushed = PushedRequests::new(
+            stores.mfa_tokens.clone(),
+            clock.clone(),
+            settings.require_par,
+        );
         let signin = SignIn::new(
             &stores,
             SignInParts {
@@ -210,6 +227,7 @@ impl AppState {
                 consents: consents.clone(),
                 audit: audit.clone(),
                 clock: clock.clone(),
+                pushed: pushed.clone(),
             },
         );
         let grants = Grants::new(
@@ -254,7 +272,15 @@ impl AppState {
                 min_bytes: settings.password.min_bytes,
             },
         );
+        let dpop = Dpop::new(
+            stores.mfa_tokens.clone(),
+            clock.clone(),
+            settings.issuer.clone(),
+            settings.dpop_nonce.then(|| settings.kek.clone()),
+        );
         AppState {
+            dpop,
+            pushed,
             resets,
             email,
             outbox,
@@ -265,6 +291,7 @@ impl AppState {
                 &stores,
                 clock.clone(),
                 settings.abuse.client_auth_failures,
+                assertions,
             ),
             token_endpoints: TokenEndpoints::new(
                 access.clone(),

@@ -122,6 +122,8 @@ pub enum ClientsCommand {
         /// The client needs `sid` in logout tokens (tessera always sends it).
         #[arg(long, env = "TESSERA_CLIENT_BACKCHANNEL_LOGOUT_SESSION_REQUIRED")]
         backchannel_logout_session_required: bool,
+        #[command(flatten)]
+        security: Box<SecurityArgs>,
     },
     /// List clients (JSON).
     List,
@@ -202,4 +204,27 @@ pub enum KeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
+}
+
+/// How a new client proves itself and holds its tokens (book § DPoP and PAR).
+#[derive(Debug, clap::Args)]
+pub struct SecurityArgs {
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` or `none`.
+    #[arg(long)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// A file holding the `private_key_jwt` client's public keys (a JWK Set).
+    #[arg(long)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Where tessera reads the `private_key_jwt` client's public keys.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof.
+    #[arg(long)]
+    pub dpop_bound_access_tokens: bool,
+    /// Authorization requests must be pushed (`POST /oauth2/par`).
+    #[arg(long)]
+    pub require_pushed_authorization_requests: bool,
+    /// `fapi2`: the FAPI 2.0 Security Profile.
+    #[arg(long)]
+    pub profile: Option<String>,
 }

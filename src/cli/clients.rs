@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{connect, operator, print_json, CliError, ClientsCommand};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::domain::{GrantType, NewClient};
+use crate::domain::{ClientSecurity, GrantType, NewClient};
 use crate::service::admin::{self, ClientView};
 use crate::service::grants::{TokenIssuer, TokenPolicy};
 use crate::tokens::{KeyRing, KeyRingConfig};
@@ -25,6 +25,7 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
             first_party,
             backchannel_logout_uri,
             backchannel_logout_session_required,
+            security,
         } => {
             let grant_types = grant
                 .iter()
@@ -45,6 +46,7 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
                 post_logout_redirect_uris: post_logout_redirect_uri,
                 backchannel_logout_uri,
                 backchannel_logout_session_required,
+                security: client_security(*security)?,
             };
             let (client, secret) = admin::create_client(&stores, new, &operator())
                 .await
@@ -93,4 +95,44 @@ pub(super) async fn run(command: ClientsCommand, settings: Settings) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The security settings the flags name; a JWK Set is read from its file.
+fn client_security(args: super::args::SecurityArgs) -> Result<ClientSecurity, CliError> {
+    let jwks = match args.jwks_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| CliError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+            Some(
+                serde_json::from_str(&text).map_err(|e| {
+                    CliError::Invalid(format!("{} is not JSON: {e}", path.display()))
+                })?,
+            )
+        }
+        None => None,
+    };
+    Ok(ClientSecurity {
+        token_endpoint_auth_method: word(
+            "token_endpoint_auth_method",
+            args.token_endpoint_auth_method,
+        )?,
+        jwks,
+        jwks_uri: args.jwks_uri,
+        dpop_bound_access_tokens: args.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: args.require_pushed_authorization_requests,
+        profile: word("profile", args.profile)?,
+    })
+}
+
+/// A setting named by one word (`private_key_jwt`, `fapi2`), as the client JSON spells it.
+fn word<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: Option<String>,
+) -> Result<Option<T>, CliError> {
+    value
+        .map(|v| {
+            serde_json::from_value(serde_json::Value::String(v.clone()))
+                .map_err(|_| CliError::Invalid(format!("unknown {what} {v:?}")))
+        })
+        .transpose()
 }

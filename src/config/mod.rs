@@ -107,6 +107,10 @@ pub struct Settings {
     /// Whether a first sign-in through an upstream provider, with no account to link,
     /// makes a new account (book § Upstream providers).
     pub upstream_signup: bool,
+    /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8; book § DPoP and PAR).
+    pub dpop_nonce: bool,
+    /// Whether every client must push its authorization requests (RFC 9126).
+    pub require_par: bool,
 }
 
 /// The WebAuthn relying party (book § Passkeys): its id, a domain, and the origins a
@@ -353,6 +357,8 @@ impl Settings {
             keyring_poll_interval: p.seconds("keyring_poll_interval", 2, 1, 60),
             webauthn: p.webauthn(issuer.as_deref(), &cors_origins),
             upstream_signup: p.boolean("upstream_signup", true),
+            dpop_nonce: p.boolean("dpop_nonce", false),
+            require_par: p.boolean("require_par", false),
             cors_origins,
             issuer: issuer.unwrap_or_default(),
             signing_algs,

@@ -73,6 +73,62 @@ impl FromStr for GrantType {
     }
 }
 
+/// How a client authenticates at the token endpoint (RFC 7591 §2): `none` is a public
+/// client; a confidential one may send its secret either way unless it is registered for
+/// `private_key_jwt`, which takes no secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A client profile: a set of rules that the profile alone turns on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// FAPI 2.0 Security Profile (without mTLS): PAR, PKCE S256, DPoP-bound tokens,
+    /// `private_key_jwt` for confidential clients, no password grant, and tokens signed
+    /// with ES256, PS256 or EdDSA.
+    Fapi2,
+}
+
+/// How a client proves itself and holds its tokens (book § DPoP and PAR), kept as one
+/// JSON document with the client.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientSecurity {
+    /// Absent: `none` for a public client, `client_secret_basic` (or `_post`) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// The client's public keys for `private_key_jwt` (a JWK Set)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// ...or where tessera reads them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+    /// Authorization requests must come through PAR (RFC 9126 §6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
 /// A registered client.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -95,11 +151,52 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// The client needs `sid` in the logout token (tessera always sends it).
     pub backchannel_logout_session_required: bool,
+    pub security: ClientSecurity,
 }
 
 impl Client {
+    /// How the client authenticates at the token endpoint.
+    pub fn auth_method(&self) -> AuthMethod {
+        match self.security.token_endpoint_auth_method {
+            _ if self.public => AuthMethod::None,
+            Some(method) => method,
+            None => AuthMethod::ClientSecretBasic,
+        }
+    }
+
+    pub fn is_fapi2(&self) -> bool {
+        self.security.profile == Some(Profile::Fapi2)
+    }
+
+    /// Whether every token request must carry a DPoP proof.
+    pub fn must_use_dpop(&self) -> bool {
+        self.security.dpop_bound_access_tokens || self.is_fapi2()
+    }
+
+    /// Whether the client's authorization requests must be pushed (or `TESSERA_REQUIRE_PAR`).
+    pub fn must_push(&self) -> bool {
+        self.security.require_pushed_authorization_requests || self.is_fapi2()
+    }
+
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// The client's definition, as creating it took (to validate a change as a whole).
+    pub fn definition(&self) -> NewClient {
+        NewClient {
+            name: self.name.clone(),
+            public: self.public,
+            first_party: self.first_party,
+            grant_types: self.grant_types.clone(),
+            scopes: self.scopes.clone(),
+            audiences: self.audiences.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
+            security: self.security.clone(),
+        }
     }
 
     /// Whether the SPA cookie API (`/api/v1/session*`) may sign users in for this client:
@@ -123,6 +220,7 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
+    pub security: ClientSecurity,
 }
 
 /// Longest list in a client definition.
@@ -204,6 +302,7 @@ impl NewClient {
                 "backchannel_logout_session_required needs a backchannel_logout_uri".to_owned(),
             );
         }
+        problems.extend(super::client_keys::problems(new));
         problems
     }
 }

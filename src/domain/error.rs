@@ -20,6 +20,15 @@ pub enum OAuthError {
     UnsupportedGrantType,
     #[error("invalid_scope")]
     InvalidScope(String),
+    /// A DPoP proof (RFC 9449 §5) that fails a check, or none where one is required.
+    #[error("invalid_dpop_proof")]
+    InvalidDpopProof(String),
+    /// Another authorization error a pushed request gets (RFC 9126 §2.3), by its code.
+    #[error("{0}")]
+    Pushed(&'static str, String),
+    /// The proof lacks the server's current nonce (RFC 9449 §8): `DPoP-Nonce` has one.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce(String),
     /// Wrong `Content-Type` (answered 415, code `invalid_request`).
     #[error("invalid_request")]
     UnsupportedMediaType,
@@ -49,7 +58,13 @@ impl OAuthError {
     /// The safe `error_description`: never internal detail.
     pub fn description(&self) -> String {
         match self {
-            Self::InvalidRequest(d) | Self::InvalidScope(d) => d.clone(),
+            Self::InvalidRequest(d)
+            | Self::InvalidScope(d)
+            | Self::InvalidDpopProof(d)
+            | Self::Pushed(_, d) => d.clone(),
+            Self::UseDpopNonce(_) => {
+                "the DPoP proof must carry the nonce in the DPoP-Nonce header".into()
+            }
             Self::InvalidClient => "client authentication failed".into(),
             Self::InvalidGrant(d) | Self::UnauthorizedClient(d) => (*d).into(),
             Self::UnsupportedGrantType => "grant_type is not supported".into(),

@@ -3,7 +3,9 @@
 //! tokens' `idp`.
 //!
 //! A session keeps both in one list, the `amr` it stores anyway: the provider rides as one
-//! entry `idp:<id>`, which [`split`] takes out again wherever the list becomes claims.
+//! entry `idp:<id>`, which [`split`] takes out again wherever the list becomes claims. The
+//! same list carries the DPoP key (RFC 9449) a code or a public client's session is bound
+//! to, as `jkt:<thumbprint>`; [`split`] leaves it out and [`bound_key`] reads it.
 
 use super::ProviderId;
 
@@ -11,6 +13,7 @@ use super::ProviderId;
 pub const FEDERATED: &str = "fed";
 
 const IDP: &str = "idp:";
+const JKT: &str = "jkt:";
 
 /// The values RFC 8176 §2 registers: the only upstream `amr` values passed on.
 const REGISTERED: [&str; 21] = [
@@ -38,10 +41,27 @@ pub fn split(stored: &[String]) -> (Vec<String>, Option<String>) {
     for value in stored {
         match value.strip_prefix(IDP) {
             Some(provider) => idp = Some(provider.to_owned()),
+            None if value.starts_with(JKT) => {}
             None => amr.push(value.clone()),
         }
     }
     (amr, idp)
+}
+
+/// The DPoP key thumbprint the list binds to, if any.
+pub fn bound_key(stored: &[String]) -> Option<&str> {
+    stored.iter().find_map(|v| v.strip_prefix(JKT))
+}
+
+/// The list bound to `jkt` (or to no key): any earlier binding is replaced.
+pub fn bind_key(stored: &[String], jkt: Option<&str>) -> Vec<String> {
+    let mut list: Vec<String> = stored
+        .iter()
+        .filter(|v| !v.starts_with(JKT))
+        .cloned()
+        .collect();
+    list.extend(jkt.map(|k| format!("{JKT}{k}")));
+    list
 }
 
 /// Whether an upstream's `amr` shows a second factor: `mfa`, or two distinct methods.
@@ -73,6 +93,15 @@ mod tests {
         assert_eq!(amr, list(&["fed", "pwd", "otp"]));
         assert_eq!(idp.as_deref(), Some("corp"));
         assert_eq!(split(&list(&["pwd"])), (list(&["pwd"]), None));
+    }
+
+    #[test]
+    fn a_bound_key_rides_in_the_list_and_never_becomes_a_claim() {
+        let bound = bind_key(&list(&["pwd", "jkt:old"]), Some("new"));
+        assert_eq!(bound, list(&["pwd", "jkt:new"]));
+        assert_eq!(bound_key(&bound), Some("new"));
+        assert_eq!(split(&bound), (list(&["pwd"]), None));
+        assert_eq!(bound_key(&bind_key(&bound, None)), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! these, domain functions take only these.
 
 mod client;
+pub mod client_keys;
 mod email;
 mod error;
 mod ids;
@@ -11,7 +12,7 @@ mod provider;
 pub mod redirect;
 mod scope;
 
-pub use client::{Client, ClientId, GrantType, NewClient};
+pub use client::{AuthMethod, Client, ClientId, ClientSecurity, GrantType, NewClient, Profile};
 pub use email::Email;
 pub use error::{Failure, FieldError, OAuthError, Throttled, EMAIL_NOT_VERIFIED};
 pub use ids::{FamilyId, Kid, MessageId, PasskeyId, UserId};

@@ -250,7 +250,7 @@ pub async fn mfa(
         }
     };
     let ip = super::extract::peer_ip(&req);
-    let tokens = grants::mfa_otp::grant(&state.grants, None, &mfa_token, proof, ip)
+    let tokens = grants::mfa_otp::grant(&state.grants, None, &mfa_token, proof, ip, None)
         .await
         .map_err(ApiError::from_cookie_grant)?;
     Ok(respond(&state, tokens))
@@ -281,6 +281,7 @@ pub async fn refresh(
             cookie.value(),
             None,
             super::extract::peer_ip(&req),
+            grants::refresh_token::Binding::Unbound,
         )
         .await
     };

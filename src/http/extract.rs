@@ -63,6 +63,7 @@ pub fn session_meta(req: &HttpRequest) -> SessionMeta {
     SessionMeta {
         ip: peer_ip(req),
         user_agent,
+        dpop_jkt: None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod cookie_session;
 pub mod cors;
+mod dpop;
 pub mod email;
 pub mod envelope;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod me_password;
 pub mod me_sessions;
 mod oauth_client;
 pub mod openapi;
+pub mod par;
 pub mod passkeys;
 pub mod password_reset;
 #[cfg(test)]
@@ -171,6 +173,7 @@ fn api_routes(cfg: &mut web::ServiceConfig, settings: &crate::config::Settings) 
         web::scope("/oauth2")
             .wrap(cors::allowlist(settings))
             .route("/token", web::post().to(token::token))
+            .route("/par", web::post().to(par::push))
             .route("/revoke", web::post().to(revoke::revoke))
             .route("/introspect", web::post().to(introspect::introspect))
             .route("/revocations", web::get().to(revocation_feed::feed_get))

@@ -23,8 +23,17 @@ pub async fn authenticate(
         .map(|v| v.to_str().map_err(|_| OAuthError::InvalidClient))
         .transpose()?;
     let secret = form.take("client_secret");
-    let presented =
-        client_auth::presented(authorization, form.get("client_id"), secret.as_deref())?;
+    let assertion = form.take("client_assertion");
+    let params = client_auth::AssertionParams {
+        kind: form.get("client_assertion_type"),
+        assertion: assertion.as_deref(),
+    };
+    let presented = client_auth::presented(
+        authorization,
+        form.get("client_id"),
+        secret.as_deref(),
+        params,
+    )?;
     let ip = super::extract::peer_ip(req);
     state
         .client_gate

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     admin, authorize, cookie_session, cors, email, health, introspect, me, me_consents,
-    me_identities, me_mfa, me_password, me_sessions, passkeys, password_reset, registration,
+    me_identities, me_mfa, me_password, me_sessions, par, passkeys, password_reset, registration,
     revocation_feed, revoke, token, userinfo, wellknown,
 };
 use crate::state::AppState;
@@ -43,6 +43,7 @@ use crate::state::AppState;
         authorize::logout_get,
         authorize::logout_post,
         token::token,
+        par::push,
         revoke::revoke,
         introspect::introspect,
         revocation_feed::feed_get,

@@ -68,11 +68,20 @@ pub async fn token(
     req: HttpRequest,
     body: Bytes,
     state: web::Data<AppState>,
-    SessionOrigin(origin): SessionOrigin,
+    SessionOrigin(mut origin): SessionOrigin,
 ) -> Result<HttpResponse, OAuthError> {
     let mut form = Form::parse(&req, &body)?;
     let grant_type = form.require("grant_type")?.to_owned();
     let client = authenticate(&req, &mut form, &state).await?;
+    // RFC 9449 §5: a proof binds the tokens to its key; some clients must send one
+    let proof = super::dpop::proof(&req, &state, None).await?;
+    let jkt = proof.map(|p| p.jkt);
+    if jkt.is_none() && client.must_use_dpop() {
+        return Err(OAuthError::InvalidDpopProof(
+            "this client's tokens are DPoP-bound: send a DPoP proof".into(),
+        ));
+    }
+    origin.dpop_jkt = jkt.clone();
     let password = form.take("password").map(Password::new);
     let scope = form.get("scope");
     let response = match grant_type.as_str() {
@@ -98,7 +107,9 @@ pub async fn token(
                 }
             }
         }
-        "client_credentials" => grants::client_credentials::grant(&state.issuer, &client, scope)?,
+        "client_credentials" => {
+            grants::client_credentials::grant(&state.issuer, &client, scope, jkt.as_deref())?
+        }
         "authorization_code" => {
             let code = form.require("code")?.to_owned();
             grants::authorization_code::grant(
@@ -119,6 +130,7 @@ pub async fn token(
                 &presented,
                 scope,
                 origin.ip.clone(),
+                grants::refresh_token::Binding::Proof(jkt.as_deref()),
             )
             .await?
         }
@@ -138,14 +150,18 @@ pub async fn token(
                     recovery_code: form.get("recovery_code"),
                 },
                 origin.ip.clone(),
+                jkt.clone(),
             )
             .await?
         }
         _ => return Err(OAuthError::UnsupportedGrantType),
     };
-    tracing::info!(client_id = %client.id, grant_type, "tokens issued");
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(response))
+    tracing::info!(client_id = %client.id, grant_type, dpop = jkt.is_some(), "tokens issued");
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if let Some(nonce) = state.dpop.nonce() {
+        ok.insert_header((super::error::DPOP_NONCE, nonce));
+    }
+    Ok(ok.json(response))
 }

@@ -52,16 +52,17 @@ pub async fn userinfo_post(
         let form = Form::parse(&req, &body).map_err(|e| bad_request(e.description()))?;
         form.get("access_token").map(str::to_owned)
     };
-    let token = match (in_header, in_body) {
+    let presented = match (in_header, in_body) {
         (true, Some(_)) => {
             return Err(bad_request(
                 "send the access token in the Authorization header or the body, not both".into(),
             ))
         }
-        (false, Some(token)) => token,
-        (_, None) => super::bearer::bearer_token(&req)?,
+        (false, Some(token)) => super::bearer::Presented::Bearer(token),
+        (_, None) => super::bearer::presented_token(&req)?,
     };
-    let session = state.access.token_user(&token).await?;
+    let session = state.access.token_user(presented.token()).await?;
+    super::bearer::check_binding(&req, &state, &presented, &session.claims).await?;
     userinfo(Bearer(session)).await
 }
 

@@ -71,6 +71,34 @@ pub struct DiscoveryDocument {
     /// get a logout token when a session ends, always with `sid`.
     pub backchannel_logout_supported: bool,
     pub backchannel_logout_session_supported: bool,
+    /// RFC 7523 / OIDC Core §9: the algorithms a `private_key_jwt` assertion may use.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9449 §5.1: the algorithms a DPoP proof may use.
+    pub dpop_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9126 §5.
+    pub pushed_authorization_request_endpoint: String,
+    /// Whether every client must push its authorization requests (`TESSERA_REQUIRE_PAR`;
+    /// a client may be required to on its own).
+    pub require_pushed_authorization_requests: bool,
+}
+
+/// How clients authenticate: with a secret either way, with a signed assertion, or (public
+/// clients, not at introspection) by id alone.
+const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
+/// The algorithms a client assertion may be signed with: every asymmetric one.
+fn assertion_algs() -> Vec<&'static str> {
+    tessera_verify::Algorithm::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect()
 }
 
 impl DiscoveryDocument {
@@ -86,25 +114,14 @@ impl DiscoveryDocument {
             revocation_endpoint: format!("{issuer}/oauth2/revoke"),
             introspection_endpoint: format!("{issuer}/oauth2/introspect"),
             revocation_feed_endpoint: format!("{issuer}/oauth2/revocations"),
-            revocation_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
-            introspection_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-            ],
+            revocation_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+            introspection_endpoint_auth_methods_supported: AUTH_METHODS[..3].to_vec(),
             grant_types_supported: GrantType::ALL
                 .map(GrantType::as_str)
                 .into_iter()
                 .chain([super::token::MFA_OTP_GRANT])
                 .collect(),
-            token_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
+            token_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
             scopes_supported: vec!["openid", "email", "profile"],
             claims_supported: vec![
                 "sub",
@@ -132,6 +149,15 @@ impl DiscoveryDocument {
             claims_parameter_supported: false,
             backchannel_logout_supported: true,
             backchannel_logout_session_supported: true,
+            token_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+            revocation_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+            introspection_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+            dpop_signing_alg_values_supported: tessera_verify::dpop::ALGORITHMS
+                .iter()
+                .map(|a| a.name())
+                .collect(),
+            pushed_authorization_request_endpoint: format!("{issuer}/oauth2/par"),
+            require_pushed_authorization_requests: settings.require_par,
         }
     }
 

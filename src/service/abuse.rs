@@ -276,10 +276,17 @@ pub struct ClientGate {
     limit: Option<RateLimit>,
     /// Pairs over their allowance, with the time (Unix ms) they may try again.
     blocked: moka::sync::Cache<String, i64>,
+    /// Checks `private_key_jwt` assertions.
+    assertions: crate::service::client_assertion::ClientAssertions,
 }
 
 impl ClientGate {
-    pub fn new(stores: &Stores, clock: Arc<dyn Clock>, limit: Option<RateLimit>) -> Self {
+    pub fn new(
+        stores: &Stores,
+        clock: Arc<dyn Clock>,
+        limit: Option<RateLimit>,
+        assertions: crate::service::client_assertion::ClientAssertions,
+    ) -> Self {
         // an entry is never needed past its limit's period (the longest retry-after)
         let ttl = limit.map_or(std::time::Duration::from_secs(60), |l| l.period);
         ClientGate {
@@ -291,6 +298,7 @@ impl ClientGate {
                 .max_capacity(BLOCKED_CLIENT_PAIRS)
                 .time_to_live(ttl)
                 .build(),
+            assertions,
         }
     }
 
@@ -349,7 +357,16 @@ impl ClientGate {
         presented: &crate::auth::client_auth::Presented,
     ) -> Result<crate::domain::Client, OAuthError> {
         let client = self.clients.find_client(&presented.id).await?;
-        crate::auth::client_auth::verify(client, presented)
+        match (&presented.assertion, client) {
+            (Some(assertion), Some(client))
+                if client.auth_method() == crate::domain::AuthMethod::PrivateKeyJwt =>
+            {
+                self.assertions.verify(&client, assertion).await?;
+                Ok(client)
+            }
+            (Some(_), _) => Err(OAuthError::InvalidClient),
+            (None, client) => crate::auth::client_auth::verify(client, presented),
+        }
     }
 }
 

@@ -113,6 +113,9 @@ pub async fn introspect(
             "active": true, "token_type": "refresh_token", "client_id": family.client_id, "sub": family.user_id.to_string(),
             "scope": family.scope, "exp": family.absolute_expiry.unix_timestamp(), "iat": family.created_at.unix_timestamp(), "iss": tokens.issuer, "sid": family.id,
         });
+        if let Some(jkt) = crate::domain::methods::bound_key(&family.amr) {
+            body["cnf"] = json!({ "jkt": jkt });
+        }
         without_empty_scope(&mut body);
         return Ok(body);
     }
@@ -126,7 +129,9 @@ pub async fn introspect(
     let mut body = serde_json::to_value(&claims).map_err(|e| OAuthError::Server(e.into()))?;
     if let Some(map) = body.as_object_mut() {
         map.insert("active".into(), Value::Bool(true));
-        map.insert("token_type".into(), Value::String("Bearer".into()));
+        // RFC 9449 §6.2: a bound token introspects as DPoP, its `cnf` with it
+        let kind = crate::service::grants::issuer::token_type(claims.cnf.as_ref().map(|_| ""));
+        map.insert("token_type".into(), Value::String(kind.into()));
     }
     without_empty_scope(&mut body);
     Ok(body)

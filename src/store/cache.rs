@@ -158,6 +158,7 @@ mod tests {
             access_token_ttl: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            security: Default::default(),
         };
         let store = Arc::new(Counting {
             lookups: AtomicUsize::new(0),

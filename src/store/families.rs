@@ -24,11 +24,16 @@ pub struct Family {
     pub absolute_expiry: OffsetDateTime,
 }
 
-/// Where a session was started (shown in the session list).
+/// Where a session was started (shown in the session list), and the DPoP key of the
+/// request that started it.
 #[derive(Debug, Clone, Default)]
 pub struct SessionMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The thumbprint of the key the request's DPoP proof was signed with (RFC 9449): the
+    /// session's access tokens are bound to it, and a public client's refresh tokens too
+    /// (the grants record it in the session's method list, not here).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A session as its user sees it.

@@ -55,6 +55,17 @@ pub struct AccessClaims {
     /// The upstream provider the user signed in through (book § Upstream providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6): only a DPoP proof signed by it
+    /// presents the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf` with the RFC 9449 §6.1 `jkt` member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Confirmation {
+    /// The SHA-256 JWK thumbprint (RFC 7638) of the DPoP key.
+    pub jkt: String,
 }
 
 impl AccessClaims {

@@ -6,7 +6,9 @@ mod jwt;
 mod keyring;
 pub mod refresh;
 
-pub use claims::{AccessClaims, Audience, IdClaims, LogoutClaims, UserInfo, LOGOUT_TOKEN_TYP};
+pub use claims::{
+    AccessClaims, Audience, Confirmation, IdClaims, LogoutClaims, UserInfo, LOGOUT_TOKEN_TYP,
+};
 pub use jwt::{
     sign, verify_access_token, verify_id_token_hint, verify_with_key, Expected, IdTokenHint,
     InvalidToken, VerifiedTokens, ACCESS_TOKEN_TYP,

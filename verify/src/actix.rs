@@ -1,5 +1,8 @@
-//! An actix-web extractor (feature `actix`): the verified claims of the request's
-//! `Authorization: Bearer` access token, or `401` with `WWW-Authenticate`.
+//! An actix-web extractor (feature `actix`): the verified claims of the request's access
+//! token, or `401` with `WWW-Authenticate`. `Authorization: Bearer` takes tokens bound to
+//! no key; `Authorization: DPoP` takes a DPoP-bound token with its proof in the `DPoP`
+//! header, checked against this request's method and URL (scheme and host as the
+//! connection info gives them: behind a proxy, configure actix's forwarded headers).
 //!
 //! ```no_run
 //! use actix_web::{get, web, App, HttpServer, Responder};
@@ -42,6 +45,9 @@ pub enum Refused {
     NotConfigured,
 }
 
+/// The DPoP challenge, with the proof algorithms taken (RFC 9449 §7.1).
+const DPOP_CHALLENGE: &str = "DPoP algs=\"ES256 EdDSA PS256 RS256\"";
+
 impl ResponseError for Refused {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -51,17 +57,30 @@ impl ResponseError for Refused {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let challenge = match self {
-            Refused::Missing => "Bearer".to_owned(),
-            Refused::Invalid(e) => format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                e.reason()
-            ),
+        let (scheme, error) = match self {
+            Refused::Missing => ("Bearer", None),
+            Refused::Invalid(Error::Dpop(_)) => (DPOP_CHALLENGE, Some("invalid_dpop_proof")),
+            Refused::Invalid(Error::DpopBound) => (DPOP_CHALLENGE, Some("invalid_token")),
+            Refused::Invalid(_) => ("Bearer", Some("invalid_token")),
             Refused::NotConfigured => return HttpResponse::InternalServerError().finish(),
         };
-        HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, challenge))
-            .json(serde_json::json!({ "error": "invalid_token", "error_description": self.to_string() }))
+        let challenge = match (self, error) {
+            (Refused::Invalid(e), Some(error)) => format!(
+                "{scheme}{}error=\"{error}\", error_description=\"{}\"",
+                if scheme == "Bearer" { " " } else { ", " },
+                e.reason()
+            ),
+            _ => scheme.to_owned(),
+        };
+        let mut response = HttpResponse::Unauthorized();
+        response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        if matches!(self, Refused::Missing) {
+            response.append_header((header::WWW_AUTHENTICATE, DPOP_CHALLENGE));
+        }
+        response.json(serde_json::json!({
+            "error": error.unwrap_or("invalid_token"),
+            "error_description": self.to_string(),
+        }))
     }
 }
 
@@ -71,24 +90,32 @@ impl FromRequest for BearerToken {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        let token = req
+        let presented = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| token.trim().to_owned())
-            });
+            .and_then(|v| v.split_once(' '))
+            .map(|(scheme, token)| (scheme.to_ascii_lowercase(), token.trim().to_owned()))
+            .filter(|(_, token)| !token.is_empty());
+        let proofs: Vec<String> = req
+            .headers()
+            .get_all("dpop")
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let method = req.method().as_str().to_owned();
+        let info = req.connection_info();
+        let url = format!("{}://{}{}", info.scheme(), info.host(), req.path());
         Box::pin(async move {
             let verifier = verifier.ok_or(Refused::NotConfigured)?;
-            let token = token.filter(|t| !t.is_empty()).ok_or(Refused::Missing)?;
-            verifier
-                .verify(&token)
-                .await
-                .map(BearerToken)
-                .map_err(Refused::Invalid)
+            let claims = match presented {
+                Some((scheme, token)) if scheme == "bearer" => verifier.verify(&token).await,
+                Some((scheme, token)) if scheme == "dpop" => match proofs.as_slice() {
+                    [proof] => verifier.verify_dpop(&token, proof, &method, &url).await,
+                    _ => Err(Error::Dpop(crate::dpop::ProofError::Malformed)),
+                },
+                _ => return Err(Refused::Missing),
+            };
+            claims.map(BearerToken).map_err(Refused::Invalid)
         })
     }
 }

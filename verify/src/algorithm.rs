@@ -54,7 +54,8 @@ impl Algorithm {
         }
     }
 
-    pub(crate) fn verifier(self, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
+    /// A verifier of this algorithm with `jwk` (which must be a key of the algorithm's type).
+    pub fn verifier(self, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
         Ok(match self {
             Algorithm::RS256 => Box::new(RS256.verifier_from_jwk(jwk)?),
             Algorithm::RS384 => Box::new(RS384.verifier_from_jwk(jwk)?),

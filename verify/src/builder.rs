@@ -180,6 +180,7 @@ impl Builder {
             http,
             keys,
             feed,
+            seen: Default::default(),
         });
         if inner.config.background {
             let weak = Arc::downgrade(&inner);

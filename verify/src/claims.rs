@@ -24,6 +24,9 @@ pub struct Claims {
     pub auth_time: Option<i64>,
     #[serde(default)]
     pub amr: Option<Vec<String>>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6).
+    #[serde(default)]
+    pub cnf: Option<Confirmation>,
     /// The signing key (from the header).
     #[serde(skip)]
     pub kid: String,
@@ -39,6 +42,12 @@ impl Claims {
             .as_deref()
             .is_some_and(|s| s.split(' ').any(|x| x == scope))
     }
+}
+
+/// `cnf` (RFC 7800) with the JWK thumbprint of a DPoP key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

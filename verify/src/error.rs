@@ -32,6 +32,15 @@ pub enum Error {
     /// The revocation feed has not answered for longer than the configured maximum.
     #[error("the revocation feed is stale")]
     FeedStale,
+    /// A DPoP-bound token presented as a bearer token.
+    #[error("the token is DPoP-bound: present it with a DPoP proof")]
+    DpopBound,
+    /// A DPoP presentation of a token bound to no key.
+    #[error("the token is not DPoP-bound")]
+    NotDpopBound,
+    /// The DPoP proof fails a check, is not by the token's key, or was seen before.
+    #[error("{0}")]
+    Dpop(crate::dpop::ProofError),
 }
 
 /// What revoked a token.
@@ -61,7 +70,8 @@ impl std::fmt::Display for Revocation {
 impl Error {
     /// A stable kebab-case name: `malformed`, `unknown-kid`, `disallowed-algorithm`,
     /// `bad-signature`, `wrong-type`, `wrong-issuer`, `wrong-audience`, `expired`,
-    /// `not-yet-valid`, `revoked`, `feed-stale`.
+    /// `not-yet-valid`, `revoked`, `feed-stale`, `dpop-bound`, `not-dpop-bound`,
+    /// `invalid-dpop-proof`.
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Malformed => "malformed",
@@ -75,6 +85,9 @@ impl Error {
             Error::NotYetValid => "not-yet-valid",
             Error::Revoked(_) => "revoked",
             Error::FeedStale => "feed-stale",
+            Error::DpopBound => "dpop-bound",
+            Error::NotDpopBound => "not-dpop-bound",
+            Error::Dpop(_) => "invalid-dpop-proof",
         }
     }
 }

@@ -35,8 +35,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! With the `actix` feature, [`actix::BearerToken`] is an extractor that answers `401`
-//! with `WWW-Authenticate: Bearer error="invalid_token"` for a refused token.
+//! A token bound to a key (`cnf.jkt`, RFC 9449) is accepted only with a DPoP proof by
+//! that key: [`Verifier::verify_dpop`] checks the proof (signature, `htm`, `htu`, `iat`,
+//! `ath`, and its `jti` once), and [`Verifier::verify`] refuses such a token presented as
+//! a bearer token.
+//!
+//! With the `actix` feature, [`actix::BearerToken`] is an extractor that takes
+//! `Authorization: Bearer` and `Authorization: DPoP` (with the `DPoP` header) and answers
+//! `401` with a `WWW-Authenticate` challenge for a refused token.
 
 #![forbid(unsafe_code)]
 
@@ -47,9 +53,11 @@ mod algorithm;
 mod body;
 mod builder;
 mod claims;
+pub mod dpop;
 mod error;
 mod feed;
 mod keys;
+mod replay;
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -57,7 +65,7 @@ pub mod actix;
 pub use algorithm::Algorithm;
 pub use builder::Builder;
 use builder::Config;
-pub use claims::Claims;
+pub use claims::{Claims, Confirmation};
 pub use error::{Error, Revocation, SetupError};
 pub use keys::Refresh;
 
@@ -74,6 +82,8 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     keys: keys::KeyCache,
     feed: Option<feed::Follower>,
+    /// DPoP proofs seen (replay).
+    seen: replay::Seen,
 }
 
 /// Verifies access tokens offline. Cheap to clone (one shared cache); the background
@@ -91,6 +101,9 @@ impl std::fmt::Debug for Verifier {
             .finish_non_exhaustive()
     }
 }
+
+/// How far a DPoP proof's `iat` may be from now, either way (seconds).
+const DPOP_WINDOW: i64 = 60;
 
 /// The longest token accepted: tessera's are well under 2 KB.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -135,12 +148,59 @@ impl Verifier {
                 http,
                 keys,
                 feed: None,
+                seen: Default::default(),
             }),
         })
     }
 
-    /// Verifies an access token; waits on the network only when its `kid` is unknown.
+    /// Verifies an access token presented as a bearer token; waits on the network only
+    /// when its `kid` is unknown. A DPoP-bound token is refused ([`Error::DpopBound`]).
     pub async fn verify(&self, token: &str) -> Result<Claims, Error> {
+        let claims = self.verify_any(token).await?;
+        if claims.cnf.is_some() {
+            return Err(Error::DpopBound);
+        }
+        Ok(claims)
+    }
+
+    /// Verifies a DPoP-bound access token (`Authorization: DPoP`) and its proof (the `DPoP`
+    /// header) for a request with `method` to `url` (as the client addressed it: scheme,
+    /// host and path; the query is ignored). The proof must be signed by the key the token
+    /// is bound to, name this request, be at most 60 s from now, carry the token's hash
+    /// (`ath`), and not have been seen before.
+    pub async fn verify_dpop(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &str,
+        url: &str,
+    ) -> Result<Claims, Error> {
+        let claims = self.verify_any(token).await?;
+        let bound = claims.cnf.as_ref().ok_or(Error::NotDpopBound)?;
+        let now = unix_now();
+        let expect = dpop::Expect {
+            method,
+            url,
+            now,
+            window: DPOP_WINDOW,
+            access_token: Some(token),
+        };
+        let checked = dpop::check(proof, &expect).map_err(Error::Dpop)?;
+        if checked.jkt != bound.jkt {
+            return Err(Error::Dpop(dpop::ProofError::WrongKey));
+        }
+        let until = checked.iat + DPOP_WINDOW;
+        if !self
+            .inner
+            .seen
+            .first(&checked.jkt, &checked.jti, now, until)
+        {
+            return Err(Error::Dpop(dpop::ProofError::Replayed));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_any(&self, token: &str) -> Result<Claims, Error> {
         let (kid, alg) = self.header(token)?;
         let key = match self.inner.keys.get(&kid) {
             Some(key) => key,

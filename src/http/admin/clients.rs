@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AdminCaller;
-use crate::domain::{GrantType, NewClient};
+use crate::domain::{AuthMethod, ClientSecurity, GrantType, NewClient, Profile};
 use crate::http::error::ApiError;
 use crate::service::admin::{self, ClientPatch, ClientView};
 use crate::state::AppState;
@@ -50,6 +50,28 @@ pub struct CreateClient {
     /// The client needs `sid` in logout tokens (tessera always sends it).
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// `client_secret_basic` (the default; `client_secret_post` is accepted too),
+    /// `client_secret_post`, `private_key_jwt` (no secret: the client signs assertions with
+    /// a key in `jwks` or at `jwks_uri`), or `none` (a public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// A `private_key_jwt` client's public keys: a JWK Set of 1 to 10 RSA, EC or OKP keys.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where tessera reads a `private_key_jwt` client's keys (https; cached per
+    /// `Cache-Control`).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449); tokens are bound to its key.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// Authorization requests must come through `POST /oauth2/par` (RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// `fapi2`: the FAPI 2.0 Security Profile's rules, whatever the other fields say.
+    #[serde(default)]
+    pub profile: Option<Profile>,
 }
 
 /// Creates a client; a confidential client's `client_secret` is in this response only.
@@ -66,9 +88,18 @@ pub async fn create(
     body: web::Json<CreateClient>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let public = body.public || body.token_endpoint_auth_method == Some(AuthMethod::None);
+    let security = ClientSecurity {
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
+        jwks: body.jwks,
+        jwks_uri: body.jwks_uri,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: body.require_pushed_authorization_requests,
+        profile: body.profile,
+    };
     let new = NewClient {
         name: body.name,
-        public: body.public,
+        public,
         first_party: body.first_party,
         grant_types: body.grant_types,
         scopes: body.scopes,
@@ -77,6 +108,7 @@ pub async fn create(
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         backchannel_logout_uri: body.backchannel_logout_uri,
         backchannel_logout_session_required: body.backchannel_logout_session_required,
+        security,
     };
     let (client, secret) = admin::create_client(&state.stores, new, &operator).await?;
     Ok(HttpResponse::Created().json(ClientView::new(&client, secret)))

@@ -16,6 +16,22 @@ pub enum BearerError {
     /// Not a bearer token, or a token the service refused.
     #[error("invalid_token")]
     Refused(AccessError),
+    /// A DPoP presentation that fails (RFC 9449 §7.1): answered with a `DPoP` challenge.
+    #[error("dpop")]
+    Dpop(DpopRefusal),
+}
+
+/// Why a DPoP presentation was refused.
+#[derive(Debug)]
+pub enum DpopRefusal {
+    /// The proof is missing or fails a check: `invalid_dpop_proof`.
+    Proof(String),
+    /// The proof lacks the server nonce: `use_dpop_nonce`, with `DPoP-Nonce`.
+    Nonce(String),
+    /// A DPoP-bound token presented as a bearer token: `invalid_token`.
+    BoundToken,
+    /// `Authorization: DPoP` with a token bound to no key: `invalid_token`.
+    NotBound,
 }
 
 impl ResponseError for BearerError {
@@ -24,6 +40,9 @@ impl ResponseError for BearerError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::Dpop(refusal) = self {
+            return dpop_refusal(refusal);
+        }
         let (error, description) = match self {
             Self::Missing => ("unauthorized", "a bearer access token is required"),
             Self::Refused(e) => (
@@ -38,22 +57,66 @@ impl ResponseError for BearerError {
                     }
                 },
             ),
+            Self::Dpop(_) => ("invalid_token", "the DPoP presentation was refused"),
         };
         let challenge = match self {
             Self::Missing => "Bearer realm=\"tessera\"".to_owned(),
-            Self::Refused(_) => format!(
+            _ => format!(
                 "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{description}\""
             ),
         };
-        HttpResponse::Unauthorized()
+        let mut response = HttpResponse::Unauthorized();
+        response
             .insert_header((header::WWW_AUTHENTICATE, challenge))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(ErrorBody {
-                error: error.into(),
-                error_description: description.into(),
-                fields: Vec::new(),
-            })
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        if matches!(self, Self::Missing) {
+            // a client that holds a DPoP-bound token learns which proofs are taken
+            response.append_header((header::WWW_AUTHENTICATE, DPOP_CHALLENGE));
+        }
+        response.json(ErrorBody {
+            error: error.into(),
+            error_description: description.into(),
+            fields: Vec::new(),
+        })
     }
+}
+
+/// The DPoP challenge offered next to Bearer (RFC 9449 §7.1): the proof algorithms taken.
+const DPOP_CHALLENGE: &str = "DPoP algs=\"ES256 EdDSA PS256 RS256\"";
+
+/// A refused DPoP presentation: `401` with `WWW-Authenticate: DPoP error=…` (and a fresh
+/// nonce for `use_dpop_nonce`).
+fn dpop_refusal(refusal: &DpopRefusal) -> HttpResponse {
+    let (error, description) = match refusal {
+        DpopRefusal::Proof(d) => ("invalid_dpop_proof", d.as_str()),
+        DpopRefusal::Nonce(_) => (
+            "use_dpop_nonce",
+            "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+        ),
+        DpopRefusal::BoundToken => (
+            "invalid_token",
+            "the access token is DPoP-bound: present it with Authorization: DPoP and a proof",
+        ),
+        DpopRefusal::NotBound => (
+            "invalid_token",
+            "the access token is not DPoP-bound: present it with Authorization: Bearer",
+        ),
+    };
+    let mut response = HttpResponse::Unauthorized();
+    response
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            format!("{DPOP_CHALLENGE}, error=\"{error}\", error_description=\"{description}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let DpopRefusal::Nonce(nonce) = refusal {
+        response.insert_header((super::DPOP_NONCE, nonce.as_str()));
+    }
+    response.json(ErrorBody {
+        error: error.into(),
+        error_description: description.into(),
+        fields: Vec::new(),
+    })
 }
 
 /// Errors of resource endpoints that need the token's user.

@@ -12,9 +12,12 @@ mod from;
 mod oauth;
 
 pub use crate::domain::{FieldError, OAuthError, Throttled};
-pub use bearer::{BearerError, ResourceError};
+pub use bearer::{BearerError, DpopRefusal, ResourceError};
 pub use oauth::{oauth_body, OAuthErrorBody};
 pub mod responses;
+
+/// The header a server nonce for DPoP proofs travels in (RFC 9449 §8).
+pub const DPOP_NONCE: &str = "DPoP-Nonce";
 
 /// The JSON error body of every non-OAuth error.
 #[derive(Debug, Serialize, ToSchema)]

@@ -52,6 +52,9 @@ impl ResponseError for OAuthError {
                 response.insert_header((header::RETRY_AFTER, super::RETRY_AFTER_UNAVAILABLE));
             }
             Self::TooManyRequests(throttled) => throttle_headers(&mut response, throttled),
+            Self::UseDpopNonce(nonce) => {
+                response.insert_header((super::DPOP_NONCE, nonce.as_str()));
+            }
             _ => {}
         }
         if let Self::MfaRequired(token) = self {

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use serde_json::json;
 
 use crate::crypto::SigningAlg;
-use crate::domain::{Client, ClientId, GrantType, NewClient, OAuthError};
+use crate::domain::{AuthMethod, Client, ClientId, ClientSecurity, GrantType, NewClient};
+use crate::domain::{OAuthError, Profile};
 use crate::service::grants::{TokenIssuer, TokenResponse};
 use crate::store::{AuditEvent, Change, Stores};
 
@@ -35,6 +36,23 @@ pub struct ClientView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
+    /// `none` for a public client; `client_secret_basic` (or `client_secret_post`, both are
+    /// accepted) or `private_key_jwt` for a confidential one.
+    pub token_endpoint_auth_method: AuthMethod,
+    /// A `private_key_jwt` client's public keys (a JWK Set)...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// ...or where tessera reads them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof; its tokens are bound to that key.
+    pub dpop_bound_access_tokens: bool,
+    /// Authorization requests must come through `POST /oauth2/par`.
+    pub require_pushed_authorization_requests: bool,
+    /// `fapi2`, or absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 impl ClientView {
@@ -52,6 +70,14 @@ impl ClientView {
             first_party: client.first_party,
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: client.backchannel_logout_session_required,
+            token_endpoint_auth_method: client.auth_method(),
+            jwks: client.security.jwks.clone(),
+            jwks_uri: client.security.jwks_uri.clone(),
+            dpop_bound_access_tokens: client.security.dpop_bound_access_tokens,
+            require_pushed_authorization_requests: client
+                .security
+                .require_pushed_authorization_requests,
+            profile: client.security.profile,
         }
     }
 }
@@ -81,6 +107,10 @@ pub async fn create_client(
     validate_client(&new).map_err(|p| ManageError::Invalid(p.join("; ")))?;
     let id = ClientId::parse(&format!("c_{}", random_b64(12)))
         .map_err(|e| ManageError::Invalid(e.into()))?;
+    // a public client has no credentials; a private_key_jwt client proves itself with its
+    // keys: it keeps the digest of a secret nobody is shown (every confidential client has
+    // one), and a secret is never accepted from it
+    let keyed = new.security.token_endpoint_auth_method == Some(AuthMethod::PrivateKeyJwt);
     let secret = (!new.public).then(|| random_b64(32));
     let client = Client {
         id: id.clone(),
@@ -97,8 +127,10 @@ pub async fn create_client(
         access_token_ttl: None,
         backchannel_logout_uri: new.backchannel_logout_uri,
         backchannel_logout_session_required: new.backchannel_logout_session_required,
+        security: new.security,
     };
     stores.clients.create_client(&client, operator.now).await?;
+    let secret = secret.filter(|_| !keyed);
     audit(
         stores,
         operator,
@@ -128,6 +160,48 @@ pub struct ClientPatch {
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
     pub backchannel_logout_session_required: Option<bool>,
+    /// `client_secret_basic`, `client_secret_post` or `private_key_jwt` (a public client's
+    /// is always `none`).
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// A JWK Set replaces the client's keys; `null` removes them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Option<serde_json::Value>>,
+    /// A URL sets where the client's keys are read; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub jwks_uri: Option<Option<String>>,
+    pub dpop_bound_access_tokens: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// `fapi2` sets the profile; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Profile>)]
+    pub profile: Option<Option<Profile>>,
+}
+
+impl ClientPatch {
+    /// The patched security settings.
+    fn security(&self, mut security: ClientSecurity) -> ClientSecurity {
+        if let Some(method) = self.token_endpoint_auth_method {
+            security.token_endpoint_auth_method = Some(method);
+        }
+        if let Some(jwks) = &self.jwks {
+            security.jwks = jwks.clone();
+        }
+        if let Some(uri) = &self.jwks_uri {
+            security.jwks_uri = uri.clone();
+        }
+        if let Some(bound) = self.dpop_bound_access_tokens {
+            security.dpop_bound_access_tokens = bound;
+        }
+        if let Some(par) = self.require_pushed_authorization_requests {
+            security.require_pushed_authorization_requests = par;
+        }
+        if let Some(profile) = self.profile {
+            security.profile = profile;
+        }
+        security
+    }
 }
 
 /// A field that is present, `null` or not: `Some(None)` for `null` (absent stays `None`).
@@ -170,6 +244,7 @@ pub async fn update_client(
 ) -> Result<Client, ManageError> {
     let id = parse_client_id(id)?;
     let mut client = existing_client(stores, &id).await?;
+    client.security = patch.security(client.security.clone());
     if let Some(name) = patch.name {
         client.name = name;
     }
@@ -197,19 +272,8 @@ pub async fn update_client(
     if let Some(required) = patch.backchannel_logout_session_required {
         client.backchannel_logout_session_required = required;
     }
-    validate_client(&NewClient {
-        name: client.name.clone(),
-        public: client.public,
-        first_party: client.first_party,
-        grant_types: client.grant_types.clone(),
-        scopes: client.scopes.clone(),
-        audiences: client.audiences.clone(),
-        redirect_uris: client.redirect_uris.clone(),
-        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
-        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
-        backchannel_logout_session_required: client.backchannel_logout_session_required,
-    })
-    .map_err(|p| ManageError::Invalid(p.join("; ")))?;
+
+    validate_client(&client.definition()).map_err(|p| ManageError::Invalid(p.join("; ")))?;
     if !stores.clients.update_client(&client, operator.now).await? {
         return Err(ManageError::NotFound);
     }
@@ -240,6 +304,11 @@ pub async fn rotate_client_secret(
     let client = existing_client(stores, &id).await?;
     if client.public {
         return Err(ManageError::Conflict("a public client has no secret"));
+    }
+    if client.auth_method() == AuthMethod::PrivateKeyJwt {
+        return Err(ManageError::Conflict(
+            "a private_key_jwt client authenticates with its keys, not a secret",
+        ));
     }
     let secret = random_b64(32);
     if !stores
@@ -320,7 +389,7 @@ pub async fn issue_client_token(
 ) -> Result<TokenResponse, ManageError> {
     let id = parse_client_id(id)?;
     let client = existing_client(stores, &id).await?;
-    let tokens = crate::service::grants::client_credentials::grant(issuer, &client, scope)
+    let tokens = crate::service::grants::client_credentials::grant(issuer, &client, scope, None)
         .map_err(|e| match e {
             OAuthError::Server(e) => ManageError::Internal(e),
             other => ManageError::Invalid(other.description()),

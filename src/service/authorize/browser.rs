@@ -31,6 +31,9 @@ struct FlowBody {
     /// with that same session, which passed `prompt`/`max_age` when the page was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sso: Option<String>,
+    /// The parameters came through PAR.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pushed: bool,
 }
 
 /// A flow opened from a form: its parameters and the session its page was shown for.
@@ -85,6 +88,7 @@ impl Browser {
             params: params.clone(),
             began: self.clock.now().unix_timestamp(),
             sso: sso.map(str::to_owned),
+            pushed: params.pushed,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mac = self.kek.mac(FLOW_LABEL, &json);
@@ -107,7 +111,10 @@ impl Browser {
         let body: FlowBody = serde_json::from_slice(&json).ok()?;
         let age = self.clock.now().unix_timestamp() - body.began;
         (0..FLOW_TTL_SECS).contains(&age).then_some(OpenedFlow {
-            params: body.params,
+            params: Params {
+                pushed: body.pushed,
+                ..body.params
+            },
             sso: body.sso,
         })
     }

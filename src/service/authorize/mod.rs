@@ -18,9 +18,11 @@ use time::OffsetDateTime;
 use crate::domain::{redirect, Client, ClientId, GrantType, Scope};
 mod answer;
 mod browser;
+mod pushed;
 
 pub use answer::*;
 pub use browser::*;
+pub use pushed::*;
 
 use crate::domain::UserId;
 use crate::service::grants::TokenIssuer;
@@ -49,8 +51,15 @@ pub struct Params {
     pub id_token_hint: Option<String>,
     /// Request objects (OIDC Core §6) are not supported: answered `request_not_supported`.
     pub request: Option<String>,
-    /// Answered `request_uri_not_supported`.
+    /// A pushed request's `urn:ietf:params:oauth:request_uri:…` (RFC 9126); any other
+    /// value is answered `request_uri_not_supported`.
     pub request_uri: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code will be redeemed with.
+    pub dpop_jkt: Option<String>,
+    /// The parameters came through PAR (set by [`PushedRequests::resolve`] and kept in the
+    /// sealed flow; never read from a request).
+    #[serde(skip)]
+    pub pushed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +128,7 @@ fn limited(value: &Option<String>, max: usize) -> bool {
 pub async fn validate(
     clients: &dyn ClientStore,
     issuer: &TokenIssuer,
+    pushed: &PushedRequests,
     params: Params,
 ) -> Result<Request, Refusal> {
     let client_id = params.client_id.as_deref().ok_or_else(|| {
@@ -181,7 +191,23 @@ pub async fn validate(
     if params.request_uri.is_some() {
         return Err(refuse(
             "request_uri_not_supported",
-            "request_uri is not supported: send the parameters themselves",
+            "request_uri is only for pushed requests (urn:ietf:params:oauth:request_uri:…)",
+        ));
+    }
+    if !params.pushed && pushed.required(&client) {
+        return Err(refuse(
+            "invalid_request",
+            "this application must push its authorization requests (POST /oauth2/par)",
+        ));
+    }
+    if params
+        .dpop_jkt
+        .as_deref()
+        .is_some_and(|jkt| !is_s256_challenge(jkt))
+    {
+        return Err(refuse(
+            "invalid_request",
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
         ));
     }
     if params.response_type.as_deref() != Some("code") {
@@ -283,7 +309,7 @@ pub async fn validate(
     })
 }
 
-/// 43 characters of base64url: the encoding of a SHA-256.
+/// 43 characters of base64url: the encoding of a SHA-256 (a PKCE challenge, a thumbprint).
 fn is_s256_challenge(challenge: &str) -> bool {
     challenge.len() == 43
         && challenge
@@ -321,7 +347,8 @@ pub async fn issue_code(
         sso_id: sso.id.clone(),
         user_id: sso.user_id,
         auth_time: sso.auth_time,
-        amr: sso.amr.clone(),
+        // the code is redeemed only with a proof by the key the request named
+        amr: crate::domain::methods::bind_key(&sso.amr, request.params.dpop_jkt.as_deref()),
     };
     codes.put_code(&digest, &stored, CODE_TTL, now).await?;
     Ok(code)

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::Grants;
-use crate::domain::{Client, GrantType, OAuthError, Scope};
+use crate::domain::{methods, Client, GrantType, OAuthError, Scope};
 use crate::service::authorize::{code_digest, pkce_matches};
 use crate::store::{AuditEvent, CodeTake, SessionMeta};
 
@@ -73,8 +73,16 @@ pub async fn grant(
         .await?
         .ok_or(INVALID)?;
     let scope = Scope::parse(&issued.scope).map_err(|_| INVALID)?;
+    // a code asked for with `dpop_jkt` is redeemed only with a proof by that key (RFC 9449 §10)
+    if let Some(bound) = methods::bound_key(&issued.amr) {
+        if meta.dpop_jkt.as_deref() != Some(bound) {
+            return Err(OAuthError::InvalidDpopProof(
+                "the code is bound to a DPoP key (dpop_jkt): send a proof signed by it".into(),
+            ));
+        }
+    }
     let login = Login {
-        amr: issued.amr.clone(),
+        amr: methods::bind_key(&issued.amr, None),
         auth_time: issued.auth_time,
         nonce: issued.nonce.as_deref(),
     };

@@ -12,6 +12,7 @@ pub fn grant(
     issuer: &TokenIssuer,
     client: &Client,
     scope: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.public || !client.allows(GrantType::ClientCredentials) {
         return Err(OAuthError::UnauthorizedClient(
@@ -28,11 +29,11 @@ pub fn grant(
     // by default: what the client may request, less the scopes that describe a user
     scope = scope.without(&USER_SCOPES);
     let (access_token, expires_in) =
-        issuer.access_token(client, client.id.as_str(), &scope, None)?;
+        issuer.access_token(client, client.id.as_str(), &scope, None, jkt)?;
     crate::metrics::token_issued("client_credentials");
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: super::issuer::token_type(jkt),
         expires_in,
         scope: scope.to_string(),
         refresh_token: None,
@@ -70,6 +71,7 @@ mod tests {
             access_token_ttl: Some(Duration::from_secs(120)),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            security: Default::default(),
         }
     }
 
@@ -119,7 +121,7 @@ mod tests {
             kek,
         );
 
-        let answer = grant(&issuer, &machine(&["reports:read", "openid"]), None)?;
+        let answer = grant(&issuer, &machine(&["reports:read", "openid"]), None, None)?;
         assert_eq!(answer.scope, "reports:read", "the user scopes are left out");
         assert_eq!(answer.expires_in, 120, "the client's own lifetime");
         assert!(answer.refresh_token.is_none() && answer.id_token.is_none());
@@ -134,7 +136,7 @@ mod tests {
         assert_eq!(claims.aud.0, vec!["https://api.example".to_owned()]);
         assert_eq!(claims.exp, claims.iat + 120);
 
-        let refused = grant(&issuer, &machine(&["reports:read"]), Some("openid"));
+        let refused = grant(&issuer, &machine(&["reports:read"]), Some("openid"), None);
         assert!(matches!(refused, Err(OAuthError::InvalidScope(_))));
         drop(backend);
         for suffix in ["", "-wal", "-shm"] {

@@ -55,6 +55,15 @@ impl TokenPolicy {
     }
 }
 
+/// What a user's token set carries besides the session: the refresh token, the
+/// authorization request's `nonce` and the DPoP key the access token is bound to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Issued<'a> {
+    pub refresh: Option<&'a refresh::RefreshToken>,
+    pub nonce: Option<&'a str>,
+    pub jkt: Option<&'a str>,
+}
+
 /// Signs tokens: the key ring, the clock and the policy, nothing else.
 #[derive(Clone)]
 pub struct TokenIssuer {
@@ -104,6 +113,29 @@ impl TokenIssuer {
             .min(MAX_ACCESS_TTL)
     }
 
+    /// The algorithm of a client's access tokens: the configured one, or for a `fapi2`
+    /// client one that profile allows.
+    fn access_alg(&self, client: &Client) -> Result<SigningAlg, OAuthError> {
+        if client.is_fapi2() {
+            self.fapi2_alg()
+        } else {
+            Ok(self.policy.signing_alg)
+        }
+    }
+
+    /// What a `fapi2` client's tokens are signed with (FAPI 2.0 §5.4: PS256, ES256 or
+    /// EdDSA, never RS256): the configured algorithm when it is one of those, else the
+    /// first of them the key ring holds.
+    fn fapi2_alg(&self) -> Result<SigningAlg, OAuthError> {
+        let allowed = [SigningAlg::Es256, SigningAlg::Ps256, SigningAlg::EdDsa];
+        std::iter::once(self.policy.signing_alg)
+            .chain(allowed)
+            .find(|alg| allowed.contains(alg) && self.keyring.signer(*alg).is_some())
+            .ok_or(OAuthError::UnauthorizedClient(
+                "the fapi2 profile needs an ES256, PS256 or EdDSA signing key (TESSERA_SIGNING_ALGS)",
+            ))
+    }
+
     fn audiences(&self, client: &Client) -> Audience {
         if client.audiences.is_empty() {
             Audience(vec![self.policy.default_audience.clone()])
@@ -112,14 +144,15 @@ impl TokenIssuer {
         }
     }
 
-    /// Signs an access token for `sub`; `session` is set for user tokens. Returns it with
-    /// its lifetime in seconds.
+    /// Signs an access token for `sub`; `session` is set for user tokens, `jkt` for a token
+    /// bound to a DPoP key. Returns it with its lifetime in seconds.
     pub fn access_token(
         &self,
         client: &Client,
         sub: &str,
         scope: &Scope,
         session: Option<&Family>,
+        jkt: Option<&str>,
     ) -> Result<(String, u64), OAuthError> {
         let now = self.now();
         let ttl = self.access_ttl(client).as_secs();
@@ -138,10 +171,13 @@ impl TokenIssuer {
             auth_time: session.map(|f| f.auth_time.unix_timestamp()),
             amr: methods.as_ref().map(|(amr, _)| amr.clone()),
             idp: methods.and_then(|(_, idp)| idp),
+            cnf: jkt.map(|jkt| tokens::Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         };
         let token = tokens::sign(
             &self.keyring,
-            self.policy.signing_alg,
+            self.access_alg(client)?,
             ACCESS_TOKEN_TYP,
             &claims,
         )?;
@@ -158,7 +194,10 @@ impl TokenIssuer {
         nonce: Option<&str>,
     ) -> Result<String, OAuthError> {
         let now = self.now();
-        let alg = self.keyring.id_token_alg(client.id_token_alg);
+        let alg = match client.is_fapi2() {
+            true => self.fapi2_alg()?,
+            false => self.keyring.id_token_alg(client.id_token_alg),
+        };
         let (amr, idp) = crate::domain::methods::split(&family.amr);
         let claims = IdClaims {
             iss: self.policy.issuer.clone(),
@@ -176,19 +215,25 @@ impl TokenIssuer {
         Ok(tokens::sign(&self.keyring, alg, "JWT", &claims)?)
     }
 
-    /// Tokens for a user session: access token, ID token with `openid` (which needs
-    /// `user`, and echoes `nonce`), and `refresh` when the client may refresh.
+    /// Tokens for a user session: access token (bound to `with.jkt` when the request
+    /// carried a DPoP proof), ID token with `openid` (which needs `user`, and echoes
+    /// `with.nonce`), and `with.refresh` when the client may refresh.
     pub fn user_tokens(
         &self,
         client: &Client,
         user: Option<&User>,
         scope: &Scope,
         family: &Family,
-        refresh: Option<&refresh::RefreshToken>,
-        nonce: Option<&str>,
+        with: Issued<'_>,
     ) -> Result<TokenResponse, OAuthError> {
+        let Issued {
+            refresh,
+            nonce,
+            jkt,
+        } = with;
+        let sub = family.user_id.to_string();
         let (access_token, expires_in) =
-            self.access_token(client, &family.user_id.to_string(), scope, Some(family))?;
+            self.access_token(client, &sub, scope, Some(family), jkt)?;
         let id_token = match user {
             Some(user) if scope.contains("openid") => {
                 Some(self.id_token(client, user, scope, family, &access_token, nonce)?)
@@ -197,12 +242,21 @@ impl TokenIssuer {
         };
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(jkt),
             expires_in,
             scope: scope.to_string(),
             refresh_token: refresh.map(|r| r.expose().to_owned()),
             id_token,
         })
+    }
+}
+
+/// `DPoP` for a token bound to a key (RFC 9449 §5), `Bearer` otherwise.
+pub fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
     }
 }
 

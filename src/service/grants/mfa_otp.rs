@@ -37,6 +37,7 @@ pub async fn grant(
     mfa_token: &str,
     proof: Proof<'_>,
     ip: Option<String>,
+    dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     let TwoFactors { user, pending, amr } = grants
         .authenticator
@@ -56,6 +57,7 @@ pub async fn grant(
     let meta = SessionMeta {
         ip: pending.ip,
         user_agent: pending.user_agent,
+        dpop_jkt,
     };
     let how = match proof {
         Proof::Code { .. } => "mfa_otp",

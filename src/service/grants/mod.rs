@@ -71,7 +71,7 @@ impl Grants {
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for an access token bound to the request's DPoP key.
     pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: String,
@@ -165,13 +165,17 @@ pub async fn start_login(
     let now = to_second(at);
     let policy = &issuer.policy;
     let handle = refresh::Handle::generate();
+    // a public client's refresh tokens are bound to its DPoP key (RFC 9449 §5): a
+    // confidential client's are bound to its own authentication already
+    let jkt = meta.dpop_jkt.as_deref();
+    let amr = crate::domain::methods::bind_key(&login.amr, jkt.filter(|_| client.public));
     let family = Family {
         id: handle.sid(),
         user_id: user.id,
         client_id: client.id.to_string(),
         scope: scope.to_string(),
         auth_time: to_second(login.auth_time),
-        amr: login.amr,
+        amr,
         created_at: now,
         absolute_expiry: now + policy.refresh_absolute_ttl,
     };
@@ -198,8 +202,11 @@ pub async fn start_login(
         Some(user),
         scope,
         &family,
-        token.as_ref(),
-        login.nonce,
+        issuer::Issued {
+            refresh: token.as_ref(),
+            nonce: login.nonce,
+            jkt,
+        },
     )?;
     Ok((tokens, family))
 }

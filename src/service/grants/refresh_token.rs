@@ -16,6 +16,15 @@ use super::TokenResponse;
 const INVALID: OAuthError =
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked");
 
+/// The DPoP side of a refresh (RFC 9449 §5).
+#[derive(Debug, Clone, Copy)]
+pub enum Binding<'a> {
+    /// The caller made sure the session is bound to no key (the cookie API).
+    Unbound,
+    /// The token endpoint: the key of the request's proof, if it carried one.
+    Proof(Option<&'a str>),
+}
+
 /// Rotates `presented` for `client`, which must own the family (RFC 9068, book § Endpoints). The OAuth
 /// endpoint passes the authenticated client; the SPA cookie endpoint passes the family's
 /// own client after checking that it may use the cookie API (`spa_family_client`). There is
@@ -26,6 +35,7 @@ pub async fn rotate(
     presented: &str,
     scope: Option<&str>,
     ip: Option<String>,
+    binding: Binding<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient(
@@ -34,6 +44,16 @@ pub async fn rotate(
     }
     let Some(presented) = refresh::parse(presented) else {
         return Err(INVALID);
+    };
+    let jkt = match binding {
+        Binding::Unbound => None,
+        Binding::Proof(jkt) => {
+            if client.public {
+                // checked before the rotation, so a thief without the key spends nothing
+                bound_to(grants, &presented.sid, jkt).await?;
+            }
+            jkt
+        }
     };
     let family_id = &presented.sid;
     // derived from the presented token: a retry of this rotation derives the same one
@@ -74,7 +94,17 @@ pub async fn rotate(
     } else {
         None
     };
-    let tokens = issuer.user_tokens(client, user.as_ref(), &scope, &family, Some(&next), None)?;
+    let tokens = issuer.user_tokens(
+        client,
+        user.as_ref(),
+        &scope,
+        &family,
+        super::issuer::Issued {
+            refresh: Some(&next),
+            nonce: None,
+            jkt,
+        },
+    )?;
     crate::metrics::token_issued("refresh_token");
     Ok(tokens)
 }
@@ -89,10 +119,33 @@ pub async fn spa_family_client(grants: &Grants, presented: &str) -> Result<Clien
         .find_family(&presented.sid, grants.clock.now())
         .await?
         .ok_or(INVALID)?;
+    // a session bound to a DPoP key is refreshed at the token endpoint with a proof only
+    if crate::domain::methods::bound_key(&family.amr).is_some() {
+        return Err(INVALID);
+    }
     let id = ClientId::parse(&family.client_id).map_err(|_| INVALID)?;
     crate::service::clients::spa_refresh_client(grants.clients.as_ref(), &id)
         .await?
         .ok_or(INVALID)
+}
+
+/// Refuses a refresh of a session bound to a DPoP key (RFC 9449 §5) without a proof by
+/// that key; a session that is unknown here fails the rotation after.
+async fn bound_to(
+    grants: &Grants,
+    family: &crate::domain::FamilyId,
+    jkt: Option<&str>,
+) -> Result<(), OAuthError> {
+    let now = grants.clock.now();
+    let Some(family) = grants.families.find_family(family, now).await? else {
+        return Ok(());
+    };
+    match crate::domain::methods::bound_key(&family.amr) {
+        Some(bound) if jkt != Some(bound) => Err(OAuthError::InvalidDpopProof(
+            "the refresh token is bound to a DPoP key: send a proof signed by it".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn narrowed_scope(family: &Family, requested: Option<&str>) -> Result<Scope, OAuthError> {

@@ -40,7 +40,8 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::domain::User;
 use crate::service::audit::Auditor;
-use crate::service::authorize::{self as request, Browser, Params, Refusal, Request};
+use crate::service::authorize::Request;
+use crate::service::authorize::{self as request, Browser, Params, PushedRequests, Refusal};
 use crate::service::consents::Consents;
 use crate::service::grants::TokenIssuer;
 use crate::service::upstream::Upstreams;
@@ -61,6 +62,7 @@ pub struct SignIn {
     consents: Consents,
     audit: Auditor,
     clock: Arc<dyn Clock>,
+    pushed: PushedRequests,
 }
 
 /// What the sign-in state machine is built from.
@@ -72,6 +74,7 @@ pub struct SignInParts {
     pub consents: Consents,
     pub audit: Auditor,
     pub clock: Arc<dyn Clock>,
+    pub pushed: PushedRequests,
 }
 
 impl SignIn {
@@ -86,13 +89,18 @@ impl SignIn {
             consents: parts.consents,
             audit: parts.audit,
             clock: parts.clock,
+            pushed: parts.pushed,
         }
     }
 
     /// `GET|POST /oauth2/authorize`: the request checked, then the browser's sign-in session
     /// (`sso_cookie`) decides the step.
     pub async fn start(&self, params: Params, sso_cookie: Option<&str>) -> Outcome {
-        let request = match request::validate(self.clients.as_ref(), &self.issuer, params).await {
+        let checked = match self.pushed.resolve(params).await {
+            Ok(params) => self.validate(params).await,
+            Err(refusal) => Err(refusal),
+        };
+        let request = match checked {
             Ok(request) => request,
             Err(refusal) => return Step::from(refusal).into(),
         };
@@ -115,10 +123,13 @@ impl SignIn {
             .flow
             .and_then(|f| self.browser.open_flow(f))
             .ok_or(Step::Refuse(Refusal::Expired))?;
-        let request = request::validate(self.clients.as_ref(), &self.issuer, opened.params)
-            .await
-            .map_err(Step::from)?;
+        let request = self.validate(opened.params).await.map_err(Step::from)?;
         Ok((request, opened.sso))
+    }
+
+    /// Checks an authorization request's parameters (`request::validate`).
+    async fn validate(&self, params: Params) -> Result<Request, Refusal> {
+        request::validate(self.clients.as_ref(), &self.issuer, &self.pushed, params).await
     }
 
     /// Signs the browser in (the sign-in session and its audit event), then the next step.

@@ -15,7 +15,7 @@
 
 use super::{Notice, Outcome, SignIn, Step};
 use crate::domain::methods;
-use crate::service::authorize::{self as request, Refusal, Request};
+use crate::service::authorize::{Refusal, Request};
 use crate::service::upstream::{
     browser_digest, AccountRefusal, Callback, Purpose, UpstreamError, UpstreamUser,
 };
@@ -120,9 +120,7 @@ impl SignIn {
         let opened = flow
             .and_then(|f| self.browser.open_flow(f))
             .ok_or(Step::Refuse(Refusal::Expired))?;
-        request::validate(self.clients.as_ref(), &self.issuer, opened.params)
-            .await
-            .map_err(Step::from)
+        self.validate(opened.params).await.map_err(Step::from)
     }
 
     /// The user the provider vouched for, signed in (or asked for tessera's second factor).

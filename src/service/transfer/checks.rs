@@ -135,6 +135,11 @@ fn client(row: &Row) -> Result<(), String> {
             .as_text()
             .map(str::to_owned),
         backchannel_logout_session_required: flag("backchannel_logout_session_required"),
+        security: match row.get("security") {
+            Cell::Json(value) => serde_json::from_value(value.clone())
+                .map_err(|e| refused(format!("unreadable security settings: {e}")))?,
+            _ => Default::default(),
+        },
     };
     validate_client(&new).map_err(|problems| refused(problems.join("; ")))?;
     let secret = row.get("secret_sha256").as_bytes().map(<[u8]>::len);

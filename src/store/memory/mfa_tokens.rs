@@ -44,6 +44,29 @@ impl MfaTokenStore for MemoryMfaTokens {
         Ok(())
     }
 
+    async fn put_new_mfa_token(
+        &self,
+        digest: &str,
+        value: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let expires = now + ttl.max(Duration::from_secs(1));
+        // the entry is computed under the cache's lock for this key: one caller wins
+        let result = self
+            .tokens
+            .entry_by_ref(digest)
+            .and_compute_with(|held| match held {
+                Some(entry) if entry.value().1 > now => moka::ops::compute::Op::Nop,
+                _ => moka::ops::compute::Op::Put((value.to_owned(), expires)),
+            });
+        Ok(!matches!(
+            result,
+            moka::ops::compute::CompResult::Unchanged(_)
+                | moka::ops::compute::CompResult::StillNone(_)
+        ))
+    }
+
     async fn get_mfa_token(
         &self,
         digest: &str,

@@ -8,7 +8,7 @@ use super::{unavailable, PgStore};
 use crate::domain::{Client, ClientId, GrantType};
 use crate::store::{ClientStore, StoreError};
 
-const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, post_logout_redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, backchannel_logout_uri, backchannel_logout_session_required";
+const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, post_logout_redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, backchannel_logout_uri, backchannel_logout_session_required, security";
 
 fn row_to_client(row: &Row) -> Result<Client, StoreError> {
     let id: String = row.get("id");
@@ -46,7 +46,13 @@ fn row_to_client(row: &Row) -> Result<Client, StoreError> {
             .map(std::time::Duration::from_secs),
         backchannel_logout_uri: row.get("backchannel_logout_uri"),
         backchannel_logout_session_required: row.get("backchannel_logout_session_required"),
+        security: serde_json::from_value(row.get("security"))
+            .map_err(|_| StoreError::Corrupt(format!("client {id}: security settings")))?,
     })
+}
+
+fn security(client: &Client) -> serde_json::Value {
+    serde_json::to_value(&client.security).unwrap_or_else(|_| serde_json::json!({}))
 }
 
 #[async_trait]
@@ -60,8 +66,8 @@ impl ClientStore for PgStore {
             .access_token_ttl
             .map(|t| i32::try_from(t.as_secs()).unwrap_or(i32::MAX));
         db.execute(
-            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)",
-            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now, &client.post_logout_redirect_uris, &client.backchannel_logout_uri, &client.backchannel_logout_session_required],
+            "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, security) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)",
+            &[&client.id.as_str(), &client.name, &secret, &client.public, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &alg, &ttl, &now, &client.post_logout_redirect_uris, &client.backchannel_logout_uri, &client.backchannel_logout_session_required, &security(client)],
         )
         .await
         .map_err(unavailable)?;
@@ -107,8 +113,8 @@ impl ClientStore for PgStore {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         let n = db
             .execute(
-                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8, post_logout_redirect_uris = $9, backchannel_logout_uri = $10, backchannel_logout_session_required = $11 WHERE id = $1",
-                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now, &client.post_logout_redirect_uris, &client.backchannel_logout_uri, &client.backchannel_logout_session_required],
+                "UPDATE clients SET name = $2, first_party = $3, grant_types = $4, scopes = $5, audiences = $6, redirect_uris = $7, updated_at = $8, post_logout_redirect_uris = $9, backchannel_logout_uri = $10, backchannel_logout_session_required = $11, security = $12 WHERE id = $1",
+                &[&client.id.as_str(), &client.name, &client.first_party, &grants, &client.scopes, &client.audiences, &client.redirect_uris, &now, &client.post_logout_redirect_uris, &client.backchannel_logout_uri, &client.backchannel_logout_session_required, &security(client)],
             )
             .await
             .map_err(unavailable)?;

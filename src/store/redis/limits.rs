@@ -157,6 +157,26 @@ impl crate::store::MfaTokenStore for RedisStore {
             .map_err(unavailable)
     }
 
+    async fn put_new_mfa_token(
+        &self,
+        digest: &str,
+        value: &str,
+        ttl: Duration,
+        _now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.connection().await;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(&["mfa", digest]))
+            .arg(value)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+
     async fn get_mfa_token(
         &self,
         digest: &str,

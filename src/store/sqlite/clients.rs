@@ -8,7 +8,7 @@ use super::{json_list, micros, parse_list, SqliteStore};
 use crate::domain::{Client, ClientId, GrantType};
 use crate::store::{ClientStore, StoreError};
 
-const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required";
+const COLUMNS: &str = "id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, security";
 
 /// A row as read, converted outside the blocking call.
 struct ClientRow {
@@ -22,6 +22,7 @@ struct ClientRow {
     ttl: Option<i64>,
     post_logout: String,
     backchannel: (Option<String>, bool),
+    security: String,
 }
 
 fn read(row: &Row) -> rusqlite::Result<ClientRow> {
@@ -36,6 +37,7 @@ fn read(row: &Row) -> rusqlite::Result<ClientRow> {
         ttl: row.get(10)?,
         post_logout: row.get(11)?,
         backchannel: (row.get(12)?, row.get(13)?),
+        security: row.get(14)?,
     })
 }
 
@@ -67,7 +69,12 @@ fn to_client(r: ClientRow) -> Result<Client, StoreError> {
             .map(std::time::Duration::from_secs),
         backchannel_logout_uri: r.backchannel.0,
         backchannel_logout_session_required: r.backchannel.1,
+        security: serde_json::from_str(&r.security).map_err(|_| corrupt("security settings"))?,
     })
+}
+
+fn security(client: &Client) -> String {
+    serde_json::to_string(&client.security).unwrap_or_else(|_| "{}".into())
 }
 
 fn grants(client: &Client) -> String {
@@ -85,12 +92,12 @@ impl ClientStore for SqliteStore {
         let c = client.clone();
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)",
+                "INSERT INTO clients (id, name, secret_sha256, public, first_party, grant_types, scopes, audiences, redirect_uris, id_token_signed_response_alg, access_token_ttl_seconds, created_at, updated_at, post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, security) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
                 params![c.id.as_str(), c.name, c.secret_sha256.map(|s| s.to_vec()), c.public, c.first_party, grants(&c),
                     json_list(&c.scopes), json_list(&c.audiences), json_list(&c.redirect_uris), c.id_token_alg.as_str(),
                     c.access_token_ttl.map(|t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX)), micros(now),
-                    json_list(&c.post_logout_redirect_uris), c.backchannel_logout_uri, c.backchannel_logout_session_required],
+                    json_list(&c.post_logout_redirect_uris), c.backchannel_logout_uri, c.backchannel_logout_session_required, security(&c)],
             )
         })
         .await?;
@@ -140,8 +147,8 @@ impl ClientStore for SqliteStore {
         let n = self
             .write(move |tx| {
                 tx.execute(
-                    "UPDATE clients SET name = ?2, first_party = ?3, grant_types = ?4, scopes = ?5, audiences = ?6, redirect_uris = ?7, updated_at = ?8, post_logout_redirect_uris = ?9, backchannel_logout_uri = ?10, backchannel_logout_session_required = ?11 WHERE id = ?1",
-                    params![c.id.as_str(), c.name, c.first_party, grants(&c), json_list(&c.scopes), json_list(&c.audiences), json_list(&c.redirect_uris), micros(now), json_list(&c.post_logout_redirect_uris), c.backchannel_logout_uri, c.backchannel_logout_session_required],
+                    "UPDATE clients SET name = ?2, first_party = ?3, grant_types = ?4, scopes = ?5, audiences = ?6, redirect_uris = ?7, updated_at = ?8, post_logout_redirect_uris = ?9, backchannel_logout_uri = ?10, backchannel_logout_session_required = ?11, security = ?12 WHERE id = ?1",
+                    params![c.id.as_str(), c.name, c.first_party, grants(&c), json_list(&c.scopes), json_list(&c.audiences), json_list(&c.redirect_uris), micros(now), json_list(&c.post_logout_redirect_uris), c.backchannel_logout_uri, c.backchannel_logout_session_required, security(&c)],
                 )
             })
             .await?;

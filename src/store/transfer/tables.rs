@@ -62,6 +62,7 @@ pub const TABLES: &[Table] = &[
             ("access_token_ttl_seconds", Int32, true),
             ("backchannel_logout_uri", Text, true),
             ("backchannel_logout_session_required", Bool, false),
+            ("security", Json, false),
             ("created_at", Time, false),
             ("updated_at", Time, false),
         ],

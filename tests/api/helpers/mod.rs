@@ -4,6 +4,7 @@
 mod app;
 mod backchannel;
 pub mod db;
+pub mod dpop;
 mod fake_idp;
 mod flows;
 mod own_cluster;
