@@ -8,9 +8,11 @@ use actix_web::middleware::DefaultHeaders;
 
 use crate::config::Settings;
 
-const EXPOSED: [&str; 6] = [
+const EXPOSED: [&str; 7] = [
     "x-request-id",
     "www-authenticate",
+    // a browser client's DPoP library reads the server's nonce (RFC 9449 §8)
+    "dpop-nonce",
     "retry-after",
     "ratelimit-limit",
     "ratelimit-remaining",
@@ -26,6 +28,8 @@ pub fn allowlist(settings: &Settings) -> Cors {
         .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .allowed_header("x-request-id")
+        // the proof of a sender-constrained request (RFC 9449 §4.1)
+        .allowed_header("dpop")
         .expose_headers(EXPOSED)
         .max_age(600)
         .block_on_origin_mismatch(false);

@@ -61,3 +61,4 @@ mod token_errors;
 mod tokens;
 mod transfer;
 mod verify;
+mod verify_dpop;

@@ -19,7 +19,10 @@ use crate::helpers::{
 const POLL: Duration = Duration::from_millis(300);
 
 /// tessera behind a proxy whose address is the issuer, so a test can cut tessera off.
-async fn issuer_behind_proxy(backend: Backend, clock: Arc<dyn Clock>) -> (TestApp, Proxy, String) {
+pub(crate) async fn issuer_behind_proxy(
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+) -> (TestApp, Proxy, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let db = Arc::new(TestDb::on(backend).await);

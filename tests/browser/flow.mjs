@@ -11,7 +11,7 @@
 
 import { mkdirSync } from "node:fs";
 import * as oidc from "openid-client";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 import * as rp from "./rp.mjs";
 import { shoot as saveShots } from "./shots.mjs";
 
@@ -31,18 +31,7 @@ const config = new oidc.Configuration(metadata, clientId, {}, oidc.None());
 oidc.allowInsecureRequests(config); // plain http on loopback, in this test only
 oidc.enableNonRepudiationChecks(config); // the ID token's signature, against the JWKS
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 
 async function newPage() {
   const context = await browser.newContext({

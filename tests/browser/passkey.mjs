@@ -15,7 +15,7 @@
 
 import { mkdirSync } from "node:fs";
 import * as oidc from "openid-client";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 import * as rp from "./rp.mjs";
 import { shoot as saveShots } from "./shots.mjs";
 
@@ -29,10 +29,7 @@ const config = await oidc.discovery(new URL(base), clientId, {}, oidc.None(), {
 });
 oidc.enableNonRepudiationChecks(config);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-});
+const browser = await launch();
 
 function fail(message) {
   throw new Error(`${message}\n${JSON.stringify(report, null, 1)}`);

@@ -27,6 +27,8 @@ pub const PUSHED_TTL: Duration = Duration::from_secs(60);
 struct Held {
     client_id: String,
     params: Params,
+    /// Unix seconds: judged by the clock, whatever the store's own expiry does.
+    expires_at: i64,
 }
 
 /// Pushed requests: where they wait, the clock, and whether every client must push.
@@ -58,13 +60,15 @@ impl PushedRequests {
     /// Keeps `params` (already validated for `client`) and returns its `request_uri`.
     pub async fn push(&self, client: &Client, params: Params) -> Result<String, StoreError> {
         let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token(32));
+        let now = self.clock.now();
         let held = Held {
             client_id: client.id.to_string(),
             params,
+            expires_at: (now + PUSHED_TTL).unix_timestamp(),
         };
         let value = serde_json::to_string(&held).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.store
-            .put_mfa_token(&digest(&request_uri), &value, PUSHED_TTL, self.clock.now())
+            .put_mfa_token(&digest(&request_uri), &value, PUSHED_TTL, now)
             .await?;
         Ok(request_uri)
     }
@@ -79,11 +83,13 @@ impl PushedRequests {
         else {
             return Ok(params);
         };
+        let now = self.clock.now();
         let held = self
             .store
-            .take_mfa_token(&digest(uri), self.clock.now())
+            .take_mfa_token(&digest(uri), now)
             .await?
             .and_then(|value| serde_json::from_str::<Held>(&value).ok())
+            .filter(|held| held.expires_at > now.unix_timestamp())
             .ok_or_else(|| {
                 Refusal::Page(
                     "This sign-in request has expired or was already used. Go back to the application and start again."

@@ -5,6 +5,9 @@
 
 mod apache_rp;
 mod consent;
+mod dpop_spa;
+mod fapi2;
+mod pushed;
 mod refusals;
 mod relying_parties;
 mod sessions;

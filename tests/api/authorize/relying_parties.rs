@@ -278,6 +278,14 @@ async fn openid_client_in_chromium_signs_in_with_totp_and_consent_then_sso_promp
 /// and the browser's origin must be the issuer's): a free port is found first, then the
 /// app is started on it; a port taken in between is another try, never a failure.
 pub(super) async fn spawn_on_localhost(backend: Backend) -> (TestApp, String) {
+    spawn_on_localhost_with(backend, &[]).await
+}
+
+/// The same, with `overrides` of the settings.
+pub(super) async fn spawn_on_localhost_with(
+    backend: Backend,
+    overrides: &[(&str, &str)],
+) -> (TestApp, String) {
     let db = Arc::new(TestDb::on(backend).await);
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -286,7 +294,8 @@ pub(super) async fn spawn_on_localhost(backend: Backend) -> (TestApp, String) {
             .port();
         let issuer = format!("http://localhost:{port}");
         let addr = format!("127.0.0.1:{port}");
-        let settings = [("issuer", issuer.as_str()), ("public_addr", addr.as_str())];
+        let mut settings = vec![("issuer", issuer.as_str()), ("public_addr", addr.as_str())];
+        settings.extend_from_slice(overrides);
         let clock = Arc::new(tessera::clock::SystemClock);
         if let Ok(app) = try_spawn_on(db.clone(), &settings, clock).await {
             return (app, issuer);

@@ -25,10 +25,17 @@ pub fn unix_now() -> i64 {
 impl ClientKey {
     pub fn es256() -> Self {
         let pair = ES256.generate_key_pair().unwrap();
-        let private = pair.to_jwk_private_key();
+        let public = pair.to_jwk_public_key();
+        // the whole private key, public coordinates too (what WebCrypto imports)
+        let mut private = pair.to_jwk_private_key();
+        for member in ["x", "y"] {
+            private
+                .set_parameter(member, public.parameter(member).cloned())
+                .unwrap();
+        }
         ClientKey {
             signer: Box::new(ES256.signer_from_jwk(&private).unwrap()),
-            public: pair.to_jwk_public_key(),
+            public,
             private,
         }
     }
@@ -76,7 +83,14 @@ impl ClientKey {
 
     /// A fresh proof for `htm` on `path` under the issuer, with `ath` for `token`.
     pub fn proof(&self, htm: &str, path: &str, token: Option<&str>) -> String {
-        self.sign(&self.proof_header(), proof_claims(htm, path, token))
+        self.proof_at(htm, &format!("{ISSUER}{path}"), token)
+    }
+
+    /// A fresh proof for `htm` on the absolute `url`, with `ath` for `token`.
+    pub fn proof_at(&self, htm: &str, url: &str, token: Option<&str>) -> String {
+        let mut claims = proof_claims(htm, "", token);
+        claims["htu"] = json!(url);
+        self.sign(&self.proof_header(), claims)
     }
 
     /// A fresh `private_key_jwt` assertion for `client` (kid `kid`), to the issuer.
