@@ -39,6 +39,10 @@ pub struct TokenRequest {
     client_id: Option<String>,
     /// With `client_secret_post`.
     client_secret: Option<String>,
+    /// With `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// With `private_key_jwt`: a JWT signed by one of the client's registered keys.
+    client_assertion: Option<String>,
     /// `urn:tessera:grant-type:mfa-otp`: the token a password login answered with.
     mfa_token: Option<String>,
     /// `urn:tessera:grant-type:mfa-otp`: a 6-digit TOTP code...
@@ -53,6 +57,7 @@ pub const MFA_OTP_GRANT: &str = "urn:tessera:grant-type:mfa-otp";
 /// Issues tokens.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof (RFC 9449): the tokens are bound to its key (`token_type: DPoP`, `cnf.jkt`); required for clients with `dpop_bound_access_tokens` or the `fapi2` profile, and for refreshing a public client's bound session")),
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "Tokens", body = TokenResponse,

@@ -12,6 +12,7 @@ use crate::tokens::UserInfo;
 /// The user behind a bearer access token.
 #[utoipa::path(get, path = "/oauth2/userinfo", tag = "oauth2",
     security(("bearer" = [])),
+    params(("DPoP" = Option<String>, Header, description = "With `Authorization: DPoP <token>` for a DPoP-bound token: a proof for this request carrying the token's hash (`ath`)")),
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),
         crate::http::error::responses::BearerRefused))]
@@ -35,6 +36,7 @@ pub struct UserinfoForm {
 /// as the form-encoded `access_token` body parameter (RFC 6750 §2.2), never both.
 #[utoipa::path(post, path = "/oauth2/userinfo", tag = "oauth2",
     security(("bearer" = []), ()),
+    params(("DPoP" = Option<String>, Header, description = "With `Authorization: DPoP <token>` for a DPoP-bound token: a proof for this request carrying the token's hash (`ath`)")),
     request_body(content = UserinfoForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Claims about the user", body = UserInfo),

@@ -60,6 +60,8 @@ pub struct Dpop {
     clock: Arc<dyn Clock>,
     issuer: String,
     nonces: Option<Kek>,
+    /// Keeps the verifiers of the keys seen.
+    checker: Arc<tessera_verify::dpop::Checker>,
 }
 
 impl Dpop {
@@ -75,6 +77,7 @@ impl Dpop {
             clock,
             issuer,
             nonces,
+            checker: Arc::default(),
         }
     }
 
@@ -101,7 +104,7 @@ impl Dpop {
             window: WINDOW,
             access_token,
         };
-        let proof = tessera_verify::dpop::check(value, &expect)?;
+        let proof = self.checker.check(value, &expect)?;
         if let Some(kek) = &self.nonces {
             let window = now.div_euclid(NONCE_PERIOD);
             let good = proof.nonce.as_deref().is_some_and(|sent| {

@@ -181,6 +181,7 @@ impl Builder {
             keys,
             feed,
             seen: Default::default(),
+            proofs: Default::default(),
         });
         if inner.config.background {
             let weak = Arc::downgrade(&inner);

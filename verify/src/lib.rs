@@ -84,6 +84,8 @@ pub(crate) struct Inner {
     feed: Option<feed::Follower>,
     /// DPoP proofs seen (replay).
     seen: replay::Seen,
+    /// Checks DPoP proofs, keeping the verifiers of the keys seen.
+    proofs: dpop::Checker,
 }
 
 /// Verifies access tokens offline. Cheap to clone (one shared cache); the background
@@ -149,6 +151,7 @@ impl Verifier {
                 keys,
                 feed: None,
                 seen: Default::default(),
+                proofs: Default::default(),
             }),
         })
     }
@@ -185,7 +188,11 @@ impl Verifier {
             window: DPOP_WINDOW,
             access_token: Some(token),
         };
-        let checked = dpop::check(proof, &expect).map_err(Error::Dpop)?;
+        let checked = self
+            .inner
+            .proofs
+            .check(proof, &expect)
+            .map_err(Error::Dpop)?;
         if checked.jkt != bound.jkt {
             return Err(Error::Dpop(dpop::ProofError::WrongKey));
         }

@@ -66,7 +66,10 @@ pub struct AccountTokenRefused(#[allow(dead_code)] ErrorBody);
 
 /// 400 from the OAuth endpoints.
 #[derive(IntoResponses)]
-#[response(status = 400, description = "RFC 6749 §5.2 error")]
+#[response(
+    status = 400,
+    description = "RFC 6749 §5.2 error; `invalid_dpop_proof` for a bad DPoP proof, `use_dpop_nonce` (with a `DPoP-Nonce` header) when the proof lacks the server's nonce (RFC 9449)"
+)]
 pub struct OAuthInvalidRequest(#[allow(dead_code)] OAuthErrorBody);
 
 /// 503 from the OAuth endpoints.
@@ -104,7 +107,7 @@ pub struct InvalidClient(#[allow(dead_code)] OAuthErrorBody);
 #[derive(IntoResponses)]
 #[response(
     status = 401,
-    description = "Missing or invalid token; see WWW-Authenticate"
+    description = "Missing or invalid token; see WWW-Authenticate (`Bearer error=\"invalid_token\"`, or `DPoP error=\"invalid_dpop_proof\"`/`\"invalid_token\"` for a DPoP-bound token presented without a good proof or as a bearer token)"
 )]
 pub struct BearerRefused(#[allow(dead_code)] ErrorBody);
 
