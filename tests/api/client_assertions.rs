@@ -352,3 +352,99 @@ async fn serve_jwks(
     tokio::spawn(server);
     url
 }
+
+#[tokio::test]
+async fn the_cli_makes_a_keyed_fapi2_client_and_revocation_takes_its_assertions() {
+    let app = spawn_with(&[]).await;
+    let key = ClientKey::es256();
+    let file = std::env::temp_dir().join(format!("jwks-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, key.jwks("cli-1").to_string()).unwrap();
+    let env = crate::helpers::cli_env(&app.db);
+    let created = crate::helpers::cli_json(
+        &[
+            "clients",
+            "create",
+            "--name",
+            "cli bank",
+            "--grant",
+            "client_credentials",
+            "--token-endpoint-auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            file.to_str().unwrap(),
+            "--profile",
+            "fapi2",
+        ],
+        &env,
+    );
+    std::fs::remove_file(&file).unwrap();
+    assert!(created.get("client_secret").is_none(), "{created}");
+    assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(created["profile"], "fapi2");
+    assert_eq!(created["jwks"], key.jwks("cli-1"));
+    let id = created["client_id"].as_str().unwrap();
+    // the profile binds every token: a proof is required, and revocation takes the assertion
+    let dpop = ClientKey::es256();
+    let answer = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("DPoP", dpop.proof("POST", "/oauth2/token", None))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &key.assertion(id, "cli-1")),
+        ])
+        .fetch()
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let token = answer.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = with_assertion(
+        &app,
+        "/oauth2/revoke",
+        &key.assertion(id, "cli-1"),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let replayed = with_assertion(
+        &app,
+        "/oauth2/revoke",
+        &key.assertion_with(
+            "cli-1",
+            json!({
+                "iss": id, "sub": id, "aud": ISSUER, "exp": unix_now() + 60, "jti": "once",
+            }),
+        ),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(replayed.status(), StatusCode::OK);
+    let again = with_assertion(
+        &app,
+        "/oauth2/revoke",
+        &key.assertion_with(
+            "cli-1",
+            json!({
+                "iss": id, "sub": id, "aud": ISSUER, "exp": unix_now() + 60, "jti": "once",
+            }),
+        ),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    let (rotated, _) = app
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/admin/clients/{id}/secret"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        rotated,
+        StatusCode::CONFLICT,
+        "a keyed client has no secret to rotate"
+    );
+}

@@ -188,7 +188,17 @@ async fn discovery_lists_the_token_endpoint_grants_and_auth_methods(backend: Bac
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
+    );
+    assert_eq!(doc["require_pushed_authorization_requests"], false);
+    assert_eq!(
+        doc["pushed_authorization_request_endpoint"],
+        "http://127.0.0.1:8080/oauth2/par"
     );
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::relying_parties::{report_of, spawn_on_localhost_with};
+use super::relying_parties::{browser_script, shots_dir, spawn_on_localhost_with};
 use super::*;
 
 #[apply(backends)]
@@ -30,25 +30,18 @@ async fn an_spa_with_oauth4webapi_signs_in_refreshes_and_calls_userinfo_with_dpo
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let client = created["client_id"].as_str().unwrap();
     app.user("spa@example.com").await;
-    let shots = format!(
-        "{}/browser-pages/dpop-spa-{backend:?}",
-        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
-    );
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let mut node = tokio::process::Command::new("node");
-    node.current_dir(dir)
-        .args([
-            "dpop_spa.mjs",
-            &issuer,
-            client,
-            &spa_port.to_string(),
-            "spa@example.com",
-            STRONG_PASSWORD,
-            &shots,
-        ])
-        .env("CHROMIUM", chromium);
-    let report = report_of(&mut node, "node (the DPoP SPA)").await;
+    let shots = shots_dir(&format!("dpop-spa-{backend:?}"));
+    let port = spa_port.to_string();
+    let args = [
+        "dpop_spa.mjs",
+        &issuer,
+        client,
+        &port,
+        "spa@example.com",
+        STRONG_PASSWORD,
+        &shots,
+    ];
+    let report = browser_script(&args, "node (the DPoP SPA)").await;
     let spa = &report["spa"];
     assert_eq!(spa["extractable"], false, "{report}");
     assert_eq!(spa["token_type"], "dpop", "{report}");

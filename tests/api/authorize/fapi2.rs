@@ -219,18 +219,18 @@ async fn openid_client_completes_par_dpop_and_private_key_jwt_as_a_fapi2_client(
     app.user("fay@example.com").await;
     let mut private = key.private.clone();
     private.set_key_id("bank-1");
-    let shots = format!(
-        "{}/browser-pages/fapi2-{backend:?}",
-        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
-    );
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let mut node = tokio::process::Command::new("node");
-    node.current_dir(dir)
-        .args(["fapi2.mjs", &issuer, client, &private.to_string(), &back_at])
-        .args(["fay@example.com", STRONG_PASSWORD, &shots])
-        .env("CHROMIUM", chromium);
-    let report = super::relying_parties::report_of(&mut node, "node (the FAPI 2.0 client)").await;
+    let shots = super::relying_parties::shots_dir(&format!("fapi2-{backend:?}"));
+    let private = private.to_string();
+    let args = [
+        "fapi2.mjs",
+        &issuer,
+        client,
+        &private,
+        &back_at,
+        "fay@example.com",
+    ];
+    let args = [&args[..], &[STRONG_PASSWORD, &shots]].concat();
+    let report = super::relying_parties::browser_script(&args, "node (the FAPI 2.0 client)").await;
     assert_eq!(report["pushed"], true, "{report}");
     assert_eq!(
         report["front_channel"],

@@ -29,8 +29,32 @@ async fn relying_party(
     report_of(python.args(&args), "python3 (the Authlib relying party)").await
 }
 
+/// Runs `node ARGS…` in `tests/browser` (a browser script: ARGS starts with its file)
+/// with Chromium; its JSON report.
+pub(super) async fn browser_script(args: &[&str], what: &str) -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists()
+            && std::path::Path::new(dir).join("node_modules/openid-client").exists(),
+        "the browser tests need Debian's chromium and tests/browser/node_modules: \
+         `bash scripts/test` installs both (apt-get install chromium; npm ci --prefix tests/browser)"
+    );
+    let mut node = tokio::process::Command::new("node");
+    node.current_dir(dir).args(args).env("CHROMIUM", chromium);
+    report_of(&mut node, what).await
+}
+
+/// Where a browser test saves its screenshots: `target/browser-pages/<name>`.
+pub(super) fn shots_dir(name: &str) -> String {
+    format!(
+        "{}/browser-pages/{name}",
+        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
+    )
+}
+
 /// Runs a relying-party script; its JSON report (the script's output when it failed).
-pub(super) async fn report_of(command: &mut tokio::process::Command, what: &str) -> Value {
+async fn report_of(command: &mut tokio::process::Command, what: &str) -> Value {
     let out = command
         .output()
         .await
@@ -156,20 +180,9 @@ async fn in_chromium(
     code: &str,
     shots: &str,
 ) -> Value {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists()
-            && std::path::Path::new(dir).join("node_modules/openid-client").exists(),
-        "the browser test needs Debian's chromium and tests/browser/node_modules: \
-         `bash scripts/test` installs both (apt-get install chromium; npm ci --prefix tests/browser)"
-    );
-    let mut node = tokio::process::Command::new("node");
-    node.current_dir(dir)
-        .args(["flow.mjs", &app.public, client_id, back_at, email])
-        .args([STRONG_PASSWORD, code, shots])
-        .env("CHROMIUM", chromium);
-    report_of(&mut node, "node (the browser flow)").await
+    let args = ["flow.mjs", &app.public, client_id, back_at, email];
+    let args = [&args[..], &[STRONG_PASSWORD, code, shots]].concat();
+    browser_script(&args, "node (the browser flow)").await
 }
 
 /// The relying party's pages, where the browser lands after the flow: a server on a port of
@@ -234,10 +247,7 @@ async fn openid_client_in_chromium_signs_in_with_totp_and_consent_then_sso_promp
     let secret = app.enrol_totp("dee@example.com", &clock).await;
     clock.advance(std::time::Duration::from_secs(30));
     let code = crate::helpers::pyotp_code(&secret, &clock);
-    let shots = format!(
-        "{}/browser-pages/{backend:?}",
-        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
-    );
+    let shots = shots_dir(&format!("{backend:?}"));
 
     let report = in_chromium(&app, &client, &back_at, "dee@example.com", &code, &shots).await;
     assert_eq!(
@@ -333,18 +343,21 @@ async fn a_passkey_from_the_account_api_signs_in_to_openid_client_in_chromium(ba
         .await
         .unwrap();
     let access = tokens["access_token"].as_str().unwrap();
-    let shots = format!(
-        "{}/browser-pages/passkey-{backend:?}",
-        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
-    );
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let mut node = tokio::process::Command::new("node");
-    node.current_dir(dir)
-        .args(["passkey.mjs", &issuer, &client, &back_at, access, &shots])
-        .args([email, STRONG_PASSWORD])
-        .env("CHROMIUM", chromium);
-    let report = report_of(&mut node, "node (the passkey flow)").await;
+    let shots = shots_dir(&format!("passkey-{backend:?}"));
+    let args = [
+        "passkey.mjs",
+        &issuer,
+        &client,
+        &back_at,
+        access,
+        &shots,
+        email,
+    ];
+    let report = browser_script(
+        &[&args[..], &[STRONG_PASSWORD]].concat(),
+        "node (the passkey flow)",
+    )
+    .await;
 
     assert_eq!(report["registered"]["body"]["name"], "Chromium", "{report}");
     assert_eq!(

@@ -340,24 +340,19 @@ async fn node_oidc_provider_is_the_upstream_of_openid_client_in_chromium(backend
         }),
     )
     .await;
-    let shots = format!(
-        "{}/browser-pages/upstream-{backend:?}",
-        env!("CARGO_TARGET_TMPDIR").trim_end_matches("/tmp")
-    );
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let mut node = tokio::process::Command::new("node");
-    node.current_dir(dir)
-        .args([
-            "upstream.mjs",
-            &issuer,
-            &client,
-            &back_at,
-            &op_port.to_string(),
-        ])
-        .args(["tessera", op_secret, "node@example.com", &shots])
-        .env("CHROMIUM", chromium);
-    let report = super::relying_parties::report_of(&mut node, "node (the upstream flow)").await;
+    let shots = super::relying_parties::shots_dir(&format!("upstream-{backend:?}"));
+    let port = op_port.to_string();
+    let args = [
+        "upstream.mjs",
+        &issuer,
+        &client,
+        &back_at,
+        &port,
+        "tessera",
+        op_secret,
+    ];
+    let args = [&args[..], &["node@example.com", &shots]].concat();
+    let report = super::relying_parties::browser_script(&args, "node (the upstream flow)").await;
     assert_eq!(report["button"], "Continue with Node OP", "{report}");
     assert_eq!(report["claims"]["idp"], "node-op", "{report}");
     assert_eq!(report["claims"]["amr"][0], "fed", "{report}");
