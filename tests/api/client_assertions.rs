@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera::clock::FixedClock;
 
-use crate::helpers::dpop::{unix_now, ClientKey, ISSUER};
+use crate::helpers::dpop::{keyed_dpop_token, unix_now, ClientKey, ISSUER};
 use crate::helpers::{spawn_with, try_spawn_on, Fetch, TestApp, TestDb};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -384,18 +384,7 @@ async fn the_cli_makes_a_keyed_fapi2_client_and_revocation_takes_its_assertions(
     assert_eq!(created["jwks"], key.jwks("cli-1"));
     let id = created["client_id"].as_str().unwrap();
     // the profile binds every token: a proof is required, and revocation takes the assertion
-    let dpop = ClientKey::es256();
-    let answer = app
-        .http
-        .post(app.url("/oauth2/token"))
-        .header("DPoP", dpop.proof("POST", "/oauth2/token", None))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &key.assertion(id, "cli-1")),
-        ])
-        .fetch()
-        .await;
+    let answer = keyed_dpop_token(&app, &key, id, "cli-1", &ClientKey::es256()).await;
     assert_eq!(answer.status(), StatusCode::OK);
     let token = answer.json::<Value>().await.unwrap()["access_token"]
         .as_str()
@@ -409,32 +398,17 @@ async fn the_cli_makes_a_keyed_fapi2_client_and_revocation_takes_its_assertions(
     )
     .await;
     assert_eq!(revoked.status(), StatusCode::OK);
-    let replayed = with_assertion(
-        &app,
-        "/oauth2/revoke",
-        &key.assertion_with(
-            "cli-1",
-            json!({
-                "iss": id, "sub": id, "aud": ISSUER, "exp": unix_now() + 60, "jti": "once",
-            }),
-        ),
-        &[("token", &token)],
-    )
-    .await;
-    assert_eq!(replayed.status(), StatusCode::OK);
-    let again = with_assertion(
-        &app,
-        "/oauth2/revoke",
-        &key.assertion_with(
-            "cli-1",
-            json!({
-                "iss": id, "sub": id, "aud": ISSUER, "exp": unix_now() + 60, "jti": "once",
-            }),
-        ),
-        &[("token", &token)],
-    )
-    .await;
-    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    let claims =
+        json!({ "iss": id, "sub": id, "aud": ISSUER, "exp": unix_now() + 60, "jti": "once" });
+    let once = key.assertion_with("cli-1", claims);
+    let form = [("token", token.as_str())];
+    let revoke = || with_assertion(&app, "/oauth2/revoke", &once, &form);
+    assert_eq!(revoke().await.status(), StatusCode::OK);
+    assert_eq!(
+        revoke().await.status(),
+        StatusCode::UNAUTHORIZED,
+        "a jti is used once"
+    );
     let (rotated, _) = app
         .admin_json(
             reqwest::Method::POST,

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::helpers::dpop::ClientKey;
+use crate::helpers::dpop::{keyed_dpop_token, ClientKey};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -181,17 +181,7 @@ async fn the_fapi2_profile_refuses_what_it_forbids() {
     assert_eq!(status, StatusCode::CREATED);
     let client = created["client_id"].as_str().unwrap();
     let dpop = ClientKey::es256();
-    let answer = rs_only
-        .http
-        .post(rs_only.url("/oauth2/token"))
-        .header("DPoP", dpop.proof("POST", "/oauth2/token", None))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &key.assertion(client, "k")),
-        ])
-        .fetch()
-        .await;
+    let answer = keyed_dpop_token(&rs_only, &key, client, "k", &dpop).await;
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized_client", "{body}");
 }

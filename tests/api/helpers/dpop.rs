@@ -126,3 +126,28 @@ pub fn proof_claims(htm: &str, path: &str, token: Option<&str>) -> Value {
     }
     claims
 }
+
+/// A `client_credentials` request of the `private_key_jwt` client `client` (its key `key`
+/// under `kid`) with a DPoP proof by `dpop`.
+pub async fn keyed_dpop_token(
+    app: &super::TestApp,
+    key: &ClientKey,
+    client: &str,
+    kid: &str,
+    dpop: &ClientKey,
+) -> reqwest::Response {
+    use super::Fetch;
+    app.http
+        .post(app.url("/oauth2/token"))
+        .header("DPoP", dpop.proof("POST", "/oauth2/token", None))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &key.assertion(client, kid)),
+        ])
+        .fetch()
+        .await
+}
