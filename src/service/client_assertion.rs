@@ -147,7 +147,7 @@ impl ClientAssertions {
         let ttl = Duration::from_secs(u64::try_from(exp - now + LEEWAY).unwrap_or(1).max(1));
         let first = self
             .seen
-            .put_new_mfa_token(&digest, "1", ttl, self.clock.now())
+            .mark_seen(&digest, ttl, self.clock.now())
             .await
             .map_err(Refusal::Store)?;
         if !first {

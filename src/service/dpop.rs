@@ -123,7 +123,7 @@ impl Dpop {
         let ttl = Duration::from_secs((2 * WINDOW + 5) as u64);
         let first = self
             .seen
-            .put_new_mfa_token(&digest, "1", ttl, self.clock.now())
+            .mark_seen(&digest, ttl, self.clock.now())
             .await
             .map_err(DpopError::Store)?;
         if !first {

@@ -16,12 +16,12 @@ pub trait MfaTokenStore: Send + Sync {
         ttl: std::time::Duration,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Puts the token unless an unexpired one is held under `digest`: `true` for exactly
-    /// one caller (a replay cache: DPoP proofs, client assertions).
-    async fn put_new_mfa_token(
+    /// Records `digest` as seen for `ttl`: `true` for exactly one caller while the record
+    /// lasts (the replay cache of DPoP proofs and client assertions; kept apart from the
+    /// tokens above where the backend allows).
+    async fn mark_seen(
         &self,
         digest: &str,
-        value: &str,
         ttl: std::time::Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;

@@ -10,9 +10,16 @@ use crate::store::{MfaTokenStore, StoreError};
 /// More pending logins than this and the least recently used are dropped.
 const CAPACITY: u64 = 100_000;
 
-/// Digest → (value, expiry).
+/// The most replay records (DPoP and assertion `jti`s) held at once: at most about 60 MiB.
+/// Past it, expired ones are swept; if none have expired, the check answers "unavailable"
+/// (a 503) rather than forget one, so a flood cannot make a replay pass.
+const SEEN_CAPACITY: usize = 500_000;
+
+/// Digest → (value, expiry); and the replay records apart, so a flood of proofs never
+/// pushes out a pending login.
 pub struct MemoryMfaTokens {
     tokens: moka::sync::Cache<String, (String, OffsetDateTime)>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, OffsetDateTime>>,
 }
 
 impl Default for MemoryMfaTokens {
@@ -25,6 +32,7 @@ impl Default for MemoryMfaTokens {
                 // no pending login outlives an hour, whatever TTL it asked for
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
+            seen: Default::default(),
         }
     }
 }
@@ -44,27 +52,29 @@ impl MfaTokenStore for MemoryMfaTokens {
         Ok(())
     }
 
-    async fn put_new_mfa_token(
+    async fn mark_seen(
         &self,
         digest: &str,
-        value: &str,
         ttl: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let expires = now + ttl.max(Duration::from_secs(1));
-        // the entry is computed under the cache's lock for this key: one caller wins
-        let result = self
-            .tokens
-            .entry_by_ref(digest)
-            .and_compute_with(|held| match held {
-                Some(entry) if entry.value().1 > now => moka::ops::compute::Op::Nop,
-                _ => moka::ops::compute::Op::Put((value.to_owned(), expires)),
-            });
-        Ok(!matches!(
-            result,
-            moka::ops::compute::CompResult::Unchanged(_)
-                | moka::ops::compute::CompResult::StillNone(_)
-        ))
+        let full = || StoreError::Unavailable {
+            backend: "replay cache",
+            source: anyhow::anyhow!("{SEEN_CAPACITY} unexpired replay records"),
+        };
+        let mut seen = self.seen.lock().map_err(|_| full())?;
+        if seen.get(digest).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        if seen.len() >= SEEN_CAPACITY {
+            seen.retain(|_, until| *until > now);
+            if seen.len() >= SEEN_CAPACITY {
+                return Err(full());
+            }
+        }
+        seen.insert(digest.to_owned(), expires);
+        Ok(true)
     }
 
     async fn get_mfa_token(
@@ -90,4 +100,31 @@ fn unexpired(entry: Option<(String, OffsetDateTime)>, now: OffsetDateTime) -> Op
     entry
         .filter(|(_, expires)| *expires > now)
         .map(|(value, _)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[tokio::test]
+    async fn a_record_is_seen_once_until_it_expires_and_never_pushes_out_a_login() {
+        let store = MemoryMfaTokens::default();
+        let now = datetime!(2026-12-07 12:00 UTC);
+        let ttl = Duration::from_secs(120);
+        store
+            .put_mfa_token("login", "pending", ttl, now)
+            .await
+            .unwrap();
+        assert!(store.mark_seen("proof", ttl, now).await.unwrap());
+        assert!(!store.mark_seen("proof", ttl, now).await.unwrap());
+        let later = now + Duration::from_secs(121);
+        assert!(store.mark_seen("proof", ttl, later).await.unwrap());
+        // a record never stands in for a token of the same digest, nor the reverse
+        assert!(store.mark_seen("login", ttl, now).await.unwrap());
+        assert_eq!(
+            store.get_mfa_token("login", now).await.unwrap().as_deref(),
+            Some("pending")
+        );
+    }
 }

@@ -157,17 +157,16 @@ impl crate::store::MfaTokenStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn put_new_mfa_token(
+    async fn mark_seen(
         &self,
         digest: &str,
-        value: &str,
         ttl: Duration,
         _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut conn = self.connection().await;
         let set: Option<String> = redis::cmd("SET")
-            .arg(self.key(&["mfa", digest]))
-            .arg(value)
+            .arg(self.key(&["seen", digest]))
+            .arg("1")
             .arg("NX")
             .arg("EX")
             .arg(ttl.as_secs().max(1))
