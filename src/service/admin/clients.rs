@@ -4,19 +4,19 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use serde_json::json;
 
 use crate::crypto::SigningAlg;
-use crate::domain::{AuthMethod, Client, ClientId, ClientSecurity, GrantType, NewClient};
+use crate::domain::{AuthMethod, Client, ClientId, GrantType, NewClient};
 use crate::domain::{OAuthError, Profile};
 use crate::service::grants::{TokenIssuer, TokenResponse};
 use crate::store::{AuditEvent, Change, Stores};
 
-use super::{announce, audit, ManageError, Operator};
+use super::{announce, audit, ClientPatch, ManageError, Operator};
 
 /// Client JSON (book § Command line); `client_secret` only when created or rotated.
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,75 +142,6 @@ pub async fn create_client(
 
 fn secret_digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
-}
-
-/// Editable fields of a client; absent fields keep their value.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClientPatch {
-    pub name: Option<String>,
-    pub first_party: Option<bool>,
-    pub grant_types: Option<Vec<GrantType>>,
-    pub scopes: Option<Vec<String>>,
-    pub audiences: Option<Vec<String>>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// A URL sets the back-channel logout endpoint; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub backchannel_logout_uri: Option<Option<String>>,
-    pub backchannel_logout_session_required: Option<bool>,
-    /// `client_secret_basic`, `client_secret_post` or `private_key_jwt` (a public client's
-    /// is always `none`).
-    pub token_endpoint_auth_method: Option<AuthMethod>,
-    /// A JWK Set replaces the client's keys; `null` removes them.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
-    pub jwks: Option<Option<serde_json::Value>>,
-    /// A URL sets where the client's keys are read; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub jwks_uri: Option<Option<String>>,
-    pub dpop_bound_access_tokens: Option<bool>,
-    pub require_pushed_authorization_requests: Option<bool>,
-    /// `fapi2` sets the profile; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Profile>)]
-    pub profile: Option<Option<Profile>>,
-}
-
-impl ClientPatch {
-    /// The patched security settings.
-    fn security(&self, mut security: ClientSecurity) -> ClientSecurity {
-        if let Some(method) = self.token_endpoint_auth_method {
-            security.token_endpoint_auth_method = Some(method);
-        }
-        if let Some(jwks) = &self.jwks {
-            security.jwks = jwks.clone();
-        }
-        if let Some(uri) = &self.jwks_uri {
-            security.jwks_uri = uri.clone();
-        }
-        if let Some(bound) = self.dpop_bound_access_tokens {
-            security.dpop_bound_access_tokens = bound;
-        }
-        if let Some(par) = self.require_pushed_authorization_requests {
-            security.require_pushed_authorization_requests = par;
-        }
-        if let Some(profile) = self.profile {
-            security.profile = profile;
-        }
-        security
-    }
-}
-
-/// A field that is present, `null` or not: `Some(None)` for `null` (absent stays `None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 pub fn parse_client_id(id: &str) -> Result<ClientId, ManageError> {

@@ -7,12 +7,14 @@ use crate::store::{AuditEvent, Change, StoreError, Stores};
 use crate::tokens::KeyRingError;
 
 mod audit_trail;
+mod client_patch;
 mod clients;
 mod import;
 mod keys;
 mod providers;
 mod users;
 pub use audit_trail::*;
+pub use client_patch::*;
 pub use clients::*;
 pub use import::*;
 pub use keys::*;
