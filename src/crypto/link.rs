@@ -23,6 +23,17 @@ pub fn link_digest(prefix: &str, presented: &str) -> Option<[u8; 32]> {
     (raw.len() == 32).then(|| Sha256::digest(presented.as_bytes()).into())
 }
 
+/// The key a short-lived record is kept under: the base64url SHA-256 of `label` and
+/// `parts`, each ended by a NUL, so records of different kinds never share a key.
+pub fn record_digest(label: &str, parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in std::iter::once(label).chain(parts.iter().copied()) {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    URL_SAFE_NO_PAD.encode(hash.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

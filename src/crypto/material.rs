@@ -1,14 +1,11 @@
 //! Signing key material (book § Signing keys): generation, PKCS#8 DER round trip, the public JWK
 //! (public members only), and the RFC 7638 thumbprint used as `kid`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
 use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, PS256, RS256};
 use josekit::JoseError;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::SigningAlg;
 
@@ -161,25 +158,8 @@ impl KeyMaterial {
 }
 
 /// RFC 7638 JWK thumbprint (base64url SHA-256 of the required members in lexicographic
-/// order, no whitespace). `None` when the key type is unknown or a member is missing.
-pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
-    let required: &[&str] = match jwk.get("kty")?.as_str()? {
-        "EC" => &["crv", "kty", "x", "y"],
-        "RSA" => &["e", "kty", "n"],
-        "OKP" => &["crv", "kty", "x"],
-        _ => return None,
-    };
-    // serde_json's Map is ordered by key, which is the RFC 7638 order
-    let mut members = Map::new();
-    for name in required {
-        members.insert(
-            (*name).to_owned(),
-            Value::String(jwk.get(*name)?.as_str()?.to_owned()),
-        );
-    }
-    let canonical = serde_json::to_vec(&members).ok()?;
-    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical)))
-}
+/// order, no whitespace): the one `tessera-verify` computes for DPoP keys.
+pub use tessera_verify::dpop::thumbprint;
 
 /// Whether every PEM block's body is well-formed DER (josekit would parse it next).
 fn pem_body_well_formed(pem: &[u8]) -> bool {

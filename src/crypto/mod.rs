@@ -10,6 +10,6 @@ mod seal;
 
 pub use alg::SigningAlg;
 pub use key_state::KeyState;
-pub use link::{link_digest, new_link_token};
+pub use link::{link_digest, new_link_token, record_digest};
 pub use material::{thumbprint, KeyMaterial};
 pub use seal::{Kek, Purpose, SealError};

@@ -173,7 +173,8 @@ impl Client {
         self.security.dpop_bound_access_tokens || self.is_fapi2()
     }
 
-    /// Whether the client's authorization requests must be pushed (or `TESSERA_REQUIRE_PAR`).
+    /// Whether the client's own settings require pushed authorization requests
+    /// (`TESSERA_REQUIRE_PAR` requires them of every client: `PushedRequests::required`).
     pub fn must_push(&self) -> bool {
         self.security.require_pushed_authorization_requests || self.is_fapi2()
     }

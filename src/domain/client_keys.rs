@@ -10,8 +10,6 @@ use super::client::{AuthMethod, GrantType, NewClient, Profile};
 const MAX_KEYS: usize = 10;
 /// The longest JWK Set kept with a client (serialized).
 const MAX_JWKS_BYTES: usize = 16 * 1024;
-/// Members only a private or symmetric key has: never registered with a client.
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Every problem with `new`'s security settings.
 pub fn problems(new: &NewClient) -> Vec<String> {
@@ -79,16 +77,10 @@ pub fn public_key_set(jwks: &Value) -> Result<Vec<josekit::jwk::Jwk>, String> {
     keys.iter()
         .map(|key| {
             let map = key.as_object().ok_or_else(|| bad("keys must be objects"))?;
-            if PRIVATE_MEMBERS.iter().any(|m| map.contains_key(*m)) {
+            if !tessera_verify::verifiers::is_public_key(map) {
                 return Err(bad(
-                    "must hold public keys only (no private or symmetric key)",
+                    "must hold public RSA, EC or OKP keys only (no private or symmetric key)",
                 ));
-            }
-            if !matches!(
-                map.get("kty").and_then(Value::as_str),
-                Some("RSA" | "EC" | "OKP")
-            ) {
-                return Err(bad("keys must be RSA, EC or OKP"));
             }
             josekit::jwk::Jwk::from_map(map.clone()).map_err(|_| bad("holds a malformed key"))
         })

@@ -17,32 +17,18 @@ use crate::service::authorize::{self, Params, Refusal, PUSHED_TTL};
 use crate::state::AppState;
 
 /// The authorization parameters, form-encoded, as `/oauth2/authorize` takes them (without
-/// `request` and `request_uri`), with the client's authentication.
-#[derive(Debug, ToSchema)]
+/// `request_uri`), with the client's authentication.
+#[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct PushedRequest {
-    /// `code`.
-    response_type: String,
-    client_id: Option<String>,
+    #[schema(inline)]
+    #[serde(flatten)]
+    authorization: super::authorize::AuthorizeRequest,
     /// `client_secret_post`.
     client_secret: Option<String>,
     /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
-    redirect_uri: Option<String>,
-    scope: Option<String>,
-    state: Option<String>,
-    nonce: Option<String>,
-    code_challenge: String,
-    /// `S256`.
-    code_challenge_method: String,
-    prompt: Option<String>,
-    max_age: Option<String>,
-    login_hint: Option<String>,
-    response_mode: Option<String>,
-    id_token_hint: Option<String>,
-    /// The thumbprint of the DPoP key the code will be redeemed with (or send a `DPoP` proof).
-    dpop_jkt: Option<String>,
 }
 
 /// RFC 9126 §2.2.

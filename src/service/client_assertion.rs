@@ -11,14 +11,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use josekit::jwk::Jwk;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use tessera_verify::dpop::thumbprint;
+use tessera_verify::verifiers::Verifiers;
 use tessera_verify::Algorithm;
 
 use crate::clock::Clock;
+use crate::crypto::record_digest;
 use crate::domain::client_keys::public_key_set;
 use crate::domain::{Client, OAuthError};
 use crate::service::upstream::UpstreamHttp;
@@ -51,6 +51,8 @@ pub struct ClientAssertions {
     audiences: Vec<String>,
     http: UpstreamHttp,
     fetched: moka::sync::Cache<String, Fetched>,
+    /// The verifiers of the keys seen, by algorithm and thumbprint.
+    verifiers: Arc<Verifiers>,
 }
 
 impl ClientAssertions {
@@ -71,6 +73,7 @@ impl ClientAssertions {
             ],
             http,
             fetched: moka::sync::Cache::builder().max_capacity(10_000).build(),
+            verifiers: Arc::default(),
         }
     }
 
@@ -91,7 +94,8 @@ impl ClientAssertions {
         if assertion.len() > MAX_ASSERTION_BYTES || assertion.split('.').count() != 3 {
             return Err(Refusal::Bad("malformed"));
         }
-        let header = josekit::jwt::decode_header(assertion).map_err(|_| bad("malformed"))?;
+        let header =
+            josekit::jwt::decode_header(assertion).map_err(|_| Refusal::Bad("malformed"))?;
         let alg = header
             .claim("alg")
             .and_then(Value::as_str)
@@ -102,12 +106,15 @@ impl ClientAssertions {
         let payload = keys
             .iter()
             .filter(|k| kid.is_none_or(|kid| k.key_id() == Some(kid)))
-            .filter_map(|k| alg.verifier(k).ok())
+            .filter_map(|k| {
+                let members = k.as_ref();
+                self.verifiers.get(alg, &thumbprint(members)?, members)
+            })
             .find_map(|v| josekit::jws::deserialize_compact(assertion, v.as_ref()).ok())
             .map(|(payload, _)| payload)
             .ok_or(Refusal::Bad("no registered key verifies the signature"))?;
         let claims: serde_json::Map<String, Value> =
-            serde_json::from_slice(&payload).map_err(|_| bad("claims are not JSON"))?;
+            serde_json::from_slice(&payload).map_err(|_| Refusal::Bad("claims are not JSON"))?;
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         let id = client.id.as_str();
         if text("iss") != Some(id) || text("sub") != Some(id) {
@@ -141,9 +148,7 @@ impl ClientAssertions {
         let jti = text("jti")
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or(Refusal::Bad("jti is required"))?;
-        let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(
-            format!("client-assertion\0{id}\0{jti}").as_bytes(),
-        ));
+        let digest = record_digest("client-assertion", &[id, jti]);
         let ttl = Duration::from_secs(u64::try_from(exp - now + LEEWAY).unwrap_or(1).max(1));
         let first = self
             .seen
@@ -187,7 +192,7 @@ impl ClientAssertions {
         let request = http::Request::get(uri)
             .header(http::header::ACCEPT, "application/json")
             .body(Vec::new())
-            .map_err(|_| bad("jwks_uri unusable"))?;
+            .map_err(|_| Refusal::Bad("jwks_uri unusable"))?;
         let answer = self.http.call(request).await.map_err(|e| {
             tracing::info!(error = %e, "client jwks_uri unreachable");
             Refusal::Bad("jwks_uri unreachable")
@@ -195,41 +200,18 @@ impl ClientAssertions {
         if !answer.status().is_success() {
             return Err(Refusal::Bad("jwks_uri answered an error"));
         }
-        let max_age = answer
-            .headers()
-            .get(http::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(max_age)
+        let max_age = tessera_verify::cache_max_age(answer.headers())
             .unwrap_or(DEFAULT_MAX_AGE)
             .clamp(MIN_MAX_AGE, MAX_MAX_AGE);
-        let jwks: Value =
-            serde_json::from_slice(answer.body()).map_err(|_| bad("jwks_uri is not JSON"))?;
-        let keys = public_key_set(&jwks).map_err(|_| bad("jwks_uri holds no usable keys"))?;
+        let jwks: Value = serde_json::from_slice(answer.body())
+            .map_err(|_| Refusal::Bad("jwks_uri is not JSON"))?;
+        let keys =
+            public_key_set(&jwks).map_err(|_| Refusal::Bad("jwks_uri holds no usable keys"))?;
         Ok((keys, max_age))
     }
-}
-
-/// `max-age` of a `Cache-Control` value (`no-store` or `no-cache`: none).
-fn max_age(value: &str) -> Option<Duration> {
-    let directives: Vec<&str> = value.split(',').map(str::trim).collect();
-    if directives
-        .iter()
-        .any(|d| *d == "no-store" || *d == "no-cache")
-    {
-        return Some(Duration::ZERO);
-    }
-    directives
-        .iter()
-        .find_map(|d| d.strip_prefix("max-age="))
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs)
 }
 
 enum Refusal {
     Bad(&'static str),
     Store(crate::store::StoreError),
-}
-
-fn bad(why: &'static str) -> Refusal {
-    Refusal::Bad(why)
 }

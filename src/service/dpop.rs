@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 pub use tessera_verify::dpop::{Proof, ProofError};
 
 use crate::clock::Clock;
-use crate::crypto::Kek;
+use crate::crypto::{record_digest, Kek};
 use crate::domain::OAuthError;
 use crate::store::{MfaTokenStore, StoreError};
 
@@ -117,9 +116,7 @@ impl Dpop {
             }
         }
         // the key and the jti together: another client's proof never collides with this one
-        let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(
-            format!("dpop-jti\0{}\0{}", proof.jkt, proof.jti).as_bytes(),
-        ));
+        let digest = record_digest("dpop-jti", &[&proof.jkt, &proof.jti]);
         let ttl = Duration::from_secs((2 * WINDOW + 5) as u64);
         let first = self
             .seen

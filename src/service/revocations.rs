@@ -130,7 +130,7 @@ pub async fn introspect(
     if let Some(map) = body.as_object_mut() {
         map.insert("active".into(), Value::Bool(true));
         // RFC 9449 §6.2: a bound token introspects as DPoP, its `cnf` with it
-        let kind = crate::service::grants::issuer::token_type(claims.cnf.as_ref().map(|_| ""));
+        let kind = crate::service::grants::issuer::token_type(claims.cnf.is_some());
         map.insert("token_type".into(), Value::String(kind.into()));
     }
     without_empty_scope(&mut body);

@@ -1,7 +1,7 @@
 //! DPoP proofs (RFC 9449): the checks one proof takes, without the network or a clock of
 //! its own, shared by tessera's token endpoint and this crate's verifier. A [`Checker`]
-//! keeps the verifiers of the keys it has seen (building one from a JWK costs twice the
-//! signature check), so a client's second proof costs one signature check.
+//! keeps the verifiers of the keys it has seen ([`Verifiers`]), so a client's second proof
+//! costs one signature check.
 //!
 //! A proof is a JWS whose header carries the client's public key (`jwk`) and whose claims
 //! bind it to one request: `htm` (the method), `htu` (the URL, compared without query and
@@ -10,16 +10,15 @@
 //! proof can show; the caller keeps the `jti` it returns for the window (replay) and
 //! compares the [`Proof::jkt`] with the token's `cnf.jkt` or the refresh token's binding.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use josekit::jwk::Jwk;
 use josekit::jws::JwsVerifier;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::verifiers::{is_public_key, Verifiers};
 use crate::Algorithm;
 
 /// The algorithms a proof may be signed with: never `none`, never an HMAC.
@@ -34,10 +33,6 @@ pub const ALGORITHMS: [Algorithm; 4] = [
 const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// The longest `jti` kept.
 const MAX_JTI: usize = 256;
-/// Members of a JWK that only a private key has (RFC 7518 §6): a proof carrying one is
-/// refused, the client has leaked its key.
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
 /// What one request expects of its proof.
 #[derive(Debug, Clone, Copy)]
 pub struct Expect<'a> {
@@ -119,20 +114,11 @@ pub fn thumbprint(jwk: &serde_json::Map<String, Value>) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(Sha256::digest(json.as_bytes())))
 }
 
-/// Most key verifiers a [`Checker`] keeps; past it, it starts again empty.
-const MAX_VERIFIERS: usize = 10_000;
-
 /// Checks proofs, keeping the verifier of each key (by algorithm and thumbprint) it has
 /// built. Cheap to share: one per process is enough.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Checker {
-    verifiers: Mutex<HashMap<String, Arc<dyn JwsVerifier>>>,
-}
-
-impl std::fmt::Debug for Checker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checker").finish_non_exhaustive()
-    }
+    verifiers: Verifiers,
 }
 
 impl Checker {
@@ -140,39 +126,16 @@ impl Checker {
     /// every claim); the `jti` replay and the nonce are the caller's to judge.
     pub fn check(&self, proof: &str, expect: &Expect<'_>) -> Result<Proof, ProofError> {
         check_with(proof, expect, |alg, jkt, members| {
-            let key = format!("{}:{jkt}", alg.name());
-            if let Some(held) = self
-                .verifiers
-                .lock()
-                .ok()
-                .and_then(|v| v.get(&key).cloned())
-            {
-                return Ok(held);
-            }
-            let built = verifier(alg, members)?;
-            if let Ok(mut verifiers) = self.verifiers.lock() {
-                if verifiers.len() >= MAX_VERIFIERS {
-                    verifiers.clear();
-                }
-                verifiers.insert(key, built.clone());
-            }
-            Ok(built)
+            self.verifiers.get(alg, jkt, members)
         })
     }
 }
 
-fn verifier(
-    alg: Algorithm,
-    members: &serde_json::Map<String, Value>,
-) -> Result<Arc<dyn JwsVerifier>, ProofError> {
-    let jwk = Jwk::from_map(members.clone()).map_err(|_| ProofError::BadKey)?;
-    let verifier = alg.verifier(&jwk).map_err(|_| ProofError::BadKey)?;
-    Ok(Arc::from(verifier))
-}
-
 /// Checks a proof without keeping its key's verifier (see [`Checker::check`]).
 pub fn check(proof: &str, expect: &Expect<'_>) -> Result<Proof, ProofError> {
-    check_with(proof, expect, |alg, _, members| verifier(alg, members))
+    check_with(proof, expect, |alg, _, members| {
+        crate::verifiers::build(alg, members)
+    })
 }
 
 fn check_with(
@@ -182,7 +145,7 @@ fn check_with(
         Algorithm,
         &str,
         &serde_json::Map<String, Value>,
-    ) -> Result<Arc<dyn JwsVerifier>, ProofError>,
+    ) -> Option<Arc<dyn JwsVerifier>>,
 ) -> Result<Proof, ProofError> {
     if proof.len() > MAX_PROOF_BYTES || proof.split('.').count() != 3 {
         return Err(ProofError::Malformed);
@@ -201,11 +164,11 @@ fn check_with(
     let Some(Value::Object(members)) = header.claim("jwk") else {
         return Err(ProofError::BadKey);
     };
-    if PRIVATE_MEMBERS.iter().any(|m| members.contains_key(*m)) {
+    if !is_public_key(members) {
         return Err(ProofError::BadKey);
     }
     let jkt = thumbprint(members).ok_or(ProofError::BadKey)?;
-    let verifier = verifier_for(alg, &jkt, members)?;
+    let verifier = verifier_for(alg, &jkt, members).ok_or(ProofError::BadKey)?;
     let (payload, _) =
         josekit::jws::deserialize_compact(proof, verifier.as_ref()).map_err(|e| match e {
             josekit::JoseError::InvalidSignature(_) => ProofError::BadSignature,

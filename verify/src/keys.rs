@@ -66,7 +66,14 @@ pub(crate) struct KeyCache {
 
 /// `max-age` from a `Cache-Control` header, clamped; the default without one.
 fn max_age(headers: &header::HeaderMap) -> Duration {
-    let directive = headers
+    cache_max_age(headers)
+        .unwrap_or(DEFAULT_MAX_AGE)
+        .clamp(MIN_MAX_AGE, MAX_MAX_AGE)
+}
+
+/// The `max-age` a response's `Cache-Control` gives, if any (unclamped).
+pub fn cache_max_age(headers: &header::HeaderMap) -> Option<Duration> {
+    headers
         .get_all(header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -77,11 +84,8 @@ fn max_age(headers: &header::HeaderMap) -> Duration {
                 .trim()
                 .parse::<u64>()
                 .ok()
-        });
-    directive
+        })
         .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_MAX_AGE)
-        .clamp(MIN_MAX_AGE, MAX_MAX_AGE)
 }
 
 /// The usable keys of a JWKS: signing keys with a `kid` and an allowed `alg` of their own.

@@ -58,6 +58,7 @@ mod error;
 mod feed;
 mod keys;
 mod replay;
+pub mod verifiers;
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -67,7 +68,7 @@ pub use builder::Builder;
 use builder::Config;
 pub use claims::{Claims, Confirmation};
 pub use error::{Error, Revocation, SetupError};
-pub use keys::Refresh;
+pub use keys::{cache_max_age, Refresh};
 
 /// The crate's one reading of the wall clock (tessera's clippy.toml bans it elsewhere).
 #[allow(clippy::disallowed_methods)]

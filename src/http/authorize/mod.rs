@@ -214,7 +214,10 @@ async fn start(state: &AppState, req: &HttpRequest, params: Params) -> HttpRespo
         ("prompt" = Option<String>, Query, description = "`none`, or `login` and/or `consent`"),
         ("max_age" = Option<i64>, Query),
         ("login_hint" = Option<String>, Query),
-        ("response_mode" = Option<String>, Query, description = "`query` (default) or `form_post`")),
+        ("response_mode" = Option<String>, Query, description = "`query` (default) or `form_post`"),
+        ("id_token_hint" = Option<String>, Query, description = "An ID token this issuer gave the client, naming the user it expects (expired ones count)"),
+        ("dpop_jkt" = Option<String>, Query, description = "RFC 9449 §10: the thumbprint of the DPoP key the code will be redeemed with"),
+        ("request_uri" = Option<String>, Query, description = "A pushed request's `urn:ietf:params:oauth:request_uri:…` (RFC 9126), with `client_id`; every other parameter is then ignored")),
     responses(
         (status = 200, description = "A hosted page (sign-in, consent) or the form_post answer", content_type = "text/html"),
         (status = 303, description = "Back to the client with `code` or `error`, `state` and `iss`"),
@@ -265,4 +268,10 @@ pub struct AuthorizeRequest {
     max_age: Option<String>,
     login_hint: Option<String>,
     response_mode: Option<String>,
+    /// An ID token this issuer gave the client, naming the user it expects.
+    id_token_hint: Option<String>,
+    /// The thumbprint of the DPoP key the code will be redeemed with (RFC 9449 §10).
+    dpop_jkt: Option<String>,
+    /// A pushed request's `urn:ietf:params:oauth:request_uri:…` (RFC 9126; not at PAR).
+    request_uri: Option<String>,
 }

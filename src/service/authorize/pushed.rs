@@ -7,13 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{random_token, Params, Refusal};
 use crate::clock::Clock;
+use crate::crypto::record_digest;
 use crate::domain::Client;
 use crate::store::{MfaTokenStore, StoreError};
 
@@ -111,5 +109,5 @@ impl PushedRequests {
 
 /// The SHA-256 a `request_uri` is kept under (with a label, apart from other records).
 fn digest(request_uri: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("par\0{request_uri}").as_bytes()))
+    record_digest("par", &[request_uri])
 }

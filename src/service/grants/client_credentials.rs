@@ -33,7 +33,7 @@ pub fn grant(
     crate::metrics::token_issued("client_credentials");
     Ok(TokenResponse {
         access_token,
-        token_type: super::issuer::token_type(jkt),
+        token_type: super::issuer::token_type(jkt.is_some()),
         expires_in,
         scope: scope.to_string(),
         refresh_token: None,

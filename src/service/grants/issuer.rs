@@ -242,7 +242,7 @@ impl TokenIssuer {
         };
         Ok(TokenResponse {
             access_token,
-            token_type: token_type(jkt),
+            token_type: token_type(jkt.is_some()),
             expires_in,
             scope: scope.to_string(),
             refresh_token: refresh.map(|r| r.expose().to_owned()),
@@ -252,8 +252,8 @@ impl TokenIssuer {
 }
 
 /// `DPoP` for a token bound to a key (RFC 9449 §5), `Bearer` otherwise.
-pub fn token_type(jkt: Option<&str>) -> &'static str {
-    if jkt.is_some() {
+pub fn token_type(bound: bool) -> &'static str {
+    if bound {
         "DPoP"
     } else {
         "Bearer"
